@@ -1,0 +1,96 @@
+//! # Guide: Tornado's `IOLoop` in Rust
+//!
+//! This module holds documentation only. It maps Tornado's `IOLoop` (the
+//! 4.x `PollIOLoop`, Tornado's last loop of its own, whose behaviour this
+//! crate follows) to this crate, method by method, and says where Rust
+//! changes the rule and why.
+//!
+//! ## Method by method
+//!
+//! | Tornado | here | notes |
+//! |---|---|---|
+//! | `IOLoop()` | [`IOLoop::new`], [`IOLoop::builder`] | Fallible: the OS may refuse the epoll or eventfd descriptor. |
+//! | `IOLoop(make_current=...)` | [`Builder::make_current`](crate::Builder::make_current) with [`MakeCurrent`](crate::MakeCurrent) | `IfNone` (default, rule S4), `Always` (S6, errors if one exists), `Never` (S5). |
+//! | `IOLoop.READ`, `WRITE`, `ERROR`, `NONE` | [`Events::READ`](crate::Events::READ) (also [`IOLoop::READ`], [`crate::READ`]) ... | Same numeric values. `ERROR` is delivered with both bits set. |
+//! | `add_handler(fd, handler, events)` | [`IOLoop::add_handler(fd, events, handler)`](crate::IOLoop::add_handler) | Argument order follows the issue tracker's API (`fd, events, handler`). The loop **borrows** the fd. |
+//! | `add_handler(fileobj, ...)` (the loop may close it) | [`IOLoop::add_handler_owned`] | The loop **owns** the fd: `remove_handler` returns it, `close(true)` closes it. |
+//! | `update_handler(fd, events)` | [`IOLoop::update_handler`] | Unknown fd: `NotFound` error naming it (Tornado: `KeyError`). |
+//! | `remove_handler(fd)` | [`IOLoop::remove_handler`] | Unknown fd: no-op (rule H4). Returns the fd if the loop owned it. |
+//! | `add_timeout(deadline, cb)` | [`IOLoop::add_timeout`] | Deadline from `Duration`/`chrono::TimeDelta` (Tornado's `timedelta`), or `Instant`/`chrono::DateTime<Utc>`/`f64` (absolute). See [`Deadline`](crate::Deadline). |
+//! | `call_later(delay, cb)` | [`IOLoop::call_later`] | Takes a `Duration`. |
+//! | `call_at(when, cb)` | [`IOLoop::call_at`] | `when` on the [`IOLoop::time`] scale. |
+//! | `remove_timeout(handle)` | [`IOLoop::remove_timeout`] | Real removal, no tombstone; returns whether it was pending. |
+//! | `time()` | [`IOLoop::time`] | Monotonic (Tornado's default is `time.time`, the wall clock; Tornado's issues #2035 and #1290 show why monotonic is better). |
+//! | `add_callback(cb)` | [`IOLoop::add_callback`] (loop thread), [`Remote::add_callback`](crate::Remote::add_callback) (any thread) | The type system enforces Tornado's "only `add_callback` is thread-safe": `IOLoop` is not `Send`. |
+//! | `add_callback_from_signal(cb)` | see [Signals](#signals) | |
+//! | `spawn_callback(cb)` | [`IOLoop::spawn_callback`] | An alias of `add_callback`, as in Tornado 6. |
+//! | `start()` | [`IOLoop::start`] | Returns `Result`: nested start is [`Error::AlreadyRunning`](crate::Error::AlreadyRunning) (rule L6). |
+//! | `stop()` | [`IOLoop::stop`], [`Remote::stop`](crate::Remote::stop) | Before `start`, makes the next `start` return at once (L2). |
+//! | `close(all_fds=False)` | [`IOLoop::close`] | Only after `start` returned ([`Error::Running`](crate::Error::Running) otherwise, rule L9). See [Ownership](#ownership-of-descriptors). |
+//! | `handle_callback_exception(cb)` | [`IOLoop::set_exception_handler`] | A closure instead of a method override; it gets a [`CallbackPanic`](crate::CallbackPanic) with the panic, the kind of callback and where it was registered. |
+//! | `current()` | [`IOLoop::current`] | Creates a loop if the thread has none (and it is not the instance's thread). |
+//! | `current(instance=False)` | [`IOLoop::try_current`] | |
+//! | `make_current()` / `clear_current()` | [`IOLoop::make_current`] / [`IOLoop::clear_current`] | |
+//! | `instance()` | [`IOLoop::instance`] (its home thread), [`Remote::instance`](crate::Remote::instance) (other threads) | An `IOLoop` cannot cross threads, so other threads get its remote handle. |
+//! | `initialized()` / `install()` / `clear_instance()` | [`IOLoop::initialized`] / [`IOLoop::install`] / [`IOLoop::clear_instance`] | |
+//! | `configure()`, `configurable_base()`, `configurable_default()`, `initialize()` | [`IOLoop::builder`] | One implementation; options go through the builder. |
+//! | `split_fd()`, `close_fd()` | none | Ownership is in the types (`RawFd` borrowed, `OwnedFd` owned). |
+//! | `set_blocking_signal_threshold`, `set_blocking_log_threshold`, `log_stack` | not yet | The blocking watchdog is a separate piece of work. |
+//! | `run_sync(func, timeout)`, `add_future(future, cb)` | not yet | The futures executor is a separate piece of work. |
+//!
+//! ## Rules that do not apply in Rust, and why
+//!
+//! | rule | why |
+//! |---|---|
+//! | C12 (pre-wrapped stack contexts) | Rust has no `stack_context`; a closure captures what it needs. |
+//! | C9 (a callback returning `{}` must not spin) | Callbacks return `()`. |
+//! | T1 (`TypeError` for an unsupported deadline), T3 (extra `*args`) | The types decide: a deadline is anything `Into<Deadline>`, and closures capture their arguments. |
+//! | H1, H3 (file objects vs integer fds) | One kind of fd (`RawFd`); ownership is said by the method ([`IOLoop::add_handler`] borrows, [`IOLoop::add_handler_owned`] owns). |
+//! | H10's `EPIPE` clause | Handlers return `()`, not exceptions; Rust ignores `SIGPIPE`, so a write to a closed socket is an `EPIPE` error value in the handler, not a signal. Panics are reported as in H10. |
+//! | H12, H13 (kqueue and asyncio backends) | One backend (mio) with epoll's `ERROR` mapping. |
+//! | E3 (`logging.basicConfig`), E4 (`CancelledError`) | Logging goes through the `log` facade; binaries install a logger (`env_logger`). |
+//! | L13 (refuse a loop shared across processes) | Planned with fork support. |
+//! | S8, S9 (5.x aliases, `fork_processes` check) | S8 describes the asyncio era; S9 belongs to `netutil`'s fork support. |
+//!
+//! ## Ownership of descriptors
+//!
+//! Tornado's `close(all_fds=True)` closes every registered fd, and
+//! `close(all_fds=False)` leaves them open. In Rust a double close is a real
+//! bug (a reused fd number gets closed under someone else), so the loop
+//! only ever closes what it owns:
+//!
+//! * [`IOLoop::add_handler`] **borrows** a `RawFd`. The loop never closes
+//!   it; its owner calls `remove_handler` and then closes it.
+//! * [`IOLoop::add_handler_owned`] takes an `OwnedFd` (or anything
+//!   `Into<OwnedFd>`, such as a `TcpStream`). `remove_handler` hands it
+//!   back; `close(true)` closes it; after `close(false)` it stays open until
+//!   the loop is dropped.
+//!
+//! ## Level-triggered on an edge-triggered poller
+//!
+//! mio is edge-triggered; Tornado's loop is level-triggered. After a
+//! handler returns, the loop re-arms its fd (`EPOLL_CTL_MOD`, which makes
+//! the kernel re-queue an fd that is still ready). Handlers that read or
+//! write until `WouldBlock` call [`IOLoop::mark_drained`] and skip that
+//! system call.
+//!
+//! ## Signals
+//!
+//! Tornado's `add_callback_from_signal` exists because Python signal
+//! handlers run between bytecodes on the main thread. In Rust, a signal
+//! handler may only do async-signal-safe work, and [`Remote::add_callback`](crate::Remote::add_callback)
+//! takes a lock and allocates, so it must not be called from one. Loop
+//! signal handlers are a separate piece of work.
+//!
+//! ## Embedding
+//!
+//! Two patterns:
+//!
+//! * **The singleton on the main thread**: `IOLoop::instance()` on the main
+//!   thread, `start()` it there, and reach it from workers with
+//!   `Remote::instance()`.
+//! * **A loop on a background thread**: [`LoopThread`](crate::LoopThread)
+//!   spawns it, `add_callback` posts work, `stop` stops and joins it.
+
+#[allow(unused_imports)] // brings the names the links above use into scope
+use crate::IOLoop;

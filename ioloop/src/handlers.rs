@@ -1,0 +1,180 @@
+//! The I/O handler table and the level-triggered contract on mio.
+//!
+//! mio registers descriptors edge-triggered. The loop keeps Tornado's
+//! level-triggered contract (a handler that leaves data unread, or keeps
+//! `WRITE` interest on a writable socket, is called again on the next
+//! iteration) by re-arming a descriptor with `EPOLL_CTL_MOD` after its
+//! handler returns: the kernel re-queues a descriptor that is still ready.
+//! The re-arm is skipped when it cannot matter:
+//!
+//! * the handler removed its registration, or changed it with
+//!   `update_handler` (which is itself a `MOD`);
+//! * the handler told the loop, with `mark_drained`, that it read or wrote
+//!   until `WouldBlock` for every event it was given: the "drained" fast
+//!   path, which costs no system call at all.
+//!
+//! Each registration carries a generation that is part of its mio token, so
+//! an event for a registration removed earlier in the same batch is dropped,
+//! even when its descriptor number was reused meanwhile (Tornado's rule H8).
+
+use std::os::fd::{OwnedFd, RawFd};
+use std::panic::Location;
+
+use mio::{Interest, Token};
+use slab::Slab;
+
+use crate::Events;
+
+/// A registered handler.
+pub(crate) type HandlerFn = Box<dyn FnMut(RawFd, Events)>;
+
+/// The token of the loop's waker; never a registration.
+pub(crate) const WAKER_TOKEN: Token = Token(usize::MAX);
+
+const _: () = assert!(
+    usize::BITS >= 64,
+    "ioloop packs (slot, generation) into a 64-bit mio token"
+);
+
+pub(crate) struct Registration {
+    pub(crate) fd: RawFd,
+    /// The mask the handler asked for (without the implicit `ERROR`).
+    pub(crate) interest: Events,
+    generation: u32,
+    /// `None` while the handler runs.
+    pub(crate) handler: Option<HandlerFn>,
+    pub(crate) owned: Option<OwnedFd>,
+    pub(crate) site: &'static Location<'static>,
+    /// Set by `update_handler` during a dispatch: the `MOD` it made re-armed.
+    pub(crate) rearmed: bool,
+    /// Events the handler declared drained during this dispatch.
+    pub(crate) drained: Events,
+}
+
+impl Registration {
+    pub(crate) fn token(&self, slot: usize) -> Token {
+        Token(slot | (self.generation as usize) << 32)
+    }
+
+    /// Whether the descriptor must be re-armed after a dispatch of
+    /// `delivered`, to keep level-triggered semantics.
+    pub(crate) fn needs_rearm(&self, delivered: Events) -> bool {
+        if self.rearmed {
+            return false;
+        }
+        if delivered.is_error() {
+            // Hang-up and error are level conditions too: a handler that
+            // ignores them is called again, as in Tornado.
+            return true;
+        }
+        !self
+            .drained
+            .contains(delivered & (Events::READ | Events::WRITE))
+    }
+}
+
+/// The mio interest for a Tornado mask. mio cannot register an empty
+/// interest, so an `ERROR`-only mask registers `READABLE` and the loop
+/// filters `READ` out on delivery.
+pub(crate) fn mio_interest(events: Events) -> Interest {
+    match (events.is_readable(), events.is_writable()) {
+        (true, true) => Interest::READABLE | Interest::WRITABLE,
+        (false, true) => Interest::WRITABLE,
+        _ => Interest::READABLE,
+    }
+}
+
+/// Tornado events for a mio event: `ERROR` for `EPOLLERR` or `EPOLLHUP`.
+pub(crate) fn events_from_mio(event: &mio::event::Event) -> Events {
+    let mut events = Events::NONE;
+    if event.is_readable() {
+        events |= Events::READ;
+    }
+    if event.is_writable() {
+        events |= Events::WRITE;
+    }
+    // mio reports EPOLLHUP as "read closed and write closed".
+    if event.is_error() || (event.is_read_closed() && event.is_write_closed()) {
+        events |= Events::ERROR;
+    }
+    events
+}
+
+/// Registrations by slot, and by descriptor.
+#[derive(Default)]
+pub(crate) struct HandlerTable {
+    slab: Slab<Registration>,
+    /// INVARIANT: `by_fd[fd] == slot + 1` for every registration, 0 elsewhere.
+    by_fd: Vec<u32>,
+    next_generation: u32,
+}
+
+impl HandlerTable {
+    pub(crate) fn len(&self) -> usize {
+        self.slab.len()
+    }
+
+    pub(crate) fn slot_of(&self, fd: RawFd) -> Option<usize> {
+        let index = usize::try_from(fd).ok()?;
+        match self.by_fd.get(index) {
+            Some(&n) if n != 0 => Some(n as usize - 1),
+            _ => None,
+        }
+    }
+
+    /// Adds a registration (the caller has checked `fd` is free) and returns
+    /// its token.
+    pub(crate) fn insert(
+        &mut self,
+        fd: RawFd,
+        interest: Events,
+        handler: HandlerFn,
+        owned: Option<OwnedFd>,
+        site: &'static Location<'static>,
+    ) -> Token {
+        let index = usize::try_from(fd).expect("negative fds are refused before insert");
+        let generation = self.next_generation;
+        self.next_generation = self.next_generation.wrapping_add(1);
+        let slot = self.slab.insert(Registration {
+            fd,
+            interest,
+            generation,
+            handler: Some(handler),
+            owned,
+            site,
+            rearmed: false,
+            drained: Events::NONE,
+        });
+        if self.by_fd.len() <= index {
+            self.by_fd.resize(index + 1, 0);
+        }
+        self.by_fd[index] = u32::try_from(slot + 1).expect("more than 2^32 handlers");
+        self.slab[slot].token(slot)
+    }
+
+    /// The registration for a token, if it is still the one the token names.
+    pub(crate) fn by_token(&mut self, token: Token) -> Option<&mut Registration> {
+        let slot = token.0 & 0xffff_ffff;
+        let generation = (token.0 >> 32) as u32;
+        self.slab
+            .get_mut(slot)
+            .filter(|reg| reg.generation == generation)
+    }
+
+    pub(crate) fn by_fd(&mut self, fd: RawFd) -> Option<(usize, &mut Registration)> {
+        let slot = self.slot_of(fd)?;
+        Some((slot, &mut self.slab[slot]))
+    }
+
+    pub(crate) fn remove(&mut self, fd: RawFd) -> Option<Registration> {
+        let slot = self.slot_of(fd)?;
+        self.by_fd[fd as usize] = 0;
+        Some(self.slab.remove(slot))
+    }
+
+    /// Removes every registration.
+    pub(crate) fn drain(&mut self) -> Vec<Registration> {
+        self.by_fd.clear();
+        self.slab.drain().collect()
+    }
+}

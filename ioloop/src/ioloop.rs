@@ -1,0 +1,982 @@
+//! The [`IOLoop`] type: its state and its public API.
+//!
+//! One iteration (the order of Tornado's `PollIOLoop.start`, DESIGN §3) lives
+//! in [`run`](crate::run); this file holds what callers use to put work on
+//! the loop and to manage its lifecycle.
+
+use std::cell::{Cell, RefCell};
+use std::collections::VecDeque;
+use std::fmt;
+use std::io;
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::panic::{self, AssertUnwindSafe, Location};
+use std::rc::{Rc, Weak};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::Duration;
+
+use mio::unix::SourceFd;
+
+use crate::deadline::{self, Deadline};
+use crate::error::fd_error;
+use crate::exception::{self, CallbackKind, CallbackPanic};
+use crate::handlers::{self, HandlerTable, WAKER_TOKEN};
+use crate::remote::{Remote, Shared};
+use crate::timers::{TimerHeap, TimerKey};
+use crate::{Error, Events, current};
+
+/// A callback, timeout or remote callback waiting to run, with the place it
+/// was registered (for panic reports).
+pub(crate) struct Callback {
+    pub(crate) f: Box<dyn FnOnce()>,
+    pub(crate) site: &'static Location<'static>,
+}
+
+type ExceptionHandler = Rc<dyn Fn(&CallbackPanic<'_>)>;
+
+/// Distinguishes loops, so a timeout handle from one loop is a no-op on another.
+static NEXT_LOOP_ID: AtomicU32 = AtomicU32::new(1);
+
+/// The loop's state, shared by every clone of an [`IOLoop`].
+///
+/// Every field that user code can reach re-entrantly (from inside a
+/// callback) is its own `RefCell`, and no borrow is held while user code
+/// or a user value's `Drop` runs.
+pub(crate) struct Inner {
+    pub(crate) id: u32,
+    pub(crate) shared: Arc<Shared>,
+    /// `None` once closed.
+    pub(crate) poll: RefCell<Option<mio::Poll>>,
+    pub(crate) handlers: RefCell<HandlerTable>,
+    pub(crate) timers: RefCell<TimerHeap<Callback>>,
+    pub(crate) callbacks: RefCell<VecDeque<Callback>>,
+    pub(crate) running: Cell<bool>,
+    pub(crate) closed: Cell<bool>,
+    pub(crate) event_capacity: usize,
+    exception_handler: RefCell<Option<ExceptionHandler>>,
+    /// Owned descriptors of handlers still registered at `close(false)`:
+    /// kept open until the loop is dropped.
+    retained_fds: RefCell<Vec<OwnedFd>>,
+}
+
+/// A single-threaded, level-triggered I/O event loop, modelled on Tornado's
+/// `IOLoop`.
+///
+/// An `IOLoop` runs callbacks ([`add_callback`](IOLoop::add_callback)),
+/// timeouts ([`add_timeout`](IOLoop::add_timeout),
+/// [`call_later`](IOLoop::call_later), [`call_at`](IOLoop::call_at)) and I/O
+/// handlers ([`add_handler`](IOLoop::add_handler)) on one thread, from
+/// [`start`](IOLoop::start) until [`stop`](IOLoop::stop).
+///
+/// # Thread safety
+///
+/// `IOLoop` is a cheap handle (`Clone` shares the loop) and is **not**
+/// `Send`: it stays on the thread that created it, so no loop method can be
+/// called from another thread by mistake. Other threads use a [`Remote`]
+/// (from [`remote`](IOLoop::remote)), whose `add_callback` is the one
+/// thread-safe way in, as in Tornado.
+///
+/// ```compile_fail
+/// let ioloop = ioloop::IOLoop::new().unwrap();
+/// std::thread::spawn(move || ioloop.start()); // IOLoop is not Send
+/// ```
+///
+/// # One iteration
+///
+/// 1. the callbacks queued when the iteration began run, first in, first
+///    out; callbacks added meanwhile wait for the next iteration;
+/// 2. the timeouts due at the loop time sampled at the start of the
+///    iteration run, in (deadline, insertion) order; one removed meanwhile
+///    does not run;
+/// 3. if [`stop`](IOLoop::stop) was called, `start` returns here;
+/// 4. the loop polls: without blocking if callbacks are queued, else until
+///    the next deadline, else until an event or a wakeup;
+/// 5. the handlers of the ready descriptors run.
+///
+/// While callbacks keep arriving (each iteration queues more), the loop
+/// polls for I/O without blocking at least once every
+/// [`MAX_POLL_SKIPS`](IOLoop::MAX_POLL_SKIPS) iterations, rather than on
+/// every one: the bound on how long a ready descriptor waits behind a
+/// stream of callbacks.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use ioloop::IOLoop;
+///
+/// let ioloop = IOLoop::new()?;
+/// ioloop.add_callback(|| println!("runs first"));
+/// let handle = ioloop.clone();
+/// ioloop.call_later(Duration::from_millis(10), move || handle.stop());
+/// ioloop.start()?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Clone)]
+pub struct IOLoop {
+    pub(crate) inner: Rc<Inner>,
+}
+
+/// An opaque handle to a pending timeout, returned by
+/// [`add_timeout`](IOLoop::add_timeout), [`call_later`](IOLoop::call_later)
+/// and [`call_at`](IOLoop::call_at), and taken by
+/// [`remove_timeout`](IOLoop::remove_timeout).
+///
+/// It is `Copy` and holds no reference to the loop or the callback.
+/// Removing a timeout that already ran or was already removed is a no-op,
+/// as is removing a handle on a loop other than the one that made it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct TimeoutHandle {
+    loop_id: u32,
+    key: TimerKey,
+}
+
+/// Whether a new loop becomes the thread's current loop (Tornado's
+/// `make_current` constructor argument).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum MakeCurrent {
+    /// Become current if the thread has no current loop (the default; rule S4).
+    #[default]
+    IfNone,
+    /// Become current; fail with [`Error::CurrentExists`] if the thread
+    /// already has one (rule S6).
+    Always,
+    /// Do not become current; `start` makes the loop current while it runs
+    /// (rule S5).
+    Never,
+}
+
+/// Options for a new loop; see [`IOLoop::builder`].
+#[derive(Debug, Clone)]
+pub struct Builder {
+    make_current: MakeCurrent,
+    event_capacity: usize,
+}
+
+impl Default for Builder {
+    fn default() -> Self {
+        Builder {
+            make_current: MakeCurrent::IfNone,
+            event_capacity: 1024,
+        }
+    }
+}
+
+impl Builder {
+    /// Whether the new loop becomes the thread's current loop.
+    pub fn make_current(mut self, make_current: MakeCurrent) -> Builder {
+        self.make_current = make_current;
+        self
+    }
+
+    /// How many readiness events one poll can return (default 1024; at
+    /// least 1). More ready descriptors than this are reported by the next
+    /// poll.
+    pub fn event_capacity(mut self, capacity: usize) -> Builder {
+        self.event_capacity = capacity.max(1);
+        self
+    }
+
+    /// Creates the loop.
+    ///
+    /// # Errors
+    ///
+    /// An `io::Error` if the operating system refuses the poller or the
+    /// waker (for example `EMFILE`), or one wrapping
+    /// [`Error::CurrentExists`] with [`MakeCurrent::Always`] when the thread
+    /// already has a current loop.
+    pub fn build(self) -> io::Result<IOLoop> {
+        if self.make_current == MakeCurrent::Always && current::get().is_some() {
+            return Err(Error::CurrentExists.into());
+        }
+        let poll = mio::Poll::new()?;
+        let waker = mio::Waker::new(poll.registry(), WAKER_TOKEN)?;
+        let ioloop = IOLoop {
+            inner: Rc::new(Inner {
+                id: NEXT_LOOP_ID.fetch_add(1, Ordering::Relaxed),
+                shared: Arc::new(Shared::new(waker)),
+                poll: RefCell::new(Some(poll)),
+                handlers: RefCell::default(),
+                timers: RefCell::default(),
+                callbacks: RefCell::default(),
+                running: Cell::new(false),
+                closed: Cell::new(false),
+                event_capacity: self.event_capacity,
+                exception_handler: RefCell::new(None),
+                retained_fds: RefCell::default(),
+            }),
+        };
+        match self.make_current {
+            MakeCurrent::IfNone if current::get().is_none() => ioloop.make_current(),
+            MakeCurrent::Always => ioloop.make_current(),
+            _ => {}
+        }
+        Ok(ioloop)
+    }
+}
+
+impl IOLoop {
+    /// No events.
+    pub const NONE: Events = Events::NONE;
+    /// Readable.
+    pub const READ: Events = Events::READ;
+    /// Writable.
+    pub const WRITE: Events = Events::WRITE;
+    /// Error or hang-up; always delivered.
+    pub const ERROR: Events = Events::ERROR;
+    /// While callbacks are queued, the loop polls for I/O (without
+    /// blocking) at least once every this many iterations.
+    pub const MAX_POLL_SKIPS: u32 = 32;
+
+    /// Creates a loop. It becomes the thread's current loop if the thread
+    /// has none (Tornado's rule S4); see [`builder`](IOLoop::builder) for
+    /// other choices.
+    ///
+    /// # Errors
+    ///
+    /// An `io::Error` if the operating system refuses the poller (epoll) or
+    /// the waker (eventfd), for example when out of descriptors.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let ioloop = ioloop::IOLoop::new()?;
+    /// assert!(ioloop::IOLoop::current().ptr_eq(&ioloop));
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn new() -> io::Result<IOLoop> {
+        Builder::default().build()
+    }
+
+    /// Options for a new loop.
+    ///
+    /// ```
+    /// use ioloop::{IOLoop, MakeCurrent};
+    /// let ioloop = IOLoop::builder().make_current(MakeCurrent::Never).build()?;
+    /// assert!(IOLoop::try_current().is_none_or(|c| !c.ptr_eq(&ioloop)));
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn builder() -> Builder {
+        Builder::default()
+    }
+
+    // ----- callbacks -------------------------------------------------------
+
+    /// Runs `f` on a later iteration of this loop.
+    ///
+    /// Callbacks run first in, first out. One added while an iteration runs
+    /// (by a callback, a timeout or a handler) runs on the next iteration,
+    /// never the current one (rule C2). On the loop's thread this takes no
+    /// lock and makes no system call; from other threads use
+    /// [`Remote::add_callback`].
+    ///
+    /// On a closed loop `f` is dropped silently (rule C7).
+    ///
+    /// A panic in `f` is caught and reported to the exception handler,
+    /// naming this call's location; the loop goes on.
+    #[track_caller]
+    pub fn add_callback<F>(&self, f: F)
+    where
+        F: FnOnce() + 'static,
+    {
+        let site = Location::caller();
+        if self.inner.closed.get() {
+            return;
+        }
+        self.inner.callbacks.borrow_mut().push_back(Callback {
+            f: Box::new(f),
+            site,
+        });
+    }
+
+    /// Fire-and-forget: the same as [`add_callback`](IOLoop::add_callback)
+    /// (Tornado 6 made them aliases; there is no stack context to leave
+    /// behind in Rust). A panic in `f` is logged by the loop.
+    #[track_caller]
+    pub fn spawn_callback<F>(&self, f: F)
+    where
+        F: FnOnce() + 'static,
+    {
+        self.add_callback(f);
+    }
+
+    /// A handle for other threads: see [`Remote`].
+    pub fn remote(&self) -> Remote {
+        Remote {
+            shared: Arc::clone(&self.inner.shared),
+        }
+    }
+
+    // ----- timeouts --------------------------------------------------------
+
+    /// Seconds on the loop's clock, from an unspecified origin.
+    ///
+    /// The clock is monotonic (wall-clock changes do not move it) and is
+    /// the same for every loop in the process. Absolute deadlines given as
+    /// `f64` ([`call_at`](IOLoop::call_at), or `add_timeout` with an `f64`)
+    /// are on this scale.
+    pub fn time(&self) -> f64 {
+        deadline::ns_to_secs(deadline::now_ns())
+    }
+
+    /// Runs `f` at `deadline`: relative (a `Duration` or
+    /// `chrono::TimeDelta`) or absolute (an `Instant`, a
+    /// `chrono::DateTime<Utc>`, or an `f64` on the [`time`](IOLoop::time)
+    /// scale). See [`Deadline`].
+    ///
+    /// # Semantics
+    ///
+    /// * Timeouts with equal deadlines run in the order they were added
+    ///   (rule T4).
+    /// * A timeout never runs early. The poller's resolution is one
+    ///   millisecond, so it may run up to about a millisecond late, more
+    ///   when the loop is busy.
+    /// * A timeout added during an iteration runs on a later iteration,
+    ///   even if its deadline has passed (rule T9).
+    /// * On a closed loop, `f` is dropped and the handle is inert.
+    ///
+    /// # Panics
+    ///
+    /// Converting a NaN `f64` into a [`Deadline`] panics.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use ioloop::IOLoop;
+    ///
+    /// let ioloop = IOLoop::new()?;
+    /// let handle = ioloop.add_timeout(Duration::from_secs(3600), || unreachable!());
+    /// assert!(ioloop.remove_timeout(handle));
+    /// assert!(!ioloop.remove_timeout(handle), "a second removal is a no-op");
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    #[track_caller]
+    pub fn add_timeout<D, F>(&self, deadline: D, f: F) -> TimeoutHandle
+    where
+        D: Into<Deadline>,
+        F: FnOnce() + 'static,
+    {
+        let site = Location::caller();
+        let when = deadline.into().resolve(deadline::now_ns());
+        self.insert_timeout(when, Box::new(f), site)
+    }
+
+    /// Runs `f` after `delay`: the same as `add_timeout(delay, f)`.
+    #[track_caller]
+    pub fn call_later<F>(&self, delay: Duration, f: F) -> TimeoutHandle
+    where
+        F: FnOnce() + 'static,
+    {
+        self.add_timeout(delay, f)
+    }
+
+    /// Runs `f` at `when`, in seconds on the [`time`](IOLoop::time) scale.
+    ///
+    /// # Panics
+    ///
+    /// If `when` is NaN.
+    #[track_caller]
+    pub fn call_at<F>(&self, when: f64, f: F) -> TimeoutHandle
+    where
+        F: FnOnce() + 'static,
+    {
+        self.add_timeout(when, f)
+    }
+
+    pub(crate) fn insert_timeout(
+        &self,
+        when_ns: u64,
+        f: Box<dyn FnOnce()>,
+        site: &'static Location<'static>,
+    ) -> TimeoutHandle {
+        if self.inner.closed.get() {
+            drop(f);
+            return TimeoutHandle {
+                loop_id: 0,
+                key: TimerKey::INERT,
+            };
+        }
+        let key = self
+            .inner
+            .timers
+            .borrow_mut()
+            .insert(when_ns, Callback { f, site });
+        TimeoutHandle {
+            loop_id: self.inner.id,
+            key,
+        }
+    }
+
+    /// Cancels a pending timeout: it will not run. Returns whether it was
+    /// pending; removing a timeout that already ran or was already removed
+    /// is a no-op returning false (rules T5, T6).
+    ///
+    /// The entry is removed from the timer heap at once (no tombstone), and
+    /// its callback is dropped before this returns. A timeout that is due
+    /// in the current iteration but has not run yet is removed too (rule T7).
+    pub fn remove_timeout(&self, handle: TimeoutHandle) -> bool {
+        if handle.loop_id != self.inner.id {
+            return false;
+        }
+        let removed = self.inner.timers.borrow_mut().remove(handle.key);
+        // Dropped here, outside the borrow: its Drop may use the loop.
+        removed.is_some()
+    }
+
+    // ----- I/O handlers ----------------------------------------------------
+
+    /// Calls `handler(fd, events)` whenever `fd` is ready for `events`.
+    ///
+    /// The loop **borrows** `fd`: it never closes it, and the caller must
+    /// call [`remove_handler`](IOLoop::remove_handler) before closing it
+    /// (otherwise a closed descriptor whose number is reused can be
+    /// confused with the old one). To hand the descriptor to the loop, use
+    /// [`add_handler_owned`](IOLoop::add_handler_owned).
+    ///
+    /// # Semantics
+    ///
+    /// Level-triggered, as Tornado's: while `fd` stays ready for an event in
+    /// `events` (data left unread, or a writable socket with `WRITE`
+    /// interest), the handler is called again on every iteration.
+    /// `ERROR` (error or hang-up) is always delivered, even when `events`
+    /// does not ask for it (rule H5). The handler gets only the events it
+    /// asked for, plus `ERROR` (rule H6). A handler removed by another
+    /// handler earlier in the same batch is not called (rule H8). A panic
+    /// in the handler is reported and the handler stays registered (H10).
+    ///
+    /// A handler that reads or writes until `WouldBlock` can say so with
+    /// [`mark_drained`](IOLoop::mark_drained) and save the loop a system
+    /// call.
+    ///
+    /// # Errors
+    ///
+    /// An `io::Error` naming `fd` if the descriptor is already registered
+    /// (`AlreadyExists`, rule H2), if epoll refuses it (a regular file or a
+    /// directory: `PermissionDenied`), if it is negative or not open
+    /// (`EBADF`), or if the loop is closed.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::io::{Read, Write};
+    /// use std::os::fd::AsRawFd;
+    /// use std::os::unix::net::UnixStream;
+    /// use ioloop::{Events, IOLoop};
+    ///
+    /// let ioloop = IOLoop::new()?;
+    /// let (mut a, b) = UnixStream::pair()?;
+    /// b.set_nonblocking(true)?;
+    /// a.write_all(b"ping")?;
+    /// let l = ioloop.clone();
+    /// ioloop.add_handler(b.as_raw_fd(), Events::READ, move |fd, events| {
+    ///     assert!(events.contains(Events::READ));
+    ///     let mut buf = [0; 4];
+    ///     (&b).read_exact(&mut buf).unwrap();
+    ///     assert_eq!(&buf, b"ping");
+    ///     l.remove_handler(fd);
+    ///     l.stop();
+    /// })?;
+    /// ioloop.start()?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    #[track_caller]
+    pub fn add_handler<H>(&self, fd: RawFd, events: Events, handler: H) -> io::Result<()>
+    where
+        H: FnMut(RawFd, Events) + 'static,
+    {
+        let site = Location::caller();
+        self.register(fd, events, Box::new(handler), None, site)
+    }
+
+    /// Like [`add_handler`](IOLoop::add_handler), but the loop **owns** the
+    /// descriptor: [`remove_handler`](IOLoop::remove_handler) hands it back,
+    /// [`close(true)`](IOLoop::close) closes it, and after `close(false)` it
+    /// stays open until the last handle to the loop is dropped. Returns the
+    /// raw descriptor number, to use with `update_handler` and friends.
+    ///
+    /// # Errors
+    ///
+    /// As `add_handler`; on error the descriptor is closed.
+    #[track_caller]
+    pub fn add_handler_owned<H>(
+        &self,
+        fd: impl Into<OwnedFd>,
+        events: Events,
+        handler: H,
+    ) -> io::Result<RawFd>
+    where
+        H: FnMut(RawFd, Events) + 'static,
+    {
+        let site = Location::caller();
+        let owned: OwnedFd = fd.into();
+        let raw = owned.as_raw_fd();
+        self.register(raw, events, Box::new(handler), Some(owned), site)?;
+        Ok(raw)
+    }
+
+    fn register(
+        &self,
+        fd: RawFd,
+        events: Events,
+        handler: handlers::HandlerFn,
+        owned: Option<OwnedFd>,
+        site: &'static Location<'static>,
+    ) -> io::Result<()> {
+        if fd < 0 {
+            return Err(fd_error(
+                "add_handler",
+                fd,
+                io::Error::from_raw_os_error(libc::EBADF),
+            ));
+        }
+        let poll = self.inner.poll.borrow();
+        let Some(poll) = poll.as_ref() else {
+            return Err(Error::Closed.into());
+        };
+        let mut table = self.inner.handlers.borrow_mut();
+        let stale = if table.slot_of(fd).is_some() {
+            // Registered already. If the kernel still has it, this is a
+            // double registration (EEXIST below). If the descriptor was
+            // closed without remove_handler, the kernel dropped it and the
+            // number was reused: the old registration is stale.
+            match poll.registry().register(
+                &mut SourceFd(&fd),
+                mio::Token(usize::MAX - 1),
+                handlers::mio_interest(events),
+            ) {
+                Ok(()) => {
+                    let _ = poll.registry().deregister(&mut SourceFd(&fd));
+                    log::warn!(
+                        target: "ioloop",
+                        "fd {fd} was closed without remove_handler; replacing its stale registration"
+                    );
+                    table.remove(fd)
+                }
+                Err(err) => {
+                    let err = if err.kind() == io::ErrorKind::AlreadyExists {
+                        io::Error::new(io::ErrorKind::AlreadyExists, "already registered")
+                    } else {
+                        err
+                    };
+                    return Err(fd_error("add_handler", fd, err));
+                }
+            }
+        } else {
+            None
+        };
+        let token = table.insert(fd, events, handler, owned, site);
+        if let Err(err) =
+            poll.registry()
+                .register(&mut SourceFd(&fd), token, handlers::mio_interest(events))
+        {
+            let reg = table.remove(fd);
+            drop(table);
+            drop(stale);
+            drop(reg);
+            return Err(fd_error("add_handler", fd, err));
+        }
+        drop(table);
+        drop(stale);
+        Ok(())
+    }
+
+    /// Changes the events `fd`'s handler listens for (`ERROR` is always
+    /// included, rule H11).
+    ///
+    /// # Errors
+    ///
+    /// `NotFound` naming `fd` if it has no handler; an OS error from epoll
+    /// otherwise.
+    pub fn update_handler(&self, fd: RawFd, events: Events) -> io::Result<()> {
+        let poll = self.inner.poll.borrow();
+        let Some(poll) = poll.as_ref() else {
+            return Err(Error::Closed.into());
+        };
+        let mut table = self.inner.handlers.borrow_mut();
+        let Some((slot, reg)) = table.by_fd(fd) else {
+            return Err(fd_error(
+                "update_handler",
+                fd,
+                io::Error::new(io::ErrorKind::NotFound, "no handler registered"),
+            ));
+        };
+        reg.interest = events;
+        reg.rearmed = true;
+        let token = reg.token(slot);
+        poll.registry()
+            .reregister(&mut SourceFd(&fd), token, handlers::mio_interest(events))
+            .map_err(|err| fd_error("update_handler", fd, err))
+    }
+
+    /// Stops listening on `fd`. A removed handler is never called again,
+    /// not even for an event already collected in the current batch (rule
+    /// H8). Removing an `fd` without a handler is a no-op (rule H4).
+    ///
+    /// Returns the descriptor if the loop owned it
+    /// ([`add_handler_owned`](IOLoop::add_handler_owned)); dropping the
+    /// returned value closes it. Returns `None` for a borrowed descriptor.
+    pub fn remove_handler(&self, fd: RawFd) -> Option<OwnedFd> {
+        let removed = self.inner.handlers.borrow_mut().remove(fd);
+        let Some(mut reg) = removed else {
+            log::debug!(target: "ioloop", "remove_handler: fd {fd} has no handler");
+            return None;
+        };
+        if let Some(poll) = self.inner.poll.borrow().as_ref() {
+            if let Err(err) = poll.registry().deregister(&mut SourceFd(&fd)) {
+                // Closed before removal: the kernel already dropped it.
+                log::debug!(target: "ioloop", "remove_handler: deregister fd {fd}: {err}");
+            }
+        }
+        let owned = reg.owned.take();
+        drop(reg); // drops the handler, outside every borrow
+        owned
+    }
+
+    /// Tells the loop that the handler now running for `fd` read (or wrote)
+    /// until `WouldBlock` for `events`, so the descriptor need not be
+    /// re-armed: the "drained" fast path.
+    ///
+    /// Re-arming keeps level-triggered semantics on an edge-triggered
+    /// poller at the cost of one `epoll_ctl` per dispatched event. A
+    /// handler that always drains (as the loop's own streams do) can skip
+    /// it. Calling this for events that are not drained makes the handler
+    /// miss level-triggered repeats until the descriptor's readiness
+    /// changes. Outside a handler for `fd` it has no effect.
+    pub fn mark_drained(&self, fd: RawFd, events: Events) {
+        if let Some((_, reg)) = self.inner.handlers.borrow_mut().by_fd(fd) {
+            reg.drained |= events;
+        }
+    }
+
+    // ----- lifecycle -------------------------------------------------------
+
+    /// Runs the loop until [`stop`](IOLoop::stop) is called.
+    ///
+    /// While it runs, this loop is the thread's current loop; the previous
+    /// one is restored when `start` returns (rules S5, L8).
+    ///
+    /// # Semantics
+    ///
+    /// * `stop()` called before `start()` makes this `start()` return at
+    ///   once, without running anything; the one after runs normally (L2).
+    /// * A stopped loop can be started again (L7).
+    ///
+    /// # Errors
+    ///
+    /// * [`Error::AlreadyRunning`] if the loop is running (a nested
+    ///   `start`, rule L6); the running loop is not disturbed.
+    /// * [`Error::Closed`] after [`close`](IOLoop::close).
+    /// * [`Error::Io`] if polling fails with anything but `EINTR` (which is
+    ///   a wakeup, rule O5).
+    pub fn start(&self) -> Result<(), Error> {
+        crate::run::start(self)
+    }
+
+    /// Stops the loop: [`start`](IOLoop::start) returns at the end of the
+    /// current iteration, after the remaining callbacks and due timeouts
+    /// of the iteration (rules L1, L3, L4). If the loop is not running, the
+    /// next `start()` returns at once (rule L2). From another thread, use
+    /// [`Remote::stop`].
+    pub fn stop(&self) {
+        self.inner.shared.request_stop();
+    }
+
+    /// True while [`start`](IOLoop::start) runs.
+    pub fn is_running(&self) -> bool {
+        self.inner.running.get()
+    }
+
+    /// True after [`close`](IOLoop::close).
+    pub fn is_closed(&self) -> bool {
+        self.inner.closed.get()
+    }
+
+    /// Closes the loop, freeing its resources: the epoll descriptor and the
+    /// waker are closed, pending callbacks and timeouts are dropped, and
+    /// every handler is removed and dropped (which also breaks reference
+    /// cycles through the loop).
+    ///
+    /// With `all_fds`, every descriptor the loop owns
+    /// ([`add_handler_owned`](IOLoop::add_handler_owned)) is closed now;
+    /// without, they stay open until the last handle to the loop is
+    /// dropped. Borrowed descriptors ([`add_handler`](IOLoop::add_handler))
+    /// are never closed by the loop: their owners close them.
+    ///
+    /// Afterwards `add_callback` (here and on every [`Remote`]) drops its
+    /// callback silently, `start` fails with [`Error::Closed`], and this
+    /// loop is no longer the thread's current loop. Closing twice is a no-op.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Running`] if the loop is running: stop it and let `start`
+    /// return first (rule L9).
+    pub fn close(&self, all_fds: bool) -> Result<(), Error> {
+        if self.inner.running.get() {
+            return Err(Error::Running);
+        }
+        if self.inner.closed.replace(true) {
+            return Ok(());
+        }
+        let leftovers = self.inner.shared.close();
+        let callbacks = std::mem::take(&mut *self.inner.callbacks.borrow_mut());
+        let timers = self.inner.timers.borrow_mut().drain();
+        let registrations = self.inner.handlers.borrow_mut().drain();
+        let poll = self.inner.poll.borrow_mut().take();
+        let mut keep = Vec::new();
+        // Dropped in order, outside every borrow: user Drop code may call
+        // back into the (now closed) loop.
+        for mut reg in registrations {
+            if let Some(poll) = poll.as_ref() {
+                let _ = poll.registry().deregister(&mut SourceFd(&reg.fd));
+            }
+            if let Some(owned) = reg.owned.take() {
+                if all_fds {
+                    drop(owned);
+                } else {
+                    keep.push(owned);
+                }
+            }
+            drop(reg);
+        }
+        drop(poll);
+        drop(leftovers);
+        drop(callbacks);
+        drop(timers);
+        self.inner.retained_fds.borrow_mut().extend(keep);
+        current::clear_if(self);
+        Ok(())
+    }
+
+    /// Replaces the exception handler: the function told about every panic
+    /// the loop catches in a callback, timeout or handler (Tornado's
+    /// `handle_callback_exception`, rule E2). The default logs one
+    /// `log::error!` record naming what panicked and where it was
+    /// registered. A panic inside the exception handler is itself caught
+    /// and logged.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::cell::RefCell;
+    /// use std::rc::Rc;
+    /// use ioloop::IOLoop;
+    ///
+    /// let ioloop = IOLoop::new()?;
+    /// let seen = Rc::new(RefCell::new(Vec::new()));
+    /// let s = seen.clone();
+    /// ioloop.set_exception_handler(move |panic| {
+    ///     s.borrow_mut().push(panic.message().unwrap_or("").to_owned());
+    /// });
+    /// ioloop.add_callback(|| panic!("boom"));
+    /// let l = ioloop.clone();
+    /// ioloop.add_callback(move || l.stop());
+    /// # std::panic::set_hook(Box::new(|_| {}));
+    /// ioloop.start()?;
+    /// assert_eq!(*seen.borrow(), ["boom"]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn set_exception_handler<F>(&self, handler: F)
+    where
+        F: Fn(&CallbackPanic<'_>) + 'static,
+    {
+        *self.inner.exception_handler.borrow_mut() = Some(Rc::new(handler));
+    }
+
+    /// Restores the default exception handler (log with `log::error!`).
+    pub fn reset_exception_handler(&self) {
+        let old = self.inner.exception_handler.borrow_mut().take();
+        drop(old);
+    }
+
+    /// Runs `f` under `catch_unwind`, reporting a panic as `kind` registered
+    /// at `site`. The one place user code is called from.
+    #[inline]
+    pub(crate) fn run_guarded(
+        &self,
+        kind: CallbackKind,
+        site: &'static Location<'static>,
+        f: impl FnOnce(),
+    ) {
+        if let Err(payload) = panic::catch_unwind(AssertUnwindSafe(f)) {
+            self.report_panic(&CallbackPanic::new(kind, site, &*payload));
+            // A payload whose Drop panics must not unwind out of the loop.
+            let _ = panic::catch_unwind(AssertUnwindSafe(move || drop(payload)));
+        }
+    }
+
+    #[cold]
+    fn report_panic(&self, report: &CallbackPanic<'_>) {
+        let handler = self.inner.exception_handler.borrow().clone();
+        match handler {
+            Some(handler) => {
+                if panic::catch_unwind(AssertUnwindSafe(|| handler(report))).is_err() {
+                    log::error!(target: "ioloop", "the exception handler panicked while reporting: {report}");
+                }
+            }
+            None => exception::log_panic(report),
+        }
+    }
+
+    // ----- current and instance --------------------------------------------
+
+    /// The thread's current loop: the one running on this thread, or made
+    /// current by [`make_current`](IOLoop::make_current) or by creation
+    /// ([`new`](IOLoop::new)). With none, on the instance's thread this is
+    /// the [`instance`](IOLoop::instance) (Tornado 4's fallback); on any
+    /// other thread a new loop is created and becomes current.
+    ///
+    /// # Panics
+    ///
+    /// If a loop must be created and the operating system refuses it (for
+    /// example out of descriptors). Use [`try_current`](IOLoop::try_current)
+    /// and [`new`](IOLoop::new) to handle that case.
+    pub fn current() -> IOLoop {
+        if let Some(ioloop) = current::get() {
+            return ioloop;
+        }
+        if let Some(instance) = current::instance_here() {
+            return instance;
+        }
+        match IOLoop::new() {
+            Ok(ioloop) => ioloop,
+            Err(err) => panic!("IOLoop::current(): cannot create a loop: {err}"),
+        }
+    }
+
+    /// The thread's current loop, without creating one (Tornado's
+    /// `current(instance=False)`).
+    pub fn try_current() -> Option<IOLoop> {
+        current::get()
+    }
+
+    /// Makes this loop the thread's current loop (rule S7).
+    pub fn make_current(&self) {
+        let previous = current::replace(Some(self.clone()));
+        drop(previous);
+    }
+
+    /// Clears the thread's current loop; a no-op if there is none (rule S7).
+    pub fn clear_current() {
+        let previous = current::replace(None);
+        drop(previous);
+    }
+
+    /// The process-wide instance: the loop most applications run on their
+    /// main thread.
+    ///
+    /// Created on first use, on the calling thread, which becomes its home:
+    /// if the thread has a current loop, that loop is installed as the
+    /// instance (so one thread never runs two "main" loops, the confusion
+    /// of Tornado's issue #1390); otherwise a new loop is created. Creation
+    /// is thread-safe (rule S1).
+    ///
+    /// Other threads reach the instance through its remote handle,
+    /// [`Remote::instance`].
+    ///
+    /// # Panics
+    ///
+    /// If the instance lives on another thread (use `Remote::instance()`
+    /// there), or if it must be created and the operating system refuses.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ioloop::{IOLoop, Remote};
+    ///
+    /// let main_loop = IOLoop::instance();
+    /// let worker = std::thread::spawn(|| {
+    ///     let remote = Remote::instance().expect("created by the main thread");
+    ///     remote.add_callback(|| IOLoop::instance().stop());
+    /// });
+    /// main_loop.start()?;
+    /// worker.join().unwrap();
+    /// # IOLoop::clear_instance();
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn instance() -> IOLoop {
+        let created = current::instance_or_create(|| match current::get() {
+            Some(current) => current,
+            None => match IOLoop::new() {
+                Ok(ioloop) => ioloop,
+                Err(err) => panic!("IOLoop::instance(): cannot create a loop: {err}"),
+            },
+        });
+        match created {
+            Ok(ioloop) => ioloop,
+            Err(home) => panic!(
+                "IOLoop::instance() called on {:?}, but the instance lives on {home:?}; \
+                 use ioloop::Remote::instance() from other threads",
+                std::thread::current().id()
+            ),
+        }
+    }
+
+    /// True if the process-wide instance exists.
+    pub fn initialized() -> bool {
+        current::initialized()
+    }
+
+    /// Makes this loop the process-wide instance (for example a loop built
+    /// with custom options). Its thread becomes the instance's home.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InstanceExists`] if there is already an instance (rule S2).
+    pub fn install(&self) -> Result<(), Error> {
+        current::install(self)
+    }
+
+    /// Forgets the process-wide instance, so the next
+    /// [`instance`](IOLoop::instance) creates a new one. The loop itself is
+    /// neither stopped nor closed.
+    pub fn clear_instance() {
+        current::clear_instance();
+    }
+
+    /// True if both handles refer to the same loop.
+    pub fn ptr_eq(&self, other: &IOLoop) -> bool {
+        Rc::ptr_eq(&self.inner, &other.inner)
+    }
+
+    /// A weak handle, which does not keep the loop alive (to break cycles
+    /// through callbacks that hold the loop).
+    pub fn downgrade(&self) -> WeakIOLoop {
+        WeakIOLoop {
+            inner: Rc::downgrade(&self.inner),
+        }
+    }
+}
+
+impl fmt::Debug for IOLoop {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("IOLoop")
+            .field("id", &self.inner.id)
+            .field("running", &self.inner.running.get())
+            .field("closed", &self.inner.closed.get())
+            .field("handlers", &self.inner.handlers.borrow().len())
+            .field("timeouts", &self.inner.timers.borrow().len())
+            .field("callbacks", &self.inner.callbacks.borrow().len())
+            .finish()
+    }
+}
+
+/// A weak reference to an [`IOLoop`], from [`IOLoop::downgrade`].
+#[derive(Clone, Debug)]
+pub struct WeakIOLoop {
+    inner: Weak<Inner>,
+}
+
+impl WeakIOLoop {
+    /// The loop, if it is still alive.
+    pub fn upgrade(&self) -> Option<IOLoop> {
+        self.inner.upgrade().map(|inner| IOLoop { inner })
+    }
+}
+
+impl fmt::Debug for Inner {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Inner").field("id", &self.id).finish()
+    }
+}

@@ -1,0 +1,114 @@
+//! A single-threaded, level-triggered callback event loop, modelled on
+//! Tornado's `IOLoop`, on [mio].
+//!
+//! ```
+//! use std::io::{Read, Write};
+//! use std::net::{TcpListener, TcpStream};
+//! use std::os::fd::AsRawFd;
+//! use std::time::Duration;
+//! use ioloop::{Events, IOLoop};
+//!
+//! // A loop, and a listening socket on an ephemeral port of 127.0.0.1.
+//! let ioloop = IOLoop::new()?;
+//! let listener = TcpListener::bind("127.0.0.1:0")?;
+//! listener.set_nonblocking(true)?;
+//! let addr = listener.local_addr()?;
+//!
+//! // An I/O handler: called with (fd, events) while the listener is
+//! // readable (level-triggered, as in Tornado). It accepts one client and
+//! // answers it with an uppercase copy of what it sent.
+//! let l = ioloop.clone();
+//! ioloop.add_handler(listener.as_raw_fd(), Events::READ, move |fd, _events| {
+//!     let (mut conn, _peer) = listener.accept().expect("readable, so a client waits");
+//!     let mut buf = [0; 5];
+//!     conn.read_exact(&mut buf).unwrap();
+//!     conn.write_all(&buf.to_ascii_uppercase()).unwrap();
+//!     l.remove_handler(fd);
+//! })?;
+//!
+//! // A client on another thread; it reports back with the only
+//! // thread-safe call, Remote::add_callback.
+//! let remote = ioloop.remote();
+//! let client = std::thread::spawn(move || {
+//!     let mut stream = TcpStream::connect(addr).unwrap();
+//!     stream.write_all(b"hello").unwrap();
+//!     let mut reply = [0; 5];
+//!     stream.read_exact(&mut reply).unwrap();
+//!     remote.add_callback(move || {
+//!         assert_eq!(&reply, b"HELLO");
+//!         IOLoop::current().stop();
+//!     });
+//! });
+//!
+//! // A timeout guards the example: it stops the loop if nothing else does.
+//! let l = ioloop.clone();
+//! let guard = ioloop.call_later(Duration::from_secs(10), move || l.stop());
+//!
+//! ioloop.start()?; // runs until stop()
+//! ioloop.remove_timeout(guard);
+//! client.join().unwrap();
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! # What is here
+//!
+//! * [`IOLoop`]: callbacks, timeouts and I/O handlers on one thread, with
+//!   Tornado's ordering and lifecycle rules. It is not `Send`.
+//! * [`Remote`]: the `Send + Sync` handle other threads use to reach a
+//!   loop (`add_callback`, `stop`).
+//! * [`LoopThread`]: a loop on a background thread of its own.
+//! * [`Events`], [`Deadline`], [`TimeoutHandle`], [`Error`]: the values the
+//!   API takes and returns.
+//! * [`guide`]: Tornado's `IOLoop`, method by method, and what it maps to.
+//!
+//! # Semantics in brief
+//!
+//! * **Level-triggered**: a handler is called on every iteration while its
+//!   descriptor stays ready. `ERROR` (error or hang-up) is always
+//!   delivered.
+//! * **One iteration**: queued callbacks, then due timeouts, then a stop
+//!   check, then poll, then handlers. Work added during an iteration runs
+//!   on the next.
+//! * **Panics** in callbacks, timeouts and handlers are caught, reported to
+//!   a replaceable exception handler (by default `log::error!`, naming
+//!   where the callback was registered) and the loop goes on.
+//! * **Time** is monotonic; deadlines never fire early.
+//!
+//! # Portability
+//!
+//! Unix, through mio (epoll on Linux, kqueue on the BSDs and macOS). The
+//! loop is developed and tested on Linux. 64-bit targets only: a handler's
+//! mio token packs a 32-bit slot and a 32-bit generation.
+
+#![deny(unsafe_code)]
+
+mod current;
+mod deadline;
+mod error;
+mod events;
+mod exception;
+mod handlers;
+mod ioloop;
+mod remote;
+mod run;
+mod thread;
+mod timers;
+
+pub mod guide;
+
+pub use crate::deadline::{Deadline, InvalidDeadline};
+pub use crate::error::Error;
+pub use crate::events::Events;
+pub use crate::exception::{CallbackKind, CallbackPanic};
+pub use crate::ioloop::{Builder, IOLoop, MakeCurrent, TimeoutHandle, WeakIOLoop};
+pub use crate::remote::{Rejected, Remote};
+pub use crate::thread::LoopThread;
+
+/// Readable: [`Events::READ`].
+pub const READ: Events = Events::READ;
+/// Writable: [`Events::WRITE`].
+pub const WRITE: Events = Events::WRITE;
+/// Error or hang-up, always delivered: [`Events::ERROR`].
+pub const ERROR: Events = Events::ERROR;
+/// No events: [`Events::NONE`].
+pub const NONE: Events = Events::NONE;

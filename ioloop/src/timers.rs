@@ -1,0 +1,466 @@
+//! The timeout store: a slab of entries indexed by a 4-ary min-heap.
+//!
+//! * The heap holds 16-byte entries `(deadline_ns, seq, slot)`; the four
+//!   children of a node are contiguous, so a sift touches few cache lines and
+//!   a million timeouts are ten levels deep (twenty for a binary heap).
+//! * The slab holds the values and, for each slot, its position in the heap,
+//!   so [`TimerHeap::remove`] is a true `O(log n)` delete: memory never holds
+//!   tombstones of cancelled timeouts (the lazy deletion of Tornado, asyncio
+//!   and calloop leaks them under cancel-heavy load).
+//! * Keys are `(slot, generation)`: removing a key whose timeout already ran or
+//!   was removed is an `O(1)` no-op, even after the slot is reused.
+//! * Equal deadlines keep insertion order through `seq`, a wrapping counter
+//!   compared with wrapping arithmetic (valid while two live timeouts with the
+//!   same deadline were added fewer than 2^31 insertions apart).
+//!
+//! Firing is two-step, so a timeout removed by an earlier callback of the same
+//! iteration never runs (Tornado's rule T7): [`TimerHeap::pop_due`] moves every
+//! due entry out of the heap into the caller's list, leaving its value in the
+//! slab; [`TimerHeap::take_due`] then takes each value just before it runs.
+
+use std::cmp::Ordering;
+
+/// A handle to one timeout in a [`TimerHeap`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) struct TimerKey {
+    slot: u32,
+    generation: u32,
+}
+
+impl TimerKey {
+    /// A key that names no timeout in any heap that has not used 2^32 slots.
+    pub(crate) const INERT: TimerKey = TimerKey {
+        slot: u32::MAX,
+        generation: u32::MAX,
+    };
+}
+
+#[derive(Clone, Copy)]
+struct HeapEntry {
+    deadline: u64,
+    seq: u32,
+    slot: u32,
+}
+
+impl HeapEntry {
+    /// Earlier deadline first; equal deadlines in insertion order.
+    #[inline]
+    fn before(&self, other: &HeapEntry) -> bool {
+        match self.deadline.cmp(&other.deadline) {
+            Ordering::Less => true,
+            Ordering::Greater => false,
+            Ordering::Equal => (self.seq.wrapping_sub(other.seq) as i32) < 0,
+        }
+    }
+}
+
+/// Where a slot's value is.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Place {
+    /// At this index of the heap.
+    Heap(u32),
+    /// Popped by `pop_due`, waiting for `take_due`.
+    Due,
+    /// Unused; the next free slot in the free list (or `u32::MAX`).
+    Free(u32),
+}
+
+struct Slot<T> {
+    generation: u32,
+    place: Place,
+    value: Option<T>,
+}
+
+const NO_SLOT: u32 = u32::MAX;
+const ARITY: usize = 4;
+
+/// A slab-backed 4-ary min-heap of timeouts. See the module docs.
+pub(crate) struct TimerHeap<T> {
+    /// INVARIANT: a valid 4-ary min-heap under `HeapEntry::before`, and for
+    /// every index `i`, `slots[heap[i].slot].place == Place::Heap(i)`.
+    heap: Vec<HeapEntry>,
+    slots: Vec<Slot<T>>,
+    /// Head of the free list threaded through `Place::Free`.
+    free: u32,
+    next_seq: u32,
+    /// Values in the heap or due (not yet taken).
+    live: usize,
+}
+
+impl<T> Default for TimerHeap<T> {
+    fn default() -> Self {
+        TimerHeap {
+            heap: Vec::new(),
+            slots: Vec::new(),
+            free: NO_SLOT,
+            next_seq: 0,
+            live: 0,
+        }
+    }
+}
+
+impl<T> TimerHeap<T> {
+    /// Number of timeouts not yet run or removed (including popped-but-not-taken).
+    pub(crate) fn len(&self) -> usize {
+        self.live
+    }
+
+    /// Number of timeouts waiting in the heap.
+    pub(crate) fn pending(&self) -> usize {
+        self.heap.len()
+    }
+
+    /// The earliest deadline in the heap.
+    #[inline]
+    pub(crate) fn next_deadline(&self) -> Option<u64> {
+        self.heap.first().map(|e| e.deadline)
+    }
+
+    /// Adds a timeout; `O(log n)`.
+    pub(crate) fn insert(&mut self, deadline: u64, value: T) -> TimerKey {
+        let slot = if self.free != NO_SLOT {
+            let slot = self.free;
+            let s = &mut self.slots[slot as usize];
+            let Place::Free(next) = s.place else {
+                unreachable!("free list points at a used slot")
+            };
+            self.free = next;
+            s.value = Some(value);
+            slot
+        } else {
+            let slot = u32::try_from(self.slots.len()).expect("more than 2^32 timeouts");
+            self.slots.push(Slot {
+                generation: 0,
+                place: Place::Due,
+                value: Some(value),
+            });
+            slot
+        };
+        let seq = self.next_seq;
+        self.next_seq = self.next_seq.wrapping_add(1);
+        let index = self.heap.len();
+        self.heap.push(HeapEntry {
+            deadline,
+            seq,
+            slot,
+        });
+        self.slots[slot as usize].place = Place::Heap(index as u32);
+        self.sift_up(index);
+        self.live += 1;
+        TimerKey {
+            slot,
+            generation: self.slots[slot as usize].generation,
+        }
+    }
+
+    /// Removes a timeout that has neither run nor been removed, returning its
+    /// value; `None` (and nothing changes) for any other key. `O(log n)`.
+    pub(crate) fn remove(&mut self, key: TimerKey) -> Option<T> {
+        let s = self.slots.get(key.slot as usize)?;
+        if s.generation != key.generation {
+            return None;
+        }
+        match s.place {
+            Place::Heap(index) => {
+                self.remove_at(index as usize);
+                Some(self.free_slot(key.slot))
+            }
+            Place::Due => Some(self.free_slot(key.slot)),
+            Place::Free(_) => None,
+        }
+    }
+
+    /// Moves every timeout with `deadline <= now` out of the heap into `due`,
+    /// in (deadline, insertion) order. Their values stay until `take_due`.
+    pub(crate) fn pop_due(&mut self, now: u64, due: &mut Vec<TimerKey>) {
+        while let Some(top) = self.heap.first() {
+            if top.deadline > now {
+                break;
+            }
+            let slot = top.slot;
+            self.remove_at(0);
+            let s = &mut self.slots[slot as usize];
+            s.place = Place::Due;
+            due.push(TimerKey {
+                slot,
+                generation: s.generation,
+            });
+        }
+    }
+
+    /// Takes the value of a timeout popped by `pop_due`, unless it was removed
+    /// since.
+    pub(crate) fn take_due(&mut self, key: TimerKey) -> Option<T> {
+        let s = self.slots.get(key.slot as usize)?;
+        if s.generation != key.generation || s.place != Place::Due {
+            return None;
+        }
+        Some(self.free_slot(key.slot))
+    }
+
+    /// Removes everything, returning the values (so the caller can drop them
+    /// outside any borrow).
+    pub(crate) fn drain(&mut self) -> Vec<T> {
+        let values = self
+            .slots
+            .iter_mut()
+            .filter_map(|s| s.value.take())
+            .collect();
+        *self = TimerHeap {
+            next_seq: self.next_seq,
+            ..TimerHeap::default()
+        };
+        values
+    }
+
+    fn free_slot(&mut self, slot: u32) -> T {
+        let s = &mut self.slots[slot as usize];
+        s.generation = s.generation.wrapping_add(1);
+        s.place = Place::Free(self.free);
+        self.free = slot;
+        self.live -= 1;
+        s.value.take().expect("live slot without a value")
+    }
+
+    /// Removes the heap entry at `index`, restoring the heap property.
+    fn remove_at(&mut self, index: usize) {
+        let last = self.heap.pop().expect("remove_at on an empty heap");
+        if index == self.heap.len() {
+            return;
+        }
+        self.heap[index] = last;
+        self.slots[last.slot as usize].place = Place::Heap(index as u32);
+        if index > 0 && last.before(&self.heap[(index - 1) / ARITY]) {
+            self.sift_up(index);
+        } else {
+            self.sift_down(index);
+        }
+    }
+
+    fn sift_up(&mut self, mut index: usize) {
+        let entry = self.heap[index];
+        while index > 0 {
+            let parent = (index - 1) / ARITY;
+            let p = self.heap[parent];
+            if !entry.before(&p) {
+                break;
+            }
+            self.heap[index] = p;
+            self.slots[p.slot as usize].place = Place::Heap(index as u32);
+            index = parent;
+        }
+        self.heap[index] = entry;
+        self.slots[entry.slot as usize].place = Place::Heap(index as u32);
+    }
+
+    fn sift_down(&mut self, mut index: usize) {
+        let len = self.heap.len();
+        let entry = self.heap[index];
+        loop {
+            let first = index * ARITY + 1;
+            if first >= len {
+                break;
+            }
+            let last = (first + ARITY).min(len);
+            let mut best = first;
+            for child in first + 1..last {
+                if self.heap[child].before(&self.heap[best]) {
+                    best = child;
+                }
+            }
+            let b = self.heap[best];
+            if !b.before(&entry) {
+                break;
+            }
+            self.heap[index] = b;
+            self.slots[b.slot as usize].place = Place::Heap(index as u32);
+            index = best;
+        }
+        self.heap[index] = entry;
+        self.slots[entry.slot as usize].place = Place::Heap(index as u32);
+    }
+
+    #[cfg(test)]
+    fn check_invariants(&self) {
+        for (i, e) in self.heap.iter().enumerate() {
+            assert_eq!(self.slots[e.slot as usize].place, Place::Heap(i as u32));
+            if i > 0 {
+                assert!(!e.before(&self.heap[(i - 1) / ARITY]), "heap order at {i}");
+            }
+        }
+        let live = self.slots.iter().filter(|s| s.value.is_some()).count();
+        assert_eq!(live, self.live);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A tiny deterministic generator, so failures reproduce.
+    struct XorShift(u64);
+    impl XorShift {
+        fn next(&mut self) -> u64 {
+            self.0 ^= self.0 << 13;
+            self.0 ^= self.0 >> 7;
+            self.0 ^= self.0 << 17;
+            self.0
+        }
+    }
+
+    /// The naive oracle: a list kept sorted by (deadline, insertion number).
+    #[derive(Default)]
+    struct Oracle {
+        entries: Vec<(u64, u64, u32)>, // deadline, order, value
+        order: u64,
+    }
+
+    impl Oracle {
+        fn insert(&mut self, deadline: u64, value: u32) {
+            self.entries.push((deadline, self.order, value));
+            self.order += 1;
+            self.entries.sort();
+        }
+        fn remove(&mut self, value: u32) -> Option<u32> {
+            let i = self.entries.iter().position(|e| e.2 == value)?;
+            Some(self.entries.remove(i).2)
+        }
+        fn pop_due(&mut self, now: u64) -> Vec<u32> {
+            let n = self.entries.iter().take_while(|e| e.0 <= now).count();
+            self.entries.drain(..n).map(|e| e.2).collect()
+        }
+    }
+
+    #[test]
+    fn equal_deadlines_fire_in_insertion_order() {
+        let mut heap = TimerHeap::default();
+        for v in 0..100u32 {
+            heap.insert(5, v);
+        }
+        let mut due = Vec::new();
+        heap.pop_due(5, &mut due);
+        let got: Vec<u32> = due.iter().map(|&k| heap.take_due(k).unwrap()).collect();
+        assert_eq!(got, (0..100).collect::<Vec<_>>());
+        assert_eq!(heap.len(), 0);
+    }
+
+    #[test]
+    fn remove_is_a_no_op_for_stale_keys() {
+        let mut heap = TimerHeap::default();
+        let a = heap.insert(10, "a");
+        assert_eq!(heap.remove(a), Some("a"));
+        assert_eq!(heap.remove(a), None);
+        // The slot is reused with a new generation: the old key stays dead.
+        let b = heap.insert(10, "b");
+        assert_eq!(heap.remove(a), None);
+        let mut due = Vec::new();
+        heap.pop_due(10, &mut due);
+        assert_eq!(due, vec![b]);
+        assert_eq!(heap.take_due(b), Some("b"));
+        assert_eq!(heap.remove(b), None, "removing a fired timeout is a no-op");
+        assert_eq!(heap.take_due(b), None);
+    }
+
+    #[test]
+    fn removed_while_due_is_not_taken() {
+        let mut heap = TimerHeap::default();
+        let a = heap.insert(1, 'a');
+        let b = heap.insert(2, 'b');
+        let mut due = Vec::new();
+        heap.pop_due(2, &mut due);
+        assert_eq!(due, vec![a, b]);
+        assert_eq!(heap.remove(b), Some('b'));
+        assert_eq!(heap.take_due(a), Some('a'));
+        assert_eq!(heap.take_due(b), None);
+        assert_eq!(heap.len(), 0);
+    }
+
+    #[test]
+    fn memory_holds_no_tombstones() {
+        let mut heap = TimerHeap::default();
+        let keys: Vec<_> = (0..10_000u32)
+            .map(|v| heap.insert(u64::from(v), v))
+            .collect();
+        for k in keys {
+            heap.remove(k);
+        }
+        assert_eq!(heap.pending(), 0);
+        assert_eq!(heap.len(), 0);
+        // Slots are reused rather than grown.
+        for v in 0..10_000u32 {
+            heap.insert(1, v);
+        }
+        assert_eq!(heap.slots.len(), 10_000);
+    }
+
+    #[test]
+    fn seq_wraps_without_breaking_order() {
+        let mut heap = TimerHeap {
+            next_seq: u32::MAX - 2,
+            ..TimerHeap::default()
+        };
+        for v in 0..6u32 {
+            heap.insert(7, v);
+        }
+        let mut due = Vec::new();
+        heap.pop_due(7, &mut due);
+        let got: Vec<u32> = due.iter().map(|&k| heap.take_due(k).unwrap()).collect();
+        assert_eq!(got, vec![0, 1, 2, 3, 4, 5]);
+    }
+
+    #[test]
+    fn matches_sorted_list_oracle_on_random_operations() {
+        for seed in 1..=40u64 {
+            let mut rng = XorShift(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15));
+            let mut heap = TimerHeap::default();
+            let mut oracle = Oracle::default();
+            let mut keys: Vec<(TimerKey, u32)> = Vec::new();
+            let mut next_value = 0u32;
+            let mut now = 0u64;
+            for _ in 0..3_000 {
+                match rng.next() % 10 {
+                    0..=4 => {
+                        // Small deadline range so equal deadlines are common.
+                        let deadline = now + rng.next() % 64;
+                        let key = heap.insert(deadline, next_value);
+                        oracle.insert(deadline, next_value);
+                        keys.push((key, next_value));
+                        next_value += 1;
+                    }
+                    5..=7 if !keys.is_empty() => {
+                        let i = (rng.next() % keys.len() as u64) as usize;
+                        let (key, value) = keys.swap_remove(i);
+                        assert_eq!(heap.remove(key), oracle.remove(value));
+                    }
+                    _ => {
+                        now += rng.next() % 16;
+                        let mut due = Vec::new();
+                        heap.pop_due(now, &mut due);
+                        let got: Vec<u32> = due.iter().filter_map(|&k| heap.take_due(k)).collect();
+                        assert_eq!(got, oracle.pop_due(now), "seed {seed}");
+                        keys.retain(|(_, v)| !got.contains(v));
+                    }
+                }
+                heap.check_invariants();
+                assert_eq!(heap.len(), oracle.entries.len());
+                assert_eq!(heap.next_deadline(), oracle.entries.first().map(|e| e.0));
+            }
+        }
+    }
+
+    #[test]
+    fn drain_returns_every_value() {
+        let mut heap = TimerHeap::default();
+        let a = heap.insert(1, 1);
+        heap.insert(2, 2);
+        heap.insert(3, 3);
+        let mut due = Vec::new();
+        heap.pop_due(1, &mut due);
+        assert_eq!(due, vec![a]);
+        let mut values = heap.drain();
+        values.sort();
+        assert_eq!(values, vec![1, 2, 3]);
+        assert_eq!(heap.len(), 0);
+        assert_eq!(heap.take_due(a), None);
+    }
+}

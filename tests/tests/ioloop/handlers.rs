@@ -1,0 +1,531 @@
+//! Rules H1 to H11: I/O handlers, level-triggered on an edge-triggered
+//! poller.
+
+use std::cell::{Cell, RefCell};
+use std::fs::File;
+use std::io::{self, Read, Write};
+use std::os::fd::AsRawFd;
+use std::rc::Rc;
+use std::time::Duration;
+
+use ioloop::{Events, IOLoop};
+
+use crate::util::{self, Log};
+
+#[test]
+fn h2_registering_an_fd_twice_is_an_error_naming_it() {
+    let ioloop = IOLoop::new().unwrap();
+    let (_a, b) = util::socketpair();
+    let fd = b.as_raw_fd();
+    ioloop.add_handler(fd, Events::READ, |_, _| {}).unwrap();
+    let err = ioloop
+        .add_handler(fd, Events::WRITE, |_, _| {})
+        .unwrap_err();
+    assert_eq!(err.kind(), io::ErrorKind::AlreadyExists);
+    assert!(err.to_string().contains(&format!("fd {fd}")), "{err}");
+    // The first registration is untouched.
+    ioloop.remove_handler(fd);
+}
+
+#[test]
+fn h2_a_regular_file_is_refused_with_an_error_naming_the_fd() {
+    let ioloop = IOLoop::new().unwrap();
+    let file = File::open("/proc/self/exe")
+        .or_else(|_| File::open("Cargo.toml"))
+        .unwrap();
+    let fd = file.as_raw_fd();
+    let err = ioloop.add_handler(fd, Events::READ, |_, _| {}).unwrap_err();
+    assert_eq!(err.kind(), io::ErrorKind::PermissionDenied, "{err}");
+    assert!(err.to_string().contains(&format!("fd {fd}")), "{err}");
+    // Nothing was left behind: the number is free for a real socket.
+    assert!(ioloop.remove_handler(fd).is_none());
+}
+
+#[test]
+fn h2_a_negative_or_closed_fd_is_an_error() {
+    let ioloop = IOLoop::new().unwrap();
+    let err = ioloop.add_handler(-1, Events::READ, |_, _| {}).unwrap_err();
+    assert!(err.to_string().contains("fd -1"), "{err}");
+    let (a, _b) = util::socketpair();
+    let fd = a.as_raw_fd();
+    drop(a);
+    if !util::fd_is_open(fd) {
+        let err = ioloop.add_handler(fd, Events::READ, |_, _| {}).unwrap_err();
+        assert_eq!(err.raw_os_error().or(Some(9)), Some(9));
+        assert!(err.to_string().contains(&format!("fd {fd}")), "{err}");
+    }
+}
+
+#[test]
+fn h4_remove_handler_without_add_is_a_no_op() {
+    let ioloop = IOLoop::new().unwrap();
+    assert!(ioloop.remove_handler(12345).is_none());
+    assert!(ioloop.remove_handler(-3).is_none());
+}
+
+#[test]
+fn h5_error_is_delivered_even_to_a_handler_that_did_not_ask() {
+    let ioloop = IOLoop::new().unwrap();
+    let (a, b) = util::socketpair();
+    let got = Rc::new(Cell::new(Events::NONE));
+    let (g, l) = (got.clone(), ioloop.clone());
+    ioloop
+        .add_handler(b.as_raw_fd(), Events::NONE, move |fd, events| {
+            g.set(events);
+            l.remove_handler(fd);
+            l.stop();
+        })
+        .unwrap();
+    drop(a); // hang-up
+    util::run(&ioloop);
+    assert_eq!(got.get(), Events::ERROR);
+}
+
+#[test]
+fn h5_error_only_handler_is_not_called_for_plain_data() {
+    let ioloop = IOLoop::new().unwrap();
+    let (a, b) = util::readable_pair(b"data");
+    let calls = Rc::new(Cell::new(0));
+    let c = calls.clone();
+    ioloop
+        .add_handler(b.as_raw_fd(), Events::ERROR, move |_, _| c.set(c.get() + 1))
+        .unwrap();
+    let l = ioloop.clone();
+    ioloop.call_later(Duration::from_millis(30), move || l.stop());
+    util::run(&ioloop);
+    assert_eq!(calls.get(), 0, "readable data is not an ERROR");
+    drop(a);
+    let l = ioloop.clone();
+    ioloop.call_later(Duration::from_millis(30), move || l.stop());
+    util::run(&ioloop);
+    assert!(calls.get() >= 1, "the hang-up is");
+    ioloop.remove_handler(b.as_raw_fd());
+}
+
+#[test]
+fn h6_a_read_handler_receives_exactly_read_on_a_writable_socket() {
+    let ioloop = IOLoop::new().unwrap();
+    let (_a, b) = util::readable_pair(b"x");
+    let got = Rc::new(Cell::new(Events::NONE));
+    let (g, l) = (got.clone(), ioloop.clone());
+    ioloop
+        .add_handler(b.as_raw_fd(), Events::READ, move |fd, events| {
+            g.set(events);
+            l.remove_handler(fd);
+            l.stop();
+        })
+        .unwrap();
+    util::run(&ioloop);
+    assert_eq!(got.get(), Events::READ);
+}
+
+#[test]
+fn h7_unread_data_calls_the_handler_again_on_the_next_iteration() {
+    let ioloop = IOLoop::new().unwrap();
+    let (_a, b) = util::readable_pair(b"12345");
+    let read = Rc::new(RefCell::new(Vec::new()));
+    let (r, l) = (read.clone(), ioloop.clone());
+    let stream = b;
+    ioloop
+        .add_handler(stream.as_raw_fd(), Events::READ, move |_, _| {
+            // One byte per call: level-triggered means we come back.
+            let mut byte = [0u8; 1];
+            match (&stream).read(&mut byte) {
+                Ok(1) => r.borrow_mut().push(byte[0]),
+                other => panic!("unexpected read: {other:?}"),
+            }
+        })
+        .unwrap();
+    ioloop.call_later(Duration::from_millis(100), move || l.stop());
+    util::run(&ioloop);
+    assert_eq!(
+        read.borrow().as_slice(),
+        b"12345",
+        "called once per byte, no more"
+    );
+}
+
+#[test]
+fn h7_write_interest_on_a_writable_socket_repeats_every_iteration() {
+    let ioloop = IOLoop::new().unwrap();
+    let (_a, b) = util::socketpair();
+    let calls = Rc::new(Cell::new(0));
+    let (c, l) = (calls.clone(), ioloop.clone());
+    ioloop
+        .add_handler(b.as_raw_fd(), Events::WRITE, move |fd, events| {
+            assert_eq!(events, Events::WRITE);
+            c.set(c.get() + 1);
+            if c.get() == 5 {
+                l.remove_handler(fd);
+                l.stop();
+            }
+        })
+        .unwrap();
+    util::run(&ioloop);
+    assert_eq!(calls.get(), 5);
+}
+
+#[test]
+fn h7_a_handler_that_fails_to_consume_is_called_again_without_new_events() {
+    // Tornado's EMFILE situation in miniature: readiness not consumed
+    // means the handler is called again, with no new edge from the kernel.
+    let ioloop = IOLoop::new().unwrap();
+    let (_a, b) = util::readable_pair(b"x");
+    let calls = Rc::new(Cell::new(0));
+    let (c, l) = (calls.clone(), ioloop.clone());
+    ioloop
+        .add_handler(b.as_raw_fd(), Events::READ, move |fd, _| {
+            c.set(c.get() + 1);
+            if c.get() == 10 {
+                l.remove_handler(fd);
+                l.stop();
+            }
+        })
+        .unwrap();
+    util::run(&ioloop);
+    assert_eq!(calls.get(), 10);
+}
+
+#[test]
+fn h8_a_handler_removed_earlier_in_the_batch_is_not_called() {
+    let ioloop = IOLoop::new().unwrap();
+    let (_a1, b1) = util::readable_pair(b"1");
+    let (_a2, b2) = util::readable_pair(b"2");
+    let (f1, f2) = (b1.as_raw_fd(), b2.as_raw_fd());
+    let log = Log::default();
+    for (fd, other) in [(f1, f2), (f2, f1)] {
+        let (l, g) = (ioloop.clone(), log.clone());
+        ioloop
+            .add_handler(fd, Events::READ, move |fd, _| {
+                g.push(format!("fd {fd}"));
+                l.remove_handler(fd);
+                l.remove_handler(other);
+                l.stop();
+            })
+            .unwrap();
+    }
+    util::run(&ioloop);
+    assert_eq!(log.entries().len(), 1, "{:?}", log.entries());
+}
+
+#[test]
+fn h8_a_stale_event_is_not_delivered_to_a_new_handler_on_a_reused_fd_number() {
+    let ioloop = IOLoop::new().unwrap();
+    let (_a1, b1) = util::readable_pair(b"1");
+    let (a2, b2) = util::readable_pair(b"2");
+    let (f1, f2) = (b1.as_raw_fd(), b2.as_raw_fd());
+    let log = Log::default();
+    let slots: Rc<RefCell<Vec<Option<std::os::unix::net::UnixStream>>>> =
+        Rc::new(RefCell::new(vec![Some(b1), Some(b2)]));
+    let keep = Rc::new(RefCell::new(Vec::new()));
+    for (index, fd) in [(0usize, f1), (1usize, f2)] {
+        let (l, g, s, k) = (ioloop.clone(), log.clone(), slots.clone(), keep.clone());
+        ioloop
+            .add_handler(fd, Events::READ, move |fd, _| {
+                g.push(format!("old handler {index}"));
+                l.remove_handler(fd);
+                s.borrow_mut()[index].take();
+                // Kill the other registration and close its fd, then put a
+                // fresh (not readable) socket on the same number.
+                let other = 1 - index;
+                let other_fd = [f1, f2][other];
+                if let Some(stream) = s.borrow_mut()[other].take() {
+                    l.remove_handler(other_fd);
+                    drop(stream);
+                    let (x, y) = util::socketpair();
+                    let g2 = g.clone();
+                    let new_fd = y.as_raw_fd();
+                    l.add_handler(new_fd, Events::READ, move |_, _| g2.push("new handler"))
+                        .unwrap();
+                    k.borrow_mut().push((x, y, new_fd == other_fd));
+                }
+                let l2 = l.clone();
+                l.call_later(Duration::from_millis(30), move || l2.stop());
+            })
+            .unwrap();
+    }
+    util::run(&ioloop);
+    assert_eq!(log.entries().len(), 1, "{:?}", log.entries());
+    assert!(log.entries()[0].starts_with("old handler"));
+    drop(a2);
+}
+
+#[test]
+fn h9_each_ready_fd_is_dispatched_at_most_once_per_poll() {
+    // A handler that never drains is called once per poll. Callbacks that
+    // re-add themselves count iterations; polls are at most one per
+    // iteration, so handler calls can never exceed iterations.
+    let ioloop = IOLoop::new().unwrap();
+    let (_a, b) = util::readable_pair(b"x");
+    let calls = Rc::new(Cell::new(0u32));
+    let c = calls.clone();
+    ioloop
+        .add_handler(b.as_raw_fd(), Events::READ, move |_, _| c.set(c.get() + 1))
+        .unwrap();
+    let iterations = Rc::new(Cell::new(0u32));
+    fn tick(l: IOLoop, n: Rc<Cell<u32>>) {
+        n.set(n.get() + 1);
+        if n.get() < 500 {
+            let l2 = l.clone();
+            l.add_callback(move || tick(l2, n));
+        } else {
+            l.stop();
+        }
+    }
+    let (l, n) = (ioloop.clone(), iterations.clone());
+    ioloop.add_callback(move || tick(l, n));
+    util::run(&ioloop);
+    assert!(calls.get() >= 1);
+    assert!(
+        calls.get() <= iterations.get(),
+        "{} > {}",
+        calls.get(),
+        iterations.get()
+    );
+    ioloop.remove_handler(b.as_raw_fd());
+}
+
+#[test]
+fn h10_a_panicking_handler_is_reported_and_stays_registered() {
+    util::quiet_panics();
+    let ioloop = IOLoop::new().unwrap();
+    let (_a, b) = util::readable_pair(b"x");
+    let reports = Rc::new(RefCell::new(Vec::new()));
+    let r = reports.clone();
+    ioloop.set_exception_handler(move |p| r.borrow_mut().push(p.kind()));
+    let calls = Rc::new(Cell::new(0));
+    let (c, l) = (calls.clone(), ioloop.clone());
+    let fd = b.as_raw_fd();
+    ioloop
+        .add_handler(fd, Events::READ, move |fd, _| {
+            c.set(c.get() + 1);
+            if c.get() == 3 {
+                l.remove_handler(fd);
+                l.stop();
+            } else {
+                panic!("handler failure {}", c.get());
+            }
+        })
+        .unwrap();
+    util::run(&ioloop);
+    assert_eq!(calls.get(), 3, "called again after each panic");
+    assert_eq!(
+        *reports.borrow(),
+        vec![
+            ioloop::CallbackKind::Handler {
+                fd,
+                events: Events::READ
+            };
+            2
+        ]
+    );
+}
+
+#[test]
+fn h11_update_handler_replaces_the_mask() {
+    let ioloop = IOLoop::new().unwrap();
+    let (_a, b) = util::socketpair();
+    let log = Log::default();
+    let (g, l) = (log.clone(), ioloop.clone());
+    ioloop
+        .add_handler(b.as_raw_fd(), Events::READ, move |fd, events| {
+            g.push(format!("{events:?}"));
+            l.remove_handler(fd);
+            l.stop();
+        })
+        .unwrap();
+    // Nothing to read, but writable: only WRITE interest will fire.
+    ioloop.update_handler(b.as_raw_fd(), Events::WRITE).unwrap();
+    util::run(&ioloop);
+    assert_eq!(log.entries(), ["WRITE"]);
+}
+
+#[test]
+fn h11_update_handler_on_an_unknown_fd_is_an_error_naming_it() {
+    let ioloop = IOLoop::new().unwrap();
+    let err = ioloop.update_handler(777, Events::READ).unwrap_err();
+    assert_eq!(err.kind(), io::ErrorKind::NotFound);
+    assert!(err.to_string().contains("fd 777"), "{err}");
+}
+
+#[test]
+fn update_handler_inside_the_handler_takes_effect_at_once() {
+    // A handler switching from READ to WRITE interest (a request read, a
+    // response to send) is next called for WRITE.
+    let ioloop = IOLoop::new().unwrap();
+    let (_a, b) = util::readable_pair(b"request");
+    let log = Log::default();
+    let (g, l) = (log.clone(), ioloop.clone());
+    let stream = b;
+    ioloop
+        .add_handler(stream.as_raw_fd(), Events::READ, move |fd, events| {
+            g.push(format!("{events:?}"));
+            if events.contains(Events::READ) {
+                let mut buf = [0u8; 64];
+                let _ = (&stream).read(&mut buf);
+                l.update_handler(fd, Events::WRITE).unwrap();
+            } else {
+                l.remove_handler(fd);
+                l.stop();
+            }
+        })
+        .unwrap();
+    util::run(&ioloop);
+    assert_eq!(log.entries(), ["READ", "WRITE"]);
+}
+
+#[test]
+fn mark_drained_skips_the_rearm() {
+    // The handler reads one byte of five but claims it drained the socket:
+    // no re-arm, so no level-triggered repeat until new data arrives. This
+    // shows the fast path really skips the EPOLL_CTL_MOD.
+    let ioloop = IOLoop::new().unwrap();
+    let (a, b) = util::readable_pair(b"12345");
+    let calls = Rc::new(Cell::new(0));
+    let (c, l) = (calls.clone(), ioloop.clone());
+    let stream = b;
+    let stream_fd = stream.as_raw_fd();
+    ioloop
+        .add_handler(stream_fd, Events::READ, move |fd, _| {
+            c.set(c.get() + 1);
+            let mut byte = [0u8; 1];
+            (&stream).read_exact(&mut byte).unwrap();
+            l.mark_drained(fd, Events::READ);
+        })
+        .unwrap();
+    let l = ioloop.clone();
+    ioloop.call_later(Duration::from_millis(50), move || l.stop());
+    util::run(&ioloop);
+    assert_eq!(calls.get(), 1, "not re-armed");
+    // New data is a new edge: called again.
+    (&a).write_all(b"6").unwrap();
+    let l = ioloop.clone();
+    ioloop.call_later(Duration::from_millis(50), move || l.stop());
+    util::run(&ioloop);
+    assert_eq!(calls.get(), 2);
+    ioloop.remove_handler(stream_fd);
+}
+
+#[test]
+fn a_draining_handler_still_gets_level_triggered_write_repeats() {
+    // Drained READ does not suppress a pending WRITE: with READ | WRITE
+    // interest, a handler that drains reads and does not write is called
+    // again for WRITE.
+    let ioloop = IOLoop::new().unwrap();
+    let (_a, b) = util::readable_pair(b"abc");
+    let log = Log::default();
+    let (g, l) = (log.clone(), ioloop.clone());
+    let stream = b;
+    ioloop
+        .add_handler(
+            stream.as_raw_fd(),
+            Events::READ | Events::WRITE,
+            move |fd, events| {
+                g.push(format!("{events:?}"));
+                let mut buf = [0u8; 16];
+                while (&stream).read(&mut buf).is_ok() {}
+                l.mark_drained(fd, Events::READ);
+                if g.entries().len() == 3 {
+                    l.remove_handler(fd);
+                    l.stop();
+                }
+            },
+        )
+        .unwrap();
+    util::run(&ioloop);
+    assert_eq!(log.entries(), ["READ | WRITE", "WRITE", "WRITE"]);
+}
+
+#[test]
+fn owned_handlers_hand_their_fd_back_on_removal() {
+    let ioloop = IOLoop::new().unwrap();
+    let (mut a, b) = util::socketpair();
+    let fd = ioloop
+        .add_handler_owned(b, Events::READ, |_, _| {})
+        .unwrap();
+    let back = ioloop.remove_handler(fd).expect("owned");
+    assert_eq!(std::os::fd::AsRawFd::as_raw_fd(&back), fd);
+    assert!(util::fd_is_open(fd));
+    drop(back);
+    assert!(!util::fd_is_open(fd));
+    assert!(a.write_all(b"x").is_err(), "peer sees the close");
+}
+
+#[test]
+fn an_fd_closed_without_remove_handler_can_be_registered_again() {
+    util::capture_logs();
+    let ioloop = IOLoop::new().unwrap();
+    let (_a, b) = util::socketpair();
+    let fd = b.as_raw_fd();
+    ioloop
+        .add_handler(fd, Events::READ, |_, _| unreachable!())
+        .unwrap();
+    drop(b); // closed without remove_handler: the kernel forgets it
+    let (_c, d) = util::readable_pair(b"x");
+    let new_fd = d.as_raw_fd();
+    if new_fd != fd {
+        return; // the number was not reused; nothing to check
+    }
+    let l = ioloop.clone();
+    ioloop
+        .add_handler(new_fd, Events::READ, move |fd, _| {
+            l.remove_handler(fd);
+            l.stop();
+        })
+        .unwrap();
+    util::run(&ioloop);
+    let warnings = util::logged(log::Level::Warn);
+    assert!(
+        warnings
+            .iter()
+            .any(|w| w.contains(&format!("fd {fd} was closed without remove_handler"))),
+        "{warnings:?}"
+    );
+}
+
+#[test]
+fn a_handler_may_remove_itself_and_register_again() {
+    let ioloop = IOLoop::new().unwrap();
+    let (_a, b) = util::readable_pair(b"xy");
+    let log = Log::default();
+    let (g, l) = (log.clone(), ioloop.clone());
+    let stream = Rc::new(b);
+    let s = stream.clone();
+    ioloop
+        .add_handler(stream.as_raw_fd(), Events::READ, move |fd, _| {
+            g.push("first");
+            let mut byte = [0u8; 1];
+            (&*s).read_exact(&mut byte).unwrap();
+            l.remove_handler(fd);
+            let (g, l2) = (g.clone(), l.clone());
+            l.add_handler(fd, Events::READ, move |fd, _| {
+                g.push("second");
+                l2.remove_handler(fd);
+                l2.stop();
+            })
+            .unwrap();
+        })
+        .unwrap();
+    util::run(&ioloop);
+    assert_eq!(log.entries(), ["first", "second"]);
+}
+
+#[test]
+fn a_handler_closing_its_fd_without_removal_is_cleaned_up() {
+    util::capture_logs();
+    let ioloop = IOLoop::new().unwrap();
+    let (_a, b) = util::readable_pair(b"x");
+    let fd = b.as_raw_fd();
+    let holder = Rc::new(RefCell::new(Some(b)));
+    let (h, l) = (holder.clone(), ioloop.clone());
+    ioloop
+        .add_handler(fd, Events::READ, move |_, _| {
+            h.borrow_mut().take(); // closes the fd; no remove_handler
+            let l2 = l.clone();
+            l.call_later(Duration::from_millis(10), move || l2.stop());
+        })
+        .unwrap();
+    util::run(&ioloop);
+    // The loop noticed at re-arm time and dropped the registration.
+    assert!(ioloop.remove_handler(fd).is_none());
+}

@@ -1,0 +1,14 @@
+//! Integration tests for the `ioloop` crate: one module per concern, each
+//! test named after the Tornado rule it checks (see
+//! `ioloop::guide` and the rule catalogue L, C, T, O, H, E, S).
+
+mod callbacks;
+mod current;
+mod embedding;
+mod exceptions;
+mod handlers;
+mod lifecycle;
+mod ordering;
+mod remote;
+mod timeouts;
+mod util;
