@@ -35,6 +35,23 @@ pub(crate) fn get() -> Option<IOLoop> {
     CURRENT.try_with(|c| c.borrow().clone()).ok().flatten()
 }
 
+/// Calls `f` with the thread's current loop if it is the loop `loop_id`;
+/// returns whether it did. Used by task wakers to queue locally.
+pub(crate) fn with_current_loop(loop_id: u32, f: impl FnOnce(&IOLoop)) -> bool {
+    CURRENT
+        .try_with(|c| match c.try_borrow() {
+            Ok(current) => match current.as_ref() {
+                Some(ioloop) if ioloop.inner.id == loop_id => {
+                    f(ioloop);
+                    true
+                }
+                _ => false,
+            },
+            Err(_) => false,
+        })
+        .unwrap_or(false)
+}
+
 /// Replaces the thread's current loop, returning the previous one.
 pub(crate) fn replace(ioloop: Option<IOLoop>) -> Option<IOLoop> {
     CURRENT

@@ -16,6 +16,8 @@ pub enum CallbackKind {
     Callback,
     /// A timeout added with `add_timeout`, `call_later` or `call_at`.
     Timeout,
+    /// A poll of a task (`spawn`, `add_future`, `run_sync`).
+    Task,
     /// An I/O handler, called for `fd` with `events`.
     Handler {
         /// The descriptor the handler was called for.
@@ -30,6 +32,7 @@ impl fmt::Display for CallbackKind {
         match self {
             CallbackKind::Callback => f.write_str("callback"),
             CallbackKind::Timeout => f.write_str("timeout"),
+            CallbackKind::Task => f.write_str("task"),
             CallbackKind::Handler { fd, events } => {
                 write!(f, "handler for fd {fd} ({events:?})")
             }

@@ -36,7 +36,15 @@
 //! | `configure()`, `configurable_base()`, `configurable_default()`, `initialize()` | [`IOLoop::builder`] | One implementation; options go through the builder. |
 //! | `split_fd()`, `close_fd()` | none | Ownership is in the types (`RawFd` borrowed, `OwnedFd` owned). |
 //! | `set_blocking_signal_threshold`, `set_blocking_log_threshold`, `log_stack` | not yet | The blocking watchdog is a separate piece of work. |
-//! | `run_sync(func, timeout)`, `add_future(future, cb)` | not yet | The futures executor is a separate piece of work. |
+//! | `run_sync(func, timeout)` | [`IOLoop::run_sync(main, timeout)`](crate::IOLoop::run_sync) | `main` returns a future (R2's non-future case is a type error). Timeout: [`RunSyncError::TimedOut`](crate::RunSyncError::TimedOut) naming the duration, the future dropped (5.0+ cancels it, R6). Stopped first: [`RunSyncError::Stopped`](crate::RunSyncError::Stopped) (R7). Panics are re-raised (R3, R4). The future need not be `'static`. |
+//! | `add_future(future, cb)` | [`IOLoop::add_future`] | The callback gets the future's output (Tornado passes the future itself); it runs as a callback on the loop even when another thread completes the future (F1). |
+//! | `spawn_callback(coroutine_fn)` / returning a coroutine from a callback (C8) | [`IOLoop::spawn`] | Spawn the future; drop or [`detach`](crate::JoinHandle::detach) the handle for fire-and-forget. A panic is logged by the loop (C8) and handed to the handle's awaiter. |
+//! | `asyncio.ensure_future` / `IOLoop.current().spawn_callback` | [`IOLoop::spawn`] → [`JoinHandle`](crate::JoinHandle) | The handle is a future of `Result<T, JoinError>`, can [`abort`](crate::JoinHandle::abort) the task, and detaches on drop. |
+//! | `run_in_executor(None, f)` / `set_default_executor(e)` | [`IOLoop::run_in_executor`] / [`IOLoop::set_default_executor`] | Default pool: 5 threads per CPU, shared by the process's loops (F2). Any [`Executor`](crate::Executor) can be installed. |
+//! | `gen.sleep(s)` / `asyncio.sleep` | [`sleep`](crate::sleep), [`IOLoop::sleep`], [`sleep_until`](crate::sleep_until) | On the loop's own timers; the timer is added on first poll and removed on drop. |
+//! | `gen.with_timeout(t, f)` / `asyncio.wait_for` | [`timeout`](crate::timeout), [`IOLoop::timeout`] | [`Elapsed`](crate::Elapsed) names the duration; the inner future is dropped. |
+//! | `gen.moment` / `asyncio.sleep(0)` | [`yield_now`](crate::yield_now) | |
+//! | `add_reader`-style readiness in a coroutine | [`IOLoop::readable`], [`IOLoop::writable`], [`IOLoop::ready`] | One-shot handlers: the descriptor must have no other handler. |
 //!
 //! ## Rules that do not apply in Rust, and why
 //!
@@ -44,6 +52,8 @@
 //! |---|---|
 //! | C12 (pre-wrapped stack contexts) | Rust has no `stack_context`; a closure captures what it needs. |
 //! | C9 (a callback returning `{}` must not spin) | Callbacks return `()`. |
+//! | R2 (`BadYieldError` for a non-future return) | `run_sync`'s `main` must return a future: the compiler checks it. |
+//! | R9 (generator vs native coroutines) | Rust has one kind of future. |
 //! | T1 (`TypeError` for an unsupported deadline), T3 (extra `*args`) | The types decide: a deadline is anything `Into<Deadline>`, and closures capture their arguments. |
 //! | H1, H3 (file objects vs integer fds) | One kind of fd (`RawFd`); ownership is said by the method ([`IOLoop::add_handler`] borrows, [`IOLoop::add_handler_owned`] owns). |
 //! | H10's `EPIPE` clause | Handlers return `()`, not exceptions; Rust ignores `SIGPIPE`, so a write to a closed socket is an `EPIPE` error value in the handler, not a signal. Panics are reported as in H10. |
@@ -73,6 +83,19 @@
 //! the kernel re-queue an fd that is still ready). Handlers that read or
 //! write until `WouldBlock` call [`IOLoop::mark_drained`] and skip that
 //! system call.
+//!
+//! ## Futures on the loop
+//!
+//! The loop is a single-threaded executor. A task is polled as a callback
+//! is run: waking it puts it in the same first-in, first-out queue, so a
+//! task woken during an iteration is polled on the next one (rule C2), in
+//! order with the callbacks. Task wakers are `Send + Sync`: woken on the
+//! loop's thread they queue with no lock and no system call; woken from
+//! another thread (a channel completed by a worker, for example) they go
+//! through the remote queue and wake a sleeping loop. A task woken while it
+//! is being polled is polled again. Panics in tasks are caught, reported to
+//! the exception handler, and handed to whoever awaits the
+//! [`JoinHandle`](crate::JoinHandle).
 //!
 //! ## Signals
 //!

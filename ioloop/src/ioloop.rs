@@ -20,8 +20,10 @@ use mio::unix::SourceFd;
 use crate::deadline::{self, Deadline};
 use crate::error::fd_error;
 use crate::exception::{self, CallbackKind, CallbackPanic};
+use crate::executor::Executor;
 use crate::handlers::{self, HandlerTable, WAKER_TOKEN};
 use crate::remote::{Remote, Shared};
+use crate::task::{TaskId, TaskTable};
 use crate::timers::{TimerHeap, TimerKey};
 use crate::{Error, Events, current};
 
@@ -30,6 +32,13 @@ use crate::{Error, Events, current};
 pub(crate) struct Callback {
     pub(crate) f: Box<dyn FnOnce()>,
     pub(crate) site: &'static Location<'static>,
+}
+
+/// An entry of the loop's first-in, first-out run queue: a callback, or a
+/// task to poll.
+pub(crate) enum Runnable {
+    Callback(Callback),
+    Task(TaskId),
 }
 
 type ExceptionHandler = Rc<dyn Fn(&CallbackPanic<'_>)>;
@@ -49,7 +58,13 @@ pub(crate) struct Inner {
     pub(crate) poll: RefCell<Option<mio::Poll>>,
     pub(crate) handlers: RefCell<HandlerTable>,
     pub(crate) timers: RefCell<TimerHeap<Callback>>,
-    pub(crate) callbacks: RefCell<VecDeque<Callback>>,
+    /// Callbacks and woken tasks, first in, first out.
+    pub(crate) queue: RefCell<VecDeque<Runnable>>,
+    pub(crate) tasks: RefCell<TaskTable>,
+    /// The generation of the current (or last) `run_sync`; a wake for an
+    /// older one is ignored.
+    pub(crate) main_generation: Cell<u32>,
+    pub(crate) executor: RefCell<Option<Arc<dyn Executor>>>,
     pub(crate) running: Cell<bool>,
     pub(crate) closed: Cell<bool>,
     pub(crate) event_capacity: usize,
@@ -199,7 +214,10 @@ impl Builder {
                 poll: RefCell::new(Some(poll)),
                 handlers: RefCell::default(),
                 timers: RefCell::default(),
-                callbacks: RefCell::default(),
+                queue: RefCell::default(),
+                tasks: RefCell::default(),
+                main_generation: Cell::new(0),
+                executor: RefCell::new(None),
                 running: Cell::new(false),
                 closed: Cell::new(false),
                 event_capacity: self.event_capacity,
@@ -280,14 +298,23 @@ impl IOLoop {
     where
         F: FnOnce() + 'static,
     {
-        let site = Location::caller();
+        self.add_callback_at(Location::caller(), f);
+    }
+
+    pub(crate) fn add_callback_at<F>(&self, site: &'static Location<'static>, f: F)
+    where
+        F: FnOnce() + 'static,
+    {
         if self.inner.closed.get() {
             return;
         }
-        self.inner.callbacks.borrow_mut().push_back(Callback {
-            f: Box::new(f),
-            site,
-        });
+        self.inner
+            .queue
+            .borrow_mut()
+            .push_back(Runnable::Callback(Callback {
+                f: Box::new(f),
+                site,
+            }));
     }
 
     /// Fire-and-forget: the same as [`add_callback`](IOLoop::add_callback)
@@ -516,7 +543,7 @@ impl IOLoop {
         Ok(raw)
     }
 
-    fn register(
+    pub(crate) fn register(
         &self,
         fd: RawFd,
         events: Events,
@@ -671,7 +698,7 @@ impl IOLoop {
     /// * [`Error::Io`] if polling fails with anything but `EINTR` (which is
     ///   a wakeup, rule O5).
     pub fn start(&self) -> Result<(), Error> {
-        crate::run::start(self)
+        crate::run::run(self, None)
     }
 
     /// Stops the loop: [`start`](IOLoop::start) returns at the end of the
@@ -720,7 +747,8 @@ impl IOLoop {
             return Ok(());
         }
         let leftovers = self.inner.shared.close();
-        let callbacks = std::mem::take(&mut *self.inner.callbacks.borrow_mut());
+        let callbacks = std::mem::take(&mut *self.inner.queue.borrow_mut());
+        let tasks = self.inner.tasks.borrow_mut().drain();
         let timers = self.inner.timers.borrow_mut().drain();
         let registrations = self.inner.handlers.borrow_mut().drain();
         let poll = self.inner.poll.borrow_mut().take();
@@ -743,6 +771,7 @@ impl IOLoop {
         drop(poll);
         drop(leftovers);
         drop(callbacks);
+        drop(tasks);
         drop(timers);
         self.inner.retained_fds.borrow_mut().extend(keep);
         current::clear_if(self);
@@ -807,7 +836,7 @@ impl IOLoop {
     }
 
     #[cold]
-    fn report_panic(&self, report: &CallbackPanic<'_>) {
+    pub(crate) fn report_panic(&self, report: &CallbackPanic<'_>) {
         let handler = self.inner.exception_handler.borrow().clone();
         match handler {
             Some(handler) => {
@@ -957,7 +986,8 @@ impl fmt::Debug for IOLoop {
             .field("closed", &self.inner.closed.get())
             .field("handlers", &self.inner.handlers.borrow().len())
             .field("timeouts", &self.inner.timers.borrow().len())
-            .field("callbacks", &self.inner.callbacks.borrow().len())
+            .field("queued", &self.inner.queue.borrow().len())
+            .field("tasks", &self.inner.tasks.borrow().len())
             .finish()
     }
 }

@@ -50,6 +50,32 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
+//! The loop is also a single-threaded executor for `async` code. From
+//! synchronous code (a `main`, a test), [`IOLoop::run_sync`] runs a future
+//! to completion:
+//!
+//! ```
+//! use std::time::Duration;
+//! use ioloop::IOLoop;
+//!
+//! let ioloop = IOLoop::new()?;
+//! let answer = ioloop.run_sync(
+//!     || async {
+//!         // Tasks need not be Send: they stay on the loop's thread.
+//!         let l = IOLoop::current();
+//!         let slow = l.spawn(async {
+//!             ioloop::sleep(Duration::from_millis(10)).await;
+//!             40
+//!         });
+//!         let quick = l.run_in_executor(|| 2); // blocking work, off the loop
+//!         slow.await.unwrap() + quick.await.unwrap()
+//!     },
+//!     Some(Duration::from_secs(10)), // a TimedOut error after this
+//! )?;
+//! assert_eq!(answer, 42);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
 //! # What is here
 //!
 //! * [`IOLoop`]: callbacks, timeouts and I/O handlers on one thread, with
@@ -57,6 +83,10 @@
 //! * [`Remote`]: the `Send + Sync` handle other threads use to reach a
 //!   loop (`add_callback`, `stop`).
 //! * [`LoopThread`]: a loop on a background thread of its own.
+//! * Futures: [`IOLoop::spawn`] and its [`JoinHandle`], [`IOLoop::add_future`],
+//!   [`IOLoop::run_sync`], [`sleep`], [`sleep_until`], [`timeout`],
+//!   [`yield_now`], readiness futures ([`IOLoop::readable`],
+//!   [`IOLoop::writable`]) and [`IOLoop::run_in_executor`].
 //! * [`Events`], [`Deadline`], [`TimeoutHandle`], [`Error`]: the values the
 //!   API takes and returns.
 //! * [`guide`]: Tornado's `IOLoop`, method by method, and what it maps to.
@@ -87,11 +117,16 @@ mod deadline;
 mod error;
 mod events;
 mod exception;
+mod executor;
 mod handlers;
 mod ioloop;
+mod readiness;
 mod remote;
 mod run;
+mod run_sync;
+mod task;
 mod thread;
+mod time;
 mod timers;
 
 pub mod guide;
@@ -100,9 +135,14 @@ pub use crate::deadline::{Deadline, InvalidDeadline};
 pub use crate::error::Error;
 pub use crate::events::Events;
 pub use crate::exception::{CallbackKind, CallbackPanic};
+pub use crate::executor::{Executor, ExecutorFuture, ThreadPool};
 pub use crate::ioloop::{Builder, IOLoop, MakeCurrent, TimeoutHandle, WeakIOLoop};
+pub use crate::readiness::Ready;
 pub use crate::remote::{Rejected, Remote};
+pub use crate::run_sync::RunSyncError;
+pub use crate::task::{JoinError, JoinHandle};
 pub use crate::thread::LoopThread;
+pub use crate::time::{Elapsed, Sleep, Timeout, YieldNow, sleep, sleep_until, timeout, yield_now};
 
 /// Readable: [`Events::READ`].
 pub const READ: Events = Events::READ;

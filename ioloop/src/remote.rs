@@ -20,14 +20,22 @@ use std::panic::Location;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
+use crate::task::TaskId;
+
 /// A callback sent from another thread.
 pub(crate) struct RemoteCallback {
     pub(crate) f: Box<dyn FnOnce() + Send>,
     pub(crate) site: &'static Location<'static>,
 }
 
+/// What other threads send a loop: a callback to run, or a task to poll.
+pub(crate) enum RemoteItem {
+    Callback(RemoteCallback),
+    Wake(TaskId),
+}
+
 struct Queue {
-    callbacks: Vec<RemoteCallback>,
+    callbacks: Vec<RemoteItem>,
     /// INVARIANT: once true, `callbacks` stays empty forever.
     closed: bool,
 }
@@ -66,8 +74,8 @@ impl Shared {
         self.queue.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Queues a callback; gives it back if the loop is closed.
-    pub(crate) fn push(&self, cb: RemoteCallback) -> Result<(), RemoteCallback> {
+    /// Queues an item; gives it back if the loop is closed.
+    pub(crate) fn push(&self, cb: RemoteItem) -> Result<(), RemoteItem> {
         {
             let mut queue = self.queue();
             if queue.closed {
@@ -88,7 +96,7 @@ impl Shared {
 
     /// Moves every queued callback into `out` (swapping buffers, so the
     /// lock is held for a pointer swap).
-    pub(crate) fn take_pending(&self, out: &mut Vec<RemoteCallback>) {
+    pub(crate) fn take_pending(&self, out: &mut Vec<RemoteItem>) {
         debug_assert!(out.is_empty());
         let mut queue = self.queue();
         self.pending.store(false, Ordering::SeqCst);
@@ -143,7 +151,7 @@ impl Shared {
 
     /// Closes the queue for good and releases the waker. Returns the
     /// callbacks that were still queued, to be dropped outside the lock.
-    pub(crate) fn close(&self) -> Vec<RemoteCallback> {
+    pub(crate) fn close(&self) -> Vec<RemoteItem> {
         let leftovers = {
             let mut queue = self.queue();
             queue.closed = true;
@@ -214,10 +222,10 @@ impl Remote {
         F: FnOnce() + Send + 'static,
     {
         let site = Location::caller();
-        if let Err(rejected) = self.shared.push(RemoteCallback {
+        if let Err(rejected) = self.shared.push(RemoteItem::Callback(RemoteCallback {
             f: Box::new(f),
             site,
-        }) {
+        })) {
             drop(rejected);
         }
     }

@@ -23,8 +23,9 @@ use mio::unix::SourceFd;
 use crate::deadline;
 use crate::exception::CallbackKind;
 use crate::handlers::{self, WAKER_TOKEN};
-use crate::ioloop::Callback;
-use crate::remote::RemoteCallback;
+use crate::ioloop::{Callback, Runnable};
+use crate::remote::RemoteItem;
+use crate::task::{self, TaskId};
 use crate::timers::TimerKey;
 use crate::{Error, Events, IOLoop, current};
 
@@ -33,7 +34,7 @@ struct RunState {
     events: mio::Events,
     ready: Vec<(Token, Events)>,
     due: Vec<TimerKey>,
-    remote: Vec<RemoteCallback>,
+    remote: Vec<RemoteItem>,
     /// Consecutive iterations that skipped a zero-timeout poll.
     poll_skips: u32,
 }
@@ -62,7 +63,18 @@ impl Drop for Running<'_> {
     }
 }
 
-pub(crate) fn start(ioloop: &IOLoop) -> Result<(), Error> {
+/// The future `run_sync` drives: polled when its task id comes up in the
+/// queue.
+pub(crate) struct Main<'a> {
+    /// Polls the future once; catches its own panics.
+    pub(crate) poll: &'a mut dyn FnMut(),
+    /// Where `run_sync` was called.
+    pub(crate) site: &'static std::panic::Location<'static>,
+}
+
+/// Runs the loop until stopped; `start` with `main = None`, `run_sync`
+/// with its future's poll function.
+pub(crate) fn run(ioloop: &IOLoop, mut main: Option<Main<'_>>) -> Result<(), Error> {
     let inner = &ioloop.inner;
     if inner.running.get() {
         return Err(Error::AlreadyRunning);
@@ -82,24 +94,31 @@ pub(crate) fn start(ioloop: &IOLoop) -> Result<(), Error> {
         remote: Vec::new(),
         poll_skips: 0,
     };
-    while iteration(ioloop, &mut state)? {}
+    while iteration(ioloop, &mut state, &mut main)? {}
     Ok(())
 }
 
 /// Runs one iteration; returns false when the loop must stop.
-fn iteration(ioloop: &IOLoop, state: &mut RunState) -> Result<bool, Error> {
+fn iteration(
+    ioloop: &IOLoop,
+    state: &mut RunState,
+    main: &mut Option<Main<'_>>,
+) -> Result<bool, Error> {
     let inner = &*ioloop.inner;
 
     // 1. Callbacks sent from other threads were queued before this phase.
     if inner.shared.has_pending() {
         inner.shared.take_pending(&mut state.remote);
-        let mut queue = inner.callbacks.borrow_mut();
-        queue.extend(state.remote.drain(..).map(|cb| Callback {
-            f: cb.f,
-            site: cb.site,
+        let mut queue = inner.queue.borrow_mut();
+        queue.extend(state.remote.drain(..).map(|item| match item {
+            RemoteItem::Callback(cb) => Runnable::Callback(Callback {
+                f: cb.f,
+                site: cb.site,
+            }),
+            RemoteItem::Wake(id) => Runnable::Task(id),
         }));
     }
-    let ncallbacks = inner.callbacks.borrow().len();
+    let ncallbacks = inner.queue.borrow().len();
 
     // 2. Collect the due timeouts before anything runs.
     if inner.timers.borrow().pending() > 0 {
@@ -107,11 +126,17 @@ fn iteration(ioloop: &IOLoop, state: &mut RunState) -> Result<bool, Error> {
         inner.timers.borrow_mut().pop_due(now, &mut state.due);
     }
 
-    // 3. The callbacks queued before this phase.
+    // 3. The callbacks (and woken tasks) queued before this phase.
     for _ in 0..ncallbacks {
-        let next = inner.callbacks.borrow_mut().pop_front();
-        let Some(cb) = next else { break };
-        ioloop.run_guarded(CallbackKind::Callback, cb.site, cb.f);
+        let next = inner.queue.borrow_mut().pop_front();
+        match next {
+            Some(Runnable::Callback(cb)) => {
+                ioloop.run_guarded(CallbackKind::Callback, cb.site, cb.f);
+            }
+            Some(Runnable::Task(id)) if id.is_main() => poll_main(ioloop, id, main),
+            Some(Runnable::Task(id)) => task::poll(ioloop, id),
+            None => break,
+        }
     }
 
     // 4. The due timeouts, unless removed meanwhile.
@@ -128,7 +153,7 @@ fn iteration(ioloop: &IOLoop, state: &mut RunState) -> Result<bool, Error> {
     }
 
     // 6. Poll.
-    let timeout = if !inner.callbacks.borrow().is_empty() || inner.shared.has_pending() {
+    let timeout = if !inner.queue.borrow().is_empty() || inner.shared.has_pending() {
         Some(Duration::ZERO)
     } else {
         let next = inner.timers.borrow().next_deadline();
@@ -154,6 +179,19 @@ fn iteration(ioloop: &IOLoop, state: &mut RunState) -> Result<bool, Error> {
         dispatch(ioloop, token, events);
     }
     Ok(true)
+}
+
+/// Polls `run_sync`'s future, unless the wake is for an earlier `run_sync`.
+fn poll_main(ioloop: &IOLoop, id: TaskId, main: &mut Option<Main<'_>>) {
+    if id.generation() != ioloop.inner.main_generation.get() {
+        return;
+    }
+    if let Some(main) = main.as_mut() {
+        // `main.poll` catches its own panics (run_sync re-raises them); this
+        // gives the poll the same watchdog coverage as any callback.
+        let site = main.site;
+        ioloop.run_guarded(CallbackKind::Task, site, || (main.poll)());
+    }
 }
 
 /// Polls, filling `state.ready`.

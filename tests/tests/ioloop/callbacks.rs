@@ -200,7 +200,6 @@ fn c7_racing_remote_add_callback_and_close_never_fails() {
 #[test]
 fn c10_spawn_callback_runs_and_its_panic_is_logged_by_the_loop() {
     util::capture_logs();
-    util::quiet_panics();
     let ioloop = IOLoop::new().unwrap();
     ioloop.spawn_callback(|| panic!("fire and forget"));
     let ran = Rc::new(Cell::new(false));

@@ -74,7 +74,6 @@ fn s1_other_threads_reach_the_instance_through_its_remote() {
 fn s1_instance_on_another_thread_panics_with_a_clear_message() {
     let _serial = util::global_lock();
     IOLoop::clear_instance();
-    util::quiet_panics();
     on_fresh_thread(|| {
         let _reset = InstanceReset;
         let _main = IOLoop::instance();

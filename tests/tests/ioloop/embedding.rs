@@ -49,7 +49,6 @@ fn setup_runs_on_the_loop_thread_before_it_starts() {
 
 #[test]
 fn a_panicking_setup_is_an_error_with_its_message() {
-    util::quiet_panics();
     let err = LoopThread::spawn_with("bad", |_| panic!("cannot set up")).unwrap_err();
     assert!(err.to_string().contains("cannot set up"), "{err}");
 }

@@ -12,7 +12,6 @@ use crate::util::{self, Log};
 #[test]
 fn e1_a_panicking_callback_is_logged_and_the_following_callbacks_run() {
     util::capture_logs();
-    util::quiet_panics();
     let ioloop = IOLoop::new().unwrap();
     let log = Log::default();
     ioloop.add_callback(|| panic!("callback exploded"));
@@ -42,7 +41,6 @@ fn e1_a_panicking_callback_is_logged_and_the_following_callbacks_run() {
 
 #[test]
 fn e1_panics_in_timeouts_are_reported_as_timeouts() {
-    util::quiet_panics();
     let ioloop = IOLoop::new().unwrap();
     let seen = Rc::new(RefCell::new(Vec::new()));
     let s = seen.clone();
@@ -64,7 +62,6 @@ fn e1_panics_in_timeouts_are_reported_as_timeouts() {
 #[test]
 fn e2_the_exception_handler_is_replaceable_and_resettable() {
     util::capture_logs();
-    util::quiet_panics();
     let ioloop = IOLoop::new().unwrap();
     let seen = Rc::new(RefCell::new(Vec::new()));
     let s = seen.clone();
@@ -97,7 +94,6 @@ fn e2_the_exception_handler_is_replaceable_and_resettable() {
 #[test]
 fn a_panicking_exception_handler_is_caught_too() {
     util::capture_logs();
-    util::quiet_panics();
     let ioloop = IOLoop::new().unwrap();
     ioloop.set_exception_handler(|_| panic!("handler of handlers"));
     ioloop.add_callback(|| panic!("first"));
@@ -118,7 +114,6 @@ fn a_panicking_exception_handler_is_caught_too() {
 
 #[test]
 fn a_non_string_panic_payload_is_reported() {
-    util::quiet_panics();
     let ioloop = IOLoop::new().unwrap();
     let seen = Rc::new(RefCell::new(Vec::new()));
     let s = seen.clone();

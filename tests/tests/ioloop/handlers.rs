@@ -287,7 +287,6 @@ fn h9_each_ready_fd_is_dispatched_at_most_once_per_poll() {
 
 #[test]
 fn h10_a_panicking_handler_is_reported_and_stays_registered() {
-    util::quiet_panics();
     let ioloop = IOLoop::new().unwrap();
     let (_a, b) = util::readable_pair(b"x");
     let reports = Rc::new(RefCell::new(Vec::new()));

@@ -2,6 +2,7 @@
 //! test named after the Tornado rule it checks (see
 //! `ioloop::guide` and the rule catalogue L, C, T, O, H, E, S).
 
+mod async_io;
 mod callbacks;
 mod current;
 mod embedding;
@@ -10,5 +11,7 @@ mod handlers;
 mod lifecycle;
 mod ordering;
 mod remote;
+mod run_sync;
+mod tasks;
 mod timeouts;
 mod util;

@@ -72,13 +72,6 @@ pub(crate) fn global_lock() -> MutexGuard<'static, ()> {
     LOCK.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
-/// Silences the default panic hook's stderr output for the rest of the
-/// process (the loop catches the panics; tests assert on the reports).
-pub(crate) fn quiet_panics() {
-    static ONCE: OnceLock<()> = OnceLock::new();
-    ONCE.get_or_init(|| std::panic::set_hook(Box::new(|_| {})));
-}
-
 /// A `log` logger that keeps the records of each thread, so tests running
 /// in parallel each see their own.
 pub(crate) struct CaptureLogger {

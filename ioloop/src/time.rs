@@ -1,0 +1,274 @@
+//! Futures on the loop's timers: [`sleep`], [`sleep_until`], [`timeout`]
+//! and [`yield_now`].
+
+use std::cell::{Cell, RefCell};
+use std::fmt;
+use std::future::Future;
+use std::panic::Location;
+use std::pin::Pin;
+use std::rc::Rc;
+use std::task::{Context, Poll, Waker};
+use std::time::Duration;
+
+use crate::deadline::{self, Deadline};
+use crate::{IOLoop, TimeoutHandle};
+
+/// What a pending [`Sleep`] and its loop timeout share.
+#[derive(Default)]
+struct SleepState {
+    fired: Cell<bool>,
+    waker: RefCell<Option<Waker>>,
+}
+
+/// A future that completes at a deadline, on a loop timeout. Made by
+/// [`sleep`], [`sleep_until`], [`IOLoop::sleep`] and [`IOLoop::sleep_until`].
+///
+/// The timeout is added on the first poll (so a `Sleep` never polled costs
+/// no timer work) and removed if the `Sleep` is dropped first. It completes
+/// no earlier than its deadline, on the loop it was made for (which must be
+/// the loop that polls it).
+#[must_use = "futures do nothing unless polled"]
+pub struct Sleep {
+    ioloop: IOLoop,
+    /// The deadline on the loop clock, in nanoseconds.
+    deadline: u64,
+    site: &'static Location<'static>,
+    /// INVARIANT: `Some` from the first poll until it fires or is dropped.
+    armed: Option<(TimeoutHandle, Rc<SleepState>)>,
+}
+
+impl Sleep {
+    /// The deadline, as seconds on the [`IOLoop::time`] scale.
+    pub fn deadline(&self) -> f64 {
+        deadline::ns_to_secs(self.deadline)
+    }
+}
+
+impl Future for Sleep {
+    type Output = ();
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        let this = &mut *self;
+        let state = match &this.armed {
+            Some((_, state)) => Rc::clone(state),
+            None => {
+                if deadline::now_ns() >= this.deadline {
+                    return Poll::Ready(());
+                }
+                let state = Rc::new(SleepState::default());
+                let s = Rc::clone(&state);
+                let handle = this.ioloop.insert_timeout(
+                    this.deadline,
+                    Box::new(move || {
+                        s.fired.set(true);
+                        let waker = s.waker.borrow_mut().take();
+                        if let Some(waker) = waker {
+                            waker.wake();
+                        }
+                    }),
+                    this.site,
+                );
+                this.armed = Some((handle, Rc::clone(&state)));
+                state
+            }
+        };
+        if state.fired.get() {
+            return Poll::Ready(());
+        }
+        let mut waker = state.waker.borrow_mut();
+        match waker.as_ref() {
+            Some(w) if w.will_wake(cx.waker()) => {}
+            _ => *waker = Some(cx.waker().clone()),
+        }
+        Poll::Pending
+    }
+}
+
+impl Drop for Sleep {
+    fn drop(&mut self) {
+        if let Some((handle, state)) = self.armed.take() {
+            if !state.fired.get() {
+                self.ioloop.remove_timeout(handle);
+            }
+        }
+    }
+}
+
+impl fmt::Debug for Sleep {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Sleep")
+            .field("deadline", &self.deadline())
+            .field("armed", &self.armed.is_some())
+            .finish()
+    }
+}
+
+/// The error of [`timeout`]: the deadline passed first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Elapsed(Duration);
+
+impl Elapsed {
+    /// The timeout that passed.
+    pub fn duration(&self) -> Duration {
+        self.0
+    }
+}
+
+impl fmt::Display for Elapsed {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "deadline elapsed after {:?}", self.0)
+    }
+}
+
+impl std::error::Error for Elapsed {}
+
+impl From<Elapsed> for std::io::Error {
+    fn from(err: Elapsed) -> std::io::Error {
+        std::io::Error::new(std::io::ErrorKind::TimedOut, err)
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// A future with a time limit; made by [`timeout`] and
+    /// [`IOLoop::timeout`].
+    ///
+    /// Completes with the inner future's output, or with [`Elapsed`] if the
+    /// limit passes first; then the inner future is dropped with the
+    /// `Timeout` (cancelled).
+    #[must_use = "futures do nothing unless polled"]
+    pub struct Timeout<F> {
+        #[pin]
+        future: F,
+        sleep: Sleep,
+        duration: Duration,
+    }
+}
+
+impl<F: Future> Future for Timeout<F> {
+    type Output = Result<F::Output, Elapsed>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        if let Poll::Ready(output) = this.future.poll(cx) {
+            return Poll::Ready(Ok(output));
+        }
+        match Pin::new(this.sleep).poll(cx) {
+            Poll::Ready(()) => Poll::Ready(Err(Elapsed(*this.duration))),
+            Poll::Pending => Poll::Pending,
+        }
+    }
+}
+
+impl<F> fmt::Debug for Timeout<F> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Timeout")
+            .field("duration", &self.duration)
+            .field("sleep", &self.sleep)
+            .finish()
+    }
+}
+
+/// A future that is pending once, waking itself: it lets every other
+/// queued callback and task run first. Made by [`yield_now`].
+#[must_use = "futures do nothing unless polled"]
+#[derive(Debug, Default)]
+pub struct YieldNow {
+    yielded: bool,
+}
+
+impl Future for YieldNow {
+    type Output = ();
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        if self.yielded {
+            return Poll::Ready(());
+        }
+        self.yielded = true;
+        cx.waker().wake_by_ref();
+        Poll::Pending
+    }
+}
+
+impl IOLoop {
+    /// A future that completes `duration` from now, on this loop.
+    #[track_caller]
+    pub fn sleep(&self, duration: Duration) -> Sleep {
+        self.sleep_until(duration)
+    }
+
+    /// A future that completes at `deadline` (anything
+    /// `Into<`[`Deadline`]`>`: relative or absolute), on this loop.
+    #[track_caller]
+    pub fn sleep_until(&self, deadline: impl Into<Deadline>) -> Sleep {
+        Sleep {
+            ioloop: self.clone(),
+            deadline: deadline.into().resolve(deadline::now_ns()),
+            site: Location::caller(),
+            armed: None,
+        }
+    }
+
+    /// Limits `future` to `duration`; see [`Timeout`].
+    #[track_caller]
+    pub fn timeout<F: Future>(&self, duration: Duration, future: F) -> Timeout<F> {
+        Timeout {
+            future,
+            sleep: self.sleep(duration),
+            duration,
+        }
+    }
+}
+
+/// A future that completes `duration` from now, on the current loop
+/// ([`IOLoop::current`] when called).
+///
+/// # Examples
+///
+/// ```
+/// use std::time::{Duration, Instant};
+/// use ioloop::IOLoop;
+///
+/// let ioloop = IOLoop::new()?;
+/// let started = Instant::now();
+/// ioloop.run_sync(|| ioloop::sleep(Duration::from_millis(20)), None)?;
+/// assert!(started.elapsed() >= Duration::from_millis(20));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[track_caller]
+pub fn sleep(duration: Duration) -> Sleep {
+    IOLoop::current().sleep(duration)
+}
+
+/// A future that completes at `deadline`, on the current loop.
+#[track_caller]
+pub fn sleep_until(deadline: impl Into<Deadline>) -> Sleep {
+    IOLoop::current().sleep_until(deadline)
+}
+
+/// Limits `future` to `duration` on the current loop: the output, or
+/// [`Elapsed`] (and the future is dropped).
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use ioloop::IOLoop;
+///
+/// let ioloop = IOLoop::new()?;
+/// let result = ioloop.run_sync(
+///     || ioloop::timeout(Duration::from_millis(10), futures::future::pending::<()>()),
+///     None,
+/// )?;
+/// assert_eq!(result.unwrap_err().duration(), Duration::from_millis(10));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[track_caller]
+pub fn timeout<F: Future>(duration: Duration, future: F) -> Timeout<F> {
+    IOLoop::current().timeout(duration, future)
+}
+
+/// Yields to the loop once: every callback and task already queued runs
+/// before the caller continues.
+pub fn yield_now() -> YieldNow {
+    YieldNow::default()
+}
