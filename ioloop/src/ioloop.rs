@@ -12,7 +12,7 @@ use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::panic::{self, AssertUnwindSafe, Location};
 use std::rc::{Rc, Weak};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use mio::unix::SourceFd;
@@ -45,6 +45,9 @@ type ExceptionHandler = Rc<dyn Fn(&CallbackPanic<'_>)>;
 
 /// Distinguishes loops, so a timeout handle from one loop is a no-op on another.
 static NEXT_LOOP_ID: AtomicU32 = AtomicU32::new(1);
+
+/// Loops created and neither closed nor dropped, in this process.
+static OPEN_LOOPS: AtomicUsize = AtomicUsize::new(0);
 
 /// The loop's state, shared by every clone of an [`IOLoop`].
 ///
@@ -207,6 +210,7 @@ impl Builder {
         }
         let poll = mio::Poll::new()?;
         let waker = mio::Waker::new(poll.registry(), WAKER_TOKEN)?;
+        OPEN_LOOPS.fetch_add(1, Ordering::SeqCst);
         let ioloop = IOLoop {
             inner: Rc::new(Inner {
                 id: NEXT_LOOP_ID.fetch_add(1, Ordering::Relaxed),
@@ -746,6 +750,7 @@ impl IOLoop {
         if self.inner.closed.replace(true) {
             return Ok(());
         }
+        OPEN_LOOPS.fetch_sub(1, Ordering::SeqCst);
         let leftovers = self.inner.shared.close();
         let callbacks = std::mem::take(&mut *self.inner.queue.borrow_mut());
         let tasks = self.inner.tasks.borrow_mut().drain();
@@ -964,6 +969,14 @@ impl IOLoop {
         current::clear_instance();
     }
 
+    /// The number of loops in this process that were created and are
+    /// neither closed nor dropped, on any thread. A process that forks
+    /// (`netutil::fork_processes`) checks it is zero: a loop's epoll
+    /// descriptor would be shared with the children.
+    pub fn open_loops() -> usize {
+        OPEN_LOOPS.load(Ordering::SeqCst)
+    }
+
     /// True if both handles refer to the same loop.
     pub fn ptr_eq(&self, other: &IOLoop) -> bool {
         Rc::ptr_eq(&self.inner, &other.inner)
@@ -1002,6 +1015,14 @@ impl WeakIOLoop {
     /// The loop, if it is still alive.
     pub fn upgrade(&self) -> Option<IOLoop> {
         self.inner.upgrade().map(|inner| IOLoop { inner })
+    }
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        if !self.closed.get() {
+            OPEN_LOOPS.fetch_sub(1, Ordering::SeqCst);
+        }
     }
 }
 

@@ -78,3 +78,25 @@ fn many_loops_created_and_closed_leak_nothing() {
     }
     assert_eq!(open_fds(), before);
 }
+
+#[test]
+fn open_loops_counts_loops_neither_closed_nor_dropped() {
+    let _serial = serial();
+    let before = IOLoop::open_loops();
+    let a = IOLoop::builder()
+        .make_current(MakeCurrent::Never)
+        .build()
+        .unwrap();
+    let b = IOLoop::builder()
+        .make_current(MakeCurrent::Never)
+        .build()
+        .unwrap();
+    assert_eq!(IOLoop::open_loops(), before + 2);
+    a.close(false).unwrap();
+    a.close(false).unwrap(); // closing twice counts once
+    assert_eq!(IOLoop::open_loops(), before + 1);
+    drop(a);
+    assert_eq!(IOLoop::open_loops(), before + 1);
+    drop(b);
+    assert_eq!(IOLoop::open_loops(), before);
+}
