@@ -1,14 +1,23 @@
-//! Loop micro-benchmarks: the workloads of `shared/peers` (callbacks chain
-//! and batch, 1M timers, cross-thread callbacks, fd ping-pong) on our loop.
+//! Loop micro-benchmarks, ours and the peers' side by side in one run: the
+//! workloads of `shared/peers` (see its RESULTS.md for their definitions).
+//!
+//! | group | ioloop | peers |
+//! |---|---|---|
+//! | `callbacks_chain_2M` | each callback adds the next | tokio: a task per step; calloop: `insert_idle` + `dispatch(0)` |
+//! | `callbacks_batch_2M` | 2M queued, then run | tokio: 2M `spawn`; calloop: 2M `insert_idle` |
+//! | `timers_insert_remove_1M` | 1M `call_later` over 0–1 s, every odd one removed | tokio-util `DelayQueue` insert/remove |
+//! | `timers_total_1M` | the same, then run until the 500k others fire | `DelayQueue` drained by `poll_expired` |
+//! | `cross_thread_1M` | a second thread posts 1M `Remote::add_callback` | tokio unbounded mpsc of boxed closures; calloop `channel` |
+//! | `pingpong_100_pairs` | 100 socket pairs, 1-byte echo, raw level-triggered handlers | tokio `UnixStream` tasks; calloop `Generic`, `Mode::Level` |
 //!
 //! ```text
-//! cargo bench -p benches --bench loop_micro
-//! cargo bench -p benches --bench loop_micro -- callbacks   # one group
+//! cargo bench -p benches --bench loop_micro                   # everything
+//! cargo bench -p benches --bench loop_micro -- callbacks      # one family
 //! ```
 //!
-//! Every workload builds a fresh loop per sample; criterion reports the
-//! time per sample and the throughput in elements (callbacks, timers, round
-//! trips) per second.
+//! calloop's 1M timers are left out: one `Timer` source per timer is
+//! quadratic in calloop 0.14 (a linear free-slot scan on insert and an
+//! O(n) cancel) and does not finish in 20 s (shared/peers/RESULTS.md).
 
 use std::cell::Cell;
 use std::io::{Read, Write};
@@ -19,7 +28,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use criterion::{BenchmarkGroup, Criterion, Throughput, criterion_group, criterion_main};
 use ioloop::{Events, IOLoop, MakeCurrent, TimeoutHandle};
 
 const N_CALLBACKS: u64 = 2_000_000;
@@ -28,11 +37,20 @@ const N_XTHREAD: u64 = 1_000_000;
 const PAIRS: usize = 100;
 const ROUND_TRIPS: u64 = 1_000;
 
+type Group<'a> = BenchmarkGroup<'a, criterion::measurement::WallTime>;
+
 fn new_loop() -> IOLoop {
     IOLoop::builder()
         .make_current(MakeCurrent::Never)
         .build()
         .expect("loop")
+}
+
+fn tokio_rt() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime")
 }
 
 /// The peers' timer delays: xorshift64*, fixed seed, 0..1000 ms in µs.
@@ -48,8 +66,16 @@ fn timer_delays_us(n: usize) -> Vec<u64> {
         .collect()
 }
 
-/// Each callback adds the next: one callback per loop iteration.
-fn callbacks_chain(n: u64) {
+fn group<'a>(c: &'a mut Criterion, name: &str, elements: u64) -> Group<'a> {
+    let mut group = c.benchmark_group(name);
+    group.sample_size(10);
+    group.throughput(Throughput::Elements(elements));
+    group
+}
+
+// ----- callbacks ---------------------------------------------------------
+
+fn ioloop_chain(n: u64) {
     fn step(ioloop: IOLoop, left: u64) {
         if left == 0 {
             ioloop.stop();
@@ -65,8 +91,7 @@ fn callbacks_chain(n: u64) {
     ioloop.close(true).unwrap();
 }
 
-/// All callbacks queued first, then run.
-fn callbacks_batch(n: u64) {
+fn ioloop_batch(n: u64) {
     let ioloop = new_loop();
     let count = Rc::new(Cell::new(0u64));
     for _ in 0..n {
@@ -80,9 +105,100 @@ fn callbacks_batch(n: u64) {
     ioloop.close(true).unwrap();
 }
 
+fn tokio_chain(rt: &tokio::runtime::Runtime, n: u64) {
+    fn step(i: u64, n: u64, done: Arc<tokio::sync::Notify>) {
+        if i == n {
+            done.notify_one();
+        } else {
+            tokio::spawn(async move { step(i + 1, n, done) });
+        }
+    }
+    rt.block_on(async {
+        let done = Arc::new(tokio::sync::Notify::new());
+        let d = done.clone();
+        tokio::spawn(async move { step(1, n, d) });
+        done.notified().await;
+    });
+}
+
+fn tokio_batch(rt: &tokio::runtime::Runtime, n: u64) {
+    rt.block_on(async {
+        let count = Arc::new(AtomicU64::new(0));
+        let done = Arc::new(tokio::sync::Notify::new());
+        for _ in 0..n {
+            let (c, d) = (count.clone(), done.clone());
+            tokio::spawn(async move {
+                if c.fetch_add(1, Ordering::Relaxed) + 1 == n {
+                    d.notify_one();
+                }
+            });
+        }
+        done.notified().await;
+    });
+}
+
+#[derive(Default)]
+struct CalloopState {
+    count: u64,
+    target: u64,
+    done: bool,
+    per_pair: Vec<u64>,
+}
+
+fn calloop_chain(n: u64) {
+    fn step(h: calloop::LoopHandle<'static, CalloopState>) {
+        let h2 = h.clone();
+        h.insert_idle(move |st: &mut CalloopState| {
+            st.count += 1;
+            if st.count < st.target {
+                step(h2);
+            } else {
+                st.done = true;
+            }
+        });
+    }
+    let mut el: calloop::EventLoop<'static, CalloopState> = calloop::EventLoop::try_new().unwrap();
+    let mut st = CalloopState {
+        target: n,
+        ..CalloopState::default()
+    };
+    step(el.handle());
+    while !st.done {
+        el.dispatch(Some(Duration::ZERO), &mut st).unwrap();
+    }
+}
+
+fn calloop_batch(n: u64) {
+    let mut el: calloop::EventLoop<'static, CalloopState> = calloop::EventLoop::try_new().unwrap();
+    let h = el.handle();
+    let mut st = CalloopState::default();
+    for _ in 0..n {
+        h.insert_idle(|st: &mut CalloopState| st.count += 1);
+    }
+    while st.count < n {
+        el.dispatch(Some(Duration::ZERO), &mut st).unwrap();
+    }
+}
+
+fn callbacks(c: &mut Criterion) {
+    let rt = tokio_rt();
+    let mut g = group(c, "callbacks_chain_2M", N_CALLBACKS);
+    g.bench_function("ioloop", |b| b.iter(|| ioloop_chain(N_CALLBACKS)));
+    g.bench_function("tokio", |b| b.iter(|| tokio_chain(&rt, N_CALLBACKS)));
+    g.bench_function("calloop", |b| b.iter(|| calloop_chain(N_CALLBACKS)));
+    g.finish();
+    let mut g = group(c, "callbacks_batch_2M", N_CALLBACKS);
+    g.bench_function("ioloop", |b| b.iter(|| ioloop_batch(N_CALLBACKS)));
+    g.bench_function("tokio", |b| b.iter(|| tokio_batch(&rt, N_CALLBACKS)));
+    g.bench_function("calloop", |b| b.iter(|| calloop_batch(N_CALLBACKS)));
+    g.finish();
+}
+
+// ----- timers -------------------------------------------------------------
+
 /// Inserts every timer and removes every odd one; returns the time that
 /// took, and the loop with the rest pending.
-fn timers_insert_remove(delays: &[u64]) -> (Duration, IOLoop, Rc<Cell<u64>>) {
+fn ioloop_timers_insert_remove(delays: &[u64]) -> (Duration, IOLoop, Rc<Cell<u64>>) {
     let ioloop = new_loop();
     let fired = Rc::new(Cell::new(0u64));
     let t0 = Instant::now();
@@ -99,8 +215,96 @@ fn timers_insert_remove(delays: &[u64]) -> (Duration, IOLoop, Rc<Cell<u64>>) {
     (t0.elapsed(), ioloop, fired)
 }
 
-/// A second thread posts `n` callbacks; returns when the loop ran them all.
-fn cross_thread(n: u64) {
+fn ioloop_timers_total(delays: &[u64]) -> Duration {
+    let t0 = Instant::now();
+    let (_, ioloop, fired) = ioloop_timers_insert_remove(delays);
+    let target = (delays.len() - delays.len() / 2) as u64;
+    // The last surviving timer stops the loop: check after each one fires.
+    let (f, l) = (fired.clone(), ioloop.clone());
+    fn check(l: IOLoop, f: Rc<Cell<u64>>, target: u64) {
+        if f.get() == target {
+            l.stop();
+        } else {
+            let l2 = l.clone();
+            l.call_later(Duration::from_millis(1), move || check(l2, f, target));
+        }
+    }
+    ioloop.call_later(Duration::from_millis(1), move || check(l, f, target));
+    ioloop.start().unwrap();
+    let took = t0.elapsed();
+    assert_eq!(fired.get(), target);
+    ioloop.close(true).unwrap();
+    took
+}
+
+/// `DelayQueue` insert + remove; returns the time and the queue.
+fn delayqueue_insert_remove(delays: &[u64]) -> (Duration, tokio_util::time::DelayQueue<()>) {
+    let t0 = Instant::now();
+    let mut dq = tokio_util::time::DelayQueue::with_capacity(delays.len());
+    let keys: Vec<_> = delays
+        .iter()
+        .map(|&d| dq.insert((), Duration::from_micros(d)))
+        .collect();
+    for k in keys.iter().skip(1).step_by(2) {
+        dq.remove(k);
+    }
+    (t0.elapsed(), dq)
+}
+
+fn timers(c: &mut Criterion) {
+    let delays = timer_delays_us(N_TIMERS);
+    let rt = tokio_rt();
+    let mut g = group(c, "timers_insert_remove_1M", N_TIMERS as u64);
+    g.bench_function("ioloop", |b| {
+        b.iter_custom(|iters| {
+            (0..iters)
+                .map(|_| {
+                    let (took, ioloop, _) = ioloop_timers_insert_remove(&delays);
+                    ioloop.close(true).unwrap();
+                    took
+                })
+                .sum()
+        })
+    });
+    g.bench_function("tokio_delayqueue", |b| {
+        b.iter_custom(|iters| {
+            (0..iters)
+                .map(|_| rt.block_on(async { delayqueue_insert_remove(&delays).0 }))
+                .sum()
+        })
+    });
+    g.finish();
+    let mut g = group(c, "timers_total_1M", N_TIMERS as u64);
+    g.bench_function("ioloop", |b| {
+        b.iter_custom(|iters| (0..iters).map(|_| ioloop_timers_total(&delays)).sum())
+    });
+    g.bench_function("tokio_delayqueue", |b| {
+        b.iter_custom(|iters| {
+            (0..iters)
+                .map(|_| {
+                    rt.block_on(async {
+                        let t0 = Instant::now();
+                        let (_, mut dq) = delayqueue_insert_remove(&delays);
+                        let mut fired = 0usize;
+                        while std::future::poll_fn(|cx| dq.poll_expired(cx))
+                            .await
+                            .is_some()
+                        {
+                            fired += 1;
+                        }
+                        assert_eq!(fired, delays.len() - delays.len() / 2);
+                        t0.elapsed()
+                    })
+                })
+                .sum()
+        })
+    });
+    g.finish();
+}
+
+// ----- cross-thread -------------------------------------------------------
+
+fn ioloop_cross_thread(n: u64) {
     let ioloop = new_loop();
     let remote = ioloop.remote();
     let count = Arc::new(AtomicU64::new(0));
@@ -120,17 +324,82 @@ fn cross_thread(n: u64) {
     ioloop.close(true).unwrap();
 }
 
-/// `PAIRS` socket pairs; the initiator writes one byte, the echo side reads
-/// it and writes it back, `rounds` times per pair, all pairs at once, on raw
-/// level-triggered handlers (no drained hints).
-fn pingpong(rounds: u64) {
+fn tokio_cross_thread(rt: &tokio::runtime::Runtime, n: u64) {
+    rt.block_on(async {
+        type Job = Box<dyn FnOnce(&mut u64) + Send>;
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Job>();
+        let sender = std::thread::spawn(move || {
+            for i in 0..n {
+                let inc = 1 + (i & 0); // captured, so each Box allocates
+                tx.send(Box::new(move |c: &mut u64| *c += inc)).unwrap();
+            }
+        });
+        let mut count = 0u64;
+        while count < n {
+            match rx.recv().await {
+                Some(f) => f(&mut count),
+                None => break,
+            }
+        }
+        sender.join().unwrap();
+        assert_eq!(count, n);
+    });
+}
+
+fn calloop_cross_thread(n: u64) {
+    type Job = Box<dyn FnOnce(&mut CalloopState) + Send>;
+    let mut el: calloop::EventLoop<'static, CalloopState> = calloop::EventLoop::try_new().unwrap();
+    let (tx, rx) = calloop::channel::channel::<Job>();
+    el.handle()
+        .insert_source(rx, |ev, _, st: &mut CalloopState| {
+            if let calloop::channel::Event::Msg(f) = ev {
+                f(st)
+            }
+        })
+        .unwrap();
+    let sender = std::thread::spawn(move || {
+        for _ in 0..n {
+            let inc = 1u64;
+            tx.send(Box::new(move |st: &mut CalloopState| st.count += inc))
+                .unwrap();
+        }
+    });
+    let mut st = CalloopState::default();
+    while st.count < n {
+        el.dispatch(None, &mut st).unwrap();
+    }
+    sender.join().unwrap();
+}
+
+fn cross_thread(c: &mut Criterion) {
+    let rt = tokio_rt();
+    let mut g = group(c, "cross_thread_1M", N_XTHREAD);
+    g.bench_function("ioloop", |b| b.iter(|| ioloop_cross_thread(N_XTHREAD)));
+    g.bench_function("tokio_mpsc", |b| {
+        b.iter(|| tokio_cross_thread(&rt, N_XTHREAD))
+    });
+    g.bench_function("calloop_channel", |b| {
+        b.iter(|| calloop_cross_thread(N_XTHREAD))
+    });
+    g.finish();
+}
+
+// ----- I/O ping-pong ------------------------------------------------------
+
+fn nonblocking_pair() -> (UnixStream, UnixStream) {
+    let (a, b) = UnixStream::pair().unwrap();
+    a.set_nonblocking(true).unwrap();
+    b.set_nonblocking(true).unwrap();
+    (a, b)
+}
+
+/// Raw level-triggered handlers, no drained hints: Tornado-style code.
+fn ioloop_pingpong(rounds: u64) {
     let ioloop = new_loop();
     let done = Rc::new(Cell::new(0usize));
     let mut keep = Vec::new();
     for _ in 0..PAIRS {
-        let (a, b) = UnixStream::pair().unwrap();
-        a.set_nonblocking(true).unwrap();
-        b.set_nonblocking(true).unwrap();
+        let (a, b) = nonblocking_pair();
         let (a, b) = (Rc::new(a), Rc::new(b));
         let echo = b.clone();
         ioloop
@@ -163,85 +432,105 @@ fn pingpong(rounds: u64) {
         keep.push((a, b));
     }
     ioloop.start().unwrap();
+    for (a, b) in &keep {
+        ioloop.remove_handler(a.as_raw_fd());
+        ioloop.remove_handler(b.as_raw_fd());
+    }
     ioloop.close(true).unwrap();
-    drop(keep);
 }
 
-fn callbacks(c: &mut Criterion) {
-    let mut group = c.benchmark_group("callbacks");
-    group.sample_size(10);
-    group.throughput(Throughput::Elements(N_CALLBACKS));
-    group.bench_function("chain_2M/ioloop", |b| {
-        b.iter(|| callbacks_chain(N_CALLBACKS))
-    });
-    group.bench_function("batch_2M/ioloop", |b| {
-        b.iter(|| callbacks_batch(N_CALLBACKS))
-    });
-    group.finish();
-}
-
-fn timers(c: &mut Criterion) {
-    let delays = timer_delays_us(N_TIMERS);
-    let mut group = c.benchmark_group("timers");
-    group.sample_size(10);
-    group.throughput(Throughput::Elements(N_TIMERS as u64));
-    group.bench_function("insert_remove_1M/ioloop", |b| {
-        b.iter_custom(|iters| {
-            let mut total = Duration::ZERO;
-            for _ in 0..iters {
-                let (took, ioloop, _) = timers_insert_remove(&delays);
-                total += took;
-                ioloop.close(true).unwrap();
-            }
-            total
-        })
-    });
-    group.bench_function("total_1M/ioloop", |b| {
-        b.iter_custom(|iters| {
-            let mut total = Duration::ZERO;
-            for _ in 0..iters {
-                let t0 = Instant::now();
-                let (_, ioloop, fired) = timers_insert_remove(&delays);
-                let (f, l) = (fired.clone(), ioloop.clone());
-                // Stop once the last surviving timer fired.
-                let target = (N_TIMERS - N_TIMERS / 2) as u64;
-                fn check(l: IOLoop, f: Rc<Cell<u64>>, target: u64) {
-                    if f.get() == target {
-                        l.stop();
-                    } else {
-                        let l2 = l.clone();
-                        l.call_later(Duration::from_millis(1), move || check(l2, f, target));
-                    }
+fn tokio_pingpong(rt: &tokio::runtime::Runtime, rounds: u64) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    rt.block_on(async {
+        let mut initiators = Vec::with_capacity(PAIRS);
+        for _ in 0..PAIRS {
+            let (mut a, mut b) = tokio::net::UnixStream::pair().unwrap();
+            tokio::spawn(async move {
+                let mut buf = [0u8; 1];
+                while let Ok(1) = b.read(&mut buf).await {
+                    b.write_all(&buf).await.unwrap();
                 }
-                ioloop.call_later(Duration::from_millis(1), move || check(l, f, target));
-                ioloop.start().unwrap();
-                total += t0.elapsed();
-                assert_eq!(fired.get(), target);
-                ioloop.close(true).unwrap();
+            });
+            initiators.push(tokio::spawn(async move {
+                let mut buf = [b'x'; 1];
+                for _ in 0..rounds {
+                    a.write_all(&buf).await.unwrap();
+                    assert_eq!(a.read(&mut buf).await.unwrap(), 1);
+                }
+            }));
+        }
+        for h in initiators {
+            h.await.unwrap();
+        }
+    });
+}
+
+fn calloop_pingpong(rounds: u64) {
+    use calloop::generic::Generic;
+    use calloop::{Interest, Mode, PostAction};
+    let mut el: calloop::EventLoop<'static, CalloopState> = calloop::EventLoop::try_new().unwrap();
+    let h = el.handle();
+    let mut st = CalloopState {
+        per_pair: vec![0; PAIRS],
+        ..CalloopState::default()
+    };
+    for p in 0..PAIRS {
+        let (a, b) = nonblocking_pair();
+        h.insert_source(Generic::new(b, Interest::READ, Mode::Level), |_, f, _| {
+            let mut s: &UnixStream = f;
+            let mut buf = [0u8; 1];
+            match s.read(&mut buf) {
+                Ok(1) => {
+                    s.write_all(&buf)?;
+                    Ok(PostAction::Continue)
+                }
+                Ok(_) => Ok(PostAction::Remove),
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => Ok(PostAction::Continue),
+                Err(e) => Err(e),
             }
-            total
         })
-    });
-    group.finish();
+        .unwrap();
+        (&a).write_all(b"x").unwrap();
+        h.insert_source(
+            Generic::new(a, Interest::READ, Mode::Level),
+            move |_, f, st: &mut CalloopState| {
+                let mut s: &UnixStream = f;
+                let mut buf = [0u8; 1];
+                match s.read(&mut buf) {
+                    Ok(1) => {
+                        st.count += 1;
+                        st.per_pair[p] += 1;
+                        if st.per_pair[p] < rounds {
+                            s.write_all(&buf)?;
+                            Ok(PostAction::Continue)
+                        } else {
+                            Ok(PostAction::Remove)
+                        }
+                    }
+                    Ok(_) => Ok(PostAction::Remove),
+                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                        Ok(PostAction::Continue)
+                    }
+                    Err(e) => Err(e),
+                }
+            },
+        )
+        .unwrap();
+    }
+    let want = rounds * PAIRS as u64;
+    while st.count < want {
+        el.dispatch(None, &mut st).unwrap();
+    }
 }
 
-fn threads(c: &mut Criterion) {
-    let mut group = c.benchmark_group("cross_thread");
-    group.sample_size(10);
-    group.throughput(Throughput::Elements(N_XTHREAD));
-    group.bench_function("add_callback_1M/ioloop", |b| {
-        b.iter(|| cross_thread(N_XTHREAD))
-    });
-    group.finish();
+fn pingpong(c: &mut Criterion) {
+    let rt = tokio_rt();
+    let mut g = group(c, "pingpong_100_pairs", ROUND_TRIPS * PAIRS as u64);
+    g.bench_function("ioloop", |b| b.iter(|| ioloop_pingpong(ROUND_TRIPS)));
+    g.bench_function("tokio", |b| b.iter(|| tokio_pingpong(&rt, ROUND_TRIPS)));
+    g.bench_function("calloop", |b| b.iter(|| calloop_pingpong(ROUND_TRIPS)));
+    g.finish();
 }
 
-fn io(c: &mut Criterion) {
-    let mut group = c.benchmark_group("pingpong");
-    group.sample_size(10);
-    group.throughput(Throughput::Elements(ROUND_TRIPS * PAIRS as u64));
-    group.bench_function("100_pairs/ioloop", |b| b.iter(|| pingpong(ROUND_TRIPS)));
-    group.finish();
-}
-
-criterion_group!(benches, callbacks, timers, threads, io);
+criterion_group!(benches, callbacks, timers, cross_thread, pingpong);
 criterion_main!(benches);
