@@ -329,8 +329,8 @@ fn tokio_cross_thread(rt: &tokio::runtime::Runtime, n: u64) {
         type Job = Box<dyn FnOnce(&mut u64) + Send>;
         let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Job>();
         let sender = std::thread::spawn(move || {
-            for i in 0..n {
-                let inc = 1 + (i & 0); // captured, so each Box allocates
+            for _ in 0..n {
+                let inc = std::hint::black_box(1u64); // captured, so each Box allocates
                 tx.send(Box::new(move |c: &mut u64| *c += inc)).unwrap();
             }
         });
