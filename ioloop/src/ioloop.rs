@@ -57,6 +57,10 @@ pub(crate) struct Inner {
     /// Owned descriptors of handlers still registered at `close(false)`:
     /// kept open until the loop is dropped.
     retained_fds: RefCell<Vec<OwnedFd>>,
+    /// The blocking watchdog's per-loop state (`watchdog`).
+    pub(crate) watchdog: crate::watchdog::LoopWatchdog,
+    /// Signal handlers (`signals`).
+    pub(crate) signals: crate::signals::LoopSignals,
 }
 
 /// A single-threaded, level-triggered I/O event loop, modelled on Tornado's
@@ -205,6 +209,8 @@ impl Builder {
                 event_capacity: self.event_capacity,
                 exception_handler: RefCell::new(None),
                 retained_fds: RefCell::default(),
+                watchdog: crate::watchdog::LoopWatchdog::new(),
+                signals: crate::signals::LoopSignals::default(),
             }),
         };
         match self.make_current {
@@ -719,6 +725,8 @@ impl IOLoop {
         if self.inner.closed.replace(true) {
             return Ok(());
         }
+        self.inner.watchdog.disable();
+        self.inner.signals.close(self);
         let leftovers = self.inner.shared.close();
         let callbacks = std::mem::take(&mut *self.inner.callbacks.borrow_mut());
         let timers = self.inner.timers.borrow_mut().drain();
@@ -799,11 +807,14 @@ impl IOLoop {
         site: &'static Location<'static>,
         f: impl FnOnce(),
     ) {
+        // Published for the blocking watchdog (a branch when it is off).
+        let watched = self.inner.watchdog.begin(kind, site);
         if let Err(payload) = panic::catch_unwind(AssertUnwindSafe(f)) {
             self.report_panic(&CallbackPanic::new(kind, site, &*payload));
             // A payload whose Drop panics must not unwind out of the loop.
             let _ = panic::catch_unwind(AssertUnwindSafe(move || drop(payload)));
         }
+        self.inner.watchdog.end(watched);
     }
 
     #[cold]

@@ -91,10 +91,14 @@ mod handlers;
 mod ioloop;
 mod remote;
 mod run;
+mod signals;
+#[allow(unsafe_code)]
+mod sys;
 mod thread;
 mod timers;
 
 pub mod guide;
+pub mod watchdog;
 
 pub use crate::deadline::{Deadline, InvalidDeadline};
 pub use crate::error::Error;
@@ -102,7 +106,9 @@ pub use crate::events::Events;
 pub use crate::exception::{CallbackKind, CallbackPanic};
 pub use crate::ioloop::{Builder, IOLoop, MakeCurrent, TimeoutHandle, WeakIOLoop};
 pub use crate::remote::{Rejected, Remote};
+pub use crate::signals::SignalHandle;
 pub use crate::thread::LoopThread;
+pub use crate::watchdog::{BlockingAction, BlockingReport, StackCapture, StackFrame};
 
 /// Readable: [`Events::READ`].
 pub const READ: Events = Events::READ;

@@ -1,0 +1,431 @@
+//! [`Slot`]: what one loop shares with the watchdog thread.
+//!
+//! Three parties touch a slot:
+//!
+//! * the **loop thread** publishes, around every callback, a sequence
+//!   number, the callback's kind and where it was registered
+//!   ([`begin`](Slot::begin), [`end`](Slot::end)): a few relaxed or release
+//!   stores, no read-modify-write, no clock;
+//! * the **watchdog thread** reads that ([`running`](Slot::running)) and,
+//!   when a callback has run too long, requests a stack capture
+//!   ([`request`](Slot::request), [`collect`](Slot::collect));
+//! * the **signal action**, on the loop thread in signal context, serves
+//!   the request ([`serve`](Slot::serve)) with atomics only.
+//!
+//! # The capture protocol
+//!
+//! `ticket` holds a request number and a state. Only the watchdog moves a
+//! ticket out of `Idle` (to `Requested`) and back to `Idle`; only the
+//! signal action moves `Requested` to `Writing` (by compare-exchange, so
+//! one action at most writes the buffer) and `Writing` to `Done` or
+//! `Stale`. The watchdog withdraws an undelivered request by
+//! compare-exchange `Requested` to `Idle`; if that fails, the action has
+//! started and owns the buffer until it publishes `Done` or `Stale` with a
+//! release store, after which the watchdog reads the buffer.
+
+use std::panic::Location;
+use std::sync::atomic::{AtomicI32, AtomicU64, AtomicUsize, Ordering};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use crate::Events;
+use crate::exception::CallbackKind;
+use crate::sys::AtomicLocation;
+
+/// The deepest stack a capture records, in frames.
+pub(crate) const MAX_FRAMES: usize = 128;
+
+const IDLE: u64 = 0;
+const REQUESTED: u64 = 1;
+const WRITING: u64 = 2;
+const DONE: u64 = 3;
+const STALE: u64 = 4;
+const STATE_BITS: u32 = 3;
+const STATE_MASK: u64 = (1 << STATE_BITS) - 1;
+
+/// What one loop shares with the watchdog thread and the signal action.
+pub(crate) struct Slot {
+    /// INVARIANT: odd while a callback runs, even otherwise. Only the loop
+    /// thread writes it, and it only grows: [`begin`](Slot::begin) moves it
+    /// to the next odd value, [`end`](Slot::end) adds one.
+    seq: AtomicU64,
+    /// INVARIANT: while `seq` is odd, the running callback's registration
+    /// site, stored (release) before `seq` became odd.
+    site: AtomicLocation,
+    /// INVARIANT: while `seq` is odd, the running callback's kind,
+    /// [`encode`]d, stored (release) before `seq` became odd.
+    kind: AtomicU64,
+    /// The loop thread's kernel id, set when the watchdog is enabled; the
+    /// signal action ignores every other thread.
+    tid: AtomicI32,
+    /// INVARIANT: request number << `STATE_BITS` | state; see the module
+    /// docs for who moves it where.
+    ticket: AtomicU64,
+    /// The callback sequence number the current request is for.
+    want_seq: AtomicU64,
+    /// INVARIANT: the number of valid entries of `ips` once `ticket` is
+    /// `Done`; at most `MAX_FRAMES`.
+    len: AtomicUsize,
+    /// Return addresses, innermost first, written by the signal action.
+    ips: [AtomicUsize; MAX_FRAMES],
+}
+
+/// A callback the loop thread is running, as the watchdog saw it.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Running {
+    pub(crate) seq: u64,
+    pub(crate) site: &'static Location<'static>,
+    pub(crate) kind: Option<CallbackKind>,
+}
+
+/// How a stack capture ended.
+#[derive(Debug)]
+pub(crate) enum Captured {
+    /// Return addresses of the loop thread, innermost first.
+    Frames(Vec<usize>),
+    /// The callback had returned when the signal arrived.
+    Stale,
+    /// The signal was not handled in time (blocked, or the loop thread was
+    /// not scheduled); the request was withdrawn.
+    NotDelivered,
+    /// The signal action started but did not finish: the loop thread may be
+    /// stuck in the unwinder. The slot takes no more requests.
+    Unfinished,
+}
+
+impl Slot {
+    pub(crate) fn new() -> Slot {
+        Slot {
+            seq: AtomicU64::new(0),
+            site: AtomicLocation::new(),
+            kind: AtomicU64::new(0),
+            tid: AtomicI32::new(0),
+            ticket: AtomicU64::new(IDLE),
+            want_seq: AtomicU64::new(0),
+            len: AtomicUsize::new(0),
+            ips: [const { AtomicUsize::new(0) }; MAX_FRAMES],
+        }
+    }
+
+    // ----- the loop thread -------------------------------------------------
+
+    /// Publishes that a callback starts; returns the token for
+    /// [`end`](Slot::end). Loop thread only.
+    #[inline]
+    pub(crate) fn begin(&self, kind: CallbackKind, site: &'static Location<'static>) -> u64 {
+        // The next odd value. (Were a callback ever started inside another,
+        // this skips to a new odd value, and the inner `end` marks the loop
+        // idle early: the outer callback goes unreported, never misreported.)
+        let seq = (self.seq.load(Ordering::Relaxed) + 1) | 1;
+        self.site.store(site, Ordering::Release);
+        self.kind.store(encode(kind), Ordering::Release);
+        self.seq.store(seq, Ordering::Release);
+        seq
+    }
+
+    /// Publishes that the callback `begin` returned `token` for has ended.
+    #[inline]
+    pub(crate) fn end(&self, token: u64) {
+        self.seq.store(token + 1, Ordering::Release);
+    }
+
+    /// Records the loop thread's kernel id (on enabling the watchdog).
+    pub(crate) fn set_tid(&self, tid: i32) {
+        self.tid.store(tid, Ordering::Relaxed);
+    }
+
+    // ----- the watchdog thread ---------------------------------------------
+
+    /// The callback running now, if any: a consistent snapshot (the site
+    /// and kind belong to the sequence number).
+    pub(crate) fn running(&self) -> Option<Running> {
+        let seq = self.seq.load(Ordering::Acquire);
+        if seq & 1 == 0 {
+            return None;
+        }
+        let site = self.site.load(Ordering::Relaxed);
+        let kind = self.kind.load(Ordering::Relaxed);
+        // Had the loop thread moved on, a site or kind read above would come
+        // from a release store made after its `end`; this fence then makes
+        // that `end` visible to the load below.
+        std::sync::atomic::fence(Ordering::Acquire);
+        if self.seq.load(Ordering::Relaxed) != seq {
+            return None;
+        }
+        Some(Running {
+            seq,
+            site: site?,
+            kind: decode(kind),
+        })
+    }
+
+    /// The current callback sequence number (odd while one runs).
+    pub(crate) fn seq(&self) -> u64 {
+        self.seq.load(Ordering::Acquire)
+    }
+
+    /// Asks for the stack of the callback `seq`; returns the ticket to pass
+    /// to [`collect`](Slot::collect), or `None` if an earlier capture never
+    /// finished. The caller then signals the loop thread.
+    pub(crate) fn request(&self, seq: u64) -> Option<u64> {
+        let ticket = self.ticket.load(Ordering::Acquire);
+        if ticket & STATE_MASK != IDLE {
+            return None;
+        }
+        let next = ((ticket >> STATE_BITS) + 1) << STATE_BITS;
+        self.want_seq.store(seq, Ordering::Relaxed);
+        self.len.store(0, Ordering::Relaxed);
+        self.ticket.store(next | REQUESTED, Ordering::Release);
+        Some(next | REQUESTED)
+    }
+
+    /// Withdraws request `ticket` if the signal action has not taken it.
+    /// Returns false if it has (the capture is then under way).
+    pub(crate) fn withdraw(&self, ticket: u64) -> bool {
+        self.ticket
+            .compare_exchange(ticket, idle(ticket), Ordering::AcqRel, Ordering::Acquire)
+            .is_ok()
+    }
+
+    /// Waits for the answer to request `ticket`: up to `deliver` for the
+    /// signal action to take it, then up to `finish` more for it to finish.
+    pub(crate) fn collect(&self, ticket: u64, deliver: Duration, finish: Duration) -> Captured {
+        let started = Instant::now();
+        let mut pause = Duration::from_micros(20);
+        loop {
+            let now = self.ticket.load(Ordering::Acquire);
+            let waited = started.elapsed();
+            match now & STATE_MASK {
+                DONE => {
+                    let len = self.len.load(Ordering::Relaxed).min(MAX_FRAMES);
+                    let ips = self.ips[..len]
+                        .iter()
+                        .map(|ip| ip.load(Ordering::Relaxed))
+                        .collect();
+                    self.ticket.store(idle(ticket), Ordering::Release);
+                    return Captured::Frames(ips);
+                }
+                STALE => {
+                    self.ticket.store(idle(ticket), Ordering::Release);
+                    return Captured::Stale;
+                }
+                // If the withdrawal fails, the action took the request
+                // meanwhile: wait for it to finish.
+                REQUESTED if waited >= deliver && self.withdraw(ticket) => {
+                    return Captured::NotDelivered;
+                }
+                WRITING if waited >= deliver + finish => return Captured::Unfinished,
+                _ => {}
+            }
+            thread::sleep(pause);
+            pause = (pause * 2).min(Duration::from_millis(2));
+        }
+    }
+
+    // ----- the signal action (signal context: atomics only) ----------------
+
+    /// Serves a capture request, if there is one for thread `tid` and its
+    /// current callback: calls `trace` with a recorder that stores each
+    /// return address it is given and says whether to go on.
+    ///
+    /// Runs in signal context: no allocation, no lock, no panic (no
+    /// indexing that can fail), nothing but atomics and `trace`.
+    pub(crate) fn serve(&self, tid: i32, trace: impl FnOnce(&mut dyn FnMut(usize) -> bool)) {
+        let ticket = self.ticket.load(Ordering::Acquire);
+        if ticket & STATE_MASK != REQUESTED || self.tid.load(Ordering::Relaxed) != tid {
+            return;
+        }
+        let writing = (ticket & !STATE_MASK) | WRITING;
+        if self
+            .ticket
+            .compare_exchange(ticket, writing, Ordering::Acquire, Ordering::Relaxed)
+            .is_err()
+        {
+            return; // withdrawn, or taken by another delivery
+        }
+        let request = ticket & !STATE_MASK;
+        if self.seq.load(Ordering::Relaxed) != self.want_seq.load(Ordering::Relaxed) {
+            // The callback the request was for has returned.
+            self.ticket.store(request | STALE, Ordering::Release);
+            return;
+        }
+        let mut len = 0;
+        trace(&mut |ip| match self.ips.get(len) {
+            Some(cell) => {
+                cell.store(ip, Ordering::Relaxed);
+                len += 1;
+                len < MAX_FRAMES
+            }
+            None => false,
+        });
+        self.len.store(len, Ordering::Relaxed);
+        self.ticket.store(request | DONE, Ordering::Release);
+    }
+}
+
+fn idle(ticket: u64) -> u64 {
+    ticket & !STATE_MASK
+}
+
+// ----- CallbackKind in one word ---------------------------------------------
+
+const KIND_CALLBACK: u64 = 1;
+const KIND_TIMEOUT: u64 = 2;
+const KIND_HANDLER: u64 = 3;
+
+/// `kind` as one word: a tag in the low byte; for a handler, its events in
+/// bits 8 to 31 and its fd in bits 32 to 63. Constant-folded on the hot
+/// path, where the kind is known at the call site.
+///
+/// A kind this function does not know (a variant added to `CallbackKind`
+/// later) is published as 0 and reported without its kind: add an arm here
+/// and in [`decode`] for it.
+#[inline]
+fn encode(kind: CallbackKind) -> u64 {
+    #[allow(unreachable_patterns)] // `CallbackKind` grows new variants
+    match kind {
+        CallbackKind::Callback => KIND_CALLBACK,
+        CallbackKind::Timeout => KIND_TIMEOUT,
+        CallbackKind::Handler { fd, events } => {
+            KIND_HANDLER | u64::from(events.bits() & 0xff_ffff) << 8 | u64::from(fd as u32) << 32
+        }
+        _ => 0,
+    }
+}
+
+/// The inverse of [`encode`].
+fn decode(word: u64) -> Option<CallbackKind> {
+    match word & 0xff {
+        KIND_CALLBACK => Some(CallbackKind::Callback),
+        KIND_TIMEOUT => Some(CallbackKind::Timeout),
+        KIND_HANDLER => Some(CallbackKind::Handler {
+            fd: (word >> 32) as u32 as i32,
+            events: Events::from_bits_truncate((word >> 8) as u32 & 0xff_ffff),
+        }),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kinds_round_trip_through_one_word() {
+        for kind in [
+            CallbackKind::Callback,
+            CallbackKind::Timeout,
+            CallbackKind::Handler {
+                fd: 7,
+                events: Events::READ | Events::ERROR,
+            },
+            CallbackKind::Handler {
+                fd: i32::MAX,
+                events: Events::WRITE,
+            },
+        ] {
+            assert_eq!(decode(encode(kind)), Some(kind));
+        }
+        assert_eq!(decode(0), None);
+    }
+
+    #[test]
+    fn begin_and_end_publish_what_runs() {
+        let slot = Slot::new();
+        assert!(slot.running().is_none());
+        let site = Location::caller();
+        let token = slot.begin(CallbackKind::Timeout, site);
+        let running = slot.running().expect("a callback runs");
+        assert_eq!(running.seq, token);
+        assert_eq!(running.kind, Some(CallbackKind::Timeout));
+        assert!(std::ptr::eq(running.site, site));
+        slot.end(token);
+        assert!(slot.running().is_none());
+        assert!(slot.begin(CallbackKind::Callback, site) > token);
+    }
+
+    #[test]
+    fn a_request_is_served_only_for_its_thread_and_callback() {
+        let slot = Slot::new();
+        slot.set_tid(42);
+        let site = Location::caller();
+        let token = slot.begin(CallbackKind::Callback, site);
+
+        // Another thread: ignored, and the request can be withdrawn.
+        let ticket = slot.request(token).unwrap();
+        slot.serve(7, |_| unreachable!("not this thread"));
+        assert!(slot.withdraw(ticket));
+
+        // The right thread and callback: the frames are recorded.
+        let ticket = slot.request(token).unwrap();
+        slot.serve(42, |record| {
+            for ip in [10, 20, 30] {
+                assert!(record(ip));
+            }
+        });
+        let long = Duration::from_secs(5);
+        match slot.collect(ticket, long, long) {
+            Captured::Frames(ips) => assert_eq!(ips, [10, 20, 30]),
+            other => panic!("{other:?}"),
+        }
+
+        // The callback returned before the signal arrived: stale.
+        let ticket = slot.request(token).unwrap();
+        slot.end(token);
+        slot.serve(42, |_| unreachable!("stale"));
+        assert!(matches!(slot.collect(ticket, long, long), Captured::Stale));
+    }
+
+    #[test]
+    fn a_capture_stops_at_max_frames() {
+        let slot = Slot::new();
+        slot.set_tid(1);
+        let token = slot.begin(CallbackKind::Callback, Location::caller());
+        let ticket = slot.request(token).unwrap();
+        let mut offered = 0;
+        slot.serve(1, |record| {
+            while record(offered) {
+                offered += 1;
+            }
+        });
+        assert_eq!(offered + 1, MAX_FRAMES);
+        let long = Duration::from_secs(5);
+        match slot.collect(ticket, long, long) {
+            Captured::Frames(ips) => assert_eq!(ips.len(), MAX_FRAMES),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn an_undelivered_request_is_withdrawn_and_a_late_signal_ignored() {
+        let slot = Slot::new();
+        slot.set_tid(1);
+        let token = slot.begin(CallbackKind::Callback, Location::caller());
+        let ticket = slot.request(token).unwrap();
+        let short = Duration::from_millis(1);
+        assert!(matches!(
+            slot.collect(ticket, short, short),
+            Captured::NotDelivered
+        ));
+        slot.serve(1, |_| unreachable!("withdrawn"));
+        // The slot takes the next request.
+        assert!(slot.request(token).is_some());
+    }
+
+    #[test]
+    fn an_unfinished_capture_wedges_the_slot() {
+        let slot = Slot::new();
+        slot.set_tid(1);
+        let token = slot.begin(CallbackKind::Callback, Location::caller());
+        let ticket = slot.request(token).unwrap();
+        // Simulate an action that took the request and never returned.
+        slot.ticket
+            .store((ticket & !STATE_MASK) | WRITING, Ordering::Release);
+        let short = Duration::from_millis(1);
+        assert!(matches!(
+            slot.collect(ticket, short, short),
+            Captured::Unfinished
+        ));
+        assert!(slot.request(token).is_none(), "never reused");
+    }
+}
