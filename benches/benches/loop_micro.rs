@@ -48,8 +48,10 @@ fn timer_delays_us(n: usize) -> Vec<u64> {
         .collect()
 }
 
-/// Each callback adds the next: one callback per loop iteration.
-fn callbacks_chain(n: u64) {
+/// Each callback adds the next: one callback per loop iteration. With
+/// `watchdog`, the blocking watchdog watches the loop (1 s threshold), so
+/// every callback is published to it.
+fn callbacks_chain(n: u64, watchdog: bool) {
     fn step(ioloop: IOLoop, left: u64) {
         if left == 0 {
             ioloop.stop();
@@ -59,6 +61,11 @@ fn callbacks_chain(n: u64) {
         }
     }
     let ioloop = new_loop();
+    if watchdog {
+        ioloop
+            .set_blocking_log_threshold(Some(Duration::from_secs(1)))
+            .unwrap();
+    }
     let l = ioloop.clone();
     ioloop.add_callback(move || step(l, n));
     ioloop.start().unwrap();
@@ -172,7 +179,10 @@ fn callbacks(c: &mut Criterion) {
     group.sample_size(10);
     group.throughput(Throughput::Elements(N_CALLBACKS));
     group.bench_function("chain_2M/ioloop", |b| {
-        b.iter(|| callbacks_chain(N_CALLBACKS))
+        b.iter(|| callbacks_chain(N_CALLBACKS, false))
+    });
+    group.bench_function("chain_2M/ioloop_watchdog", |b| {
+        b.iter(|| callbacks_chain(N_CALLBACKS, true))
     });
     group.bench_function("batch_2M/ioloop", |b| {
         b.iter(|| callbacks_batch(N_CALLBACKS))

@@ -800,7 +800,7 @@ impl IOLoop {
 
     /// Runs `f` under `catch_unwind`, reporting a panic as `kind` registered
     /// at `site`. The one place user code is called from.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn run_guarded(
         &self,
         kind: CallbackKind,
@@ -808,13 +808,12 @@ impl IOLoop {
         f: impl FnOnce(),
     ) {
         // Published for the blocking watchdog (a branch when it is off).
-        let watched = self.inner.watchdog.begin(kind, site);
+        self.inner.watchdog.begin(kind, site);
         if let Err(payload) = panic::catch_unwind(AssertUnwindSafe(f)) {
             self.report_panic(&CallbackPanic::new(kind, site, &*payload));
             // A payload whose Drop panics must not unwind out of the loop.
             let _ = panic::catch_unwind(AssertUnwindSafe(move || drop(payload)));
         }
-        self.inner.watchdog.end(watched);
     }
 
     #[cold]

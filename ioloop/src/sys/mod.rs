@@ -25,7 +25,7 @@
 //!   requested for into `slot`.
 //!
 //! Portable helpers that need `unsafe` live beside them:
-//! [`AtomicLocation`](location::AtomicLocation).
+//! [`AtomicSite`](location::AtomicSite).
 
 mod location;
 
@@ -39,4 +39,4 @@ mod other;
 #[cfg(not(target_os = "linux"))]
 pub(crate) use other::*;
 
-pub(crate) use location::AtomicLocation;
+pub(crate) use location::AtomicSite;

@@ -141,23 +141,23 @@ impl LoopWatchdog {
         }
     }
 
-    /// Called before user code runs: publishes what runs if the watchdog is
-    /// on. Returns the token for [`end`](LoopWatchdog::end) (0: not
-    /// published).
-    #[inline]
-    pub(crate) fn begin(&self, kind: CallbackKind, site: &'static Location<'static>) -> u64 {
+    /// Called before user code runs: publishes what runs, if the watchdog
+    /// is on. The callback counts as running until the next `begin` or
+    /// [`idle`](LoopWatchdog::idle): no second store after it returns.
+    #[inline(always)]
+    pub(crate) fn begin(&self, kind: CallbackKind, site: &'static Location<'static>) {
         if self.on.get() {
-            self.slot.begin(kind, site)
-        } else {
-            0
+            self.slot.begin(kind, site);
         }
     }
 
-    /// Called after user code returned (or panicked).
+    /// Called when the loop stops running user code for a while: before it
+    /// polls, and when `start` returns. A loop marked idle is never
+    /// reported nor signalled.
     #[inline]
-    pub(crate) fn end(&self, token: u64) {
-        if token != 0 {
-            self.slot.end(token);
+    pub(crate) fn idle(&self) {
+        if self.on.get() {
+            self.slot.idle();
         }
     }
 
@@ -213,6 +213,8 @@ impl LoopWatchdog {
         if self.on.replace(false) {
             thread::unwatch(&self.slot);
         }
+        // Not running anything as far as a later `enable` is concerned.
+        self.slot.idle();
         self.threshold.set(None);
         if let Some(id) = self.capture.take() {
             sys::unregister(id);

@@ -2,10 +2,15 @@
 //!
 //! Three parties touch a slot:
 //!
-//! * the **loop thread** publishes, around every callback, a sequence
+//! * the **loop thread** publishes, before every callback, a sequence
 //!   number, the callback's kind and where it was registered
-//!   ([`begin`](Slot::begin), [`end`](Slot::end)): a few relaxed or release
-//!   stores, no read-modify-write, no clock;
+//!   ([`begin`](Slot::begin)): two plain stores (three for a handler), no
+//!   read-modify-write, no clock. The callback counts as running until the
+//!   next `begin`, or until the loop marks itself [`idle`](Slot::idle)
+//!   before it polls and when `start` returns: between two callbacks of an
+//!   iteration, the loop's own few instructions count towards the first.
+//!   (A second store after each callback cost as much again on the
+//!   callback-chain benchmark.)
 //! * the **watchdog thread** reads that ([`running`](Slot::running)) and,
 //!   when a callback has run too long, requests a stack capture
 //!   ([`request`](Slot::request), [`collect`](Slot::collect));
@@ -30,7 +35,7 @@ use std::time::{Duration, Instant};
 
 use crate::Events;
 use crate::exception::CallbackKind;
-use crate::sys::AtomicLocation;
+use crate::sys::AtomicSite;
 
 /// The deepest stack a capture records, in frames.
 pub(crate) const MAX_FRAMES: usize = 128;
@@ -45,16 +50,18 @@ const STATE_MASK: u64 = (1 << STATE_BITS) - 1;
 
 /// What one loop shares with the watchdog thread and the signal action.
 pub(crate) struct Slot {
-    /// INVARIANT: odd while a callback runs, even otherwise. Only the loop
-    /// thread writes it, and it only grows: [`begin`](Slot::begin) moves it
-    /// to the next odd value, [`end`](Slot::end) adds one.
+    /// INVARIANT: odd from a callback's [`begin`](Slot::begin) until the
+    /// next `begin` or [`idle`](Slot::idle), even while idle. Only the loop
+    /// thread writes it, and it only grows: `begin` moves it to a new odd
+    /// value (never one used before), `idle` from odd to even.
     seq: AtomicU64,
     /// INVARIANT: while `seq` is odd, the running callback's registration
-    /// site, stored (release) before `seq` became odd.
-    site: AtomicLocation,
-    /// INVARIANT: while `seq` is odd, the running callback's kind,
-    /// [`encode`]d, stored (release) before `seq` became odd.
-    kind: AtomicU64,
+    /// site, tagged with its kind ([`encode`]), stored (release) before
+    /// `seq` became odd.
+    site: AtomicSite,
+    /// INVARIANT: while `seq` is odd and the kind tag is `TAG_HANDLER`, the
+    /// handler's fd and events ([`encode`]), stored (release) before `site`.
+    handler: AtomicU64,
     /// The loop thread's kernel id, set when the watchdog is enabled; the
     /// signal action ignores every other thread.
     tid: AtomicI32,
@@ -97,8 +104,8 @@ impl Slot {
     pub(crate) fn new() -> Slot {
         Slot {
             seq: AtomicU64::new(0),
-            site: AtomicLocation::new(),
-            kind: AtomicU64::new(0),
+            site: AtomicSite::new(),
+            handler: AtomicU64::new(0),
             tid: AtomicI32::new(0),
             ticket: AtomicU64::new(IDLE),
             want_seq: AtomicU64::new(0),
@@ -109,24 +116,26 @@ impl Slot {
 
     // ----- the loop thread -------------------------------------------------
 
-    /// Publishes that a callback starts; returns the token for
-    /// [`end`](Slot::end). Loop thread only.
-    #[inline]
-    pub(crate) fn begin(&self, kind: CallbackKind, site: &'static Location<'static>) -> u64 {
-        // The next odd value. (Were a callback ever started inside another,
-        // this skips to a new odd value, and the inner `end` marks the loop
-        // idle early: the outer callback goes unreported, never misreported.)
-        let seq = (self.seq.load(Ordering::Relaxed) + 1) | 1;
-        self.site.store(site, Ordering::Release);
-        self.kind.store(encode(kind), Ordering::Release);
+    /// Publishes that a callback starts. Loop thread only.
+    #[inline(always)]
+    pub(crate) fn begin(&self, kind: CallbackKind, site: &'static Location<'static>) {
+        // A new odd value: from odd N to N + 2, from even E to E + 3.
+        let seq = (self.seq.load(Ordering::Relaxed) | 1) + 2;
+        // Constant-folded where the kind is known at the call site.
+        let (tag, handler) = encode(kind);
+        if tag == TAG_HANDLER {
+            self.handler.store(handler, Ordering::Release);
+        }
+        self.site.store(site, tag, Ordering::Release);
         self.seq.store(seq, Ordering::Release);
-        seq
     }
 
-    /// Publishes that the callback `begin` returned `token` for has ended.
-    #[inline]
-    pub(crate) fn end(&self, token: u64) {
-        self.seq.store(token + 1, Ordering::Release);
+    /// Publishes that no callback runs. Loop thread only.
+    pub(crate) fn idle(&self) {
+        let seq = self.seq.load(Ordering::Relaxed);
+        if seq & 1 == 1 {
+            self.seq.store(seq + 1, Ordering::Release);
+        }
     }
 
     /// Records the loop thread's kernel id (on enabling the watchdog).
@@ -143,19 +152,19 @@ impl Slot {
         if seq & 1 == 0 {
             return None;
         }
-        let site = self.site.load(Ordering::Relaxed);
-        let kind = self.kind.load(Ordering::Relaxed);
-        // Had the loop thread moved on, a site or kind read above would come
-        // from a release store made after its `end`; this fence then makes
-        // that `end` visible to the load below.
+        let (site, tag) = self.site.load(Ordering::Relaxed)?;
+        let handler = self.handler.load(Ordering::Relaxed);
+        // Had the loop thread moved on, a value read above would come from a
+        // release store made after its `end`; this fence then makes that
+        // `end` visible to the load below.
         std::sync::atomic::fence(Ordering::Acquire);
         if self.seq.load(Ordering::Relaxed) != seq {
             return None;
         }
         Some(Running {
             seq,
-            site: site?,
-            kind: decode(kind),
+            site,
+            kind: decode(tag, handler),
         })
     }
 
@@ -267,40 +276,41 @@ fn idle(ticket: u64) -> u64 {
     ticket & !STATE_MASK
 }
 
-// ----- CallbackKind in one word ---------------------------------------------
+// ----- CallbackKind as a tag (and a word for handlers) ---------------------
 
-const KIND_CALLBACK: u64 = 1;
-const KIND_TIMEOUT: u64 = 2;
-const KIND_HANDLER: u64 = 3;
+const TAG_OTHER: usize = 0;
+const TAG_CALLBACK: usize = 1;
+const TAG_TIMEOUT: usize = 2;
+const TAG_HANDLER: usize = 3;
 
-/// `kind` as one word: a tag in the low byte; for a handler, its events in
-/// bits 8 to 31 and its fd in bits 32 to 63. Constant-folded on the hot
-/// path, where the kind is known at the call site.
+/// `kind` as a two-bit tag, stored with the site, and for a handler a word
+/// holding its events (bits 0 to 31) and fd (bits 32 to 63).
 ///
 /// A kind this function does not know (a variant added to `CallbackKind`
-/// later) is published as 0 and reported without its kind: add an arm here
-/// and in [`decode`] for it.
-#[inline]
-fn encode(kind: CallbackKind) -> u64 {
+/// later) is published as `TAG_OTHER` and reported without its kind: add
+/// an arm here and in [`decode`] for it.
+#[inline(always)]
+fn encode(kind: CallbackKind) -> (usize, u64) {
     #[allow(unreachable_patterns)] // `CallbackKind` grows new variants
     match kind {
-        CallbackKind::Callback => KIND_CALLBACK,
-        CallbackKind::Timeout => KIND_TIMEOUT,
-        CallbackKind::Handler { fd, events } => {
-            KIND_HANDLER | u64::from(events.bits() & 0xff_ffff) << 8 | u64::from(fd as u32) << 32
-        }
-        _ => 0,
+        CallbackKind::Callback => (TAG_CALLBACK, 0),
+        CallbackKind::Timeout => (TAG_TIMEOUT, 0),
+        CallbackKind::Handler { fd, events } => (
+            TAG_HANDLER,
+            u64::from(events.bits()) | u64::from(fd as u32) << 32,
+        ),
+        _ => (TAG_OTHER, 0),
     }
 }
 
 /// The inverse of [`encode`].
-fn decode(word: u64) -> Option<CallbackKind> {
-    match word & 0xff {
-        KIND_CALLBACK => Some(CallbackKind::Callback),
-        KIND_TIMEOUT => Some(CallbackKind::Timeout),
-        KIND_HANDLER => Some(CallbackKind::Handler {
-            fd: (word >> 32) as u32 as i32,
-            events: Events::from_bits_truncate((word >> 8) as u32 & 0xff_ffff),
+fn decode(tag: usize, handler: u64) -> Option<CallbackKind> {
+    match tag {
+        TAG_CALLBACK => Some(CallbackKind::Callback),
+        TAG_TIMEOUT => Some(CallbackKind::Timeout),
+        TAG_HANDLER => Some(CallbackKind::Handler {
+            fd: (handler >> 32) as u32 as i32,
+            events: Events::from_bits_truncate(handler as u32),
         }),
         _ => None,
     }
@@ -324,9 +334,10 @@ mod tests {
                 events: Events::WRITE,
             },
         ] {
-            assert_eq!(decode(encode(kind)), Some(kind));
+            let (tag, word) = encode(kind);
+            assert_eq!(decode(tag, word), Some(kind));
         }
-        assert_eq!(decode(0), None);
+        assert_eq!(decode(TAG_OTHER, 0), None);
     }
 
     #[test]
@@ -334,14 +345,21 @@ mod tests {
         let slot = Slot::new();
         assert!(slot.running().is_none());
         let site = Location::caller();
-        let token = slot.begin(CallbackKind::Timeout, site);
+        slot.begin(CallbackKind::Timeout, site);
         let running = slot.running().expect("a callback runs");
-        assert_eq!(running.seq, token);
+        assert_eq!(running.seq, slot.seq());
         assert_eq!(running.kind, Some(CallbackKind::Timeout));
         assert!(std::ptr::eq(running.site, site));
-        slot.end(token);
+        // The next callback: a new sequence number.
+        slot.begin(CallbackKind::Callback, site);
+        let next = slot.running().expect("a callback runs");
+        assert!(next.seq > running.seq);
+        assert_eq!(next.kind, Some(CallbackKind::Callback));
+        slot.idle();
         assert!(slot.running().is_none());
-        assert!(slot.begin(CallbackKind::Callback, site) > token);
+        slot.idle();
+        slot.begin(CallbackKind::Callback, site);
+        assert!(slot.running().unwrap().seq > next.seq, "never reused");
     }
 
     #[test]
@@ -349,7 +367,8 @@ mod tests {
         let slot = Slot::new();
         slot.set_tid(42);
         let site = Location::caller();
-        let token = slot.begin(CallbackKind::Callback, site);
+        slot.begin(CallbackKind::Callback, site);
+        let token = slot.seq();
 
         // Another thread: ignored, and the request can be withdrawn.
         let ticket = slot.request(token).unwrap();
@@ -371,7 +390,7 @@ mod tests {
 
         // The callback returned before the signal arrived: stale.
         let ticket = slot.request(token).unwrap();
-        slot.end(token);
+        slot.idle();
         slot.serve(42, |_| unreachable!("stale"));
         assert!(matches!(slot.collect(ticket, long, long), Captured::Stale));
     }
@@ -380,7 +399,8 @@ mod tests {
     fn a_capture_stops_at_max_frames() {
         let slot = Slot::new();
         slot.set_tid(1);
-        let token = slot.begin(CallbackKind::Callback, Location::caller());
+        slot.begin(CallbackKind::Callback, Location::caller());
+        let token = slot.seq();
         let ticket = slot.request(token).unwrap();
         let mut offered = 0;
         slot.serve(1, |record| {
@@ -400,7 +420,8 @@ mod tests {
     fn an_undelivered_request_is_withdrawn_and_a_late_signal_ignored() {
         let slot = Slot::new();
         slot.set_tid(1);
-        let token = slot.begin(CallbackKind::Callback, Location::caller());
+        slot.begin(CallbackKind::Callback, Location::caller());
+        let token = slot.seq();
         let ticket = slot.request(token).unwrap();
         let short = Duration::from_millis(1);
         assert!(matches!(
@@ -416,7 +437,8 @@ mod tests {
     fn an_unfinished_capture_wedges_the_slot() {
         let slot = Slot::new();
         slot.set_tid(1);
-        let token = slot.begin(CallbackKind::Callback, Location::caller());
+        slot.begin(CallbackKind::Callback, Location::caller());
+        let token = slot.seq();
         let ticket = slot.request(token).unwrap();
         // Simulate an action that took the request and never returned.
         slot.ticket
