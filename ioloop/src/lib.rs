@@ -57,6 +57,12 @@
 //! * [`Remote`]: the `Send + Sync` handle other threads use to reach a
 //!   loop (`add_callback`, `stop`).
 //! * [`LoopThread`]: a loop on a background thread of its own.
+//! * [`IOLoop::add_signal_handler`] and [`SignalHandle`]: Unix signals
+//!   delivered to the loop as ordinary callbacks.
+//! * [`watchdog`]: the blocking watchdog
+//!   ([`IOLoop::set_blocking_log_threshold`]), which reports a callback
+//!   that blocks the loop while it runs, with the loop thread's stack;
+//!   [`BlockingAction`], [`BlockingReport`].
 //! * [`Events`], [`Deadline`], [`TimeoutHandle`], [`Error`]: the values the
 //!   API takes and returns.
 //! * [`guide`]: Tornado's `IOLoop`, method by method, and what it maps to.
@@ -73,11 +79,14 @@
 //!   a replaceable exception handler (by default `log::error!`, naming
 //!   where the callback was registered) and the loop goes on.
 //! * **Time** is monotonic; deadlines never fire early.
+//! * **Blocking** the loop is what the watchdog is for: with a threshold
+//!   set, a callback running longer is reported while it runs.
 //!
 //! # Portability
 //!
 //! Unix, through mio (epoll on Linux, kqueue on the BSDs and macOS). The
-//! loop is developed and tested on Linux. 64-bit targets only: a handler's
+//! loop is developed and tested on Linux. The watchdog captures stacks on
+//! Linux only; elsewhere its reports have everything but the stack. 64-bit targets only: a handler's
 //! mio token packs a 32-bit slot and a 32-bit generation.
 
 #![deny(unsafe_code)]

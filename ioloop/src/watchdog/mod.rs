@@ -1,30 +1,49 @@
 //! The blocking watchdog: which callback blocks the loop, and the loop
 //! thread's stack while it does (Tornado's `set_blocking_log_threshold`).
 //!
+//! ```
+//! use std::time::Duration;
+//! use ioloop::IOLoop;
+//!
+//! let ioloop = IOLoop::new()?;
+//! // Any callback, timeout or handler running longer than 100 ms is
+//! // logged (log::warn!, target "ioloop::watchdog") while it runs, with
+//! // where it was registered and the loop thread's stack.
+//! ioloop.set_blocking_log_threshold(Some(Duration::from_millis(100)))?;
+//! # Ok::<(), std::io::Error>(())
+//! ```
+//!
+//! See [`IOLoop::set_blocking_log_threshold`] and
+//! [`IOLoop::set_blocking_signal_threshold`] for the API, and the
+//! `blocking` example for a report.
+//!
 //! # Design
 //!
 //! Two layers (DESIGN §8):
 //!
-//! * **Always available, no signals.** Around every callback, timeout,
+//! * **Always available, no signals.** Before every callback, timeout,
 //!   handler and task poll, the loop thread publishes in atomics a sequence
-//!   number (odd while user code runs), the kind of callback and where it
-//!   was registered ([`slot`]). One watchdog thread per process
-//!   ([`thread`]) looks at each watched loop every quarter of its
-//!   threshold; a callback whose sequence number has not moved for the
-//!   threshold is reported. The loop thread reads no clock and takes no
-//!   lock for this: a few plain stores per callback.
+//!   number and where the callback was registered, tagged with its kind:
+//!   two plain stores, no clock, no lock. The callback counts as running
+//!   until the next one begins or the loop marks itself idle (before it
+//!   polls, and when `start` returns). One watchdog thread per process
+//!   looks at each watched loop every quarter of its threshold; a sequence
+//!   number that has not moved for the threshold is a blocked loop.
 //! * **The stack (Linux).** To say *where* the callback is stuck, the
 //!   watchdog sends a real-time signal to the loop thread (`tgkill`, so
-//!   only that thread), whose action records raw return addresses into a
+//!   that thread only), whose action records raw return addresses into a
 //!   buffer allocated beforehand; the watchdog thread then resolves them to
 //!   function names, files and lines and hands the [`BlockingReport`] to
 //!   the [`BlockingAction`].
 //!
 //! One thread serves every loop, whatever their number: a process with 16
 //! loop threads gets one watchdog thread, not 16, asleep whenever no loop
-//! is watched. The cost is that a slow report (the first symbolisation
-//! reads the binary's debug information) delays the looks at other loops
-//! by as long.
+//! is watched. It is started by the first loop that enables the watchdog
+//! and lives as long as the process. The cost of sharing it is that a slow
+//! report (a slow custom action, say) delays the looks at other loops by
+//! as long. When it starts, a short-lived helper thread loads the symbol
+//! tables of the program and the C library, so that the first report is
+//! not delayed by it.
 //!
 //! # The signal and its action
 //!
@@ -48,10 +67,11 @@
 //!   `backtrace::trace_unsynchronized`, recording at most 128 return
 //!   addresses. It never allocates, locks, logs or formats.
 //! * A loop that is polling is never signalled: the watchdog only acts on
-//!   a sequence number that is odd (user code running). If a callback
-//!   returns between the watchdog's look and the signal, the signal may
-//!   interrupt `epoll_wait`, which returns `EINTR`; the loop counts that as
-//!   a wakeup and goes on.
+//!   a loop running a callback. If the callback returns between the
+//!   watchdog's look and the signal, the signal may interrupt `epoll_wait`,
+//!   which returns `EINTR`; the loop counts that as a wakeup and goes on.
+//! * The watchdog waits up to 250 ms for the loop thread to take the
+//!   request, then gives up (the report says the signal was not handled).
 //!
 //! # Limits
 //!
@@ -79,9 +99,31 @@
 //!   standard library's I/O retry.
 //! * If the signal is blocked on the loop thread, reports carry no stack
 //!   (they say why).
+//! * A child process made by `fork` has no watchdog thread: enable the
+//!   watchdog again in the child (which starts one there).
+//! * Durations are sampled: a report's [`blocked_for`](BlockingReport::blocked_for)
+//!   is a lower bound, short by at most a quarter threshold (more if the
+//!   watchdog thread was itself delayed).
+//! * Between two callbacks of one iteration, the loop's own few
+//!   instructions count towards the first callback.
 //! * Symbols come from the binary: a release build without debug
 //!   information has function names but no files or lines, and functions
-//!   inlined into their callers disappear.
+//!   inlined into their callers disappear (mark a function you want to
+//!   see `#[inline(never)]`, or build with
+//!   `debug = "line-tables-only"`). Symbolisation in a debug build is much
+//!   faster with the symbolisation crates optimised, as this workspace
+//!   does:
+//!
+//!   ```toml
+//!   [profile.dev.package.gimli]
+//!   opt-level = 3
+//!   [profile.dev.package.addr2line]
+//!   opt-level = 3
+//!   [profile.dev.package.object]
+//!   opt-level = 3
+//!   [profile.dev.package.miniz_oxide]
+//!   opt-level = 3
+//!   ```
 //!
 //! # Portability
 //!

@@ -49,13 +49,15 @@ struct Registry {
     watches: Vec<Watch>,
     /// Bumped on every change, so the thread knows to re-read `watches`.
     generation: u64,
-    started: bool,
+    /// The process the watchdog thread was started in: a child made by
+    /// `fork` inherits this registry, not the thread.
+    started_in: Option<u32>,
 }
 
 static REGISTRY: Mutex<Registry> = Mutex::new(Registry {
     watches: Vec::new(),
     generation: 0,
-    started: false,
+    started_in: None,
 });
 static CHANGED: Condvar = Condvar::new();
 
@@ -68,11 +70,15 @@ fn registry() -> MutexGuard<'static, Registry> {
 /// first use.
 pub(crate) fn watch(watch: Watch) -> io::Result<()> {
     let mut registry = registry();
-    if !registry.started {
+    let pid = std::process::id();
+    if registry.started_in != Some(pid) {
+        // First use, or the child of a fork: the loops registered so far
+        // belong to the parent, and so did the thread.
+        registry.watches.clear();
         thread::Builder::new()
             .name("ioloop-watchdog".to_owned())
             .spawn(run)?;
-        registry.started = true;
+        registry.started_in = Some(pid);
     }
     registry
         .watches
