@@ -75,6 +75,9 @@ struct Signal {
     handlers: Vec<Rc<Handler>>,
 }
 
+/// A signal that fired, and its handlers then.
+type Fired = (c_int, Vec<Rc<Handler>>);
+
 struct Handler {
     id: u64,
     f: RefCell<Box<dyn FnMut(c_int)>>,
@@ -108,22 +111,22 @@ impl Signal {
 
 impl LoopSignals {
     /// The pipe's `READ` handler: queues the handlers of the signals that
-    /// fired.
-    fn dispatch(&self, ioloop: &IOLoop) {
-        let fired: Vec<(c_int, Vec<Rc<Handler>>)> = {
+    /// fired. Returns true if the pipe was read until `WouldBlock`.
+    fn dispatch(&self, ioloop: &IOLoop) -> bool {
+        let (drained, fired): (bool, Vec<Fired>) = {
             let state = self.state.borrow();
             let Some((read, _)) = state.pipe.as_ref() else {
-                return;
+                return false;
             };
-            let mut buf = [0u8; 64];
             // Drain first, then take the flags (see the module docs).
-            while matches!((&*read).read(&mut buf), Ok(n) if n > 0) {}
-            state
+            let drained = drain(read);
+            let fired = state
                 .signals
                 .iter()
                 .filter(|s| s.pending.swap(false, Ordering::SeqCst))
                 .map(|s| (s.signum, s.handlers.clone()))
-                .collect()
+                .collect();
+            (drained, fired)
         };
         let mut queue = ioloop.inner.callbacks.borrow_mut();
         for (signum, handlers) in fired {
@@ -135,6 +138,7 @@ impl LoopSignals {
                 });
             }
         }
+        drained
     }
 
     /// Removes every handler and releases the pipe (on `close`).
@@ -339,12 +343,28 @@ impl IOLoop {
         let weak = self.downgrade();
         self.add_handler(read.as_raw_fd(), Events::READ, move |fd, _| {
             if let Some(ioloop) = weak.upgrade() {
-                ioloop.inner.signals.dispatch(&ioloop);
-                ioloop.mark_drained(fd, Events::READ);
+                if ioloop.inner.signals.dispatch(&ioloop) {
+                    // No level-triggered re-arm needed: the pipe is empty.
+                    ioloop.mark_drained(fd, Events::READ);
+                }
             }
         })?;
         self.inner.signals.state.borrow_mut().pipe = Some((read, write));
         Ok(())
+    }
+}
+
+/// Reads the self-pipe until it is empty; false if it stopped on an error
+/// other than `WouldBlock` (the loop then re-arms it, level-triggered).
+fn drain(mut read: &UnixStream) -> bool {
+    let mut buf = [0u8; 64];
+    loop {
+        match read.read(&mut buf) {
+            Ok(0) => return false,
+            Ok(_) => {}
+            Err(err) if err.kind() == io::ErrorKind::Interrupted => {}
+            Err(err) => return err.kind() == io::ErrorKind::WouldBlock,
+        }
     }
 }
 

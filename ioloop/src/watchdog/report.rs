@@ -33,9 +33,9 @@ use crate::exception::CallbackKind;
 /// )?;
 /// let l = ioloop.clone();
 /// ioloop.add_callback(move || {
-///     // Blocks until the watchdog has reported it (at most 10 s).
+///     // Blocks the loop until the watchdog has reported it (at most 10 s).
 ///     let start = Instant::now();
-///     while !l.is_closed() && start.elapsed() < Duration::from_secs(10) {
+///     while start.elapsed() < Duration::from_secs(10) {
 ///         if let Ok(report) = rx.try_recv() {
 ///             assert!(report.blocked_for() >= Duration::from_millis(50));
 ///             println!("{report}");

@@ -239,6 +239,7 @@ impl Slot {
     ///
     /// Runs in signal context: no allocation, no lock, no panic (no
     /// indexing that can fail), nothing but atomics and `trace`.
+    #[cfg_attr(not(target_os = "linux"), allow(dead_code))] // no capture elsewhere
     pub(crate) fn serve(&self, tid: i32, trace: impl FnOnce(&mut dyn FnMut(usize) -> bool)) {
         let ticket = self.ticket.load(Ordering::Acquire);
         if ticket & STATE_MASK != REQUESTED || self.tid.load(Ordering::Relaxed) != tid {
