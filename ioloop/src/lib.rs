@@ -85,9 +85,10 @@
 //! # Portability
 //!
 //! Unix, through mio (epoll on Linux, kqueue on the BSDs and macOS). The
-//! loop is developed and tested on Linux. The watchdog captures stacks on
-//! Linux only; elsewhere its reports have everything but the stack. 64-bit targets only: a handler's
-//! mio token packs a 32-bit slot and a 32-bit generation.
+//! loop is developed and tested on Linux. 64-bit targets only: a handler's
+//! mio token packs a 32-bit slot and a 32-bit generation. The blocking
+//! watchdog captures stacks on Linux only; elsewhere its reports have
+//! everything but the stack.
 
 #![deny(unsafe_code)]
 

@@ -41,6 +41,10 @@ fn main() {
     harness::capture_logs();
     harness::run_tests(&[
         (
+            "reports_and_actions_can_cross_threads",
+            reports_and_actions_can_cross_threads,
+        ),
+        (
             "a_stuck_callback_is_reported_while_it_runs_with_its_stack",
             a_stuck_callback_is_reported_while_it_runs_with_its_stack,
         ),
@@ -185,6 +189,15 @@ fn stack_signal() -> i32 {
 }
 
 // ----- tests ---------------------------------------------------------------
+
+fn reports_and_actions_can_cross_threads() {
+    fn assert_send_sync_clone<T: Send + Sync + Clone + 'static>() {}
+    // The report is made on the watchdog thread and may be sent anywhere.
+    assert_send_sync_clone::<BlockingReport>();
+    assert_send_sync_clone::<BlockingAction>();
+    assert_send_sync_clone::<StackCapture>();
+    assert_send_sync_clone::<ioloop::StackFrame>();
+}
 
 fn a_stuck_callback_is_reported_while_it_runs_with_its_stack() {
     let ioloop = new_loop();
