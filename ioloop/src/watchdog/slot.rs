@@ -145,8 +145,13 @@ impl Slot {
 
     // ----- the watchdog thread ---------------------------------------------
 
-    /// The callback running now, if any: a consistent snapshot (the site
-    /// and kind belong to the sequence number).
+    /// The callback running now, if any.
+    ///
+    /// The site and kind are those of the sequence number unless the
+    /// callback ended during this read (the loop publishes a site before
+    /// its sequence number, two stores rather than a seqlock's three): the
+    /// watchdog only trusts a snapshot of a callback it later still sees
+    /// running.
     pub(crate) fn running(&self) -> Option<Running> {
         let seq = self.seq.load(Ordering::Acquire);
         if seq & 1 == 0 {
@@ -154,9 +159,8 @@ impl Slot {
         }
         let (site, tag) = self.site.load(Ordering::Relaxed)?;
         let handler = self.handler.load(Ordering::Relaxed);
-        // Had the loop thread moved on, a value read above would come from a
-        // release store made after its `end`; this fence then makes that
-        // `end` visible to the load below.
+        // Had the loop marked itself idle before the next site store that
+        // was read above, this fence makes that visible to the load below.
         std::sync::atomic::fence(Ordering::Acquire);
         if self.seq.load(Ordering::Relaxed) != seq {
             return None;

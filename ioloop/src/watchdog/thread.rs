@@ -111,6 +111,16 @@ struct Watched {
     next_look: Instant,
     /// The sequence number seen at the last look.
     seen: u64,
+    /// What ran as `seen`, read when it was first seen.
+    ///
+    /// A snapshot can be torn: the loop publishes a callback's site before
+    /// its sequence number, so a read made just as callback `n` ends can
+    /// pair `n` with the next callback's site. That happens only if `n`
+    /// ended during the read, in which case no later look sees `n` and
+    /// nothing is reported about it; so the snapshot of a first sighting
+    /// is right whenever a report uses it, while one taken at the report's
+    /// own look need not be.
+    first_read: Option<Running>,
     /// When `seen` was first seen running.
     first_seen: Instant,
     /// The last look that found `seen` still running.
@@ -126,11 +136,13 @@ struct Watched {
 
 impl Watched {
     fn new(watch: Watch, now: Instant) -> Watched {
-        let seen = watch.slot.seq();
+        let first_read = watch.slot.running();
+        let seen = first_read.map_or_else(|| watch.slot.seq(), |run| run.seq);
         let mut watched = Watched {
             period: Duration::ZERO,
             next_look: now,
             seen,
+            first_read,
             first_seen: now,
             last_running: now,
             reports: 0,
@@ -159,7 +171,8 @@ impl Watched {
     fn look(&mut self, now: Instant) -> Option<(Running, Duration, u32)> {
         self.next_look = now + self.period;
         let running = self.watch.slot.running();
-        if let Some(run) = running.filter(|run| run.seq == self.seen) {
+        if let Some(latest) = running.filter(|run| run.seq == self.seen) {
+            let run = self.first_read.unwrap_or(latest);
             self.last_running = now;
             let blocked = now.saturating_duration_since(self.first_seen);
             if blocked < self.next_due {
@@ -182,6 +195,7 @@ impl Watched {
             );
         }
         self.seen = running.map_or_else(|| self.watch.slot.seq(), |run| run.seq);
+        self.first_read = running;
         self.first_seen = now;
         self.last_running = now;
         self.reports = 0;
