@@ -143,6 +143,13 @@ impl Slot {
         self.tid.store(tid, Ordering::Relaxed);
     }
 
+    /// Stores a site without a new sequence number: the state a reader can
+    /// see between the two stores of `begin`.
+    #[cfg(test)]
+    pub(crate) fn store_site_only(&self, site: &'static Location<'static>) {
+        self.site.store(site, TAG_CALLBACK, Ordering::Release);
+    }
+
     // ----- the watchdog thread ---------------------------------------------
 
     /// The callback running now, if any.

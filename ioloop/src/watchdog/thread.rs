@@ -338,3 +338,62 @@ fn sync(watched: &mut Vec<Watched>, watches: &[Watch], now: Instant) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::panic::Location;
+
+    use super::*;
+    use crate::exception::CallbackKind;
+
+    fn watched(slot: &Arc<Slot>, threshold: Duration, now: Instant) -> Watched {
+        let watch = Watch {
+            slot: slot.clone(),
+            threshold,
+            action: BlockingAction::Log,
+            thread_name: None,
+            tid: None,
+            capture: Err("test".to_owned()),
+        };
+        Watched::new(watch, now)
+    }
+
+    #[test]
+    fn reports_at_the_threshold_then_each_time_the_running_time_doubles() {
+        let slot = Arc::new(Slot::new());
+        let t = Duration::from_millis(100);
+        let start = Instant::now();
+        slot.begin(CallbackKind::Callback, Location::caller());
+        let mut w = watched(&slot, t, start);
+        let mut reports = Vec::new();
+        for ms in (0..=1000).step_by(25) {
+            if let Some((_, blocked, number)) = w.look(start + Duration::from_millis(ms)) {
+                reports.push((blocked.as_millis(), number));
+            }
+        }
+        assert_eq!(reports, [(100, 1), (200, 2), (400, 3), (800, 4)]);
+        // Idle: not reported, and the next callback starts afresh.
+        slot.idle();
+        assert!(w.look(start + Duration::from_secs(2)).is_none());
+        slot.begin(CallbackKind::Timeout, Location::caller());
+        assert!(w.look(start + Duration::from_millis(2050)).is_none());
+        let (run, blocked, number) = w.look(start + Duration::from_millis(2150)).unwrap();
+        assert_eq!((blocked.as_millis(), number), (100, 1));
+        assert_eq!(run.kind, Some(CallbackKind::Timeout));
+    }
+
+    #[test]
+    fn a_report_names_the_site_read_at_the_first_sighting() {
+        let slot = Arc::new(Slot::new());
+        let t = Duration::from_millis(100);
+        let start = Instant::now();
+        let first = Location::caller();
+        slot.begin(CallbackKind::Callback, first);
+        let mut w = watched(&slot, t, start);
+        // A later read finds another site under the same sequence number
+        // (as one torn between `begin`'s two stores would).
+        slot.store_site_only(Location::caller());
+        let (run, _, _) = w.look(start + t).expect("reported");
+        assert!(std::ptr::eq(run.site, first));
+    }
+}
