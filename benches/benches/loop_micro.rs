@@ -3,7 +3,7 @@
 //!
 //! | group | ioloop | peers |
 //! |---|---|---|
-//! | `callbacks_chain_2M` | each callback adds the next | tokio: a task per step; calloop: `insert_idle` + `dispatch(0)` |
+//! | `callbacks_chain_2M` | each callback adds the next (`ioloop_watchdog`: with the blocking watchdog on) | tokio: a task per step; calloop: `insert_idle` + `dispatch(0)` |
 //! | `callbacks_batch_2M` | 2M queued, then run | tokio: 2M `spawn`; calloop: 2M `insert_idle` |
 //! | `timers_insert_remove_1M` | 1M `call_later` over 0–1 s, every odd one removed | tokio-util `DelayQueue` insert/remove |
 //! | `timers_total_1M` | the same, then run until the 500k others fire | `DelayQueue` drained by `poll_expired` |
@@ -75,7 +75,9 @@ fn group<'a>(c: &'a mut Criterion, name: &str, elements: u64) -> Group<'a> {
 
 // ----- callbacks ---------------------------------------------------------
 
-fn ioloop_chain(n: u64) {
+/// With `watchdog`, the blocking watchdog watches the loop (1 s threshold),
+/// so every callback is published to it: the cost the watchdog adds.
+fn ioloop_chain(n: u64, watchdog: bool) {
     fn step(ioloop: IOLoop, left: u64) {
         if left == 0 {
             ioloop.stop();
@@ -85,6 +87,11 @@ fn ioloop_chain(n: u64) {
         }
     }
     let ioloop = new_loop();
+    if watchdog {
+        ioloop
+            .set_blocking_log_threshold(Some(Duration::from_secs(1)))
+            .unwrap();
+    }
     let l = ioloop.clone();
     ioloop.add_callback(move || step(l, n));
     ioloop.start().unwrap();
@@ -183,7 +190,10 @@ fn calloop_batch(n: u64) {
 fn callbacks(c: &mut Criterion) {
     let rt = tokio_rt();
     let mut g = group(c, "callbacks_chain_2M", N_CALLBACKS);
-    g.bench_function("ioloop", |b| b.iter(|| ioloop_chain(N_CALLBACKS)));
+    g.bench_function("ioloop", |b| b.iter(|| ioloop_chain(N_CALLBACKS, false)));
+    g.bench_function("ioloop_watchdog", |b| {
+        b.iter(|| ioloop_chain(N_CALLBACKS, true))
+    });
     g.bench_function("tokio", |b| b.iter(|| tokio_chain(&rt, N_CALLBACKS)));
     g.bench_function("calloop", |b| b.iter(|| calloop_chain(N_CALLBACKS)));
     g.finish();

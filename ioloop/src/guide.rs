@@ -22,7 +22,8 @@
 //! | `remove_timeout(handle)` | [`IOLoop::remove_timeout`] | Real removal, no tombstone; returns whether it was pending. |
 //! | `time()` | [`IOLoop::time`] | Monotonic (Tornado's default is `time.time`, the wall clock; Tornado's issues #2035 and #1290 show why monotonic is better). |
 //! | `add_callback(cb)` | [`IOLoop::add_callback`] (loop thread), [`Remote::add_callback`](crate::Remote::add_callback) (any thread) | The type system enforces Tornado's "only `add_callback` is thread-safe": `IOLoop` is not `Send`. |
-//! | `add_callback_from_signal(cb)` | see [Signals](#signals) | |
+//! | `add_callback_from_signal(cb)` | [`IOLoop::add_signal_handler`] | Not needed: see [Signals](#signals). |
+//! | (asyncio) `add_signal_handler(sig, cb)`, `remove_signal_handler(sig)` | [`IOLoop::add_signal_handler`], [`IOLoop::remove_signal_handler`], [`IOLoop::remove_signal_handler_handle`] | Several handlers per signal, each removable alone through its [`SignalHandle`](crate::SignalHandle); each runs on the loop thread as an ordinary callback. |
 //! | `spawn_callback(cb)` | [`IOLoop::spawn_callback`] | An alias of `add_callback`, as in Tornado 6. |
 //! | `start()` | [`IOLoop::start`] | Returns `Result`: nested start is [`Error::AlreadyRunning`](crate::Error::AlreadyRunning) (rule L6). |
 //! | `stop()` | [`IOLoop::stop`], [`Remote::stop`](crate::Remote::stop) | Before `start`, makes the next `start` return at once (L2). |
@@ -35,7 +36,9 @@
 //! | `initialized()` / `install()` / `clear_instance()` | [`IOLoop::initialized`] / [`IOLoop::install`] / [`IOLoop::clear_instance`] | |
 //! | `configure()`, `configurable_base()`, `configurable_default()`, `initialize()` | [`IOLoop::builder`] | One implementation; options go through the builder. |
 //! | `split_fd()`, `close_fd()` | none | Ownership is in the types (`RawFd` borrowed, `OwnedFd` owned). |
-//! | `set_blocking_signal_threshold`, `set_blocking_log_threshold`, `log_stack` | not yet | The blocking watchdog is a separate piece of work. |
+//! | `set_blocking_log_threshold(s)` | [`IOLoop::set_blocking_log_threshold`] | Per callback (Tornado's `SIGALRM` timer spanned a whole iteration), on a loop on any thread, several loops at once; reported while the callback still runs, with the loop thread's stack (Linux). See [`watchdog`](crate::watchdog). |
+//! | `set_blocking_signal_threshold(s, action)` | [`IOLoop::set_blocking_signal_threshold`] with [`BlockingAction`](crate::BlockingAction) | The action gets a [`BlockingReport`](crate::BlockingReport) on the watchdog thread, not `(signal, frame)` in a signal handler. `action=None` (kill the process) is [`BlockingAction::Abort`](crate::BlockingAction::Abort). |
+//! | `log_stack(signal, frame)` | [`BlockingAction::Log`](crate::BlockingAction::Log) | A `log::warn!` record with the report, stack included. |
 //! | `run_sync(func, timeout)` | [`IOLoop::run_sync(main, timeout)`](crate::IOLoop::run_sync) | `main` returns a future (R2's non-future case is a type error). Timeout: [`RunSyncError::TimedOut`](crate::RunSyncError::TimedOut) naming the duration, the future dropped (5.0+ cancels it, R6). Stopped first: [`RunSyncError::Stopped`](crate::RunSyncError::Stopped) (R7). Panics are re-raised (R3, R4). The future need not be `'static`. |
 //! | `add_future(future, cb)` | [`IOLoop::add_future`] | The callback gets the future's output (Tornado passes the future itself); it runs as a callback on the loop even when another thread completes the future (F1). |
 //! | `spawn_callback(coroutine_fn)` / returning a coroutine from a callback (C8) | [`IOLoop::spawn`] | Spawn the future; drop or [`detach`](crate::JoinHandle::detach) the handle for fire-and-forget. A panic is logged by the loop (C8) and handed to the handle's awaiter. |
@@ -99,13 +102,28 @@
 //!
 //! ## Signals
 //!
-//! Tornado's `add_callback_from_signal` exists because Python signal
-//! handlers run between bytecodes on the main thread. In Rust, a signal
-//! handler may only do async-signal-safe work, and [`Remote::add_callback`](crate::Remote::add_callback)
-//! takes a lock and allocates, so it must not be called from one. Loop
-//! signal handlers are a separate piece of work.
+//! Tornado's `add_callback_from_signal` exists because a Python signal
+//! handler is ordinary code, run between bytecodes on the main thread,
+//! that may interrupt the loop while `add_callback` holds its lock. In
+//! Rust a signal handler may only do async-signal-safe work, and
+//! [`Remote::add_callback`](crate::Remote::add_callback) locks and
+//! allocates, so it must not be called from one.
 //!
-//! ## Embedding
+//! [`IOLoop::add_signal_handler`] makes the need go away: the part that
+//! runs in signal context is signal-hook's (set a flag, write a byte to
+//! the loop's self-pipe, both async-signal-safe), and the handler runs
+//! later, on the loop thread, as an ordinary callback. No user code ever
+//! runs in signal context, so there is nothing to call
+//! `add_callback_from_signal` from.
+//!
+//! Code that installs its own raw handler (through
+//! `signal_hook_registry::register`) and needs to reach a loop from it can
+//! do the same by hand: from the handler, only store to an atomic and
+//! write to a pipe or socket whose other end the loop watches with
+//! [`IOLoop::add_handler`] (`signal_hook::low_level::pipe` does that
+//! write); the loop's handler then reads the atomic and acts.
+//!
+//! //! ## Embedding
 //!
 //! Two patterns:
 //!

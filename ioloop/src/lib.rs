@@ -87,6 +87,12 @@
 //!   [`IOLoop::run_sync`], [`sleep`], [`sleep_until`], [`timeout`],
 //!   [`yield_now`], readiness futures ([`IOLoop::readable`],
 //!   [`IOLoop::writable`]) and [`IOLoop::run_in_executor`].
+//! * [`IOLoop::add_signal_handler`] and [`SignalHandle`]: Unix signals
+//!   delivered to the loop as ordinary callbacks.
+//! * [`watchdog`]: the blocking watchdog
+//!   ([`IOLoop::set_blocking_log_threshold`]), which reports a callback
+//!   that blocks the loop while it runs, with the loop thread's stack;
+//!   [`BlockingAction`], [`BlockingReport`].
 //! * [`Events`], [`Deadline`], [`TimeoutHandle`], [`Error`]: the values the
 //!   API takes and returns.
 //! * [`guide`]: Tornado's `IOLoop`, method by method, and what it maps to.
@@ -103,12 +109,16 @@
 //!   a replaceable exception handler (by default `log::error!`, naming
 //!   where the callback was registered) and the loop goes on.
 //! * **Time** is monotonic; deadlines never fire early.
+//! * **Blocking** the loop is what the watchdog is for: with a threshold
+//!   set, a callback running longer is reported while it runs.
 //!
 //! # Portability
 //!
 //! Unix, through mio (epoll on Linux, kqueue on the BSDs and macOS). The
 //! loop is developed and tested on Linux. 64-bit targets only: a handler's
-//! mio token packs a 32-bit slot and a 32-bit generation.
+//! mio token packs a 32-bit slot and a 32-bit generation. The blocking
+//! watchdog captures stacks on Linux only; elsewhere its reports have
+//! everything but the stack.
 
 #![deny(unsafe_code)]
 
@@ -124,12 +134,16 @@ mod readiness;
 mod remote;
 mod run;
 mod run_sync;
+mod signals;
+#[allow(unsafe_code)]
+mod sys;
 mod task;
 mod thread;
 mod time;
 mod timers;
 
 pub mod guide;
+pub mod watchdog;
 
 pub use crate::deadline::{Deadline, InvalidDeadline};
 pub use crate::error::Error;
@@ -140,9 +154,11 @@ pub use crate::ioloop::{Builder, IOLoop, MakeCurrent, TimeoutHandle, WeakIOLoop}
 pub use crate::readiness::Ready;
 pub use crate::remote::{Rejected, Remote};
 pub use crate::run_sync::RunSyncError;
+pub use crate::signals::SignalHandle;
 pub use crate::task::{JoinError, JoinHandle};
 pub use crate::thread::LoopThread;
 pub use crate::time::{Elapsed, Sleep, Timeout, YieldNow, sleep, sleep_until, timeout, yield_now};
+pub use crate::watchdog::{BlockingAction, BlockingReport, StackCapture, StackFrame};
 
 /// Readable: [`Events::READ`].
 pub const READ: Events = Events::READ;

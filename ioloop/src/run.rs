@@ -56,6 +56,7 @@ impl<'a> Running<'a> {
 impl Drop for Running<'_> {
     fn drop(&mut self) {
         let inner = &self.ioloop.inner;
+        inner.watchdog.idle();
         inner.running.set(false);
         inner.shared.take_stop_request();
         let ours = current::replace(self.previous.take());
@@ -197,6 +198,8 @@ fn poll_main(ioloop: &IOLoop, id: TaskId, main: &mut Option<Main<'_>>) {
 /// Polls, filling `state.ready`.
 fn poll(ioloop: &IOLoop, state: &mut RunState, mut timeout: Option<Duration>) -> Result<(), Error> {
     let inner = &*ioloop.inner;
+    // Waiting is not blocking: the watchdog never reports a polling loop.
+    inner.watchdog.idle();
     let parks = timeout != Some(Duration::ZERO);
     if parks && !inner.shared.park() {
         timeout = Some(Duration::ZERO);

@@ -1,0 +1,157 @@
+//! Linux: thread ids, thread-directed signals, signal dispositions and
+//! masks, and the stack capture's signal action.
+
+use std::hint::black_box;
+use std::io;
+use std::mem;
+use std::ops::RangeInclusive;
+use std::ptr;
+use std::sync::Arc;
+
+use libc::c_int;
+pub(crate) use signal_hook_registry::SigId;
+
+use crate::watchdog::slot::Slot;
+
+/// The watchdog captures stacks here (its layer B).
+pub(crate) const STACK_CAPTURE: bool = true;
+
+/// A kernel thread id.
+pub(crate) type Tid = libc::pid_t;
+
+/// The calling thread's kernel id.
+pub(crate) fn current_tid() -> Option<Tid> {
+    Some(gettid())
+}
+
+fn gettid() -> Tid {
+    // SAFETY: the gettid system call takes no arguments and cannot fail; a
+    // raw system call is async-signal-safe (the stack capture makes this
+    // call in signal context, where errno is saved and restored around it).
+    let tid = unsafe { libc::syscall(libc::SYS_gettid) };
+    tid as Tid
+}
+
+/// Sends `signal` to the thread `tid` of this process.
+pub(crate) fn signal_thread(tid: Tid, signal: c_int) -> io::Result<()> {
+    // SAFETY: getpid has no preconditions. tgkill takes plain integers and
+    // only queues a signal: a thread that has exited is an ESRCH error, not
+    // undefined behaviour (unlike pthread_kill on a thread that may have been
+    // joined, the reason it is used here). A tid reused by a new thread of
+    // this process gets a signal whose action finds no request for it
+    // (`Slot::serve` checks the callback sequence) and does nothing.
+    let rc = unsafe { libc::syscall(libc::SYS_tgkill, libc::getpid(), tid, signal) };
+    if rc == -1 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// `SIGRTMIN()..=SIGRTMAX()`: the real-time signals the C library leaves to
+/// applications (glibc keeps the first two or three for itself and moves
+/// `SIGRTMIN` past them, hence a function, not a constant).
+pub(crate) fn realtime_signals() -> RangeInclusive<c_int> {
+    libc::SIGRTMIN()..=libc::SIGRTMAX()
+}
+
+/// `SIGSYS`: the highest classic signal.
+pub(crate) fn max_standard_signal() -> c_int {
+    libc::SIGSYS
+}
+
+/// True if `signal` has its default disposition: nobody handles or ignores
+/// it.
+pub(crate) fn disposition_is_default(signal: c_int) -> io::Result<bool> {
+    // SAFETY: `sigaction` is a plain C struct for which all-zero bytes are a
+    // valid value.
+    let mut current: libc::sigaction = unsafe { mem::zeroed() };
+    // SAFETY: with a null new action, sigaction only writes the current one
+    // into `current`, a valid, writable struct owned by this frame.
+    if unsafe { libc::sigaction(signal, ptr::null(), &mut current) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(current.sa_sigaction == libc::SIG_DFL)
+}
+
+/// True if the calling thread's signal mask blocks `signal`.
+pub(crate) fn blocked_on_this_thread(signal: c_int) -> bool {
+    // SAFETY: `sigset_t` is a plain C bit set for which all-zero bytes are a
+    // valid (empty) value.
+    let mut mask: libc::sigset_t = unsafe { mem::zeroed() };
+    // SAFETY: with a null new set, pthread_sigmask only writes the calling
+    // thread's mask into `mask`, a valid, writable set owned by this frame.
+    if unsafe { libc::pthread_sigmask(libc::SIG_BLOCK, ptr::null(), &mut mask) } != 0 {
+        return false;
+    }
+    // SAFETY: `mask` is an initialised set (filled in just above).
+    unsafe { libc::sigismember(&mask, signal) == 1 }
+}
+
+/// Walks the calling thread's stack once, asking every frame for its
+/// instruction pointer as the capture does, so the unwinder's first-use
+/// work (binding libgcc's entry points, its one-time initialisation) is
+/// done here, on the loop thread but outside signal context.
+pub(crate) fn warm_unwinder() {
+    backtrace::trace(|frame| {
+        black_box(frame.ip());
+        true
+    });
+    black_box(gettid());
+}
+
+/// Installs, through signal-hook's registry, the action that serves stack
+/// capture requests made on `slot`. The registry chains any handler that
+/// was installed before it and runs every action registered for `signal`,
+/// so other users of the signal keep working.
+pub(crate) fn register_stack_capture(signal: c_int, slot: Arc<Slot>) -> io::Result<SigId> {
+    let action = move |_: &libc::siginfo_t| on_capture_signal(&slot);
+    // SAFETY: register_sigaction requires an action that is
+    // async-signal-safe and never panics. `on_capture_signal` saves and
+    // restores errno, makes the gettid system call, and runs `Slot::serve`,
+    // which only uses atomics on memory allocated beforehand (no allocation,
+    // lock, I/O or panicking index) around the unwinder. The unwinder
+    // (libgcc's `_Unwind_Backtrace`) is the one part that POSIX does not
+    // promise to be async-signal-safe: using it here is best-effort, as the
+    // watchdog's documentation says, warmed beforehand by `warm_unwinder`
+    // and lock-free on glibc 2.35 and later with libgcc 12 and later.
+    // `signal` is a real-time signal, never one of signal-hook's FORBIDDEN
+    // signals, so the registration does not panic.
+    unsafe { signal_hook_registry::register_sigaction(signal, action) }
+}
+
+/// Removes an action installed by [`register_stack_capture`].
+pub(crate) fn unregister(id: SigId) -> bool {
+    signal_hook_registry::unregister(id)
+}
+
+/// The signal action: records the interrupted thread's return addresses
+/// into `slot` if a capture was requested for this thread and its current
+/// callback. Runs in signal context.
+fn on_capture_signal(slot: &Slot) {
+    let errno = Errno::save();
+    slot.serve(gettid(), |record| {
+        // SAFETY: trace_unsynchronized is unsafe because some platforms'
+        // unwinders are not thread-safe; libgcc's `_Unwind_Backtrace`, used
+        // on Linux, is. The callback only hands each frame's instruction
+        // pointer to `record`, which stores it in preallocated atomics.
+        unsafe { backtrace::trace_unsynchronized(|frame| record(frame.ip().addr())) }
+    });
+    errno.restore();
+}
+
+/// The calling thread's `errno`, saved so a signal action can restore it.
+struct Errno(c_int);
+
+impl Errno {
+    fn save() -> Errno {
+        // SAFETY: __errno_location returns a valid pointer to the calling
+        // thread's errno, which may be read in signal context.
+        Errno(unsafe { *libc::__errno_location() })
+    }
+
+    fn restore(self) {
+        // SAFETY: as in `save`; writing errno is what a signal handler that
+        // makes system calls must do before it returns.
+        unsafe { *libc::__errno_location() = self.0 }
+    }
+}

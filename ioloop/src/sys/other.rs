@@ -1,0 +1,52 @@
+//! Unix platforms other than Linux: no stack capture (the watchdog's
+//! always-available layer still works) and the classic signals only.
+
+use std::io;
+use std::ops::RangeInclusive;
+use std::sync::Arc;
+
+use libc::c_int;
+pub(crate) use signal_hook_registry::SigId;
+
+use crate::watchdog::slot::Slot;
+
+/// No stack capture on this platform.
+pub(crate) const STACK_CAPTURE: bool = false;
+
+/// A thread id (unused: no thread-directed capture here).
+pub(crate) type Tid = i32;
+
+pub(crate) fn current_tid() -> Option<Tid> {
+    None
+}
+
+pub(crate) fn signal_thread(_tid: Tid, _signal: c_int) -> io::Result<()> {
+    Err(io::ErrorKind::Unsupported.into())
+}
+
+/// None: real-time signals are not used here.
+pub(crate) fn realtime_signals() -> RangeInclusive<c_int> {
+    RangeInclusive::new(1, 0)
+}
+
+pub(crate) fn max_standard_signal() -> c_int {
+    31
+}
+
+pub(crate) fn disposition_is_default(_signal: c_int) -> io::Result<bool> {
+    Ok(false)
+}
+
+pub(crate) fn blocked_on_this_thread(_signal: c_int) -> bool {
+    false
+}
+
+pub(crate) fn warm_unwinder() {}
+
+pub(crate) fn register_stack_capture(_signal: c_int, _slot: Arc<Slot>) -> io::Result<SigId> {
+    Err(io::ErrorKind::Unsupported.into())
+}
+
+pub(crate) fn unregister(id: SigId) -> bool {
+    signal_hook_registry::unregister(id)
+}

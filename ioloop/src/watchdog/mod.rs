@@ -1,0 +1,556 @@
+//! The blocking watchdog: which callback blocks the loop, and the loop
+//! thread's stack while it does (Tornado's `set_blocking_log_threshold`).
+//!
+//! ```
+//! use std::time::Duration;
+//! use ioloop::IOLoop;
+//!
+//! let ioloop = IOLoop::new()?;
+//! // Any callback, timeout or handler running longer than 100 ms is
+//! // logged (log::warn!, target "ioloop::watchdog") while it runs, with
+//! // where it was registered and the loop thread's stack.
+//! ioloop.set_blocking_log_threshold(Some(Duration::from_millis(100)))?;
+//! # Ok::<(), std::io::Error>(())
+//! ```
+//!
+//! See [`IOLoop::set_blocking_log_threshold`] and
+//! [`IOLoop::set_blocking_signal_threshold`] for the API, and the
+//! `blocking` example for a report.
+//!
+//! # Design
+//!
+//! Two layers (DESIGN §8):
+//!
+//! * **Always available, no signals.** Before every callback, timeout,
+//!   handler and task poll, the loop thread publishes in atomics a sequence
+//!   number and where the callback was registered, tagged with its kind:
+//!   two plain stores, no clock, no lock. The callback counts as running
+//!   until the next one begins or the loop marks itself idle (before it
+//!   polls, and when `start` returns). One watchdog thread per process
+//!   looks at each watched loop every quarter of its threshold; a sequence
+//!   number that has not moved for the threshold is a blocked loop.
+//! * **The stack (Linux).** To say *where* the callback is stuck, the
+//!   watchdog sends a real-time signal to the loop thread (`tgkill`, so
+//!   that thread only), whose action records raw return addresses into a
+//!   buffer allocated beforehand; the watchdog thread then resolves them to
+//!   function names, files and lines and hands the [`BlockingReport`] to
+//!   the [`BlockingAction`].
+//!
+//! One thread serves every loop, whatever their number: a process with 16
+//! loop threads gets one watchdog thread, not 16, asleep whenever no loop
+//! is watched. It is started by the first loop that enables the watchdog
+//! and lives as long as the process. The cost of sharing it is that a slow
+//! report (a slow custom action, say) delays the looks at other loops by
+//! as long. When it starts, a short-lived helper thread loads the symbol
+//! tables of the program and the C library, so that the first report is
+//! not delayed by it.
+//!
+//! # The signal and its action
+//!
+//! * The signal is chosen at run time: the first real-time signal from
+//!   `SIGRTMIN()+4` up whose disposition is still the default (so nobody
+//!   uses it), unless [`IOLoop::set_blocking_stack_signal`] chose one.
+//!   glibc and musl keep the first real-time signals for themselves,
+//!   hence a function, and the offset leaves the lowest ones to
+//!   applications that take "`SIGRTMIN`" by convention. `SIGALRM`,
+//!   `SIGPROF` and `SIGUSR1/2` are left alone: timers, profilers and
+//!   applications own those. [`IOLoop::add_signal_handler`] refuses the
+//!   chosen signal.
+//! * The action is installed through signal-hook's registry, which chains
+//!   any handler installed before it and lets other actions share the
+//!   signal. A handler installed later with a raw `sigaction` replaces the
+//!   registry's: captures then time out and reports say so.
+//! * The action only reads and writes atomics in the loop's slot, checks
+//!   that the request is for this thread and for the callback still
+//!   running (a capture whose callback has returned is dropped as stale),
+//!   saves and restores `errno`, and walks the stack with
+//!   `backtrace::trace_unsynchronized`, recording at most 128 return
+//!   addresses. It never allocates, locks, logs or formats.
+//! * A loop that is polling is never signalled: the watchdog only acts on
+//!   a loop running a callback. If the callback returns between the
+//!   watchdog's look and the signal, the signal may interrupt `epoll_wait`,
+//!   which returns `EINTR`; the loop counts that as a wakeup and goes on.
+//! * The watchdog waits up to 250 ms for the loop thread to take the
+//!   request, then gives up (the report says the signal was not handled).
+//!
+//! # Limits
+//!
+//! * **The stack walk is best-effort, not async-signal-safe by
+//!   specification.** POSIX promises nothing for the unwinder (libgcc's
+//!   `_Unwind_Backtrace`). What is done about it: the unwinder is warmed
+//!   on the loop thread when the watchdog is enabled (so its one-time
+//!   initialisation never runs in the handler); the walk only reads
+//!   unwind tables, which glibc 2.35+ with libgcc 12+ find without taking
+//!   a lock (`_dl_find_object`); the handler does nothing else that is not
+//!   async-signal-safe. On older systems the lookup takes the loader lock:
+//!   a capture landing while the loop thread holds it (inside `dlopen`, or
+//!   while it unwinds a panic) would deadlock that thread. The watchdog
+//!   then gives up after 2 s, reports it, and never captures on that loop
+//!   again. If that risk is not acceptable, turn the stack off with
+//!   [`IOLoop::set_blocking_stack_signal(None)`](IOLoop::set_blocking_stack_signal);
+//!   the reports keep everything but the stack.
+//! * The action runs on the loop thread's own stack (signal-hook installs
+//!   it without `SA_ONSTACK`): a callback that has nearly exhausted its
+//!   stack may overflow it during the capture, which Rust reports as a
+//!   stack overflow.
+//! * A blocking system call in the callback can return `EINTR` when the
+//!   signal arrives, once per report. The action is installed with
+//!   `SA_RESTART`, so most calls restart; `std::thread::sleep` and the
+//!   standard library's I/O retry.
+//! * If the signal is blocked on the loop thread, reports carry no stack
+//!   (they say why).
+//! * A child process made by `fork` has no watchdog thread: enable the
+//!   watchdog again in the child (which starts one there).
+//! * Durations are sampled: a report's [`blocked_for`](BlockingReport::blocked_for)
+//!   is a lower bound, short by at most a quarter threshold (more if the
+//!   watchdog thread was itself delayed).
+//! * Between two callbacks of one iteration, the loop's own few
+//!   instructions count towards the first callback.
+//! * Symbols come from the binary: a release build without debug
+//!   information has function names but no files or lines, and functions
+//!   inlined into their callers disappear (mark a function you want to
+//!   see `#[inline(never)]`, or build with
+//!   `debug = "line-tables-only"`). Symbolisation in a debug build is much
+//!   faster with the symbolisation crates optimised, as this workspace
+//!   does:
+//!
+//!   ```toml
+//!   [profile.dev.package.gimli]
+//!   opt-level = 3
+//!   [profile.dev.package.addr2line]
+//!   opt-level = 3
+//!   [profile.dev.package.object]
+//!   opt-level = 3
+//!   [profile.dev.package.miniz_oxide]
+//!   opt-level = 3
+//!   ```
+//!
+//! # Portability
+//!
+//! The stack is captured on Linux only. Elsewhere the watchdog reports the
+//! callback, its registration site and how long it has run, and
+//! [`StackCapture::Unavailable`] says there is no stack.
+
+pub(crate) mod action;
+pub(crate) mod report;
+pub(crate) mod slot;
+mod symbolize;
+mod thread;
+
+use std::cell::Cell;
+use std::io;
+use std::panic::Location;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
+
+use libc::c_int;
+
+use crate::exception::CallbackKind;
+use crate::signals::signal_name;
+use crate::sys::{self, SigId};
+use crate::{Error, IOLoop};
+
+pub use action::BlockingAction;
+pub use report::{BlockingReport, StackCapture, StackFrame};
+use slot::Slot;
+
+/// The `log` target of the watchdog's records.
+pub(crate) const LOG_TARGET: &str = "ioloop::watchdog";
+
+/// The default stack signal is the first free one from `SIGRTMIN()` plus
+/// this.
+const SIGNAL_OFFSET: c_int = 4;
+
+/// One loop's side of the watchdog: the slot it publishes into, and
+/// whether it is watched. Loop thread only.
+pub(crate) struct LoopWatchdog {
+    /// INVARIANT: true exactly while `slot` is registered with the watchdog
+    /// thread; read on every callback.
+    on: Cell<bool>,
+    threshold: Cell<Option<Duration>>,
+    slot: Arc<Slot>,
+    /// The stack capture's signal action for this loop, while installed.
+    capture: Cell<Option<SigId>>,
+}
+
+impl LoopWatchdog {
+    pub(crate) fn new() -> LoopWatchdog {
+        LoopWatchdog {
+            on: Cell::new(false),
+            threshold: Cell::new(None),
+            slot: Arc::new(Slot::new()),
+            capture: Cell::new(None),
+        }
+    }
+
+    /// Called before user code runs: publishes what runs, if the watchdog
+    /// is on. The callback counts as running until the next `begin` or
+    /// [`idle`](LoopWatchdog::idle): no second store after it returns.
+    #[inline(always)]
+    pub(crate) fn begin(&self, kind: CallbackKind, site: &'static Location<'static>) {
+        if self.on.get() {
+            self.slot.begin(kind, site);
+        }
+    }
+
+    /// Called when the loop stops running user code for a while: before it
+    /// polls, and when `start` returns. A loop marked idle is never
+    /// reported nor signalled.
+    #[inline]
+    pub(crate) fn idle(&self) {
+        if self.on.get() {
+            self.slot.idle();
+        }
+    }
+
+    fn enable(&self, threshold: Duration, action: BlockingAction) -> io::Result<()> {
+        let tid = sys::current_tid();
+        if let Some(tid) = tid {
+            self.slot.set_tid(tid);
+        }
+        let capture = self.install_capture();
+        let watch = thread::Watch {
+            slot: self.slot.clone(),
+            threshold,
+            action,
+            thread_name: std::thread::current().name().map(str::to_owned),
+            tid,
+            capture,
+        };
+        if let Err(err) = thread::watch(watch) {
+            self.disable();
+            return Err(err);
+        }
+        self.on.set(true);
+        self.threshold.set(Some(threshold));
+        Ok(())
+    }
+
+    /// Installs this loop's stack capture action, if the platform and the
+    /// configuration allow; returns the signal, or why there is no stack.
+    fn install_capture(&self) -> Result<c_int, String> {
+        if !sys::STACK_CAPTURE {
+            return Err("stack capture is only implemented on Linux".to_owned());
+        }
+        let signal = stack_signal_for_capture()?;
+        if sys::blocked_on_this_thread(signal) {
+            return Err(format!(
+                "{} is blocked on the loop thread",
+                signal_name(signal)
+            ));
+        }
+        if self.capture.get().is_none() {
+            sys::warm_unwinder();
+            let id = sys::register_stack_capture(signal, self.slot.clone()).map_err(|err| {
+                format!("cannot install the {} action: {err}", signal_name(signal))
+            })?;
+            self.capture.set(Some(id));
+        }
+        Ok(signal)
+    }
+
+    /// Stops watching this loop (on `set_*_threshold(None)`, `close` and
+    /// drop).
+    pub(crate) fn disable(&self) {
+        if self.on.replace(false) {
+            thread::unwatch(&self.slot);
+        }
+        // Not running anything as far as a later `enable` is concerned.
+        self.slot.idle();
+        self.threshold.set(None);
+        if let Some(id) = self.capture.take() {
+            sys::unregister(id);
+        }
+    }
+}
+
+impl Drop for LoopWatchdog {
+    fn drop(&mut self) {
+        self.disable();
+    }
+}
+
+// ----- the stack signal, process-wide ----------------------------------------
+
+enum StackSignal {
+    /// Not chosen yet: chosen when a loop first enables its watchdog.
+    Unchosen,
+    /// Stack capture turned off by `set_blocking_stack_signal(None)`.
+    Disabled,
+    Chosen(c_int),
+    /// No free signal was found: why.
+    Unavailable(String),
+}
+
+struct StackSignalState {
+    signal: StackSignal,
+    /// A loop has installed its capture action: the choice is final.
+    in_use: bool,
+}
+
+static STACK_SIGNAL: Mutex<StackSignalState> = Mutex::new(StackSignalState {
+    signal: StackSignal::Unchosen,
+    in_use: false,
+});
+
+fn stack_signal_state() -> MutexGuard<'static, StackSignalState> {
+    STACK_SIGNAL.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// The stack signal, chosen now if need be, for a loop about to install
+/// its capture action; or why there is none.
+fn stack_signal_for_capture() -> Result<c_int, String> {
+    let mut state = stack_signal_state();
+    if let StackSignal::Unchosen = state.signal {
+        state.signal = choose_stack_signal();
+    }
+    let signal = match &state.signal {
+        StackSignal::Chosen(signal) => Ok(*signal),
+        StackSignal::Disabled => {
+            Err("stack capture is disabled (IOLoop::set_blocking_stack_signal(None))".to_owned())
+        }
+        StackSignal::Unavailable(reason) => Err(reason.clone()),
+        StackSignal::Unchosen => Err("no stack capture signal was chosen".to_owned()),
+    };
+    state.in_use |= signal.is_ok();
+    signal
+}
+
+fn choose_stack_signal() -> StackSignal {
+    let signals = sys::realtime_signals();
+    let first = signals.start().saturating_add(SIGNAL_OFFSET);
+    match (first..=*signals.end()).find(|&s| sys::disposition_is_default(s).unwrap_or(false)) {
+        Some(signal) => StackSignal::Chosen(signal),
+        None => StackSignal::Unavailable(format!(
+            "no free real-time signal from SIGRTMIN+{SIGNAL_OFFSET} to SIGRTMAX for stack capture"
+        )),
+    }
+}
+
+/// Runs `register` (which installs a signal handler for `signal`) unless
+/// `signal` is the watchdog's stack signal, holding the choice steady
+/// meanwhile, so the watchdog never picks a signal being registered.
+pub(crate) fn unless_stack_signal<R>(
+    signal: c_int,
+    register: impl FnOnce() -> io::Result<R>,
+) -> io::Result<R> {
+    let state = stack_signal_state();
+    if let StackSignal::Chosen(chosen) = state.signal {
+        if chosen == signal {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!(
+                    "add_signal_handler: {} is the blocking watchdog's stack capture signal",
+                    signal_name(signal)
+                ),
+            ));
+        }
+    }
+    register()
+}
+
+// ----- the public API ---------------------------------------------------------
+
+impl IOLoop {
+    /// Logs a warning, with the loop thread's stack, whenever one callback,
+    /// timeout, handler or task poll runs longer than `threshold`; `None`
+    /// turns the watchdog off (Tornado's `set_blocking_log_threshold`).
+    ///
+    /// The same as
+    /// [`set_blocking_signal_threshold(threshold, BlockingAction::Log)`](IOLoop::set_blocking_signal_threshold):
+    /// a `log::warn!` record, target `ioloop::watchdog`, whose text is the
+    /// [`BlockingReport`]'s. When a reported callback finally returns, a
+    /// `log::info!` record says how long it ran.
+    ///
+    /// # Errors
+    ///
+    /// As [`set_blocking_signal_threshold`](IOLoop::set_blocking_signal_threshold).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use ioloop::IOLoop;
+    ///
+    /// let ioloop = IOLoop::new()?;
+    /// ioloop.set_blocking_log_threshold(Some(Duration::from_millis(100)))?;
+    /// // A callback that blocks the loop for 300 ms is reported after
+    /// // about 100 ms, while it still runs, with its stack.
+    /// ioloop.add_callback(|| std::thread::sleep(Duration::from_millis(300)));
+    /// let l = ioloop.clone();
+    /// ioloop.add_callback(move || l.stop());
+    /// ioloop.start()?;
+    /// ioloop.set_blocking_log_threshold(None)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn set_blocking_log_threshold(&self, threshold: Option<Duration>) -> io::Result<()> {
+        self.set_blocking_signal_threshold(threshold, BlockingAction::Log)
+    }
+
+    /// Calls `action` with a [`BlockingReport`] whenever one callback,
+    /// timeout, handler or task poll runs longer than `threshold`; `None`
+    /// turns the watchdog off (Tornado's `set_blocking_signal_threshold`).
+    ///
+    /// The report is made while the callback still runs: how long it has
+    /// run, what it is and where it was registered, the loop thread, and
+    /// the loop thread's stack at that moment (see the
+    /// [module docs](crate::watchdog) for how, and its limits).
+    /// [`BlockingAction::Abort`] is Tornado's `action=None`: it ends the
+    /// process.
+    ///
+    /// # Semantics
+    ///
+    /// * **Per callback**, as asyncio's slow-callback warning: a loop kept
+    ///   busy by many short callbacks is not reported. (Tornado's timer
+    ///   spanned a whole iteration.) A loop waiting in poll is never
+    ///   reported.
+    /// * The watchdog looks every quarter `threshold`, so a callback is
+    ///   reported between 1 and 1.25 thresholds after it started; if it
+    ///   still runs, again each time its running time has doubled since
+    ///   the previous report (about 2, 4, 8... thresholds). One callback
+    ///   gets a handful of reports, not a flood.
+    /// * The action runs on the watchdog thread, shared by every loop of
+    ///   the process.
+    /// * One threshold and action per loop: each call replaces the
+    ///   previous one, for both this method and
+    ///   [`set_blocking_log_threshold`](IOLoop::set_blocking_log_threshold)
+    ///   (as in Tornado).
+    /// * Works for a loop on any thread, and for several loops at once.
+    ///
+    /// # Errors
+    ///
+    /// * `InvalidInput` for a zero threshold.
+    /// * [`Error::Closed`] (as an `io::Error`) on a closed loop.
+    /// * The `io::Error` of spawning the watchdog thread, on first use.
+    ///
+    /// Not being able to capture stacks (another platform, the signal
+    /// blocked, stack capture turned off) is not an error: the reports say
+    /// why they have no stack.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use ioloop::{BlockingAction, IOLoop};
+    ///
+    /// let ioloop = IOLoop::new()?;
+    /// ioloop.set_blocking_signal_threshold(
+    ///     Some(Duration::from_secs(1)),
+    ///     BlockingAction::custom(|report| {
+    ///         eprintln!("{} (registered at {})", report.blocked_for().as_millis(), report.site());
+    ///     }),
+    /// )?;
+    /// assert_eq!(ioloop.blocking_threshold(), Some(Duration::from_secs(1)));
+    /// ioloop.set_blocking_signal_threshold(None, BlockingAction::Log)?;
+    /// assert_eq!(ioloop.blocking_threshold(), None);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn set_blocking_signal_threshold(
+        &self,
+        threshold: Option<Duration>,
+        action: BlockingAction,
+    ) -> io::Result<()> {
+        let watchdog = &self.inner.watchdog;
+        let Some(threshold) = threshold else {
+            watchdog.disable();
+            return Ok(());
+        };
+        if threshold.is_zero() {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "the blocking threshold must be positive",
+            ));
+        }
+        if self.inner.closed.get() {
+            return Err(Error::Closed.into());
+        }
+        watchdog.enable(threshold, action)
+    }
+
+    /// The blocking watchdog's threshold, `None` if it is off.
+    pub fn blocking_threshold(&self) -> Option<Duration> {
+        self.inner.watchdog.threshold.get()
+    }
+
+    /// Chooses the signal the blocking watchdog sends a loop thread to
+    /// capture its stack, for the whole process; `None` turns stack capture
+    /// off (reports then have everything but the stack).
+    ///
+    /// By default the watchdog takes, when a loop first enables it, the
+    /// first real-time signal from `SIGRTMIN()+4` up that nobody handles.
+    /// Call this before any loop enables its watchdog to pick another (one
+    /// your program leaves free) or to turn the stack off.
+    ///
+    /// # Errors
+    ///
+    /// * `InvalidInput` if `signal` is not a real-time signal
+    ///   (`SIGRTMIN()..=SIGRTMAX()`).
+    /// * `AlreadyExists` if `signal` already has a handler.
+    /// * `Unsupported` on platforms without stack capture (anything but
+    ///   Linux), for `Some`.
+    /// * `Other` once a loop has installed its capture action with the
+    ///   current choice: the choice is final from then on.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// use ioloop::IOLoop;
+    ///
+    /// // At the start of main, before any loop enables its watchdog:
+    /// IOLoop::set_blocking_stack_signal(Some(libc::SIGRTMAX() - 1))?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn set_blocking_stack_signal(signal: Option<c_int>) -> io::Result<()> {
+        let mut state = stack_signal_state();
+        if state.in_use {
+            let current = match state.signal {
+                StackSignal::Chosen(s) => signal_name(s),
+                _ => "none".to_owned(),
+            };
+            return Err(io::Error::other(format!(
+                "the blocking watchdog already captures stacks with {current}; \
+                 choose its signal before any loop enables the watchdog"
+            )));
+        }
+        let Some(signal) = signal else {
+            state.signal = StackSignal::Disabled;
+            return Ok(());
+        };
+        if !sys::STACK_CAPTURE {
+            return Err(io::Error::new(
+                io::ErrorKind::Unsupported,
+                "stack capture is only implemented on Linux",
+            ));
+        }
+        let signals = sys::realtime_signals();
+        if !signals.contains(&signal) {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!(
+                    "signal {signal} is not a real-time signal (SIGRTMIN {} to SIGRTMAX {})",
+                    signals.start(),
+                    signals.end()
+                ),
+            ));
+        }
+        if !sys::disposition_is_default(signal)? {
+            return Err(io::Error::new(
+                io::ErrorKind::AlreadyExists,
+                format!("{} already has a handler", signal_name(signal)),
+            ));
+        }
+        state.signal = StackSignal::Chosen(signal);
+        Ok(())
+    }
+
+    /// The signal the blocking watchdog captures stacks with, once chosen
+    /// (by [`set_blocking_stack_signal`](IOLoop::set_blocking_stack_signal)
+    /// or when a loop first enabled its watchdog); `None` before, when
+    /// stack capture is off, or on platforms without it.
+    pub fn blocking_stack_signal() -> Option<c_int> {
+        match stack_signal_state().signal {
+            StackSignal::Chosen(signal) => Some(signal),
+            _ => None,
+        }
+    }
+}

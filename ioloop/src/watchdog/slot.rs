@@ -1,0 +1,471 @@
+//! [`Slot`]: what one loop shares with the watchdog thread.
+//!
+//! Three parties touch a slot:
+//!
+//! * the **loop thread** publishes, before every callback, a sequence
+//!   number, the callback's kind and where it was registered
+//!   ([`begin`](Slot::begin)): two plain stores (three for a handler), no
+//!   read-modify-write, no clock. The callback counts as running until the
+//!   next `begin`, or until the loop marks itself [`idle`](Slot::idle)
+//!   before it polls and when `start` returns: between two callbacks of an
+//!   iteration, the loop's own few instructions count towards the first.
+//!   (A second store after each callback cost as much again on the
+//!   callback-chain benchmark.)
+//! * the **watchdog thread** reads that ([`running`](Slot::running)) and,
+//!   when a callback has run too long, requests a stack capture
+//!   ([`request`](Slot::request), [`collect`](Slot::collect));
+//! * the **signal action**, on the loop thread in signal context, serves
+//!   the request ([`serve`](Slot::serve)) with atomics only.
+//!
+//! # The capture protocol
+//!
+//! `ticket` holds a request number and a state. Only the watchdog moves a
+//! ticket out of `Idle` (to `Requested`) and back to `Idle`; only the
+//! signal action moves `Requested` to `Writing` (by compare-exchange, so
+//! one action at most writes the buffer) and `Writing` to `Done` or
+//! `Stale`. The watchdog withdraws an undelivered request by
+//! compare-exchange `Requested` to `Idle`; if that fails, the action has
+//! started and owns the buffer until it publishes `Done` or `Stale` with a
+//! release store, after which the watchdog reads the buffer.
+
+use std::panic::Location;
+use std::sync::atomic::{AtomicI32, AtomicU64, AtomicUsize, Ordering};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use crate::Events;
+use crate::exception::CallbackKind;
+use crate::sys::AtomicSite;
+
+/// The deepest stack a capture records, in frames.
+pub(crate) const MAX_FRAMES: usize = 128;
+
+const IDLE: u64 = 0;
+const REQUESTED: u64 = 1;
+const WRITING: u64 = 2;
+const DONE: u64 = 3;
+const STALE: u64 = 4;
+const STATE_BITS: u32 = 3;
+const STATE_MASK: u64 = (1 << STATE_BITS) - 1;
+
+/// What one loop shares with the watchdog thread and the signal action.
+pub(crate) struct Slot {
+    /// INVARIANT: odd from a callback's [`begin`](Slot::begin) until the
+    /// next `begin` or [`idle`](Slot::idle), even while idle. Only the loop
+    /// thread writes it, and it only grows: `begin` moves it to a new odd
+    /// value (never one used before), `idle` from odd to even.
+    seq: AtomicU64,
+    /// INVARIANT: while `seq` is odd, the running callback's registration
+    /// site, tagged with its kind ([`encode`]), stored (release) before
+    /// `seq` became odd.
+    site: AtomicSite,
+    /// INVARIANT: while `seq` is odd and the kind tag is `TAG_HANDLER`, the
+    /// handler's fd and events ([`encode`]), stored (release) before `site`.
+    handler: AtomicU64,
+    /// The loop thread's kernel id, set when the watchdog is enabled; the
+    /// signal action ignores every other thread.
+    tid: AtomicI32,
+    /// INVARIANT: request number << `STATE_BITS` | state; see the module
+    /// docs for who moves it where.
+    ticket: AtomicU64,
+    /// The callback sequence number the current request is for.
+    want_seq: AtomicU64,
+    /// INVARIANT: the number of valid entries of `ips` once `ticket` is
+    /// `Done`; at most `MAX_FRAMES`.
+    len: AtomicUsize,
+    /// Return addresses, innermost first, written by the signal action.
+    ips: [AtomicUsize; MAX_FRAMES],
+}
+
+/// A callback the loop thread is running, as the watchdog saw it.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Running {
+    pub(crate) seq: u64,
+    pub(crate) site: &'static Location<'static>,
+    pub(crate) kind: Option<CallbackKind>,
+}
+
+/// How a stack capture ended.
+#[derive(Debug)]
+pub(crate) enum Captured {
+    /// Return addresses of the loop thread, innermost first.
+    Frames(Vec<usize>),
+    /// The callback had returned when the signal arrived.
+    Stale,
+    /// The signal was not handled in time (blocked, or the loop thread was
+    /// not scheduled); the request was withdrawn.
+    NotDelivered,
+    /// The signal action started but did not finish: the loop thread may be
+    /// stuck in the unwinder. The slot takes no more requests.
+    Unfinished,
+}
+
+impl Slot {
+    pub(crate) fn new() -> Slot {
+        Slot {
+            seq: AtomicU64::new(0),
+            site: AtomicSite::new(),
+            handler: AtomicU64::new(0),
+            tid: AtomicI32::new(0),
+            ticket: AtomicU64::new(IDLE),
+            want_seq: AtomicU64::new(0),
+            len: AtomicUsize::new(0),
+            ips: [const { AtomicUsize::new(0) }; MAX_FRAMES],
+        }
+    }
+
+    // ----- the loop thread -------------------------------------------------
+
+    /// Publishes that a callback starts. Loop thread only.
+    #[inline(always)]
+    pub(crate) fn begin(&self, kind: CallbackKind, site: &'static Location<'static>) {
+        // A new odd value: from odd N to N + 2, from even E to E + 3.
+        let seq = (self.seq.load(Ordering::Relaxed) | 1) + 2;
+        // Constant-folded where the kind is known at the call site.
+        let (tag, handler) = encode(kind);
+        if tag == TAG_HANDLER || tag == TAG_OTHER {
+            self.handler.store(handler, Ordering::Release);
+        }
+        self.site.store(site, tag, Ordering::Release);
+        self.seq.store(seq, Ordering::Release);
+    }
+
+    /// Publishes that no callback runs. Loop thread only.
+    pub(crate) fn idle(&self) {
+        let seq = self.seq.load(Ordering::Relaxed);
+        if seq & 1 == 1 {
+            self.seq.store(seq + 1, Ordering::Release);
+        }
+    }
+
+    /// Records the loop thread's kernel id (on enabling the watchdog).
+    pub(crate) fn set_tid(&self, tid: i32) {
+        self.tid.store(tid, Ordering::Relaxed);
+    }
+
+    /// Stores a site without a new sequence number: the state a reader can
+    /// see between the two stores of `begin`.
+    #[cfg(test)]
+    pub(crate) fn store_site_only(&self, site: &'static Location<'static>) {
+        self.site.store(site, TAG_CALLBACK, Ordering::Release);
+    }
+
+    // ----- the watchdog thread ---------------------------------------------
+
+    /// The callback running now, if any.
+    ///
+    /// The site and kind are those of the sequence number unless the
+    /// callback ended during this read (the loop publishes a site before
+    /// its sequence number, two stores rather than a seqlock's three): the
+    /// watchdog only trusts a snapshot of a callback it later still sees
+    /// running.
+    pub(crate) fn running(&self) -> Option<Running> {
+        let seq = self.seq.load(Ordering::Acquire);
+        if seq & 1 == 0 {
+            return None;
+        }
+        let (site, tag) = self.site.load(Ordering::Relaxed)?;
+        let handler = self.handler.load(Ordering::Relaxed);
+        // Had the loop marked itself idle before the next site store that
+        // was read above, this fence makes that visible to the load below.
+        std::sync::atomic::fence(Ordering::Acquire);
+        if self.seq.load(Ordering::Relaxed) != seq {
+            return None;
+        }
+        Some(Running {
+            seq,
+            site,
+            kind: decode(tag, handler),
+        })
+    }
+
+    /// The current callback sequence number (odd while one runs).
+    pub(crate) fn seq(&self) -> u64 {
+        self.seq.load(Ordering::Acquire)
+    }
+
+    /// Asks for the stack of the callback `seq`; returns the ticket to pass
+    /// to [`collect`](Slot::collect), or `None` if an earlier capture never
+    /// finished. The caller then signals the loop thread.
+    pub(crate) fn request(&self, seq: u64) -> Option<u64> {
+        let ticket = self.ticket.load(Ordering::Acquire);
+        if ticket & STATE_MASK != IDLE {
+            return None;
+        }
+        let next = ((ticket >> STATE_BITS) + 1) << STATE_BITS;
+        self.want_seq.store(seq, Ordering::Relaxed);
+        self.len.store(0, Ordering::Relaxed);
+        self.ticket.store(next | REQUESTED, Ordering::Release);
+        Some(next | REQUESTED)
+    }
+
+    /// Withdraws request `ticket` if the signal action has not taken it.
+    /// Returns false if it has (the capture is then under way).
+    pub(crate) fn withdraw(&self, ticket: u64) -> bool {
+        self.ticket
+            .compare_exchange(ticket, idle(ticket), Ordering::AcqRel, Ordering::Acquire)
+            .is_ok()
+    }
+
+    /// Waits for the answer to request `ticket`: up to `deliver` for the
+    /// signal action to take it, then up to `finish` more for it to finish.
+    pub(crate) fn collect(&self, ticket: u64, deliver: Duration, finish: Duration) -> Captured {
+        let started = Instant::now();
+        let mut pause = Duration::from_micros(20);
+        loop {
+            let now = self.ticket.load(Ordering::Acquire);
+            let waited = started.elapsed();
+            match now & STATE_MASK {
+                DONE => {
+                    let len = self.len.load(Ordering::Relaxed).min(MAX_FRAMES);
+                    let ips = self.ips[..len]
+                        .iter()
+                        .map(|ip| ip.load(Ordering::Relaxed))
+                        .collect();
+                    self.ticket.store(idle(ticket), Ordering::Release);
+                    return Captured::Frames(ips);
+                }
+                STALE => {
+                    self.ticket.store(idle(ticket), Ordering::Release);
+                    return Captured::Stale;
+                }
+                // If the withdrawal fails, the action took the request
+                // meanwhile: wait for it to finish.
+                REQUESTED if waited >= deliver && self.withdraw(ticket) => {
+                    return Captured::NotDelivered;
+                }
+                WRITING if waited >= deliver + finish => return Captured::Unfinished,
+                _ => {}
+            }
+            thread::sleep(pause);
+            pause = (pause * 2).min(Duration::from_millis(2));
+        }
+    }
+
+    // ----- the signal action (signal context: atomics only) ----------------
+
+    /// Serves a capture request, if there is one for thread `tid` and its
+    /// current callback: calls `trace` with a recorder that stores each
+    /// return address it is given and says whether to go on.
+    ///
+    /// Runs in signal context: no allocation, no lock, no panic (no
+    /// indexing that can fail), nothing but atomics and `trace`.
+    #[cfg_attr(not(target_os = "linux"), allow(dead_code))] // no capture elsewhere
+    pub(crate) fn serve(&self, tid: i32, trace: impl FnOnce(&mut dyn FnMut(usize) -> bool)) {
+        let ticket = self.ticket.load(Ordering::Acquire);
+        if ticket & STATE_MASK != REQUESTED || self.tid.load(Ordering::Relaxed) != tid {
+            return;
+        }
+        let writing = (ticket & !STATE_MASK) | WRITING;
+        if self
+            .ticket
+            .compare_exchange(ticket, writing, Ordering::Acquire, Ordering::Relaxed)
+            .is_err()
+        {
+            return; // withdrawn, or taken by another delivery
+        }
+        let request = ticket & !STATE_MASK;
+        if self.seq.load(Ordering::Relaxed) != self.want_seq.load(Ordering::Relaxed) {
+            // The callback the request was for has returned.
+            self.ticket.store(request | STALE, Ordering::Release);
+            return;
+        }
+        let mut len = 0;
+        trace(&mut |ip| match self.ips.get(len) {
+            Some(cell) => {
+                cell.store(ip, Ordering::Relaxed);
+                len += 1;
+                len < MAX_FRAMES
+            }
+            None => false,
+        });
+        self.len.store(len, Ordering::Relaxed);
+        self.ticket.store(request | DONE, Ordering::Release);
+    }
+}
+
+fn idle(ticket: u64) -> u64 {
+    ticket & !STATE_MASK
+}
+
+// ----- CallbackKind as a tag (and a word for handlers) ---------------------
+
+const TAG_OTHER: usize = 0;
+const TAG_CALLBACK: usize = 1;
+const TAG_TIMEOUT: usize = 2;
+const TAG_HANDLER: usize = 3;
+/// The word that marks a task poll under `TAG_OTHER`.
+const WORD_TASK: u64 = 1;
+
+/// `kind` as a two-bit tag, stored with the site, and for a handler a word
+/// holding its events (bits 0 to 31) and fd (bits 32 to 63).
+///
+/// A kind this function does not know (a variant added to `CallbackKind`
+/// later) is published as `TAG_OTHER` and reported without its kind: add
+/// an arm here and in [`decode`] for it.
+#[inline(always)]
+fn encode(kind: CallbackKind) -> (usize, u64) {
+    #[allow(unreachable_patterns)] // `CallbackKind` grows new variants
+    match kind {
+        CallbackKind::Callback => (TAG_CALLBACK, 0),
+        CallbackKind::Timeout => (TAG_TIMEOUT, 0),
+        CallbackKind::Handler { fd, events } => (
+            TAG_HANDLER,
+            u64::from(events.bits()) | u64::from(fd as u32) << 32,
+        ),
+        // Tasks share the "other" tag, told apart by the word.
+        CallbackKind::Task => (TAG_OTHER, WORD_TASK),
+        _ => (TAG_OTHER, 0),
+    }
+}
+
+/// The inverse of [`encode`].
+fn decode(tag: usize, handler: u64) -> Option<CallbackKind> {
+    match tag {
+        TAG_CALLBACK => Some(CallbackKind::Callback),
+        TAG_TIMEOUT => Some(CallbackKind::Timeout),
+        TAG_HANDLER => Some(CallbackKind::Handler {
+            fd: (handler >> 32) as u32 as i32,
+            events: Events::from_bits_truncate(handler as u32),
+        }),
+        TAG_OTHER if handler == WORD_TASK => Some(CallbackKind::Task),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kinds_round_trip_through_one_word() {
+        for kind in [
+            CallbackKind::Callback,
+            CallbackKind::Timeout,
+            CallbackKind::Task,
+            CallbackKind::Handler {
+                fd: 7,
+                events: Events::READ | Events::ERROR,
+            },
+            CallbackKind::Handler {
+                fd: i32::MAX,
+                events: Events::WRITE,
+            },
+        ] {
+            let (tag, word) = encode(kind);
+            assert_eq!(decode(tag, word), Some(kind));
+        }
+        assert_eq!(decode(TAG_OTHER, 0), None);
+    }
+
+    #[test]
+    fn begin_and_end_publish_what_runs() {
+        let slot = Slot::new();
+        assert!(slot.running().is_none());
+        let site = Location::caller();
+        slot.begin(CallbackKind::Timeout, site);
+        let running = slot.running().expect("a callback runs");
+        assert_eq!(running.seq, slot.seq());
+        assert_eq!(running.kind, Some(CallbackKind::Timeout));
+        assert!(std::ptr::eq(running.site, site));
+        // The next callback: a new sequence number.
+        slot.begin(CallbackKind::Callback, site);
+        let next = slot.running().expect("a callback runs");
+        assert!(next.seq > running.seq);
+        assert_eq!(next.kind, Some(CallbackKind::Callback));
+        slot.idle();
+        assert!(slot.running().is_none());
+        slot.idle();
+        slot.begin(CallbackKind::Callback, site);
+        assert!(slot.running().unwrap().seq > next.seq, "never reused");
+    }
+
+    #[test]
+    fn a_request_is_served_only_for_its_thread_and_callback() {
+        let slot = Slot::new();
+        slot.set_tid(42);
+        let site = Location::caller();
+        slot.begin(CallbackKind::Callback, site);
+        let token = slot.seq();
+
+        // Another thread: ignored, and the request can be withdrawn.
+        let ticket = slot.request(token).unwrap();
+        slot.serve(7, |_| unreachable!("not this thread"));
+        assert!(slot.withdraw(ticket));
+
+        // The right thread and callback: the frames are recorded.
+        let ticket = slot.request(token).unwrap();
+        slot.serve(42, |record| {
+            for ip in [10, 20, 30] {
+                assert!(record(ip));
+            }
+        });
+        let long = Duration::from_secs(5);
+        match slot.collect(ticket, long, long) {
+            Captured::Frames(ips) => assert_eq!(ips, [10, 20, 30]),
+            other => panic!("{other:?}"),
+        }
+
+        // The callback returned before the signal arrived: stale.
+        let ticket = slot.request(token).unwrap();
+        slot.idle();
+        slot.serve(42, |_| unreachable!("stale"));
+        assert!(matches!(slot.collect(ticket, long, long), Captured::Stale));
+    }
+
+    #[test]
+    fn a_capture_stops_at_max_frames() {
+        let slot = Slot::new();
+        slot.set_tid(1);
+        slot.begin(CallbackKind::Callback, Location::caller());
+        let token = slot.seq();
+        let ticket = slot.request(token).unwrap();
+        let mut offered = 0;
+        slot.serve(1, |record| {
+            while record(offered) {
+                offered += 1;
+            }
+        });
+        assert_eq!(offered + 1, MAX_FRAMES);
+        let long = Duration::from_secs(5);
+        match slot.collect(ticket, long, long) {
+            Captured::Frames(ips) => assert_eq!(ips.len(), MAX_FRAMES),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn an_undelivered_request_is_withdrawn_and_a_late_signal_ignored() {
+        let slot = Slot::new();
+        slot.set_tid(1);
+        slot.begin(CallbackKind::Callback, Location::caller());
+        let token = slot.seq();
+        let ticket = slot.request(token).unwrap();
+        let short = Duration::from_millis(1);
+        assert!(matches!(
+            slot.collect(ticket, short, short),
+            Captured::NotDelivered
+        ));
+        slot.serve(1, |_| unreachable!("withdrawn"));
+        // The slot takes the next request.
+        assert!(slot.request(token).is_some());
+    }
+
+    #[test]
+    fn an_unfinished_capture_wedges_the_slot() {
+        let slot = Slot::new();
+        slot.set_tid(1);
+        slot.begin(CallbackKind::Callback, Location::caller());
+        let token = slot.seq();
+        let ticket = slot.request(token).unwrap();
+        // Simulate an action that took the request and never returned.
+        slot.ticket
+            .store((ticket & !STATE_MASK) | WRITING, Ordering::Release);
+        let short = Duration::from_millis(1);
+        assert!(matches!(
+            slot.collect(ticket, short, short),
+            Captured::Unfinished
+        ));
+        assert!(slot.request(token).is_none(), "never reused");
+    }
+}

@@ -1,0 +1,831 @@
+//! The blocking watchdog (`set_blocking_log_threshold`,
+//! `set_blocking_signal_threshold`): reports while the callback still runs,
+//! with its stack; nothing for fast callbacks or a polling loop; a few
+//! reports per stuck callback, not a flood; its signal's `EINTR` does not
+//! break polling; each loop of several gets its own reports.
+//!
+//! `harness = false`: signals and the watchdog thread are process-wide, so
+//! the tests run one after the other on the main thread. Some run a copy
+//! of this binary as a child process (`IOLOOP_WATCHDOG_CHILD`), for what
+//! ends the process or fixes process-wide settings.
+//!
+//! No test sleeps and hopes: a stuck callback spins until the watchdog has
+//! reported it (or a generous limit passes), and bounds are structural.
+
+mod harness;
+
+use std::cell::Cell;
+use std::hint::black_box;
+use std::os::unix::process::ExitStatusExt;
+use std::process::Command;
+use std::rc::Rc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::mpsc::{self, Receiver};
+use std::sync::{Arc, Barrier};
+use std::time::{Duration, Instant};
+
+use ioloop::{BlockingAction, BlockingReport, CallbackKind, IOLoop, MakeCurrent, StackCapture};
+
+use harness::sys;
+
+const THRESHOLD: Duration = Duration::from_millis(100);
+/// How long a stuck callback waits for its report before giving up.
+const LIMIT: Duration = Duration::from_secs(5);
+const CHILD: &str = "IOLOOP_WATCHDOG_CHILD";
+
+fn main() {
+    if let Ok(mode) = std::env::var(CHILD) {
+        child(&mode);
+        return;
+    }
+    harness::capture_logs();
+    harness::run_tests(&[
+        (
+            "reports_and_actions_can_cross_threads",
+            reports_and_actions_can_cross_threads,
+        ),
+        (
+            "a_stuck_callback_is_reported_while_it_runs_with_its_stack",
+            a_stuck_callback_is_reported_while_it_runs_with_its_stack,
+        ),
+        (
+            "the_log_action_warns_with_the_blocking_function_in_the_stack",
+            the_log_action_warns_with_the_blocking_function_in_the_stack,
+        ),
+        (
+            "a_stuck_task_poll_is_reported_as_a_task",
+            a_stuck_task_poll_is_reported_as_a_task,
+        ),
+        (
+            "fast_callbacks_and_a_polling_loop_are_not_reported",
+            fast_callbacks_and_a_polling_loop_are_not_reported,
+        ),
+        (
+            "a_stuck_callback_gets_a_few_reports_not_a_flood",
+            a_stuck_callback_gets_a_few_reports_not_a_flood,
+        ),
+        (
+            "a_handler_and_a_timeout_are_reported_as_such",
+            a_handler_and_a_timeout_are_reported_as_such,
+        ),
+        (
+            "a_callback_asleep_in_a_system_call_is_reported_and_sleeps_its_full_time",
+            a_callback_asleep_in_a_system_call_is_reported_and_sleeps_its_full_time,
+        ),
+        (
+            "the_watchdog_signal_interrupting_epoll_wait_does_not_break_polling",
+            the_watchdog_signal_interrupting_epoll_wait_does_not_break_polling,
+        ),
+        (
+            "two_loops_on_two_threads_get_their_own_reports",
+            two_loops_on_two_threads_get_their_own_reports,
+        ),
+        (
+            "with_the_signal_blocked_reports_come_without_a_stack",
+            with_the_signal_blocked_reports_come_without_a_stack,
+        ),
+        (
+            "turning_the_watchdog_off_or_closing_the_loop_stops_reports",
+            turning_the_watchdog_off_or_closing_the_loop_stops_reports,
+        ),
+        (
+            "a_panicking_action_is_logged_and_the_watchdog_goes_on",
+            a_panicking_action_is_logged_and_the_watchdog_goes_on,
+        ),
+        (
+            "invalid_thresholds_and_closed_loops_are_errors",
+            invalid_thresholds_and_closed_loops_are_errors,
+        ),
+        (
+            "the_abort_action_ends_the_process_after_printing_the_report",
+            the_abort_action_ends_the_process_after_printing_the_report,
+        ),
+        (
+            "a_chosen_stack_signal_is_used_and_then_final",
+            a_chosen_stack_signal_is_used_and_then_final,
+        ),
+        (
+            "with_stack_capture_off_reports_say_so",
+            with_stack_capture_off_reports_say_so,
+        ),
+    ]);
+}
+
+// ----- helpers -------------------------------------------------------------
+
+fn new_loop() -> IOLoop {
+    IOLoop::builder()
+        .make_current(MakeCurrent::Never)
+        .build()
+        .expect("loop")
+}
+
+/// An action that sends every report to the returned receiver and raises
+/// `seen`.
+fn channel_action() -> (BlockingAction, Receiver<BlockingReport>, Arc<AtomicBool>) {
+    let (tx, rx) = mpsc::channel();
+    let seen = Arc::new(AtomicBool::new(false));
+    let s = seen.clone();
+    let action = BlockingAction::custom(move |report| {
+        let _ = tx.send(report.clone());
+        s.store(true, Ordering::SeqCst);
+    });
+    (action, rx, seen)
+}
+
+/// Busy-waits at least `at_least`, then until `seen` is raised (at most
+/// `LIMIT` in all); returns whether `seen` was raised while it still ran.
+#[inline(never)]
+fn busy_wait_until_reported(seen: &AtomicBool, at_least: Duration) -> bool {
+    let start = Instant::now();
+    loop {
+        let elapsed = start.elapsed();
+        if elapsed >= at_least && seen.load(Ordering::SeqCst) {
+            return true;
+        }
+        if elapsed >= LIMIT {
+            return seen.load(Ordering::SeqCst);
+        }
+        black_box(elapsed);
+    }
+}
+
+/// Busy-waits exactly `how_long`.
+#[inline(never)]
+fn busy_wait_for(how_long: Duration) {
+    let start = Instant::now();
+    while start.elapsed() < how_long {
+        black_box(());
+    }
+}
+
+fn stack_names(report: &BlockingReport) -> Vec<String> {
+    report
+        .frames()
+        .iter()
+        .map(|f| f.name().unwrap_or("?").to_owned())
+        .collect()
+}
+
+fn stack_has(report: &BlockingReport, function: &str) -> bool {
+    stack_names(report)
+        .iter()
+        .any(|name| name.contains(function))
+}
+
+/// Runs `f` as a callback on a fresh loop watched with `action` under
+/// `THRESHOLD`, then stops the loop.
+fn run_one_callback(ioloop: &IOLoop, f: impl FnOnce() + 'static) {
+    let l = ioloop.clone();
+    ioloop.add_callback(move || {
+        f();
+        l.stop();
+    });
+    harness::run_for_at_most(ioloop, Duration::from_secs(30));
+}
+
+/// The stack signal, choosing it if no loop has yet.
+fn stack_signal() -> i32 {
+    let ioloop = new_loop();
+    ioloop.set_blocking_log_threshold(Some(THRESHOLD)).unwrap();
+    ioloop.set_blocking_log_threshold(None).unwrap();
+    IOLoop::blocking_stack_signal().expect("chosen on Linux")
+}
+
+// ----- tests ---------------------------------------------------------------
+
+fn reports_and_actions_can_cross_threads() {
+    fn assert_send_sync_clone<T: Send + Sync + Clone + 'static>() {}
+    // The report is made on the watchdog thread and may be sent anywhere.
+    assert_send_sync_clone::<BlockingReport>();
+    assert_send_sync_clone::<BlockingAction>();
+    assert_send_sync_clone::<StackCapture>();
+    assert_send_sync_clone::<ioloop::StackFrame>();
+}
+
+fn a_stuck_callback_is_reported_while_it_runs_with_its_stack() {
+    let ioloop = new_loop();
+    let (action, reports, seen) = channel_action();
+    ioloop
+        .set_blocking_signal_threshold(Some(THRESHOLD), action)
+        .unwrap();
+    let while_running = Rc::new(Cell::new(false));
+    let (w, l) = (while_running.clone(), ioloop.clone());
+    let started = Rc::new(Cell::new(None));
+    let st = started.clone();
+    ioloop.add_callback(move || {
+        st.set(Some(Instant::now()));
+        w.set(busy_wait_until_reported(&seen, Duration::from_millis(400)));
+        l.stop();
+    });
+    let line = line!() - 5;
+    harness::run_for_at_most(&ioloop, Duration::from_secs(30));
+    ioloop.set_blocking_log_threshold(None).unwrap();
+
+    assert!(
+        while_running.get(),
+        "no report while the callback ran (within {LIMIT:?})"
+    );
+    let report = reports.try_recv().expect("a report");
+    assert_eq!(report.number(), 1);
+    assert_eq!(report.threshold(), THRESHOLD);
+    assert!(report.blocked_for() >= THRESHOLD, "{report}");
+    assert_eq!(report.kind(), Some(CallbackKind::Callback));
+    assert!(report.site().file().ends_with("watchdog.rs"), "{report}");
+    assert_eq!(report.site().line(), line, "{report}");
+    assert_eq!(report.thread_name(), Some("main"));
+    assert_eq!(report.thread_id(), Some(i64::from(sys::gettid())));
+    assert!(
+        matches!(report.stack(), StackCapture::Captured(_)),
+        "{report}"
+    );
+    assert!(stack_has(&report, "busy_wait_until_reported"), "{report}");
+    // The capture's own frames (signal action, signal-hook) are dropped.
+    assert!(!stack_has(&report, "signal_hook_registry"), "{report}");
+    assert!(!stack_has(&report, "on_capture_signal"), "{report}");
+    let text = report.to_string();
+    assert!(text.contains("busy_wait_until_reported"), "{text}");
+    assert!(text.contains(&format!("watchdog.rs:{line}")), "{text}");
+}
+
+fn the_log_action_warns_with_the_blocking_function_in_the_stack() {
+    let ioloop = new_loop();
+    ioloop.set_blocking_log_threshold(Some(THRESHOLD)).unwrap();
+    assert_eq!(ioloop.blocking_threshold(), Some(THRESHOLD));
+    let before = harness::logged("ioloop::watchdog", log::Level::Warn).len();
+    let logged_while_running = Rc::new(Cell::new(false));
+    let (w, l) = (logged_while_running.clone(), ioloop.clone());
+    ioloop.add_callback(move || {
+        w.set(busy_wait_until_logged(before));
+        l.stop();
+    });
+    let line = line!() - 4;
+    harness::run_for_at_most(&ioloop, Duration::from_secs(30));
+    ioloop.set_blocking_log_threshold(None).unwrap();
+    assert!(
+        logged_while_running.get(),
+        "no warning while the callback ran"
+    );
+    let warnings = harness::logged("ioloop::watchdog", log::Level::Warn);
+    let warning = &warnings[before];
+    assert!(warning.contains("busy_wait_until_logged"), "{warning}");
+    assert!(
+        warning.contains(&format!(
+            "by a callback registered at tests/tests/watchdog.rs:{line}:"
+        )),
+        "{warning}"
+    );
+    assert!(warning.contains("ioloop blocked for at least"), "{warning}");
+}
+
+/// Busy-waits until the watchdog has logged a warning beyond the first
+/// `before` (at most `LIMIT`).
+#[inline(never)]
+fn busy_wait_until_logged(before: usize) -> bool {
+    let start = Instant::now();
+    while start.elapsed() < LIMIT {
+        if harness::logged("ioloop::watchdog", log::Level::Warn).len() > before {
+            return true;
+        }
+        std::thread::yield_now();
+    }
+    false
+}
+
+fn fast_callbacks_and_a_polling_loop_are_not_reported() {
+    let ioloop = new_loop();
+    let (action, reports, seen) = channel_action();
+    ioloop
+        .set_blocking_signal_threshold(Some(THRESHOLD), action)
+        .unwrap();
+    // 300 callbacks of 1 ms: the loop is busy for 300 ms, no callback for
+    // more than 1 ms (the threshold is per callback, as in asyncio).
+    fn chain(l: IOLoop, left: u32) {
+        busy_wait_for(Duration::from_millis(1));
+        if left == 0 {
+            // Then 300 ms waiting in poll for a timeout.
+            let s = l.clone();
+            l.call_later(Duration::from_millis(300), move || s.stop());
+        } else {
+            let next = l.clone();
+            l.add_callback(move || chain(next, left - 1));
+        }
+    }
+    let l = ioloop.clone();
+    ioloop.add_callback(move || chain(l, 300));
+    harness::run_for_at_most(&ioloop, Duration::from_secs(30));
+    assert!(
+        reports.try_recv().is_err(),
+        "a fast callback or the polling loop was reported"
+    );
+
+    // The watchdog is on and watching: a stuck callback is reported, and it
+    // is the only one.
+    let l = ioloop.clone();
+    ioloop.add_callback(move || {
+        busy_wait_until_reported(&seen, Duration::ZERO);
+        l.stop();
+    });
+    let line = line!() - 4;
+    harness::run_for_at_most(&ioloop, Duration::from_secs(30));
+    ioloop.set_blocking_log_threshold(None).unwrap();
+    let all: Vec<BlockingReport> = reports.try_iter().collect();
+    assert!(!all.is_empty());
+    assert!(all.iter().all(|r| r.site().line() == line), "{all:?}");
+}
+
+fn a_stuck_callback_gets_a_few_reports_not_a_flood() {
+    let ioloop = new_loop();
+    let (action, reports, seen) = channel_action();
+    ioloop
+        .set_blocking_signal_threshold(Some(THRESHOLD), action)
+        .unwrap();
+    let reported = Rc::new(Cell::new(false));
+    let r = reported.clone();
+    run_one_callback(&ioloop, move || {
+        // Stuck for 600 ms (longer if the first report is late).
+        r.set(busy_wait_until_reported(&seen, Duration::from_millis(600)));
+    });
+    ioloop.set_blocking_log_threshold(None).unwrap();
+    assert!(reported.get());
+    let all: Vec<BlockingReport> = reports.try_iter().collect();
+    // Sampled every 25 ms, a flood would be ~20 reports. Reports come when
+    // the running time reaches the threshold, then each time it doubles
+    // since the previous report: at >= 100, >= 200 and >= 400 ms at most,
+    // the next one would need >= 800 ms.
+    assert!(
+        (1..=3).contains(&all.len()),
+        "{} reports: {all:#?}",
+        all.len()
+    );
+    for (i, report) in all.iter().enumerate() {
+        assert_eq!(report.number() as usize, i + 1);
+        assert_eq!(report.site(), all[0].site());
+        if i > 0 {
+            assert!(report.blocked_for() >= all[i - 1].blocked_for() * 2);
+        }
+    }
+}
+
+fn a_stuck_task_poll_is_reported_as_a_task() {
+    let ioloop = new_loop();
+    let (tx, reports) = mpsc::channel();
+    let seen = Arc::new(AtomicBool::new(false));
+    let s = seen.clone();
+    let action = BlockingAction::custom(move |report: &BlockingReport| {
+        let _ = tx.send(report.clone());
+        if report.kind() == Some(CallbackKind::Task) {
+            s.store(true, Ordering::SeqCst);
+        }
+    });
+    ioloop
+        .set_blocking_signal_threshold(Some(THRESHOLD), action)
+        .unwrap();
+    let reported = ioloop
+        .run_sync(
+            || {
+                IOLoop::current().spawn(async move {
+                    ioloop::yield_now().await;
+                    busy_wait_until_reported(&seen, Duration::ZERO)
+                })
+            },
+            Some(Duration::from_secs(30)),
+        )
+        .unwrap()
+        .unwrap();
+    ioloop.set_blocking_log_threshold(None).unwrap();
+    assert!(reported, "the task poll was reported while it ran");
+    let all: Vec<BlockingReport> = reports.try_iter().collect();
+    let task = all
+        .iter()
+        .find(|r| r.kind() == Some(CallbackKind::Task))
+        .unwrap_or_else(|| panic!("no task report in {all:#?}"));
+    assert!(task.site().file().ends_with("watchdog.rs"), "{task}");
+    assert!(task.to_string().contains("task"), "{task}");
+}
+
+fn a_handler_and_a_timeout_are_reported_as_such() {
+    use std::io::Write;
+    use std::os::fd::AsRawFd;
+    use std::os::unix::net::UnixStream;
+
+    let ioloop = new_loop();
+    let (tx, reports) = mpsc::channel();
+    let handler_seen = Arc::new(AtomicBool::new(false));
+    let timeout_seen = Arc::new(AtomicBool::new(false));
+    let (h, t) = (handler_seen.clone(), timeout_seen.clone());
+    let action = BlockingAction::custom(move |report: &BlockingReport| {
+        let _ = tx.send(report.clone());
+        match report.kind() {
+            Some(CallbackKind::Handler { .. }) => h.store(true, Ordering::SeqCst),
+            Some(CallbackKind::Timeout) => t.store(true, Ordering::SeqCst),
+            _ => {}
+        }
+    });
+    ioloop
+        .set_blocking_signal_threshold(Some(THRESHOLD), action)
+        .unwrap();
+    let (mut a, b) = UnixStream::pair().unwrap();
+    a.write_all(b"x").unwrap();
+    let fd = b.as_raw_fd();
+    let l = ioloop.clone();
+    ioloop
+        .add_handler(fd, ioloop::Events::READ, move |fd, _| {
+            l.remove_handler(fd);
+            busy_wait_until_reported(&handler_seen, Duration::ZERO);
+            let (l2, t2) = (l.clone(), timeout_seen.clone());
+            l.call_later(Duration::from_millis(1), move || {
+                busy_wait_until_reported(&t2, Duration::ZERO);
+                l2.stop();
+            });
+        })
+        .unwrap();
+    harness::run_for_at_most(&ioloop, Duration::from_secs(30));
+    ioloop.set_blocking_log_threshold(None).unwrap();
+    let all: Vec<BlockingReport> = reports.try_iter().collect();
+    let handler = all
+        .iter()
+        .find(|r| matches!(r.kind(), Some(CallbackKind::Handler { .. })))
+        .expect("a handler report");
+    assert_eq!(
+        handler.kind(),
+        Some(CallbackKind::Handler {
+            fd,
+            events: ioloop::Events::READ
+        })
+    );
+    assert!(
+        handler
+            .to_string()
+            .contains(&format!("a handler for fd {fd}"))
+    );
+    assert!(
+        all.iter().any(|r| r.kind() == Some(CallbackKind::Timeout)),
+        "{all:#?}"
+    );
+    drop((a, b));
+}
+
+fn a_callback_asleep_in_a_system_call_is_reported_and_sleeps_its_full_time() {
+    let ioloop = new_loop();
+    let (action, reports, _) = channel_action();
+    ioloop
+        .set_blocking_signal_threshold(Some(THRESHOLD), action)
+        .unwrap();
+    let slept = Rc::new(Cell::new(Duration::ZERO));
+    let s = slept.clone();
+    run_one_callback(&ioloop, move || {
+        // nanosleep returns EINTR when the watchdog's signal arrives; the
+        // standard library sleeps the rest.
+        let start = Instant::now();
+        std::thread::sleep(Duration::from_millis(400));
+        s.set(start.elapsed());
+    });
+    // The report was made while the sleep ran (it started at 100 ms); a
+    // report under way when the callback returned may still be arriving.
+    let report = reports.recv_timeout(LIMIT).expect("a report");
+    ioloop.set_blocking_log_threshold(None).unwrap();
+    assert!(
+        slept.get() >= Duration::from_millis(400),
+        "{:?}",
+        slept.get()
+    );
+    assert!(stack_has(&report, "sleep"), "{report}");
+}
+
+fn the_watchdog_signal_interrupting_epoll_wait_does_not_break_polling() {
+    let signal = stack_signal();
+    let ioloop = new_loop();
+    let (action, reports, _) = channel_action();
+    ioloop
+        .set_blocking_signal_threshold(Some(THRESHOLD), action)
+        .unwrap();
+    let tid = sys::gettid();
+    let done = Arc::new(AtomicBool::new(false));
+    let delivered_in_epoll = Arc::new(AtomicUsize::new(0));
+    let (d, n) = (done.clone(), delivered_in_epoll.clone());
+    // Sends the watchdog's signal ten times, each time once the loop
+    // thread is seen blocked in epoll_wait, where it returns EINTR.
+    let sender = std::thread::spawn(move || {
+        let start = Instant::now();
+        while n.load(Ordering::SeqCst) < 10 && !d.load(Ordering::SeqCst) {
+            assert!(start.elapsed() < LIMIT, "the loop never waited in epoll");
+            if sys::blocked_in_syscall(tid).is_some_and(sys::is_epoll_wait) {
+                sys::tgkill(tid, signal).unwrap();
+                n.fetch_add(1, Ordering::SeqCst);
+                std::thread::sleep(Duration::from_millis(5));
+            } else {
+                std::thread::yield_now();
+            }
+        }
+    });
+    // The loop waits for a timeout, polling, while the signals arrive.
+    let fired_at = Rc::new(Cell::new(None));
+    let (f, l, d) = (fired_at.clone(), ioloop.clone(), done.clone());
+    let start = Instant::now();
+    let deadline = Duration::from_millis(300);
+    ioloop.call_later(deadline, move || {
+        f.set(Some(start.elapsed()));
+        // Keep polling until all ten signals were sent.
+        fn wait_for_sender(l: IOLoop, d: Arc<AtomicBool>, n: Arc<AtomicUsize>) {
+            if n.load(Ordering::SeqCst) >= 10 {
+                d.store(true, Ordering::SeqCst);
+                l.stop();
+            } else {
+                let l2 = l.clone();
+                l.call_later(Duration::from_millis(20), move || wait_for_sender(l2, d, n));
+            }
+        }
+        wait_for_sender(l, d, delivered_in_epoll);
+    });
+    let result = {
+        let l = ioloop.clone();
+        let guard = ioloop.call_later(Duration::from_secs(30), move || l.stop());
+        let result = ioloop.start();
+        ioloop.remove_timeout(guard);
+        result
+    };
+    done.store(true, Ordering::SeqCst);
+    sender.join().unwrap();
+    ioloop.set_blocking_log_threshold(None).unwrap();
+    result.expect("EINTR is a wakeup, not an error");
+    let fired = fired_at.get().expect("the timeout ran");
+    assert!(fired >= deadline, "fired early: {fired:?}");
+    assert!(
+        reports.try_recv().is_err(),
+        "a polling loop is never reported"
+    );
+}
+
+#[inline(never)]
+fn stuck_in_loop_a(seen: &AtomicBool) -> bool {
+    busy_wait_until_reported(seen, Duration::ZERO)
+}
+
+#[inline(never)]
+fn stuck_in_loop_b(seen: &AtomicBool) -> bool {
+    busy_wait_until_reported(seen, Duration::ZERO)
+}
+
+fn two_loops_on_two_threads_get_their_own_reports() {
+    let barrier = Arc::new(Barrier::new(2));
+    let spawn = |name: &'static str, stuck: fn(&AtomicBool) -> bool| {
+        let barrier = barrier.clone();
+        std::thread::Builder::new()
+            .name(name.to_owned())
+            .spawn(move || {
+                let ioloop = new_loop();
+                let (action, reports, seen) = channel_action();
+                ioloop
+                    .set_blocking_signal_threshold(Some(THRESHOLD), action)
+                    .unwrap();
+                let while_running = Rc::new(Cell::new(false));
+                let w = while_running.clone();
+                // Both loops are blocked at the same time.
+                barrier.wait();
+                run_one_callback(&ioloop, move || w.set(stuck(&seen)));
+                ioloop.close(true).unwrap();
+                assert!(while_running.get(), "{name}: no report while blocked");
+                (sys::gettid(), reports.try_iter().collect::<Vec<_>>())
+            })
+            .unwrap()
+    };
+    let a = spawn("loop-a", stuck_in_loop_a);
+    let b = spawn("loop-b", stuck_in_loop_b);
+    let (tid_a, reports_a) = a.join().unwrap();
+    let (tid_b, reports_b) = b.join().unwrap();
+    for (reports, tid, name, mine, theirs) in [
+        (
+            &reports_a,
+            tid_a,
+            "loop-a",
+            "stuck_in_loop_a",
+            "stuck_in_loop_b",
+        ),
+        (
+            &reports_b,
+            tid_b,
+            "loop-b",
+            "stuck_in_loop_b",
+            "stuck_in_loop_a",
+        ),
+    ] {
+        assert!(!reports.is_empty(), "{name}: no report");
+        for report in reports {
+            assert_eq!(report.thread_name(), Some(name));
+            assert_eq!(report.thread_id(), Some(i64::from(tid)));
+            assert!(stack_has(report, mine), "{report}");
+            assert!(!stack_has(report, theirs), "{report}");
+        }
+    }
+}
+
+fn with_the_signal_blocked_reports_come_without_a_stack() {
+    let signal = stack_signal();
+    let report = std::thread::spawn(move || {
+        sys::block_on_this_thread(signal);
+        let ioloop = new_loop();
+        let (action, reports, seen) = channel_action();
+        ioloop
+            .set_blocking_signal_threshold(Some(THRESHOLD), action)
+            .unwrap();
+        run_one_callback(&ioloop, move || {
+            busy_wait_until_reported(&seen, Duration::ZERO);
+        });
+        ioloop.close(true).unwrap();
+        reports
+            .try_recv()
+            .expect("layer A reports without the signal")
+    })
+    .join()
+    .unwrap();
+    match report.stack() {
+        StackCapture::Unavailable(reason) => {
+            assert!(reason.contains("is blocked on the loop thread"), "{reason}")
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(report.to_string().contains("no stack: "), "{report}");
+}
+
+fn turning_the_watchdog_off_or_closing_the_loop_stops_reports() {
+    let ioloop = new_loop();
+    let (action, reports, _) = channel_action();
+    ioloop
+        .set_blocking_signal_threshold(Some(THRESHOLD), action.clone())
+        .unwrap();
+    ioloop.set_blocking_signal_threshold(None, action).unwrap();
+    assert_eq!(ioloop.blocking_threshold(), None);
+    // A second loop, still watched, proves the watchdog thread is looking:
+    // its report comes after at least one threshold, by when the first
+    // loop's callback (started before it) would have been reported too.
+    let witness = new_loop();
+    let (witness_action, _witness_reports, witness_seen) = channel_action();
+    witness
+        .set_blocking_signal_threshold(Some(THRESHOLD), witness_action)
+        .unwrap();
+    run_one_callback(&ioloop, move || {
+        let start = Instant::now();
+        run_one_callback(&witness, move || {
+            busy_wait_until_reported(&witness_seen, Duration::ZERO);
+        });
+        // Twice the time the witness needed.
+        busy_wait_for(start.elapsed());
+    });
+    assert!(reports.try_recv().is_err(), "reported while off");
+
+    let (action, reports, _) = channel_action();
+    ioloop
+        .set_blocking_signal_threshold(Some(THRESHOLD), action)
+        .unwrap();
+    ioloop.close(true).unwrap();
+    assert_eq!(ioloop.blocking_threshold(), None);
+    assert!(reports.try_recv().is_err());
+}
+
+fn a_panicking_action_is_logged_and_the_watchdog_goes_on() {
+    let ioloop = new_loop();
+    let panicked = Arc::new(AtomicBool::new(false));
+    let p = panicked.clone();
+    ioloop
+        .set_blocking_signal_threshold(
+            Some(THRESHOLD),
+            BlockingAction::custom(move |_| {
+                p.store(true, Ordering::SeqCst);
+                panic!("expected panic in a blocking action");
+            }),
+        )
+        .unwrap();
+    run_one_callback(&ioloop, move || {
+        busy_wait_until_reported(&panicked, Duration::ZERO);
+    });
+    // The watchdog thread survived: a new action gets the next report.
+    let (action, reports, seen) = channel_action();
+    ioloop
+        .set_blocking_signal_threshold(Some(THRESHOLD), action)
+        .unwrap();
+    run_one_callback(&ioloop, move || {
+        busy_wait_until_reported(&seen, Duration::ZERO);
+    });
+    ioloop.set_blocking_log_threshold(None).unwrap();
+    assert!(reports.try_recv().is_ok());
+    let errors = harness::logged("ioloop::watchdog", log::Level::Error);
+    assert!(
+        errors.iter().any(|e| e.contains("action panicked")),
+        "{errors:?}"
+    );
+}
+
+fn invalid_thresholds_and_closed_loops_are_errors() {
+    let ioloop = new_loop();
+    let err = ioloop
+        .set_blocking_log_threshold(Some(Duration::ZERO))
+        .unwrap_err();
+    assert_eq!(err.kind(), std::io::ErrorKind::InvalidInput);
+    assert_eq!(ioloop.blocking_threshold(), None);
+    ioloop.close(true).unwrap();
+    let err = ioloop
+        .set_blocking_log_threshold(Some(THRESHOLD))
+        .unwrap_err();
+    assert!(err.to_string().contains("closed"), "{err}");
+    // Turning it off is always fine.
+    ioloop.set_blocking_log_threshold(None).unwrap();
+}
+
+// ----- child processes -------------------------------------------------------
+
+fn run_child(mode: &str) -> std::process::Output {
+    Command::new(std::env::current_exe().unwrap())
+        .env(CHILD, mode)
+        .env_remove("RUST_LOG")
+        .output()
+        .unwrap()
+}
+
+fn the_abort_action_ends_the_process_after_printing_the_report() {
+    let out = run_child("abort");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.signal(), Some(libc::SIGABRT), "{out:?}");
+    assert!(stderr.contains("ioloop blocked for at least"), "{stderr}");
+    assert!(stderr.contains("stuck_until_aborted"), "{stderr}");
+    assert!(
+        stderr.contains("aborting (BlockingAction::Abort)"),
+        "{stderr}"
+    );
+}
+
+fn a_chosen_stack_signal_is_used_and_then_final() {
+    let out = run_child("custom-signal");
+    assert!(out.status.success(), "{out:?}");
+}
+
+fn with_stack_capture_off_reports_say_so() {
+    let out = run_child("no-stack");
+    assert!(out.status.success(), "{out:?}");
+}
+
+/// Runs in a child process; a failed assertion fails it.
+fn child(mode: &str) {
+    match mode {
+        "abort" => {
+            sys::no_core_dumps();
+            // No logger: the report goes to standard error.
+            let ioloop = new_loop();
+            ioloop
+                .set_blocking_signal_threshold(Some(THRESHOLD), BlockingAction::Abort)
+                .unwrap();
+            run_one_callback(&ioloop, stuck_until_aborted);
+            // Reaching here means the process was not aborted.
+            std::process::exit(3);
+        }
+        "custom-signal" => {
+            let err = IOLoop::set_blocking_stack_signal(Some(libc::SIGUSR1)).unwrap_err();
+            assert_eq!(err.kind(), std::io::ErrorKind::InvalidInput);
+            let chosen = libc::SIGRTMAX() - 1;
+            IOLoop::set_blocking_stack_signal(Some(chosen)).unwrap();
+            assert_eq!(IOLoop::blocking_stack_signal(), Some(chosen));
+            let ioloop = new_loop();
+            let (action, reports, seen) = channel_action();
+            ioloop
+                .set_blocking_signal_threshold(Some(THRESHOLD), action)
+                .unwrap();
+            run_one_callback(&ioloop, move || {
+                busy_wait_until_reported(&seen, Duration::ZERO);
+            });
+            let report = reports.try_recv().unwrap();
+            assert!(stack_has(&report, "busy_wait_until_reported"), "{report}");
+            // The choice is final once used; the signal is the watchdog's.
+            let err = IOLoop::set_blocking_stack_signal(None).unwrap_err();
+            assert!(err.to_string().contains("already captures stacks"), "{err}");
+            let err = ioloop.add_signal_handler(chosen, |_| {}).unwrap_err();
+            assert!(err.to_string().contains("stack capture signal"), "{err}");
+        }
+        "no-stack" => {
+            IOLoop::set_blocking_stack_signal(None).unwrap();
+            let ioloop = new_loop();
+            let (action, reports, seen) = channel_action();
+            ioloop
+                .set_blocking_signal_threshold(Some(THRESHOLD), action)
+                .unwrap();
+            run_one_callback(&ioloop, move || {
+                busy_wait_until_reported(&seen, Duration::ZERO);
+            });
+            assert_eq!(IOLoop::blocking_stack_signal(), None);
+            let report = reports.try_recv().unwrap();
+            match report.stack() {
+                StackCapture::Unavailable(reason) => {
+                    assert!(reason.contains("disabled"), "{reason}")
+                }
+                other => panic!("{other:?}"),
+            }
+            assert!(report.frames().is_empty());
+        }
+        other => panic!("unknown child mode {other}"),
+    }
+}
+
+/// Blocks until the Abort action ends the process (or 10 s pass).
+#[inline(never)]
+fn stuck_until_aborted() {
+    busy_wait_for(Duration::from_secs(10));
+}
