@@ -1,11 +1,13 @@
-//! The I/O handler table and the level-triggered contract on mio.
+//! The I/O handler table and the level-triggered contract.
 //!
-//! mio registers descriptors edge-triggered. The loop keeps Tornado's
-//! level-triggered contract (a handler that leaves data unread, or keeps
-//! `WRITE` interest on a writable socket, is called again on the next
-//! iteration) by re-arming a descriptor with `EPOLL_CTL_MOD` after its
-//! handler returns: the kernel re-queues a descriptor that is still ready.
-//! The re-arm is skipped when it cannot matter:
+//! Tornado's contract: a handler that leaves data unread, or keeps `WRITE`
+//! interest on a writable socket, is called again on the next iteration.
+//! On Linux registrations are natively level-triggered (see
+//! [`poller`](crate::poller)) and the kernel keeps the contract. Where the
+//! poller is edge-triggered (mio's registry elsewhere), the loop keeps it
+//! by re-arming a descriptor with a `MOD` after its handler returns (the
+//! kernel re-queues a descriptor that is still ready), skipped when it
+//! cannot matter:
 //!
 //! * the handler removed its registration, or changed it with
 //!   `update_handler` (which is itself a `MOD`);
@@ -20,7 +22,7 @@
 use std::os::fd::{OwnedFd, RawFd};
 use std::panic::Location;
 
-use mio::{Interest, Token};
+use mio::Token;
 use slab::Slab;
 
 use crate::Events;
@@ -59,7 +61,7 @@ impl Registration {
     /// Whether the descriptor must be re-armed after a dispatch of
     /// `delivered`, to keep level-triggered semantics.
     pub(crate) fn needs_rearm(&self, delivered: Events) -> bool {
-        if self.rearmed {
+        if crate::poller::LEVEL_TRIGGERED || self.rearmed {
             return false;
         }
         if delivered.is_error() {
@@ -70,17 +72,6 @@ impl Registration {
         !self
             .drained
             .contains(delivered & (Events::READ | Events::WRITE))
-    }
-}
-
-/// The mio interest for a Tornado mask. mio cannot register an empty
-/// interest, so an `ERROR`-only mask registers `READABLE` and the loop
-/// filters `READ` out on delivery.
-pub(crate) fn mio_interest(events: Events) -> Interest {
-    match (events.is_readable(), events.is_writable()) {
-        (true, true) => Interest::READABLE | Interest::WRITABLE,
-        (false, true) => Interest::WRITABLE,
-        _ => Interest::READABLE,
     }
 }
 

@@ -15,13 +15,12 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
 use std::time::Duration;
 
-use mio::unix::SourceFd;
-
 use crate::deadline::{self, Deadline};
 use crate::error::fd_error;
 use crate::exception::{self, CallbackKind, CallbackPanic};
 use crate::executor::Executor;
 use crate::handlers::{self, HandlerTable, WAKER_TOKEN};
+use crate::poller;
 use crate::remote::{Remote, Shared};
 use crate::task::{TaskId, TaskTable};
 use crate::timers::{TimerHeap, TimerKey};
@@ -578,13 +577,9 @@ impl IOLoop {
             // double registration (EEXIST below). If the descriptor was
             // closed without remove_handler, the kernel dropped it and the
             // number was reused: the old registration is stale.
-            match poll.registry().register(
-                &mut SourceFd(&fd),
-                mio::Token(usize::MAX - 1),
-                handlers::mio_interest(events),
-            ) {
+            match poller::register(poll, fd, mio::Token(usize::MAX - 1), events) {
                 Ok(()) => {
-                    let _ = poll.registry().deregister(&mut SourceFd(&fd));
+                    let _ = poller::deregister(poll, fd);
                     log::warn!(
                         target: "ioloop",
                         "fd {fd} was closed without remove_handler; replacing its stale registration"
@@ -604,10 +599,7 @@ impl IOLoop {
             None
         };
         let token = table.insert(fd, events, handler, owned, site);
-        if let Err(err) =
-            poll.registry()
-                .register(&mut SourceFd(&fd), token, handlers::mio_interest(events))
-        {
+        if let Err(err) = poller::register(poll, fd, token, events) {
             let reg = table.remove(fd);
             drop(table);
             drop(stale);
@@ -642,8 +634,7 @@ impl IOLoop {
         reg.interest = events;
         reg.rearmed = true;
         let token = reg.token(slot);
-        poll.registry()
-            .reregister(&mut SourceFd(&fd), token, handlers::mio_interest(events))
+        poller::reregister(poll, fd, token, events)
             .map_err(|err| fd_error("update_handler", fd, err))
     }
 
@@ -661,7 +652,7 @@ impl IOLoop {
             return None;
         };
         if let Some(poll) = self.inner.poll.borrow().as_ref() {
-            if let Err(err) = poll.registry().deregister(&mut SourceFd(&fd)) {
+            if let Err(err) = poller::deregister(poll, fd) {
                 // Closed before removal: the kernel already dropped it.
                 log::debug!(target: "ioloop", "remove_handler: deregister fd {fd}: {err}");
             }
@@ -675,12 +666,17 @@ impl IOLoop {
     /// until `WouldBlock` for `events`, so the descriptor need not be
     /// re-armed: the "drained" fast path.
     ///
-    /// Re-arming keeps level-triggered semantics on an edge-triggered
-    /// poller at the cost of one `epoll_ctl` per dispatched event. A
-    /// handler that always drains (as the loop's own streams do) can skip
-    /// it. Calling this for events that are not drained makes the handler
-    /// miss level-triggered repeats until the descriptor's readiness
-    /// changes. Outside a handler for `fd` it has no effect.
+    /// # Portability
+    ///
+    /// On Linux registrations are natively level-triggered, nothing is ever
+    /// re-armed, and this is a no-op. Where the poller is edge-triggered
+    /// (mio's kqueue on the BSDs and macOS), the loop keeps level-triggered
+    /// semantics by re-arming after each dispatch, at one system call per
+    /// dispatched event; a handler that always drains (as `netutil`'s
+    /// streams do) saves it with this call. Calling it for events that are
+    /// not drained makes the handler miss level-triggered repeats there
+    /// until the descriptor's readiness changes. Outside a handler for `fd`
+    /// it has no effect.
     pub fn mark_drained(&self, fd: RawFd, events: Events) {
         if let Some((_, reg)) = self.inner.handlers.borrow_mut().by_fd(fd) {
             reg.drained |= events;
@@ -770,7 +766,7 @@ impl IOLoop {
         // back into the (now closed) loop.
         for mut reg in registrations {
             if let Some(poll) = poll.as_ref() {
-                let _ = poll.registry().deregister(&mut SourceFd(&reg.fd));
+                let _ = poller::deregister(poll, reg.fd);
             }
             if let Some(owned) = reg.owned.take() {
                 if all_fds {

@@ -115,7 +115,9 @@
 //! # Portability
 //!
 //! Unix, through mio (epoll on Linux, kqueue on the BSDs and macOS). The
-//! loop is developed and tested on Linux. 64-bit targets only: a handler's
+//! loop is developed and tested on Linux, where descriptors are registered
+//! natively level-triggered; elsewhere they are re-armed after each
+//! dispatch (see the guide). 64-bit targets only: a handler's
 //! mio token packs a 32-bit slot and a 32-bit generation. The blocking
 //! watchdog captures stacks on Linux only; elsewhere its reports have
 //! everything but the stack.
@@ -130,6 +132,7 @@ mod exception;
 mod executor;
 mod handlers;
 mod ioloop;
+mod poller;
 mod readiness;
 mod remote;
 mod run;

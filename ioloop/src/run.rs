@@ -18,12 +18,12 @@ use std::io;
 use std::time::Duration;
 
 use mio::Token;
-use mio::unix::SourceFd;
 
 use crate::deadline;
 use crate::exception::CallbackKind;
 use crate::handlers::{self, WAKER_TOKEN};
 use crate::ioloop::{Callback, Runnable};
+use crate::poller;
 use crate::remote::RemoteItem;
 use crate::task::{self, TaskId};
 use crate::timers::TimerKey;
@@ -281,10 +281,7 @@ fn dispatch(ioloop: &IOLoop, token: Token, events: Events) {
 
 fn rearm(ioloop: &IOLoop, fd: i32, token: Token, interest: Events) {
     let result = match ioloop.inner.poll.borrow().as_ref() {
-        Some(poll) => {
-            poll.registry()
-                .reregister(&mut SourceFd(&fd), token, handlers::mio_interest(interest))
-        }
+        Some(poll) => poller::reregister(poll, fd, token, interest),
         None => return,
     };
     if let Err(err) = result {

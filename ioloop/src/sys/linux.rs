@@ -155,3 +155,26 @@ impl Errno {
         unsafe { *libc::__errno_location() = self.0 }
     }
 }
+
+/// `epoll_ctl(epfd, op, fd, {events, data})`: registers, changes or
+/// removes `fd` on the epoll instance `epfd` with exactly the `events`
+/// given (no `EPOLLET`: level-triggered).
+pub(crate) fn epoll_ctl(
+    epfd: c_int,
+    op: c_int,
+    fd: c_int,
+    events: u32,
+    data: u64,
+) -> io::Result<()> {
+    let mut event = libc::epoll_event { events, u64: data };
+    // SAFETY: epfd and fd are plain integers (a wrong one is an EBADF,
+    // ENOENT or EPERM error, never undefined behaviour), and `event` is an
+    // initialised epoll_event that the kernel only reads, alive for the
+    // whole call.
+    let result = unsafe { libc::epoll_ctl(epfd, op, fd, &mut event) };
+    if result < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(())
+    }
+}
