@@ -14,6 +14,7 @@
 //! head longer than `max_header_bytes` is 431, a body longer than
 //! `max_body_bytes` is 413.
 
+use std::borrow::Cow;
 use std::fmt;
 
 /// Size limits for one request.
@@ -101,13 +102,15 @@ pub enum Framing {
     Chunked,
 }
 
-/// A parsed request line and the headers the server acts on.
+/// A parsed request line and the headers the server acts on. Its strings
+/// borrow from the read buffer; [`into_owned`](RequestHead::into_owned)
+/// detaches it (needed only while a body is read).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RequestHead {
+pub struct RequestHead<'a> {
     /// The method.
     pub method: Method,
     /// The request target as sent (path and query).
-    pub target: String,
+    pub target: Cow<'a, str>,
     /// The version.
     pub version: Version,
     /// Whether the connection stays open after the response: HTTP/1.1
@@ -119,10 +122,23 @@ pub struct RequestHead {
     /// `Expect: 100-continue` was sent (HTTP/1.1).
     pub expect_continue: bool,
     /// The `Content-Type` header, if any.
-    pub content_type: Option<String>,
+    pub content_type: Option<Cow<'a, str>>,
 }
 
-impl RequestHead {
+impl RequestHead<'_> {
+    /// The same head, owning its strings.
+    pub fn into_owned(self) -> RequestHead<'static> {
+        RequestHead {
+            method: self.method,
+            target: Cow::Owned(self.target.into_owned()),
+            version: self.version,
+            keep_alive: self.keep_alive,
+            framing: self.framing,
+            expect_continue: self.expect_continue,
+            content_type: self.content_type.map(|c| Cow::Owned(c.into_owned())),
+        }
+    }
+
     /// The path part of the target (before `?`).
     pub fn path(&self) -> &str {
         self.target.split('?').next().unwrap_or("")
@@ -164,11 +180,11 @@ impl std::error::Error for HttpError {}
 
 /// The result of [`parse_head`].
 #[derive(Debug, PartialEq, Eq)]
-pub enum Parsed {
+pub enum Parsed<'a> {
     /// More bytes are needed.
     Partial,
     /// A complete head, which took this many bytes of the buffer.
-    Complete(RequestHead, usize),
+    Complete(RequestHead<'a>, usize),
 }
 
 /// Parses a request head at the start of `buf`.
@@ -178,7 +194,7 @@ pub enum Parsed {
 /// An [`HttpError`] with the status to answer: 400 for a malformed or
 /// ambiguous request, 431 for a head over the limit or with too many
 /// fields, 417 for an unsupported `Expect`, 505 for an unsupported version.
-pub fn parse_head(buf: &[u8], limits: &Limits) -> Result<Parsed, HttpError> {
+pub fn parse_head<'a>(buf: &'a [u8], limits: &Limits) -> Result<Parsed<'a>, HttpError> {
     let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
     let mut request = httparse::Request::new(&mut headers);
     let consumed = match request.parse(buf) {
@@ -255,7 +271,7 @@ pub fn parse_head(buf: &[u8], limits: &Limits) -> Result<Parsed, HttpError> {
             }
             host = true;
         } else if name.eq_ignore_ascii_case("content-type") {
-            content_type = Some(value.to_owned());
+            content_type = Some(Cow::Borrowed(value));
         }
     }
     if transfer_encoding && content_length.is_some() {
@@ -292,7 +308,7 @@ pub fn parse_head(buf: &[u8], limits: &Limits) -> Result<Parsed, HttpError> {
     };
     let head = RequestHead {
         method: Method::parse(request.method.unwrap_or("")),
-        target: target.to_owned(),
+        target: Cow::Borrowed(target),
         version,
         keep_alive,
         framing,
@@ -546,11 +562,11 @@ impl BodyDecoder {
 mod tests {
     use super::*;
 
-    fn parse(raw: &str) -> Result<Parsed, HttpError> {
+    fn parse(raw: &str) -> Result<Parsed<'_>, HttpError> {
         parse_head(raw.as_bytes(), &Limits::default())
     }
 
-    fn head(raw: &str) -> RequestHead {
+    fn head(raw: &str) -> RequestHead<'_> {
         match parse(raw) {
             Ok(Parsed::Complete(head, n)) => {
                 assert_eq!(n, raw.len());

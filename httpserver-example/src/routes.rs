@@ -98,7 +98,7 @@ pub enum Reply {
 }
 
 /// The reply for `head`, whose decoded body is `body`.
-pub fn route(head: &RequestHead, body: Vec<u8>) -> Reply {
+pub fn route(head: &RequestHead<'_>, body: Vec<u8>) -> Reply {
     let (allowed, allow): (&[Method], &'static str) = match head.path() {
         "/" | "/delay" | "/stream" => (&[Method::Get, Method::Head], "GET, HEAD"),
         "/echo" => (&[Method::Post], "POST"),
@@ -115,8 +115,9 @@ pub fn route(head: &RequestHead, body: Vec<u8>) -> Reply {
             status: 200,
             content_type: Some(
                 head.content_type
-                    .clone()
-                    .unwrap_or_else(|| "application/octet-stream".to_owned()),
+                    .as_deref()
+                    .unwrap_or("application/octet-stream")
+                    .to_owned(),
             ),
             body: Body::Bytes(body),
             allow: None,
@@ -144,7 +145,7 @@ pub fn route(head: &RequestHead, body: Vec<u8>) -> Reply {
     }
 }
 
-fn bounded_param(head: &RequestHead, name: &str, max: u64) -> Option<u64> {
+fn bounded_param(head: &RequestHead<'_>, name: &str, max: u64) -> Option<u64> {
     let value: u64 = head.query_param(name)?.parse().ok()?;
     (value <= max).then_some(value)
 }
@@ -193,10 +194,10 @@ mod tests {
     use super::*;
     use crate::http1::{Framing, Version};
 
-    fn head(method: Method, target: &str) -> RequestHead {
+    fn head(method: Method, target: &str) -> RequestHead<'_> {
         RequestHead {
             method,
-            target: target.to_owned(),
+            target: target.into(),
             version: Version::Http11,
             keep_alive: true,
             framing: Framing::Empty,
