@@ -1,7 +1,7 @@
 //! A TCP echo server on `TCPServer` and `IOStream`.
 //!
 //! ```text
-//! cargo run --release -p netutil --example echo -- [PORT] [ADDRESS]
+//! cargo run --release -p netutil --example netutil_echo -- [PORT] [ADDRESS]
 //! ```
 //!
 //! It prints where it listens (default `127.0.0.1:8888`) and how to reach

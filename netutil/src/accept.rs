@@ -274,9 +274,14 @@ impl AcceptOptions {
 ///   transient per-connection errors Linux reports on `accept` are
 ///   skipped.
 /// * `EMFILE`, `ENFILE`, `ENOBUFS`, `ENOMEM` and any unexpected error
-///   pause the listener, with one log record per episode, and retry with
-///   back-off: see the [module docs](self#descriptor-exhaustion). No busy
-///   loop, no log flood.
+///   pause the listener: the handler deregisters (so a readable listener
+///   no longer wakes the loop), logs one warning for the episode, and
+///   retries after [`PAUSE_MIN`], doubling up to [`PAUSE_MAX`], and also
+///   as soon as an [`IOStream`](crate::IOStream) on this thread closes (a
+///   descriptor was freed). When a batch of accepts ends without such an
+///   error, it logs once at info and carries on. Connections arriving
+///   meanwhile wait in the kernel's backlog. No busy loop, no log flood
+///   (Tornado spins here: thumbor#324).
 /// * Removing the handler from inside `callback` is safe: no `accept` is
 ///   made after removal (Tornado #2069).
 ///

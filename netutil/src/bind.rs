@@ -177,16 +177,16 @@ impl BindOptions {
                     addr.set_port(p);
                 }
             }
-            let socket = match Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))
-            {
-                Ok(socket) => socket,
-                // This family is not supported here (an IPv6-less kernel).
-                Err(err) if err.raw_os_error() == Some(libc::EAFNOSUPPORT) => {
-                    log::debug!(target: "netutil", "skipping {addr}: {err}");
-                    continue;
-                }
-                Err(err) => return Err(context(err, format_args!("socket for {addr}"))),
-            };
+            let socket =
+                match Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP)) {
+                    Ok(socket) => socket,
+                    // This family is not supported here (an IPv6-less kernel).
+                    Err(err) if err.raw_os_error() == Some(libc::EAFNOSUPPORT) => {
+                        log::debug!(target: "netutil", "skipping {addr}: {err}");
+                        continue;
+                    }
+                    Err(err) => return Err(context(err, format_args!("socket for {addr}"))),
+                };
             match self.bind_one(&socket, addr) {
                 Ok(()) => {}
                 // Docker and other hosts without IPv6 loopback resolve
@@ -328,7 +328,11 @@ pub fn bind_sockets(port: u16, address: Option<&str>) -> io::Result<Vec<TcpListe
 /// # drop(listener); std::fs::remove_dir_all(&dir)?;
 /// # Ok::<(), std::io::Error>(())
 /// ```
-pub fn bind_unix_socket(path: impl AsRef<Path>, mode: u32, backlog: i32) -> io::Result<UnixListener> {
+pub fn bind_unix_socket(
+    path: impl AsRef<Path>,
+    mode: u32,
+    backlog: i32,
+) -> io::Result<UnixListener> {
     let path = path.as_ref();
     let bytes = path.as_os_str().as_bytes();
     let abstract_name = match bytes.first() {

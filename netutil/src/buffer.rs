@@ -36,7 +36,11 @@ impl ReadBuffer {
 
     /// Drops the first `n` bytes.
     pub(crate) fn consume(&mut self, n: usize) {
-        assert!(n <= self.len(), "consume {n} of {} buffered bytes", self.len());
+        assert!(
+            n <= self.len(),
+            "consume {n} of {} buffered bytes",
+            self.len()
+        );
         self.start += n;
         if self.start == self.end {
             self.start = 0;
@@ -169,7 +173,11 @@ mod tests {
         assert_eq!(b.data(), b"llo");
         b.consume(3);
         assert!(b.is_empty());
-        assert_eq!(b.capacity(), INITIAL_READ_CAPACITY, "kept for the next read");
+        assert_eq!(
+            b.capacity(),
+            INITIAL_READ_CAPACITY,
+            "kept for the next read"
+        );
     }
 
     #[test]

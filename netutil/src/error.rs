@@ -82,7 +82,9 @@ impl fmt::Display for StreamClosedError {
 
 impl StdError for StreamClosedError {
     fn source(&self) -> Option<&(dyn StdError + 'static)> {
-        self.cause.as_deref().map(|c| c as &(dyn StdError + 'static))
+        self.cause
+            .as_deref()
+            .map(|c| c as &(dyn StdError + 'static))
     }
 }
 

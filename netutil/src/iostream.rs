@@ -1,33 +1,7 @@
 //! [`IOStream`]: a buffered, non-blocking byte stream on the loop
 //! (Tornado's `IOStream`), over a TCP or Unix socket or a pipe.
 //!
-//! # Design
-//!
-//! * **One registration for the stream's life.** The descriptor is
-//!   registered once for `READ | WRITE`, and the interest never changes.
-//!   The stream keeps its own readiness flags (`readable`, `writable`):
-//!   an event sets them, and a read or write that meets `WouldBlock` (or
-//!   a short read or write on a socket or pipe, which means the kernel
-//!   buffer is drained or full) clears them. Since the stream remembers
-//!   readiness itself, every dispatch tells the loop the descriptor is
-//!   drained ([`IOLoop::mark_drained`]): steady traffic costs no
-//!   `epoll_ctl` at all, only `epoll_wait`, `read` and `write`.
-//! * **Reads happen in the reader's poll.** A read future first looks at
-//!   the buffer, then reads from the descriptor directly while it is
-//!   readable (an optimistic attempt before any waiting), and only then
-//!   waits for the next readiness event. The event handler merely wakes
-//!   the waiting task. The buffer is reused: no allocation per read in
-//!   steady state (`read_into`, `fill_until` and `read_more` return no new
-//!   buffer at all).
-//! * **Writes go straight to the kernel.** When nothing is queued, `write`
-//!   writes at once, without copying; only what the kernel does not take is
-//!   copied into the write buffer, flushed by the event handler when the
-//!   socket is writable again. The returned future completes when this
-//!   write's last byte has reached the kernel.
-//! * **Closing wakes everyone.** A reset, a hang-up, an error, end of file,
-//!   an overflowing buffer or [`close`](IOStream::close) closes the stream:
-//!   the descriptor is deregistered and closed, and every pending read and
-//!   write fails with a [`StreamClosedError`] that carries the cause.
+//! The design is described in [`IOStream`]'s documentation.
 
 use std::cell::RefCell;
 use std::fmt;
@@ -236,7 +210,35 @@ impl StreamOptions {
 /// with [`with_buffer`](IOStream::with_buffer) and
 /// [`consume`](IOStream::consume). Writes: [`write`](IOStream::write),
 /// [`write_vectored`](IOStream::write_vectored). One read at a time; writes
-/// may be queued freely. See the [module docs](self) for the design.
+/// may be queued freely.
+///
+/// # Design
+///
+/// * **One registration for the stream's life.** The descriptor is
+///   registered once for `READ | WRITE`, and the interest never changes.
+///   The stream keeps its own readiness flags (`readable`, `writable`):
+///   an event sets them, and a read or write that meets `WouldBlock` (or
+///   a short read or write on a socket or pipe, which means the kernel
+///   buffer is drained or full) clears them. Since the stream remembers
+///   readiness itself, every dispatch tells the loop the descriptor is
+///   drained ([`IOLoop::mark_drained`]): steady traffic costs no
+///   `epoll_ctl` at all, only `epoll_wait`, `read` and `write`.
+/// * **Reads happen in the reader's poll.** A read future first looks at
+///   the buffer, then reads from the descriptor directly while it is
+///   readable (an optimistic attempt before any waiting), and only then
+///   waits for the next readiness event. The event handler merely wakes
+///   the waiting task. The buffer is reused: no allocation per read in
+///   steady state (`read_into`, `fill_until` and `read_more` return no new
+///   buffer at all).
+/// * **Writes go straight to the kernel.** When nothing is queued, `write`
+///   writes at once, without copying; only what the kernel does not take is
+///   copied into the write buffer, flushed by the event handler when the
+///   socket is writable again. The returned future completes when this
+///   write's last byte has reached the kernel.
+/// * **Closing wakes everyone.** A reset, a hang-up, an error, end of file,
+///   an overflowing buffer or [`close`](IOStream::close) closes the stream:
+///   the descriptor is deregistered and closed, and every pending read and
+///   write fails with a [`StreamClosedError`] that carries the cause.
 ///
 /// `IOStream` is a cheap handle: clones share the stream (so one task can
 /// read while another writes). The stream closes on
@@ -675,7 +677,11 @@ impl IOStream {
     /// # Panics
     ///
     /// If `delimiter` is empty.
-    pub fn read_until<'a>(&'a self, delimiter: &'a [u8], max_bytes: Option<usize>) -> ReadUntil<'a> {
+    pub fn read_until<'a>(
+        &'a self,
+        delimiter: &'a [u8],
+        max_bytes: Option<usize>,
+    ) -> ReadUntil<'a> {
         assert!(!delimiter.is_empty(), "read_until: empty delimiter");
         ReadUntil {
             op: ReadOp::new(self, Until::new(delimiter, max_bytes, true)),
@@ -694,7 +700,11 @@ impl IOStream {
     /// # Panics
     ///
     /// If `delimiter` is empty.
-    pub fn fill_until<'a>(&'a self, delimiter: &'a [u8], max_bytes: Option<usize>) -> FillUntil<'a> {
+    pub fn fill_until<'a>(
+        &'a self,
+        delimiter: &'a [u8],
+        max_bytes: Option<usize>,
+    ) -> FillUntil<'a> {
         assert!(!delimiter.is_empty(), "fill_until: empty delimiter");
         FillUntil {
             op: ReadOp::new(self, Until::new(delimiter, max_bytes, false)),
@@ -988,7 +998,10 @@ impl IOStream {
         self.sock_addr(|s| s.peer_addr())
     }
 
-    fn sock_addr(&self, f: impl FnOnce(&SockRef<'_>) -> io::Result<SockAddr>) -> io::Result<SocketAddr> {
+    fn sock_addr(
+        &self,
+        f: impl FnOnce(&SockRef<'_>) -> io::Result<SockAddr>,
+    ) -> io::Result<SocketAddr> {
         let st = self.inner.st.borrow();
         let Some(file) = &st.file else {
             return Err(self.inner.closed_error(&st));
@@ -1057,7 +1070,9 @@ trait Request {
 fn full<T>(limit: usize) -> Check<T> {
     Check::Fail(
         io::ErrorKind::InvalidData,
-        format!("read buffer full: {limit} bytes buffered (max_buffer_size) and the read is not satisfied"),
+        format!(
+            "read buffer full: {limit} bytes buffered (max_buffer_size) and the read is not satisfied"
+        ),
     )
 }
 
@@ -1106,7 +1121,10 @@ impl Request for Until<'_> {
                 if let Some(max) = self.max_bytes.filter(|&max| end > max) {
                     return Check::Fail(
                         io::ErrorKind::InvalidData,
-                        format!("delimiter {:?} not found within {max} bytes", self.delimiter.escape_ascii().to_string()),
+                        format!(
+                            "delimiter {:?} not found within {max} bytes",
+                            self.delimiter.escape_ascii().to_string()
+                        ),
                     );
                 }
                 self.scanned = 0;
@@ -1121,7 +1139,10 @@ impl Request for Until<'_> {
                 if let Some(max) = self.max_bytes.filter(|&max| data.len() > max) {
                     return Check::Fail(
                         io::ErrorKind::InvalidData,
-                        format!("delimiter {:?} not found within {max} bytes", self.delimiter.escape_ascii().to_string()),
+                        format!(
+                            "delimiter {:?} not found within {max} bytes",
+                            self.delimiter.escape_ascii().to_string()
+                        ),
                     );
                 }
                 if data.len() >= limit {
@@ -1274,7 +1295,8 @@ impl<'a, R: Request> ReadOp<'a, R> {
         cx: &mut Context<'_>,
     ) -> Poll<io::Result<R::Output>> {
         loop {
-            let eof = matches!(&st.closed, Some(Some(c)) if c.kind() == io::ErrorKind::UnexpectedEof);
+            let eof =
+                matches!(&st.closed, Some(Some(c)) if c.kind() == io::ErrorKind::UnexpectedEof);
             match self.request.check(&mut st.rbuf, eof, inner.max_buffer_size) {
                 Check::Done(out) => return Poll::Ready(Ok(out)),
                 Check::Fail(kind, message) => {
@@ -1391,7 +1413,8 @@ read_future!(
 /// completes when the data has been handed to the kernel.
 ///
 /// The write itself does not depend on this future: dropping it does not
-/// cancel anything.
+/// cancel anything. To fire and forget, drop it explicitly
+/// (`drop(stream.write(data))`; clippy flags `let _ =` on a future).
 pub struct Write<'a> {
     stream: &'a IOStream,
     /// The `written` count that completes this write, or the error to give.
@@ -1407,7 +1430,10 @@ impl Future for Write<'_> {
         let target = match &mut this.state {
             Ok(target) => *target,
             Err(err) => {
-                let err = std::mem::replace(err, io::Error::other("write future polled after completion"));
+                let err = std::mem::replace(
+                    err,
+                    io::Error::other("write future polled after completion"),
+                );
                 return Poll::Ready(Err(err));
             }
         };

@@ -93,7 +93,9 @@ pub fn fork_processes(num_processes: usize, max_restarts: Option<usize>) -> io::
         )));
     }
     if FORKED.swap(true, Ordering::SeqCst) {
-        return Err(io::Error::other("fork_processes: already called in this process"));
+        return Err(io::Error::other(
+            "fork_processes: already called in this process",
+        ));
     }
     let n = if num_processes == 0 {
         std::thread::available_parallelism().map_or(1, usize::from)
@@ -136,7 +138,9 @@ pub fn fork_processes(num_processes: usize, max_restarts: Option<usize>) -> io::
 }
 
 fn thread_count() -> Option<usize> {
-    std::fs::read_dir("/proc/self/task").ok().map(Iterator::count)
+    std::fs::read_dir("/proc/self/task")
+        .ok()
+        .map(Iterator::count)
 }
 
 struct Supervisor {
@@ -206,7 +210,12 @@ impl Supervisor {
         }
     }
 
-    fn child_exited(&mut self, pid: libc::pid_t, id: usize, status: ExitStatus) -> io::Result<Option<usize>> {
+    fn child_exited(
+        &mut self,
+        pid: libc::pid_t,
+        id: usize,
+        status: ExitStatus,
+    ) -> io::Result<Option<usize>> {
         let clean = status.code() == Some(0);
         if clean {
             log::info!(target: "netutil", "child {id} (pid {pid}) exited normally");

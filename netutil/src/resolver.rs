@@ -124,7 +124,12 @@ fn filter(
 impl Resolver for ThreadedResolver {
     fn resolve(&self, host: &str, port: u16, family: Family) -> ResolveFuture {
         if let Ok(ip) = unbracket(host).parse::<IpAddr>() {
-            let result = filter(host, port, family, std::iter::once(SocketAddr::new(ip, port)));
+            let result = filter(
+                host,
+                port,
+                family,
+                std::iter::once(SocketAddr::new(ip, port)),
+            );
             return Box::pin(std::future::ready(result));
         }
         let host = host.to_owned();

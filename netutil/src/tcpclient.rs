@@ -113,7 +113,10 @@ impl TCPClient {
 
     async fn connect_addrs(&self, addrs: Vec<SocketAddr>) -> io::Result<IOStream> {
         let Some(first) = addrs.first() else {
-            return Err(io::Error::new(io::ErrorKind::NotFound, "no address to connect to"));
+            return Err(io::Error::new(
+                io::ErrorKind::NotFound,
+                "no address to connect to",
+            ));
         };
         let primary_v6 = first.is_ipv6();
         let (primary, secondary): (Vec<_>, Vec<_>) =
@@ -150,7 +153,8 @@ impl TCPClient {
                 }
             }
         }
-        Err(last.unwrap_or_else(|| io::Error::new(io::ErrorKind::NotFound, "no address to connect to")))
+        Err(last
+            .unwrap_or_else(|| io::Error::new(io::ErrorKind::NotFound, "no address to connect to")))
     }
 }
 

@@ -99,7 +99,8 @@ impl TCPServer {
         F: Fn(IOStream, PeerAddr) -> Fut + 'static,
         Fut: Future<Output = ()> + 'static,
     {
-        let handler: Rc<Handler> = Rc::new(move |stream, address| Box::pin(handle_stream(stream, address)));
+        let handler: Rc<Handler> =
+            Rc::new(move |stream, address| Box::pin(handle_stream(stream, address)));
         TCPServer {
             inner: Rc::new(ServerInner {
                 handler,
@@ -159,7 +160,10 @@ impl TCPServer {
     ///
     /// As [`add_socket`](TCPServer::add_socket); the sockets added before
     /// the failing one keep accepting.
-    pub fn add_sockets<L: Into<AnyListener>>(&self, listeners: impl IntoIterator<Item = L>) -> io::Result<()> {
+    pub fn add_sockets<L: Into<AnyListener>>(
+        &self,
+        listeners: impl IntoIterator<Item = L>,
+    ) -> io::Result<()> {
         for listener in listeners {
             self.add_socket(listener)?;
         }
@@ -274,7 +278,11 @@ impl TCPServer {
     /// True while any listener is paused by descriptor exhaustion (see
     /// [`add_accept_handler`](crate::add_accept_handler)).
     pub fn is_paused(&self) -> bool {
-        self.inner.handles.borrow().iter().any(AcceptHandle::is_paused)
+        self.inner
+            .handles
+            .borrow()
+            .iter()
+            .any(AcceptHandle::is_paused)
     }
 
     /// The number of listening sockets accepting.

@@ -131,12 +131,15 @@ fn main() {
     // owned.
     let sockets: Vec<socket2::Socket> = (0..CLIENTS)
         .map(|_| {
-            let s = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+            let s =
+                socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
             s.set_nonblocking(true).unwrap();
             s
         })
         .collect();
-    let spares: Vec<std::fs::File> = (0..2).map(|_| std::fs::File::open("/dev/null").unwrap()).collect();
+    let spares: Vec<std::fs::File> = (0..2)
+        .map(|_| std::fs::File::open("/dev/null").unwrap())
+        .collect();
     set_fd_limit(limit_leaving(HEADROOM));
 
     let report = ioloop
@@ -155,7 +158,7 @@ fn main() {
                 let mut readers = Vec::new();
                 for (i, client) in clients.iter().enumerate() {
                     let line = format!("client {i}\n");
-                    let _ = client.write(line.as_bytes());
+                    drop(client.write(line.as_bytes())); // sent even unawaited
                     let (c, a) = (client.clone(), answered.clone());
                     readers.push(IOLoop::current().spawn(async move {
                         let echo = c.read_until(b"\n", Some(100)).await.unwrap();
@@ -166,9 +169,15 @@ fn main() {
 
                 // 1. Out of descriptors: the server pauses.
                 wait_for("the pause", Duration::from_secs(10), || server.is_paused()).await;
-                wait_for("the first answers", Duration::from_secs(10), || answered.get() >= 1).await;
+                wait_for("the first answers", Duration::from_secs(10), || {
+                    answered.get() >= 1
+                })
+                .await;
                 let served_first = answered.get();
-                assert!(served_first < CLIENTS, "the limit bit: {served_first} served");
+                assert!(
+                    served_first < CLIENTS,
+                    "the limit bit: {served_first} served"
+                );
 
                 // 2. While paused, the process is idle: no busy loop.
                 let (cpu0, wall0) = (cpu_time(), Instant::now());
@@ -178,16 +187,18 @@ fn main() {
                     cpu.as_secs_f64() < 0.3 * wall.as_secs_f64(),
                     "CPU {cpu:?} over {wall:?} while paused"
                 );
-                assert_eq!(answered.get(), served_first, "nothing accepted while out of fds");
+                assert_eq!(
+                    answered.get(),
+                    served_first,
+                    "nothing accepted while out of fds"
+                );
 
                 // 3. Descriptors no stream owned are freed: the back-off
                 //    timer notices within PAUSE_MAX.
                 drop(spares);
-                wait_for(
-                    "accepts after the timer",
-                    netutil::PAUSE_MAX * 3,
-                    || answered.get() >= served_first + 2,
-                )
+                wait_for("accepts after the timer", netutil::PAUSE_MAX * 3, || {
+                    answered.get() >= served_first + 2
+                })
                 .await;
 
                 // 4. Clients already answered hang up: their server streams
@@ -197,7 +208,10 @@ fn main() {
                         client.close();
                     }
                 }
-                wait_for("every client", Duration::from_secs(10), || answered.get() == CLIENTS).await;
+                wait_for("every client", Duration::from_secs(10), || {
+                    answered.get() == CLIENTS
+                })
+                .await;
                 for r in readers {
                     r.await.unwrap();
                 }

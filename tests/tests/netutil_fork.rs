@@ -93,7 +93,11 @@ fn restarts_failed_children_then_exits_cleanly() {
         }
         0
     });
-    assert_eq!(wait(supervisor, Duration::from_secs(20)), 0, "the parent exits 0");
+    assert_eq!(
+        wait(supervisor, Duration::from_secs(20)),
+        0,
+        "the parent exits 0"
+    );
     for id in 0..3 {
         let runs = pids_of(&dir, id);
         let expected = if id == 0 { 1 } else { 2 };
@@ -151,7 +155,9 @@ fn distinct_pids(addr: SocketAddr, want: usize) -> std::collections::HashSet<u32
 fn pid_server() -> TCPServer {
     TCPServer::new(|stream: IOStream, _| async move {
         let _ = stream.read_until(b"\n", Some(64)).await;
-        let _ = stream.write(format!("{}\n", std::process::id()).as_bytes()).await;
+        let _ = stream
+            .write(format!("{}\n", std::process::id()).as_bytes())
+            .await;
     })
 }
 
@@ -170,10 +176,21 @@ fn a_multi_process_server_answers_from_several_pids() {
         0
     });
     let pids = distinct_pids(addr, 2);
-    assert!(pids.len() >= 2, "answers from {} process(es): {pids:?}", pids.len());
-    assert!(!pids.contains(&(supervisor as u32)), "the parent does not serve");
+    assert!(
+        pids.len() >= 2,
+        "answers from {} process(es): {pids:?}",
+        pids.len()
+    );
+    assert!(
+        !pids.contains(&(supervisor as u32)),
+        "the parent does not serve"
+    );
     kill(supervisor, libc::SIGTERM);
-    assert_eq!(wait(supervisor, Duration::from_secs(20)), 0, "the parent exits 0 after SIGTERM");
+    assert_eq!(
+        wait(supervisor, Duration::from_secs(20)),
+        0,
+        "the parent exits 0 after SIGTERM"
+    );
 }
 
 /// The same with TCPServer::bind + start(n).
@@ -199,11 +216,26 @@ fn bind_and_start_fork_the_server() {
 
 fn main() {
     let tests: [(&str, fn()); 5] = [
-        ("refuses_to_fork_with_a_loop_open", refuses_to_fork_with_a_loop_open),
-        ("restarts_failed_children_then_exits_cleanly", restarts_failed_children_then_exits_cleanly),
-        ("gives_up_after_too_many_restarts", gives_up_after_too_many_restarts),
-        ("a_multi_process_server_answers_from_several_pids", a_multi_process_server_answers_from_several_pids),
-        ("bind_and_start_fork_the_server", bind_and_start_fork_the_server),
+        (
+            "refuses_to_fork_with_a_loop_open",
+            refuses_to_fork_with_a_loop_open,
+        ),
+        (
+            "restarts_failed_children_then_exits_cleanly",
+            restarts_failed_children_then_exits_cleanly,
+        ),
+        (
+            "gives_up_after_too_many_restarts",
+            gives_up_after_too_many_restarts,
+        ),
+        (
+            "a_multi_process_server_answers_from_several_pids",
+            a_multi_process_server_answers_from_several_pids,
+        ),
+        (
+            "bind_and_start_fork_the_server",
+            bind_and_start_fork_the_server,
+        ),
     ];
     for (name, test) in tests {
         test();

@@ -186,9 +186,8 @@ impl SignalMask {
     /// Restores the mask that [`block`](SignalMask::block) replaced.
     pub(crate) fn restore(&self) -> io::Result<()> {
         // SAFETY: `self.old` is the initialised mask pthread_sigmask gave.
-        let ret = unsafe {
-            libc::pthread_sigmask(libc::SIG_SETMASK, &self.old, std::ptr::null_mut())
-        };
+        let ret =
+            unsafe { libc::pthread_sigmask(libc::SIG_SETMASK, &self.old, std::ptr::null_mut()) };
         if ret != 0 {
             return Err(io::Error::from_raw_os_error(ret));
         }

@@ -68,7 +68,10 @@ fn each_readiness_event_accepts_a_bounded_batch() {
         .filter(|&n| n > 0)
         .collect();
     assert_eq!(batches.iter().sum::<usize>(), 5, "{order:?}");
-    assert!(batches.iter().all(|&n| n <= 2), "at most 2 per event: {order:?}");
+    assert!(
+        batches.iter().all(|&n| n <= 2),
+        "at most 2 per event: {order:?}"
+    );
     handle.remove();
     drop(clients);
 }
@@ -97,7 +100,11 @@ fn removing_the_handler_inside_its_callback_stops_accepting_at_once() {
     ioloop.start().unwrap();
     assert_eq!(*accepted.borrow(), 1, "no accept after removal");
     assert!(handle.borrow().as_ref().unwrap().is_removed());
-    assert!(logged(log::Level::Warn).is_empty(), "{:?}", logged(log::Level::Warn));
+    assert!(
+        logged(log::Level::Warn).is_empty(),
+        "{:?}",
+        logged(log::Level::Warn)
+    );
     // The listener is closed: new clients are refused.
     let err = TcpStream::connect(addr).unwrap_err();
     assert_eq!(err.kind(), ErrorKind::ConnectionRefused);
@@ -121,9 +128,12 @@ fn unix_listeners_are_accepted_too() {
     let ioloop = new_loop();
     let listener = netutil::bind_unix_socket(&path, 0o600, 16).unwrap();
     let l = ioloop.clone();
-    let handle = add_accept_handler(listener, move |_conn: std::os::unix::net::UnixStream, _addr| {
-        l.stop();
-    })
+    let handle = add_accept_handler(
+        listener,
+        move |_conn: std::os::unix::net::UnixStream, _addr| {
+            l.stop();
+        },
+    )
     .unwrap();
     let _client = std::os::unix::net::UnixStream::connect(&path).unwrap();
     ioloop.start().unwrap();

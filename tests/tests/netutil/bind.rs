@@ -15,7 +15,10 @@ fn addrs(listeners: &[TcpListener]) -> Vec<SocketAddr> {
 fn no_address_binds_every_interface_one_socket_per_family() {
     let listeners = bind_sockets(0, None).unwrap();
     let got = addrs(&listeners);
-    assert!(got.iter().any(|a| a.ip().is_unspecified() && a.is_ipv4()), "{got:?}");
+    assert!(
+        got.iter().any(|a| a.ip().is_unspecified() && a.is_ipv4()),
+        "{got:?}"
+    );
     if has_ipv6() {
         assert_eq!(got.len(), 2, "0.0.0.0 and :: separately: {got:?}");
         assert!(got[1].is_ipv6() && got[1].ip().is_unspecified());
@@ -45,11 +48,19 @@ fn port_zero_gives_every_socket_the_same_port() {
     // interface, which has both families wherever IPv6 works).
     let all = bind_sockets(0, None).unwrap();
     let got = addrs(&all);
-    assert!(got.iter().all(|a| a.port() == got[0].port() && a.port() != 0), "{got:?}");
+    assert!(
+        got.iter()
+            .all(|a| a.port() == got[0].port() && a.port() != 0),
+        "{got:?}"
+    );
     let listeners = bind_sockets(0, Some("localhost")).unwrap();
     let got = addrs(&listeners);
     assert!(!got.is_empty());
-    assert!(got.iter().all(|a| a.port() == got[0].port() && a.port() != 0), "{got:?}");
+    assert!(
+        got.iter()
+            .all(|a| a.port() == got[0].port() && a.port() != 0),
+        "{got:?}"
+    );
     assert!(got[0].is_ipv4(), "IPv4 first: {got:?}");
     if crate::util::localhost_has_ipv6() {
         assert_eq!(got.len(), 2, "127.0.0.1 and ::1: {got:?}");
@@ -85,11 +96,17 @@ fn reuse_port_lets_two_sockets_share_a_port() {
 
 #[test]
 fn family_restricts_the_sockets() {
-    let v4 = BindOptions::new().family(Family::Inet).bind(0, None).unwrap();
+    let v4 = BindOptions::new()
+        .family(Family::Inet)
+        .bind(0, None)
+        .unwrap();
     assert!(addrs(&v4).iter().all(SocketAddr::is_ipv4));
     assert_eq!(v4.len(), 1);
     if has_ipv6() {
-        let v6 = BindOptions::new().family(Family::Inet6).bind(0, None).unwrap();
+        let v6 = BindOptions::new()
+            .family(Family::Inet6)
+            .bind(0, None)
+            .unwrap();
         assert_eq!(addrs(&v6).len(), 1);
         assert!(addrs(&v6)[0].is_ipv6());
     }
@@ -134,7 +151,10 @@ fn a_failed_bind_closes_the_sockets_already_bound() {
     if !has_ipv6() {
         return;
     }
-    let blocker = BindOptions::new().family(Family::Inet6).bind(0, None).unwrap();
+    let blocker = BindOptions::new()
+        .family(Family::Inet6)
+        .bind(0, None)
+        .unwrap();
     let port = blocker[0].local_addr().unwrap().port();
     // Make sure the IPv4 side of the port is free right now.
     let probe = TcpListener::bind(("0.0.0.0", port));
@@ -151,10 +171,12 @@ fn a_failed_bind_closes_the_sockets_already_bound() {
 
 #[test]
 fn the_default_backlog_is_at_least_128() {
-    assert!(netutil::DEFAULT_BACKLOG >= 128);
+    const { assert!(netutil::DEFAULT_BACKLOG >= 128) };
     // Many clients may queue before the first accept.
     let listener = bind_sockets(0, Some("127.0.0.1")).unwrap().remove(0);
     let addr = listener.local_addr().unwrap();
-    let clients: Vec<_> = (0..128).map(|_| TcpStream::connect(addr).unwrap()).collect();
+    let clients: Vec<_> = (0..128)
+        .map(|_| TcpStream::connect(addr).unwrap())
+        .collect();
     assert_eq!(clients.len(), 128);
 }

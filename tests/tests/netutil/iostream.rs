@@ -22,7 +22,8 @@ fn pair() -> (IOStream, IOStream) {
 
 /// The cause's kind of a stream-closed error (`None` for a local close).
 fn closed_cause(err: &io::Error) -> Option<ErrorKind> {
-    let closed = StreamClosedError::find(err).unwrap_or_else(|| panic!("not a StreamClosedError: {err}"));
+    let closed =
+        StreamClosedError::find(err).unwrap_or_else(|| panic!("not a StreamClosedError: {err}"));
     closed.cause().map(io::Error::kind)
 }
 
@@ -30,11 +31,17 @@ fn closed_cause(err: &io::Error) -> Option<ErrorKind> {
 fn read_until_and_read_bytes() {
     run(|| async {
         let (a, b) = pair();
-        a.write(b"GET / HTTP/1.1\r\nHost: x\r\n\r\nbody12345").await.unwrap();
+        a.write(b"GET / HTTP/1.1\r\nHost: x\r\n\r\nbody12345")
+            .await
+            .unwrap();
         let head = b.read_until(b"\r\n\r\n", Some(1024)).await.unwrap();
         assert_eq!(head, b"GET / HTTP/1.1\r\nHost: x\r\n\r\n");
         assert_eq!(b.read_bytes(4, false).await.unwrap(), b"body");
-        assert_eq!(b.read_bytes(100, true).await.unwrap(), b"12345", "partial: what is there");
+        assert_eq!(
+            b.read_bytes(100, true).await.unwrap(),
+            b"12345",
+            "partial: what is there"
+        );
         // A delimiter split across two arrivals.
         a.write(b"line one\r").await.unwrap();
         let reader = b.read_until(b"\r\n", None);
@@ -55,8 +62,14 @@ fn read_until_beyond_max_bytes_fails_and_closes() {
         a.write(b"0123456789abcdef\n").await.unwrap();
         let err = b.read_until(b"\n", Some(8)).await.unwrap_err();
         assert_eq!(err.kind(), ErrorKind::InvalidData);
-        assert!(err.to_string().contains("not found within 8 bytes"), "{err}");
-        assert!(b.closed(), "unsatisfiable reads close the stream, as Tornado");
+        assert!(
+            err.to_string().contains("not found within 8 bytes"),
+            "{err}"
+        );
+        assert!(
+            b.closed(),
+            "unsatisfiable reads close the stream, as Tornado"
+        );
     });
 }
 
@@ -154,7 +167,10 @@ fn an_idle_stream_notices_the_peer_closing() {
             }
             ioloop::sleep(Duration::from_millis(2)).await;
         }
-        assert!(fired.get(), "the close callback ran without any read pending");
+        assert!(
+            fired.get(),
+            "the close callback ran without any read pending"
+        );
         assert!(b.closed());
         // Set after closing: runs too.
         let late = Rc::new(Cell::new(false));
@@ -203,7 +219,11 @@ fn queued_writes_complete_in_order_and_vectored_writes_join() {
         let (a, b) = pair();
         let big = vec![1u8; 3_000_000];
         let w1 = a.write(&big);
-        let w2 = a.write_vectored(&[IoSlice::new(b"head"), IoSlice::new(b""), IoSlice::new(b"body")]);
+        let w2 = a.write_vectored(&[
+            IoSlice::new(b"head"),
+            IoSlice::new(b""),
+            IoSlice::new(b"body"),
+        ]);
         let reader = b.read_bytes(big.len() + 8, false);
         let (r1, r2, data) = futures::join!(w1, w2, reader);
         r1.unwrap();
@@ -217,7 +237,10 @@ fn queued_writes_complete_in_order_and_vectored_writes_join() {
 fn the_write_buffer_limit_refuses_without_closing() {
     run(|| async {
         let (a, b) = UnixStream::pair().unwrap();
-        let a = StreamOptions::new().max_write_buffer_size(100_000).build(a).unwrap();
+        let a = StreamOptions::new()
+            .max_write_buffer_size(100_000)
+            .build(a)
+            .unwrap();
         let _b = IOStream::new(b).unwrap();
         // Fill the kernel, then the buffer, without awaiting the flushes.
         let mut refused = None;
@@ -252,7 +275,11 @@ fn a_peer_reset_while_not_reading_closes_with_the_reset_and_wakes_writes() {
         socket.set_linger(Some(Duration::ZERO)).unwrap();
         drop(socket);
         let err = write.await.unwrap_err();
-        assert_eq!(closed_cause(&err), Some(ErrorKind::ConnectionReset), "{err}");
+        assert_eq!(
+            closed_cause(&err),
+            Some(ErrorKind::ConnectionReset),
+            "{err}"
+        );
         assert!(err.to_string().contains("reset"), "{err}");
         assert!(stream.closed());
         let reason = stream.close_reason().unwrap();
@@ -267,12 +294,18 @@ fn a_peer_reset_while_not_reading_closes_with_the_reset_and_wakes_writes() {
 fn a_pipe_hang_up_keeps_what_was_written() {
     run(|| async {
         let mut child = std::process::Command::new("sh")
-            .args(["-c", "printf 'line 1\\nline 2\\n'; head -c 100000 /dev/zero"])
+            .args([
+                "-c",
+                "printf 'line 1\\nline 2\\n'; head -c 100000 /dev/zero",
+            ])
             .stdout(std::process::Stdio::piped())
             .spawn()
             .unwrap();
         let stdout = IOStream::new(child.stdout.take().unwrap()).unwrap();
-        assert_eq!(stdout.read_until(b"\n", Some(100)).await.unwrap(), b"line 1\n");
+        assert_eq!(
+            stdout.read_until(b"\n", Some(100)).await.unwrap(),
+            b"line 1\n"
+        );
         let rest = stdout.read_until_close().await.unwrap();
         assert_eq!(rest.len(), 7 + 100_000);
         assert!(child.wait().unwrap().success());

@@ -9,11 +9,29 @@ use crate::util::run;
 
 #[test]
 fn is_valid_ip_matches_tornados_vectors() {
-    for ip in ["127.0.0.1", "4.4.4.4", "::1", "2620:0:1cfe:face:b00c::3", "fe80::1%lo"] {
+    for ip in [
+        "127.0.0.1",
+        "4.4.4.4",
+        "::1",
+        "2620:0:1cfe:face:b00c::3",
+        "fe80::1%lo",
+    ] {
         assert!(is_valid_ip(ip), "{ip:?}");
     }
     let long = "a".repeat(100);
-    for ip in ["www.google.com", "localhost", "4.4.4.4<", " 127.0.0.1", "", " ", "\n", "\x00", &long, "::1%", "1.1"] {
+    for ip in [
+        "www.google.com",
+        "localhost",
+        "4.4.4.4<",
+        " 127.0.0.1",
+        "",
+        " ",
+        "\n",
+        "\x00",
+        &long,
+        "::1%",
+        "1.1",
+    ] {
         assert!(!is_valid_ip(ip), "{ip:?}");
     }
 }
@@ -21,7 +39,10 @@ fn is_valid_ip_matches_tornados_vectors() {
 #[test]
 fn localhost_resolves_to_the_loopback() {
     let addrs = run(|| ThreadedResolver::new().resolve("localhost", 80, Family::Unspec)).unwrap();
-    assert!(addrs.contains(&"127.0.0.1:80".parse().unwrap()), "{addrs:?}");
+    assert!(
+        addrs.contains(&"127.0.0.1:80".parse().unwrap()),
+        "{addrs:?}"
+    );
     let v4 = run(|| ThreadedResolver::new().resolve("localhost", 80, Family::Inet)).unwrap();
     assert!(v4.iter().all(SocketAddr::is_ipv4));
 }
@@ -77,12 +98,33 @@ fn override_precedence_is_host_port_family_then_host_port_then_host() {
         let r = &resolver;
         run(move || r.resolve(host, port, family)).unwrap()[0]
     };
-    assert_eq!(ask("google.com", 1, Family::Unspec), SocketAddr::from(([10, 0, 0, b'a'], 1)));
-    assert_eq!(ask("google.com", 443, Family::Unspec), SocketAddr::from(([10, 0, 0, b'b'], 4443)));
-    assert_eq!(ask("google.com", 443, Family::Inet), SocketAddr::from(([10, 0, 0, b'b'], 4443)));
-    assert_eq!(ask("google.com", 443, Family::Inet6), SocketAddr::from(([10, 0, 0, b'c'], 6443)));
-    assert_eq!(ask("google.com", 80, Family::Inet), SocketAddr::from(([10, 0, 0, b'd'], 8080)));
-    assert_eq!(ask("google.com", 80, Family::Unspec), SocketAddr::from(([10, 0, 0, b'a'], 80)));
+    assert_eq!(
+        ask("google.com", 1, Family::Unspec),
+        SocketAddr::from(([10, 0, 0, b'a'], 1))
+    );
+    assert_eq!(
+        ask("google.com", 443, Family::Unspec),
+        SocketAddr::from(([10, 0, 0, b'b'], 4443))
+    );
+    assert_eq!(
+        ask("google.com", 443, Family::Inet),
+        SocketAddr::from(([10, 0, 0, b'b'], 4443))
+    );
+    assert_eq!(
+        ask("google.com", 443, Family::Inet6),
+        SocketAddr::from(([10, 0, 0, b'c'], 6443))
+    );
+    assert_eq!(
+        ask("google.com", 80, Family::Inet),
+        SocketAddr::from(([10, 0, 0, b'd'], 8080))
+    );
+    assert_eq!(
+        ask("google.com", 80, Family::Unspec),
+        SocketAddr::from(([10, 0, 0, b'a'], 80))
+    );
     // Other names pass through.
-    assert_eq!(ask("b", 7, Family::Unspec), SocketAddr::from(([10, 0, 0, b'b'], 7)));
+    assert_eq!(
+        ask("b", 7, Family::Unspec),
+        SocketAddr::from(([10, 0, 0, b'b'], 7))
+    );
 }

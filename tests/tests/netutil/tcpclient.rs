@@ -12,7 +12,9 @@ use crate::util::run;
 fn connects_by_name_through_the_resolver() {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
-    let client = TCPClient::with_resolver(OverrideResolver::new(ThreadedResolver::new()).host("service.test", "127.0.0.1"));
+    let client = TCPClient::with_resolver(
+        OverrideResolver::new(ThreadedResolver::new()).host("service.test", "127.0.0.1"),
+    );
     let stream = run(|| client.connect("service.test", port)).unwrap();
     assert_eq!(stream.peer_addr().unwrap(), listener.local_addr().unwrap());
 }
@@ -50,7 +52,14 @@ fn the_timeout_is_an_error_naming_the_host() {
     // 192.0.2.0/24 (TEST-NET-1) is never routed: the connect hangs or is
     // refused as unreachable at once, depending on the host.
     let client = TCPClient::new();
-    let result = run(|| client.connect_with("192.0.2.1", 9, Family::Unspec, Some(Duration::from_millis(100))));
+    let result = run(|| {
+        client.connect_with(
+            "192.0.2.1",
+            9,
+            Family::Unspec,
+            Some(Duration::from_millis(100)),
+        )
+    });
     if let Err(err) = result {
         if err.kind() == ErrorKind::TimedOut {
             assert!(err.to_string().contains("192.0.2.1"), "{err}");

@@ -24,7 +24,10 @@ fn echo_server() -> TCPServer {
 
 /// Runs a blocking client on a thread while the loop runs; stops the loop
 /// when the client is done, and returns its result.
-fn with_client<T: Send + 'static>(ioloop: &IOLoop, client: impl FnOnce() -> T + Send + 'static) -> T {
+fn with_client<T: Send + 'static>(
+    ioloop: &IOLoop,
+    client: impl FnOnce() -> T + Send + 'static,
+) -> T {
     let remote = ioloop.remote();
     let thread = std::thread::spawn(move || {
         let out = client();
@@ -213,5 +216,13 @@ fn bind_then_start_one_process() {
     let got = with_client(&ioloop, move || talk(addr, b"started\n"));
     assert_eq!(got, b"started\n");
     server.stop();
-    assert!(server.add_socket(netutil::bind_sockets(0, Some("127.0.0.1")).unwrap().remove(0)).is_err());
+    assert!(
+        server
+            .add_socket(
+                netutil::bind_sockets(0, Some("127.0.0.1"))
+                    .unwrap()
+                    .remove(0)
+            )
+            .is_err()
+    );
 }

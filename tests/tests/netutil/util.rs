@@ -74,10 +74,8 @@ impl TempDir {
     pub(crate) fn new(tag: &str) -> TempDir {
         static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
         let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let dir = std::env::temp_dir().join(format!(
-            "netutil-test-{}-{tag}-{n}",
-            std::process::id()
-        ));
+        let dir =
+            std::env::temp_dir().join(format!("netutil-test-{}-{tag}-{n}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
         TempDir(dir)
@@ -112,7 +110,11 @@ impl log::Log for CaptureLogger {
         self.records
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
-            .push((thread::current().id(), record.level(), record.args().to_string()));
+            .push((
+                thread::current().id(),
+                record.level(),
+                record.args().to_string(),
+            ));
     }
     fn flush(&self) {}
 }
@@ -157,6 +159,11 @@ pub(crate) mod sys {
     pub(crate) fn fd_flags(fd: RawFd) -> (i32, i32) {
         // SAFETY: fcntl with F_GETFL/F_GETFD only reads the flags of `fd`,
         // which the caller keeps open.
-        unsafe { (libc::fcntl(fd, libc::F_GETFL), libc::fcntl(fd, libc::F_GETFD)) }
+        unsafe {
+            (
+                libc::fcntl(fd, libc::F_GETFL),
+                libc::fcntl(fd, libc::F_GETFD),
+            )
+        }
     }
 }
