@@ -511,12 +511,10 @@ where
         self.backoff.set((delay * 2).min(PAUSE_MAX));
         // Deregister: a readable listener must not wake the loop meanwhile.
         drop(ioloop.remove_handler(self.fd));
-        let me = self.me.clone();
-        let timer = ioloop.call_later(delay, move || {
-            if let Some(me) = me.upgrade() {
-                me.resume();
-            }
-        });
+        // The timer holds the state: a detached handle (dropped without
+        // `remove`) must not let a paused listener vanish.
+        let me = self.me.upgrade().expect("called on a live state");
+        let timer = ioloop.call_later(delay, move || me.resume());
         self.paused.set(Some(Pause { timer }));
         let me: Weak<dyn AcceptControl> = self.me.clone();
         PAUSED.with(|paused| {
@@ -619,12 +617,10 @@ where
         };
         // Replace the back-off timer with an immediate callback.
         ioloop.remove_timeout(pause.timer);
-        let me = self.me.clone();
-        let timer = ioloop.call_later(Duration::ZERO, move || {
-            if let Some(me) = me.upgrade() {
-                me.resume();
-            }
-        });
+        let Some(me) = self.me.upgrade() else {
+            return;
+        };
+        let timer = ioloop.call_later(Duration::ZERO, move || me.resume());
         self.paused.set(Some(Pause { timer }));
     }
 }

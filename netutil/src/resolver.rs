@@ -87,7 +87,12 @@ fn pool() -> io::Result<Arc<ThreadPool>> {
         Some((owner, p)) if *owner == pid => Ok(Arc::clone(p)),
         _ => {
             let p = Arc::new(ThreadPool::new(RESOLVER_THREADS)?);
-            *pool = Some((pid, Arc::clone(&p)));
+            if let Some(inherited) = pool.replace((pid, Arc::clone(&p))) {
+                // A forked child's copy of the parent's pool has no
+                // threads, and its locks may have been held at the fork:
+                // never touch it.
+                std::mem::forget(inherited);
+            }
             Ok(p)
         }
     }

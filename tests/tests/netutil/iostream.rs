@@ -161,7 +161,7 @@ fn an_idle_stream_notices_the_peer_closing() {
         let f = fired.clone();
         b.set_close_callback(move || f.set(true));
         a.close();
-        for _ in 0..100 {
+        for _ in 0..2000 {
             if fired.get() {
                 break;
             }
