@@ -26,6 +26,7 @@ use mio::Token;
 use slab::Slab;
 
 use crate::Events;
+use crate::poller::Trigger;
 
 /// A registered handler.
 pub(crate) type HandlerFn = Box<dyn FnMut(RawFd, Events)>;
@@ -51,6 +52,8 @@ pub(crate) struct Registration {
     pub(crate) rearmed: bool,
     /// Events the handler declared drained during this dispatch.
     pub(crate) drained: Events,
+    /// Level- or edge-triggered.
+    pub(crate) trigger: Trigger,
 }
 
 impl Registration {
@@ -61,7 +64,7 @@ impl Registration {
     /// Whether the descriptor must be re-armed after a dispatch of
     /// `delivered`, to keep level-triggered semantics.
     pub(crate) fn needs_rearm(&self, delivered: Events) -> bool {
-        if crate::poller::LEVEL_TRIGGERED || self.rearmed {
+        if crate::poller::LEVEL_TRIGGERED || self.trigger == Trigger::Edge || self.rearmed {
             return false;
         }
         if delivered.is_error() {
@@ -121,6 +124,7 @@ impl HandlerTable {
         interest: Events,
         handler: HandlerFn,
         owned: Option<OwnedFd>,
+        trigger: Trigger,
         site: &'static Location<'static>,
     ) -> Token {
         let index = usize::try_from(fd).expect("negative fds are refused before insert");
@@ -135,6 +139,7 @@ impl HandlerTable {
             site,
             rearmed: false,
             drained: Events::NONE,
+            trigger,
         });
         if self.by_fd.len() <= index {
             self.by_fd.resize(index + 1, 0);

@@ -20,7 +20,7 @@ use crate::error::fd_error;
 use crate::exception::{self, CallbackKind, CallbackPanic};
 use crate::executor::Executor;
 use crate::handlers::{self, HandlerTable, WAKER_TOKEN};
-use crate::poller;
+use crate::poller::{self, Trigger};
 use crate::remote::{Remote, Shared};
 use crate::task::{TaskId, TaskTable};
 use crate::timers::{TimerHeap, TimerKey};
@@ -523,7 +523,32 @@ impl IOLoop {
         H: FnMut(RawFd, Events) + 'static,
     {
         let site = Location::caller();
-        self.register(fd, events, Box::new(handler), None, site)
+        self.register(fd, events, Trigger::Level, Box::new(handler), None, site)
+    }
+
+    /// Like [`add_handler`](IOLoop::add_handler), but **edge-triggered**:
+    /// the handler is called when `fd` becomes ready (new data arrives,
+    /// buffer space frees up, an error or hang-up occurs), not on every
+    /// iteration while it stays ready.
+    ///
+    /// For code that reads and writes until `WouldBlock`, or remembers
+    /// what readiness it has not consumed (as `netutil`'s streams do): it
+    /// costs no system call per event on any platform, and an idle
+    /// descriptor that stays writable (or a reader that pauses on a full
+    /// buffer) is not reported again and again. Readiness the handler
+    /// leaves unconsumed is not reported until it changes. `update_handler`
+    /// keeps the registration edge-triggered.
+    ///
+    /// # Errors
+    ///
+    /// As [`add_handler`](IOLoop::add_handler).
+    #[track_caller]
+    pub fn add_edge_handler<H>(&self, fd: RawFd, events: Events, handler: H) -> io::Result<()>
+    where
+        H: FnMut(RawFd, Events) + 'static,
+    {
+        let site = Location::caller();
+        self.register(fd, events, Trigger::Edge, Box::new(handler), None, site)
     }
 
     /// Like [`add_handler`](IOLoop::add_handler), but the loop **owns** the
@@ -548,7 +573,14 @@ impl IOLoop {
         let site = Location::caller();
         let owned: OwnedFd = fd.into();
         let raw = owned.as_raw_fd();
-        self.register(raw, events, Box::new(handler), Some(owned), site)?;
+        self.register(
+            raw,
+            events,
+            Trigger::Level,
+            Box::new(handler),
+            Some(owned),
+            site,
+        )?;
         Ok(raw)
     }
 
@@ -556,6 +588,7 @@ impl IOLoop {
         &self,
         fd: RawFd,
         events: Events,
+        trigger: Trigger,
         handler: handlers::HandlerFn,
         owned: Option<OwnedFd>,
         site: &'static Location<'static>,
@@ -577,7 +610,7 @@ impl IOLoop {
             // double registration (EEXIST below). If the descriptor was
             // closed without remove_handler, the kernel dropped it and the
             // number was reused: the old registration is stale.
-            match poller::register(poll, fd, mio::Token(usize::MAX - 1), events) {
+            match poller::register(poll, fd, mio::Token(usize::MAX - 1), events, trigger) {
                 Ok(()) => {
                     let _ = poller::deregister(poll, fd);
                     log::warn!(
@@ -598,8 +631,8 @@ impl IOLoop {
         } else {
             None
         };
-        let token = table.insert(fd, events, handler, owned, site);
-        if let Err(err) = poller::register(poll, fd, token, events) {
+        let token = table.insert(fd, events, handler, owned, trigger, site);
+        if let Err(err) = poller::register(poll, fd, token, events, trigger) {
             let reg = table.remove(fd);
             drop(table);
             drop(stale);
@@ -634,7 +667,7 @@ impl IOLoop {
         reg.interest = events;
         reg.rearmed = true;
         let token = reg.token(slot);
-        poller::reregister(poll, fd, token, events)
+        poller::reregister(poll, fd, token, events, reg.trigger)
             .map_err(|err| fd_error("update_handler", fd, err))
     }
 

@@ -1,13 +1,18 @@
 //! How descriptors are registered with the poller.
 //!
-//! On Linux the loop registers descriptors **level-triggered** on mio's own
-//! epoll instance (`epoll_ctl` without `EPOLLET`, through `sys`), and lets
-//! `mio::Poll::poll` collect their events: the kernel then reports a
-//! descriptor on every wait while it stays ready, which is Tornado's
-//! contract, at no extra system call per event. mio registers its own
-//! waker edge-triggered on the same instance; the two never share a
-//! descriptor. Elsewhere descriptors go through mio's (edge-triggered)
-//! registry and the loop re-arms them after each dispatch
+//! A registration is level-triggered (Tornado's `add_handler`) or
+//! edge-triggered (`add_edge_handler`, for code that drains until
+//! `WouldBlock`).
+//!
+//! On Linux the loop registers descriptors on mio's own epoll instance
+//! (`epoll_ctl` through `sys`, with `EPOLLET` only for edge-triggered
+//! ones), and lets `mio::Poll::poll` collect their events: for a
+//! level-triggered registration the kernel reports the descriptor on
+//! every wait while it stays ready, which is Tornado's contract, at no
+//! extra system call per event. mio registers its own waker
+//! edge-triggered on the same instance; the two never share a descriptor.
+//! Elsewhere descriptors go through mio's (edge-triggered) registry and
+//! the loop re-arms level-triggered ones after each dispatch
 //! ([`LEVEL_TRIGGERED`] is false).
 
 use std::io;
@@ -17,9 +22,18 @@ use mio::Token;
 
 use crate::Events;
 
-/// True where registrations are natively level-triggered, so handlers are
+/// True where level-triggered registrations are native, so handlers are
 /// never re-armed after dispatch.
 pub(crate) const LEVEL_TRIGGERED: bool = cfg!(target_os = "linux");
+
+/// How a registration reports readiness.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Trigger {
+    /// On every wait, while ready (Tornado's contract).
+    Level,
+    /// When readiness changes: the handler drains until `WouldBlock`.
+    Edge,
+}
 
 #[cfg(target_os = "linux")]
 mod imp {
@@ -28,12 +42,16 @@ mod imp {
 
     use mio::Token;
 
+    use super::Trigger;
     use crate::{Events, sys};
 
-    /// The epoll mask for a Tornado mask: `EPOLLERR` and `EPOLLHUP` are
-    /// always reported, so an `ERROR`-only mask is 0.
-    fn epoll_events(events: Events) -> u32 {
-        let mut mask = 0;
+    /// The epoll mask: `EPOLLERR` and `EPOLLHUP` are always reported, so
+    /// an `ERROR`-only mask is 0 (plus `EPOLLET` when edge-triggered).
+    fn epoll_events(events: Events, trigger: Trigger) -> u32 {
+        let mut mask = match trigger {
+            Trigger::Level => 0,
+            Trigger::Edge => libc::EPOLLET as u32,
+        };
         if events.is_readable() {
             mask |= (libc::EPOLLIN | libc::EPOLLRDHUP) as u32;
         }
@@ -43,19 +61,26 @@ mod imp {
         mask
     }
 
+    pub(super) fn control(
+        poll: &mio::Poll,
+        op: libc::c_int,
+        fd: RawFd,
+        token: Token,
+        events: Events,
+        trigger: Trigger,
+    ) -> io::Result<()> {
+        let mask = epoll_events(events, trigger);
+        sys::epoll_ctl(poll.as_raw_fd(), op, fd, mask, token.0 as u64)
+    }
+
     pub(super) fn register(
         poll: &mio::Poll,
         fd: RawFd,
         token: Token,
         events: Events,
+        trigger: Trigger,
     ) -> io::Result<()> {
-        sys::epoll_ctl(
-            poll.as_raw_fd(),
-            libc::EPOLL_CTL_ADD,
-            fd,
-            epoll_events(events),
-            token.0 as u64,
-        )
+        control(poll, libc::EPOLL_CTL_ADD, fd, token, events, trigger)
     }
 
     pub(super) fn reregister(
@@ -63,14 +88,9 @@ mod imp {
         fd: RawFd,
         token: Token,
         events: Events,
+        trigger: Trigger,
     ) -> io::Result<()> {
-        sys::epoll_ctl(
-            poll.as_raw_fd(),
-            libc::EPOLL_CTL_MOD,
-            fd,
-            epoll_events(events),
-            token.0 as u64,
-        )
+        control(poll, libc::EPOLL_CTL_MOD, fd, token, events, trigger)
     }
 
     pub(super) fn deregister(poll: &mio::Poll, fd: RawFd) -> io::Result<()> {
@@ -86,6 +106,7 @@ mod imp {
     use mio::unix::SourceFd;
     use mio::{Interest, Token};
 
+    use super::Trigger;
     use crate::Events;
 
     /// mio cannot register an empty interest, so an `ERROR`-only mask
@@ -98,11 +119,14 @@ mod imp {
         }
     }
 
+    /// mio's registry is always edge-triggered; the loop re-arms
+    /// level-triggered registrations after each dispatch.
     pub(super) fn register(
         poll: &mio::Poll,
         fd: RawFd,
         token: Token,
         events: Events,
+        _trigger: Trigger,
     ) -> io::Result<()> {
         poll.registry()
             .register(&mut SourceFd(&fd), token, interest(events))
@@ -113,6 +137,7 @@ mod imp {
         fd: RawFd,
         token: Token,
         events: Events,
+        _trigger: Trigger,
     ) -> io::Result<()> {
         poll.registry()
             .reregister(&mut SourceFd(&fd), token, interest(events))
@@ -129,8 +154,9 @@ pub(crate) fn register(
     fd: RawFd,
     token: Token,
     events: Events,
+    trigger: Trigger,
 ) -> io::Result<()> {
-    imp::register(poll, fd, token, events)
+    imp::register(poll, fd, token, events, trigger)
 }
 
 /// Changes `fd`'s events; on an edge-triggered poller this also re-arms it.
@@ -139,8 +165,9 @@ pub(crate) fn reregister(
     fd: RawFd,
     token: Token,
     events: Events,
+    trigger: Trigger,
 ) -> io::Result<()> {
-    imp::reregister(poll, fd, token, events)
+    imp::reregister(poll, fd, token, events, trigger)
 }
 
 /// Removes `fd`.

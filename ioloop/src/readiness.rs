@@ -11,6 +11,7 @@ use std::pin::Pin;
 use std::rc::Rc;
 use std::task::{Context, Poll, Waker};
 
+use crate::poller::Trigger;
 use crate::{Events, IOLoop};
 
 #[derive(Default)]
@@ -60,8 +61,14 @@ impl Future for Ready {
                         waker.wake();
                     }
                 });
-                this.ioloop
-                    .register(this.fd, this.interest, handler, None, this.site)?;
+                this.ioloop.register(
+                    this.fd,
+                    this.interest,
+                    Trigger::Level,
+                    handler,
+                    None,
+                    this.site,
+                )?;
                 state.registered.set(true);
                 this.state = Some(Rc::clone(&state));
                 state

@@ -281,7 +281,7 @@ fn dispatch(ioloop: &IOLoop, token: Token, events: Events) {
 
 fn rearm(ioloop: &IOLoop, fd: i32, token: Token, interest: Events) {
     let result = match ioloop.inner.poll.borrow().as_ref() {
-        Some(poll) => poller::reregister(poll, fd, token, interest),
+        Some(poll) => poller::reregister(poll, fd, token, interest, poller::Trigger::Level),
         None => return,
     };
     if let Err(err) = result {

@@ -1,9 +1,88 @@
-//! Networking on the [`ioloop`] event loop.
+//! Networking on the [`ioloop`] event loop: listening sockets, accept
+//! handlers, name resolution, buffered streams, a TCP server and client,
+//! and multi-process servers, after Tornado's `netutil`, `iostream`,
+//! `tcpserver`, `tcpclient` and `process` modules.
 //!
-//! This crate is where listening sockets, accept handlers, resolvers,
-//! buffered streams and the TCP server will live. It holds nothing yet: until
-//! they land, build on [`ioloop::IOLoop::add_handler`] directly.
+//! ```
+//! use netutil::{IOStream, TCPClient, TCPServer};
+//!
+//! let ioloop = ioloop::IOLoop::new()?;
+//!
+//! // A server: each connection is a stream handed to this async closure,
+//! // which runs as a task of its own. It answers each line in upper case.
+//! let server = TCPServer::new(|stream: IOStream, _address| async move {
+//!     while let Ok(line) = stream.read_until(b"\n", Some(1024)).await {
+//!         if stream.write(&line.to_ascii_uppercase()).await.is_err() {
+//!             break;
+//!         }
+//!     }
+//! });
+//! // Port 0: the kernel picks a free port; listen returns the address.
+//! let port = server.listen(0, Some("127.0.0.1"))?[0].port();
+//!
+//! // A client on the same loop: resolve, connect, talk.
+//! let reply = ioloop.run_sync(
+//!     || async move {
+//!         let stream = TCPClient::new().connect("localhost", port).await?;
+//!         stream.write(b"hello\n").await?;
+//!         stream.read_until(b"\n", Some(1024)).await
+//!     },
+//!     Some(std::time::Duration::from_secs(10)),
+//! )??;
+//! assert_eq!(reply, b"HELLO\n");
+//! server.stop(); // stops accepting; open connections finish on their own
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! # What is here
+//!
+//! * Sockets: [`bind_sockets`] (and [`BindOptions`]), [`bind_unix_socket`].
+//! * Accepting: [`add_accept_handler`] (and [`AcceptOptions`]) returning an
+//!   [`AcceptHandle`]; it pauses, rather than spins, when descriptors run
+//!   out.
+//! * Names: the [`Resolver`] trait, [`ThreadedResolver`] (the default),
+//!   [`OverrideResolver`], [`is_valid_ip`].
+//! * Streams: [`IOStream`] (and [`StreamOptions`]), with
+//!   [`StreamClosedError`] saying why a stream closed.
+//! * Servers and clients: [`TCPServer`], [`TCPClient`].
+//! * Processes: [`fork_processes`], [`task_id`].
+//! * [`guide`]: Tornado's API, function by function, and what it maps to.
+//!
+//! # Portability
+//!
+//! Unix; developed and tested on Linux. `SO_REUSEPORT`, abstract Unix
+//! socket names and `accept4` are used where the platform has them.
 
 #![deny(unsafe_code)]
 
+mod accept;
+mod bind;
+mod buffer;
+mod error;
+mod iostream;
+mod process;
+mod resolver;
+#[allow(unsafe_code)]
+mod sys;
+mod tcpclient;
+mod tcpserver;
+
+pub mod guide;
+
+pub use crate::accept::{
+    AcceptHandle, AcceptOptions, AnyListener, DEFAULT_MAX_ACCEPTS_PER_EVENT, Listener, PAUSE_MAX,
+    PAUSE_MIN, PeerAddr, add_accept_handler,
+};
+pub use crate::bind::{BindOptions, DEFAULT_BACKLOG, Family, bind_sockets, bind_unix_socket};
+pub use crate::error::StreamClosedError;
+pub use crate::iostream::{
+    DEFAULT_MAX_BUFFER_SIZE, DEFAULT_MAX_WRITE_BUFFER_SIZE, DEFAULT_READ_CHUNK_SIZE, FillUntil,
+    IOStream, ReadBytes, ReadInto, ReadMore, ReadUntil, ReadUntilClose, StreamOptions, Write,
+};
+pub use crate::process::{DEFAULT_MAX_RESTARTS, fork_processes, task_id};
+pub use crate::resolver::{
+    OverrideResolver, RESOLVER_THREADS, ResolveFuture, Resolver, ThreadedResolver, is_valid_ip,
+};
+pub use crate::tcpclient::{SECONDARY_FAMILY_DELAY, TCPClient};
+pub use crate::tcpserver::TCPServer;
 pub use ioloop;

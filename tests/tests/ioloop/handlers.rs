@@ -511,3 +511,91 @@ fn a_handler_may_remove_itself_and_register_again() {
     util::run(&ioloop);
     assert_eq!(log.entries(), ["first", "second"]);
 }
+
+#[test]
+fn an_edge_handler_is_called_when_readiness_changes_not_while_it_lasts() {
+    // Five bytes waiting, one read per call: an edge handler is called
+    // once, then again only when new data arrives.
+    let ioloop = IOLoop::new().unwrap();
+    let (a, b) = util::readable_pair(b"12345");
+    let calls = Rc::new(Cell::new(0));
+    let (c, stream) = (calls.clone(), b);
+    let fd = stream.as_raw_fd();
+    ioloop
+        .add_edge_handler(fd, Events::READ, move |_, events| {
+            assert_eq!(events, Events::READ);
+            c.set(c.get() + 1);
+            let mut byte = [0u8; 1];
+            (&stream).read_exact(&mut byte).unwrap();
+        })
+        .unwrap();
+    let l = ioloop.clone();
+    ioloop.call_later(Duration::from_millis(50), move || l.stop());
+    util::run(&ioloop);
+    assert_eq!(calls.get(), 1, "unconsumed readiness is not reported again");
+    (&a).write_all(b"6").unwrap();
+    let l = ioloop.clone();
+    ioloop.call_later(Duration::from_millis(50), move || l.stop());
+    util::run(&ioloop);
+    assert_eq!(calls.get(), 2, "new data is a new edge");
+    ioloop.remove_handler(fd);
+}
+
+#[test]
+fn an_idle_writable_edge_handler_is_not_a_busy_loop() {
+    // A level-triggered WRITE handler on a writable socket runs every
+    // iteration; an edge-triggered one runs once.
+    let ioloop = IOLoop::new().unwrap();
+    let (_a, b) = util::socketpair();
+    let calls = Rc::new(Cell::new(0));
+    let c = calls.clone();
+    ioloop
+        .add_edge_handler(
+            b.as_raw_fd(),
+            Events::READ | Events::WRITE,
+            move |_, events| {
+                assert!(events.contains(Events::WRITE));
+                c.set(c.get() + 1);
+            },
+        )
+        .unwrap();
+    // Keep the loop iterating with a chain of callbacks.
+    fn chain(l: IOLoop, n: u32) {
+        if n == 0 {
+            l.stop();
+        } else {
+            let l2 = l.clone();
+            l.call_later(Duration::from_millis(1), move || chain(l2, n - 1));
+        }
+    }
+    let l = ioloop.clone();
+    ioloop.add_callback(move || chain(l, 20));
+    util::run(&ioloop);
+    assert_eq!(calls.get(), 1);
+    // update_handler keeps it edge-triggered (the MOD reports the current
+    // readiness once).
+    ioloop.update_handler(b.as_raw_fd(), Events::WRITE).unwrap();
+    let l = ioloop.clone();
+    ioloop.add_callback(move || chain(l, 20));
+    util::run(&ioloop);
+    assert!(calls.get() <= 2, "{}", calls.get());
+    ioloop.remove_handler(b.as_raw_fd());
+}
+
+#[test]
+fn an_edge_handler_still_gets_error_on_hang_up() {
+    let ioloop = IOLoop::new().unwrap();
+    let (a, b) = util::socketpair();
+    let got = Rc::new(Cell::new(Events::NONE));
+    let (g, l) = (got.clone(), ioloop.clone());
+    ioloop
+        .add_edge_handler(b.as_raw_fd(), Events::NONE, move |fd, events| {
+            g.set(events);
+            l.remove_handler(fd);
+            l.stop();
+        })
+        .unwrap();
+    drop(a);
+    util::run(&ioloop);
+    assert_eq!(got.get(), Events::ERROR);
+}

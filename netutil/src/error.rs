@@ -1,0 +1,130 @@
+//! Errors: [`StreamClosedError`], and `io::Error`s that name what failed.
+
+use std::error::Error as StdError;
+use std::fmt;
+use std::io;
+use std::os::fd::RawFd;
+use std::sync::Arc;
+
+/// The error a read or write on a closed [`IOStream`](crate::IOStream)
+/// gives, inside an `io::Error` (Tornado's `StreamClosedError`).
+///
+/// It says why the stream closed: [`cause`](StreamClosedError::cause) is
+/// `None` when it was closed on this side ([`IOStream::close`](crate::IOStream::close)),
+/// and otherwise the error that closed it: a reset (`ConnectionReset`),
+/// the peer's end of file (`UnexpectedEof`), a full buffer, and so on. The
+/// outer `io::Error` has the cause's kind (or `NotConnected` for a local
+/// close), and its [`source`](std::error::Error::source) is the cause.
+///
+/// # Examples
+///
+/// ```
+/// use netutil::{IOStream, StreamClosedError};
+///
+/// let (a, b) = std::os::unix::net::UnixStream::pair()?;
+/// let ioloop = ioloop::IOLoop::new()?;
+/// let err = ioloop.run_sync(
+///     || async move {
+///         let stream = IOStream::new(a)?;
+///         drop(b); // the peer goes away
+///         stream.read_bytes(1, false).await.map(|_| ())
+///     },
+///     None,
+/// )?.unwrap_err();
+/// let closed = StreamClosedError::find(&err).expect("a stream-closed error");
+/// assert_eq!(closed.cause().unwrap().kind(), std::io::ErrorKind::UnexpectedEof);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug, Clone)]
+pub struct StreamClosedError {
+    fd: RawFd,
+    cause: Option<Arc<io::Error>>,
+}
+
+impl StreamClosedError {
+    pub(crate) fn new(fd: RawFd, cause: Option<Arc<io::Error>>) -> StreamClosedError {
+        StreamClosedError { fd, cause }
+    }
+
+    /// Why the stream closed: `None` for a local [`close`](crate::IOStream::close).
+    pub fn cause(&self) -> Option<&io::Error> {
+        self.cause.as_deref()
+    }
+
+    /// The descriptor the stream had (closed now; for messages only).
+    pub fn fd(&self) -> RawFd {
+        self.fd
+    }
+
+    /// The `StreamClosedError` inside `err`, if it is one.
+    pub fn find(err: &io::Error) -> Option<&StreamClosedError> {
+        err.get_ref()?.downcast_ref::<StreamClosedError>()
+    }
+
+    /// Wraps this error in an `io::Error` of the cause's kind.
+    pub(crate) fn into_io(self) -> io::Error {
+        let kind = self
+            .cause
+            .as_ref()
+            .map_or(io::ErrorKind::NotConnected, |c| c.kind());
+        io::Error::new(kind, self)
+    }
+}
+
+impl fmt::Display for StreamClosedError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.cause {
+            None => write!(f, "stream (fd {}) closed", self.fd),
+            Some(cause) => write!(f, "stream (fd {}) closed: {cause}", self.fd),
+        }
+    }
+}
+
+impl StdError for StreamClosedError {
+    fn source(&self) -> Option<&(dyn StdError + 'static)> {
+        self.cause
+            .as_deref()
+            .map(|c| c as &(dyn StdError + 'static))
+    }
+}
+
+/// An OS error with what was being done: `"bind 127.0.0.1:80: permission
+/// denied (os error 13)"`. The kind is the source's; the source is kept.
+#[derive(Debug)]
+struct Context {
+    what: String,
+    source: io::Error,
+}
+
+impl fmt::Display for Context {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.what, self.source)
+    }
+}
+
+impl StdError for Context {
+    fn source(&self) -> Option<&(dyn StdError + 'static)> {
+        Some(&self.source)
+    }
+}
+
+/// `err` with `what` in front of its message, keeping its kind and the
+/// original error as its source.
+pub(crate) fn context(err: io::Error, what: impl fmt::Display) -> io::Error {
+    io::Error::new(
+        err.kind(),
+        Context {
+            what: what.to_string(),
+            source: err,
+        },
+    )
+}
+
+/// The OS error number inside `err`, looking through [`context`] wrappers.
+pub(crate) fn os_error(err: &io::Error) -> Option<i32> {
+    if let Some(code) = err.raw_os_error() {
+        return Some(code);
+    }
+    let inner = err.get_ref()?.downcast_ref::<Context>()?;
+    os_error(&inner.source)
+}

@@ -1,0 +1,93 @@
+//! # Guide: Tornado's `netutil`, `iostream`, `tcpserver`, `tcpclient` and `process` in Rust
+//!
+//! This module holds documentation only. It maps Tornado's networking
+//! modules to this crate, function by function, and says where Rust (or a
+//! lesson from Tornado's issue tracker) changes the rule. The loop itself
+//! is mapped in [`ioloop::guide`].
+//!
+//! ## `tornado.netutil`
+//!
+//! | Tornado | here | notes |
+//! |---|---|---|
+//! | `bind_sockets(port, address=None, family=AF_UNSPEC, backlog=128, flags=None, reuse_port=False)` | [`bind_sockets(port, address)`](crate::bind_sockets), [`BindOptions`](crate::BindOptions)`::new().family(..).backlog(..).reuse_port(..).bind(port, address)` | Same rules: one socket per family, `IPV6_V6ONLY`, one shared port for port 0, `SO_REUSEADDR`, the `localhost`-without-`::1` skip. Differences: the default backlog is [`DEFAULT_BACKLOG`](crate::DEFAULT_BACKLOG) (1024); sockets already bound are **closed** when a later bind fails (Tornado leaks them); port 0 is retried on a fresh port if the shared one is taken; an empty result is an `AddrNotAvailable` error rather than an empty list; errors name the address. `flags` (getaddrinfo flags) is not offered: no address means the wildcard addresses, a host name is resolved normally (never with `AI_ADDRCONFIG`, as Tornado PR #593). |
+//! | `bind_unix_socket(file, mode=0o600, backlog=128)` | [`bind_unix_socket(path, mode, backlog)`](crate::bind_unix_socket) | A stale socket file is replaced, but a socket a live server listens on is refused (`AddrInUse`; Tornado unlinks it); a file that is not a socket is refused naming the path; names starting with `'\0'` or `'@'` are Linux abstract names. |
+//! | `add_accept_handler(sock, callback)` → `remove_handler()` | [`add_accept_handler(listener, callback)`](crate::add_accept_handler) → [`AcceptHandle::remove`](crate::AcceptHandle::remove) | The callback gets a typed connection and address ([`Listener`](crate::Listener): `TcpListener`, `UnixListener`, [`AnyListener`](crate::AnyListener)). Accepts per event: [`AcceptOptions::max_accepts_per_event`](crate::AcceptOptions::max_accepts_per_event), separate from the backlog (Tornado PR #3062). `ECONNABORTED` and Linux's transient accept errors are skipped. **`EMFILE`/`ENFILE`/`ENOBUFS`/`ENOMEM` pause the listener** with back-off ([`PAUSE_MIN`](crate::PAUSE_MIN) to [`PAUSE_MAX`](crate::PAUSE_MAX), and at once when a stream closes), logging once per episode: Tornado spins and floods the log (thumbor#324). Removal inside the callback is safe (#2069); removal also closes the listener. |
+//! | `is_valid_ip(ip)` | [`is_valid_ip`](crate::is_valid_ip) | Tornado's test vectors hold. Stricter on legacy IPv4 shorthands (`"1.1"`). |
+//! | `Resolver` (`Configurable`), `resolve(host, port, family)` → `Future[List[(family, address)]]` | trait [`Resolver`](crate::Resolver), `resolve(host, port, family)` → [`ResolveFuture`](crate::ResolveFuture) of `io::Result<Vec<SocketAddr>>` | A `SocketAddr` carries its family. Errors are `io::Error`s naming the host. Pick an implementation by passing it ([`TCPClient::with_resolver`](crate::TCPClient::with_resolver)); there is no global `configure`. |
+//! | `DefaultExecutorResolver`, `ThreadedResolver(num_threads=10)`, `BlockingResolver` | [`ThreadedResolver`](crate::ThreadedResolver) | A process-wide pool of [`RESOLVER_THREADS`](crate::RESOLVER_THREADS) threads, re-created in a forked child (as Tornado's, which checks the pid). Numeric hosts are answered without a thread. A blocking resolver is not offered: it would block the loop. |
+//! | `OverrideResolver(resolver, mapping)` | [`OverrideResolver::new(resolver)`](crate::OverrideResolver::new)`.host(..).host_port(..).host_port_family(..)` | Same precedence: `(host, port, family)` > `(host, port)` > `host`. |
+//! | `Resolver.close()` | drop | |
+//! | `CaresResolver`, `TwistedResolver`, `ExecutorResolver` | none | Implement [`Resolver`](crate::Resolver) to plug in another. |
+//! | `ssl_options_to_context`, `ssl_wrap_socket` | none | TLS is not part of this crate yet. |
+//!
+//! ## `tornado.iostream`
+//!
+//! | Tornado | here | notes |
+//! |---|---|---|
+//! | `IOStream(socket, max_buffer_size=None, read_chunk_size=None, max_write_buffer_size=None)` | [`IOStream::new(fd)`](crate::IOStream::new), [`StreamOptions`](crate::StreamOptions)`::new().max_buffer_size(..).read_chunk_size(..).max_write_buffer_size(..).build(fd)` | Any stream descriptor: TCP or Unix socket, pipe (`ChildStdout`, …). The write buffer is bounded by default (100 MiB; Tornado's is unlimited). The stream owns the descriptor; clones share it. |
+//! | `PipeIOStream(fd)` | [`IOStream::new`](crate::IOStream::new) | One type for sockets and pipes. |
+//! | `read_until(delimiter, max_bytes=None)` | [`read_until(delimiter, max_bytes)`](crate::IOStream::read_until) | `async`; fails and closes when the delimiter is not within `max_bytes`, as Tornado (`UnsatisfiableReadError` → `InvalidData`). Copy-free variant: [`fill_until`](crate::IOStream::fill_until) + [`with_buffer`](crate::IOStream::with_buffer) + [`consume`](crate::IOStream::consume). |
+//! | `read_until_regex(regex, max_bytes)` | none | Use [`read_more`](crate::IOStream::read_more) and match on [`with_buffer`](crate::IOStream::with_buffer). |
+//! | `read_bytes(num_bytes, partial=False)` | [`read_bytes(n, partial)`](crate::IOStream::read_bytes) | |
+//! | `read_into(buf, partial=False)` | [`read_into(&mut buf, partial)`](crate::IOStream::read_into) | Large reads with nothing buffered go straight into `buf`. |
+//! | `read_until_close()` | [`read_until_close`](crate::IOStream::read_until_close) | Gives the data on end of file; on a reset or other error it fails (Tornado resolves with the data regardless), leaving the data buffered. |
+//! | `streaming_callback` arguments (4.x) | [`read_more`](crate::IOStream::read_more) in a loop | |
+//! | `write(data)` → `Future` | [`write(&data)`](crate::IOStream::write) → [`Write`](crate::Write) future; [`write_vectored`](crate::IOStream::write_vectored) | The write is attempted at once, straight from `data`; only what the kernel refuses is copied. The future completes when the bytes reached the kernel, as Tornado's. Overflowing `max_write_buffer_size` is an `InvalidInput` error and writes nothing (`StreamBufferFullError`). |
+//! | `close(exc_info=False)` | [`close`](crate::IOStream::close) | Idempotent; pending reads and writes fail with [`StreamClosedError`](crate::StreamClosedError). |
+//! | `closed()` | [`closed`](crate::IOStream::closed) | |
+//! | `error` | [`close_reason`](crate::IOStream::close_reason) | The [`StreamClosedError`](crate::StreamClosedError) with its cause (`None` for a local close). |
+//! | `set_close_callback(callback)` | [`set_close_callback`](crate::IOStream::set_close_callback) | Runs as a loop callback; at once if already closed. |
+//! | `reading()`, `writing()` | [`reading`](crate::IOStream::reading), [`writing`](crate::IOStream::writing) | |
+//! | `set_nodelay(value)` | [`set_nodelay`](crate::IOStream::set_nodelay) | Returns the OS error (Tornado ignores `EINVAL`). |
+//! | `connect(address, server_hostname=None)` | [`IOStream::connect(addr)`](crate::IOStream::connect), [`IOStream::connect_unix(path)`](crate::IOStream::connect_unix) | Creates the socket; errors name the address. |
+//! | `start_tls`, `SSLIOStream` | none | TLS is not part of this crate yet. |
+//! | `StreamClosedError(real_error)` | [`StreamClosedError`](crate::StreamClosedError) inside the `io::Error`, [`cause`](crate::StreamClosedError::cause) | Find it with [`StreamClosedError::find`](crate::StreamClosedError::find). End of file is a cause too (`UnexpectedEof`). |
+//! | `UnsatisfiableReadError`, `StreamBufferFullError` | `io::ErrorKind::InvalidData` / `InvalidInput` with a message | |
+//!
+//! **How a stream uses the loop.** One edge-triggered registration
+//! ([`IOLoop::add_edge_handler`](ioloop::IOLoop::add_edge_handler)) for
+//! `READ | WRITE` for the stream's life, readiness remembered by the
+//! stream: steady request/response traffic costs one `epoll_wait`, one `read` and
+//! one `write` per message, and no `epoll_ctl`. Tornado adds and removes
+//! interest as reads and writes come and go. An error or hang-up
+//! (`ERROR`) closes the stream with `SO_ERROR` as the cause, so a
+//! half-dead socket never spins the loop (failure 17); a hang-up without
+//! an error first reads what the kernel still holds (a pipe's last
+//! output).
+//!
+//! ## `tornado.tcpserver`
+//!
+//! | Tornado | here | notes |
+//! |---|---|---|
+//! | `class S(TCPServer): async def handle_stream(self, stream, address)` | [`TCPServer::new(\|stream, address\| async { .. })`](crate::TCPServer::new) | A closure returning a future instead of an override. Each connection runs as its own task; a panic is logged and touches no other connection. `address` is a [`PeerAddr`](crate::PeerAddr) (IP or Unix). |
+//! | `TCPServer(ssl_options=None, max_buffer_size=None, read_chunk_size=None)` | [`TCPServer::with_options(StreamOptions, ..)`](crate::TCPServer::with_options) | No TLS yet. |
+//! | `listen(port, address=None, family, backlog, flags, reuse_port)` | [`listen(port, address)`](crate::TCPServer::listen), [`listen_with(port, address, &BindOptions)`](crate::TCPServer::listen_with) | Returns the bound addresses (handy with port 0). |
+//! | `add_sockets(sockets)`, `add_socket(socket)` | [`add_sockets`](crate::TCPServer::add_sockets), [`add_socket`](crate::TCPServer::add_socket) | TCP or Unix listeners. |
+//! | `bind(...)` + `start(num_processes=1, max_restarts=None)` | [`bind`](crate::TCPServer::bind) / [`bind_with`](crate::TCPServer::bind_with) + [`start(processes, max_restarts)`](crate::TCPServer::start) | `processes != 1` forks through [`fork_processes`](crate::fork_processes) (0: one per CPU). |
+//! | `stop()` | [`stop`](crate::TCPServer::stop) | Idempotent; closes the listeners; open connections continue. |
+//!
+//! ## `tornado.tcpclient`
+//!
+//! | Tornado | here | notes |
+//! |---|---|---|
+//! | `TCPClient(resolver=None)` | [`TCPClient::new`](crate::TCPClient::new), [`TCPClient::with_resolver`](crate::TCPClient::with_resolver) | |
+//! | `connect(host, port, af=AF_UNSPEC, ssl_options=None, max_buffer_size=None, source_ip=None, source_port=None, timeout=None)` | [`connect(host, port)`](crate::TCPClient::connect), [`connect_with(host, port, family, timeout)`](crate::TCPClient::connect_with) | Happy Eyeballs as Tornado's `_Connector`: the second family after [`SECONDARY_FAMILY_DELAY`](crate::SECONDARY_FAMILY_DELAY). Stream options through [`TCPClient::stream_options`](crate::TCPClient::stream_options). No TLS or source address yet. |
+//!
+//! ## `tornado.process`
+//!
+//! | Tornado | here | notes |
+//! |---|---|---|
+//! | `cpu_count()` | `std::thread::available_parallelism()` | |
+//! | `fork_processes(num_processes, max_restarts=100)` | [`fork_processes(n, max_restarts)`](crate::fork_processes) | Same supervision: restart on signal or non-zero exit with the same id, "too many child restarts, giving up" beyond the limit, exit 0 when all children exited cleanly. Refused while a loop exists ([`IOLoop::open_loops`](ioloop::IOLoop::open_loops), Tornado issues #1562, #2004). Added: `SIGTERM`/`SIGINT` to the parent are forwarded to the children, and end the restarts. |
+//! | `task_id()` | [`task_id`](crate::task_id) | `Option<usize>`. |
+//! | `Subprocess` | none yet | Give a child's pipes to [`IOStream::new`](crate::IOStream::new). |
+//!
+//! ## The multi-process pattern
+//!
+//! Bind, fork, then create a loop in each child:
+//! [`bind_sockets`](crate::bind_sockets) → [`fork_processes`](crate::fork_processes)
+//! → `IOLoop::new()` → [`TCPServer::add_sockets`](crate::TCPServer::add_sockets)
+//! → `start()`. A loop created before forking would share its epoll
+//! descriptor with every child; `fork_processes` refuses with an error
+//! saying so. `SO_REUSEPORT` ([`BindOptions::reuse_port`](crate::BindOptions::reuse_port))
+//! is the alternative: each process binds its own socket on the same port.

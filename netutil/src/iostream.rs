@@ -1,0 +1,1467 @@
+//! [`IOStream`]: a buffered, non-blocking byte stream on the loop
+//! (Tornado's `IOStream`), over a TCP or Unix socket or a pipe.
+//!
+//! The design is described in [`IOStream`]'s documentation.
+
+use std::cell::RefCell;
+use std::fmt;
+use std::fs::File;
+use std::future::Future;
+use std::io::{self, IoSlice, Read, Write as _};
+use std::net::SocketAddr;
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::os::unix::fs::FileTypeExt;
+use std::path::Path;
+use std::pin::Pin;
+use std::rc::{Rc, Weak};
+use std::sync::Arc;
+use std::task::{Context, Poll, Waker};
+
+use ioloop::{Events, IOLoop};
+use socket2::{Domain, Protocol, SockAddr, SockRef, Socket, Type};
+
+use crate::accept;
+use crate::buffer::{ReadBuffer, WriteBuffer};
+use crate::error::{StreamClosedError, context};
+
+/// The default [`StreamOptions::max_buffer_size`]: 100 MiB, Tornado's.
+pub const DEFAULT_MAX_BUFFER_SIZE: usize = 100 * 1024 * 1024;
+/// The default [`StreamOptions::read_chunk_size`]: 64 KiB, Tornado's.
+pub const DEFAULT_READ_CHUNK_SIZE: usize = 64 * 1024;
+/// The default [`StreamOptions::max_write_buffer_size`]: 100 MiB (Tornado's
+/// is unlimited).
+pub const DEFAULT_MAX_WRITE_BUFFER_SIZE: usize = 100 * 1024 * 1024;
+
+/// A [`read_into`](IOStream::read_into) this large (or larger) with an empty
+/// buffer reads straight into the caller's buffer; a smaller one reads a
+/// chunk into the stream's buffer and copies, saving system calls.
+const DIRECT_READ_MIN: usize = 4096;
+
+/// The options of a new [`IOStream`]: buffer limits and the loop.
+///
+/// # Examples
+///
+/// ```
+/// use netutil::StreamOptions;
+///
+/// let (a, _b) = std::os::unix::net::UnixStream::pair()?;
+/// let _ioloop = ioloop::IOLoop::new()?;
+/// let stream = StreamOptions::new()
+///     .max_buffer_size(1 << 20)
+///     .max_write_buffer_size(1 << 20)
+///     .build(a)?;
+/// # drop(stream);
+/// # Ok::<(), std::io::Error>(())
+/// ```
+#[derive(Debug, Clone)]
+pub struct StreamOptions {
+    max_buffer_size: usize,
+    read_chunk_size: usize,
+    max_write_buffer_size: usize,
+    ioloop: Option<IOLoop>,
+}
+
+impl Default for StreamOptions {
+    fn default() -> Self {
+        StreamOptions {
+            max_buffer_size: DEFAULT_MAX_BUFFER_SIZE,
+            read_chunk_size: DEFAULT_READ_CHUNK_SIZE,
+            max_write_buffer_size: DEFAULT_MAX_WRITE_BUFFER_SIZE,
+            ioloop: None,
+        }
+    }
+}
+
+impl StreamOptions {
+    /// The defaults: [`DEFAULT_MAX_BUFFER_SIZE`],
+    /// [`DEFAULT_READ_CHUNK_SIZE`], [`DEFAULT_MAX_WRITE_BUFFER_SIZE`], the
+    /// current loop.
+    pub fn new() -> StreamOptions {
+        StreamOptions::default()
+    }
+
+    /// The most bytes the read buffer holds (at least 1). A read that
+    /// cannot complete within it fails, and closes the stream.
+    pub fn max_buffer_size(mut self, bytes: usize) -> StreamOptions {
+        self.max_buffer_size = bytes.max(1);
+        self
+    }
+
+    /// The most bytes one `read` system call asks for (at least 1).
+    pub fn read_chunk_size(mut self, bytes: usize) -> StreamOptions {
+        self.read_chunk_size = bytes.max(1);
+        self
+    }
+
+    /// The most bytes waiting to be written (at least 1). A write that
+    /// would exceed it fails, writing nothing, and the stream stays open.
+    pub fn max_write_buffer_size(mut self, bytes: usize) -> StreamOptions {
+        self.max_write_buffer_size = bytes.max(1);
+        self
+    }
+
+    /// The loop the stream runs on (default: [`IOLoop::current`]).
+    pub fn ioloop(mut self, ioloop: &IOLoop) -> StreamOptions {
+        self.ioloop = Some(ioloop.clone());
+        self
+    }
+
+    /// A stream over `fd`: see [`IOStream::new`], which this is with
+    /// options.
+    ///
+    /// # Errors
+    ///
+    /// As [`IOStream::new`].
+    #[track_caller]
+    pub fn build(&self, fd: impl Into<OwnedFd>) -> io::Result<IOStream> {
+        let fd = fd.into();
+        let file = File::from(fd);
+        let raw = file.as_raw_fd();
+        let meta = file
+            .metadata()
+            .map_err(|err| context(err, format_args!("IOStream: fstat fd {raw}")))?;
+        let kind = meta.file_type();
+        SockRef::from(&file)
+            .set_nonblocking(true)
+            .map_err(|err| context(err, format_args!("IOStream: O_NONBLOCK on fd {raw}")))?;
+        IOStream::register(file, self, kind.is_socket() || kind.is_fifo(), true)
+    }
+
+    /// Builds a stream over a socket known to be non-blocking (accepted or
+    /// connected by this crate): no system call beyond the registration.
+    #[track_caller]
+    pub(crate) fn build_socket(&self, fd: OwnedFd, writable: bool) -> io::Result<IOStream> {
+        IOStream::register(File::from(fd), self, true, writable)
+    }
+
+    /// Connects to `addr` over TCP: see [`IOStream::connect`], which this is
+    /// with options.
+    ///
+    /// # Errors
+    ///
+    /// As [`IOStream::connect`].
+    pub async fn connect(&self, addr: SocketAddr) -> io::Result<IOStream> {
+        let socket = Socket::new(
+            Domain::for_address(addr),
+            Type::STREAM.nonblocking(),
+            Some(Protocol::TCP),
+        )
+        .map_err(|err| context(err, format_args!("connect to {addr}: socket")))?;
+        self.connect_socket(socket, &SockAddr::from(addr), &addr)
+            .await
+    }
+
+    /// Connects to the Unix socket at `path`: see
+    /// [`IOStream::connect_unix`].
+    ///
+    /// # Errors
+    ///
+    /// As [`IOStream::connect_unix`].
+    pub async fn connect_unix(&self, path: impl AsRef<Path>) -> io::Result<IOStream> {
+        let path = path.as_ref();
+        let shown = path.display();
+        let socket = Socket::new(Domain::UNIX, Type::STREAM.nonblocking(), None)
+            .map_err(|err| context(err, format_args!("connect to {shown}: socket")))?;
+        let addr = SockAddr::unix(path).map_err(|err| context(err, format_args!("{shown}")))?;
+        self.connect_socket(socket, &addr, &shown).await
+    }
+
+    async fn connect_socket(
+        &self,
+        socket: Socket,
+        addr: &SockAddr,
+        shown: &dyn fmt::Display,
+    ) -> io::Result<IOStream> {
+        let in_progress = match socket.connect(addr) {
+            Ok(()) => false,
+            Err(err) if err.raw_os_error() == Some(libc::EINPROGRESS) => true,
+            // A Unix socket with a full backlog.
+            Err(err) if err.raw_os_error() == Some(libc::EAGAIN) => true,
+            Err(err) => return Err(context(err, format_args!("connect to {shown}"))),
+        };
+        let stream = self.build_socket(socket.into(), !in_progress)?;
+        if in_progress {
+            std::future::poll_fn(|cx| stream.poll_connected(cx))
+                .await
+                .map_err(|err| context(err, format_args!("connect to {shown}")))?;
+        }
+        let pending = {
+            let st = stream.inner.st.borrow();
+            match &st.file {
+                Some(file) => SockRef::from(file).take_error()?,
+                None => None,
+            }
+        };
+        if let Some(err) = pending {
+            stream.close();
+            return Err(context(err, format_args!("connect to {shown}")));
+        }
+        Ok(stream)
+    }
+}
+
+/// A buffered, non-blocking byte stream on the loop: Tornado's `IOStream`,
+/// with `async` methods.
+///
+/// Reads: [`read_until`](IOStream::read_until),
+/// [`read_bytes`](IOStream::read_bytes), [`read_into`](IOStream::read_into),
+/// [`read_until_close`](IOStream::read_until_close), and the copy-free
+/// [`fill_until`](IOStream::fill_until) / [`read_more`](IOStream::read_more)
+/// with [`with_buffer`](IOStream::with_buffer) and
+/// [`consume`](IOStream::consume). Writes: [`write`](IOStream::write),
+/// [`write_vectored`](IOStream::write_vectored). One read at a time; writes
+/// may be queued freely.
+///
+/// # Design
+///
+/// * **One edge-triggered registration for the stream's life.** The
+///   descriptor is registered once for `READ | WRITE` with
+///   [`IOLoop::add_edge_handler`], and the interest never changes. The
+///   stream keeps its own readiness flags (`readable`, `writable`): an
+///   event sets them, and a read or write that meets `WouldBlock` (or a
+///   short read or write on a socket or pipe, which means the kernel
+///   buffer is drained or full) clears them. Since the stream remembers
+///   readiness itself, an edge is all it needs: steady traffic costs no
+///   `epoll_ctl` at all, only `epoll_wait`, `read` and `write`, and an
+///   idle writable stream is not reported on every iteration.
+/// * **Reads happen in the reader's poll.** A read future first looks at
+///   the buffer, then reads from the descriptor directly while it is
+///   readable (an optimistic attempt before any waiting), and only then
+///   waits for the next readiness event. The event handler merely wakes
+///   the waiting task. The buffer is reused: no allocation per read in
+///   steady state (`read_into`, `fill_until` and `read_more` return no new
+///   buffer at all).
+/// * **Writes go straight to the kernel.** When nothing is queued, `write`
+///   writes at once, without copying; only what the kernel does not take is
+///   copied into the write buffer, flushed by the event handler when the
+///   socket is writable again. The returned future completes when this
+///   write's last byte has reached the kernel.
+/// * **Closing wakes everyone.** A reset, a hang-up, an error, end of file,
+///   an overflowing buffer or [`close`](IOStream::close) closes the stream:
+///   the descriptor is deregistered and closed, and every pending read and
+///   write fails with a [`StreamClosedError`] that carries the cause.
+///
+/// `IOStream` is a cheap handle: clones share the stream (so one task can
+/// read while another writes). The stream closes on
+/// [`close`](IOStream::close), on an error or end of file, or when the last
+/// handle is dropped.
+///
+/// # Semantics
+///
+/// * A read is satisfied from buffered data first, even after the stream
+///   closed (as Tornado); otherwise it fails with a [`StreamClosedError`]
+///   giving the cause.
+/// * End of file closes the stream (as Tornado), and so does a reset or a
+///   hang-up; the handler wakes every pending read and write. A hang-up
+///   without an error first reads what the kernel still holds.
+/// * An idle stream (no read pending, nothing buffered) still notices the
+///   peer closing: it reads what arrives into its buffer, which runs the
+///   close callback on end of file (Tornado listens for this too).
+/// * Writes are fire-and-forget if you like: data is sent even if the
+///   future is dropped. Awaiting it tells you it reached the kernel.
+///
+/// # Examples
+///
+/// ```
+/// use std::io::{Read, Write};
+/// use std::os::unix::net::UnixStream;
+/// use netutil::IOStream;
+///
+/// let ioloop = ioloop::IOLoop::new()?;
+/// let (ours, mut theirs) = UnixStream::pair()?;
+/// let peer = std::thread::spawn(move || {
+///     theirs.write_all(b"ping\r\n")?;
+///     let mut reply = [0; 6];
+///     theirs.read_exact(&mut reply)?;
+///     assert_eq!(&reply, b"pong\r\n");
+///     Ok::<(), std::io::Error>(())
+/// });
+/// ioloop.run_sync(
+///     || async move {
+///         let stream = IOStream::new(ours)?;
+///         let line = stream.read_until(b"\r\n", Some(1024)).await?;
+///         assert_eq!(line, b"ping\r\n");
+///         stream.write(b"pong\r\n").await?; // flushed to the kernel
+///         Ok::<(), std::io::Error>(())
+///     },
+///     None,
+/// )??;
+/// peer.join().unwrap()?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Clone)]
+pub struct IOStream {
+    inner: Rc<Inner>,
+}
+
+struct Inner {
+    ioloop: IOLoop,
+    fd: RawFd,
+    max_buffer_size: usize,
+    read_chunk_size: usize,
+    max_write_buffer_size: usize,
+    /// A short read or write proves the kernel buffer drained or full
+    /// (sockets and pipes); for other descriptors only `WouldBlock` does.
+    short_io_drains: bool,
+    st: RefCell<State>,
+}
+
+/// Why the stream closed.
+type Cause = Option<Arc<io::Error>>;
+
+struct State {
+    /// INVARIANT: `Some` exactly while the stream is open, and then `fd`
+    /// is registered with the loop for `READ | WRITE`; closing
+    /// deregisters it before dropping (closing) the file.
+    file: Option<File>,
+    /// INVARIANT: `Some` exactly when `file` is `None`.
+    closed: Option<Cause>,
+    rbuf: ReadBuffer,
+    wbuf: WriteBuffer,
+    /// INVARIANT: false only if a read met `WouldBlock` (or a short read)
+    /// since the last `READ` event; so a false flag is always followed by
+    /// an event (the registration is edge-triggered).
+    readable: bool,
+    /// As `readable`, for writes.
+    writable: bool,
+    /// INVARIANT: true exactly while a read future is in progress (polled
+    /// and neither complete nor dropped); only one may be.
+    reading: bool,
+    read_waker: Option<Waker>,
+    /// Bytes handed to the kernel, ever.
+    written: u64,
+    /// Bytes accepted by `write`, ever; `queued - written` is in `wbuf`.
+    queued: u64,
+    /// Write futures waiting for `written` to reach their target.
+    write_waiters: Vec<(u64, Waker)>,
+    connect_waker: Option<Waker>,
+    close_callback: Option<Box<dyn FnOnce()>>,
+}
+
+/// The error a read gets when the peer closed its side.
+fn eof_error() -> io::Error {
+    io::Error::new(
+        io::ErrorKind::UnexpectedEof,
+        "end of file: the peer closed the connection",
+    )
+}
+
+fn is_interrupted(err: &io::Error) -> bool {
+    err.kind() == io::ErrorKind::Interrupted
+}
+
+fn is_would_block(err: &io::Error) -> bool {
+    err.kind() == io::ErrorKind::WouldBlock
+}
+
+/// The outcome of one `read` system call into the read buffer.
+enum Filled {
+    Data,
+    Blocked,
+    Full,
+    Closed,
+}
+
+impl Inner {
+    fn closed_error(&self, st: &State) -> io::Error {
+        let cause = st.closed.clone().flatten();
+        StreamClosedError::new(self.fd, cause).into_io()
+    }
+
+    /// Closes the stream (a no-op if closed): deregisters and closes the
+    /// descriptor, drops queued writes, wakes every waiter and schedules
+    /// the close callback. Runs no user code synchronously.
+    fn close_locked(&self, st: &mut State, cause: Option<io::Error>) {
+        if st.closed.is_some() {
+            return;
+        }
+        match &cause {
+            Some(err) => log::debug!(target: "netutil", "stream fd {} closed: {err}", self.fd),
+            None => log::trace!(target: "netutil", "stream fd {} closed", self.fd),
+        }
+        st.closed = Some(cause.map(Arc::new));
+        let file = st.file.take();
+        drop(self.ioloop.remove_handler(self.fd));
+        drop(file);
+        st.wbuf.clear();
+        if let Some(waker) = st.read_waker.take() {
+            waker.wake();
+        }
+        if let Some(waker) = st.connect_waker.take() {
+            waker.wake();
+        }
+        for (_, waker) in st.write_waiters.drain(..) {
+            waker.wake();
+        }
+        if let Some(callback) = st.close_callback.take() {
+            self.ioloop.add_callback(callback);
+        }
+        accept::descriptor_released();
+    }
+
+    /// One `read` into the buffer. Closes the stream on end of file or an
+    /// error.
+    fn fill(&self, st: &mut State) -> Filled {
+        let (result, asked) = {
+            let Some(file) = st.file.as_ref() else {
+                return Filled::Closed;
+            };
+            let spare = st.rbuf.spare(self.read_chunk_size, self.max_buffer_size);
+            if spare.is_empty() {
+                return Filled::Full;
+            }
+            let asked = spare.len();
+            loop {
+                match (&*file).read(spare) {
+                    Err(err) if is_interrupted(&err) => continue,
+                    result => break (result, asked),
+                }
+            }
+        };
+        match result {
+            Ok(0) => {
+                self.close_locked(st, Some(eof_error()));
+                Filled::Closed
+            }
+            Ok(n) => {
+                st.rbuf.commit(n);
+                if n < asked && self.short_io_drains {
+                    st.readable = false;
+                }
+                Filled::Data
+            }
+            Err(err) if is_would_block(&err) => {
+                st.readable = false;
+                Filled::Blocked
+            }
+            Err(err) => {
+                self.close_locked(st, Some(err));
+                Filled::Closed
+            }
+        }
+    }
+
+    /// Writes the write buffer until it is empty or the kernel is full,
+    /// then wakes the writes that completed.
+    fn flush(&self, st: &mut State) {
+        while !st.wbuf.is_empty() && st.writable {
+            let Some(file) = st.file.as_ref() else {
+                return;
+            };
+            let pending = st.wbuf.len();
+            match (&*file).write(st.wbuf.data()) {
+                Ok(n) => {
+                    st.wbuf.consume(n);
+                    st.written += n as u64;
+                    if n < pending && self.short_io_drains {
+                        st.writable = false;
+                    }
+                }
+                Err(err) if is_interrupted(&err) => {}
+                Err(err) if is_would_block(&err) => st.writable = false,
+                Err(err) => {
+                    self.close_locked(st, Some(err));
+                    return;
+                }
+            }
+        }
+        let written = st.written;
+        st.write_waiters.retain(|(target, waker)| {
+            if *target <= written {
+                waker.wake_by_ref();
+                false
+            } else {
+                true
+            }
+        });
+    }
+
+    /// The loop's handler for the stream's descriptor.
+    fn on_events(&self, events: Events) {
+        let mut st = self.st.borrow_mut();
+        let st = &mut *st;
+        if st.closed.is_some() {
+            return;
+        }
+        if events.is_error() {
+            self.on_error(st);
+            return;
+        }
+        if events.contains(Events::READ) {
+            st.readable = true;
+            if let Some(waker) = st.read_waker.take() {
+                waker.wake();
+            } else if !st.reading && st.rbuf.is_empty() {
+                // Idle: read what came, to notice the peer closing.
+                self.fill(st);
+            }
+        }
+        if events.contains(Events::WRITE) {
+            st.writable = true;
+            if let Some(waker) = st.connect_waker.take() {
+                waker.wake();
+            }
+            if !st.wbuf.is_empty() {
+                self.flush(st);
+            }
+        }
+    }
+
+    /// An error or hang-up: close, saying why.
+    fn on_error(&self, st: &mut State) {
+        let pending = st
+            .file
+            .as_ref()
+            .and_then(|f| SockRef::from(f).take_error().ok().flatten());
+        if let Some(err) = pending {
+            self.close_locked(st, Some(err));
+            return;
+        }
+        // A hang-up without an error (a pipe's writer closed, or both
+        // directions shut down): keep what the kernel still holds.
+        st.readable = true;
+        loop {
+            match self.fill(st) {
+                Filled::Data => continue,
+                Filled::Closed => return,
+                Filled::Blocked | Filled::Full => break,
+            }
+        }
+        self.close_locked(st, Some(eof_error()));
+    }
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        let mut st = std::mem::replace(self.st.get_mut(), State::new(None, true));
+        self.close_locked(&mut st, None);
+    }
+}
+
+impl State {
+    fn new(file: Option<File>, writable: bool) -> State {
+        State {
+            closed: if file.is_some() { None } else { Some(None) },
+            file,
+            rbuf: ReadBuffer::default(),
+            wbuf: WriteBuffer::default(),
+            readable: true,
+            writable,
+            reading: false,
+            read_waker: None,
+            written: 0,
+            queued: 0,
+            write_waiters: Vec::new(),
+            connect_waker: None,
+            close_callback: None,
+        }
+    }
+}
+
+impl IOStream {
+    /// A stream over `fd` (a TCP or Unix socket, a pipe: any descriptor
+    /// epoll accepts), on the current loop with the default
+    /// [`StreamOptions`]. The descriptor is made non-blocking and the
+    /// stream owns it.
+    ///
+    /// # Errors
+    ///
+    /// An `io::Error` naming the descriptor if it cannot be made
+    /// non-blocking or registered with the loop (a regular file, for
+    /// example).
+    #[track_caller]
+    pub fn new(fd: impl Into<OwnedFd>) -> io::Result<IOStream> {
+        StreamOptions::default().build(fd)
+    }
+
+    #[track_caller]
+    fn register(
+        file: File,
+        options: &StreamOptions,
+        short_io_drains: bool,
+        writable: bool,
+    ) -> io::Result<IOStream> {
+        let ioloop = match &options.ioloop {
+            Some(l) => l.clone(),
+            None => IOLoop::current(),
+        };
+        let fd = file.as_raw_fd();
+        let inner = Rc::new(Inner {
+            ioloop: ioloop.clone(),
+            fd,
+            max_buffer_size: options.max_buffer_size,
+            read_chunk_size: options.read_chunk_size,
+            max_write_buffer_size: options.max_write_buffer_size,
+            short_io_drains,
+            st: RefCell::new(State::new(None, writable)),
+        });
+        let weak: Weak<Inner> = Rc::downgrade(&inner);
+        ioloop
+            .add_edge_handler(fd, Events::READ | Events::WRITE, move |_, events| {
+                if let Some(inner) = weak.upgrade() {
+                    inner.on_events(events);
+                }
+            })
+            .map_err(|err| context(err, "IOStream"))?;
+        let mut st = inner.st.borrow_mut();
+        st.file = Some(file);
+        st.closed = None;
+        drop(st);
+        Ok(IOStream { inner })
+    }
+
+    /// Connects to `addr` over TCP, on the current loop (Tornado's
+    /// `IOStream.connect`; [`TCPClient`](crate::TCPClient) adds name
+    /// resolution).
+    ///
+    /// # Errors
+    ///
+    /// An `io::Error` naming the address: refused, unreachable, and so on.
+    /// There is no timeout here: wrap it in [`ioloop::timeout`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use netutil::IOStream;
+    ///
+    /// let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+    /// let addr = listener.local_addr()?;
+    /// let ioloop = ioloop::IOLoop::new()?;
+    /// let stream = ioloop.run_sync(|| IOStream::connect(addr), None)??;
+    /// assert_eq!(stream.peer_addr()?, addr);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub async fn connect(addr: SocketAddr) -> io::Result<IOStream> {
+        StreamOptions::default().connect(addr).await
+    }
+
+    /// Connects to the Unix socket at `path`, on the current loop.
+    ///
+    /// # Errors
+    ///
+    /// An `io::Error` naming the path.
+    pub async fn connect_unix(path: impl AsRef<Path>) -> io::Result<IOStream> {
+        StreamOptions::default().connect_unix(path).await
+    }
+
+    fn poll_connected(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let mut st = self.inner.st.borrow_mut();
+        if let Some(cause) = &st.closed {
+            return Poll::Ready(Err(match cause {
+                Some(cause) => io::Error::new(cause.kind(), cause.to_string()),
+                None => io::Error::new(io::ErrorKind::NotConnected, "closed while connecting"),
+            }));
+        }
+        if st.writable {
+            return Poll::Ready(Ok(()));
+        }
+        st.connect_waker = Some(cx.waker().clone());
+        Poll::Pending
+    }
+
+    // ----- reads ----------------------------------------------------------
+
+    /// Reads up to and including `delimiter` (Tornado's `read_until`).
+    ///
+    /// # Errors
+    ///
+    /// * `InvalidData` if the delimiter is not within `max_bytes` bytes
+    ///   (counting the delimiter), or the buffer fills up
+    ///   ([`StreamOptions::max_buffer_size`]) first; the stream is closed
+    ///   (as Tornado).
+    /// * A [`StreamClosedError`] if the stream closes first.
+    /// * `Other` ("already reading") if another read is in progress.
+    ///
+    /// # Panics
+    ///
+    /// If `delimiter` is empty.
+    pub fn read_until<'a>(
+        &'a self,
+        delimiter: &'a [u8],
+        max_bytes: Option<usize>,
+    ) -> ReadUntil<'a> {
+        assert!(!delimiter.is_empty(), "read_until: empty delimiter");
+        ReadUntil {
+            op: ReadOp::new(self, Until::new(delimiter, max_bytes, true)),
+        }
+    }
+
+    /// Waits until the buffer holds `delimiter`, and returns the number of
+    /// buffered bytes up to and including it, consuming nothing: read them
+    /// with [`with_buffer`](IOStream::with_buffer), then
+    /// [`consume`](IOStream::consume). The copy-free [`read_until`](IOStream::read_until).
+    ///
+    /// # Errors
+    ///
+    /// As [`read_until`](IOStream::read_until).
+    ///
+    /// # Panics
+    ///
+    /// If `delimiter` is empty.
+    pub fn fill_until<'a>(
+        &'a self,
+        delimiter: &'a [u8],
+        max_bytes: Option<usize>,
+    ) -> FillUntil<'a> {
+        assert!(!delimiter.is_empty(), "fill_until: empty delimiter");
+        FillUntil {
+            op: ReadOp::new(self, Until::new(delimiter, max_bytes, false)),
+        }
+    }
+
+    /// Reads `n` bytes; with `partial`, completes as soon as any bytes (at
+    /// most `n`) are there (Tornado's `read_bytes`).
+    ///
+    /// # Errors
+    ///
+    /// A [`StreamClosedError`] if the stream closes first; `InvalidData`
+    /// (closing the stream) if `n` exceeds
+    /// [`StreamOptions::max_buffer_size`] without `partial`; `Other` if
+    /// another read is in progress.
+    pub fn read_bytes(&self, n: usize, partial: bool) -> ReadBytes<'_> {
+        ReadBytes {
+            op: ReadOp::new(self, Bytes { n, partial }),
+        }
+    }
+
+    /// Reads into `buf`: fills it, or with `partial` completes as soon as
+    /// any bytes are there, returning how many (Tornado's `read_into`).
+    /// Large reads with nothing buffered go straight into `buf`.
+    ///
+    /// # Errors
+    ///
+    /// As [`read_bytes`](IOStream::read_bytes).
+    pub fn read_into<'a>(&'a self, buf: &'a mut [u8], partial: bool) -> ReadInto<'a> {
+        ReadInto {
+            op: ReadOp::new(
+                self,
+                Into_ {
+                    buf,
+                    filled: 0,
+                    partial,
+                },
+            ),
+        }
+    }
+
+    /// Reads everything until the peer closes (Tornado's
+    /// `read_until_close`).
+    ///
+    /// # Errors
+    ///
+    /// A [`StreamClosedError`] if the stream closes for any reason but end
+    /// of file (the data read so far stays buffered); `InvalidData` if the
+    /// data exceeds [`StreamOptions::max_buffer_size`].
+    pub fn read_until_close(&self) -> ReadUntilClose<'_> {
+        ReadUntilClose {
+            op: ReadOp::new(self, UntilClose),
+        }
+    }
+
+    /// Reads at least one more byte into the buffer, returning the number
+    /// of bytes buffered: for parsers that work on the buffer in place
+    /// ([`with_buffer`](IOStream::with_buffer)) and need more input.
+    ///
+    /// # Errors
+    ///
+    /// A [`StreamClosedError`] if the stream closes first (end of file
+    /// included); `InvalidData` (closing the stream) if the buffer is full.
+    pub fn read_more(&self) -> ReadMore<'_> {
+        ReadMore {
+            op: ReadOp::new(self, More { base: None }),
+        }
+    }
+
+    /// Calls `f` with the buffered, unread bytes (no copy).
+    ///
+    /// # Panics
+    ///
+    /// If `f` calls a method of this stream.
+    pub fn with_buffer<R>(&self, f: impl FnOnce(&[u8]) -> R) -> R {
+        let st = self.inner.st.borrow();
+        f(st.rbuf.data())
+    }
+
+    /// Drops the first `n` buffered bytes (after
+    /// [`fill_until`](IOStream::fill_until) or
+    /// [`read_more`](IOStream::read_more)).
+    ///
+    /// # Panics
+    ///
+    /// If fewer than `n` bytes are buffered.
+    pub fn consume(&self, n: usize) {
+        self.inner.st.borrow_mut().rbuf.consume(n);
+    }
+
+    /// The number of bytes read from the descriptor and not yet consumed.
+    pub fn buffered(&self) -> usize {
+        self.inner.st.borrow().rbuf.len()
+    }
+
+    // ----- writes ---------------------------------------------------------
+
+    /// Writes `data` (Tornado's `write`).
+    ///
+    /// The write happens now, as far as the kernel takes it (straight from
+    /// `data`, without a copy); the rest is copied into the write buffer
+    /// and sent when the descriptor is writable, even if the returned
+    /// future is dropped. The future completes when the last byte of
+    /// `data` has been handed to the kernel.
+    ///
+    /// # Errors
+    ///
+    /// The future gives:
+    /// * `InvalidInput` if the queued bytes would exceed
+    ///   [`StreamOptions::max_write_buffer_size`]; nothing is written and
+    ///   the stream stays open;
+    /// * a [`StreamClosedError`] if the stream is or becomes closed before
+    ///   the data is flushed (a write error such as `EPIPE` closes it).
+    pub fn write(&self, data: &[u8]) -> Write<'_> {
+        self.write_vectored(&[IoSlice::new(data)])
+    }
+
+    /// Writes several buffers as one (for example headers and a body), with
+    /// one `writev` where possible. See [`write`](IOStream::write).
+    ///
+    /// # Errors
+    ///
+    /// As [`write`](IOStream::write).
+    pub fn write_vectored(&self, bufs: &[IoSlice<'_>]) -> Write<'_> {
+        Write {
+            stream: self,
+            state: self.start_write(bufs),
+            registered: false,
+        }
+    }
+
+    fn start_write(&self, bufs: &[IoSlice<'_>]) -> io::Result<u64> {
+        let inner = &*self.inner;
+        let mut st = inner.st.borrow_mut();
+        let st = &mut *st;
+        if st.closed.is_some() {
+            return Err(inner.closed_error(st));
+        }
+        let total: usize = bufs.iter().map(|b| b.len()).sum();
+        let queued = st.wbuf.len();
+        if queued.saturating_add(total) > inner.max_write_buffer_size {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!(
+                    "stream (fd {}): write of {total} bytes with {queued} queued exceeds max_write_buffer_size ({})",
+                    inner.fd, inner.max_write_buffer_size
+                ),
+            ));
+        }
+        // (slice index, offset in it) of the first byte not written.
+        let (mut index, mut offset) = (0, 0);
+        let mut sent = 0;
+        let mut failed = None;
+        if st.wbuf.is_empty() && st.writable {
+            let file = st.file.as_ref().expect("open streams have a file");
+            let mut first = true;
+            while sent < total {
+                let result = if first {
+                    first = false;
+                    if bufs.len() == 1 {
+                        (&*file).write(&bufs[0])
+                    } else {
+                        (&*file).write_vectored(bufs)
+                    }
+                } else {
+                    (&*file).write(&bufs[index][offset..])
+                };
+                match result {
+                    Ok(n) => {
+                        sent += n;
+                        let mut n = n;
+                        while index < bufs.len() && n >= bufs[index].len() - offset {
+                            n -= bufs[index].len() - offset;
+                            index += 1;
+                            offset = 0;
+                        }
+                        offset += n;
+                        if sent < total && inner.short_io_drains {
+                            st.writable = false;
+                            break;
+                        }
+                    }
+                    Err(err) if is_interrupted(&err) => {}
+                    Err(err) if is_would_block(&err) => {
+                        st.writable = false;
+                        break;
+                    }
+                    Err(err) => {
+                        failed = Some(err);
+                        break;
+                    }
+                }
+            }
+        }
+        if let Some(err) = failed {
+            inner.close_locked(st, Some(err));
+            return Err(inner.closed_error(st));
+        }
+        st.written += sent as u64;
+        st.queued += total as u64;
+        if sent < total {
+            st.wbuf.push(&bufs[index][offset..]);
+            for buf in &bufs[index + 1..] {
+                st.wbuf.push(buf);
+            }
+            if st.writable {
+                inner.flush(st);
+            }
+        }
+        Ok(st.queued)
+    }
+
+    /// True while written data waits in the buffer (Tornado's `writing`).
+    pub fn writing(&self) -> bool {
+        !self.inner.st.borrow().wbuf.is_empty()
+    }
+
+    /// True while a read is in progress (Tornado's `reading`).
+    pub fn reading(&self) -> bool {
+        self.inner.st.borrow().reading
+    }
+
+    // ----- lifecycle ------------------------------------------------------
+
+    /// Closes the stream: the descriptor is deregistered and closed,
+    /// queued writes are dropped, pending reads and writes fail with a
+    /// [`StreamClosedError`] without a cause, and the close callback is
+    /// scheduled. Idempotent. Buffered read data stays readable.
+    pub fn close(&self) {
+        let mut st = self.inner.st.borrow_mut();
+        self.inner.close_locked(&mut st, None);
+    }
+
+    /// True once the stream is closed.
+    pub fn closed(&self) -> bool {
+        self.inner.st.borrow().closed.is_some()
+    }
+
+    /// Why the stream closed: `None` while open; otherwise the error its
+    /// reads and writes now give (Tornado's `stream.error`, which is set
+    /// only for errors).
+    pub fn close_reason(&self) -> Option<StreamClosedError> {
+        let st = self.inner.st.borrow();
+        let cause = st.closed.clone()?;
+        Some(StreamClosedError::new(self.inner.fd, cause))
+    }
+
+    /// Runs `callback` (once, as a loop callback) when the stream closes;
+    /// at once (on the next iteration) if it is closed already. Replaces a
+    /// previous callback.
+    pub fn set_close_callback(&self, callback: impl FnOnce() + 'static) {
+        let mut st = self.inner.st.borrow_mut();
+        if st.closed.is_some() {
+            self.inner.ioloop.add_callback(callback);
+        } else {
+            st.close_callback = Some(Box::new(callback));
+        }
+    }
+
+    /// Sets `TCP_NODELAY`: send small writes at once instead of waiting to
+    /// coalesce them (Nagle). Servers of small request/response messages
+    /// want it.
+    ///
+    /// # Errors
+    ///
+    /// A [`StreamClosedError`] if closed; `ENOTSOCK` and the like for a
+    /// descriptor that is not a TCP socket.
+    pub fn set_nodelay(&self, nodelay: bool) -> io::Result<()> {
+        let st = self.inner.st.borrow();
+        match &st.file {
+            Some(file) => SockRef::from(file).set_tcp_nodelay(nodelay),
+            None => Err(self.inner.closed_error(&st)),
+        }
+    }
+
+    /// The local address of a TCP stream.
+    ///
+    /// # Errors
+    ///
+    /// A [`StreamClosedError`] if closed; `InvalidInput` if not an IP socket.
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        self.sock_addr(|s| s.local_addr())
+    }
+
+    /// The peer's address of a TCP stream.
+    ///
+    /// # Errors
+    ///
+    /// A [`StreamClosedError`] if closed; `InvalidInput` if not an IP socket.
+    pub fn peer_addr(&self) -> io::Result<SocketAddr> {
+        self.sock_addr(|s| s.peer_addr())
+    }
+
+    fn sock_addr(
+        &self,
+        f: impl FnOnce(&SockRef<'_>) -> io::Result<SockAddr>,
+    ) -> io::Result<SocketAddr> {
+        let st = self.inner.st.borrow();
+        let Some(file) = &st.file else {
+            return Err(self.inner.closed_error(&st));
+        };
+        f(&SockRef::from(file))?
+            .as_socket()
+            .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "not an IP socket"))
+    }
+
+    /// The descriptor (closed once the stream is).
+    pub fn fd(&self) -> RawFd {
+        self.inner.fd
+    }
+
+    /// The loop the stream runs on.
+    pub fn ioloop(&self) -> &IOLoop {
+        &self.inner.ioloop
+    }
+
+    /// The read buffer's current allocation in bytes (for memory
+    /// accounting).
+    pub fn read_buffer_capacity(&self) -> usize {
+        self.inner.st.borrow().rbuf.capacity()
+    }
+}
+
+impl fmt::Debug for IOStream {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let st = self.inner.st.borrow();
+        f.debug_struct("IOStream")
+            .field("fd", &self.inner.fd)
+            .field("closed", &st.closed.is_some())
+            .field("buffered", &st.rbuf.len())
+            .field("write_buffer", &st.wbuf.len())
+            .finish()
+    }
+}
+
+// ----- read requests ---------------------------------------------------------
+
+/// What a read needs, checked against the buffer after each fill.
+enum Check<T> {
+    Done(T),
+    NeedMore,
+    /// Unsatisfiable: fail with this error and close the stream.
+    Fail(io::ErrorKind, String),
+}
+
+trait Request {
+    type Output;
+
+    /// Whether the buffer satisfies the read. `eof`: the stream closed by
+    /// end of file (no more data will come).
+    fn check(&mut self, buf: &mut ReadBuffer, eof: bool, limit: usize) -> Check<Self::Output>;
+
+    /// A caller's buffer to read into directly, when the stream's buffer is
+    /// empty.
+    fn direct(&mut self) -> Option<&mut [u8]> {
+        None
+    }
+
+    /// `n` bytes were read into [`direct`](Request::direct)'s buffer.
+    fn direct_done(&mut self, _n: usize) {}
+}
+
+fn full<T>(limit: usize) -> Check<T> {
+    Check::Fail(
+        io::ErrorKind::InvalidData,
+        format!(
+            "read buffer full: {limit} bytes buffered (max_buffer_size) and the read is not satisfied"
+        ),
+    )
+}
+
+struct Until<'a> {
+    delimiter: &'a [u8],
+    max_bytes: Option<usize>,
+    /// Bytes of the buffer already searched without a match.
+    scanned: usize,
+    /// Copy out and consume (`read_until`), or only report (`fill_until`).
+    take: bool,
+}
+
+impl<'a> Until<'a> {
+    fn new(delimiter: &'a [u8], max_bytes: Option<usize>, take: bool) -> Self {
+        Until {
+            delimiter,
+            max_bytes,
+            scanned: 0,
+            take,
+        }
+    }
+}
+
+enum UntilOutput {
+    Data(Vec<u8>),
+    Len(usize),
+}
+
+impl Request for Until<'_> {
+    type Output = UntilOutput;
+
+    fn check(&mut self, buf: &mut ReadBuffer, _eof: bool, limit: usize) -> Check<UntilOutput> {
+        let data = buf.data();
+        let dlen = self.delimiter.len();
+        // Resume the search where it stopped, allowing for a delimiter
+        // split across the old end.
+        let from = self.scanned.saturating_sub(dlen - 1);
+        let found = if dlen == 1 {
+            memchr::memchr(self.delimiter[0], &data[from..])
+        } else {
+            memchr::memmem::find(&data[from..], self.delimiter)
+        };
+        match found {
+            Some(i) => {
+                let end = from + i + dlen;
+                if let Some(max) = self.max_bytes.filter(|&max| end > max) {
+                    return Check::Fail(
+                        io::ErrorKind::InvalidData,
+                        format!(
+                            "delimiter {:?} not found within {max} bytes",
+                            self.delimiter.escape_ascii().to_string()
+                        ),
+                    );
+                }
+                self.scanned = 0;
+                if self.take {
+                    Check::Done(UntilOutput::Data(buf.take(end)))
+                } else {
+                    Check::Done(UntilOutput::Len(end))
+                }
+            }
+            None => {
+                self.scanned = data.len();
+                if let Some(max) = self.max_bytes.filter(|&max| data.len() > max) {
+                    return Check::Fail(
+                        io::ErrorKind::InvalidData,
+                        format!(
+                            "delimiter {:?} not found within {max} bytes",
+                            self.delimiter.escape_ascii().to_string()
+                        ),
+                    );
+                }
+                if data.len() >= limit {
+                    return full(limit);
+                }
+                Check::NeedMore
+            }
+        }
+    }
+}
+
+struct Bytes {
+    n: usize,
+    partial: bool,
+}
+
+impl Request for Bytes {
+    type Output = Vec<u8>;
+
+    fn check(&mut self, buf: &mut ReadBuffer, _eof: bool, limit: usize) -> Check<Vec<u8>> {
+        let len = buf.len();
+        if len >= self.n || (self.partial && len > 0) {
+            return Check::Done(buf.take(len.min(self.n)));
+        }
+        if self.n == 0 {
+            return Check::Done(Vec::new());
+        }
+        if len >= limit {
+            return full(limit);
+        }
+        Check::NeedMore
+    }
+}
+
+struct Into_<'a> {
+    buf: &'a mut [u8],
+    filled: usize,
+    partial: bool,
+}
+
+impl Request for Into_<'_> {
+    type Output = usize;
+
+    fn check(&mut self, buf: &mut ReadBuffer, _eof: bool, _limit: usize) -> Check<usize> {
+        self.filled += buf.take_into(&mut self.buf[self.filled..]);
+        if self.filled == self.buf.len() || (self.partial && self.filled > 0) {
+            Check::Done(self.filled)
+        } else {
+            Check::NeedMore
+        }
+    }
+
+    fn direct(&mut self) -> Option<&mut [u8]> {
+        let rest = &mut self.buf[self.filled..];
+        (rest.len() >= DIRECT_READ_MIN).then_some(rest)
+    }
+
+    fn direct_done(&mut self, n: usize) {
+        self.filled += n;
+    }
+}
+
+struct UntilClose;
+
+impl Request for UntilClose {
+    type Output = Vec<u8>;
+
+    fn check(&mut self, buf: &mut ReadBuffer, eof: bool, limit: usize) -> Check<Vec<u8>> {
+        if eof {
+            return Check::Done(buf.take(buf.len()));
+        }
+        if buf.len() >= limit {
+            return full(limit);
+        }
+        Check::NeedMore
+    }
+}
+
+struct More {
+    /// The buffered length at the first check.
+    base: Option<usize>,
+}
+
+impl Request for More {
+    type Output = usize;
+
+    fn check(&mut self, buf: &mut ReadBuffer, _eof: bool, limit: usize) -> Check<usize> {
+        let len = buf.len();
+        let base = *self.base.get_or_insert(len);
+        if len > base {
+            return Check::Done(len);
+        }
+        if len >= limit {
+            return full(limit);
+        }
+        Check::NeedMore
+    }
+}
+
+/// The state machine shared by every read future.
+struct ReadOp<'a, R> {
+    stream: &'a IOStream,
+    request: R,
+    /// INVARIANT: true exactly while this future holds the stream's
+    /// `reading` flag.
+    active: bool,
+    done: bool,
+}
+
+impl<'a, R: Request> ReadOp<'a, R> {
+    fn new(stream: &'a IOStream, request: R) -> Self {
+        ReadOp {
+            stream,
+            request,
+            active: false,
+            done: false,
+        }
+    }
+
+    fn poll(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<R::Output>> {
+        assert!(!self.done, "read future polled after completion");
+        let inner = &*self.stream.inner;
+        let mut st = inner.st.borrow_mut();
+        let st = &mut *st;
+        if !self.active {
+            if st.reading {
+                self.done = true;
+                return Poll::Ready(Err(io::Error::other(format!(
+                    "stream (fd {}): already reading (one read at a time)",
+                    inner.fd
+                ))));
+            }
+            st.reading = true;
+            self.active = true;
+        }
+        let result = self.poll_locked(inner, st, cx);
+        if result.is_ready() {
+            st.reading = false;
+            st.read_waker = None;
+            self.active = false;
+            self.done = true;
+        }
+        result
+    }
+
+    fn poll_locked(
+        &mut self,
+        inner: &Inner,
+        st: &mut State,
+        cx: &mut Context<'_>,
+    ) -> Poll<io::Result<R::Output>> {
+        loop {
+            let eof =
+                matches!(&st.closed, Some(Some(c)) if c.kind() == io::ErrorKind::UnexpectedEof);
+            match self.request.check(&mut st.rbuf, eof, inner.max_buffer_size) {
+                Check::Done(out) => return Poll::Ready(Ok(out)),
+                Check::Fail(kind, message) => {
+                    let message = format!("stream (fd {}): {message}", inner.fd);
+                    inner.close_locked(st, Some(io::Error::new(kind, message.clone())));
+                    return Poll::Ready(Err(io::Error::new(kind, message)));
+                }
+                Check::NeedMore => {}
+            }
+            if st.closed.is_some() {
+                return Poll::Ready(Err(inner.closed_error(st)));
+            }
+            if !st.readable {
+                match &st.read_waker {
+                    Some(w) if w.will_wake(cx.waker()) => {}
+                    _ => st.read_waker = Some(cx.waker().clone()),
+                }
+                return Poll::Pending;
+            }
+            if st.rbuf.is_empty() {
+                if let Some(direct) = self.request.direct() {
+                    let file = st.file.as_ref().expect("open streams have a file");
+                    let asked = direct.len();
+                    match (&*file).read(direct) {
+                        Ok(0) => inner.close_locked(st, Some(eof_error())),
+                        Ok(n) => {
+                            self.request.direct_done(n);
+                            if n < asked && inner.short_io_drains {
+                                st.readable = false;
+                            }
+                        }
+                        Err(err) if is_interrupted(&err) => {}
+                        Err(err) if is_would_block(&err) => st.readable = false,
+                        Err(err) => inner.close_locked(st, Some(err)),
+                    }
+                    continue;
+                }
+            }
+            // Full: the next check fails the read.
+            let _ = inner.fill(st);
+        }
+    }
+}
+
+impl<R> Drop for ReadOp<'_, R> {
+    fn drop(&mut self) {
+        if self.active {
+            if let Ok(mut st) = self.stream.inner.st.try_borrow_mut() {
+                st.reading = false;
+                st.read_waker = None;
+            }
+        }
+    }
+}
+
+macro_rules! read_future {
+    ($(#[$doc:meta])* $name:ident, $req:ty, $out:ty, |$v:ident| $map:expr) => {
+        $(#[$doc])*
+        #[must_use = "futures do nothing unless polled"]
+        pub struct $name<'a> {
+            op: ReadOp<'a, $req>,
+        }
+
+        impl Future for $name<'_> {
+            type Output = io::Result<$out>;
+
+            fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+                self.op.poll(cx).map(|r| r.map(|$v| $map))
+            }
+        }
+
+        impl fmt::Debug for $name<'_> {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.debug_struct(stringify!($name))
+                    .field("fd", &self.op.stream.inner.fd)
+                    .finish_non_exhaustive()
+            }
+        }
+    };
+}
+
+read_future!(
+    /// The future of [`IOStream::read_until`]: the bytes through the delimiter.
+    ReadUntil, Until<'a>, Vec<u8>, |v| match v {
+        UntilOutput::Data(data) => data,
+        UntilOutput::Len(_) => unreachable!("read_until takes its data"),
+    }
+);
+read_future!(
+    /// The future of [`IOStream::fill_until`]: the buffered length through the delimiter.
+    FillUntil, Until<'a>, usize, |v| match v {
+        UntilOutput::Len(n) => n,
+        UntilOutput::Data(_) => unreachable!("fill_until consumes nothing"),
+    }
+);
+read_future!(
+    /// The future of [`IOStream::read_bytes`].
+    ReadBytes, Bytes, Vec<u8>, |v| v
+);
+read_future!(
+    /// The future of [`IOStream::read_into`]: the number of bytes read.
+    ReadInto, Into_<'a>, usize, |v| v
+);
+read_future!(
+    /// The future of [`IOStream::read_until_close`].
+    ReadUntilClose, UntilClose, Vec<u8>, |v| v
+);
+read_future!(
+    /// The future of [`IOStream::read_more`]: the number of bytes buffered.
+    ReadMore, More, usize, |v| v
+);
+
+/// The future of [`IOStream::write`] and [`IOStream::write_vectored`]:
+/// completes when the data has been handed to the kernel.
+///
+/// The write itself does not depend on this future: dropping it does not
+/// cancel anything. To fire and forget, drop it explicitly
+/// (`drop(stream.write(data))`; clippy flags `let _ =` on a future).
+pub struct Write<'a> {
+    stream: &'a IOStream,
+    /// The `written` count that completes this write, or the error to give.
+    state: io::Result<u64>,
+    registered: bool,
+}
+
+impl Future for Write<'_> {
+    type Output = io::Result<()>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let this = &mut *self;
+        let target = match &mut this.state {
+            Ok(target) => *target,
+            Err(err) => {
+                let err = std::mem::replace(
+                    err,
+                    io::Error::other("write future polled after completion"),
+                );
+                return Poll::Ready(Err(err));
+            }
+        };
+        let inner = &*this.stream.inner;
+        let mut st = inner.st.borrow_mut();
+        if st.written >= target {
+            return Poll::Ready(Ok(()));
+        }
+        if st.closed.is_some() {
+            return Poll::Ready(Err(inner.closed_error(&st)));
+        }
+        let waker = cx.waker();
+        if this.registered {
+            if let Some(entry) = st.write_waiters.iter_mut().find(|(t, _)| *t == target) {
+                if !entry.1.will_wake(waker) {
+                    entry.1 = waker.clone();
+                }
+                return Poll::Pending;
+            }
+        }
+        st.write_waiters.push((target, waker.clone()));
+        this.registered = true;
+        Poll::Pending
+    }
+}
+
+impl fmt::Debug for Write<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Write")
+            .field("fd", &self.stream.inner.fd)
+            .finish_non_exhaustive()
+    }
+}

@@ -1,0 +1,165 @@
+//! [`TCPClient`]: connect by host name, through a [`Resolver`] (Tornado's
+//! `tcpclient.TCPClient`).
+
+use std::fmt;
+use std::io;
+use std::net::SocketAddr;
+use std::rc::Rc;
+use std::time::Duration;
+
+use futures::future::{self, Either};
+
+use crate::bind::Family;
+use crate::iostream::{IOStream, StreamOptions};
+use crate::resolver::{Resolver, ThreadedResolver};
+
+/// How long the addresses of the first family get before the other
+/// family's are tried in parallel (Tornado's `_INITIAL_CONNECT_TIMEOUT`,
+/// "Happy Eyeballs").
+pub const SECONDARY_FAMILY_DELAY: Duration = Duration::from_millis(300);
+
+/// Opens TCP connections by host name: resolves through a [`Resolver`]
+/// (the [`ThreadedResolver`] by default), then tries the addresses.
+///
+/// As Tornado's, the addresses are split by family (the first address's
+/// family first); the other family is tried in parallel after
+/// [`SECONDARY_FAMILY_DELAY`] or as soon as the first family has failed,
+/// and the first connection made wins. Within a family, addresses are
+/// tried in order.
+///
+/// # Examples
+///
+/// ```
+/// use netutil::TCPClient;
+///
+/// let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+/// let port = listener.local_addr()?.port();
+/// let ioloop = ioloop::IOLoop::new()?;
+/// let client = TCPClient::new();
+/// let stream = ioloop.run_sync(|| client.connect("127.0.0.1", port), None)??;
+/// assert_eq!(stream.peer_addr()?.port(), port);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Clone)]
+pub struct TCPClient {
+    resolver: Rc<dyn Resolver>,
+    options: StreamOptions,
+}
+
+impl Default for TCPClient {
+    fn default() -> Self {
+        TCPClient::new()
+    }
+}
+
+impl TCPClient {
+    /// A client with the [`ThreadedResolver`] and default stream options.
+    pub fn new() -> TCPClient {
+        TCPClient::with_resolver(ThreadedResolver::new())
+    }
+
+    /// A client resolving through `resolver`.
+    pub fn with_resolver(resolver: impl Resolver + 'static) -> TCPClient {
+        TCPClient {
+            resolver: Rc::new(resolver),
+            options: StreamOptions::default(),
+        }
+    }
+
+    /// Uses `options` for the streams it opens.
+    pub fn stream_options(mut self, options: StreamOptions) -> TCPClient {
+        self.options = options;
+        self
+    }
+
+    /// Connects to `host:port` (Tornado's `TCPClient.connect`).
+    ///
+    /// # Errors
+    ///
+    /// The resolver's error (naming the host), or the last connection
+    /// error (naming the address).
+    pub async fn connect(&self, host: &str, port: u16) -> io::Result<IOStream> {
+        self.connect_with(host, port, Family::Unspec, None).await
+    }
+
+    /// Connects to `host:port` with addresses of `family` only, failing
+    /// with `TimedOut` after `timeout` (resolution included).
+    ///
+    /// # Errors
+    ///
+    /// As [`connect`](TCPClient::connect), and `TimedOut` naming the host.
+    pub async fn connect_with(
+        &self,
+        host: &str,
+        port: u16,
+        family: Family,
+        timeout: Option<Duration>,
+    ) -> io::Result<IOStream> {
+        let attempt = async {
+            let addrs = self.resolver.resolve(host, port, family).await?;
+            self.connect_addrs(addrs).await
+        };
+        match timeout {
+            None => attempt.await,
+            Some(limit) => match ioloop::timeout(limit, attempt).await {
+                Ok(result) => result,
+                Err(_) => Err(io::Error::new(
+                    io::ErrorKind::TimedOut,
+                    format!("connect to {host}:{port}: timed out after {limit:?}"),
+                )),
+            },
+        }
+    }
+
+    async fn connect_addrs(&self, addrs: Vec<SocketAddr>) -> io::Result<IOStream> {
+        let Some(first) = addrs.first() else {
+            return Err(io::Error::new(
+                io::ErrorKind::NotFound,
+                "no address to connect to",
+            ));
+        };
+        let primary_v6 = first.is_ipv6();
+        let (primary, secondary): (Vec<_>, Vec<_>) =
+            addrs.into_iter().partition(|a| a.is_ipv6() == primary_v6);
+        if secondary.is_empty() {
+            return self.try_in_order(primary).await;
+        }
+        let primary = Box::pin(self.try_in_order(primary));
+        let delayed = Box::pin(async {
+            ioloop::sleep(SECONDARY_FAMILY_DELAY).await;
+        });
+        // The primary family alone until the delay passes or it fails.
+        let primary = match future::select(primary, delayed).await {
+            Either::Left((Ok(stream), _)) => return Ok(stream),
+            Either::Left((Err(_), _)) => return self.try_in_order(secondary).await,
+            Either::Right(((), primary)) => primary,
+        };
+        let secondary = Box::pin(self.try_in_order(secondary));
+        match future::select(primary, secondary).await {
+            Either::Left((Ok(stream), _)) | Either::Right((Ok(stream), _)) => Ok(stream),
+            Either::Left((Err(_), other)) => other.await,
+            Either::Right((Err(_), other)) => other.await,
+        }
+    }
+
+    async fn try_in_order(&self, addrs: Vec<SocketAddr>) -> io::Result<IOStream> {
+        let mut last = None;
+        for addr in addrs {
+            match self.options.connect(addr).await {
+                Ok(stream) => return Ok(stream),
+                Err(err) => {
+                    log::debug!(target: "netutil", "{err}");
+                    last = Some(err);
+                }
+            }
+        }
+        Err(last
+            .unwrap_or_else(|| io::Error::new(io::ErrorKind::NotFound, "no address to connect to")))
+    }
+}
+
+impl fmt::Debug for TCPClient {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TCPClient").finish_non_exhaustive()
+    }
+}

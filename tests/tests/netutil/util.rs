@@ -1,0 +1,169 @@
+//! Shared helpers for the netutil integration tests.
+
+use std::future::Future;
+use std::net::{SocketAddr, TcpListener};
+use std::path::PathBuf;
+use std::sync::{Mutex, OnceLock, PoisonError};
+use std::thread::{self, ThreadId};
+use std::time::Duration;
+
+use ioloop::{IOLoop, MakeCurrent};
+
+/// A fresh loop made current on this thread.
+pub(crate) fn new_loop() -> IOLoop {
+    IOLoop::builder()
+        .make_current(MakeCurrent::Always)
+        .build()
+        .or_else(|_| {
+            IOLoop::clear_current();
+            IOLoop::builder().make_current(MakeCurrent::Always).build()
+        })
+        .expect("loop")
+}
+
+/// Runs `main` on a fresh loop, failing the test after 20 s (a safety
+/// net, not a timing assertion).
+pub(crate) fn run<F, Fut>(main: F) -> Fut::Output
+where
+    F: FnOnce() -> Fut,
+    Fut: Future,
+{
+    let ioloop = new_loop();
+    let out = ioloop
+        .run_sync(main, Some(Duration::from_secs(20)))
+        .expect("run_sync: timed out or stopped");
+    ioloop.close(true).unwrap();
+    out
+}
+
+/// True if this machine has an IPv6 loopback (tests for `::1` skip
+/// otherwise, saying so).
+pub(crate) fn has_ipv6() -> bool {
+    static HAS: OnceLock<bool> = OnceLock::new();
+    *HAS.get_or_init(|| {
+        let ok = TcpListener::bind("[::1]:0").is_ok();
+        if !ok {
+            eprintln!("no IPv6 loopback here: skipping the ::1 cases");
+        }
+        ok
+    })
+}
+
+/// True if `localhost` resolves to `::1` here (and `::1` works).
+pub(crate) fn localhost_has_ipv6() -> bool {
+    use std::net::ToSocketAddrs;
+    has_ipv6()
+        && ("localhost", 0)
+            .to_socket_addrs()
+            .is_ok_and(|mut addrs| addrs.any(|a| a.is_ipv6()))
+}
+
+/// The loopback addresses to test on: 127.0.0.1, and ::1 if present.
+pub(crate) fn loopbacks() -> Vec<&'static str> {
+    if has_ipv6() {
+        vec!["127.0.0.1", "::1"]
+    } else {
+        vec!["127.0.0.1"]
+    }
+}
+
+/// A scratch directory removed on drop.
+pub(crate) struct TempDir(pub(crate) PathBuf);
+
+impl TempDir {
+    pub(crate) fn new(tag: &str) -> TempDir {
+        static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let dir =
+            std::env::temp_dir().join(format!("netutil-test-{}-{tag}-{n}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        TempDir(dir)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// A port that was free a moment ago on 127.0.0.1.
+pub(crate) fn free_addr() -> SocketAddr {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+}
+
+/// A `log` logger that keeps each thread's records, so parallel tests see
+/// their own.
+struct CaptureLogger {
+    records: Mutex<Vec<(ThreadId, log::Level, String)>>,
+}
+
+impl log::Log for CaptureLogger {
+    fn enabled(&self, _: &log::Metadata<'_>) -> bool {
+        true
+    }
+    fn log(&self, record: &log::Record<'_>) {
+        self.records
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push((
+                thread::current().id(),
+                record.level(),
+                record.args().to_string(),
+            ));
+    }
+    fn flush(&self) {}
+}
+
+fn logger() -> &'static CaptureLogger {
+    static LOGGER: OnceLock<&'static CaptureLogger> = OnceLock::new();
+    LOGGER.get_or_init(|| {
+        let logger: &'static CaptureLogger = Box::leak(Box::new(CaptureLogger {
+            records: Mutex::new(Vec::new()),
+        }));
+        log::set_logger(logger).expect("no other logger in this test binary");
+        log::set_max_level(log::LevelFilter::Debug);
+        logger
+    })
+}
+
+/// Starts capturing log records (idempotent).
+pub(crate) fn capture_logs() {
+    logger();
+}
+
+/// The records this thread logged at `level` or more severe.
+pub(crate) fn logged(level: log::Level) -> Vec<String> {
+    let me = thread::current().id();
+    logger()
+        .records
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .iter()
+        .filter(|(t, l, _)| *t == me && *l <= level)
+        .map(|(_, _, m)| m.clone())
+        .collect()
+}
+
+#[allow(unsafe_code)]
+pub(crate) mod sys {
+    //! The tests' few raw system calls.
+
+    use std::os::fd::RawFd;
+
+    /// The `fcntl(F_GETFL)` and `fcntl(F_GETFD)` flags of `fd`.
+    pub(crate) fn fd_flags(fd: RawFd) -> (i32, i32) {
+        // SAFETY: fcntl with F_GETFL/F_GETFD only reads the flags of `fd`,
+        // which the caller keeps open.
+        unsafe {
+            (
+                libc::fcntl(fd, libc::F_GETFL),
+                libc::fcntl(fd, libc::F_GETFD),
+            )
+        }
+    }
+}
