@@ -58,6 +58,7 @@ pub struct StreamOptions {
     max_buffer_size: usize,
     read_chunk_size: usize,
     max_write_buffer_size: usize,
+    half_close: bool,
     ioloop: Option<IOLoop>,
 }
 
@@ -67,6 +68,7 @@ impl Default for StreamOptions {
             max_buffer_size: DEFAULT_MAX_BUFFER_SIZE,
             read_chunk_size: DEFAULT_READ_CHUNK_SIZE,
             max_write_buffer_size: DEFAULT_MAX_WRITE_BUFFER_SIZE,
+            half_close: false,
             ioloop: None,
         }
     }
@@ -97,6 +99,20 @@ impl StreamOptions {
     /// would exceed it fails, writing nothing, and the stream stays open.
     pub fn max_write_buffer_size(mut self, bytes: usize) -> StreamOptions {
         self.max_write_buffer_size = bytes.max(1);
+        self
+    }
+
+    /// Whether end of file from the peer leaves the stream open for
+    /// writing (default false, as Tornado: end of file closes the stream).
+    ///
+    /// With `half_close`, a peer that shuts down its sending side (for
+    /// example an HTTP client after its request) can still be answered:
+    /// reads complete from what is buffered, then fail with a
+    /// [`StreamClosedError`] whose cause is `UnexpectedEof`, while writes
+    /// go on until [`close`](IOStream::close) or a write error. An error or
+    /// full hang-up still closes the stream.
+    pub fn half_close(mut self, half_close: bool) -> StreamOptions {
+        self.half_close = half_close;
         self
     }
 
@@ -303,6 +319,8 @@ struct Inner {
     /// A short read or write proves the kernel buffer drained or full
     /// (sockets and pipes); for other descriptors only `WouldBlock` does.
     short_io_drains: bool,
+    /// End of file leaves the stream open for writing.
+    half_close: bool,
     st: RefCell<State>,
 }
 
@@ -316,6 +334,9 @@ struct State {
     file: Option<File>,
     /// INVARIANT: `Some` exactly when `file` is `None`.
     closed: Option<Cause>,
+    /// INVARIANT: true once a read met end of file on a `half_close`
+    /// stream: nothing more is read, the descriptor stays open for writes.
+    eof: bool,
     rbuf: ReadBuffer,
     wbuf: WriteBuffer,
     /// INVARIANT: false only if a read met `WouldBlock` (or a short read)
@@ -399,11 +420,25 @@ impl Inner {
         accept::descriptor_released();
     }
 
-    /// One `read` into the buffer. Closes the stream on end of file or an
-    /// error.
+    /// The peer closed its sending side: close the stream, or with
+    /// `half_close` stop reading and keep it open for writes.
+    fn end_of_file(&self, st: &mut State) {
+        if self.half_close {
+            st.eof = true;
+            st.readable = false;
+            if let Some(waker) = st.read_waker.take() {
+                waker.wake();
+            }
+        } else {
+            self.close_locked(st, Some(eof_error()));
+        }
+    }
+
+    /// One `read` into the buffer. Closes the stream on end of file (see
+    /// [`end_of_file`](Inner::end_of_file)) or an error.
     fn fill(&self, st: &mut State) -> Filled {
         let (result, asked) = {
-            let Some(file) = st.file.as_ref() else {
+            let Some(file) = st.file.as_ref().filter(|_| !st.eof) else {
                 return Filled::Closed;
             };
             let spare = st.rbuf.spare(self.read_chunk_size, self.max_buffer_size);
@@ -420,7 +455,7 @@ impl Inner {
         };
         match result {
             Ok(0) => {
-                self.close_locked(st, Some(eof_error()));
+                self.end_of_file(st);
                 Filled::Closed
             }
             Ok(n) => {
@@ -520,13 +555,7 @@ impl Inner {
         // A hang-up without an error (a pipe's writer closed, or both
         // directions shut down): keep what the kernel still holds.
         st.readable = true;
-        loop {
-            match self.fill(st) {
-                Filled::Data => continue,
-                Filled::Closed => return,
-                Filled::Blocked | Filled::Full => break,
-            }
-        }
+        while let Filled::Data = self.fill(st) {}
         self.close_locked(st, Some(eof_error()));
     }
 }
@@ -542,6 +571,7 @@ impl State {
     fn new(file: Option<File>, writable: bool) -> State {
         State {
             closed: if file.is_some() { None } else { Some(None) },
+            eof: false,
             file,
             rbuf: ReadBuffer::default(),
             wbuf: WriteBuffer::default(),
@@ -593,6 +623,7 @@ impl IOStream {
             read_chunk_size: options.read_chunk_size,
             max_write_buffer_size: options.max_write_buffer_size,
             short_io_drains,
+            half_close: options.half_close,
             st: RefCell::new(State::new(None, writable)),
         });
         let weak: Weak<Inner> = Rc::downgrade(&inner);
@@ -1293,8 +1324,8 @@ impl<'a, R: Request> ReadOp<'a, R> {
         cx: &mut Context<'_>,
     ) -> Poll<io::Result<R::Output>> {
         loop {
-            let eof =
-                matches!(&st.closed, Some(Some(c)) if c.kind() == io::ErrorKind::UnexpectedEof);
+            let eof = st.eof
+                || matches!(&st.closed, Some(Some(c)) if c.kind() == io::ErrorKind::UnexpectedEof);
             match self.request.check(&mut st.rbuf, eof, inner.max_buffer_size) {
                 Check::Done(out) => return Poll::Ready(Ok(out)),
                 Check::Fail(kind, message) => {
@@ -1306,6 +1337,14 @@ impl<'a, R: Request> ReadOp<'a, R> {
             }
             if st.closed.is_some() {
                 return Poll::Ready(Err(inner.closed_error(st)));
+            }
+            if st.eof {
+                // Half-closed: the peer sends nothing more.
+                return Poll::Ready(Err(StreamClosedError::new(
+                    inner.fd,
+                    Some(Arc::new(eof_error())),
+                )
+                .into_io()));
             }
             if !st.readable {
                 match &st.read_waker {
@@ -1319,7 +1358,7 @@ impl<'a, R: Request> ReadOp<'a, R> {
                     let file = st.file.as_ref().expect("open streams have a file");
                     let asked = direct.len();
                     match (&*file).read(direct) {
-                        Ok(0) => inner.close_locked(st, Some(eof_error())),
+                        Ok(0) => inner.end_of_file(st),
                         Ok(n) => {
                             self.request.direct_done(n);
                             if n < asked && inner.short_io_drains {

@@ -394,3 +394,35 @@ fn a_regular_file_is_refused_with_an_error() {
     let err = IOStream::new(file).unwrap_err();
     assert!(err.to_string().contains("fd"), "{err}");
 }
+
+#[test]
+fn a_half_close_stream_answers_a_peer_that_shut_down_its_sending_side() {
+    run(|| async {
+        let (client, server) = UnixStream::pair().unwrap();
+        let server = StreamOptions::new().half_close(true).build(server).unwrap();
+        (&client).write_all(b"request\n").unwrap();
+        client.shutdown(std::net::Shutdown::Write).unwrap();
+        // The request is read, then end of file: the stream stays open.
+        assert_eq!(server.read_until(b"\n", None).await.unwrap(), b"request\n");
+        let err = server.read_bytes(1, true).await.unwrap_err();
+        assert_eq!(closed_cause(&err), Some(ErrorKind::UnexpectedEof));
+        assert!(!server.closed(), "half-closed, not closed");
+        server.write(b"response\n").await.unwrap();
+        server.close();
+        let mut reply = String::new();
+        (&client).read_to_string(&mut reply).unwrap();
+        assert_eq!(reply, "response\n");
+    });
+}
+
+#[test]
+fn by_default_end_of_file_closes_the_stream() {
+    run(|| async {
+        let (client, server) = UnixStream::pair().unwrap();
+        let server = IOStream::new(server).unwrap();
+        client.shutdown(std::net::Shutdown::Write).unwrap();
+        let err = server.read_bytes(1, true).await.unwrap_err();
+        assert_eq!(closed_cause(&err), Some(ErrorKind::UnexpectedEof));
+        assert!(server.closed(), "Tornado's rule: end of file closes");
+    });
+}
