@@ -1,12 +1,115 @@
-//! The HTTP/1.1 server example. It is built on `netutil`, which has not
-//! landed yet; until then this binary says so and exits with status 2.
-//! Run `cargo run --release -p ioloop --example echo` for a server on the loop.
+//! `httpserver-example`: an HTTP/1.1 server on ioloop and netutil.
+//!
+//! ```text
+//! cargo run --release -p httpserver-example -- --help
+//! cargo run --release -p httpserver-example            # http://127.0.0.1:8888/
+//! RUST_LOG=info cargo run --release -p httpserver-example   # with an access log
+//! ```
+//!
+//! SIGTERM or SIGINT stops accepting, lets requests in flight finish and
+//! exits with status 0.
 
-fn main() {
-    env_logger::init();
-    eprintln!(
-        "httpserver-example: the HTTP server needs netutil, which has not landed yet; \
-         run `cargo run --release -p ioloop --example echo` for a TCP echo server on the loop"
-    );
-    std::process::exit(2);
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::Parser;
+use httpserver_example::{Config, Server};
+use ioloop::IOLoop;
+
+/// An HTTP/1.1 server on the ioloop event loop.
+///
+/// Routes: GET / (Hello, World!), POST /echo (the request body),
+/// GET /delay?ms=N (done, after N ms), GET /stream?chunks=N (a chunked
+/// body). SIGTERM or SIGINT shuts down gracefully.
+#[derive(Debug, Parser)]
+#[command(name = "httpserver-example", version)]
+struct Cli {
+    /// The address to listen on.
+    #[arg(long, default_value = "127.0.0.1")]
+    address: String,
+    /// The port to listen on (0 picks a free one).
+    #[arg(long, default_value_t = 8888)]
+    port: u16,
+    /// Worker processes sharing the listening socket; more than 1 forks.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=1024))]
+    processes: u16,
+    /// The most bytes of a request line and headers (431 beyond).
+    #[arg(long, default_value_t = 65536, value_name = "BYTES")]
+    max_header_bytes: usize,
+    /// The most bytes of a request body (413 beyond).
+    #[arg(long, default_value_t = 10 * 1024 * 1024, value_name = "BYTES")]
+    max_body_bytes: usize,
+    /// Seconds a request head may take to arrive (408 after).
+    #[arg(long, default_value_t = 10.0, value_name = "SECS", value_parser = positive_secs)]
+    header_timeout: f64,
+    /// Seconds a keep-alive connection may stay idle (closed after).
+    #[arg(long, default_value_t = 60.0, value_name = "SECS", value_parser = positive_secs)]
+    idle_timeout: f64,
+}
+
+fn positive_secs(text: &str) -> Result<f64, String> {
+    let secs: f64 = text.parse().map_err(|e| format!("{text:?}: {e}"))?;
+    if secs.is_finite() && secs > 0.0 && secs <= 86_400.0 {
+        Ok(secs)
+    } else {
+        Err(format!(
+            "{text:?}: must be a number of seconds above 0, at most 86400"
+        ))
+    }
+}
+
+fn main() -> ExitCode {
+    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("warn")).init();
+    let cli = Cli::parse();
+    let config = Config {
+        address: cli.address,
+        port: cli.port,
+        processes: usize::from(cli.processes),
+        max_header_bytes: cli.max_header_bytes,
+        max_body_bytes: cli.max_body_bytes,
+        header_timeout: Duration::from_secs_f64(cli.header_timeout),
+        idle_timeout: Duration::from_secs_f64(cli.idle_timeout),
+        ..Config::default()
+    };
+    match run(config) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("httpserver-example: {err}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(config: Config) -> Result<(), Box<dyn std::error::Error>> {
+    // Bind before forking, so every worker shares the sockets; create the
+    // loop after forking (a loop must never cross a fork).
+    let listeners = netutil::bind_sockets(config.port, Some(&config.address))
+        .map_err(|e| format!("cannot listen on {}:{}: {e}", config.address, config.port))?;
+    let addr = listeners[0].local_addr()?;
+    println!("listening on http://{addr}");
+    if config.processes > 1 {
+        // Returns in each worker; the parent supervises and exits.
+        let id = netutil::fork_processes(config.processes, None)?;
+        log::info!("worker {id} (pid {}) serving", std::process::id());
+    }
+    let ioloop = IOLoop::new()?;
+    let server = Server::new(config);
+    server.add_sockets(listeners)?;
+    for signal in [signal_hook::consts::SIGTERM, signal_hook::consts::SIGINT] {
+        let (s, l) = (server.clone(), ioloop.clone());
+        ioloop.add_signal_handler(signal, move |signum| {
+            log::info!("signal {signum}: shutting down");
+            let (shutdown, l2) = (s.shutdown(), l.clone());
+            l.spawn(async move {
+                let left = shutdown.await;
+                if left > 0 {
+                    log::warn!("{left} connection(s) still open after the grace period");
+                }
+                l2.stop();
+            })
+            .detach();
+        })?;
+    }
+    ioloop.start()?;
+    Ok(())
 }

@@ -234,9 +234,11 @@ impl StreamOptions {
 ///   descriptor is registered once for `READ | WRITE` with
 ///   [`IOLoop::add_edge_handler`], and the interest never changes. The
 ///   stream keeps its own readiness flags (`readable`, `writable`): an
-///   event sets them, and a read or write that meets `WouldBlock` (or a
-///   short read or write on a socket or pipe, which means the kernel
-///   buffer is drained or full) clears them. Since the stream remembers
+///   event sets them, and a read or write that meets `WouldBlock` clears
+///   them (a short write on a socket or pipe, which means the kernel
+///   buffer is full, clears `writable` too; a short read does not clear
+///   `readable`, because an end of file that arrived with the data is
+///   reported by no further edge). Since the stream remembers
 ///   readiness itself, an edge is all it needs: steady traffic costs no
 ///   `epoll_ctl` at all, only `epoll_wait`, `read` and `write`, and an
 ///   idle writable stream is not reported on every iteration.
@@ -316,8 +318,8 @@ struct Inner {
     max_buffer_size: usize,
     read_chunk_size: usize,
     max_write_buffer_size: usize,
-    /// A short read or write proves the kernel buffer drained or full
-    /// (sockets and pipes); for other descriptors only `WouldBlock` does.
+    /// A short write proves the kernel buffer full (sockets and pipes);
+    /// for other descriptors only `WouldBlock` does.
     short_io_drains: bool,
     /// End of file leaves the stream open for writing.
     half_close: bool,
@@ -339,7 +341,7 @@ struct State {
     eof: bool,
     rbuf: ReadBuffer,
     wbuf: WriteBuffer,
-    /// INVARIANT: false only if a read met `WouldBlock` (or a short read)
+    /// INVARIANT: false only if a read met `WouldBlock`
     /// since the last `READ` event; so a false flag is always followed by
     /// an event (the registration is edge-triggered).
     readable: bool,
@@ -437,7 +439,7 @@ impl Inner {
     /// One `read` into the buffer. Closes the stream on end of file (see
     /// [`end_of_file`](Inner::end_of_file)) or an error.
     fn fill(&self, st: &mut State) -> Filled {
-        let (result, asked) = {
+        let result = {
             let Some(file) = st.file.as_ref().filter(|_| !st.eof) else {
                 return Filled::Closed;
             };
@@ -445,11 +447,10 @@ impl Inner {
             if spare.is_empty() {
                 return Filled::Full;
             }
-            let asked = spare.len();
             loop {
                 match (&*file).read(spare) {
                     Err(err) if is_interrupted(&err) => continue,
-                    result => break (result, asked),
+                    result => break result,
                 }
             }
         };
@@ -459,10 +460,9 @@ impl Inner {
                 Filled::Closed
             }
             Ok(n) => {
+                // A short read does not prove the descriptor drained: an
+                // end of file (or more data) may follow without an edge.
                 st.rbuf.commit(n);
-                if n < asked && self.short_io_drains {
-                    st.readable = false;
-                }
                 Filled::Data
             }
             Err(err) if is_would_block(&err) => {
@@ -1356,15 +1356,9 @@ impl<'a, R: Request> ReadOp<'a, R> {
             if st.rbuf.is_empty() {
                 if let Some(direct) = self.request.direct() {
                     let file = st.file.as_ref().expect("open streams have a file");
-                    let asked = direct.len();
                     match (&*file).read(direct) {
                         Ok(0) => inner.end_of_file(st),
-                        Ok(n) => {
-                            self.request.direct_done(n);
-                            if n < asked && inner.short_io_drains {
-                                st.readable = false;
-                            }
-                        }
+                        Ok(n) => self.request.direct_done(n),
                         Err(err) if is_interrupted(&err) => {}
                         Err(err) if is_would_block(&err) => st.readable = false,
                         Err(err) => inner.close_locked(st, Some(err)),

@@ -426,3 +426,28 @@ fn by_default_end_of_file_closes_the_stream() {
         assert!(server.closed(), "Tornado's rule: end of file closes");
     });
 }
+
+#[test]
+fn regression_end_of_file_arriving_with_the_data_is_noticed() {
+    // Data and FIN in one edge: a short read used to be taken as "drained",
+    // and the end of file, reported by no further edge, was never seen (the
+    // stream waited for its peer forever).
+    run(|| async {
+        for half_close in [false, true] {
+            let (client, server) = UnixStream::pair().unwrap();
+            let server = StreamOptions::new()
+                .half_close(half_close)
+                .build(server)
+                .unwrap();
+            (&client).write_all(b"request\n").unwrap();
+            client.shutdown(std::net::Shutdown::Write).unwrap();
+            ioloop::sleep(Duration::from_millis(20)).await; // both arrive before the read
+            assert_eq!(server.read_until(b"\n", None).await.unwrap(), b"request\n");
+            let eof = ioloop::timeout(Duration::from_secs(5), server.read_bytes(1, true))
+                .await
+                .expect("end of file noticed, not a hang")
+                .unwrap_err();
+            assert_eq!(closed_cause(&eof), Some(ErrorKind::UnexpectedEof));
+        }
+    });
+}
