@@ -16,6 +16,7 @@
 
 use std::borrow::Cow;
 use std::fmt;
+use std::mem::MaybeUninit;
 
 /// Size limits for one request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -141,7 +142,10 @@ impl RequestHead<'_> {
 
     /// The path part of the target (before `?`).
     pub fn path(&self) -> &str {
-        self.target.split('?').next().unwrap_or("")
+        match self.target.as_bytes().iter().position(|&b| b == b'?') {
+            Some(end) => &self.target[..end],
+            None => &self.target,
+        }
     }
 
     /// The value of query parameter `name`, if present.
@@ -195,9 +199,10 @@ pub enum Parsed<'a> {
 /// ambiguous request, 431 for a head over the limit or with too many
 /// fields, 417 for an unsupported `Expect`, 505 for an unsupported version.
 pub fn parse_head<'a>(buf: &'a [u8], limits: &Limits) -> Result<Parsed<'a>, HttpError> {
-    let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
-    let mut request = httparse::Request::new(&mut headers);
-    let consumed = match request.parse(buf) {
+    // Left uninitialised: httparse writes only the headers it finds.
+    let mut headers = [const { MaybeUninit::<httparse::Header<'a>>::uninit() }; MAX_HEADERS];
+    let mut request = httparse::Request::new(&mut []);
+    let consumed = match request.parse_with_uninit_headers(buf, &mut headers) {
         Ok(httparse::Status::Complete(n)) => n,
         Ok(httparse::Status::Partial) => {
             if buf.len() > limits.max_header_bytes {
@@ -235,9 +240,18 @@ pub fn parse_head<'a>(buf: &'a [u8], limits: &Limits) -> Result<Parsed<'a>, Http
     let mut content_type = None;
     for header in request.headers.iter() {
         let name = header.name;
-        let value = std::str::from_utf8(header.value)
-            .map_err(|_| HttpError::new(400, "malformed header value"))?;
-        if name.eq_ignore_ascii_case("content-length") {
+        // Only the headers acted on are decoded.
+        let value = || {
+            std::str::from_utf8(header.value)
+                .map_err(|_| HttpError::new(400, "malformed header value"))
+        };
+        if name.eq_ignore_ascii_case("host") {
+            if host {
+                return Err(HttpError::new(400, "duplicate host header"));
+            }
+            host = true;
+        } else if name.eq_ignore_ascii_case("content-length") {
+            let value = value()?;
             for part in value.split(',') {
                 let length = parse_content_length(part.trim())?;
                 if content_length.is_some_and(|existing| existing != length) {
@@ -246,13 +260,14 @@ pub fn parse_head<'a>(buf: &'a [u8], limits: &Limits) -> Result<Parsed<'a>, Http
                 content_length = Some(length);
             }
         } else if name.eq_ignore_ascii_case("transfer-encoding") {
+            let value = value()?;
             if transfer_encoding || !value.trim().eq_ignore_ascii_case("chunked") {
                 return Err(HttpError::new(400, "unsupported transfer-encoding"));
             }
             transfer_encoding = true;
             chunked = true;
         } else if name.eq_ignore_ascii_case("connection") {
-            for token in value.split(',') {
+            for token in value()?.split(',') {
                 let token = token.trim();
                 if token.eq_ignore_ascii_case("close") {
                     connection_close = true;
@@ -261,17 +276,12 @@ pub fn parse_head<'a>(buf: &'a [u8], limits: &Limits) -> Result<Parsed<'a>, Http
                 }
             }
         } else if name.eq_ignore_ascii_case("expect") {
-            if !value.trim().eq_ignore_ascii_case("100-continue") {
+            if !value()?.trim().eq_ignore_ascii_case("100-continue") {
                 return Err(HttpError::new(417, "expectation failed"));
             }
             expect_continue = version == Version::Http11;
-        } else if name.eq_ignore_ascii_case("host") {
-            if host {
-                return Err(HttpError::new(400, "duplicate host header"));
-            }
-            host = true;
         } else if name.eq_ignore_ascii_case("content-type") {
-            content_type = Some(Cow::Borrowed(value));
+            content_type = Some(Cow::Borrowed(value()?));
         }
     }
     if transfer_encoding && content_length.is_some() {

@@ -10,7 +10,13 @@ pub const SERVER: &str = concat!("ioloop-httpserver/", env!("CARGO_PKG_VERSION")
 #[derive(Debug, Clone)]
 pub struct DateCache {
     second: i64,
+    /// Whole responses that depend on nothing but the date: see
+    /// [`DateCache::rendered`]. Emptied when the second changes.
+    rendered: Vec<(RenderKey, Vec<u8>)>,
     text: String,
+    /// `\r\nServer: ...\r\nDate: ...`, the header lines every response
+    /// starts with, formatted with the date.
+    common: Vec<u8>,
 }
 
 impl DateCache {
@@ -18,7 +24,9 @@ impl DateCache {
     pub fn new(now: DateTime<Utc>) -> DateCache {
         let mut cache = DateCache {
             second: i64::MIN,
+            rendered: Vec::new(),
             text: String::new(),
+            common: Vec::new(),
         };
         cache.update(now);
         cache
@@ -30,12 +38,80 @@ impl DateCache {
         if second != self.second {
             self.second = second;
             self.text = now.format("%a, %d %b %Y %H:%M:%S GMT").to_string();
+            self.common = format!("\r\nServer: {SERVER}\r\nDate: {}", self.text).into_bytes();
+            self.rendered.clear();
         }
+    }
+
+    /// The bytes of a response identified by `key` (which must determine
+    /// every byte but the date), rendered by `render` at most once a second.
+    pub fn rendered(
+        &mut self,
+        key: RenderKey,
+        render: impl FnOnce(&DateCache, &mut Vec<u8>),
+    ) -> &[u8] {
+        let index = match self.rendered.iter().position(|(k, _)| *k == key) {
+            Some(index) => index,
+            None => {
+                let mut bytes = Vec::new();
+                render(self, &mut bytes);
+                // Bounded: the keys come from a fixed set of static responses.
+                if self.rendered.len() >= MAX_RENDERED {
+                    self.rendered.remove(0);
+                }
+                self.rendered.push((key, bytes));
+                self.rendered.len() - 1
+            }
+        };
+        &self.rendered[index].1
     }
 
     /// The IMF-fixdate, for example `Sun, 06 Nov 1994 08:49:37 GMT`.
     pub fn as_str(&self) -> &str {
         &self.text
+    }
+}
+
+/// The most rendered responses a [`DateCache`] keeps.
+const MAX_RENDERED: usize = 32;
+
+/// What identifies a response whose bytes depend only on the date: its
+/// status, static content type, static body and `Allow`, and how the
+/// connection continues. Static strings compare by address.
+#[derive(Debug, Clone, Copy)]
+pub struct RenderKey {
+    /// The status.
+    pub status: u16,
+    /// The content type.
+    pub content_type: Option<&'static str>,
+    /// The body.
+    pub body: &'static [u8],
+    /// The `Allow` header.
+    pub allow: Option<&'static str>,
+    /// Whether the connection stays open.
+    pub keep_alive: bool,
+    /// An HTTP/1.0 request.
+    pub http10: bool,
+    /// A `HEAD` request (no body).
+    pub head: bool,
+}
+
+impl PartialEq for RenderKey {
+    fn eq(&self, other: &RenderKey) -> bool {
+        fn same_str(a: Option<&'static str>, b: Option<&'static str>) -> bool {
+            match (a, b) {
+                (Some(a), Some(b)) => std::ptr::eq(a, b),
+                (None, None) => true,
+                _ => false,
+            }
+        }
+        self.status == other.status
+            && std::ptr::eq(self.body, other.body)
+            && same_str(self.content_type, other.content_type)
+            && same_str(self.allow, other.allow)
+            && self.keep_alive == other.keep_alive
+            && self.http10 == other.http10
+            && self.head == other.head
     }
 }
 
@@ -46,6 +122,17 @@ pub enum BodyLength {
     Fixed(usize),
     /// `Transfer-Encoding: chunked`.
     Chunked,
+}
+
+/// The status line (without CRLF) for the statuses this server sends.
+fn status_line(status: u16) -> Option<&'static [u8]> {
+    Some(match status {
+        200 => b"HTTP/1.1 200 OK",
+        400 => b"HTTP/1.1 400 Bad Request",
+        404 => b"HTTP/1.1 404 Not Found",
+        405 => b"HTTP/1.1 405 Method Not Allowed",
+        _ => return None,
+    })
 }
 
 /// The reason phrase for the statuses this server sends.
@@ -83,14 +170,16 @@ pub fn write_head(
     http10: bool,
     date: &DateCache,
 ) {
-    out.extend_from_slice(b"HTTP/1.1 ");
-    out.extend_from_slice(itoa::Buffer::new().format(status).as_bytes());
-    out.push(b' ');
-    out.extend_from_slice(reason(status).as_bytes());
-    out.extend_from_slice(b"\r\nServer: ");
-    out.extend_from_slice(SERVER.as_bytes());
-    out.extend_from_slice(b"\r\nDate: ");
-    out.extend_from_slice(date.as_str().as_bytes());
+    match status_line(status) {
+        Some(line) => out.extend_from_slice(line),
+        None => {
+            out.extend_from_slice(b"HTTP/1.1 ");
+            out.extend_from_slice(itoa::Buffer::new().format(status).as_bytes());
+            out.push(b' ');
+            out.extend_from_slice(reason(status).as_bytes());
+        }
+    }
+    out.extend_from_slice(&date.common);
     if let Some(content_type) = content_type {
         out.extend_from_slice(b"\r\nContent-Type: ");
         out.extend_from_slice(content_type.as_bytes());

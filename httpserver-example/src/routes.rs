@@ -10,10 +10,11 @@
 //!
 //! A known path with another method gets 405 with `Allow`.
 
+use std::borrow::Cow;
 use std::time::Duration;
 
 use crate::http1::{Method, RequestHead};
-use crate::response::{self, BodyLength, DateCache};
+use crate::response::{self, BodyLength, DateCache, RenderKey};
 
 /// The longest `/delay` allowed.
 pub const MAX_DELAY_MS: u64 = 60_000;
@@ -47,7 +48,7 @@ pub struct Response {
     /// The status code.
     pub status: u16,
     /// The `Content-Type`.
-    pub content_type: Option<String>,
+    pub content_type: Option<Cow<'static, str>>,
     /// The body.
     pub body: Body,
     /// The `Allow` header, for 405.
@@ -59,7 +60,7 @@ impl Response {
     pub fn text(status: u16, body: &'static str) -> Response {
         Response {
             status,
-            content_type: Some("text/plain".to_owned()),
+            content_type: Some(Cow::Borrowed("text/plain")),
             body: Body::Static(body.as_bytes()),
             allow: None,
         }
@@ -69,7 +70,7 @@ impl Response {
     pub fn error(status: u16, reason: &str) -> Response {
         Response {
             status,
-            content_type: Some("text/plain".to_owned()),
+            content_type: Some(Cow::Borrowed("text/plain")),
             body: Body::Bytes(
                 format!("{status} {}: {reason}\n", response::reason(status)).into_bytes(),
             ),
@@ -99,40 +100,29 @@ pub enum Reply {
 
 /// The reply for `head`, whose decoded body is `body`.
 pub fn route(head: &RequestHead<'_>, body: Vec<u8>) -> Reply {
-    let (allowed, allow): (&[Method], &'static str) = match head.path() {
-        "/" | "/delay" | "/stream" => (&[Method::Get, Method::Head], "GET, HEAD"),
-        "/echo" => (&[Method::Post], "POST"),
-        _ => return Reply::Now(Response::error(404, "no such path")),
-    };
-    if !allowed.contains(&head.method) {
-        let mut response = Response::error(405, "method not allowed");
-        response.allow = Some(allow);
-        return Reply::Now(response);
-    }
+    let readable = matches!(head.method, Method::Get | Method::Head);
     match head.path() {
-        "/" => Reply::Now(Response::text(200, "Hello, World!")),
-        "/echo" => Reply::Now(Response {
+        "/" if readable => Reply::Now(Response::text(200, "Hello, World!")),
+        "/echo" if head.method == Method::Post => Reply::Now(Response {
             status: 200,
-            content_type: Some(
-                head.content_type
-                    .as_deref()
-                    .unwrap_or("application/octet-stream")
-                    .to_owned(),
-            ),
+            content_type: Some(match &head.content_type {
+                Some(given) => Cow::Owned(given.to_string()),
+                None => Cow::Borrowed("application/octet-stream"),
+            }),
             body: Body::Bytes(body),
             allow: None,
         }),
-        "/delay" => match bounded_param(head, "ms", MAX_DELAY_MS) {
+        "/delay" if readable => match bounded_param(head, "ms", MAX_DELAY_MS) {
             Some(ms) => Reply::After(Duration::from_millis(ms), Response::text(200, "done")),
             None => Reply::Now(Response::error(
                 400,
                 "ms must be an integer from 0 to 60000",
             )),
         },
-        "/stream" => match bounded_param(head, "chunks", MAX_CHUNKS) {
+        "/stream" if readable => match bounded_param(head, "chunks", MAX_CHUNKS) {
             Some(n) => Reply::Now(Response {
                 status: 200,
-                content_type: Some("text/plain".to_owned()),
+                content_type: Some(Cow::Borrowed("text/plain")),
                 body: Body::Chunks(n),
                 allow: None,
             }),
@@ -141,8 +131,16 @@ pub fn route(head: &RequestHead<'_>, body: Vec<u8>) -> Reply {
                 "chunks must be an integer from 0 to 100000",
             )),
         },
-        _ => unreachable!("matched above"),
+        "/" | "/delay" | "/stream" => not_allowed("GET, HEAD"),
+        "/echo" => not_allowed("POST"),
+        _ => Reply::Now(Response::error(404, "no such path")),
     }
+}
+
+fn not_allowed(allow: &'static str) -> Reply {
+    let mut response = Response::error(405, "method not allowed");
+    response.allow = Some(allow);
+    Reply::Now(response)
 }
 
 fn bounded_param(head: &RequestHead<'_>, name: &str, max: u64) -> Option<u64> {
@@ -187,6 +185,42 @@ pub fn write_response(
             response::write_last_chunk(out);
         }
     }
+}
+
+/// As [`write_response`], taking a response whose bytes depend only on
+/// the date (a static body and content type) from `date`'s per-second
+/// cache: one copy instead of formatting a head.
+pub fn write_response_cached(
+    out: &mut Vec<u8>,
+    response: &Response,
+    method: &Method,
+    keep_alive: bool,
+    http10: bool,
+    date: &mut DateCache,
+) {
+    let static_parts = match (&response.body, &response.content_type) {
+        (Body::Static(body), Some(Cow::Borrowed(content_type))) => {
+            Some((*body, Some(*content_type)))
+        }
+        (Body::Static(body), None) => Some((*body, None)),
+        _ => None,
+    };
+    let Some((body, content_type)) = static_parts else {
+        return write_response(out, response, method, keep_alive, http10, date);
+    };
+    let key = RenderKey {
+        status: response.status,
+        content_type,
+        body,
+        allow: response.allow,
+        keep_alive,
+        http10,
+        head: *method == Method::Head,
+    };
+    let bytes = date.rendered(key, |date, bytes| {
+        write_response(bytes, response, method, keep_alive, http10, date);
+    });
+    out.extend_from_slice(bytes);
 }
 
 #[cfg(test)]
@@ -261,6 +295,29 @@ mod tests {
         let text = String::from_utf8(out).unwrap();
         assert!(text.contains("Content-Length: 13\r\n"), "{text}");
         assert!(text.ends_with("\r\n\r\n"));
+    }
+
+    #[test]
+    fn cached_static_responses_are_byte_for_byte_the_rendered_ones() {
+        let mut date = DateCache::new(chrono::Utc::now());
+        for (method, target, keep_alive, http10) in [
+            (Method::Get, "/", true, false),
+            (Method::Head, "/", true, false),
+            (Method::Get, "/", false, true),
+            (Method::Post, "/", true, false), // 405 with Allow: dynamic body
+            (Method::Get, "/missing", true, false),
+        ] {
+            let Reply::Now(r) = route(&head(method.clone(), target), Vec::new()) else {
+                panic!()
+            };
+            let mut plain = Vec::new();
+            write_response(&mut plain, &r, &method, keep_alive, http10, &date);
+            for _ in 0..2 {
+                let mut cached = Vec::new();
+                write_response_cached(&mut cached, &r, &method, keep_alive, http10, &mut date);
+                assert_eq!(cached, plain, "{method:?} {target}");
+            }
+        }
     }
 
     #[test]

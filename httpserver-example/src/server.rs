@@ -21,11 +21,13 @@ use std::fmt;
 use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
+use std::pin::{Pin, pin};
 use std::rc::{Rc, Weak};
 use std::task::{Poll, Waker};
 use std::time::{Duration, Instant};
 
-use ioloop::{IOLoop, TimeoutHandle};
+use futures::FutureExt;
+use ioloop::{IOLoop, Sleep, TimeoutHandle};
 use netutil::{IOStream, PeerAddr, StreamOptions, TCPServer};
 use slab::Slab;
 
@@ -265,6 +267,13 @@ async fn serve(shared: Rc<Shared>, stream: IOStream, peer: PeerAddr) {
         stream.close();
         return;
     }
+    // Responses are written whole; Nagle's algorithm would only hold the
+    // last segment of a pipelined batch back for the client's delayed ACK.
+    if let PeerAddr::Inet(_) = peer {
+        if let Err(err) = stream.set_nodelay(true) {
+            log::debug!("{peer}: TCP_NODELAY: {err}");
+        }
+    }
     let busy = Rc::new(Cell::new(false));
     let key = shared.connections.borrow_mut().insert(Connection {
         stream: stream.clone(),
@@ -280,6 +289,7 @@ async fn serve(shared: Rc<Shared>, stream: IOStream, peer: PeerAddr) {
         peer: &peer,
         busy: &busy,
         out: Vec::with_capacity(1024),
+        timer: None,
     };
     if let Err(err) = conn.run().await {
         log::debug!("{peer}: {err}");
@@ -294,10 +304,18 @@ struct Conn<'a> {
     busy: &'a Cell<bool>,
     /// Responses not yet written.
     out: Vec<u8>,
+    /// The connection's one deadline timer and when it fires. A wait whose
+    /// deadline is later keeps it and re-arms when it fires early (libev's
+    /// `ev_timer_again` idiom), so a busy keep-alive connection costs no
+    /// timer work per request.
+    timer: Option<(Instant, Pin<Box<Sleep>>)>,
 }
 
 /// Why a connection ends early (logged at debug; clients vanish often).
 type Closed = io::Error;
+
+/// A wait passed its deadline.
+struct TimedOut;
 
 impl Conn<'_> {
     async fn run(&mut self) -> Result<(), Closed> {
@@ -357,28 +375,20 @@ impl Conn<'_> {
                 return Ok(());
             }
 
-            // Wait for more input, under the header or the idle deadline.
-            let partial = self.stream.buffered() > 0;
-            if partial && head_started.is_none() {
+            // Wait for more input, under the header deadline (a head has
+            // begun) or the idle one.
+            if self.stream.buffered() > 0 && head_started.is_none() {
                 head_started = Some(Instant::now());
             }
-            let limit = match head_started {
-                Some(t0) => (t0 + config.header_timeout).saturating_duration_since(Instant::now()),
-                None => config.idle_timeout,
+            let deadline = match head_started {
+                Some(t0) => t0 + config.header_timeout,
+                None => Instant::now() + config.idle_timeout,
             };
-            match self
-                .shared
-                .ioloop
-                .timeout(limit, self.stream.read_more())
-                .await
-            {
-                Ok(Ok(_)) => {
-                    if head_started.is_none() {
-                        head_started = Some(Instant::now());
-                    }
-                }
+            let stream = self.stream;
+            match self.within(deadline, stream.read_more()).await {
+                Ok(Ok(_)) => {}
                 Ok(Err(err)) => return Err(err),
-                Err(_elapsed) if self.stream.buffered() > 0 => {
+                Err(TimedOut) if self.stream.buffered() > 0 => {
                     return self
                         .refuse(HttpError {
                             status: 408,
@@ -386,9 +396,40 @@ impl Conn<'_> {
                         })
                         .await;
                 }
-                Err(_elapsed) => return Ok(()), // idle: close quietly
+                Err(TimedOut) => return Ok(()), // idle: close quietly
             }
         }
+    }
+
+    /// Runs `future` until `deadline`, on the connection's timer.
+    async fn within<F: Future>(
+        &mut self,
+        deadline: Instant,
+        future: F,
+    ) -> Result<F::Output, TimedOut> {
+        let mut future = pin!(future);
+        std::future::poll_fn(|cx| {
+            if let Poll::Ready(output) = future.as_mut().poll(cx) {
+                return Poll::Ready(Ok(output));
+            }
+            loop {
+                if !matches!(&self.timer, Some((at, _)) if *at <= deadline) {
+                    let sleep = self.shared.ioloop.sleep_until(deadline);
+                    self.timer = Some((deadline, Box::pin(sleep)));
+                }
+                let (at, sleep) = self.timer.as_mut().expect("armed above");
+                match sleep.as_mut().poll(cx) {
+                    Poll::Pending => return Poll::Pending,
+                    Poll::Ready(()) if *at >= deadline => {
+                        self.timer = None;
+                        return Poll::Ready(Err(TimedOut));
+                    }
+                    // It fired for an earlier deadline: re-arm for this one.
+                    Poll::Ready(()) => self.timer = None,
+                }
+            }
+        })
+        .await
     }
 
     /// Reads a request's body, then answers it. Returns whether the
@@ -419,15 +460,11 @@ impl Conn<'_> {
                 self.flush().await?;
                 continued = true;
             }
-            match self
-                .shared
-                .ioloop
-                .timeout(idle, self.stream.read_more())
-                .await
-            {
+            let stream = self.stream;
+            match self.within(Instant::now() + idle, stream.read_more()).await {
                 Ok(Ok(_)) => {}
                 Ok(Err(err)) => return Err(err),
-                Err(elapsed) => return Err(io::Error::from(elapsed)),
+                Err(TimedOut) => return Err(no_progress(idle)),
             }
         }
         let response = match routes::route(&head, body) {
@@ -462,24 +499,34 @@ impl Conn<'_> {
         self.flush().await
     }
 
-    /// Writes the output buffer, bounded by the idle timeout.
+    /// Writes the output buffer; what the kernel does not take at once
+    /// must drain within the idle timeout.
     async fn flush(&mut self) -> Result<(), Closed> {
         if self.out.is_empty() {
             return Ok(());
         }
-        let idle = self.shared.config.idle_timeout;
-        let written = self
-            .shared
-            .ioloop
-            .timeout(idle, self.stream.write(&self.out))
-            .await;
+        // The write happens now; the rest, if any, is queued in the stream.
+        let written = self.stream.write(&self.out).now_or_never();
         self.out.clear();
         match written {
-            Ok(Ok(())) => Ok(()),
-            Ok(Err(err)) => Err(err),
-            Err(elapsed) => Err(io::Error::from(elapsed)),
+            Some(result) => result,
+            None => {
+                let idle = self.shared.config.idle_timeout;
+                let stream = self.stream;
+                match self.within(Instant::now() + idle, stream.write(&[])).await {
+                    Ok(result) => result,
+                    Err(TimedOut) => Err(no_progress(idle)),
+                }
+            }
         }
     }
+}
+
+fn no_progress(idle: Duration) -> io::Error {
+    io::Error::new(
+        io::ErrorKind::TimedOut,
+        format!("no progress for {idle:?} (idle timeout)"),
+    )
 }
 
 /// Parses the request at the start of `buf` and, when it needs no body
@@ -526,14 +573,13 @@ fn render(
     peer: &PeerAddr,
 ) -> bool {
     let keep_alive = head.keep_alive && !shared.shutting_down.get();
-    let date = shared.date.borrow();
-    routes::write_response(
+    routes::write_response_cached(
         out,
         response,
         &head.method,
         keep_alive,
         head.version == Version::Http10,
-        &date,
+        &mut shared.date.borrow_mut(),
     );
     log::info!(
         "{peer} \"{} {} {}\" {} {}",
