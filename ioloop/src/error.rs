@@ -25,6 +25,19 @@ pub enum Error {
     CurrentExists,
     /// The process-wide instance already exists (`install`, rule S2).
     InstanceExists,
+    /// The loop was created in another process: this process is a `fork()`
+    /// child that did not call
+    /// [`reset_after_fork`](crate::IOLoop::reset_after_fork) (Tornado's rule
+    /// L13: its epoll descriptor is shared with the parent).
+    Forked {
+        /// The process that created the loop.
+        created_in: u32,
+        /// The process trying to run it.
+        now_in: u32,
+    },
+    /// The loop is suspended ([`suspend`](crate::IOLoop::suspend)); call
+    /// [`resume`](crate::IOLoop::resume) first.
+    Suspended,
     /// An operating-system error, for example from polling.
     Io(io::Error),
 }
@@ -39,6 +52,12 @@ impl fmt::Display for Error {
             Error::Closed => f.write_str("the ioloop is closed"),
             Error::CurrentExists => f.write_str("a current ioloop already exists on this thread"),
             Error::InstanceExists => f.write_str("the ioloop instance is already installed"),
+            Error::Forked { created_in, now_in } => write!(
+                f,
+                "the ioloop was created in process {created_in} and is used in process \
+                 {now_in}; call reset_after_fork() in the child first"
+            ),
+            Error::Suspended => f.write_str("the ioloop is suspended; call resume() first"),
             Error::Io(err) => write!(f, "ioloop i/o error: {err}"),
         }
     }
@@ -72,7 +91,9 @@ impl From<Error> for io::Error {
             Error::AlreadyRunning
             | Error::Running
             | Error::CurrentExists
-            | Error::InstanceExists => io::Error::other(err),
+            | Error::InstanceExists
+            | Error::Forked { .. }
+            | Error::Suspended => io::Error::other(err),
             Error::Closed => io::Error::new(io::ErrorKind::NotConnected, err),
         }
     }

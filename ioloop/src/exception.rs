@@ -7,6 +7,7 @@ use std::os::fd::RawFd;
 use std::panic::Location;
 
 use crate::Events;
+use crate::hooks::HookKind;
 
 /// What kind of work panicked.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -25,6 +26,11 @@ pub enum CallbackKind {
         /// The events it was called with.
         events: Events,
     },
+    /// A prepare, check or idle hook ([`IOLoop::add_prepare`](crate::IOLoop::add_prepare) and friends).
+    Hook(HookKind),
+    /// A [`PeriodicCallback`](crate::PeriodicCallback)'s callback (or the
+    /// future its async callback returned).
+    Periodic,
 }
 
 impl fmt::Display for CallbackKind {
@@ -36,6 +42,8 @@ impl fmt::Display for CallbackKind {
             CallbackKind::Handler { fd, events } => {
                 write!(f, "handler for fd {fd} ({events:?})")
             }
+            CallbackKind::Hook(kind) => write!(f, "{kind} hook"),
+            CallbackKind::Periodic => f.write_str("periodic callback"),
         }
     }
 }

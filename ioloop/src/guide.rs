@@ -5,6 +5,9 @@
 //! crate follows) to this crate, method by method, and says where Rust
 //! changes the rule and why.
 //!
+//! What the other seed loops (asyncio, evergreen, libev) offer, and every
+//! method of each, is in [`seeds`].
+//!
 //! ## Method by method
 //!
 //! | Tornado | here | notes |
@@ -27,6 +30,8 @@
 //! | `spawn_callback(cb)` | [`IOLoop::spawn_callback`] | An alias of `add_callback`, as in Tornado 6. |
 //! | `start()` | [`IOLoop::start`] | Returns `Result`: nested start is [`Error::AlreadyRunning`](crate::Error::AlreadyRunning) (rule L6). |
 //! | `stop()` | [`IOLoop::stop`], [`Remote::stop`](crate::Remote::stop) | Before `start`, makes the next `start` return at once (L2). |
+//! | `start()` in a forked child (5.x, rule L13) | [`IOLoop::reset_after_fork`] | Without it, `start` fails with [`Error::Forked`](crate::Error::Forked) naming both processes. |
+//! | `PeriodicCallback` | [`PeriodicCallback`](crate::PeriodicCallback) | Rules P1 to P7; see [`seeds`] for the other loops' features. |
 //! | `close(all_fds=False)` | [`IOLoop::close`] | Only after `start` returned ([`Error::Running`](crate::Error::Running) otherwise, rule L9). See [Ownership](#ownership-of-descriptors). |
 //! | `handle_callback_exception(cb)` | [`IOLoop::set_exception_handler`] | A closure instead of a method override; it gets a [`CallbackPanic`](crate::CallbackPanic) with the panic, the kind of callback and where it was registered. |
 //! | `current()` | [`IOLoop::current`] | Creates a loop if the thread has none (and it is not the instance's thread). |
@@ -62,7 +67,6 @@
 //! | H10's `EPIPE` clause | Handlers return `()`, not exceptions; Rust ignores `SIGPIPE`, so a write to a closed socket is an `EPIPE` error value in the handler, not a signal. Panics are reported as in H10. |
 //! | H12, H13 (kqueue and asyncio backends) | One backend (mio) with epoll's `ERROR` mapping. |
 //! | E3 (`logging.basicConfig`), E4 (`CancelledError`) | Logging goes through the `log` facade; binaries install a logger (`env_logger`). |
-//! | L13 (refuse a loop shared across processes) | Planned with fork support. |
 //! | S8, S9 (5.x aliases, `fork_processes` check) | S8 describes the asyncio era; S9 belongs to `netutil`'s fork support. |
 //!
 //! ## Ownership of descriptors
@@ -143,6 +147,8 @@
 //!   `Remote::instance()`.
 //! * **A loop on a background thread**: [`LoopThread`](crate::LoopThread)
 //!   spawns it, `add_callback` posts work, `stop` stops and joins it.
+
+pub mod seeds;
 
 #[allow(unused_imports)] // brings the names the links above use into scope
 use crate::IOLoop;

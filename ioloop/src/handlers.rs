@@ -18,6 +18,10 @@
 //! Each registration carries a generation that is part of its mio token, so
 //! an event for a registration removed earlier in the same batch is dropped,
 //! even when its descriptor number was reused meanwhile (Tornado's rule H8).
+//!
+//! Each registration also carries a reference flag (libuv's per-handle
+//! `uv_ref`/`uv_unref`): an unreferenced handler is still called, but does
+//! not keep `IOLoop::run` going. The table counts the unreferenced ones.
 
 use std::os::fd::{OwnedFd, RawFd};
 use std::panic::Location;
@@ -54,6 +58,8 @@ pub(crate) struct Registration {
     pub(crate) drained: Events,
     /// Level- or edge-triggered.
     pub(crate) trigger: Trigger,
+    /// False for a handler that does not keep `IOLoop::run` going.
+    referenced: bool,
 }
 
 impl Registration {
@@ -101,6 +107,8 @@ pub(crate) struct HandlerTable {
     /// INVARIANT: `by_fd[fd] == slot + 1` for every registration, 0 elsewhere.
     by_fd: Vec<u32>,
     next_generation: u32,
+    /// INVARIANT: the number of registrations with `referenced == false`.
+    unreferenced: usize,
 }
 
 impl HandlerTable {
@@ -140,6 +148,7 @@ impl HandlerTable {
             rearmed: false,
             drained: Events::NONE,
             trigger,
+            referenced: true,
         });
         if self.by_fd.len() <= index {
             self.by_fd.resize(index + 1, 0);
@@ -165,12 +174,108 @@ impl HandlerTable {
     pub(crate) fn remove(&mut self, fd: RawFd) -> Option<Registration> {
         let slot = self.slot_of(fd)?;
         self.by_fd[fd as usize] = 0;
-        Some(self.slab.remove(slot))
+        let reg = self.slab.remove(slot);
+        if !reg.referenced {
+            self.unreferenced -= 1;
+        }
+        Some(reg)
     }
 
     /// Removes every registration.
     pub(crate) fn drain(&mut self) -> Vec<Registration> {
         self.by_fd.clear();
+        self.unreferenced = 0;
         self.slab.drain().collect()
+    }
+
+    /// Marks `fd`'s handler as keeping the loop alive or not (idempotent).
+    /// Returns false if `fd` has no handler.
+    pub(crate) fn set_referenced(&mut self, fd: RawFd, referenced: bool) -> bool {
+        let Some(slot) = self.slot_of(fd) else {
+            return false;
+        };
+        let reg = &mut self.slab[slot];
+        if reg.referenced != referenced {
+            reg.referenced = referenced;
+            if referenced {
+                self.unreferenced -= 1;
+            } else {
+                self.unreferenced += 1;
+            }
+        }
+        true
+    }
+
+    /// Number of handlers that keep the loop alive.
+    pub(crate) fn referenced(&self) -> usize {
+        self.slab.len() - self.unreferenced
+    }
+
+    /// Every registration's descriptor, token and interest (to register
+    /// them again with a new poller after `fork`).
+    pub(crate) fn registrations(&self) -> Vec<(RawFd, Token, Events, Trigger)> {
+        self.slab
+            .iter()
+            .map(|(slot, reg)| (reg.fd, reg.token(slot), reg.interest, reg.trigger))
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn table_with(fds: &[RawFd]) -> HandlerTable {
+        let mut table = HandlerTable::default();
+        for &fd in fds {
+            table.insert(
+                fd,
+                Events::READ,
+                Box::new(|_, _| {}),
+                None,
+                Trigger::Level,
+                Location::caller(),
+            );
+        }
+        table
+    }
+
+    #[test]
+    fn reference_flags_are_idempotent_and_counted() {
+        let mut table = table_with(&[3, 4, 5]);
+        assert_eq!(table.referenced(), 3);
+        assert!(table.set_referenced(4, false));
+        assert!(table.set_referenced(4, false));
+        assert_eq!(table.referenced(), 2);
+        assert!(table.set_referenced(4, true));
+        assert!(table.set_referenced(5, false));
+        assert_eq!(table.referenced(), 2);
+        assert!(!table.set_referenced(9, false), "no handler for fd 9");
+        // Removing an unreferenced handler forgets its flag.
+        drop(table.remove(5));
+        assert_eq!(table.referenced(), 2);
+        table.insert(
+            5,
+            Events::READ,
+            Box::new(|_, _| {}),
+            None,
+            Trigger::Edge,
+            Location::caller(),
+        );
+        assert_eq!(table.referenced(), 3, "a new registration is referenced");
+        table.set_referenced(3, false);
+        drop(table.drain());
+        assert_eq!(table.referenced(), 0);
+    }
+
+    #[test]
+    fn registrations_lists_tokens_that_resolve() {
+        let mut table = table_with(&[7, 8]);
+        let regs = table.registrations();
+        assert_eq!(regs.len(), 2);
+        for (fd, token, interest, trigger) in regs {
+            assert_eq!((interest, trigger), (Events::READ, Trigger::Level));
+            assert_eq!(table.by_token(token).map(|r| r.fd), Some(fd));
+        }
     }
 }

@@ -70,6 +70,31 @@ pub(crate) struct Inner {
     pub(crate) running: Cell<bool>,
     pub(crate) closed: Cell<bool>,
     pub(crate) event_capacity: usize,
+    // ----- seed parity (issue 9): the state of one feature file each -----
+    /// Which of the optional features below are in use (`features.rs`).
+    pub(crate) features: crate::features::Features,
+    /// Prepare, check and idle hooks (`hooks.rs`).
+    pub(crate) hooks: crate::hooks::Hooks,
+    /// Referenced watchers outside the handler table and the timer heap
+    /// (`refs.rs`).
+    pub(crate) keep_alive: crate::refs::KeepAlive,
+    /// Iteration count and cached loop time (`introspect.rs`).
+    pub(crate) stats: crate::introspect::LoopStats,
+    /// `io_interval` and `timeout_interval` (`batching.rs`).
+    pub(crate) batching: crate::batching::Batching,
+    /// When the loop was suspended (`suspend.rs`).
+    pub(crate) suspension: crate::suspend::Suspension,
+    /// Running periodic callbacks, rescheduled on resume (`periodic.rs`).
+    pub(crate) periodics: crate::periodic::Periodics,
+    /// Events fed with `feed_fd_event` (`feed.rs`).
+    pub(crate) fed: crate::feed::FedEvents,
+    /// Child exit watchers (`process.rs`).
+    pub(crate) children: crate::process::Children,
+    /// The process that created the loop (`fork.rs`).
+    pub(crate) owner_pid: Cell<u32>,
+    /// Cancelled `call_soon` callbacks still in `queue` (`handle.rs`).
+    pub(crate) cancelled_soon: Cell<usize>,
+    // ----- end of seed parity state -----
     exception_handler: RefCell<Option<ExceptionHandler>>,
     /// Owned descriptors of handlers still registered at `close(false)`:
     /// kept open until the loop is dropped.
@@ -148,8 +173,8 @@ pub struct IOLoop {
 /// as is removing a handle on a loop other than the one that made it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct TimeoutHandle {
-    loop_id: u32,
-    key: TimerKey,
+    pub(crate) loop_id: u32,
+    pub(crate) key: TimerKey,
 }
 
 /// Whether a new loop becomes the thread's current loop (Tornado's
@@ -228,6 +253,18 @@ impl Builder {
                 running: Cell::new(false),
                 closed: Cell::new(false),
                 event_capacity: self.event_capacity,
+                // Seed parity (issue 9).
+                features: Default::default(),
+                hooks: Default::default(),
+                keep_alive: Default::default(),
+                stats: Default::default(),
+                batching: Default::default(),
+                suspension: Default::default(),
+                periodics: Default::default(),
+                fed: Default::default(),
+                children: Default::default(),
+                owner_pid: Cell::new(std::process::id()),
+                cancelled_soon: Cell::new(0),
                 exception_handler: RefCell::new(None),
                 retained_fds: RefCell::default(),
                 watchdog: crate::watchdog::LoopWatchdog::new(),
@@ -794,6 +831,15 @@ impl IOLoop {
         let timers = self.inner.timers.borrow_mut().drain();
         let registrations = self.inner.handlers.borrow_mut().drain();
         let poll = self.inner.poll.borrow_mut().take();
+        // Seed parity (issue 9): hooks, fed events and child watchers go
+        // too; in a forked child the epoll set is the parent's: leave it be.
+        let hooks = self
+            .inner
+            .hooks
+            .drain(&self.inner.keep_alive, &self.inner.features);
+        crate::feed::clear(&self.inner);
+        self.inner.children.clear();
+        let poll = poll.filter(|_| crate::fork::same_process(self));
         let mut keep = Vec::new();
         // Dropped in order, outside every borrow: user Drop code may call
         // back into the (now closed) loop.
@@ -815,6 +861,7 @@ impl IOLoop {
         drop(callbacks);
         drop(tasks);
         drop(timers);
+        drop(hooks);
         self.inner.retained_fds.borrow_mut().extend(keep);
         current::clear_if(self);
         Ok(())

@@ -95,7 +95,17 @@
 //!   [`BlockingAction`], [`BlockingReport`].
 //! * [`Events`], [`Deadline`], [`TimeoutHandle`], [`Error`]: the values the
 //!   API takes and returns.
-//! * [`guide`]: Tornado's `IOLoop`, method by method, and what it maps to.
+//! * What the other seed loops offer (libev, asyncio, evergreen):
+//!   [`PeriodicCallback`]; cancellable [`IOLoop::call_soon`] and
+//!   [`IOLoop::call_later_handle`] ([`Handle`], [`TimerHandle`]); prepare,
+//!   check and idle [`Hook`]s; per-watcher reference counting with
+//!   [`IOLoop::run`] and [`IOLoop::run_once`]; [`IOLoop::iteration`],
+//!   [`IOLoop::pending`], [`IOLoop::now`]; libev's batching intervals;
+//!   [`IOLoop::suspend`]/[`IOLoop::resume`]; [`IOLoop::feed_fd_event`];
+//!   child exit watchers ([`IOLoop::add_child_handler`]); and
+//!   [`IOLoop::reset_after_fork`].
+//! * [`guide`]: Tornado's `IOLoop`, method by method, and what it maps to;
+//!   [`guide::seeds`] does the same for every seed loop.
 //!
 //! # Semantics in brief
 //!
@@ -103,8 +113,9 @@
 //!   descriptor stays ready. `ERROR` (error or hang-up) is always
 //!   delivered.
 //! * **One iteration**: queued callbacks, then due timeouts, then a stop
-//!   check, then poll, then handlers. Work added during an iteration runs
-//!   on the next.
+//!   check, then poll, then handlers (with prepare hooks just before the
+//!   poll, check and idle hooks after the handlers). Work added during an
+//!   iteration runs on the next.
 //! * **Panics** in callbacks, timeouts and handlers are caught, reported to
 //!   a replaceable exception handler (by default `log::error!`, naming
 //!   where the callback was registered) and the loop goes on.
@@ -145,6 +156,20 @@ mod thread;
 mod time;
 mod timers;
 
+// Seed parity (issue 9): what libev, asyncio and evergreen loops offer.
+mod batching;
+mod features;
+mod feed;
+mod fork;
+mod handle;
+mod hooks;
+mod introspect;
+mod periodic;
+mod process;
+mod refs;
+mod run_modes;
+mod suspend;
+
 pub mod guide;
 pub mod watchdog;
 
@@ -162,6 +187,11 @@ pub use crate::task::{JoinError, JoinHandle};
 pub use crate::thread::LoopThread;
 pub use crate::time::{Elapsed, Sleep, Timeout, YieldNow, sleep, sleep_until, timeout, yield_now};
 pub use crate::watchdog::{BlockingAction, BlockingReport, StackCapture, StackFrame};
+
+pub use crate::handle::{Handle, TimerHandle};
+pub use crate::hooks::{Hook, HookKind};
+pub use crate::periodic::{InvalidPeriod, Period, PeriodicCallback};
+pub use crate::run_modes::RunMode;
 
 /// Readable: [`Events::READ`].
 pub const READ: Events = Events::READ;

@@ -168,6 +168,27 @@ impl Shared {
     pub(crate) fn is_closed(&self) -> bool {
         self.queue().closed
     }
+
+    /// Items queued and not yet taken by the loop (`IOLoop::pending`).
+    pub(crate) fn queued(&self) -> usize {
+        if !self.has_pending() {
+            return 0;
+        }
+        self.queue().callbacks.len()
+    }
+
+    /// Installs a new waker (`IOLoop::reset_after_fork`), dropping the old
+    /// one, and forgets any sleep the parent was in.
+    pub(crate) fn replace_waker(&self, waker: mio::Waker) {
+        let old = self
+            .waker
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .replace(waker);
+        drop(old);
+        self.parked.store(false, Ordering::SeqCst);
+        self.notified.store(false, Ordering::SeqCst);
+    }
 }
 
 /// A `Send + Sync` handle to an [`IOLoop`](crate::IOLoop), for other threads.

@@ -13,6 +13,22 @@
 //! 6. poll: timeout 0 if callbacks are queued, else until the next
 //!    deadline, else until woken; `EINTR` is a wakeup (rule O5);
 //! 7. the handlers of the ready descriptors run, each at most once (H9).
+//!
+//! Seed parity (issue 9) adds, at commented points:
+//!
+//! * (5b) `run` (not `start`) also ends at the stop check when nothing
+//!   referenced is left, and a loop suspended by one of its callbacks ends
+//!   there too;
+//! * (6a) prepare hooks, just before the poll timeout is computed;
+//! * (6b) idle hooks and the `io_interval`/`timeout_interval` settings
+//!   change a poll that would block; `iteration` counts the poll phase;
+//! * (7a) fed events (`feed_fd_event`) join the ready list;
+//! * (8) check hooks, then (9) idle hooks if the loop would have slept
+//!   and nothing is ready or queued.
+//!
+//! `run_once` runs the same cycle cut at the poll: steps 6 to 9, then 1 to
+//! 4, so what wakes its poll (a due timeout, a callback from another
+//! thread) is handled before it returns.
 
 use std::io;
 use std::time::Duration;
@@ -21,7 +37,9 @@ use mio::Token;
 
 use crate::deadline;
 use crate::exception::CallbackKind;
+use crate::features::Features;
 use crate::handlers::{self, WAKER_TOKEN};
+use crate::hooks::HookKind;
 use crate::ioloop::{Callback, Runnable};
 use crate::poller;
 use crate::remote::RemoteItem;
@@ -73,9 +91,35 @@ pub(crate) struct Main<'a> {
     pub(crate) site: &'static std::panic::Location<'static>,
 }
 
+/// When `run_until` returns (besides `stop()`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Until {
+    /// Only `stop()`: `start`, `run_forever`, `run_sync`.
+    Stopped,
+    /// Also when nothing referenced is left: `run` (issue 9).
+    NothingReferenced,
+}
+
+/// How the poll phase may wait.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum PollMode {
+    /// Inside `start`/`run`: a zero-timeout poll may be skipped.
+    Loop,
+    /// `run_once(Wait)`: may block; never skipped.
+    Once,
+    /// `run_once(NoWait)`: never blocks; never skipped.
+    NoWait,
+}
+
 /// Runs the loop until stopped; `start` with `main = None`, `run_sync`
 /// with its future's poll function.
-pub(crate) fn run(ioloop: &IOLoop, mut main: Option<Main<'_>>) -> Result<(), Error> {
+pub(crate) fn run(ioloop: &IOLoop, main: Option<Main<'_>>) -> Result<(), Error> {
+    run_until(ioloop, main, Until::Stopped)
+}
+
+/// The checks every way of running the loop makes first; false if a stop
+/// request was pending (rule L2: return at once, running nothing).
+fn may_run(ioloop: &IOLoop) -> Result<bool, Error> {
     let inner = &ioloop.inner;
     if inner.running.get() {
         return Err(Error::AlreadyRunning);
@@ -83,20 +127,59 @@ pub(crate) fn run(ioloop: &IOLoop, mut main: Option<Main<'_>>) -> Result<(), Err
     if inner.closed.get() {
         return Err(Error::Closed);
     }
-    if inner.shared.take_stop_request() {
+    // Seed parity (issue 9): a forked child without reset_after_fork (L13),
+    // and a suspended loop, refuse to run.
+    crate::fork::check(ioloop)?;
+    if ioloop.is_suspended() {
+        return Err(Error::Suspended);
+    }
+    Ok(!inner.shared.take_stop_request())
+}
+
+/// `run_once`: one iteration, cut at the poll (see the module docs).
+pub(crate) fn run_once(ioloop: &IOLoop, wait: bool) -> Result<(), Error> {
+    if !may_run(ioloop)? {
+        return Ok(());
+    }
+    let _running = Running::enter(ioloop);
+    let mut state = RunState::new(ioloop);
+    let mode = if wait {
+        PollMode::Once
+    } else {
+        PollMode::NoWait
+    };
+    poll_phase(ioloop, &mut state, mode, ioloop.inner.features.get())?;
+    callbacks_and_timeouts(ioloop, &mut state, &mut None);
+    Ok(())
+}
+
+/// Runs the loop until stopped, or (with `Until::NothingReferenced`) until
+/// nothing referenced is left.
+pub(crate) fn run_until(
+    ioloop: &IOLoop,
+    mut main: Option<Main<'_>>,
+    until: Until,
+) -> Result<(), Error> {
+    if !may_run(ioloop)? {
         // stop() before start(): return at once, running nothing (rule L2).
         return Ok(());
     }
     let _running = Running::enter(ioloop);
-    let mut state = RunState {
-        events: mio::Events::with_capacity(inner.event_capacity),
-        ready: Vec::new(),
-        due: Vec::new(),
-        remote: Vec::new(),
-        poll_skips: 0,
-    };
-    while iteration(ioloop, &mut state, &mut main)? {}
+    let mut state = RunState::new(ioloop);
+    while iteration(ioloop, &mut state, &mut main, until)? {}
     Ok(())
+}
+
+impl RunState {
+    fn new(ioloop: &IOLoop) -> RunState {
+        RunState {
+            events: mio::Events::with_capacity(ioloop.inner.event_capacity),
+            ready: Vec::new(),
+            due: Vec::new(),
+            remote: Vec::new(),
+            poll_skips: 0,
+        }
+    }
 }
 
 /// Runs one iteration; returns false when the loop must stop.
@@ -104,7 +187,32 @@ fn iteration(
     ioloop: &IOLoop,
     state: &mut RunState,
     main: &mut Option<Main<'_>>,
+    until: Until,
 ) -> Result<bool, Error> {
+    callbacks_and_timeouts(ioloop, state, main);
+    let inner = &*ioloop.inner;
+
+    // 5. Stop here, before polling.
+    if inner.shared.stop_requested() {
+        return Ok(false);
+    }
+
+    // 5b. (issue 9) `run` ends when nothing referenced is left; a loop
+    // suspended by one of its callbacks is not running any more. The
+    // feature bits are read once here for the whole poll phase.
+    let features = inner.features.get();
+    let special = until != Until::Stopped || features & Features::SUSPENDED != 0;
+    if special && crate::run_modes::leave_before_poll(ioloop, until) {
+        return Ok(false);
+    }
+
+    poll_phase(ioloop, state, PollMode::Loop, features)?;
+    Ok(true)
+}
+
+/// Steps 1 to 4: the queued callbacks, then the due timeouts.
+#[inline(always)]
+fn callbacks_and_timeouts(ioloop: &IOLoop, state: &mut RunState, main: &mut Option<Main<'_>>) {
     let inner = &*ioloop.inner;
 
     // 1. Callbacks sent from other threads were queued before this phase.
@@ -124,6 +232,7 @@ fn iteration(
     // 2. Collect the due timeouts before anything runs.
     if inner.timers.borrow().pending() > 0 {
         let now = deadline::now_ns();
+        inner.stats.observe_time(now); // issue 9: the cached loop time
         inner.timers.borrow_mut().pop_due(now, &mut state.due);
     }
 
@@ -147,39 +256,88 @@ fn iteration(
             ioloop.run_guarded(CallbackKind::Timeout, t.site, t.f);
         }
     }
+}
 
-    // 5. Stop here, before polling.
-    if inner.shared.stop_requested() {
-        return Ok(false);
-    }
+/// Steps 6 to 9: prepare hooks, poll, dispatch, check and idle hooks.
+/// `features` are the loop's feature bits, read just before.
+#[inline(always)]
+fn poll_phase(
+    ioloop: &IOLoop,
+    state: &mut RunState,
+    mode: PollMode,
+    features: u8,
+) -> Result<(), Error> {
+    let inner = &*ioloop.inner;
+
+    // 6a. (issue 9) Prepare hooks, just before polling. `features` is 0
+    // unless the loop uses hooks or fed events: the busy path's one test.
+    let fed = if features & Features::PREPARE != 0 {
+        crate::hooks::run(ioloop, HookKind::Prepare);
+        inner.features.has(Features::FED) // a hook may have fed one
+    } else {
+        features & Features::FED != 0
+    };
 
     // 6. Poll.
-    let timeout = if !inner.queue.borrow().is_empty() || inner.shared.has_pending() {
+    let busy = mode == PollMode::NoWait || fed;
+    let timeout = if busy || !inner.queue.borrow().is_empty() || inner.shared.has_pending() {
         Some(Duration::ZERO)
     } else {
         let next = inner.timers.borrow().next_deadline();
         next.map(|deadline| Duration::from_nanos(deadline.saturating_sub(deadline::now_ns())))
     };
-    if timeout == Some(Duration::ZERO) {
+    // 6b. (issue 9) Idle hooks and the batching intervals change a poll
+    // that would block; `run_once(Wait)` blocks only for referenced work.
+    let would_block = timeout != Some(Duration::ZERO);
+    let (timeout, idle) = if would_block {
+        crate::batching::blocking_timeout(ioloop, timeout, mode == PollMode::Once)
+    } else {
+        (timeout, false)
+    };
+    let mut polled = true;
+    if !would_block {
         // Busy: work is queued for the next iteration. Polling for I/O
         // without blocking is only needed every MAX_POLL_SKIPS iterations,
         // and never when no descriptor is registered (remote callbacks and
         // stop requests are seen through atomics, not the poller).
         let no_fds = inner.handlers.borrow().len() == 0;
-        if no_fds || state.poll_skips < IOLoop::MAX_POLL_SKIPS {
+        if no_fds || (mode == PollMode::Loop && state.poll_skips < IOLoop::MAX_POLL_SKIPS) {
             state.poll_skips = state.poll_skips.saturating_add(1);
-            return Ok(true);
+            polled = false;
         }
     }
-    state.poll_skips = 0;
-    poll(ioloop, state, timeout)?;
+    if polled {
+        state.poll_skips = 0;
+        poll(ioloop, state, timeout)?;
+    }
+    inner.stats.end_poll_phase(polled); // issue 9: iteration count, loop time
+    if !polled {
+        if features == 0 {
+            return Ok(()); // the busy path: nothing to dispatch, no hook
+        }
+        state.ready.clear(); // what an earlier poll left
+    }
+
+    // 7a. (issue 9) Fed events, as if the poller had reported them.
+    if inner.features.has(Features::FED) {
+        crate::feed::take_into(inner, &mut state.ready);
+    }
 
     // 7. Dispatch.
     for i in 0..state.ready.len() {
         let (token, events) = state.ready[i];
         dispatch(ioloop, token, events);
     }
-    Ok(true)
+
+    // 8, 9. (issue 9) Check hooks; idle hooks if the loop would have slept
+    // and nothing came up.
+    if inner.features.has(Features::CHECK) {
+        crate::hooks::run(ioloop, HookKind::Check);
+    }
+    if idle && state.ready.is_empty() && crate::hooks::idle_now(ioloop) {
+        crate::hooks::run(ioloop, HookKind::Idle);
+    }
+    Ok(())
 }
 
 /// Polls `run_sync`'s future, unless the wake is for an earlier `run_sync`.

@@ -26,6 +26,7 @@ use libc::c_int;
 use signal_hook::SigId;
 
 use crate::ioloop::{Callback, Runnable};
+use crate::refs::{KeepAlive, RefFlag};
 use crate::{Error, Events, IOLoop, sys, watchdog};
 
 /// A handler added with [`IOLoop::add_signal_handler`], for
@@ -84,6 +85,9 @@ struct Handler {
     site: &'static Location<'static>,
     /// Set on removal: a call already queued is then skipped.
     removed: Cell<bool>,
+    /// Whether the handler keeps `IOLoop::run` going (active from its
+    /// registration until its removal).
+    keep: RefFlag,
 }
 
 impl Handler {
@@ -99,12 +103,13 @@ impl Handler {
 }
 
 impl Signal {
-    fn unregister(&self) {
+    fn unregister(&self, keep_alive: &KeepAlive) {
         for id in self.actions {
             signal_hook::low_level::unregister(id);
         }
         for handler in &self.handlers {
             handler.removed.set(true);
+            handler.keep.deactivate(keep_alive);
         }
     }
 }
@@ -128,17 +133,22 @@ impl LoopSignals {
                 .collect();
             (drained, fired)
         };
-        let mut queue = ioloop.inner.queue.borrow_mut();
-        for (signum, handlers) in fired {
-            for handler in handlers {
-                let site = handler.site;
-                queue.push_back(Runnable::Callback(Callback {
-                    f: Box::new(move || handler.call(signum)),
-                    site,
-                }));
-            }
-        }
+        queue_handlers(ioloop, fired);
         drained
+    }
+
+    /// Queues the handlers of `signum` as a delivery would; false if it has
+    /// none.
+    fn feed(&self, ioloop: &IOLoop, signum: c_int) -> bool {
+        let handlers = {
+            let state = self.state.borrow();
+            match state.signals.iter().find(|s| s.signum == signum) {
+                Some(signal) => signal.handlers.clone(),
+                None => return false,
+            }
+        };
+        queue_handlers(ioloop, vec![(signum, handlers)]);
+        true
     }
 
     /// Removes every handler and releases the pipe (on `close`).
@@ -148,16 +158,59 @@ impl LoopSignals {
             ioloop.remove_handler(read.as_raw_fd());
         }
         for signal in &state.signals {
-            signal.unregister();
+            signal.unregister(&ioloop.inner.keep_alive);
         }
         drop(state); // user handlers' Drop runs outside the borrow
+    }
+
+    /// After `fork`, in the child: the self-pipe and the signal-hook
+    /// actions are the parent's (writing to the pipe would wake the
+    /// parent, and both would read it). Replaces the pipe, and the actions
+    /// of every signal with handlers, by new ones of this process.
+    pub(crate) fn reset_after_fork(&self, ioloop: &IOLoop) -> io::Result<()> {
+        let old_pipe = self.state.borrow_mut().pipe.take();
+        let Some((read, write)) = old_pipe else {
+            return Ok(()); // no handler was ever added
+        };
+        drop(ioloop.remove_handler(read.as_raw_fd()));
+        drop((read, write));
+        for signal in &self.state.borrow().signals {
+            for id in signal.actions {
+                signal_hook::low_level::unregister(id);
+            }
+        }
+        ioloop.ensure_signal_pipe()?;
+        let mut state = self.state.borrow_mut();
+        let state = &mut *state;
+        let write = &state.pipe.as_ref().expect("made above").1;
+        for signal in &mut state.signals {
+            signal.pending = Arc::new(AtomicBool::new(false));
+            signal.actions = register_actions(signal.signum, &signal.pending, write)?;
+        }
+        Ok(())
+    }
+}
+
+/// Queues each handler of each fired signal as a callback of its own.
+fn queue_handlers(ioloop: &IOLoop, fired: Vec<Fired>) {
+    let mut queue = ioloop.inner.queue.borrow_mut();
+    for (signum, handlers) in fired {
+        for handler in handlers {
+            let site = handler.site;
+            queue.push_back(Runnable::Callback(Callback {
+                f: Box::new(move || handler.call(signum)),
+                site,
+            }));
+        }
     }
 }
 
 impl Drop for LoopSignals {
     fn drop(&mut self) {
+        // The loop is going away: its keep-alive count goes with it.
+        let keep_alive = KeepAlive::default();
         for signal in &self.state.get_mut().signals {
-            signal.unregister();
+            signal.unregister(&keep_alive);
         }
     }
 }
@@ -247,12 +300,15 @@ impl IOLoop {
             .iter_mut()
             .find(|s| s.signum == signum)
             .expect("present");
-        signal.handlers.push(Rc::new(Handler {
+        let handler = Rc::new(Handler {
             id,
             f: RefCell::new(Box::new(handler)),
             site,
             removed: Cell::new(false),
-        }));
+            keep: RefFlag::default(),
+        });
+        handler.keep.activate(&self.inner.keep_alive);
+        signal.handlers.push(handler);
         Ok(SignalHandle {
             loop_id: self.inner.id,
             signum,
@@ -297,6 +353,7 @@ impl IOLoop {
             };
             let removed = signal.handlers.remove(at);
             removed.removed.set(true);
+            removed.keep.deactivate(&self.inner.keep_alive);
             let emptied = signal
                 .handlers
                 .is_empty()
@@ -304,7 +361,7 @@ impl IOLoop {
             (removed, emptied)
         };
         if let Some(signal) = &emptied {
-            signal.unregister();
+            signal.unregister(&self.inner.keep_alive);
         }
         drop(removed); // the user's handler, outside the borrow
         true
@@ -324,12 +381,72 @@ impl IOLoop {
         };
         match removed {
             Some(signal) => {
-                signal.unregister();
+                signal.unregister(&self.inner.keep_alive);
                 drop(signal); // the user's handlers, outside the borrow
                 true
             }
             None => false,
         }
+    }
+
+    /// Marks the handler `handle` stands for as keeping
+    /// [`run`](IOLoop::run) going or not (idempotent; referenced by
+    /// default, as libuv's signal handles). Returns false for a handle that
+    /// names no handler of this loop.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ioloop::IOLoop;
+    ///
+    /// let ioloop = IOLoop::new()?;
+    /// let reload = ioloop.add_signal_handler(libc::SIGHUP, |_| println!("reload"))?;
+    /// assert!(ioloop.is_alive());
+    /// ioloop.set_signal_handler_ref(reload, false); // a daemon's background concern
+    /// assert!(!ioloop.is_alive());
+    /// ioloop.run()?; // returns at once: nothing referenced is left
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn set_signal_handler_ref(&self, handle: SignalHandle, referenced: bool) -> bool {
+        if handle.loop_id != self.inner.id {
+            return false;
+        }
+        let state = self.inner.signals.state.borrow();
+        let handler = state
+            .signals
+            .iter()
+            .filter(|s| s.signum == handle.signum)
+            .flat_map(|s| s.handlers.iter())
+            .find(|h| h.id == handle.id);
+        match handler {
+            Some(handler) => {
+                handler.keep.set(&self.inner.keep_alive, referenced);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Runs the handlers of signal `signum` as if the process had received
+    /// it (libev's `ev_feed_signal_event`), on a later iteration, without
+    /// any signal being sent. Returns whether `signum` has handlers on this
+    /// loop.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ioloop::IOLoop;
+    ///
+    /// let ioloop = IOLoop::new()?;
+    /// let l = ioloop.clone();
+    /// ioloop.add_signal_handler(libc::SIGUSR1, move |_| l.stop())?;
+    /// assert!(ioloop.feed_signal_event(libc::SIGUSR1));
+    /// assert!(!ioloop.feed_signal_event(libc::SIGUSR2), "no handler");
+    /// ioloop.start()?; // the fed handler stops the loop
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn feed_signal_event(&self, signum: c_int) -> bool {
+        self.inner.signals.feed(self, signum)
     }
 
     /// Makes the self-pipe and registers its read end, on first use.
@@ -341,7 +458,8 @@ impl IOLoop {
         read.set_nonblocking(true)?;
         write.set_nonblocking(true)?;
         let weak = self.downgrade();
-        self.add_handler(read.as_raw_fd(), Events::READ, move |fd, _| {
+        let fd = read.as_raw_fd();
+        self.add_handler(fd, Events::READ, move |fd, _| {
             if let Some(ioloop) = weak.upgrade() {
                 if ioloop.inner.signals.dispatch(&ioloop) {
                     // No level-triggered re-arm needed: the pipe is empty.
@@ -349,6 +467,9 @@ impl IOLoop {
                 }
             }
         })?;
+        // The pipe is plumbing: the signal handlers keep the loop alive (or
+        // not, each by its own flag), the pipe never does.
+        self.set_handler_ref(fd, false);
         self.inner.signals.state.borrow_mut().pipe = Some((read, write));
         Ok(())
     }

@@ -17,6 +17,12 @@
 //! iteration never runs (Tornado's rule T7): [`TimerHeap::pop_due`] moves every
 //! due entry out of the heap into the caller's list, leaving its value in the
 //! slab; [`TimerHeap::take_due`] then takes each value just before it runs.
+//!
+//! Each timeout also carries a reference flag (libuv's `uv_ref`/`uv_unref`):
+//! an unreferenced timeout still fires, but does not keep `IOLoop::run`
+//! going. The heap counts the unreferenced ones, so "is any timeout
+//! referenced?" is `O(1)`. [`TimerHeap::shift`] moves every pending deadline
+//! by the same amount (`IOLoop::resume`), which keeps the heap order.
 
 use std::cmp::Ordering;
 
@@ -69,6 +75,9 @@ struct Slot<T> {
     generation: u32,
     place: Place,
     value: Option<T>,
+    /// False for a timeout that does not keep `IOLoop::run` going; reset to
+    /// true when the slot is freed.
+    referenced: bool,
 }
 
 const NO_SLOT: u32 = u32::MAX;
@@ -85,6 +94,8 @@ pub(crate) struct TimerHeap<T> {
     next_seq: u32,
     /// Values in the heap or due (not yet taken).
     live: usize,
+    /// INVARIANT: the number of live slots with `referenced == false`.
+    unreferenced: usize,
 }
 
 impl<T> Default for TimerHeap<T> {
@@ -95,6 +106,7 @@ impl<T> Default for TimerHeap<T> {
             free: NO_SLOT,
             next_seq: 0,
             live: 0,
+            unreferenced: 0,
         }
     }
 }
@@ -133,6 +145,7 @@ impl<T> TimerHeap<T> {
                 generation: 0,
                 place: Place::Due,
                 value: Some(value),
+                referenced: true,
             });
             slot
         };
@@ -198,6 +211,67 @@ impl<T> TimerHeap<T> {
         Some(self.free_slot(key.slot))
     }
 
+    /// True if `key` names a timeout that has neither run nor been removed.
+    pub(crate) fn contains(&self, key: TimerKey) -> bool {
+        self.slots
+            .get(key.slot as usize)
+            .is_some_and(|s| s.generation == key.generation && !matches!(s.place, Place::Free(_)))
+    }
+
+    /// The deadline of a timeout still in the heap.
+    #[cfg(test)]
+    pub(crate) fn deadline(&self, key: TimerKey) -> Option<u64> {
+        let s = self.slots.get(key.slot as usize)?;
+        match s.place {
+            Place::Heap(index) if s.generation == key.generation => {
+                Some(self.heap[index as usize].deadline)
+            }
+            _ => None,
+        }
+    }
+
+    /// Marks a live timeout as keeping the loop alive or not (idempotent).
+    /// Returns false, changing nothing, for a key that names no live timeout.
+    pub(crate) fn set_referenced(&mut self, key: TimerKey, referenced: bool) -> bool {
+        if !self.contains(key) {
+            return false;
+        }
+        let s = &mut self.slots[key.slot as usize];
+        if s.referenced != referenced {
+            s.referenced = referenced;
+            if referenced {
+                self.unreferenced -= 1;
+            } else {
+                self.unreferenced += 1;
+            }
+        }
+        true
+    }
+
+    /// Number of live timeouts that keep the loop alive.
+    #[inline]
+    pub(crate) fn referenced(&self) -> usize {
+        self.live - self.unreferenced
+    }
+
+    /// Moves every deadline still in the heap `delta` nanoseconds later
+    /// (saturating). `O(n)`; adding a constant keeps the order, except where
+    /// deadlines saturate at `u64::MAX`, after which the heap is rebuilt.
+    /// Timeouts already popped by `pop_due` are not moved.
+    pub(crate) fn shift(&mut self, delta: u64) {
+        let mut saturated = false;
+        for entry in &mut self.heap {
+            let (deadline, overflow) = entry.deadline.overflowing_add(delta);
+            entry.deadline = if overflow { u64::MAX } else { deadline };
+            saturated |= overflow;
+        }
+        if saturated {
+            for index in (0..self.heap.len()).rev() {
+                self.sift_down(index);
+            }
+        }
+    }
+
     /// Removes everything, returning the values (so the caller can drop them
     /// outside any borrow).
     pub(crate) fn drain(&mut self) -> Vec<T> {
@@ -215,6 +289,10 @@ impl<T> TimerHeap<T> {
 
     fn free_slot(&mut self, slot: u32) -> T {
         let s = &mut self.slots[slot as usize];
+        if !s.referenced {
+            s.referenced = true;
+            self.unreferenced -= 1;
+        }
         s.generation = s.generation.wrapping_add(1);
         s.place = Place::Free(self.free);
         self.free = slot;
@@ -290,6 +368,12 @@ impl<T> TimerHeap<T> {
         }
         let live = self.slots.iter().filter(|s| s.value.is_some()).count();
         assert_eq!(live, self.live);
+        let unreferenced = self
+            .slots
+            .iter()
+            .filter(|s| s.value.is_some() && !s.referenced)
+            .count();
+        assert_eq!(unreferenced, self.unreferenced);
     }
 }
 
@@ -462,5 +546,71 @@ mod tests {
         assert_eq!(values, vec![1, 2, 3]);
         assert_eq!(heap.len(), 0);
         assert_eq!(heap.take_due(a), None);
+    }
+
+    #[test]
+    fn unreferenced_timeouts_are_counted_until_they_leave() {
+        let mut heap = TimerHeap::default();
+        let a = heap.insert(1, 'a');
+        let b = heap.insert(2, 'b');
+        assert_eq!(heap.referenced(), 2);
+        assert!(heap.set_referenced(a, false));
+        assert!(heap.set_referenced(a, false), "idempotent");
+        assert_eq!(heap.referenced(), 1);
+        heap.check_invariants();
+        // Leaving by removal, by firing, or by drain resets the count.
+        assert_eq!(heap.remove(a), Some('a'));
+        assert_eq!(heap.referenced(), 1);
+        assert!(!heap.set_referenced(a, true), "a stale key changes nothing");
+        assert!(heap.set_referenced(b, false));
+        let mut due = Vec::new();
+        heap.pop_due(2, &mut due);
+        assert_eq!(heap.referenced(), 0, "popped but not taken is still live");
+        assert_eq!(heap.take_due(b), Some('b'));
+        assert_eq!(heap.referenced(), 0);
+        heap.check_invariants();
+        let c = heap.insert(3, 'c');
+        heap.set_referenced(c, false);
+        heap.drain();
+        assert_eq!(heap.referenced(), 0);
+        heap.insert(4, 'd');
+        assert_eq!(heap.referenced(), 1, "a reused slot starts referenced");
+        heap.check_invariants();
+    }
+
+    #[test]
+    fn shift_moves_pending_deadlines_and_keeps_order() {
+        let mut heap = TimerHeap::default();
+        let keys: Vec<_> = (0..50u64).map(|v| heap.insert(v * 7 % 31, v)).collect();
+        heap.shift(1_000);
+        heap.check_invariants();
+        for (v, key) in keys.iter().enumerate() {
+            assert_eq!(heap.deadline(*key), Some(v as u64 * 7 % 31 + 1_000));
+        }
+        let mut due = Vec::new();
+        heap.pop_due(999, &mut due);
+        assert!(
+            due.is_empty(),
+            "nothing is due before the shifted deadlines"
+        );
+        heap.pop_due(1_030, &mut due);
+        assert_eq!(due.len(), 50);
+    }
+
+    #[test]
+    fn shift_that_saturates_rebuilds_the_heap() {
+        let mut heap = TimerHeap::default();
+        // Far deadlines saturate and then tie; ties go in insertion order.
+        let far = heap.insert(u64::MAX - 5, "far");
+        let near = heap.insert(10, "near");
+        let farther = heap.insert(u64::MAX - 1, "farther");
+        heap.shift(u64::MAX - 20);
+        heap.check_invariants();
+        assert_eq!(heap.deadline(near), Some(u64::MAX - 10));
+        assert_eq!(heap.deadline(far), Some(u64::MAX));
+        assert_eq!(heap.deadline(farther), Some(u64::MAX));
+        let mut due = Vec::new();
+        heap.pop_due(u64::MAX, &mut due);
+        assert_eq!(due, vec![near, far, farther]);
     }
 }

@@ -62,7 +62,65 @@ fn main() {
             "signals_interrupting_poll_do_not_disturb_a_pending_timeout",
             signals_interrupting_poll_do_not_disturb_a_pending_timeout,
         ),
+        (
+            "a_signal_handler_keeps_run_going_unless_unreferenced",
+            a_signal_handler_keeps_run_going_unless_unreferenced,
+        ),
+        (
+            "a_fed_signal_runs_the_handlers_without_a_signal",
+            a_fed_signal_runs_the_handlers_without_a_signal,
+        ),
     ]);
+}
+
+fn a_signal_handler_keeps_run_going_unless_unreferenced() {
+    let ioloop = new_loop();
+    assert!(!ioloop.is_alive(), "an empty loop");
+    let calls = Calls::default();
+    let handle = ioloop
+        .add_signal_handler(SIGUSR1, recorder(&calls, "a"))
+        .unwrap();
+    // The handler (not its self-pipe) keeps run() going: it returns only
+    // after the handler, once unreferenced, no longer counts.
+    assert!(ioloop.is_alive());
+    let l = ioloop.clone();
+    ioloop.call_later(Duration::from_millis(20), move || {
+        raise(SIGUSR1).unwrap();
+        let l2 = l.clone();
+        l.call_later(Duration::from_millis(20), move || {
+            assert!(l2.set_signal_handler_ref(handle, false));
+        });
+    });
+    let guard = ioloop.call_later(Duration::from_secs(10), || panic!("run() never returned"));
+    ioloop.set_timeout_ref(guard, false);
+    ioloop.run().unwrap();
+    assert_eq!(names(&calls), ["a"]);
+    assert!(!ioloop.is_alive());
+    assert!(
+        ioloop.set_signal_handler_ref(handle, true),
+        "idempotent both ways"
+    );
+    assert!(ioloop.is_alive());
+    assert!(ioloop.remove_signal_handler_handle(handle));
+    assert!(!ioloop.is_alive(), "a removed handler no longer counts");
+    assert!(!ioloop.set_signal_handler_ref(handle, true), "removed");
+    ioloop.close(true).unwrap();
+}
+
+fn a_fed_signal_runs_the_handlers_without_a_signal() {
+    let ioloop = new_loop();
+    let calls = Calls::default();
+    ioloop
+        .add_signal_handler(SIGWINCH, recorder(&calls, "a"))
+        .unwrap();
+    ioloop
+        .add_signal_handler(SIGWINCH, recorder(&calls, "b"))
+        .unwrap();
+    assert!(ioloop.feed_signal_event(SIGWINCH));
+    assert!(!ioloop.feed_signal_event(SIGHUP), "no handler for SIGHUP");
+    ioloop.run_once(ioloop::RunMode::NoWait).unwrap();
+    assert_eq!(names(&calls), ["a", "b"]);
+    ioloop.close(true).unwrap();
 }
 
 fn new_loop() -> IOLoop {

@@ -34,13 +34,19 @@ fn free_port() -> u16 {
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let split = args.iter().position(|a| a == "--").expect("usage: [--connections N] -- SERVER_CMD");
+    let split = args
+        .iter()
+        .position(|a| a == "--")
+        .expect("usage: [--connections N] -- SERVER_CMD");
     let mut connections = 10_000usize;
     let mut options = args[..split].iter();
     while let Some(option) = options.next() {
         match option.as_str() {
             "--connections" => {
-                connections = options.next().and_then(|n| n.parse().ok()).expect("--connections N")
+                connections = options
+                    .next()
+                    .and_then(|n| n.parse().ok())
+                    .expect("--connections N")
             }
             other => panic!("unknown option {other}"),
         }
@@ -68,7 +74,8 @@ fn main() {
     let request = b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n";
     let open = |held: &mut Vec<TcpStream>| {
         let mut conn = TcpStream::connect(addr).expect("connect");
-        conn.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        conn.set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
         conn.write_all(request).unwrap();
         let mut buf = [0u8; 1024];
         let mut got = Vec::new();

@@ -26,6 +26,10 @@
 //!
 //! Portable helpers that need `unsafe` live beside them:
 //! [`AtomicSite`](location::AtomicSite).
+//!
+//! * [`process`]: child processes (`pidfd_open`, a non-reaping check that a
+//!   pid is an unreaped child, `waitpid` without blocking). On Linux; the
+//!   other platforms report `Unsupported`.
 
 mod location;
 
@@ -40,3 +44,5 @@ mod other;
 pub(crate) use other::*;
 
 pub(crate) use location::AtomicSite;
+
+pub(crate) mod process;

@@ -35,6 +35,7 @@ use std::time::{Duration, Instant};
 
 use crate::Events;
 use crate::exception::CallbackKind;
+use crate::hooks::HookKind;
 use crate::sys::AtomicSite;
 
 /// The deepest stack a capture records, in frames.
@@ -294,8 +295,12 @@ const TAG_OTHER: usize = 0;
 const TAG_CALLBACK: usize = 1;
 const TAG_TIMEOUT: usize = 2;
 const TAG_HANDLER: usize = 3;
-/// The word that marks a task poll under `TAG_OTHER`.
+/// The words that tell the kinds under `TAG_OTHER` apart.
 const WORD_TASK: u64 = 1;
+const WORD_PERIODIC: u64 = 2;
+const WORD_PREPARE: u64 = 3;
+const WORD_CHECK: u64 = 4;
+const WORD_IDLE: u64 = 5;
 
 /// `kind` as a two-bit tag, stored with the site, and for a handler a word
 /// holding its events (bits 0 to 31) and fd (bits 32 to 63).
@@ -313,8 +318,12 @@ fn encode(kind: CallbackKind) -> (usize, u64) {
             TAG_HANDLER,
             u64::from(events.bits()) | u64::from(fd as u32) << 32,
         ),
-        // Tasks share the "other" tag, told apart by the word.
+        // The rarer kinds share the "other" tag, told apart by the word.
         CallbackKind::Task => (TAG_OTHER, WORD_TASK),
+        CallbackKind::Periodic => (TAG_OTHER, WORD_PERIODIC),
+        CallbackKind::Hook(HookKind::Prepare) => (TAG_OTHER, WORD_PREPARE),
+        CallbackKind::Hook(HookKind::Check) => (TAG_OTHER, WORD_CHECK),
+        CallbackKind::Hook(HookKind::Idle) => (TAG_OTHER, WORD_IDLE),
         _ => (TAG_OTHER, 0),
     }
 }
@@ -328,7 +337,14 @@ fn decode(tag: usize, handler: u64) -> Option<CallbackKind> {
             fd: (handler >> 32) as u32 as i32,
             events: Events::from_bits_truncate(handler as u32),
         }),
-        TAG_OTHER if handler == WORD_TASK => Some(CallbackKind::Task),
+        TAG_OTHER => match handler {
+            WORD_TASK => Some(CallbackKind::Task),
+            WORD_PERIODIC => Some(CallbackKind::Periodic),
+            WORD_PREPARE => Some(CallbackKind::Hook(HookKind::Prepare)),
+            WORD_CHECK => Some(CallbackKind::Hook(HookKind::Check)),
+            WORD_IDLE => Some(CallbackKind::Hook(HookKind::Idle)),
+            _ => None,
+        },
         _ => None,
     }
 }
@@ -343,6 +359,10 @@ mod tests {
             CallbackKind::Callback,
             CallbackKind::Timeout,
             CallbackKind::Task,
+            CallbackKind::Periodic,
+            CallbackKind::Hook(HookKind::Prepare),
+            CallbackKind::Hook(HookKind::Check),
+            CallbackKind::Hook(HookKind::Idle),
             CallbackKind::Handler {
                 fd: 7,
                 events: Events::READ | Events::ERROR,

@@ -15,3 +15,14 @@ mod run_sync;
 mod tasks;
 mod timeouts;
 mod util;
+
+// Seed parity (issue 9): one module per concern.
+mod batching;
+mod children;
+mod feed;
+mod handles;
+mod hooks;
+mod introspection;
+mod periodic;
+mod run_modes;
+mod suspend;

@@ -1,0 +1,342 @@
+//! Rules P1 to P7: `PeriodicCallback`. Times are read from the loop's
+//! clock; bounds are exact below and generous above.
+
+use std::cell::{Cell, RefCell};
+use std::rc::Rc;
+use std::time::Duration;
+
+use chrono::TimeDelta;
+use ioloop::{CallbackKind, IOLoop, PeriodicCallback};
+
+use crate::util;
+
+/// Call times (loop clock) of a periodic callback that stops the loop
+/// after `calls` calls, optionally sleeping `busy` in each call.
+fn call_times(
+    period: Duration,
+    calls: usize,
+    busy: impl Fn(usize) -> Duration + 'static,
+) -> (f64, Vec<f64>) {
+    let ioloop = IOLoop::new().unwrap();
+    let times = Rc::new(RefCell::new(Vec::new()));
+    let (t, l) = (times.clone(), ioloop.clone());
+    let periodic = PeriodicCallback::new(
+        move || {
+            let n = t.borrow().len();
+            t.borrow_mut().push(l.time());
+            if n + 1 == calls {
+                l.stop();
+            } else {
+                std::thread::sleep(busy(n));
+            }
+        },
+        period,
+    )
+    .unwrap();
+    let started = ioloop.time();
+    periodic.start_on(&ioloop);
+    util::run(&ioloop);
+    periodic.stop();
+    let times = times.borrow().clone();
+    (started, times)
+}
+
+#[test]
+fn p1_a_period_that_is_not_positive_is_an_error() {
+    let zero = PeriodicCallback::new(|| {}, Duration::ZERO).unwrap_err();
+    assert!(zero.to_string().contains("must be positive"), "{zero}");
+    assert!(PeriodicCallback::new(|| {}, TimeDelta::milliseconds(-10)).is_err());
+    assert!(PeriodicCallback::new(|| {}, TimeDelta::zero()).is_err());
+    assert!(PeriodicCallback::new_async(|| async {}, Duration::ZERO).is_err());
+    assert!(PeriodicCallback::new(|| {}, Duration::from_nanos(1)).is_ok());
+}
+
+#[test]
+fn p1_first_call_one_period_after_start_then_every_period() {
+    let period = 0.020;
+    let (started, times) = call_times(Duration::from_millis(20), 4, |_| Duration::ZERO);
+    assert_eq!(times.len(), 4);
+    for (k, t) in times.iter().enumerate() {
+        // Call k is due at started + (k + 1) * period, never earlier.
+        let due = started + (k as f64 + 1.0) * period;
+        assert!(*t >= due, "call {k} at {t}, due {due}");
+        assert!(*t < due + 1.0, "call {k} very late: {t} vs {due}");
+    }
+}
+
+#[test]
+fn p2_an_overrun_skips_the_missed_calls_and_stays_on_the_grid() {
+    // The second call (index 1) takes 2.5 periods: the calls due during it
+    // are skipped, and the next call is on the original grid.
+    let period = 0.100;
+    let overrun = 0.250;
+    let (started, times) = call_times(Duration::from_millis(100), 4, |n| {
+        if n == 1 {
+            Duration::from_millis(250)
+        } else {
+            Duration::ZERO
+        }
+    });
+    assert_eq!(times.len(), 4);
+    // The grid slot of each call: calls are never early, so a call in slot
+    // k came at or after started + k * period.
+    let slots: Vec<i64> = times
+        .iter()
+        .map(|t| ((t - started) / period).floor() as i64)
+        .collect();
+    assert!(slots[0] >= 1, "{slots:?}");
+    assert!(
+        slots.windows(2).all(|w| w[1] > w[0]),
+        "two calls in one slot: {slots:?}"
+    );
+    // The overrun ended mid-slot; the calls due during it were skipped (no
+    // burst), and the next call is at the next grid point, not a full
+    // period after the overrun ended.
+    let end_of_overrun = times[1] + overrun;
+    let end_slot = ((end_of_overrun - started) / period).floor() as i64;
+    assert_eq!(
+        slots[2],
+        end_slot + 1,
+        "{slots:?}, overrun ended in slot {end_slot}"
+    );
+    assert!(
+        times[2] < end_of_overrun + period,
+        "rescheduled a period after the overrun, off the grid: {times:?}"
+    );
+    assert_eq!(slots[3], slots[2] + 1, "{slots:?}");
+}
+
+#[test]
+fn p3_a_panicking_callback_is_reported_and_the_schedule_goes_on() {
+    let ioloop = IOLoop::new().unwrap();
+    let reports = Rc::new(RefCell::new(Vec::new()));
+    let r = reports.clone();
+    ioloop.set_exception_handler(move |p| {
+        r.borrow_mut()
+            .push((p.kind(), p.message().map(str::to_owned), p.site().line()))
+    });
+    let calls = Rc::new(Cell::new(0));
+    let (c, l) = (calls.clone(), ioloop.clone());
+    let line = line!() + 1;
+    let periodic = PeriodicCallback::new(
+        move || {
+            c.set(c.get() + 1);
+            if c.get() == 3 {
+                l.stop();
+            }
+            panic!("tick {}", c.get());
+        },
+        Duration::from_millis(5),
+    )
+    .unwrap();
+    periodic.start_on(&ioloop);
+    assert!(periodic.is_running());
+    util::run(&ioloop);
+    assert_eq!(calls.get(), 3);
+    let reports = reports.borrow();
+    assert_eq!(reports.len(), 3);
+    assert_eq!(
+        reports[0],
+        (CallbackKind::Periodic, Some("tick 1".to_owned()), line)
+    );
+    periodic.stop();
+    assert!(!periodic.is_running());
+}
+
+#[test]
+fn p3_stop_cancels_the_next_call() {
+    let ioloop = IOLoop::new().unwrap();
+    let periodic =
+        PeriodicCallback::new(|| unreachable!("stopped"), Duration::from_millis(5)).unwrap();
+    periodic.start_on(&ioloop);
+    periodic.stop();
+    periodic.stop(); // idempotent
+    assert!(!periodic.is_running());
+    let l = ioloop.clone();
+    ioloop.call_later(Duration::from_millis(30), move || l.stop());
+    util::run(&ioloop);
+}
+
+#[test]
+fn p3_a_callback_can_stop_itself() {
+    let ioloop = IOLoop::new().unwrap();
+    let slot: Rc<RefCell<Option<PeriodicCallback>>> = Rc::default();
+    let calls = Rc::new(Cell::new(0));
+    let (s, c) = (slot.clone(), calls.clone());
+    let periodic = PeriodicCallback::new(
+        move || {
+            c.set(c.get() + 1);
+            s.borrow().as_ref().unwrap().stop();
+        },
+        Duration::from_millis(2),
+    )
+    .unwrap();
+    *slot.borrow_mut() = Some(periodic.clone());
+    periodic.start_on(&ioloop);
+    ioloop.run().unwrap(); // returns once the stopped callback leaves nothing
+    assert_eq!(calls.get(), 1);
+    assert!(!periodic.is_running());
+    slot.borrow_mut().take();
+}
+
+#[test]
+fn p4_the_loop_is_bound_at_start_not_at_creation() {
+    let _serial = util::global_lock();
+    let first = IOLoop::new().unwrap();
+    first.make_current();
+    let calls = Rc::new(RefCell::new(Vec::new()));
+    let c = calls.clone();
+    let periodic = PeriodicCallback::new(
+        move || {
+            let current = IOLoop::current();
+            c.borrow_mut().push(current.iteration());
+            current.stop();
+        },
+        Duration::from_millis(2),
+    )
+    .unwrap();
+    // Created while `first` was current; started on `second`.
+    let second = IOLoop::new().unwrap();
+    second.make_current();
+    periodic.start();
+    util::run(&second);
+    periodic.stop();
+    assert_eq!(calls.borrow().len(), 1);
+    assert_eq!(first.iteration(), 0, "the first loop never ran");
+    IOLoop::clear_current();
+}
+
+#[test]
+fn p5_jitter_keeps_calls_near_the_period() {
+    let ioloop = IOLoop::new().unwrap();
+    let times = Rc::new(RefCell::new(Vec::new()));
+    let (t, l) = (times.clone(), ioloop.clone());
+    let periodic = PeriodicCallback::new(
+        move || {
+            t.borrow_mut().push(l.time());
+            if t.borrow().len() == 5 {
+                l.stop();
+            }
+        },
+        Duration::from_millis(20),
+    )
+    .unwrap()
+    .with_jitter(0.5);
+    assert_eq!(periodic.jitter(), 0.5);
+    let started = ioloop.time();
+    periodic.start_on(&ioloop);
+    util::run(&ioloop);
+    periodic.stop();
+    let times = times.borrow();
+    // Each period is drawn from [15 ms, 25 ms): the k-th call comes at
+    // least 15 ms * k after start.
+    for (k, t) in times.iter().enumerate() {
+        assert!(*t - started >= 0.015 * (k as f64 + 1.0) - 1e-9, "{times:?}");
+    }
+}
+
+#[test]
+#[should_panic(expected = "jitter must be in [0, 1]")]
+fn p5_jitter_outside_zero_to_one_panics() {
+    let _ = PeriodicCallback::new(|| {}, Duration::from_millis(1))
+        .unwrap()
+        .with_jitter(1.5);
+}
+
+#[test]
+fn p7_an_async_callback_is_awaited_before_the_next_call() {
+    let ioloop = IOLoop::new().unwrap();
+    let active = Rc::new(Cell::new(0));
+    let max_active = Rc::new(Cell::new(0));
+    let spans = Rc::new(RefCell::new(Vec::new()));
+    let (a, m, s) = (active.clone(), max_active.clone(), spans.clone());
+    let periodic = PeriodicCallback::new_async(
+        move || {
+            let (a, m, s) = (a.clone(), m.clone(), s.clone());
+            async move {
+                let l = IOLoop::current();
+                a.set(a.get() + 1);
+                m.set(m.get().max(a.get()));
+                let begin = l.time();
+                // Three periods long.
+                ioloop::sleep(Duration::from_millis(30)).await;
+                s.borrow_mut().push((begin, l.time()));
+                a.set(a.get() - 1);
+                if s.borrow().len() == 3 {
+                    l.stop();
+                }
+            }
+        },
+        TimeDelta::milliseconds(10),
+    )
+    .unwrap();
+    periodic.start_on(&ioloop);
+    util::run(&ioloop);
+    periodic.stop();
+    assert_eq!(max_active.get(), 1, "calls overlapped");
+    let spans = spans.borrow();
+    for w in spans.windows(2) {
+        assert!(
+            w[1].0 >= w[0].1,
+            "call began before the previous ended: {spans:?}"
+        );
+    }
+}
+
+#[test]
+fn p7_a_panicking_future_is_reported_and_the_schedule_goes_on() {
+    let ioloop = IOLoop::new().unwrap();
+    let kinds = Rc::new(RefCell::new(Vec::new()));
+    let k = kinds.clone();
+    ioloop.set_exception_handler(move |p| k.borrow_mut().push(p.kind()));
+    let calls = Rc::new(Cell::new(0));
+    let c = calls.clone();
+    let periodic = PeriodicCallback::new_async(
+        move || {
+            let c = c.clone();
+            async move {
+                c.set(c.get() + 1);
+                if c.get() == 2 {
+                    IOLoop::current().stop();
+                }
+                ioloop::yield_now().await;
+                panic!("async tick");
+            }
+        },
+        Duration::from_millis(2),
+    )
+    .unwrap();
+    periodic.start_on(&ioloop);
+    util::run(&ioloop);
+    periodic.stop();
+    assert_eq!(calls.get(), 2);
+    assert!(kinds.borrow().iter().all(|k| *k == CallbackKind::Periodic));
+    assert!(!kinds.borrow().is_empty());
+}
+
+#[test]
+fn an_unreferenced_periodic_callback_does_not_keep_run_going() {
+    let ioloop = IOLoop::new().unwrap();
+    let periodic = PeriodicCallback::new(|| {}, Duration::from_millis(1)).unwrap();
+    periodic.set_ref(false);
+    periodic.start_on(&ioloop);
+    assert!(!periodic.is_referenced());
+    assert!(!ioloop.is_alive());
+    // Runs while a referenced timeout keeps the loop going, then `run`
+    // returns with the periodic callback still running.
+    let ticks = Rc::new(Cell::new(0));
+    let t = ticks.clone();
+    let watcher =
+        PeriodicCallback::new(move || t.set(t.get() + 1), Duration::from_millis(1)).unwrap();
+    watcher.set_ref(false);
+    watcher.start_on(&ioloop);
+    ioloop.call_later(Duration::from_millis(30), || {});
+    ioloop.run().unwrap();
+    assert!(ticks.get() >= 1, "ran while the loop was alive");
+    assert!(periodic.is_running());
+    periodic.set_ref(true);
+    assert!(ioloop.is_alive());
+    periodic.stop();
+    watcher.stop();
+    assert!(!ioloop.is_alive());
+}
