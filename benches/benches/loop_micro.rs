@@ -225,26 +225,47 @@ fn ioloop_timers_insert_remove(delays: &[u64]) -> (Duration, IOLoop, Rc<Cell<u64
     (t0.elapsed(), ioloop, fired)
 }
 
+/// From the first insert until the last surviving timer fired (the clock
+/// stops in that timer's callback, as the DelayQueue side stops when its
+/// last entry expires; the loop's teardown is not counted).
 fn ioloop_timers_total(delays: &[u64]) -> Duration {
-    let t0 = Instant::now();
-    let (_, ioloop, fired) = ioloop_timers_insert_remove(delays);
-    let target = (delays.len() - delays.len() / 2) as u64;
-    // The last surviving timer stops the loop: check after each one fires.
-    let (f, l) = (fired.clone(), ioloop.clone());
-    fn check(l: IOLoop, f: Rc<Cell<u64>>, target: u64) {
-        if f.get() == target {
-            l.stop();
-        } else {
-            let l2 = l.clone();
-            l.call_later(Duration::from_millis(1), move || check(l2, f, target));
-        }
+    /// What every timer's callback shares (one `Rc` clone per timer).
+    struct Probe {
+        t0: Instant,
+        ioloop: IOLoop,
+        target: u64,
+        fired: Cell<u64>,
+        took: Cell<Duration>,
     }
-    ioloop.call_later(Duration::from_millis(1), move || check(l, f, target));
+    let t0 = Instant::now();
+    let ioloop = new_loop();
+    let probe = Rc::new(Probe {
+        t0,
+        ioloop: ioloop.clone(),
+        target: (delays.len() - delays.len() / 2) as u64,
+        fired: Cell::new(0),
+        took: Cell::new(Duration::ZERO),
+    });
+    let handles: Vec<TimeoutHandle> = delays
+        .iter()
+        .map(|&d| {
+            let p = probe.clone();
+            ioloop.call_later(Duration::from_micros(d), move || {
+                p.fired.set(p.fired.get() + 1);
+                if p.fired.get() == p.target {
+                    p.took.set(p.t0.elapsed());
+                    p.ioloop.stop();
+                }
+            })
+        })
+        .collect();
+    for h in handles.iter().skip(1).step_by(2) {
+        ioloop.remove_timeout(*h);
+    }
     ioloop.start().unwrap();
-    let took = t0.elapsed();
-    assert_eq!(fired.get(), target);
+    assert_eq!(probe.fired.get(), probe.target);
     ioloop.close(true).unwrap();
-    took
+    probe.took.get()
 }
 
 /// `DelayQueue` insert + remove; returns the time and the queue.

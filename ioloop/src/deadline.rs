@@ -23,7 +23,10 @@ fn origin() -> Instant {
 /// origin; saturating far in the future).
 pub(crate) fn instant_to_ns(instant: Instant) -> u64 {
     let since = instant.saturating_duration_since(origin());
-    u64::try_from(since.as_nanos()).unwrap_or(u64::MAX)
+    since
+        .as_secs()
+        .saturating_mul(1_000_000_000)
+        .saturating_add(u64::from(since.subsec_nanos()))
 }
 
 /// The loop clock now, in nanoseconds.

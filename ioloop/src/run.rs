@@ -283,7 +283,7 @@ fn poll_phase(
     let timeout = if busy || !inner.queue.borrow().is_empty() || inner.shared.has_pending() {
         Some(Duration::ZERO)
     } else {
-        let next = inner.timers.borrow().next_deadline();
+        let next = inner.timers.borrow_mut().next_deadline();
         next.map(|deadline| Duration::from_nanos(deadline.saturating_sub(deadline::now_ns())))
     };
     // 6b. (issue 9) Idle hooks and the batching intervals change a poll

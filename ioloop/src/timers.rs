@@ -13,6 +13,16 @@
 //!   compared with wrapping arithmetic (valid while two live timeouts with the
 //!   same deadline were added fewer than 2^31 insertions apart).
 //!
+//! New timeouts wait in a **staging area** (a plain vector) until the loop
+//! next reads the heap (to collect due timeouts, or to compute its poll
+//! timeout): a timeout added and removed before then (an idle timeout armed
+//! and cancelled within one iteration, the common server pattern) costs a
+//! push and a `swap_remove`, never a sift. The survivors then join the heap
+//! one `sift_up` each, or, when they are many compared with the heap, all at
+//! once by Floyd's `O(n)` heapify. Since the loop reads the heap at the
+//! start of an iteration, a timeout added during an iteration still waits
+//! for the next one (Tornado's rule T9).
+//!
 //! Firing is two-step, so a timeout removed by an earlier callback of the same
 //! iteration never runs (Tornado's rule T7): [`TimerHeap::pop_due`] moves every
 //! due entry out of the heap into the caller's list, leaving its value in the
@@ -60,20 +70,52 @@ impl HeapEntry {
     }
 }
 
-/// Where a slot's value is.
+/// Where a slot's value is. Kept packed in a `u32` ([`Place::pack`]) in a
+/// dense array of its own, since every heap move updates one: a sift then
+/// writes to a 4-byte entry, not to the slot with the value.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 enum Place {
     /// At this index of the heap.
     Heap(u32),
+    /// At this index of the staging area.
+    Staged(u32),
     /// Popped by `pop_due`, waiting for `take_due`.
     Due,
     /// Unused; the next free slot in the free list (or `u32::MAX`).
     Free(u32),
 }
 
+impl Place {
+    const TAG_SHIFT: u32 = 30;
+    const VALUE: u32 = (1 << Self::TAG_SHIFT) - 1;
+
+    #[inline]
+    fn pack(self) -> u32 {
+        let (tag, value) = match self {
+            Place::Heap(i) => (0, i),
+            Place::Staged(i) => (1, i),
+            Place::Due => (2, 0),
+            Place::Free(next) => (3, next & Self::VALUE),
+        };
+        debug_assert!(value <= Self::VALUE);
+        tag << Self::TAG_SHIFT | value
+    }
+
+    #[inline]
+    fn unpack(packed: u32) -> Place {
+        let value = packed & Self::VALUE;
+        match packed >> Self::TAG_SHIFT {
+            0 => Place::Heap(value),
+            1 => Place::Staged(value),
+            2 => Place::Due,
+            _ if value == Self::VALUE => Place::Free(NO_SLOT),
+            _ => Place::Free(value),
+        }
+    }
+}
+
 struct Slot<T> {
     generation: u32,
-    place: Place,
     value: Option<T>,
     /// False for a timeout that does not keep `IOLoop::run` going; reset to
     /// true when the slot is freed.
@@ -88,6 +130,12 @@ pub(crate) struct TimerHeap<T> {
     /// INVARIANT: a valid 4-ary min-heap under `HeapEntry::before`, and for
     /// every index `i`, `slots[heap[i].slot].place == Place::Heap(i)`.
     heap: Vec<HeapEntry>,
+    /// Each slot's [`Place`], packed; parallel to `slots`.
+    places: Vec<u32>,
+    /// Timeouts added since the heap was last read, in no order.
+    /// INVARIANT: for every index `i`,
+    /// `slots[stage[i].slot].place == Place::Staged(i)`.
+    stage: Vec<HeapEntry>,
     slots: Vec<Slot<T>>,
     /// Head of the free list threaded through `Place::Free`.
     free: u32,
@@ -102,6 +150,8 @@ impl<T> Default for TimerHeap<T> {
     fn default() -> Self {
         TimerHeap {
             heap: Vec::new(),
+            places: Vec::new(),
+            stage: Vec::new(),
             slots: Vec::new(),
             free: NO_SLOT,
             next_seq: 0,
@@ -117,48 +167,48 @@ impl<T> TimerHeap<T> {
         self.live
     }
 
-    /// Number of timeouts waiting in the heap.
+    /// Number of timeouts waiting (in the heap or staged).
     pub(crate) fn pending(&self) -> usize {
-        self.heap.len()
+        self.heap.len() + self.stage.len()
     }
 
-    /// The earliest deadline in the heap.
+    /// The earliest deadline.
     #[inline]
-    pub(crate) fn next_deadline(&self) -> Option<u64> {
+    pub(crate) fn next_deadline(&mut self) -> Option<u64> {
+        self.flush_stage();
         self.heap.first().map(|e| e.deadline)
     }
 
-    /// Adds a timeout; `O(log n)`.
+    /// Adds a timeout to the staging area; `O(1)`.
     pub(crate) fn insert(&mut self, deadline: u64, value: T) -> TimerKey {
         let slot = if self.free != NO_SLOT {
             let slot = self.free;
-            let s = &mut self.slots[slot as usize];
-            let Place::Free(next) = s.place else {
+            let Place::Free(next) = Place::unpack(self.places[slot as usize]) else {
                 unreachable!("free list points at a used slot")
             };
             self.free = next;
-            s.value = Some(value);
+            self.slots[slot as usize].value = Some(value);
             slot
         } else {
             let slot = u32::try_from(self.slots.len()).expect("more than 2^32 timeouts");
+            assert!(slot < Place::VALUE, "more than 2^30 timeouts");
             self.slots.push(Slot {
                 generation: 0,
-                place: Place::Due,
                 value: Some(value),
                 referenced: true,
             });
+            self.places.push(Place::Due.pack());
             slot
         };
         let seq = self.next_seq;
         self.next_seq = self.next_seq.wrapping_add(1);
-        let index = self.heap.len();
-        self.heap.push(HeapEntry {
+        let index = self.stage.len();
+        self.stage.push(HeapEntry {
             deadline,
             seq,
             slot,
         });
-        self.slots[slot as usize].place = Place::Heap(index as u32);
-        self.sift_up(index);
+        self.places[slot as usize] = Place::Staged(index as u32).pack();
         self.live += 1;
         TimerKey {
             slot,
@@ -167,15 +217,24 @@ impl<T> TimerHeap<T> {
     }
 
     /// Removes a timeout that has neither run nor been removed, returning its
-    /// value; `None` (and nothing changes) for any other key. `O(log n)`.
+    /// value; `None` (and nothing changes) for any other key. `O(1)` for a
+    /// staged timeout, `O(log n)` in the heap.
     pub(crate) fn remove(&mut self, key: TimerKey) -> Option<T> {
         let s = self.slots.get(key.slot as usize)?;
         if s.generation != key.generation {
             return None;
         }
-        match s.place {
+        match Place::unpack(self.places[key.slot as usize]) {
             Place::Heap(index) => {
                 self.remove_at(index as usize);
+                Some(self.free_slot(key.slot))
+            }
+            Place::Staged(index) => {
+                let index = index as usize;
+                self.stage.swap_remove(index);
+                if let Some(moved) = self.stage.get(index) {
+                    self.places[moved.slot as usize] = Place::Staged(index as u32).pack();
+                }
                 Some(self.free_slot(key.slot))
             }
             Place::Due => Some(self.free_slot(key.slot)),
@@ -183,20 +242,48 @@ impl<T> TimerHeap<T> {
         }
     }
 
+    /// Moves the staged timeouts into the heap: one `sift_up` each, or, when
+    /// they are many compared with the heap, Floyd's `O(n)` heapify of the
+    /// whole.
+    fn flush_stage(&mut self) {
+        if self.stage.is_empty() {
+            return;
+        }
+        let base = self.heap.len();
+        if self.stage.len() >= base / 2 {
+            self.heap.append(&mut self.stage);
+            for (index, entry) in self.heap.iter().enumerate().skip(base) {
+                self.places[entry.slot as usize] = Place::Heap(index as u32).pack();
+            }
+            if self.heap.len() > 1 {
+                let last_parent = (self.heap.len() - 2) / ARITY;
+                for index in (0..=last_parent).rev() {
+                    self.sift_down(index);
+                }
+            }
+        } else {
+            for entry in std::mem::take(&mut self.stage) {
+                let index = self.heap.len();
+                self.heap.push(entry);
+                self.sift_up(index);
+            }
+        }
+    }
+
     /// Moves every timeout with `deadline <= now` out of the heap into `due`,
     /// in (deadline, insertion) order. Their values stay until `take_due`.
     pub(crate) fn pop_due(&mut self, now: u64, due: &mut Vec<TimerKey>) {
+        self.flush_stage();
         while let Some(top) = self.heap.first() {
             if top.deadline > now {
                 break;
             }
             let slot = top.slot;
-            self.remove_at(0);
-            let s = &mut self.slots[slot as usize];
-            s.place = Place::Due;
+            self.pop_root();
+            self.places[slot as usize] = Place::Due.pack();
             due.push(TimerKey {
                 slot,
-                generation: s.generation,
+                generation: self.slots[slot as usize].generation,
             });
         }
     }
@@ -205,7 +292,9 @@ impl<T> TimerHeap<T> {
     /// since.
     pub(crate) fn take_due(&mut self, key: TimerKey) -> Option<T> {
         let s = self.slots.get(key.slot as usize)?;
-        if s.generation != key.generation || s.place != Place::Due {
+        if s.generation != key.generation
+            || Place::unpack(self.places[key.slot as usize]) != Place::Due
+        {
             return None;
         }
         Some(self.free_slot(key.slot))
@@ -213,18 +302,25 @@ impl<T> TimerHeap<T> {
 
     /// True if `key` names a timeout that has neither run nor been removed.
     pub(crate) fn contains(&self, key: TimerKey) -> bool {
-        self.slots
-            .get(key.slot as usize)
-            .is_some_and(|s| s.generation == key.generation && !matches!(s.place, Place::Free(_)))
+        self.slots.get(key.slot as usize).is_some_and(|s| {
+            s.generation == key.generation
+                && !matches!(
+                    Place::unpack(self.places[key.slot as usize]),
+                    Place::Free(_)
+                )
+        })
     }
 
-    /// The deadline of a timeout still in the heap.
+    /// The deadline of a timeout still waiting (in the heap or staged).
     #[cfg(test)]
     pub(crate) fn deadline(&self, key: TimerKey) -> Option<u64> {
         let s = self.slots.get(key.slot as usize)?;
-        match s.place {
+        match Place::unpack(self.places[key.slot as usize]) {
             Place::Heap(index) if s.generation == key.generation => {
                 Some(self.heap[index as usize].deadline)
+            }
+            Place::Staged(index) if s.generation == key.generation => {
+                Some(self.stage[index as usize].deadline)
             }
             _ => None,
         }
@@ -259,6 +355,7 @@ impl<T> TimerHeap<T> {
     /// deadlines saturate at `u64::MAX`, after which the heap is rebuilt.
     /// Timeouts already popped by `pop_due` are not moved.
     pub(crate) fn shift(&mut self, delta: u64) {
+        self.flush_stage();
         let mut saturated = false;
         for entry in &mut self.heap {
             let (deadline, overflow) = entry.deadline.overflowing_add(delta);
@@ -294,7 +391,7 @@ impl<T> TimerHeap<T> {
             self.unreferenced -= 1;
         }
         s.generation = s.generation.wrapping_add(1);
-        s.place = Place::Free(self.free);
+        self.places[slot as usize] = Place::Free(self.free).pack();
         self.free = slot;
         self.live -= 1;
         s.value.take().expect("live slot without a value")
@@ -307,7 +404,7 @@ impl<T> TimerHeap<T> {
             return;
         }
         self.heap[index] = last;
-        self.slots[last.slot as usize].place = Place::Heap(index as u32);
+        self.places[last.slot as usize] = Place::Heap(index as u32).pack();
         if index > 0 && last.before(&self.heap[(index - 1) / ARITY]) {
             self.sift_up(index);
         } else {
@@ -324,11 +421,25 @@ impl<T> TimerHeap<T> {
                 break;
             }
             self.heap[index] = p;
-            self.slots[p.slot as usize].place = Place::Heap(index as u32);
+            self.places[p.slot as usize] = Place::Heap(index as u32).pack();
             index = parent;
         }
         self.heap[index] = entry;
-        self.slots[entry.slot as usize].place = Place::Heap(index as u32);
+        self.places[entry.slot as usize] = Place::Heap(index as u32).pack();
+    }
+
+    /// The index of the earliest of the children starting at `first`.
+    #[inline]
+    fn min_child(&self, first: usize) -> usize {
+        let last = (first + ARITY).min(self.heap.len());
+        let children = &self.heap[first..last];
+        let mut best = 0;
+        for (i, child) in children.iter().enumerate().skip(1) {
+            if child.before(&children[best]) {
+                best = i;
+            }
+        }
+        first + best
     }
 
     fn sift_down(&mut self, mut index: usize) {
@@ -339,29 +450,59 @@ impl<T> TimerHeap<T> {
             if first >= len {
                 break;
             }
-            let last = (first + ARITY).min(len);
-            let mut best = first;
-            for child in first + 1..last {
-                if self.heap[child].before(&self.heap[best]) {
-                    best = child;
-                }
-            }
+            let best = self.min_child(first);
             let b = self.heap[best];
             if !b.before(&entry) {
                 break;
             }
             self.heap[index] = b;
-            self.slots[b.slot as usize].place = Place::Heap(index as u32);
+            self.places[b.slot as usize] = Place::Heap(index as u32).pack();
             index = best;
         }
         self.heap[index] = entry;
-        self.slots[entry.slot as usize].place = Place::Heap(index as u32);
+        self.places[entry.slot as usize] = Place::Heap(index as u32).pack();
+    }
+
+    /// Removes the root. The hole it leaves sinks to a leaf along the
+    /// earliest children (no comparison with the last entry on the way, which
+    /// usually belongs near the bottom), then the last entry fills it and
+    /// rises as far as it must: fewer comparisons than a plain `sift_down`.
+    fn pop_root(&mut self) {
+        let last = self.heap.pop().expect("pop_root on an empty heap");
+        let len = self.heap.len();
+        if len == 0 {
+            return;
+        }
+        let mut hole = 0;
+        loop {
+            let first = hole * ARITY + 1;
+            if first >= len {
+                break;
+            }
+            let best = self.min_child(first);
+            let b = self.heap[best];
+            self.heap[hole] = b;
+            self.places[b.slot as usize] = Place::Heap(hole as u32).pack();
+            hole = best;
+        }
+        self.heap[hole] = last;
+        self.places[last.slot as usize] = Place::Heap(hole as u32).pack();
+        self.sift_up(hole);
     }
 
     #[cfg(test)]
     fn check_invariants(&self) {
+        for (i, e) in self.stage.iter().enumerate() {
+            assert_eq!(
+                Place::unpack(self.places[e.slot as usize]),
+                Place::Staged(i as u32)
+            );
+        }
         for (i, e) in self.heap.iter().enumerate() {
-            assert_eq!(self.slots[e.slot as usize].place, Place::Heap(i as u32));
+            assert_eq!(
+                Place::unpack(self.places[e.slot as usize]),
+                Place::Heap(i as u32)
+            );
             if i > 0 {
                 assert!(!e.before(&self.heap[(i - 1) / ARITY]), "heap order at {i}");
             }
@@ -527,9 +668,70 @@ mod tests {
                 }
                 heap.check_invariants();
                 assert_eq!(heap.len(), oracle.entries.len());
-                assert_eq!(heap.next_deadline(), oracle.entries.first().map(|e| e.0));
+                // Reading the next deadline flushes the staging area: do it
+                // only now and then, so batches of every size get staged.
+                if rng.next() % 8 == 0 {
+                    assert_eq!(heap.next_deadline(), oracle.entries.first().map(|e| e.0));
+                }
             }
         }
+    }
+
+    #[test]
+    fn places_pack_into_one_word_and_back() {
+        for place in [
+            Place::Heap(0),
+            Place::Heap(Place::VALUE - 1),
+            Place::Staged(7),
+            Place::Due,
+            Place::Free(3),
+            Place::Free(NO_SLOT),
+        ] {
+            assert_eq!(Place::unpack(place.pack()), place);
+        }
+    }
+
+    #[test]
+    fn staged_timeouts_removed_before_a_read_never_reach_the_heap() {
+        let mut heap = TimerHeap::default();
+        let keys: Vec<_> = (0..1_000u32)
+            .map(|v| heap.insert(u64::from(v), v))
+            .collect();
+        assert_eq!((heap.heap.len(), heap.stage.len()), (0, 1_000));
+        for k in keys.iter().skip(1).step_by(2) {
+            assert!(heap.remove(*k).is_some());
+        }
+        heap.check_invariants();
+        assert_eq!((heap.heap.len(), heap.stage.len()), (0, 500));
+        // The survivors join the heap (all at once: Floyd) in order.
+        assert_eq!(heap.next_deadline(), Some(0));
+        assert_eq!((heap.heap.len(), heap.stage.len()), (500, 0));
+        heap.check_invariants();
+        let mut due = Vec::new();
+        heap.pop_due(u64::MAX, &mut due);
+        let got: Vec<u32> = due.iter().filter_map(|&k| heap.take_due(k)).collect();
+        assert_eq!(got, (0..1_000).step_by(2).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn a_few_staged_timeouts_join_a_large_heap_by_sift_up() {
+        let mut heap = TimerHeap::default();
+        for v in 0..1_000u32 {
+            heap.insert(u64::from(v) * 10, v);
+        }
+        heap.next_deadline(); // the heap holds 1,000
+        // Equal deadlines across the heap and the stage keep insertion order.
+        let late: Vec<_> = (1_000..1_010u32).map(|v| heap.insert(500, v)).collect();
+        assert_eq!(heap.stage.len(), 10);
+        assert_eq!(heap.deadline(late[3]), Some(500));
+        heap.check_invariants();
+        let mut due = Vec::new();
+        heap.pop_due(500, &mut due);
+        heap.check_invariants();
+        let got: Vec<u32> = due.iter().filter_map(|&k| heap.take_due(k)).collect();
+        let mut want: Vec<u32> = (0..=50).collect();
+        want.extend(1_000..1_010);
+        assert_eq!(got, want);
     }
 
     #[test]
