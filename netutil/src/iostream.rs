@@ -9,7 +9,7 @@ use std::fs::File;
 use std::future::Future;
 use std::io::{self, IoSlice, Read, Write as _};
 use std::net::SocketAddr;
-use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
 use std::os::unix::fs::FileTypeExt;
 use std::path::Path;
 use std::pin::Pin;
@@ -23,6 +23,7 @@ use socket2::{Domain, Protocol, SockAddr, SockRef, Socket, Type};
 use crate::accept;
 use crate::buffer::{ReadBuffer, WriteBuffer};
 use crate::error::{StreamClosedError, context};
+use crate::sys;
 
 /// The default [`StreamOptions::max_buffer_size`]: 100 MiB, Tornado's.
 pub const DEFAULT_MAX_BUFFER_SIZE: usize = 100 * 1024 * 1024;
@@ -140,14 +141,23 @@ impl StreamOptions {
         SockRef::from(&file)
             .set_nonblocking(true)
             .map_err(|err| context(err, format_args!("IOStream: O_NONBLOCK on fd {raw}")))?;
-        IOStream::register(file, self, kind.is_socket() || kind.is_fifo(), true)
+        let write_only = kind.is_fifo()
+            && sys::is_write_only(file.as_fd())
+                .map_err(|err| context(err, format_args!("IOStream: F_GETFL on fd {raw}")))?;
+        IOStream::register(
+            file,
+            self,
+            kind.is_socket() || kind.is_fifo(),
+            write_only,
+            true,
+        )
     }
 
     /// Builds a stream over a socket known to be non-blocking (accepted or
     /// connected by this crate): no system call beyond the registration.
     #[track_caller]
     pub(crate) fn build_socket(&self, fd: OwnedFd, writable: bool) -> io::Result<IOStream> {
-        IOStream::register(File::from(fd), self, true, writable)
+        IOStream::register(File::from(fd), self, true, false, writable)
     }
 
     /// Connects to `addr` over TCP: see [`IOStream::connect`], which this is
@@ -321,6 +331,9 @@ struct Inner {
     /// A short write proves the kernel buffer full (sockets and pipes);
     /// for other descriptors only `WouldBlock` does.
     short_io_drains: bool,
+    /// A pipe's write end (a child's stdin): a hang-up there means the
+    /// reader is gone, and there is nothing to read.
+    write_only: bool,
     /// End of file leaves the stream open for writing.
     half_close: bool,
     st: RefCell<State>,
@@ -552,10 +565,30 @@ impl Inner {
             self.close_locked(st, Some(err));
             return;
         }
+        if self.write_only {
+            // The reader closed its end: what the next write would meet.
+            let broken = io::Error::from_raw_os_error(libc::EPIPE);
+            self.close_locked(st, Some(broken));
+            return;
+        }
         // A hang-up without an error (a pipe's writer closed, or both
         // directions shut down): keep what the kernel still holds.
         st.readable = true;
-        while let Filled::Data = self.fill(st) {}
+        loop {
+            match self.fill(st) {
+                Filled::Data => {}
+                Filled::Full => {
+                    // More is left than the buffer holds: not an end of
+                    // file yet. Reads go on from the kernel (`readable`
+                    // stays set) and meet the end of file themselves.
+                    if let Some(waker) = st.read_waker.take() {
+                        waker.wake();
+                    }
+                    return;
+                }
+                Filled::Blocked | Filled::Closed => break,
+            }
+        }
         self.close_locked(st, Some(eof_error()));
     }
 }
@@ -609,6 +642,7 @@ impl IOStream {
         file: File,
         options: &StreamOptions,
         short_io_drains: bool,
+        write_only: bool,
         writable: bool,
     ) -> io::Result<IOStream> {
         let ioloop = match &options.ioloop {
@@ -623,6 +657,7 @@ impl IOStream {
             read_chunk_size: options.read_chunk_size,
             max_write_buffer_size: options.max_write_buffer_size,
             short_io_drains,
+            write_only,
             half_close: options.half_close,
             st: RefCell::new(State::new(None, writable)),
         });

@@ -45,7 +45,9 @@
 //! * Streams: [`IOStream`] (and [`StreamOptions`]), with
 //!   [`StreamClosedError`] saying why a stream closed.
 //! * Servers and clients: [`TCPServer`], [`TCPClient`].
-//! * Processes: [`fork_processes`], [`task_id`].
+//! * Processes: [`fork_processes`], [`task_id`]; [`Subprocess`] (and
+//!   [`SubprocessOptions`]), a child process with its pipes as streams
+//!   and its exit as a future ([`WaitForExit`], [`CalledProcessError`]).
 //! * [`guide`]: Tornado's API, function by function, and what it maps to.
 //!
 //! # Portability
@@ -62,6 +64,7 @@ mod error;
 mod iostream;
 mod process;
 mod resolver;
+mod subprocess;
 #[allow(unsafe_code)]
 mod sys;
 mod tcpclient;
@@ -83,6 +86,7 @@ pub use crate::process::{DEFAULT_MAX_RESTARTS, fork_processes, task_id};
 pub use crate::resolver::{
     OverrideResolver, RESOLVER_THREADS, ResolveFuture, Resolver, ThreadedResolver, is_valid_ip,
 };
+pub use crate::subprocess::{CalledProcessError, Subprocess, SubprocessOptions, WaitForExit};
 pub use crate::tcpclient::{SECONDARY_FAMILY_DELAY, TCPClient};
 pub use crate::tcpserver::TCPServer;
 pub use ioloop;

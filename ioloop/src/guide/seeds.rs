@@ -108,7 +108,7 @@
 //! | `remove_reader(fd)`, `remove_writer(fd)` | [`IOLoop::update_handler`] (drop one bit), [`IOLoop::remove_handler`] (both) | |
 //! | `sock_recv`, `sock_sendall`, `sock_connect`, `sock_accept` | [`IOLoop::readable`] / [`IOLoop::writable`] and the socket's own non-blocking call; `netutil` streams | |
 //! | `getaddrinfo`, `getnameinfo` | `netutil`'s resolver, or [`IOLoop::run_in_executor`] | Off the loop thread, as asyncio does. |
-//! | `subprocess_exec`, `subprocess_shell` | [`IOLoop::add_child_handler`] for the exit status; the `Subprocess` with piped streams comes after `netutil` | The pipes need `netutil`'s stream type. |
+//! | `subprocess_exec`, `subprocess_shell` | `netutil::Subprocess` (pipes as streams, an exit future), built on [`IOLoop::add_child_handler`] | A `std::process::Command` (`sh -c` for the shell form) with `Stdio::piped()`; see `netutil`'s guide, `tornado.process`. |
 //! | `connect_read_pipe`, `connect_write_pipe` | [`IOLoop::add_handler_owned`] on the pipe's `OwnedFd`; `netutil` streams | |
 //! | `add_signal_handler(signum, callback)`, `remove_signal_handler(sig)` | the loop's signal handlers (separate work) | Several handlers per signal, each removable, run as ordinary callbacks. |
 //! | `run_in_executor(executor, callback)` | [`IOLoop::run_in_executor`] | |

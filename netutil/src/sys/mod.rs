@@ -7,6 +7,11 @@
 //!   close-on-exec (one system call: `accept4` where it exists);
 //! * [`fork`], [`try_wait_child`], [`kill`]: the process model of
 //!   `fork_processes`;
+//! * [`is_write_only`]: whether a descriptor is open for writing only (a
+//!   pipe's write end), which a stream treats apart on a hang-up;
+//! * [`is_unreaped_child`]: whether a pid is still a child of ours that
+//!   nobody has reaped (`waitid` with `WNOWAIT`), so that `Subprocess`
+//!   never signals a pid the kernel may have given to another process;
 //! * [`SignalMask`]: block signals on the calling thread and wait for one
 //!   synchronously (`pthread_sigmask` and `sigtimedwait`), so the
 //!   supervising parent needs no signal handler that its children would
@@ -80,6 +85,15 @@ pub(crate) fn accept(listener: BorrowedFd<'_>) -> io::Result<(OwnedFd, SockAddr)
     Ok((socket.into(), addr))
 }
 
+/// Whether `fd` is open for writing only (`O_WRONLY`), as a pipe's
+/// write end is.
+pub(crate) fn is_write_only(fd: BorrowedFd<'_>) -> io::Result<bool> {
+    // SAFETY: F_GETFL only reads the status flags of `fd`, which the
+    // borrow keeps open.
+    let flags = cvt(unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_GETFL) })?;
+    Ok(flags & libc::O_ACCMODE == libc::O_WRONLY)
+}
+
 /// Which side of a [`fork`] we are on.
 pub(crate) enum Fork {
     Child,
@@ -129,6 +143,40 @@ pub(crate) fn try_wait_child() -> io::Result<Option<(libc::pid_t, ExitStatus)>> 
 pub(crate) fn kill(pid: libc::pid_t, signal: libc::c_int) -> io::Result<()> {
     // SAFETY: kill takes plain integers.
     cvt(unsafe { libc::kill(pid, signal) }).map(drop)
+}
+
+/// Whether `pid` is a child of this process that has not been reaped
+/// (running, or exited and still a zombie): only then does the pid surely
+/// name that child, and not a process that reused the number. Nothing is
+/// reaped (`WNOWAIT`).
+pub(crate) fn is_unreaped_child(pid: libc::pid_t) -> io::Result<bool> {
+    let Ok(id) = libc::id_t::try_from(pid) else {
+        return Ok(false);
+    };
+    loop {
+        // SAFETY: an all-zero siginfo_t is a valid value of this plain C
+        // struct.
+        let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
+        // SAFETY: `info` is a valid, writable siginfo_t for the call's
+        // duration; WNOWAIT leaves the child waitable.
+        let ret = unsafe {
+            libc::waitid(
+                libc::P_PID,
+                id,
+                &mut info,
+                libc::WEXITED | libc::WNOHANG | libc::WNOWAIT,
+            )
+        };
+        if ret == 0 {
+            return Ok(true);
+        }
+        let err = io::Error::last_os_error();
+        match err.raw_os_error() {
+            Some(libc::EINTR) => continue,
+            Some(libc::ECHILD) => return Ok(false),
+            _ => return Err(err),
+        }
+    }
 }
 
 /// A set of signals blocked on the calling thread, and the mask it

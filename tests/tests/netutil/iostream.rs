@@ -313,6 +313,53 @@ fn a_pipe_hang_up_keeps_what_was_written() {
 }
 
 #[test]
+fn a_pipe_hang_up_with_more_than_the_buffer_holds_is_no_end_of_file() {
+    // Regression: the hang-up filled the buffer, then closed the stream as
+    // if at end of file, so `read_until_close` returned the first
+    // `max_buffer_size` bytes as the whole output.
+    let mut child = std::process::Command::new("head")
+        .args(["-c", "5000", "/dev/zero"])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pipe = child.stdout.take().unwrap();
+    assert!(child.wait().unwrap().success()); // the hang-up is pending
+    run(|| async move {
+        let options = StreamOptions::new().max_buffer_size(1000);
+        let stdout = options.build(pipe).unwrap();
+        // An idle stream: the loop polls (a sleep blocks in the poll, which
+        // the pending hang-up ends at once) and dispatches the hang-up.
+        ioloop::sleep(Duration::from_millis(1)).await;
+        for _ in 0..5 {
+            assert_eq!(stdout.read_bytes(1000, false).await.unwrap().len(), 1000);
+        }
+        assert_eq!(
+            stdout.read_until_close().await.unwrap(),
+            b"",
+            "then the end"
+        );
+    });
+    let mut child = std::process::Command::new("head")
+        .args(["-c", "5000", "/dev/zero"])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pipe = child.stdout.take().unwrap();
+    assert!(child.wait().unwrap().success());
+    run(|| async move {
+        let options = StreamOptions::new().max_buffer_size(1000);
+        let stdout = options.build(pipe).unwrap();
+        ioloop::sleep(Duration::from_millis(1)).await;
+        let err = stdout.read_until_close().await.unwrap_err();
+        assert_eq!(
+            err.kind(),
+            ErrorKind::InvalidData,
+            "too much, not truncated: {err}"
+        );
+    });
+}
+
+#[test]
 fn fill_until_and_read_more_parse_in_place() {
     run(|| async {
         let (a, b) = pair();

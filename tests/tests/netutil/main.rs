@@ -6,6 +6,7 @@ mod accept;
 mod bind;
 mod iostream;
 mod resolver;
+mod subprocess;
 mod tcpclient;
 mod tcpserver;
 mod unix;

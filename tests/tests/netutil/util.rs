@@ -155,6 +155,32 @@ pub(crate) mod sys {
 
     use std::os::fd::RawFd;
 
+    /// Whether `pid` is a child of this process that nobody has reaped
+    /// (running or a zombie), asked with `waitid(WNOWAIT)`, which reaps
+    /// nothing.
+    pub(crate) fn is_unreaped_child(pid: u32) -> bool {
+        // SAFETY: an all-zero siginfo_t is a valid value of this plain C
+        // struct.
+        let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
+        // SAFETY: `info` is a valid, writable siginfo_t for the call.
+        let ret = unsafe {
+            libc::waitid(
+                libc::P_PID,
+                pid,
+                &mut info,
+                libc::WEXITED | libc::WNOHANG | libc::WNOWAIT,
+            )
+        };
+        ret == 0
+    }
+
+    /// Sends `signal` to `pid`, panicking on failure.
+    pub(crate) fn kill(pid: u32, signal: i32) {
+        let pid = libc::pid_t::try_from(pid).expect("a pid");
+        // SAFETY: kill takes plain integers.
+        assert_eq!(unsafe { libc::kill(pid, signal) }, 0, "kill {pid}");
+    }
+
     /// The `fcntl(F_GETFL)` and `fcntl(F_GETFD)` flags of `fd`.
     pub(crate) fn fd_flags(fd: RawFd) -> (i32, i32) {
         // SAFETY: fcntl with F_GETFL/F_GETFD only reads the flags of `fd`,
