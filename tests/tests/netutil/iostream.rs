@@ -395,7 +395,7 @@ fn steady_traffic_reuses_the_read_buffer() {
 
 #[test]
 fn connect_errors_name_the_address() {
-    let addr = crate::util::free_addr();
+    let (_held, addr) = crate::util::refusing_addr();
     let err = run(|| IOStream::connect(addr)).unwrap_err();
     assert_eq!(err.kind(), ErrorKind::ConnectionRefused);
     assert!(err.to_string().contains(&addr.to_string()), "{err}");

@@ -88,13 +88,24 @@ impl Drop for TempDir {
     }
 }
 
-/// A port that was free a moment ago on 127.0.0.1.
-pub(crate) fn free_addr() -> SocketAddr {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
+/// An address on 127.0.0.1 that refuses connections: a TCP socket bound
+/// there but not listening. The socket holds the port for as long as the
+/// caller keeps it, so no parallel test can take the port and accept.
+pub(crate) fn refusing_addr() -> (socket2::Socket, SocketAddr) {
+    use socket2::{Domain, Socket, Type};
+    let socket = Socket::new(Domain::IPV4, Type::STREAM, None).unwrap();
+    socket
+        .bind(&SocketAddr::from(([127, 0, 0, 1], 0)).into())
+        .unwrap();
+    let addr = socket.local_addr().unwrap().as_socket().unwrap();
+    (socket, addr)
 }
+
+/// A host name whose lookup fails on this machine without asking any
+/// name server: the empty label makes the C library refuse it before it
+/// builds a query, so tests of resolution errors do not depend on (or
+/// wait for) the machine's DNS.
+pub(crate) const UNRESOLVABLE: &str = "no..such.invalid";
 
 /// A `log` logger that keeps each thread's records, so parallel tests see
 /// their own.
