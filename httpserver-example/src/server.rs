@@ -366,7 +366,9 @@ impl Conn<'_> {
                     }
                     Step::Refused(error) => return self.refuse(error).await,
                 }
-                head_started = (self.stream.buffered() > 0).then(Instant::now);
+                // The next head's clock starts when the loop below waits
+                // for the rest of it: no clock read per pipelined request.
+                head_started = None;
             }
             self.busy.set(!self.out.is_empty());
             self.flush().await?;

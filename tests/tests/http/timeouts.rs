@@ -28,6 +28,22 @@ fn an_incomplete_head_gets_408_after_the_header_timeout() {
 }
 
 #[test]
+fn a_partial_head_pipelined_behind_a_request_gets_408() {
+    // The first request is answered; the head begun behind it in the same
+    // write is under the header deadline from then on.
+    let server = TestServer::start(quick());
+    let mut conn = server.connect();
+    let started = Instant::now();
+    conn.write_all(b"GET / HTTP/1.1\r\nHost: t\r\n\r\nGET / HTTP/1.1\r\nHo")
+        .unwrap();
+    assert_eq!(read_response(&mut conn, "GET").unwrap().status, 200);
+    let r = read_response(&mut conn, "GET").unwrap();
+    assert_eq!(r.status, 408);
+    assert!(started.elapsed() >= Duration::from_millis(300));
+    assert!(closed_by_server(&mut conn));
+}
+
+#[test]
 fn slowloris_trickling_is_cut_off_by_the_head_deadline() {
     // One byte every 100 ms: every read succeeds, but the head as a whole
     // takes longer than the 300 ms header timeout.
