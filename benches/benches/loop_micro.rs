@@ -1,190 +1,31 @@
-//! Loop micro-benchmarks, ours and the peers' side by side in one run: the
-//! workloads of `shared/peers` (see its RESULTS.md for their definitions).
-//!
-//! | group | ioloop | peers |
-//! |---|---|---|
-//! | `callbacks_chain_2M` | each callback adds the next (`ioloop_watchdog`: with the blocking watchdog on) | tokio: a task per step; calloop: `insert_idle` + `dispatch(0)` |
-//! | `callbacks_batch_2M` | 2M queued, then run | tokio: 2M `spawn`; calloop: 2M `insert_idle` |
-//! | `timers_insert_remove_1M` | 1M `call_later` over 0–1 s, every odd one removed | tokio-util `DelayQueue` insert/remove |
-//! | `timers_total_1M` | the same, then run until the 500k others fire | `DelayQueue` drained by `poll_expired` |
-//! | `cross_thread_1M` | a second thread posts 1M `Remote::add_callback` | tokio unbounded mpsc of boxed closures; calloop `channel` |
-//! | `pingpong_100_pairs` | 100 socket pairs, 1-byte echo, raw level-triggered handlers | tokio `UnixStream` tasks; calloop `Generic`, `Mode::Level` |
+//! Loop micro-benchmarks, ours and the peers' side by side in one run. The
+//! workloads live in `benches::micro` (see its table), so that the `micro`
+//! binary can run exactly the same code once for `farm-bench`, `strace -c`
+//! or callgrind.
 //!
 //! ```text
 //! cargo bench -p benches --bench loop_micro                   # everything
 //! cargo bench -p benches --bench loop_micro -- callbacks      # one family
 //! ```
-//!
-//! calloop's 1M timers are left out: one `Timer` source per timer is
-//! quadratic in calloop 0.14 (a linear free-slot scan on insert and an
-//! O(n) cancel) and does not finish in 20 s (shared/peers/RESULTS.md).
 
-use std::cell::Cell;
-use std::io::{Read, Write};
-use std::os::fd::AsRawFd;
-use std::os::unix::net::UnixStream;
-use std::rc::Rc;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
+use benches::micro::{
+    N_CALLBACKS, N_TIMERS, N_XTHREAD, PAIRS, ROUND_TRIPS, boxed_callback, calloop_batch,
+    calloop_chain, calloop_cross_thread, calloop_pingpong, delayqueue_insert_remove,
+    delayqueue_total, ioloop_batch, ioloop_chain, ioloop_cross_thread, ioloop_pingpong,
+    ioloop_timers_insert_remove, ioloop_timers_total, timer_delays_us, tokio_batch, tokio_chain,
+    tokio_cross_thread, tokio_pingpong, tokio_rt,
+};
 use criterion::{BenchmarkGroup, Criterion, Throughput, criterion_group, criterion_main};
-use ioloop::{Events, IOLoop, MakeCurrent, TimeoutHandle};
-
-const N_CALLBACKS: u64 = 2_000_000;
-const N_TIMERS: usize = 1_000_000;
-const N_XTHREAD: u64 = 1_000_000;
-const PAIRS: usize = 100;
-const ROUND_TRIPS: u64 = 1_000;
 
 type Group<'a> = BenchmarkGroup<'a, criterion::measurement::WallTime>;
-
-fn new_loop() -> IOLoop {
-    IOLoop::builder()
-        .make_current(MakeCurrent::Never)
-        .build()
-        .expect("loop")
-}
-
-fn tokio_rt() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("runtime")
-}
-
-/// The peers' timer delays: xorshift64*, fixed seed, 0..1000 ms in µs.
-fn timer_delays_us(n: usize) -> Vec<u64> {
-    let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
-    (0..n)
-        .map(|_| {
-            x ^= x >> 12;
-            x ^= x << 25;
-            x ^= x >> 27;
-            (x.wrapping_mul(0x2545_F491_4F6C_DD1D) >> 32) % 1_000_000
-        })
-        .collect()
-}
 
 fn group<'a>(c: &'a mut Criterion, name: &str, elements: u64) -> Group<'a> {
     let mut group = c.benchmark_group(name);
     group.sample_size(10);
     group.throughput(Throughput::Elements(elements));
     group
-}
-
-// ----- callbacks ---------------------------------------------------------
-
-/// With `watchdog`, the blocking watchdog watches the loop (1 s threshold),
-/// so every callback is published to it: the cost the watchdog adds.
-fn ioloop_chain(n: u64, watchdog: bool) {
-    fn step(ioloop: IOLoop, left: u64) {
-        if left == 0 {
-            ioloop.stop();
-        } else {
-            let l = ioloop.clone();
-            ioloop.add_callback(move || step(l, left - 1));
-        }
-    }
-    let ioloop = new_loop();
-    if watchdog {
-        ioloop
-            .set_blocking_log_threshold(Some(Duration::from_secs(1)))
-            .unwrap();
-    }
-    let l = ioloop.clone();
-    ioloop.add_callback(move || step(l, n));
-    ioloop.start().unwrap();
-    ioloop.close(true).unwrap();
-}
-
-fn ioloop_batch(n: u64) {
-    let ioloop = new_loop();
-    let count = Rc::new(Cell::new(0u64));
-    for _ in 0..n {
-        let c = count.clone();
-        ioloop.add_callback(move || c.set(c.get() + 1));
-    }
-    let l = ioloop.clone();
-    ioloop.add_callback(move || l.stop());
-    ioloop.start().unwrap();
-    assert_eq!(count.get(), n);
-    ioloop.close(true).unwrap();
-}
-
-fn tokio_chain(rt: &tokio::runtime::Runtime, n: u64) {
-    fn step(i: u64, n: u64, done: Arc<tokio::sync::Notify>) {
-        if i == n {
-            done.notify_one();
-        } else {
-            tokio::spawn(async move { step(i + 1, n, done) });
-        }
-    }
-    rt.block_on(async {
-        let done = Arc::new(tokio::sync::Notify::new());
-        let d = done.clone();
-        tokio::spawn(async move { step(1, n, d) });
-        done.notified().await;
-    });
-}
-
-fn tokio_batch(rt: &tokio::runtime::Runtime, n: u64) {
-    rt.block_on(async {
-        let count = Arc::new(AtomicU64::new(0));
-        let done = Arc::new(tokio::sync::Notify::new());
-        for _ in 0..n {
-            let (c, d) = (count.clone(), done.clone());
-            tokio::spawn(async move {
-                if c.fetch_add(1, Ordering::Relaxed) + 1 == n {
-                    d.notify_one();
-                }
-            });
-        }
-        done.notified().await;
-    });
-}
-
-#[derive(Default)]
-struct CalloopState {
-    count: u64,
-    target: u64,
-    done: bool,
-    per_pair: Vec<u64>,
-}
-
-fn calloop_chain(n: u64) {
-    fn step(h: calloop::LoopHandle<'static, CalloopState>) {
-        let h2 = h.clone();
-        h.insert_idle(move |st: &mut CalloopState| {
-            st.count += 1;
-            if st.count < st.target {
-                step(h2);
-            } else {
-                st.done = true;
-            }
-        });
-    }
-    let mut el: calloop::EventLoop<'static, CalloopState> = calloop::EventLoop::try_new().unwrap();
-    let mut st = CalloopState {
-        target: n,
-        ..CalloopState::default()
-    };
-    step(el.handle());
-    while !st.done {
-        el.dispatch(Some(Duration::ZERO), &mut st).unwrap();
-    }
-}
-
-fn calloop_batch(n: u64) {
-    let mut el: calloop::EventLoop<'static, CalloopState> = calloop::EventLoop::try_new().unwrap();
-    let h = el.handle();
-    let mut st = CalloopState::default();
-    for _ in 0..n {
-        h.insert_idle(|st: &mut CalloopState| st.count += 1);
-    }
-    while st.count < n {
-        el.dispatch(Some(Duration::ZERO), &mut st).unwrap();
-    }
 }
 
 fn callbacks(c: &mut Criterion) {
@@ -202,84 +43,6 @@ fn callbacks(c: &mut Criterion) {
     g.bench_function("tokio", |b| b.iter(|| tokio_batch(&rt, N_CALLBACKS)));
     g.bench_function("calloop", |b| b.iter(|| calloop_batch(N_CALLBACKS)));
     g.finish();
-}
-
-// ----- timers -------------------------------------------------------------
-
-/// Inserts every timer and removes every odd one; returns the time that
-/// took, and the loop with the rest pending.
-fn ioloop_timers_insert_remove(delays: &[u64]) -> (Duration, IOLoop, Rc<Cell<u64>>) {
-    let ioloop = new_loop();
-    let fired = Rc::new(Cell::new(0u64));
-    let t0 = Instant::now();
-    let handles: Vec<TimeoutHandle> = delays
-        .iter()
-        .map(|&d| {
-            let f = fired.clone();
-            ioloop.call_later(Duration::from_micros(d), move || f.set(f.get() + 1))
-        })
-        .collect();
-    for h in handles.iter().skip(1).step_by(2) {
-        ioloop.remove_timeout(*h);
-    }
-    (t0.elapsed(), ioloop, fired)
-}
-
-/// From the first insert until the last surviving timer fired (the clock
-/// stops in that timer's callback, as the DelayQueue side stops when its
-/// last entry expires; the loop's teardown is not counted).
-fn ioloop_timers_total(delays: &[u64]) -> Duration {
-    /// What every timer's callback shares (one `Rc` clone per timer).
-    struct Probe {
-        t0: Instant,
-        ioloop: IOLoop,
-        target: u64,
-        fired: Cell<u64>,
-        took: Cell<Duration>,
-    }
-    let t0 = Instant::now();
-    let ioloop = new_loop();
-    let probe = Rc::new(Probe {
-        t0,
-        ioloop: ioloop.clone(),
-        target: (delays.len() - delays.len() / 2) as u64,
-        fired: Cell::new(0),
-        took: Cell::new(Duration::ZERO),
-    });
-    let handles: Vec<TimeoutHandle> = delays
-        .iter()
-        .map(|&d| {
-            let p = probe.clone();
-            ioloop.call_later(Duration::from_micros(d), move || {
-                p.fired.set(p.fired.get() + 1);
-                if p.fired.get() == p.target {
-                    p.took.set(p.t0.elapsed());
-                    p.ioloop.stop();
-                }
-            })
-        })
-        .collect();
-    for h in handles.iter().skip(1).step_by(2) {
-        ioloop.remove_timeout(*h);
-    }
-    ioloop.start().unwrap();
-    assert_eq!(probe.fired.get(), probe.target);
-    ioloop.close(true).unwrap();
-    probe.took.get()
-}
-
-/// `DelayQueue` insert + remove; returns the time and the queue.
-fn delayqueue_insert_remove(delays: &[u64]) -> (Duration, tokio_util::time::DelayQueue<()>) {
-    let t0 = Instant::now();
-    let mut dq = tokio_util::time::DelayQueue::with_capacity(delays.len());
-    let keys: Vec<_> = delays
-        .iter()
-        .map(|&d| dq.insert((), Duration::from_micros(d)))
-        .collect();
-    for k in keys.iter().skip(1).step_by(2) {
-        dq.remove(k);
-    }
-    (t0.elapsed(), dq)
 }
 
 fn timers(c: &mut Criterion) {
@@ -300,7 +63,14 @@ fn timers(c: &mut Criterion) {
     g.bench_function("tokio_delayqueue", |b| {
         b.iter_custom(|iters| {
             (0..iters)
-                .map(|_| rt.block_on(async { delayqueue_insert_remove(&delays).0 }))
+                .map(|_| rt.block_on(async { delayqueue_insert_remove(&delays, || ()).0 }))
+                .sum()
+        })
+    });
+    g.bench_function("tokio_delayqueue_boxed", |b| {
+        b.iter_custom(|iters| {
+            (0..iters)
+                .map(|_| rt.block_on(async { delayqueue_insert_remove(&delays, boxed_callback).0 }))
                 .sum()
         })
     });
@@ -312,94 +82,19 @@ fn timers(c: &mut Criterion) {
     g.bench_function("tokio_delayqueue", |b| {
         b.iter_custom(|iters| {
             (0..iters)
-                .map(|_| {
-                    rt.block_on(async {
-                        let t0 = Instant::now();
-                        let (_, mut dq) = delayqueue_insert_remove(&delays);
-                        let mut fired = 0usize;
-                        while std::future::poll_fn(|cx| dq.poll_expired(cx))
-                            .await
-                            .is_some()
-                        {
-                            fired += 1;
-                        }
-                        assert_eq!(fired, delays.len() - delays.len() / 2);
-                        t0.elapsed()
-                    })
-                })
-                .sum()
+                .map(|_| delayqueue_total(&rt, &delays, || (), drop))
+                .sum::<Duration>()
+        })
+    });
+    g.bench_function("tokio_delayqueue_boxed", |b| {
+        b.iter_custom(|iters| {
+            let mut count = 0;
+            (0..iters)
+                .map(|_| delayqueue_total(&rt, &delays, boxed_callback, |f| f(&mut count)))
+                .sum::<Duration>()
         })
     });
     g.finish();
-}
-
-// ----- cross-thread -------------------------------------------------------
-
-fn ioloop_cross_thread(n: u64) {
-    let ioloop = new_loop();
-    let remote = ioloop.remote();
-    let count = Arc::new(AtomicU64::new(0));
-    let sender = std::thread::spawn(move || {
-        for i in 0..n {
-            let count = count.clone();
-            remote.add_callback(move || {
-                if count.fetch_add(1, Ordering::Relaxed) + 1 == n {
-                    IOLoop::current().stop();
-                }
-                std::hint::black_box(i);
-            });
-        }
-    });
-    ioloop.start().unwrap();
-    sender.join().unwrap();
-    ioloop.close(true).unwrap();
-}
-
-fn tokio_cross_thread(rt: &tokio::runtime::Runtime, n: u64) {
-    rt.block_on(async {
-        type Job = Box<dyn FnOnce(&mut u64) + Send>;
-        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Job>();
-        let sender = std::thread::spawn(move || {
-            for _ in 0..n {
-                let inc = std::hint::black_box(1u64); // captured, so each Box allocates
-                tx.send(Box::new(move |c: &mut u64| *c += inc)).unwrap();
-            }
-        });
-        let mut count = 0u64;
-        while count < n {
-            match rx.recv().await {
-                Some(f) => f(&mut count),
-                None => break,
-            }
-        }
-        sender.join().unwrap();
-        assert_eq!(count, n);
-    });
-}
-
-fn calloop_cross_thread(n: u64) {
-    type Job = Box<dyn FnOnce(&mut CalloopState) + Send>;
-    let mut el: calloop::EventLoop<'static, CalloopState> = calloop::EventLoop::try_new().unwrap();
-    let (tx, rx) = calloop::channel::channel::<Job>();
-    el.handle()
-        .insert_source(rx, |ev, _, st: &mut CalloopState| {
-            if let calloop::channel::Event::Msg(f) = ev {
-                f(st)
-            }
-        })
-        .unwrap();
-    let sender = std::thread::spawn(move || {
-        for _ in 0..n {
-            let inc = 1u64;
-            tx.send(Box::new(move |st: &mut CalloopState| st.count += inc))
-                .unwrap();
-        }
-    });
-    let mut st = CalloopState::default();
-    while st.count < n {
-        el.dispatch(None, &mut st).unwrap();
-    }
-    sender.join().unwrap();
 }
 
 fn cross_thread(c: &mut Criterion) {
@@ -413,145 +108,6 @@ fn cross_thread(c: &mut Criterion) {
         b.iter(|| calloop_cross_thread(N_XTHREAD))
     });
     g.finish();
-}
-
-// ----- I/O ping-pong ------------------------------------------------------
-
-fn nonblocking_pair() -> (UnixStream, UnixStream) {
-    let (a, b) = UnixStream::pair().unwrap();
-    a.set_nonblocking(true).unwrap();
-    b.set_nonblocking(true).unwrap();
-    (a, b)
-}
-
-/// Raw level-triggered handlers, no drained hints: Tornado-style code.
-fn ioloop_pingpong(rounds: u64) {
-    let ioloop = new_loop();
-    let done = Rc::new(Cell::new(0usize));
-    let mut keep = Vec::new();
-    for _ in 0..PAIRS {
-        let (a, b) = nonblocking_pair();
-        let (a, b) = (Rc::new(a), Rc::new(b));
-        let echo = b.clone();
-        ioloop
-            .add_handler(b.as_raw_fd(), Events::READ, move |_, _| {
-                let mut buf = [0u8; 1];
-                if let Ok(1) = (&*echo).read(&mut buf) {
-                    (&*echo).write_all(&buf).unwrap();
-                }
-            })
-            .unwrap();
-        let (init, left, d, l) = (a.clone(), Cell::new(rounds), done.clone(), ioloop.clone());
-        ioloop
-            .add_handler(a.as_raw_fd(), Events::READ, move |fd, _| {
-                let mut buf = [0u8; 1];
-                if let Ok(1) = (&*init).read(&mut buf) {
-                    left.set(left.get() - 1);
-                    if left.get() == 0 {
-                        l.remove_handler(fd);
-                        d.set(d.get() + 1);
-                        if d.get() == PAIRS {
-                            l.stop();
-                        }
-                    } else {
-                        (&*init).write_all(&buf).unwrap();
-                    }
-                }
-            })
-            .unwrap();
-        (&*a).write_all(b"x").unwrap();
-        keep.push((a, b));
-    }
-    ioloop.start().unwrap();
-    for (a, b) in &keep {
-        ioloop.remove_handler(a.as_raw_fd());
-        ioloop.remove_handler(b.as_raw_fd());
-    }
-    ioloop.close(true).unwrap();
-}
-
-fn tokio_pingpong(rt: &tokio::runtime::Runtime, rounds: u64) {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    rt.block_on(async {
-        let mut initiators = Vec::with_capacity(PAIRS);
-        for _ in 0..PAIRS {
-            let (mut a, mut b) = tokio::net::UnixStream::pair().unwrap();
-            tokio::spawn(async move {
-                let mut buf = [0u8; 1];
-                while let Ok(1) = b.read(&mut buf).await {
-                    b.write_all(&buf).await.unwrap();
-                }
-            });
-            initiators.push(tokio::spawn(async move {
-                let mut buf = [b'x'; 1];
-                for _ in 0..rounds {
-                    a.write_all(&buf).await.unwrap();
-                    assert_eq!(a.read(&mut buf).await.unwrap(), 1);
-                }
-            }));
-        }
-        for h in initiators {
-            h.await.unwrap();
-        }
-    });
-}
-
-fn calloop_pingpong(rounds: u64) {
-    use calloop::generic::Generic;
-    use calloop::{Interest, Mode, PostAction};
-    let mut el: calloop::EventLoop<'static, CalloopState> = calloop::EventLoop::try_new().unwrap();
-    let h = el.handle();
-    let mut st = CalloopState {
-        per_pair: vec![0; PAIRS],
-        ..CalloopState::default()
-    };
-    for p in 0..PAIRS {
-        let (a, b) = nonblocking_pair();
-        h.insert_source(Generic::new(b, Interest::READ, Mode::Level), |_, f, _| {
-            let mut s: &UnixStream = f;
-            let mut buf = [0u8; 1];
-            match s.read(&mut buf) {
-                Ok(1) => {
-                    s.write_all(&buf)?;
-                    Ok(PostAction::Continue)
-                }
-                Ok(_) => Ok(PostAction::Remove),
-                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => Ok(PostAction::Continue),
-                Err(e) => Err(e),
-            }
-        })
-        .unwrap();
-        (&a).write_all(b"x").unwrap();
-        h.insert_source(
-            Generic::new(a, Interest::READ, Mode::Level),
-            move |_, f, st: &mut CalloopState| {
-                let mut s: &UnixStream = f;
-                let mut buf = [0u8; 1];
-                match s.read(&mut buf) {
-                    Ok(1) => {
-                        st.count += 1;
-                        st.per_pair[p] += 1;
-                        if st.per_pair[p] < rounds {
-                            s.write_all(&buf)?;
-                            Ok(PostAction::Continue)
-                        } else {
-                            Ok(PostAction::Remove)
-                        }
-                    }
-                    Ok(_) => Ok(PostAction::Remove),
-                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
-                        Ok(PostAction::Continue)
-                    }
-                    Err(e) => Err(e),
-                }
-            },
-        )
-        .unwrap();
-    }
-    let want = rounds * PAIRS as u64;
-    while st.count < want {
-        el.dispatch(None, &mut st).unwrap();
-    }
 }
 
 fn pingpong(c: &mut Criterion) {

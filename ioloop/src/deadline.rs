@@ -12,32 +12,43 @@ use std::time::{Duration, Instant};
 
 use chrono::{DateTime, TimeDelta, Utc};
 
-/// The origin of the loop clock: the first time anything in the process
-/// asked for it.
-fn origin() -> Instant {
-    static ORIGIN: OnceLock<Instant> = OnceLock::new();
-    *ORIGIN.get_or_init(Instant::now)
+/// The origin of the loop clock, the first time anything in the process
+/// asked for it: as an [`Instant`], and as a reading of the raw monotonic
+/// clock taken just after it.
+///
+/// The raw reading is at or after the `Instant`, so [`now_ns`] (raw now
+/// minus raw origin) is never ahead of [`instant_to_ns`]`(Instant::now())`:
+/// a timeout for an `Instant` never fires before that instant, only up to
+/// the few nanoseconds between the two origin reads after it.
+fn origin() -> &'static (Instant, u64) {
+    static ORIGIN: OnceLock<(Instant, u64)> = OnceLock::new();
+    ORIGIN.get_or_init(|| {
+        let instant = Instant::now();
+        (instant, crate::sys::monotonic_ns())
+    })
 }
 
 /// Nanoseconds on the loop clock for `instant` (0 for instants before the
 /// origin; saturating far in the future).
 pub(crate) fn instant_to_ns(instant: Instant) -> u64 {
-    let since = instant.saturating_duration_since(origin());
+    let since = instant.saturating_duration_since(origin().0);
     since
         .as_secs()
         .saturating_mul(1_000_000_000)
         .saturating_add(u64::from(since.subsec_nanos()))
 }
 
-/// The loop clock now, in nanoseconds.
+/// The loop clock now, in nanoseconds: one raw clock read and a
+/// subtraction (no `Instant` arithmetic on the loop's hot paths).
+#[inline]
 pub(crate) fn now_ns() -> u64 {
-    instant_to_ns(Instant::now())
+    crate::sys::monotonic_ns().saturating_sub(origin().1)
 }
 
 /// The `Instant` for a point on the loop clock.
 #[cfg(test)]
 pub(crate) fn ns_to_instant(ns: u64) -> Instant {
-    origin() + Duration::from_nanos(ns)
+    origin().0 + Duration::from_nanos(ns)
 }
 
 /// Seconds on the loop clock, as returned by [`IOLoop::time`](crate::IOLoop::time).
@@ -238,6 +249,19 @@ mod tests {
         assert!((9_000_000_000..=10_000_000_000).contains(&delta), "{delta}");
         let past = Deadline::from(Utc::now() - TimeDelta::seconds(10)).resolve(now);
         assert_eq!(past, now);
+    }
+
+    #[test]
+    fn the_raw_clock_agrees_with_instant_and_is_never_ahead_of_it() {
+        for _ in 0..10_000 {
+            let before = instant_to_ns(Instant::now());
+            let raw = now_ns();
+            let after = instant_to_ns(Instant::now());
+            // Never ahead (so a timeout never fires before its Instant),
+            // and behind by no more than the two origin reads took.
+            assert!(raw <= after, "raw {raw} ahead of Instant {after}");
+            assert!(raw + 1_000_000 >= before, "raw {raw} behind {before}");
+        }
     }
 
     #[test]

@@ -178,3 +178,22 @@ pub(crate) fn epoll_ctl(
         Ok(())
     }
 }
+
+/// `CLOCK_MONOTONIC` in nanoseconds: the clock `std::time::Instant` reads
+/// on Linux, without `Instant`'s checked `timespec` arithmetic (the loop
+/// reads it a few times per iteration and once per relative timeout).
+#[inline]
+pub(crate) fn monotonic_ns() -> u64 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `ts` is a valid, writable timespec owned by this frame, and
+    // CLOCK_MONOTONIC is always supported; the call only writes `ts`.
+    let rc = unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
+    debug_assert_eq!(rc, 0, "clock_gettime(CLOCK_MONOTONIC)");
+    // A monotonic clock is never negative.
+    (ts.tv_sec as u64)
+        .wrapping_mul(1_000_000_000)
+        .wrapping_add(ts.tv_nsec as u64)
+}

@@ -19,6 +19,8 @@
 //!   blocks `signal`.
 //! * `warm_unwinder()`: walks the calling thread's stack once, so the
 //!   unwinder's lazy initialisation never happens in signal context.
+//! * `monotonic_ns()`: the monotonic clock `Instant` reads, in nanoseconds
+//!   from an arbitrary base, read without `Instant`'s arithmetic.
 //! * `register_stack_capture(signal, slot)` / `unregister(id)`: installs
 //!   (through signal-hook's registry, so other handlers keep working) and
 //!   removes the action that records the stack of the thread a capture was

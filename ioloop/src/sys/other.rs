@@ -50,3 +50,13 @@ pub(crate) fn register_stack_capture(_signal: c_int, _slot: Arc<Slot>) -> io::Re
 pub(crate) fn unregister(id: SigId) -> bool {
     signal_hook_registry::unregister(id)
 }
+
+/// A monotonic clock in nanoseconds from an arbitrary base: `Instant`
+/// itself here, since its clock differs from platform to platform.
+pub(crate) fn monotonic_ns() -> u64 {
+    use std::sync::OnceLock;
+    use std::time::Instant;
+    static BASE: OnceLock<Instant> = OnceLock::new();
+    let since = Instant::now().saturating_duration_since(*BASE.get_or_init(Instant::now));
+    u64::try_from(since.as_nanos()).unwrap_or(u64::MAX)
+}
