@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# System calls per HTTP request, counted by the kernel's own tracepoints
+# (perf stat), for our server and, if the peers are built, raw mio.
+#
+# Usage: [PEERS=/tmp/peers] [DURATION=5] [DEPTH=1] benches/scripts/syscalls_per_request.sh
+#
+# Each server is pinned to core 0 on 127.0.0.1, `wrk -t1 -c64` to core 1
+# (DEPTH > 1: the peers' pipeline.lua, DEPTH requests per write) for
+# DURATION seconds while `perf stat -p` counts the server's read, write,
+# epoll_wait and epoll_ctl calls; the counts are divided by the requests
+# wrk completed. Every server is killed by its PID.
+set -euo pipefail
+ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
+PEERS="${PEERS:-/tmp/peers}"
+DURATION="${DURATION:-5}"
+DEPTH="${DEPTH:-1}"
+PORT="${PORT:-18093}"
+export PORT
+command -v perf >/dev/null || { echo "perf is not installed" >&2; exit 2; }
+command -v wrk >/dev/null || { echo "wrk is not installed" >&2; exit 2; }
+(cd "$ROOT" && cargo build --release -q -p httpserver-example)
+
+EVENTS=raw_syscalls:sys_enter
+for call in read recvfrom write sendto writev epoll_wait epoll_pwait epoll_ctl; do
+    EVENTS="$EVENTS,syscalls:sys_enter_$call"
+done
+WRK_SCRIPT=()
+[ "$DEPTH" -gt 1 ] && WRK_SCRIPT=(-s "$PEERS/pipeline.lua")
+
+measure() { # name cmd...
+    local name=$1 out
+    shift
+    out=$(mktemp -d)
+    timeout 120 taskset -c 0 "$@" >/dev/null 2>&1 &
+    local spid=$!
+    for _ in $(seq 100); do (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null && break; sleep 0.1; done
+    # The server itself: timeout's child (taskset execs into it).
+    local server
+    server=$(pgrep -P "$spid" | head -1)
+    perf stat -x, -e "$EVENTS" -p "$server" -o "$out/perf" -- sleep "$DURATION" &
+    local ppid=$!
+    taskset -c 1 wrk -t1 -c64 -d"${DURATION}s" "${WRK_SCRIPT[@]}" "http://127.0.0.1:$PORT/" \
+        ${WRK_SCRIPT:+-- "$DEPTH"} >"$out/wrk"
+    wait "$ppid"
+    kill "$spid"
+    wait "$spid" 2>/dev/null || true
+    local requests
+    requests=$(awk '/requests in/{print $1}' "$out/wrk")
+    echo "$name (pipelining depth $DEPTH): $requests requests"
+    awk -F, -v n="$requests" '$3 ~ /sys_enter/ && $1 + 0 > 0 {
+        name = $3; sub(/.*sys_enter_?/, "", name); if (name == "") name = "all system calls";
+        printf "  %-18s %7.4f per request (%d calls)\n", name, $1 / n, $1 }' "$out/perf"
+    rm -rf "$out"
+}
+
+measure ioloop "$ROOT/target/release/httpserver-example" --port "$PORT"
+if [ -x "$PEERS/rust/target/release/mio_server" ]; then
+    measure mio "$PEERS/rust/target/release/mio_server"
+fi
