@@ -1,6 +1,7 @@
 //! The loop micro-benchmark workloads, ours and the peers', in one place:
 //! `benches/loop_micro.rs` times them with criterion, and the `micro`
-//! binary runs one of them once, for whole-process timing (`farm-bench`),
+//! binary runs one of them once, for paired whole-process timing
+//! (`benches/scripts/paired.sh`),
 //! `strace -c`, `perf` and `callgrind`. The workloads are those of
 //! `shared/peers` (its RESULTS.md defines them).
 //!
@@ -305,24 +306,34 @@ pub fn boxed_callback() -> BoxedCallback {
 
 // ----- cross-thread -------------------------------------------------------
 
-/// A second thread posts `n` callbacks with `Remote::add_callback`.
+thread_local! {
+    /// The cross-thread count, kept on the loop's thread as tokio's and
+    /// calloop's receivers keep theirs in a local: only the loop touches it.
+    static RECEIVED: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
+}
+
+/// A second thread posts `n` callbacks with `Remote::add_callback`; each
+/// captures one `u64` (as the peers' boxed closures do) and counts on the
+/// loop's thread.
 pub fn ioloop_cross_thread(n: u64) {
     let ioloop = new_loop();
     let remote = ioloop.remote();
-    let count = Arc::new(AtomicU64::new(0));
+    RECEIVED.set(0);
     let sender = std::thread::spawn(move || {
-        for i in 0..n {
-            let count = count.clone();
+        for _ in 0..n {
+            let inc = std::hint::black_box(1u64); // captured, so each Box allocates
             remote.add_callback(move || {
-                if count.fetch_add(1, Ordering::Relaxed) + 1 == n {
+                let count = RECEIVED.get() + inc;
+                RECEIVED.set(count);
+                if count == n {
                     IOLoop::current().stop();
                 }
-                std::hint::black_box(i);
             });
         }
     });
     ioloop.start().unwrap();
     sender.join().unwrap();
+    assert_eq!(RECEIVED.get(), n);
     ioloop.close(true).unwrap();
 }
 

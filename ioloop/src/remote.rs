@@ -10,10 +10,12 @@
 //! * `notified` is true once a wake has been written for the current sleep;
 //!   later producers skip the write.
 //!
-//! The loop stores `parked = true` and then re-reads `pending`; a producer
-//! stores `pending = true` and then reads `parked`. All four accesses are
-//! `SeqCst`, so at least one side sees the other's store: either the loop
-//! does not block, or the producer wakes it. No wakeup is lost.
+//! The loop stores `parked = true` and then re-reads `pending`; the
+//! producer whose callback is the first in the queue since the loop last
+//! took it stores `pending = true` and then reads `parked`. All four
+//! accesses are `SeqCst`, so at least one side sees the other's store:
+//! either the loop does not block, or the producer wakes it. No wakeup is
+//! lost.
 
 use std::fmt;
 use std::panic::Location;
@@ -75,16 +77,26 @@ impl Shared {
     }
 
     /// Queues an item; gives it back if the loop is closed.
+    ///
+    /// Only the push that finds the queue empty raises `pending` and checks
+    /// `parked`: the loop empties the queue and lowers `pending` under the
+    /// lock, so a later push into a non-empty queue knows an earlier pusher
+    /// (the one that found it empty after the loop's last take) raises the
+    /// flag after it, and that flag stays up until the loop takes the queue.
+    /// A stream of callbacks then costs one lock and one unlock each.
     pub(crate) fn push(&self, cb: RemoteItem) -> Result<(), RemoteItem> {
-        {
+        let first = {
             let mut queue = self.queue();
             if queue.closed {
                 return Err(cb);
             }
             queue.callbacks.push(cb);
+            queue.callbacks.len() == 1
+        };
+        if first {
+            self.pending.store(true, Ordering::SeqCst);
+            self.wake_if_parked();
         }
-        self.pending.store(true, Ordering::SeqCst);
-        self.wake_if_parked();
         Ok(())
     }
 

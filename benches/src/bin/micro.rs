@@ -1,7 +1,7 @@
 //! Runs one loop micro-benchmark workload once and prints its rate: the
 //! same code criterion times in `benches/loop_micro.rs`, for whole-process
-//! timing side by side (`farm-bench --vs`), `strace -c`, `perf` and
-//! callgrind.
+//! timing side by side (`benches/scripts/paired.sh`), `strace -c`, `perf`
+//! and callgrind.
 //!
 //! ```text
 //! cargo run --release -p benches --bin micro -- GROUP IMPLEMENTATION

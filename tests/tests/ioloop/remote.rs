@@ -55,3 +55,49 @@ fn remote_callbacks_keep_running_across_restarts() {
         assert_eq!(rx.try_recv().unwrap(), round);
     }
 }
+
+const THREADS: usize = 4;
+const PER_THREAD: usize = 20_000;
+
+thread_local! {
+    /// On the loop's thread: how many callbacks of each sender have run.
+    static SEEN: std::cell::RefCell<[usize; THREADS]> = const { std::cell::RefCell::new([0; THREADS]) };
+}
+
+#[test]
+fn c4_bursts_from_several_threads_all_run_in_each_senders_order_with_no_lost_wakeup() {
+    // Senders post in bursts with pauses between them, so the loop drains
+    // the queue, parks in poll, and must be woken by the first callback of
+    // the next burst (the only push that looks at whether it sleeps).
+    let ioloop = IOLoop::new().unwrap();
+    SEEN.set([0; THREADS]);
+    let senders: Vec<_> = (0..THREADS)
+        .map(|sender| {
+            let remote = ioloop.remote();
+            std::thread::spawn(move || {
+                for i in 0..PER_THREAD {
+                    remote.add_callback(move || {
+                        let total = SEEN.with_borrow_mut(|seen| {
+                            assert_eq!(seen[sender], i, "sender {sender} out of order");
+                            seen[sender] = i + 1;
+                            seen.iter().sum::<usize>()
+                        });
+                        if total == THREADS * PER_THREAD {
+                            IOLoop::current().stop();
+                        }
+                    });
+                    if i % 2_000 == 1_999 {
+                        std::thread::sleep(Duration::from_millis(2));
+                    }
+                }
+            })
+        })
+        .collect();
+    // A lost wakeup would leave the loop asleep with callbacks queued and
+    // nothing else to wake it: the 60 s safety net would fail the test.
+    util::run_for_at_most(&ioloop, Duration::from_secs(60));
+    for sender in senders {
+        sender.join().unwrap();
+    }
+    assert_eq!(SEEN.with_borrow(|seen| *seen), [PER_THREAD; THREADS]);
+}
