@@ -10,8 +10,11 @@
 #    pipelined.
 # 4. Memory per idle keep-alive connection, 10,000 connections, ours and
 #    hyper.
+# 5. Whole-process runs of ours and a peer in alternation (paired.py) for
+#    the loop workloads whose criterion medians are closest, and the
+#    watchdog's cost on the callback chain.
 # The peers come from ../shared/peers/setup.sh (default /tmp/peers);
-# steps 2 to 4 skip what is not built. Takes about 20 minutes.
+# steps 2 to 4 skip what is not built. Takes about 25 minutes.
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
 PEERS="${PEERS:-/tmp/peers}"
@@ -49,4 +52,16 @@ cargo build --release -q -p benches --bin idle_memory -p httpserver-example
         target/release/idle_memory --connections 10000 -- "$PEERS/rust/target/release/hyper_server"
     fi
 } 2>&1 | tee "$OUT/idle_memory.txt" >&2
+
+echo "== 5. paired whole-process runs" >&2
+cargo build --release -q -p benches --bin micro
+{
+    python3 benches/scripts/paired.py callbacks_chain_2M ioloop_watchdog ioloop 10
+    python3 benches/scripts/paired.py callbacks_batch_2M ioloop calloop 10
+    python3 benches/scripts/paired.py timers_insert_remove_1M ioloop tokio_delayqueue 10
+    python3 benches/scripts/paired.py timers_total_1M ioloop tokio_delayqueue 10
+    python3 benches/scripts/paired.py timers_total_1M ioloop tokio_delayqueue_boxed 10
+    python3 benches/scripts/paired.py cross_thread_1M ioloop tokio_mpsc 10 0,1
+    python3 benches/scripts/paired.py pingpong_100_pairs ioloop calloop 10
+} 2>&1 | tee "$OUT/paired.txt" >&2
 echo "report in $OUT" >&2

@@ -40,6 +40,17 @@ impl Events {
     pub const WRITE: Events = Events(0x004);
     /// An error or hang-up on the descriptor (`EPOLLERR | EPOLLHUP`).
     pub const ERROR: Events = Events(0x008 | 0x010);
+    /// The peer shut down its sending side: an end of file is waiting
+    /// behind any data still unread (`EPOLLRDHUP`, kqueue's `EV_EOF`).
+    ///
+    /// Not one of Tornado's events and not a mask bit to register for:
+    /// only handlers added with
+    /// [`add_edge_handler`](crate::IOLoop::add_edge_handler) and
+    /// `READ` interest receive it, beside `READ`, so that code which takes
+    /// a short read as proof the descriptor is drained (no further edge
+    /// would announce an end of file that came with the data) knows when it
+    /// is not. Level-triggered handlers see exactly Tornado's masks.
+    pub const READ_CLOSED: Events = Events(0x2000);
 
     const ALL: u32 = Self::READ.0 | Self::WRITE.0 | Self::ERROR.0;
 
@@ -140,6 +151,7 @@ impl fmt::Debug for Events {
             (Events::READ, "READ"),
             (Events::WRITE, "WRITE"),
             (Events::ERROR, "ERROR"),
+            (Events::READ_CLOSED, "READ_CLOSED"),
         ] {
             if self.intersects(event) {
                 if !first {
@@ -182,11 +194,18 @@ mod tests {
         assert_eq!(Events::from_bits_truncate(0x010), Events(0x010));
         assert!(Events::from_bits_truncate(0x010).is_error());
         assert!(Events::NONE.is_empty());
+        // READ_CLOSED is a hint beside the Tornado masks, not one of them.
+        assert_eq!(Events::from_bits_truncate(0x2000), Events::NONE);
+        assert_eq!(!Events::NONE, Events::READ | Events::WRITE | Events::ERROR);
     }
 
     #[test]
     fn debug_names() {
         assert_eq!(format!("{:?}", Events::NONE), "NONE");
         assert_eq!(format!("{}", Events::READ | Events::ERROR), "READ | ERROR");
+        assert_eq!(
+            format!("{}", Events::READ | Events::READ_CLOSED),
+            "READ | READ_CLOSED"
+        );
     }
 }

@@ -97,6 +97,10 @@ pub(crate) fn events_from_mio(event: &mio::event::Event) -> Events {
     if event.is_error() || (event.is_read_closed() && event.is_write_closed()) {
         events |= Events::ERROR;
     }
+    if event.is_read_closed() {
+        // Only edge handlers receive it (see `dispatch`).
+        events |= Events::READ_CLOSED;
+    }
     events
 }
 

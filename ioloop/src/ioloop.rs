@@ -576,6 +576,12 @@ impl IOLoop {
     /// leaves unconsumed is not reported until it changes. `update_handler`
     /// keeps the registration edge-triggered.
     ///
+    /// With `READ` interest the handler also receives
+    /// [`Events::READ_CLOSED`] beside `READ` once the peer has shut down
+    /// its sending side, so code that stops reading at a short read (the
+    /// kernel had no more) knows when an end of file is waiting that no
+    /// further edge will announce.
+    ///
     /// # Errors
     ///
     /// As [`add_handler`](IOLoop::add_handler).

@@ -397,7 +397,10 @@ fn dispatch(ioloop: &IOLoop, token: Token, events: Events) {
         let Some(reg) = table.by_token(token) else {
             return;
         };
-        let delivered = events & (reg.interest | Events::ERROR);
+        let mut delivered = events & (reg.interest | Events::ERROR);
+        if reg.trigger == poller::Trigger::Edge && delivered.contains(Events::READ) {
+            delivered |= events & Events::READ_CLOSED;
+        }
         if delivered.is_empty() {
             // For example READ on an ERROR-only registration.
             return;

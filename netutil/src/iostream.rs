@@ -245,13 +245,16 @@ impl StreamOptions {
 ///   [`IOLoop::add_edge_handler`], and the interest never changes. The
 ///   stream keeps its own readiness flags (`readable`, `writable`): an
 ///   event sets them, and a read or write that meets `WouldBlock` clears
-///   them (a short write on a socket or pipe, which means the kernel
-///   buffer is full, clears `writable` too; a short read does not clear
-///   `readable`, because an end of file that arrived with the data is
-///   reported by no further edge). Since the stream remembers
-///   readiness itself, an edge is all it needs: steady traffic costs no
-///   `epoll_ctl` at all, only `epoll_wait`, `read` and `write`, and an
-///   idle writable stream is not reported on every iteration.
+///   them. On a socket or pipe a short write (the kernel buffer is full)
+///   clears `writable`, and a short read (the kernel had no more) clears
+///   `readable`, as tokio does, unless the loop reported
+///   [`Events::READ_CLOSED`](ioloop::Events::READ_CLOSED): an end of file
+///   that arrived with the data is announced by no further edge, so reads
+///   go on until they find it. Since the stream remembers readiness
+///   itself, an edge is all it needs: steady request/response traffic
+///   costs one `epoll_wait`, one `read` and one `write` per message and no
+///   `epoll_ctl`, and an idle writable stream is not reported on every
+///   iteration.
 /// * **Reads happen in the reader's poll.** A read future first looks at
 ///   the buffer, then reads from the descriptor directly while it is
 ///   readable (an optimistic attempt before any waiting), and only then
@@ -354,10 +357,16 @@ struct State {
     eof: bool,
     rbuf: ReadBuffer,
     wbuf: WriteBuffer,
-    /// INVARIANT: false only if a read met `WouldBlock`
-    /// since the last `READ` event; so a false flag is always followed by
-    /// an event (the registration is edge-triggered).
+    /// INVARIANT: false only if, since the last `READ` event, a read met
+    /// `WouldBlock`, or (on a socket or pipe whose peer has not shut down,
+    /// `read_closed` false) returned less than it asked for; so a false
+    /// flag is always followed by an event (the registration is
+    /// edge-triggered, and new data or an end of file is a new edge).
     readable: bool,
+    /// The loop reported `READ_CLOSED`: an end of file waits behind the
+    /// data, and no further edge will announce it, so a short read no
+    /// longer proves the descriptor drained.
+    read_closed: bool,
     /// As `readable`, for writes.
     writable: bool,
     /// INVARIANT: true exactly while a read future is in progress (polled
@@ -452,6 +461,7 @@ impl Inner {
     /// One `read` into the buffer. Closes the stream on end of file (see
     /// [`end_of_file`](Inner::end_of_file)) or an error.
     fn fill(&self, st: &mut State) -> Filled {
+        let asked;
         let result = {
             let Some(file) = st.file.as_ref().filter(|_| !st.eof) else {
                 return Filled::Closed;
@@ -460,6 +470,7 @@ impl Inner {
             if spare.is_empty() {
                 return Filled::Full;
             }
+            asked = spare.len();
             loop {
                 match (&*file).read(spare) {
                     Err(err) if is_interrupted(&err) => continue,
@@ -473,9 +484,8 @@ impl Inner {
                 Filled::Closed
             }
             Ok(n) => {
-                // A short read does not prove the descriptor drained: an
-                // end of file (or more data) may follow without an edge.
                 st.rbuf.commit(n);
+                self.after_read(st, n, asked);
                 Filled::Data
             }
             Err(err) if is_would_block(&err) => {
@@ -524,6 +534,18 @@ impl Inner {
         });
     }
 
+    /// After a read of `n` bytes out of `asked`: a short read from a socket
+    /// or pipe means the kernel had no more, so the stream waits for the
+    /// next edge instead of paying a `read` that meets `WouldBlock` (as
+    /// tokio does). Not once the peer has shut down its side: the end of
+    /// file behind the data gets no edge of its own, so the next read must
+    /// go and find it.
+    fn after_read(&self, st: &mut State, n: usize, asked: usize) {
+        if n < asked && self.short_io_drains && !st.read_closed {
+            st.readable = false;
+        }
+    }
+
     /// The loop's handler for the stream's descriptor.
     fn on_events(&self, events: Events) {
         let mut st = self.st.borrow_mut();
@@ -537,6 +559,7 @@ impl Inner {
         }
         if events.contains(Events::READ) {
             st.readable = true;
+            st.read_closed |= events.contains(Events::READ_CLOSED);
             if let Some(waker) = st.read_waker.take() {
                 waker.wake();
             } else if !st.reading && st.rbuf.is_empty() {
@@ -574,6 +597,7 @@ impl Inner {
         // A hang-up without an error (a pipe's writer closed, or both
         // directions shut down): keep what the kernel still holds.
         st.readable = true;
+        st.read_closed = true;
         loop {
             match self.fill(st) {
                 Filled::Data => {}
@@ -609,6 +633,7 @@ impl State {
             rbuf: ReadBuffer::default(),
             wbuf: WriteBuffer::default(),
             readable: true,
+            read_closed: false,
             writable,
             reading: false,
             read_waker: None,
@@ -1391,9 +1416,13 @@ impl<'a, R: Request> ReadOp<'a, R> {
             if st.rbuf.is_empty() {
                 if let Some(direct) = self.request.direct() {
                     let file = st.file.as_ref().expect("open streams have a file");
+                    let asked = direct.len();
                     match (&*file).read(direct) {
                         Ok(0) => inner.end_of_file(st),
-                        Ok(n) => self.request.direct_done(n),
+                        Ok(n) => {
+                            self.request.direct_done(n);
+                            inner.after_read(st, n, asked);
+                        }
                         Err(err) if is_interrupted(&err) => {}
                         Err(err) if is_would_block(&err) => st.readable = false,
                         Err(err) => inner.close_locked(st, Some(err)),

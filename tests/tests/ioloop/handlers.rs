@@ -599,3 +599,36 @@ fn an_edge_handler_still_gets_error_on_hang_up() {
     util::run(&ioloop);
     assert_eq!(got.get(), Events::ERROR);
 }
+
+#[test]
+fn only_an_edge_handler_reading_sees_read_closed_when_the_peer_shuts_down_its_side() {
+    // Data and a shutdown of the peer's sending side: an edge handler with
+    // READ interest gets READ | READ_CLOSED; a level-triggered handler gets
+    // Tornado's plain READ.
+    for edge in [true, false] {
+        let ioloop = IOLoop::new().unwrap();
+        let (a, b) = util::socketpair();
+        (&a).write_all(b"last words").unwrap();
+        a.shutdown(std::net::Shutdown::Write).unwrap();
+        let got = Rc::new(Cell::new(Events::NONE));
+        let (g, l) = (got.clone(), ioloop.clone());
+        let handler = move |fd, events| {
+            g.set(events);
+            l.remove_handler(fd);
+            l.stop();
+        };
+        let fd = b.as_raw_fd();
+        if edge {
+            ioloop.add_edge_handler(fd, Events::READ, handler).unwrap();
+        } else {
+            ioloop.add_handler(fd, Events::READ, handler).unwrap();
+        }
+        util::run(&ioloop);
+        let expected = if edge {
+            Events::READ | Events::READ_CLOSED
+        } else {
+            Events::READ
+        };
+        assert_eq!(got.get(), expected, "edge: {edge}");
+    }
+}

@@ -498,3 +498,36 @@ fn regression_end_of_file_arriving_with_the_data_is_noticed() {
         }
     });
 }
+
+#[test]
+fn end_of_file_behind_data_is_noticed_over_tcp_whether_it_came_before_or_after_the_read() {
+    // A short read ends the stream's reading until the next edge; the end of
+    // file must still be seen both when it arrived with the data (reported
+    // as READ_CLOSED with that edge) and when it arrives later (an edge of
+    // its own).
+    run(|| async {
+        for fin_before_read in [true, false] {
+            let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+            let mut client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+            let server = IOStream::new(listener.accept().unwrap().0).unwrap();
+            client.write_all(b"one\n").unwrap();
+            if fin_before_read {
+                client.shutdown(std::net::Shutdown::Write).unwrap();
+                ioloop::sleep(Duration::from_millis(20)).await;
+            }
+            assert_eq!(server.read_until(b"\n", None).await.unwrap(), b"one\n");
+            if !fin_before_read {
+                client.shutdown(std::net::Shutdown::Write).unwrap();
+            }
+            let eof = ioloop::timeout(Duration::from_secs(5), server.read_bytes(1, true))
+                .await
+                .expect("end of file noticed, not a hang")
+                .unwrap_err();
+            assert_eq!(
+                closed_cause(&eof),
+                Some(ErrorKind::UnexpectedEof),
+                "{fin_before_read}"
+            );
+        }
+    });
+}
