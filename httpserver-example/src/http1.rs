@@ -198,6 +198,7 @@ pub enum Parsed<'a> {
 /// An [`HttpError`] with the status to answer: 400 for a malformed or
 /// ambiguous request, 431 for a head over the limit or with too many
 /// fields, 417 for an unsupported `Expect`, 505 for an unsupported version.
+#[inline]
 pub fn parse_head<'a>(buf: &'a [u8], limits: &Limits) -> Result<Parsed<'a>, HttpError> {
     // Left uninitialised: httparse writes only the headers it finds.
     let mut headers = [const { MaybeUninit::<httparse::Header<'a>>::uninit() }; MAX_HEADERS];

@@ -99,6 +99,7 @@ pub enum Reply {
 }
 
 /// The reply for `head`, whose decoded body is `body`.
+#[inline]
 pub fn route(head: &RequestHead<'_>, body: Vec<u8>) -> Reply {
     let readable = matches!(head.method, Method::Get | Method::Head);
     match head.path() {
@@ -190,6 +191,7 @@ pub fn write_response(
 /// As [`write_response`], taking a response whose bytes depend only on
 /// the date (a static body and content type) from `date`'s per-second
 /// cache: one copy instead of formatting a head.
+#[inline]
 pub fn write_response_cached(
     out: &mut Vec<u8>,
     response: &Response,

@@ -567,6 +567,7 @@ fn next_step(buf: &[u8], shared: &Shared, out: &mut Vec<u8>, peer: &PeerAddr) ->
 
 /// Appends the response to `out` and logs the request; returns whether
 /// the connection stays open.
+#[inline]
 fn render(
     shared: &Shared,
     out: &mut Vec<u8>,
