@@ -56,7 +56,7 @@ cargo build --release -q -p benches --bin idle_memory -p httpserver-example
 echo "== 5. paired whole-process runs" >&2
 cargo build --release -q -p benches --bin micro
 {
-    python3 benches/scripts/paired.py callbacks_chain_2M ioloop_watchdog ioloop 10
+    REPEAT=5 python3 benches/scripts/paired.py callbacks_chain_2M ioloop_watchdog ioloop 10
     python3 benches/scripts/paired.py callbacks_batch_2M ioloop calloop 10
     python3 benches/scripts/paired.py timers_insert_remove_1M ioloop tokio_delayqueue 10
     python3 benches/scripts/paired.py timers_total_1M ioloop tokio_delayqueue 10

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Times two loop micro-benchmark implementations in turn, A B A B ...
 
-Usage: python3 benches/scripts/paired.py GROUP IMPL_A IMPL_B [RUNS] [CPUS]
+Usage: [REPEAT=K] python3 benches/scripts/paired.py GROUP IMPL_A IMPL_B [RUNS] [CPUS]
 
 Runs `target/release/micro GROUP IMPL` (build it first with
 `cargo build --release -p benches --bin micro`) RUNS times for each
@@ -12,6 +12,11 @@ excluded) and the whole process's user and system CPU time (from wait4).
 Pairing A with the B run next to it keeps the ratio meaningful when a
 shared machine's speed drifts: the ratio printed is the median of the
 per-pair ratios A/B, beside each side's minimum, median and maximum.
+
+With REPEAT=K each process runs the workload K times and reports the
+median (`micro GROUP IMPL K`): the steady state without one-time set-up
+(the blocking watchdog's thread and unwinder warm-up); the process CPU
+times then cover all K runs.
 """
 import os
 import re
@@ -24,7 +29,7 @@ MICRO = os.path.join(ROOT, "target", "release", "micro")
 
 
 def run(group, impl, cpus):
-    cmd = ["taskset", "-c", cpus, MICRO, group, impl]
+    cmd = ["taskset", "-c", cpus, MICRO, group, impl, os.environ.get("REPEAT", "1")]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
     out = proc.stdout.read().decode()
     _, status, usage = os.wait4(proc.pid, 0)
@@ -53,7 +58,9 @@ def main():
     for _ in range(runs):
         for impl in (a, b):
             results[impl].append(run(group, impl, cpus))
-    print(f"{group}, {runs} pairs, pinned to CPU {cpus}; seconds median (min-max)")
+    repeat = os.environ.get("REPEAT", "1")
+    each = f", each process the median of {repeat} runs" if repeat != "1" else ""
+    print(f"{group}, {runs} pairs, pinned to CPU {cpus}{each}; seconds median (min-max)")
     print(f"| implementation | workload time | process user CPU | process system CPU |")
     print("|---|---:|---:|---:|")
     for impl in (a, b):

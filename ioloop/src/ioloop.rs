@@ -70,6 +70,8 @@ pub(crate) struct Inner {
     pub(crate) running: Cell<bool>,
     pub(crate) closed: Cell<bool>,
     pub(crate) event_capacity: usize,
+    /// The poll buffers, kept between runs (`None` while a run has them).
+    pub(crate) run_state: RefCell<Option<crate::run::RunState>>,
     // ----- seed parity (issue 9): the state of one feature file each -----
     /// Which of the optional features below are in use (`features.rs`).
     pub(crate) features: crate::features::Features,
@@ -253,6 +255,7 @@ impl Builder {
                 running: Cell::new(false),
                 closed: Cell::new(false),
                 event_capacity: self.event_capacity,
+                run_state: RefCell::new(Some(crate::run::RunState::new(self.event_capacity))),
                 // Seed parity (issue 9).
                 features: Default::default(),
                 hooks: Default::default(),

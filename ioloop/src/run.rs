@@ -48,7 +48,12 @@ use crate::timers::TimerKey;
 use crate::{Error, Events, IOLoop, current};
 
 /// Buffers reused across iterations, so a steady loop does not allocate.
-struct RunState {
+///
+/// The loop keeps one between runs (`Inner::run_state`), allocated with
+/// the loop: every `start`, `run_sync` and `run_once` reuses the same poll
+/// buffers instead of allocating and freeing them (and the free does not
+/// land at the top of a heap that a long run filled).
+pub(crate) struct RunState {
     events: mio::Events,
     ready: Vec<(Token, Events)>,
     due: Vec<TimerKey>,
@@ -142,14 +147,15 @@ pub(crate) fn run_once(ioloop: &IOLoop, wait: bool) -> Result<(), Error> {
         return Ok(());
     }
     let _running = Running::enter(ioloop);
-    let mut state = RunState::new(ioloop);
+    let mut lent = Lent::take(ioloop);
+    let state = lent.get();
     let mode = if wait {
         PollMode::Once
     } else {
         PollMode::NoWait
     };
-    poll_phase(ioloop, &mut state, mode, ioloop.inner.features.get())?;
-    callbacks_and_timeouts(ioloop, &mut state, &mut None);
+    poll_phase(ioloop, state, mode, ioloop.inner.features.get())?;
+    callbacks_and_timeouts(ioloop, state, &mut None);
     Ok(())
 }
 
@@ -165,19 +171,59 @@ pub(crate) fn run_until(
         return Ok(());
     }
     let _running = Running::enter(ioloop);
-    let mut state = RunState::new(ioloop);
-    while iteration(ioloop, &mut state, &mut main, until)? {}
+    let mut lent = Lent::take(ioloop);
+    let state = lent.get();
+    while iteration(ioloop, state, &mut main, until)? {}
     Ok(())
 }
 
 impl RunState {
-    fn new(ioloop: &IOLoop) -> RunState {
+    pub(crate) fn new(event_capacity: usize) -> RunState {
         RunState {
-            events: mio::Events::with_capacity(ioloop.inner.event_capacity),
+            events: mio::Events::with_capacity(event_capacity),
             ready: Vec::new(),
             due: Vec::new(),
             remote: Vec::new(),
             poll_skips: 0,
+        }
+    }
+}
+
+/// The loop's run state, lent to one run and given back when it ends,
+/// however it ends.
+struct Lent<'a> {
+    ioloop: &'a IOLoop,
+    state: Option<RunState>,
+}
+
+impl<'a> Lent<'a> {
+    fn take(ioloop: &'a IOLoop) -> Lent<'a> {
+        let state = ioloop.inner.run_state.borrow_mut().take();
+        // `None` only if a run is already under way, which `may_run`
+        // refuses; a fresh state keeps even that case sound.
+        let state = state.unwrap_or_else(|| RunState::new(ioloop.inner.event_capacity));
+        Lent {
+            ioloop,
+            state: Some(state),
+        }
+    }
+
+    fn get(&mut self) -> &mut RunState {
+        self.state.as_mut().expect("lent until dropped")
+    }
+}
+
+impl Drop for Lent<'_> {
+    fn drop(&mut self) {
+        if let Some(mut state) = self.state.take() {
+            // Normally empty already; after an unwind out of the loop
+            // (never a callback's panic, which is caught) what was
+            // half-processed is dropped, as it was with the run.
+            state.ready.clear();
+            state.due.clear();
+            state.remote.clear();
+            state.poll_skips = 0;
+            *self.ioloop.inner.run_state.borrow_mut() = Some(state);
         }
     }
 }

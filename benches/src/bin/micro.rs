@@ -4,9 +4,13 @@
 //! and callgrind.
 //!
 //! ```text
-//! cargo run --release -p benches --bin micro -- GROUP IMPLEMENTATION
+//! cargo run --release -p benches --bin micro -- GROUP IMPLEMENTATION [REPEAT]
 //! cargo run --release -p benches --bin micro -- --list
 //! ```
+//!
+//! With `REPEAT` the workload runs that many times in the process and the
+//! median is printed: the steady state, without one-time set-up such as
+//! the blocking watchdog's thread and unwinder warm-up.
 
 use std::process::ExitCode;
 
@@ -28,18 +32,34 @@ fn main() -> ExitCode {
             }
             ExitCode::SUCCESS
         }
-        [group, implementation] => match run_once(group, implementation) {
-            Some(took) => {
-                let n = elements(group).expect("a known group");
-                println!(
-                    "{group} {implementation}: {:.3} s, {:.0} per second",
-                    took.as_secs_f64(),
-                    n as f64 / took.as_secs_f64()
-                );
-                ExitCode::SUCCESS
-            }
-            None => usage(),
+        [group, implementation] => report(group, implementation, 1),
+        [group, implementation, repeat] => match repeat.parse::<usize>() {
+            Ok(repeat) if repeat > 0 => report(group, implementation, repeat),
+            _ => usage(),
         },
         _ => usage(),
     }
+}
+
+/// Runs the workload `repeat` times and prints the median time and rate.
+fn report(group: &str, implementation: &str, repeat: usize) -> ExitCode {
+    let mut times = Vec::with_capacity(repeat);
+    for _ in 0..repeat {
+        match run_once(group, implementation) {
+            Some(took) => times.push(took),
+            None => {
+                eprintln!("unknown workload {group} {implementation}; micro --list names them");
+                return ExitCode::from(2);
+            }
+        }
+    }
+    times.sort();
+    let took = times[times.len() / 2];
+    let n = elements(group).expect("a known group");
+    println!(
+        "{group} {implementation}: {:.3} s, {:.0} per second",
+        took.as_secs_f64(),
+        n as f64 / took.as_secs_f64()
+    );
+    ExitCode::SUCCESS
 }
