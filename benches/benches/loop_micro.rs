@@ -1,7 +1,7 @@
 //! Loop micro-benchmarks, ours and the peers' side by side in one run. The
 //! workloads live in `benches::micro` (see its table), so that the `micro`
 //! binary can run exactly the same code once for paired whole-process timing
-//! (`benches/scripts/paired.sh`), `strace -c` or callgrind.
+//! (`benches/scripts/paired.py`), `strace -c` or callgrind.
 //!
 //! ```text
 //! cargo bench -p benches --bench loop_micro                   # everything

@@ -2,13 +2,16 @@
 # System calls per HTTP request, counted by the kernel's own tracepoints
 # (perf stat), for our server and, if the peers are built, raw mio.
 #
-# Usage: [PEERS=/tmp/peers] [DURATION=5] [DEPTH=1] benches/scripts/syscalls_per_request.sh
+# Usage: [PEERS=/tmp/peers] [DURATION=5] [DEPTH=1] [TRACER=perf|strace] benches/scripts/syscalls_per_request.sh
 #
 # Each server is pinned to core 0 on 127.0.0.1, `wrk -t1 -c64` to core 1
 # (DEPTH > 1: the peers' pipeline.lua, DEPTH requests per write) for
 # DURATION seconds while `perf stat -p` counts the server's read, write,
 # epoll_wait and epoll_ctl calls; the counts are divided by the requests
-# wrk completed. Every server is killed by its PID.
+# wrk completed. TRACER=strace counts with `strace -c -f -p` instead (every
+# system call by name; it slows the server several times over, so fewer
+# requests complete, but the calls per request are the same). Every server
+# and tracer is ended by its PID.
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
 PEERS="${PEERS:-/tmp/peers}"
@@ -16,7 +19,8 @@ DURATION="${DURATION:-5}"
 DEPTH="${DEPTH:-1}"
 PORT="${PORT:-18093}"
 export PORT
-command -v perf >/dev/null || { echo "perf is not installed" >&2; exit 2; }
+TRACER="${TRACER:-perf}"
+command -v "$TRACER" >/dev/null || { echo "$TRACER is not installed" >&2; exit 2; }
 command -v wrk >/dev/null || { echo "wrk is not installed" >&2; exit 2; }
 (cd "$ROOT" && cargo build --release -q -p httpserver-example)
 
@@ -37,19 +41,33 @@ measure() { # name cmd...
     # The server itself: timeout's child (taskset execs into it).
     local server
     server=$(pgrep -P "$spid" | head -1)
-    perf stat -x, -e "$EVENTS" -p "$server" -o "$out/perf" -- sleep "$DURATION" &
-    local ppid=$!
+    local ppid
+    if [ "$TRACER" = strace ]; then
+        strace -c -f -o "$out/strace" -p "$server" &
+        ppid=$!
+        sleep 0.5 # attached before the load starts
+    else
+        perf stat -x, -e "$EVENTS" -p "$server" -o "$out/perf" -- sleep "$DURATION" &
+        ppid=$!
+    fi
     taskset -c 1 wrk -t1 -c64 -d"${DURATION}s" "${WRK_SCRIPT[@]}" "http://127.0.0.1:$PORT/" \
         ${WRK_SCRIPT:+-- "$DEPTH"} >"$out/wrk"
-    wait "$ppid"
+    [ "$TRACER" = strace ] && kill -INT "$ppid"
+    wait "$ppid" || true
     kill "$spid"
     wait "$spid" 2>/dev/null || true
     local requests
     requests=$(awk '/requests in/{print $1}' "$out/wrk")
-    echo "$name (pipelining depth $DEPTH): $requests requests"
-    awk -F, -v n="$requests" '$3 ~ /sys_enter/ && $1 + 0 > 0 {
-        name = $3; sub(/.*sys_enter_?/, "", name); if (name == "") name = "all system calls";
-        printf "  %-18s %7.4f per request (%d calls)\n", name, $1 / n, $1 }' "$out/perf"
+    echo "$name (pipelining depth $DEPTH, $TRACER): $requests requests"
+    if [ "$TRACER" = strace ]; then
+        # strace -c: % time, seconds, usecs/call, calls, [errors,] syscall
+        awk -v n="$requests" '$NF ~ /^[a-z_0-9]+$/ && $4 ~ /^[0-9]+$/ && $NF != "total" {
+            printf "  %-18s %7.4f per request (%d calls)\n", $NF, $4 / n, $4 }' "$out/strace"
+    else
+        awk -F, -v n="$requests" '$3 ~ /sys_enter/ && $1 + 0 > 0 {
+            name = $3; sub(/.*sys_enter_?/, "", name); if (name == "") name = "all system calls";
+            printf "  %-18s %7.4f per request (%d calls)\n", name, $1 / n, $1 }' "$out/perf"
+    fi
     rm -rf "$out"
 }
 

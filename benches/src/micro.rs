@@ -1,8 +1,8 @@
 //! The loop micro-benchmark workloads, ours and the peers', in one place:
 //! `benches/loop_micro.rs` times them with criterion, and the `micro`
-//! binary runs one of them once, for paired whole-process timing
-//! (`benches/scripts/paired.sh`),
-//! `strace -c`, `perf` and `callgrind`. The workloads are those of
+//! binary runs one of them in a process of its own, for paired
+//! whole-process timing (`benches/scripts/paired.py`), `strace -c`, `perf`
+//! and `callgrind`. The workloads are those of
 //! `shared/peers` (its RESULTS.md defines them).
 //!
 //! | group | ioloop | peers |
@@ -11,7 +11,7 @@
 //! | `callbacks_batch_2M` | 2M queued, then run | tokio: 2M `spawn`; calloop: 2M `insert_idle` |
 //! | `timers_insert_remove_1M` | 1M `call_later` over 0–1 s, every odd one removed | tokio-util `DelayQueue<()>` insert/remove (the peers' workload); `_boxed`: `DelayQueue` of boxed callbacks, what a timeout holds |
 //! | `timers_total_1M` | the same, then run until the 500k others fire | `DelayQueue` drained by `poll_expired` (`_boxed`: each callback called) |
-//! | `cross_thread_1M` | a second thread posts 1M `Remote::add_callback` | tokio unbounded mpsc of boxed closures; calloop `channel` |
+//! | `cross_thread_1M` | a second thread posts 1M `Remote::add_callback`, each closure capturing a `u64` and counting on the loop's thread | tokio unbounded mpsc of boxed closures; calloop `channel` |
 //! | `pingpong_100_pairs` | 100 socket pairs, 1-byte echo, raw level-triggered handlers | tokio `UnixStream` tasks; calloop `Generic`, `Mode::Level` |
 //!
 //! calloop's 1M timers are left out: one `Timer` source per timer is

@@ -1,6 +1,6 @@
 //! Runs one loop micro-benchmark workload once and prints its rate: the
 //! same code criterion times in `benches/loop_micro.rs`, for whole-process
-//! timing side by side (`benches/scripts/paired.sh`), `strace -c`, `perf`
+//! timing side by side (`benches/scripts/paired.py`), `strace -c`, `perf`
 //! and callgrind.
 //!
 //! ```text
