@@ -96,6 +96,14 @@
 //! call. Measured on 100 socket pairs doing 1-byte ping-pong, re-arming
 //! cost two `epoll_ctl` per round trip and 30% of the throughput.
 //!
+//! Beside Tornado's handlers, [`IOLoop::add_edge_handler`] registers a
+//! descriptor edge-triggered, for code that keeps its own readiness state
+//! (`netutil`'s streams): no system call per event, and an idle writable
+//! descriptor is not reported on every iteration. Edge handlers reading
+//! also receive [`Events::READ_CLOSED`](crate::Events::READ_CLOSED) when
+//! the peer has shut down its side, so they may take a short read as
+//! proof of a drained descriptor except when an end of file is waiting.
+//!
 //! As with Tornado on epoll, a descriptor must be removed
 //! ([`IOLoop::remove_handler`]) before it is closed: epoll watches the open
 //! file, not the number, so a closed descriptor whose file is still open
