@@ -144,11 +144,7 @@ impl TCPServer {
         address: Option<&str>,
         options: &BindOptions,
     ) -> io::Result<Vec<SocketAddr>> {
-        let listeners = options.bind(port, address)?;
-        let addrs = listeners
-            .iter()
-            .map(|l| l.local_addr())
-            .collect::<io::Result<Vec<_>>>()?;
+        let (listeners, addrs) = bind_with_addrs(port, address, options)?;
         self.add_sockets(listeners)?;
         Ok(addrs)
     }
@@ -222,11 +218,7 @@ impl TCPServer {
         address: Option<&str>,
         options: &BindOptions,
     ) -> io::Result<Vec<SocketAddr>> {
-        let listeners = options.bind(port, address)?;
-        let addrs = listeners
-            .iter()
-            .map(|l| l.local_addr())
-            .collect::<io::Result<Vec<_>>>()?;
+        let (listeners, addrs) = bind_with_addrs(port, address, options)?;
         self.inner
             .pending
             .borrow_mut()
@@ -299,4 +291,19 @@ impl fmt::Debug for TCPServer {
             .field("stopped", &self.inner.stopped.get())
             .finish()
     }
+}
+
+/// Binds with `options` and reads back each socket's address (its port is
+/// the one chosen when `port` is 0).
+fn bind_with_addrs(
+    port: u16,
+    address: Option<&str>,
+    options: &BindOptions,
+) -> io::Result<(Vec<std::net::TcpListener>, Vec<SocketAddr>)> {
+    let listeners = options.bind(port, address)?;
+    let addrs = listeners
+        .iter()
+        .map(|l| l.local_addr())
+        .collect::<io::Result<Vec<_>>>()?;
+    Ok((listeners, addrs))
 }

@@ -8,13 +8,7 @@
 
 #![allow(dead_code)] // each binary uses its part
 
-use std::cell::RefCell;
 use std::panic::{self, AssertUnwindSafe};
-use std::rc::Rc;
-use std::sync::{Mutex, OnceLock, PoisonError};
-use std::time::Duration;
-
-use ioloop::IOLoop;
 
 /// A named test.
 pub(crate) type Test = (&'static str, fn());
@@ -84,72 +78,16 @@ fn quiet_panics_of_ioloop_callbacks() {
     }));
 }
 
-/// Runs `ioloop` until it stops, failing the test if it is still running
-/// after `limit` (a safety net, not a timing assertion).
-pub(crate) fn run_for_at_most(ioloop: &IOLoop, limit: Duration) {
-    let timed_out = Rc::new(RefCell::new(false));
-    let (t, l) = (timed_out.clone(), ioloop.clone());
-    let guard = ioloop.call_later(limit, move || {
-        *t.borrow_mut() = true;
-        l.stop();
-    });
-    ioloop.start().expect("start");
-    ioloop.remove_timeout(guard);
-    assert!(
-        !*timed_out.borrow(),
-        "the loop was still running after {limit:?}"
-    );
-}
-
-/// A `log` logger that keeps every record: (target, level, message).
-pub(crate) struct CaptureLogger {
-    records: Mutex<Vec<(String, log::Level, String)>>,
-}
-
-impl log::Log for CaptureLogger {
-    fn enabled(&self, _: &log::Metadata<'_>) -> bool {
-        true
-    }
-    fn log(&self, record: &log::Record<'_>) {
-        self.records
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .push((
-                record.target().to_owned(),
-                record.level(),
-                record.args().to_string(),
-            ));
-    }
-    fn flush(&self) {}
-}
-
-fn logger() -> &'static CaptureLogger {
-    static LOGGER: OnceLock<&'static CaptureLogger> = OnceLock::new();
-    LOGGER.get_or_init(|| {
-        let logger: &'static CaptureLogger = Box::leak(Box::new(CaptureLogger {
-            records: Mutex::new(Vec::new()),
-        }));
-        log::set_logger(logger).expect("no other logger in this test binary");
-        log::set_max_level(log::LevelFilter::Trace);
-        logger
-    })
-}
+pub(crate) use integration_tests::run_for_at_most;
 
 /// Starts capturing log records (idempotent).
 pub(crate) fn capture_logs() {
-    logger();
+    integration_tests::logs::capture();
 }
 
 /// The messages logged so far with `target` at `level`.
 pub(crate) fn logged(target: &str, level: log::Level) -> Vec<String> {
-    logger()
-        .records
-        .lock()
-        .unwrap_or_else(PoisonError::into_inner)
-        .iter()
-        .filter(|(t, l, _)| t == target && *l == level)
-        .map(|(_, _, m)| m.clone())
-        .collect()
+    integration_tests::logs::messages(|r| r.target == target && r.level == level)
 }
 
 #[allow(unsafe_code)]

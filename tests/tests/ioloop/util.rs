@@ -4,28 +4,14 @@ use std::cell::RefCell;
 use std::io::Write;
 use std::os::unix::net::UnixStream;
 use std::rc::Rc;
-use std::sync::{Mutex, MutexGuard, OnceLock, PoisonError};
-use std::thread::{self, ThreadId};
+use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::thread;
 use std::time::Duration;
 
+use integration_tests::logs;
 use ioloop::IOLoop;
 
-/// Runs `ioloop` until it stops, failing the test if it is still running
-/// after `limit` (a safety net, not a timing assertion).
-pub(crate) fn run_for_at_most(ioloop: &IOLoop, limit: Duration) {
-    let timed_out = Rc::new(RefCell::new(false));
-    let (t, l) = (timed_out.clone(), ioloop.clone());
-    let guard = ioloop.call_later(limit, move || {
-        *t.borrow_mut() = true;
-        l.stop();
-    });
-    ioloop.start().expect("start");
-    ioloop.remove_timeout(guard);
-    assert!(
-        !*timed_out.borrow(),
-        "the loop was still running after {limit:?}"
-    );
-}
+pub(crate) use integration_tests::run_for_at_most;
 
 /// `run_for_at_most` with a generous 10 s limit.
 pub(crate) fn run(ioloop: &IOLoop) {
@@ -72,57 +58,15 @@ pub(crate) fn global_lock() -> MutexGuard<'static, ()> {
     LOCK.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
-/// A `log` logger that keeps the records of each thread, so tests running
-/// in parallel each see their own.
-pub(crate) struct CaptureLogger {
-    records: Mutex<Vec<(ThreadId, log::Level, String)>>,
-}
-
-impl log::Log for CaptureLogger {
-    fn enabled(&self, _: &log::Metadata<'_>) -> bool {
-        true
-    }
-    fn log(&self, record: &log::Record<'_>) {
-        self.records
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .push((
-                thread::current().id(),
-                record.level(),
-                record.args().to_string(),
-            ));
-    }
-    fn flush(&self) {}
-}
-
-fn logger() -> &'static CaptureLogger {
-    static LOGGER: OnceLock<&'static CaptureLogger> = OnceLock::new();
-    LOGGER.get_or_init(|| {
-        let logger: &'static CaptureLogger = Box::leak(Box::new(CaptureLogger {
-            records: Mutex::new(Vec::new()),
-        }));
-        log::set_logger(logger).expect("no other logger in this test binary");
-        log::set_max_level(log::LevelFilter::Trace);
-        logger
-    })
-}
-
 /// Starts capturing log records (idempotent).
 pub(crate) fn capture_logs() {
-    logger();
+    logs::capture();
 }
 
 /// The records this thread logged at `level`.
 pub(crate) fn logged(level: log::Level) -> Vec<String> {
     let me = thread::current().id();
-    logger()
-        .records
-        .lock()
-        .unwrap_or_else(PoisonError::into_inner)
-        .iter()
-        .filter(|(t, l, _)| *t == me && *l == level)
-        .map(|(_, _, m)| m.clone())
-        .collect()
+    logs::messages(|r| r.thread == me && r.level == level)
 }
 
 #[allow(unsafe_code)]

@@ -3,10 +3,11 @@
 use std::future::Future;
 use std::net::{SocketAddr, TcpListener};
 use std::path::PathBuf;
-use std::sync::{Mutex, OnceLock, PoisonError};
-use std::thread::{self, ThreadId};
+use std::sync::OnceLock;
+use std::thread;
 use std::time::Duration;
 
+use integration_tests::logs;
 use ioloop::{IOLoop, MakeCurrent};
 
 /// A fresh loop made current on this thread.
@@ -107,57 +108,15 @@ pub(crate) fn refusing_addr() -> (socket2::Socket, SocketAddr) {
 /// wait for) the machine's DNS.
 pub(crate) const UNRESOLVABLE: &str = "no..such.invalid";
 
-/// A `log` logger that keeps each thread's records, so parallel tests see
-/// their own.
-struct CaptureLogger {
-    records: Mutex<Vec<(ThreadId, log::Level, String)>>,
-}
-
-impl log::Log for CaptureLogger {
-    fn enabled(&self, _: &log::Metadata<'_>) -> bool {
-        true
-    }
-    fn log(&self, record: &log::Record<'_>) {
-        self.records
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .push((
-                thread::current().id(),
-                record.level(),
-                record.args().to_string(),
-            ));
-    }
-    fn flush(&self) {}
-}
-
-fn logger() -> &'static CaptureLogger {
-    static LOGGER: OnceLock<&'static CaptureLogger> = OnceLock::new();
-    LOGGER.get_or_init(|| {
-        let logger: &'static CaptureLogger = Box::leak(Box::new(CaptureLogger {
-            records: Mutex::new(Vec::new()),
-        }));
-        log::set_logger(logger).expect("no other logger in this test binary");
-        log::set_max_level(log::LevelFilter::Debug);
-        logger
-    })
-}
-
 /// Starts capturing log records (idempotent).
 pub(crate) fn capture_logs() {
-    logger();
+    logs::capture();
 }
 
 /// The records this thread logged at `level` or more severe.
 pub(crate) fn logged(level: log::Level) -> Vec<String> {
     let me = thread::current().id();
-    logger()
-        .records
-        .lock()
-        .unwrap_or_else(PoisonError::into_inner)
-        .iter()
-        .filter(|(t, l, _)| *t == me && *l <= level)
-        .map(|(_, _, m)| m.clone())
-        .collect()
+    logs::messages(|r| r.thread == me && r.level <= level)
 }
 
 #[allow(unsafe_code)]
