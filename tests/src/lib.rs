@@ -1,11 +1,16 @@
-//! Helpers shared by the integration test binaries in `tests/`: running a
-//! loop under a safety net, and capturing `log` records.
+//! Helpers shared by the integration test binaries in `tests/`: a loop
+//! whose callback panics fail the test, running a loop under a safety net,
+//! and capturing `log` records.
 
 use std::cell::Cell;
 use std::rc::Rc;
 use std::time::Duration;
 
 use ioloop::IOLoop;
+
+mod test_loop;
+
+pub use test_loop::TestLoop;
 
 /// Runs `ioloop` until it stops, failing the test if it is still running
 /// after `limit` (a safety net, not a timing assertion).

@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 
 use ioloop::{Events, Executor, IOLoop, ThreadPool};
 
+use crate::util::TestLoop;
 use crate::util::{self, Log};
 
 struct DropFlag(Rc<Cell<bool>>);
@@ -23,7 +24,7 @@ impl Drop for DropFlag {
 
 #[test]
 fn sleep_completes_no_earlier_than_its_duration_by_the_loop_clock() {
-    let ioloop = IOLoop::new().unwrap();
+    let ioloop = TestLoop::new();
     let (start, end) = ioloop
         .run_sync(
             || async {
@@ -41,7 +42,7 @@ fn sleep_completes_no_earlier_than_its_duration_by_the_loop_clock() {
 
 #[test]
 fn sleep_until_accepts_absolute_deadlines() {
-    let ioloop = IOLoop::new().unwrap();
+    let ioloop = TestLoop::new();
     let target = Instant::now() + Duration::from_millis(20);
     ioloop
         .run_sync(move || ioloop::sleep_until(target), None)
@@ -55,7 +56,7 @@ fn sleep_until_accepts_absolute_deadlines() {
 
 #[test]
 fn a_dropped_sleep_removes_its_timeout() {
-    let ioloop = IOLoop::new().unwrap();
+    let ioloop = TestLoop::new();
     let fired = ioloop
         .run_sync(
             || async {
@@ -76,7 +77,7 @@ fn a_dropped_sleep_removes_its_timeout() {
 
 #[test]
 fn timeout_gives_the_output_when_in_time() {
-    let ioloop = IOLoop::new().unwrap();
+    let ioloop = TestLoop::new();
     let v = ioloop
         .run_sync(
             || {
@@ -93,7 +94,7 @@ fn timeout_gives_the_output_when_in_time() {
 
 #[test]
 fn timeout_elapses_and_drops_the_inner_future() {
-    let ioloop = IOLoop::new().unwrap();
+    let ioloop = TestLoop::new();
     let dropped = Rc::new(Cell::new(false));
     let guard = DropFlag(dropped.clone());
     let result = ioloop
@@ -115,7 +116,7 @@ fn timeout_elapses_and_drops_the_inner_future() {
 
 #[test]
 fn yield_now_lets_queued_callbacks_run_first() {
-    let ioloop = IOLoop::new().unwrap();
+    let ioloop = TestLoop::new();
     let log = Log::default();
     let g = log.clone();
     ioloop
@@ -135,7 +136,7 @@ fn yield_now_lets_queued_callbacks_run_first() {
 
 #[test]
 fn readable_completes_when_data_arrives_from_another_thread() {
-    let ioloop = IOLoop::new().unwrap();
+    let ioloop = TestLoop::new();
     let (a, b) = util::socketpair();
     let writer = std::thread::spawn(move || {
         std::thread::sleep(Duration::from_millis(20));
@@ -159,7 +160,7 @@ fn readable_completes_when_data_arrives_from_another_thread() {
 
 #[test]
 fn writable_completes_at_once_on_a_writable_socket() {
-    let ioloop = IOLoop::new().unwrap();
+    let ioloop = TestLoop::new();
     let (_a, b) = util::socketpair();
     let fd = b.as_raw_fd();
     let events = ioloop
@@ -171,7 +172,7 @@ fn writable_completes_at_once_on_a_writable_socket() {
 
 #[test]
 fn readable_reports_a_hang_up_as_error() {
-    let ioloop = IOLoop::new().unwrap();
+    let ioloop = TestLoop::new();
     let (a, b) = util::socketpair();
     drop(a);
     let fd = b.as_raw_fd();
@@ -184,7 +185,7 @@ fn readable_reports_a_hang_up_as_error() {
 
 #[test]
 fn readiness_on_an_fd_with_a_handler_is_an_error() {
-    let ioloop = IOLoop::new().unwrap();
+    let ioloop = TestLoop::new();
     let (_a, b) = util::socketpair();
     let fd = b.as_raw_fd();
     ioloop.add_handler(fd, Events::READ, |_, _| {}).unwrap();
@@ -198,7 +199,7 @@ fn readiness_on_an_fd_with_a_handler_is_an_error() {
 
 #[test]
 fn a_dropped_readiness_future_removes_its_handler() {
-    let ioloop = IOLoop::new().unwrap();
+    let ioloop = TestLoop::new();
     let (_a, b) = util::socketpair();
     let fd = b.as_raw_fd();
     let timed_out = ioloop
@@ -214,7 +215,7 @@ fn a_dropped_readiness_future_removes_its_handler() {
 
 #[test]
 fn f2_run_in_executor_runs_off_the_loop_and_completes_on_it() {
-    let ioloop = IOLoop::new().unwrap();
+    let ioloop = TestLoop::new();
     let loop_thread = std::thread::current().id();
     let (worker, value) = ioloop
         .run_sync(
@@ -239,7 +240,7 @@ fn f2_run_in_executor_runs_off_the_loop_and_completes_on_it() {
 
 #[test]
 fn f2_run_in_executor_reports_a_panic_to_the_awaiter() {
-    let ioloop = IOLoop::new().unwrap();
+    let ioloop = TestLoop::new();
     let err = ioloop
         .run_sync(
             || IOLoop::current().run_in_executor(|| -> u32 { panic!("in the pool") }),
@@ -259,7 +260,7 @@ fn f2_set_default_executor_replaces_the_pool() {
             self.1.execute(job);
         }
     }
-    let ioloop = IOLoop::new().unwrap();
+    let ioloop = TestLoop::new();
     let jobs = Arc::new(AtomicUsize::new(0));
     ioloop.set_default_executor(Counting(jobs.clone(), ThreadPool::new(2).unwrap()));
     let total = ioloop
@@ -288,7 +289,7 @@ fn a_dropped_executor_job_gives_cancelled() {
             drop(job);
         }
     }
-    let ioloop = IOLoop::new().unwrap();
+    let ioloop = TestLoop::new();
     ioloop.set_default_executor(Dropping);
     let err = ioloop
         .run_sync(|| IOLoop::current().run_in_executor(|| 1), None)

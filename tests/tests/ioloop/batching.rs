@@ -11,10 +11,11 @@ use std::time::Duration;
 use ioloop::{Events, IOLoop};
 
 use crate::util;
+use crate::util::TestLoop;
 
 /// The iteration each of three timeouts (1, 10 and 20 ms) ran in.
 fn timeout_iterations(interval: Duration) -> Vec<u64> {
-    let ioloop = IOLoop::new().unwrap();
+    let ioloop = TestLoop::new();
     ioloop.set_timeout_interval(interval);
     assert_eq!(ioloop.timeout_interval(), interval);
     let seen = Rc::new(RefCell::new(Vec::new()));
@@ -43,7 +44,7 @@ fn timeout_interval_runs_close_timeouts_in_one_iteration() {
 
 #[test]
 fn timeout_interval_delays_but_never_advances_a_timeout() {
-    let ioloop = IOLoop::new().unwrap();
+    let ioloop = TestLoop::new();
     ioloop.set_timeout_interval(Duration::from_millis(40));
     let added = ioloop.time();
     let fired = Rc::new(Cell::new(0.0));
@@ -56,7 +57,7 @@ fn timeout_interval_delays_but_never_advances_a_timeout() {
 
 #[test]
 fn io_interval_spaces_polls_by_at_least_the_interval() {
-    let ioloop = IOLoop::new().unwrap();
+    let ioloop = TestLoop::new();
     ioloop.set_io_interval(Duration::from_millis(20));
     assert_eq!(ioloop.io_interval(), Duration::from_millis(20));
     let (mut a, b) = util::socketpair();
@@ -86,7 +87,7 @@ fn io_interval_spaces_polls_by_at_least_the_interval() {
 
 #[test]
 fn io_interval_does_not_delay_queued_callbacks_or_due_timeouts() {
-    let ioloop = IOLoop::new().unwrap();
+    let ioloop = TestLoop::new();
     ioloop.set_io_interval(Duration::from_secs(30));
     let started = ioloop.time();
     // A chain of callbacks: never waits.

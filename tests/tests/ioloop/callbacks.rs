@@ -8,11 +8,12 @@ use std::time::{Duration, Instant};
 
 use ioloop::IOLoop;
 
+use crate::util::TestLoop;
 use crate::util::{self, Log};
 
 #[test]
 fn c1_callbacks_run_in_fifo_order() {
-    let ioloop = IOLoop::new().unwrap();
+    let ioloop = TestLoop::new();
     let log = Log::default();
     for i in 0..50 {
         let g = log.clone();
@@ -27,7 +28,7 @@ fn c1_callbacks_run_in_fifo_order() {
 
 #[test]
 fn c2_callback_added_during_an_iteration_runs_on_the_next() {
-    let ioloop = IOLoop::new().unwrap();
+    let ioloop = TestLoop::new();
     let log = Log::default();
     // A timeout due before the first iteration: it runs in iteration 1,
     // after iteration 1's callbacks.
@@ -56,7 +57,7 @@ fn c2_callback_added_during_an_iteration_runs_on_the_next() {
 
 #[test]
 fn c2_callbacks_added_by_handlers_and_timeouts_run_on_the_next_iteration() {
-    let ioloop = IOLoop::new().unwrap();
+    let ioloop = TestLoop::new();
     let log = Log::default();
     let (g, l) = (log.clone(), ioloop.clone());
     ioloop.add_timeout(Duration::ZERO, move || {
@@ -75,7 +76,7 @@ fn c2_callbacks_added_by_handlers_and_timeouts_run_on_the_next_iteration() {
 
 #[test]
 fn c3_a_pending_callback_means_the_loop_does_not_sleep() {
-    let ioloop = IOLoop::new().unwrap();
+    let ioloop = TestLoop::new();
     // Far-away timeout: if the loop slept until it, the test would hit the
     // safety limit.
     ioloop.call_later(Duration::from_secs(3600), || {});
@@ -91,7 +92,7 @@ fn c3_a_pending_callback_means_the_loop_does_not_sleep() {
 
 #[test]
 fn c4_remote_add_callback_wakes_a_sleeping_loop() {
-    let ioloop = IOLoop::new().unwrap();
+    let ioloop = TestLoop::new();
     let remote = ioloop.remote();
     let ran = Rc::new(Cell::new(false));
     let sender = std::thread::spawn(move || {
@@ -115,7 +116,7 @@ fn c4_remote_add_callback_wakes_a_sleeping_loop() {
 fn c4_remote_callbacks_from_many_threads_all_run_in_per_thread_order() {
     const THREADS: usize = 4;
     const EACH: usize = 5_000;
-    let ioloop = IOLoop::new().unwrap();
+    let ioloop = TestLoop::new();
     let remote = ioloop.remote();
     let done = Arc::new(AtomicUsize::new(0));
     let senders: Vec<_> = (0..THREADS)
@@ -158,7 +159,7 @@ fn c4_remote_callbacks_from_many_threads_all_run_in_per_thread_order() {
 
 #[test]
 fn c7_add_callback_on_a_closed_loop_is_dropped_silently() {
-    let ioloop = IOLoop::new().unwrap();
+    let ioloop = TestLoop::new();
     ioloop.close(false).unwrap();
     ioloop.add_callback(|| unreachable!());
     ioloop.remote().add_callback(|| unreachable!());
@@ -181,7 +182,7 @@ fn c7_add_callback_on_a_closed_loop_is_dropped_silently() {
 #[test]
 fn c7_racing_remote_add_callback_and_close_never_fails() {
     for _ in 0..20 {
-        let ioloop = IOLoop::new().unwrap();
+        let ioloop = TestLoop::new();
         let remote = ioloop.remote();
         let racer = std::thread::spawn(move || {
             for _ in 0..1_000 {
@@ -200,6 +201,7 @@ fn c7_racing_remote_add_callback_and_close_never_fails() {
 #[test]
 fn c10_spawn_callback_runs_and_its_panic_is_logged_by_the_loop() {
     util::capture_logs();
+    // The default exception handler: this test reads its log.
     let ioloop = IOLoop::new().unwrap();
     ioloop.spawn_callback(|| panic!("fire and forget"));
     let ran = Rc::new(Cell::new(false));

@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use ioloop::{CallbackKind, Events, HookKind, IOLoop};
 
+use crate::util::TestLoop;
 use crate::util::{self, Log};
 
 /// A prepare hook that queues an empty callback before every poll, so no
@@ -20,7 +21,7 @@ fn keep_busy(ioloop: &IOLoop) -> ioloop::Hook {
 
 #[test]
 fn phases_run_in_order_callbacks_timeouts_prepare_poll_handlers_check() {
-    let ioloop = IOLoop::new().unwrap();
+    let ioloop = TestLoop::new();
     let log = Log::default();
     let (a, b) = util::readable_pair(b"x");
     let (g, l) = (log.clone(), ioloop.clone());
@@ -63,7 +64,7 @@ fn phases_run_in_order_callbacks_timeouts_prepare_poll_handlers_check() {
 
 #[test]
 fn prepare_and_check_run_once_per_iteration_and_stop_when_asked() {
-    let ioloop = IOLoop::new().unwrap();
+    let ioloop = TestLoop::new();
     let counts = Rc::new(RefCell::new((0, 0)));
     let (c, l) = (counts.clone(), ioloop.clone());
     let prepare = ioloop.add_prepare(move |_| c.borrow_mut().0 += 1);
@@ -100,7 +101,7 @@ fn prepare_and_check_run_once_per_iteration_and_stop_when_asked() {
 
 #[test]
 fn idle_hooks_do_not_run_while_callbacks_are_queued() {
-    let ioloop = IOLoop::new().unwrap();
+    let ioloop = TestLoop::new();
     let chain_left = Rc::new(Cell::new(100u32));
     let idle_saw = Rc::new(RefCell::new(Vec::new()));
     let (left, seen, l) = (chain_left.clone(), idle_saw.clone(), ioloop.clone());
@@ -129,7 +130,7 @@ fn idle_hooks_do_not_run_while_callbacks_are_queued() {
 
 #[test]
 fn idle_hooks_do_not_run_while_a_descriptor_is_ready() {
-    let ioloop = IOLoop::new().unwrap();
+    let ioloop = TestLoop::new();
     let (mut a, b) = util::socketpair();
     a.write_all(&[0; 10]).unwrap();
     let reads = Rc::new(Cell::new(0));
@@ -156,7 +157,7 @@ fn idle_hooks_do_not_run_while_a_descriptor_is_ready() {
 
 #[test]
 fn an_idle_hook_keeps_the_poll_from_blocking() {
-    let ioloop = IOLoop::new().unwrap();
+    let ioloop = TestLoop::new();
     // Nothing else would wake the loop for an hour.
     let far = ioloop.call_later(Duration::from_secs(3600), || unreachable!());
     let calls = Rc::new(Cell::new(0));
@@ -177,7 +178,7 @@ fn an_idle_hook_keeps_the_poll_from_blocking() {
 
 #[test]
 fn idle_hooks_run_between_sparse_timeouts() {
-    let ioloop = IOLoop::new().unwrap();
+    let ioloop = TestLoop::new();
     let log = Log::default();
     let g = log.clone();
     ioloop.add_idle(move |hook| {
@@ -195,7 +196,7 @@ fn idle_hooks_run_between_sparse_timeouts() {
 
 #[test]
 fn a_hook_added_during_a_pass_runs_on_the_next_one() {
-    let ioloop = IOLoop::new().unwrap();
+    let ioloop = TestLoop::new();
     let busy = keep_busy(&ioloop);
     let log = Log::default();
     let (g, l) = (log.clone(), ioloop.clone());
@@ -221,7 +222,7 @@ fn a_hook_added_during_a_pass_runs_on_the_next_one() {
 
 #[test]
 fn a_hook_stopped_by_an_earlier_one_in_the_pass_does_not_run() {
-    let ioloop = IOLoop::new().unwrap();
+    let ioloop = TestLoop::new();
     let victim: Rc<RefCell<Option<ioloop::Hook>>> = Rc::default();
     let (v, l) = (victim.clone(), ioloop.clone());
     ioloop.add_prepare(move |hook| {
@@ -236,7 +237,7 @@ fn a_hook_stopped_by_an_earlier_one_in_the_pass_does_not_run() {
 
 #[test]
 fn a_panicking_hook_is_reported_and_stays_active() {
-    let ioloop = IOLoop::new().unwrap();
+    let ioloop = TestLoop::new();
     let busy = keep_busy(&ioloop);
     let kinds = Rc::new(RefCell::new(Vec::new()));
     let k = kinds.clone();
@@ -264,7 +265,7 @@ fn a_panicking_hook_is_reported_and_stays_active() {
 
 #[test]
 fn stopping_a_hook_drops_its_callback() {
-    let ioloop = IOLoop::new().unwrap();
+    let ioloop = TestLoop::new();
     let captured = Rc::new(());
     let c = captured.clone();
     let hook = ioloop.add_idle(move |_| {

@@ -7,11 +7,12 @@ use std::time::{Duration, Instant};
 
 use ioloop::{Error, Events, IOLoop, MakeCurrent};
 
+use crate::util::TestLoop;
 use crate::util::{self, Log};
 
 #[test]
 fn l1_start_runs_iterations_until_stop() {
-    let ioloop = IOLoop::new().unwrap();
+    let ioloop = TestLoop::new();
     let count = Rc::new(Cell::new(0));
     fn again(ioloop: IOLoop, count: Rc<Cell<u32>>) {
         count.set(count.get() + 1);
@@ -30,7 +31,7 @@ fn l1_start_runs_iterations_until_stop() {
 
 #[test]
 fn l2_stop_before_start_makes_next_start_return_at_once() {
-    let ioloop = IOLoop::new().unwrap();
+    let ioloop = TestLoop::new();
     let ran = Rc::new(Cell::new(false));
     let r = ran.clone();
     ioloop.add_callback(move || r.set(true));
@@ -46,7 +47,7 @@ fn l2_stop_before_start_makes_next_start_return_at_once() {
 
 #[test]
 fn l2_remote_stop_before_start_makes_next_start_return_at_once() {
-    let ioloop = IOLoop::new().unwrap();
+    let ioloop = TestLoop::new();
     let remote = ioloop.remote();
     std::thread::spawn(move || remote.stop()).join().unwrap();
     let before = Instant::now();
@@ -56,7 +57,7 @@ fn l2_remote_stop_before_start_makes_next_start_return_at_once() {
 
 #[test]
 fn l3_stop_in_callback_lets_the_rest_of_the_iteration_run() {
-    let ioloop = IOLoop::new().unwrap();
+    let ioloop = TestLoop::new();
     let log = Log::default();
     let (l, g) = (ioloop.clone(), log.clone());
     // A timeout already due when the iteration starts.
@@ -87,7 +88,7 @@ fn l3_stop_in_callback_lets_the_rest_of_the_iteration_run() {
 
 #[test]
 fn l4_stop_in_handler_runs_other_handlers_and_the_next_callbacks() {
-    let ioloop = IOLoop::new().unwrap();
+    let ioloop = TestLoop::new();
     let log = Log::default();
     let (_a1, b1) = util::readable_pair(b"1");
     let (_a2, b2) = util::readable_pair(b"2");
@@ -117,7 +118,7 @@ fn l4_stop_in_handler_runs_other_handlers_and_the_next_callbacks() {
 
 #[test]
 fn l5_remote_stop_wakes_a_loop_blocked_in_poll() {
-    let ioloop = IOLoop::new().unwrap();
+    let ioloop = TestLoop::new();
     let remote = ioloop.remote();
     let stopper = std::thread::spawn(move || {
         std::thread::sleep(Duration::from_millis(50));
@@ -132,7 +133,7 @@ fn l5_remote_stop_wakes_a_loop_blocked_in_poll() {
 
 #[test]
 fn l6_start_on_a_running_loop_is_an_error_not_a_deadlock() {
-    let ioloop = IOLoop::new().unwrap();
+    let ioloop = TestLoop::new();
     let result = Rc::new(Cell::new(None));
     let (l, r) = (ioloop.clone(), result.clone());
     ioloop.add_callback(move || {
@@ -150,7 +151,7 @@ fn l6_start_on_a_running_loop_is_an_error_not_a_deadlock() {
 
 #[test]
 fn l7_a_stopped_loop_can_start_again() {
-    let ioloop = IOLoop::new().unwrap();
+    let ioloop = TestLoop::new();
     for round in 0..3 {
         let ran = Rc::new(Cell::new(false));
         let (l, r) = (ioloop.clone(), ran.clone());
@@ -200,7 +201,7 @@ fn l8_start_restores_the_previous_current_loop_and_clears_the_stop_flag() {
 
 #[test]
 fn l9_close_while_running_is_an_error() {
-    let ioloop = IOLoop::new().unwrap();
+    let ioloop = TestLoop::new();
     let result = Rc::new(Cell::new(false));
     let (l, r) = (ioloop.clone(), result.clone());
     ioloop.add_callback(move || {
@@ -218,7 +219,7 @@ fn l9_close_while_running_is_an_error() {
 
 #[test]
 fn l10_close_without_all_fds_leaves_user_fds_open() {
-    let ioloop = IOLoop::new().unwrap();
+    let ioloop = TestLoop::new();
     let (_a, b) = util::socketpair();
     let (_c, d) = util::socketpair();
     let borrowed = b.as_raw_fd();
@@ -244,7 +245,7 @@ fn l10_close_without_all_fds_leaves_user_fds_open() {
 
 #[test]
 fn l11_close_all_fds_closes_owned_fds_and_tolerates_reentrant_removal() {
-    let ioloop = IOLoop::new().unwrap();
+    let ioloop = TestLoop::new();
     let (_a, b) = util::socketpair();
     let owned = ioloop
         .add_handler_owned(b, Events::READ, |_, _| {})
@@ -277,7 +278,7 @@ fn l12_close_drops_pending_callbacks_timeouts_and_handlers() {
             self.0.set(self.0.get() + 1);
         }
     }
-    let ioloop = IOLoop::new().unwrap();
+    let ioloop = TestLoop::new();
     let drops = Rc::new(Cell::new(0));
     let c = Counted(drops.clone());
     ioloop.add_callback(move || drop(c));

@@ -7,11 +7,12 @@ use std::time::Duration;
 
 use ioloop::{Events, IOLoop};
 
+use crate::util::TestLoop;
 use crate::util::{self, Log};
 
 #[test]
 fn o1_callbacks_then_due_timeouts_then_poll_then_handlers() {
-    let ioloop = IOLoop::new().unwrap();
+    let ioloop = TestLoop::new();
     let log = Log::default();
     let (_a, b) = util::readable_pair(b"x");
     let (g, l) = (log.clone(), ioloop.clone());
@@ -40,7 +41,7 @@ fn o1_callbacks_then_due_timeouts_then_poll_then_handlers() {
 
 #[test]
 fn o2_handlers_of_one_poll_all_run_before_the_next_iterations_callbacks() {
-    let ioloop = IOLoop::new().unwrap();
+    let ioloop = TestLoop::new();
     let log = Log::default();
     let pairs: Vec<_> = (0..5).map(|_| util::readable_pair(b"x")).collect();
     for (i, (_, b)) in pairs.iter().enumerate() {
@@ -70,7 +71,7 @@ fn o2_handlers_of_one_poll_all_run_before_the_next_iterations_callbacks() {
 fn o3_poll_does_not_block_while_callbacks_are_queued_even_with_fds() {
     // With a descriptor registered (so polls are real) and a long timeout
     // pending, a chain of callbacks still completes promptly.
-    let ioloop = IOLoop::new().unwrap();
+    let ioloop = TestLoop::new();
     let (_a, b) = util::socketpair();
     ioloop
         .add_handler(b.as_raw_fd(), Events::READ, |_, _| {})
@@ -94,7 +95,7 @@ fn o3_poll_does_not_block_while_callbacks_are_queued_even_with_fds() {
 fn o3_a_ready_fd_is_served_while_callbacks_keep_the_loop_busy() {
     // Poll skipping is bounded: an endless stream of callbacks does not
     // starve I/O.
-    let ioloop = IOLoop::new().unwrap();
+    let ioloop = TestLoop::new();
     let (_a, b) = util::readable_pair(b"x");
     let served = std::rc::Rc::new(std::cell::Cell::new(false));
     let (s, l) = (served.clone(), ioloop.clone());
@@ -124,7 +125,7 @@ fn o3_a_ready_fd_is_served_while_callbacks_keep_the_loop_busy() {
 fn o5_eintr_while_polling_is_a_wakeup_not_an_error() {
     let interrupted = Arc::new(AtomicBool::new(false));
     signal_hook::flag::register(signal_hook::consts::SIGUSR2, interrupted.clone()).unwrap();
-    let ioloop = IOLoop::new().unwrap();
+    let ioloop = TestLoop::new();
     let me = util::sys::pthread_self();
     let stop_sender = Arc::new(AtomicBool::new(false));
     let s = stop_sender.clone();

@@ -11,7 +11,7 @@ use std::time::Duration;
 use integration_tests::logs;
 use ioloop::IOLoop;
 
-pub(crate) use integration_tests::run_for_at_most;
+pub(crate) use integration_tests::{TestLoop, run_for_at_most};
 
 /// `run_for_at_most` with a generous 10 s limit.
 pub(crate) fn run(ioloop: &IOLoop) {
