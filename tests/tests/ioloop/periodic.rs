@@ -147,15 +147,19 @@ fn p3_a_panicking_callback_is_reported_and_the_schedule_goes_on() {
 #[test]
 fn p3_stop_cancels_the_next_call() {
     let ioloop = TestLoop::new();
+    let calls = Rc::new(Cell::new(0));
+    let c = calls.clone();
     let periodic =
-        PeriodicCallback::new(|| unreachable!("stopped"), Duration::from_millis(5)).unwrap();
+        PeriodicCallback::new(move || c.set(c.get() + 1), Duration::from_millis(5)).unwrap();
     periodic.start_on(&ioloop);
     periodic.stop();
     periodic.stop(); // idempotent
     assert!(!periodic.is_running());
+    // Six periods: a call still scheduled would be due before this stop.
     let l = ioloop.clone();
     ioloop.call_later(Duration::from_millis(30), move || l.stop());
     util::run(&ioloop);
+    assert_eq!(calls.get(), 0, "called after stop");
 }
 
 #[test]

@@ -46,14 +46,20 @@ fn t1_add_timeout_accepts_relative_and_absolute_deadlines() {
 #[test]
 fn t2_call_later_and_call_at_return_handles_accepted_by_remove_timeout() {
     let ioloop = TestLoop::new();
-    let a = ioloop.call_later(Duration::from_millis(1), || unreachable!());
-    let b = ioloop.call_at(ioloop.time() + 0.001, || unreachable!());
-    let c = ioloop.add_timeout(Duration::from_millis(1), || unreachable!());
+    let log = Log::default();
+    let g = log.clone();
+    let a = ioloop.call_later(Duration::from_millis(1), move || g.push("call_later"));
+    let g = log.clone();
+    let b = ioloop.call_at(ioloop.time() + 0.001, move || g.push("call_at"));
+    let g = log.clone();
+    let c = ioloop.add_timeout(Duration::from_millis(1), move || g.push("add_timeout"));
     assert!(ioloop.remove_timeout(a));
     assert!(ioloop.remove_timeout(b));
     assert!(ioloop.remove_timeout(c));
+    // Due before the stop: they would run first if they were still there.
     stop_after(&ioloop, Duration::from_millis(20));
     util::run(&ioloop);
+    assert_eq!(log.entries(), [] as [&str; 0], "removed timeouts ran");
 }
 
 #[test]
@@ -73,10 +79,16 @@ fn t4_equal_deadlines_fire_in_creation_order() {
 #[test]
 fn t5_a_removed_timeout_never_runs() {
     let ioloop = TestLoop::new();
-    let handle = ioloop.call_later(Duration::from_millis(5), || unreachable!());
+    let log = Log::default();
+    let g = log.clone();
+    let handle = ioloop.call_later(Duration::from_millis(5), move || g.push("removed"));
+    let g = log.clone();
+    ioloop.call_later(Duration::from_millis(5), move || g.push("kept"));
     ioloop.remove_timeout(handle);
+    // Due after both: by then the removed one would have run.
     stop_after(&ioloop, Duration::from_millis(30));
     util::run(&ioloop);
+    assert_eq!(log.entries(), ["kept"]);
 }
 
 #[test]
@@ -125,14 +137,18 @@ fn t7_timeout_removed_by_an_earlier_timeout_of_the_same_iteration_does_not_run()
 #[test]
 fn t7_timeout_removed_by_a_callback_of_the_same_iteration_does_not_run() {
     let ioloop = TestLoop::new();
-    let handle = ioloop.add_timeout(Duration::ZERO, || unreachable!());
-    std::thread::sleep(Duration::from_millis(2)); // due at the first iteration
+    let log = Log::default();
+    // Past its deadline: due at the first iteration.
+    let g = log.clone();
+    let handle = ioloop.add_timeout(TimeDelta::seconds(-1), move || g.push("removed timeout"));
+    let (g, l) = (log.clone(), ioloop.clone());
+    ioloop.add_callback(move || g.push(format!("removed: {}", l.remove_timeout(handle))));
+    // Stopping in a callback lets the iteration's due timeouts run (L3):
+    // the iteration ends with the victim's phase, and start returns.
     let l = ioloop.clone();
-    ioloop.add_callback(move || {
-        assert!(l.remove_timeout(handle));
-    });
-    stop_after(&ioloop, Duration::from_millis(20));
+    ioloop.add_callback(move || l.stop());
     util::run(&ioloop);
+    assert_eq!(log.entries(), ["removed: true"]);
 }
 
 #[test]
