@@ -45,12 +45,14 @@ fn sleep_until_accepts_absolute_deadlines() {
     let ioloop = TestLoop::new();
     let target = Instant::now() + Duration::from_millis(20);
     ioloop
-        .run_sync(move || ioloop::sleep_until(target), None)
+        .run_sync(move || ioloop::sleep_until(target), Some(util::LIMIT))
         .unwrap();
     assert!(Instant::now() >= target);
     let l = ioloop.clone();
     let when = ioloop.time() + 0.01;
-    ioloop.run_sync(move || l.sleep_until(when), None).unwrap();
+    ioloop
+        .run_sync(move || l.sleep_until(when), Some(util::LIMIT))
+        .unwrap();
     assert!(ioloop.time() >= when);
 }
 
@@ -164,7 +166,7 @@ fn writable_completes_at_once_on_a_writable_socket() {
     let (_a, b) = util::socketpair();
     let fd = b.as_raw_fd();
     let events = ioloop
-        .run_sync(move || IOLoop::current().writable(fd), None)
+        .run_sync(move || IOLoop::current().writable(fd), Some(util::LIMIT))
         .unwrap()
         .unwrap();
     assert_eq!(events, Events::WRITE);
@@ -177,7 +179,7 @@ fn readable_reports_a_hang_up_as_error() {
     drop(a);
     let fd = b.as_raw_fd();
     let events = ioloop
-        .run_sync(move || IOLoop::current().readable(fd), None)
+        .run_sync(move || IOLoop::current().readable(fd), Some(util::LIMIT))
         .unwrap()
         .unwrap();
     assert!(events.contains(Events::ERROR), "{events:?}");
@@ -190,7 +192,7 @@ fn readiness_on_an_fd_with_a_handler_is_an_error() {
     let fd = b.as_raw_fd();
     ioloop.add_handler(fd, Events::READ, |_, _| {}).unwrap();
     let err = ioloop
-        .run_sync(move || IOLoop::current().readable(fd), None)
+        .run_sync(move || IOLoop::current().readable(fd), Some(util::LIMIT))
         .unwrap()
         .unwrap_err();
     assert!(err.to_string().contains(&format!("fd {fd}")), "{err}");
@@ -292,7 +294,10 @@ fn a_dropped_executor_job_gives_cancelled() {
     let ioloop = TestLoop::new();
     ioloop.set_default_executor(Dropping);
     let err = ioloop
-        .run_sync(|| IOLoop::current().run_in_executor(|| 1), None)
+        .run_sync(
+            || IOLoop::current().run_in_executor(|| 1),
+            Some(util::LIMIT),
+        )
         .unwrap()
         .unwrap_err();
     assert!(err.is_cancelled());

@@ -25,7 +25,7 @@ fn timeout_iterations(interval: Duration) -> Vec<u64> {
             s.borrow_mut().push(l.iteration());
         });
     }
-    ioloop.run().unwrap();
+    util::run_until_idle(&ioloop);
     seen.take()
 }
 
@@ -50,7 +50,7 @@ fn timeout_interval_delays_but_never_advances_a_timeout() {
     let fired = Rc::new(Cell::new(0.0));
     let (f, l) = (fired.clone(), ioloop.clone());
     ioloop.call_later(Duration::from_millis(1), move || f.set(l.time()));
-    ioloop.run().unwrap();
+    util::run_until_idle(&ioloop);
     // Due after 1 ms, but the poll waited at least the interval.
     assert!(fired.get() - added >= 0.040, "{}", fired.get() - added);
 }
@@ -74,7 +74,7 @@ fn io_interval_spaces_polls_by_at_least_the_interval() {
             }
         })
         .unwrap();
-    ioloop.run().unwrap();
+    util::run_until_idle(&ioloop);
     let times = times.borrow();
     assert_eq!(times.len(), 5);
     for w in times.windows(2) {
@@ -103,7 +103,7 @@ fn io_interval_does_not_delay_queued_callbacks_or_due_timeouts() {
     let fired = Rc::new(Cell::new(0.0));
     let (f, l) = (fired.clone(), ioloop.clone());
     ioloop.call_later(Duration::from_millis(10), move || f.set(l.time()));
-    ioloop.run().unwrap();
+    util::run_until_idle(&ioloop);
     assert!(fired.get() - started >= 0.010);
     assert!(ioloop.time() - started < 15.0, "waited for the io interval");
 }

@@ -10,7 +10,7 @@ use std::os::unix::process::ExitStatusExt;
 use std::process::{Command, ExitStatus};
 use std::rc::Rc;
 
-use crate::util::TestLoop;
+use crate::util::{self, TestLoop};
 
 #[test]
 fn a_child_exit_status_arrives() {
@@ -24,7 +24,7 @@ fn a_child_exit_status_arrives() {
     ioloop
         .add_child_handler(child.id(), move |st| s.set(Some(st)))
         .unwrap();
-    ioloop.run().unwrap(); // the watcher keeps run going until the exit
+    util::run_until_idle(&ioloop); // the watcher keeps run going until the exit
     let status = status.get().expect("exit status");
     assert_eq!(status.code(), Some(3));
     assert!(!status.success());
@@ -44,7 +44,7 @@ fn a_child_killed_by_a_signal_reports_the_signal() {
         .add_child_handler(child.id(), move |st| s.set(Some(st)))
         .unwrap();
     child.kill().unwrap();
-    ioloop.run().unwrap();
+    util::run_until_idle(&ioloop);
     assert_eq!(status.get().unwrap().signal(), Some(libc::SIGKILL));
 }
 
@@ -64,7 +64,7 @@ fn a_child_that_already_exited_is_reported() {
     ioloop
         .add_child_handler(child.id(), move |st| c.borrow_mut().push(st.code()))
         .unwrap();
-    ioloop.run().unwrap();
+    util::run_until_idle(&ioloop);
     assert_eq!(*codes.borrow(), [Some(0)]);
 }
 
@@ -95,7 +95,7 @@ fn a_pid_is_watched_once_and_can_be_unwatched() {
         !ioloop.is_alive(),
         "an unreferenced watcher does not keep run going"
     );
-    ioloop.run().unwrap();
+    util::run_until_idle(&ioloop);
     assert!(ioloop.remove_child_handler(pid));
     assert!(!ioloop.remove_child_handler(pid));
     assert!(!ioloop.set_child_ref(pid, true));
@@ -113,6 +113,6 @@ fn the_exit_callback_runs_as_a_callback_and_may_panic() {
     let added = ioloop.add_child_handler(pid, |_| panic!("exit"));
     let line = line!() - 1;
     added.unwrap();
-    ioloop.run().unwrap();
+    util::run_until_idle(&ioloop);
     assert_eq!(*kinds.borrow(), [(ioloop::CallbackKind::Callback, line)]);
 }

@@ -178,7 +178,7 @@ fn p3_a_callback_can_stop_itself() {
     .unwrap();
     *slot.borrow_mut() = Some(periodic.clone());
     periodic.start_on(&ioloop);
-    ioloop.run().unwrap(); // returns once the stopped callback leaves nothing
+    util::run_until_idle(&ioloop); // returns once the stopped callback leaves nothing
     assert_eq!(calls.get(), 1);
     assert!(!periodic.is_running());
     slot.borrow_mut().take();
@@ -336,7 +336,7 @@ fn an_unreferenced_periodic_callback_does_not_keep_run_going() {
     watcher.set_ref(false);
     watcher.start_on(&ioloop);
     ioloop.call_later(Duration::from_millis(30), || {});
-    ioloop.run().unwrap();
+    util::run_until_idle(&ioloop);
     assert!(ticks.get() >= 1, "ran while the loop was alive");
     assert!(periodic.is_running());
     periodic.set_ref(true);

@@ -16,7 +16,7 @@ use crate::util::{self, Log};
 fn run_returns_at_once_on_an_empty_loop() {
     let ioloop = TestLoop::new();
     assert!(!ioloop.is_alive());
-    ioloop.run().unwrap();
+    util::run_until_idle(&ioloop);
     assert_eq!(ioloop.iteration(), 0, "no poll");
 }
 
@@ -50,7 +50,7 @@ fn run_returns_once_only_unreferenced_work_is_left() {
         });
     });
     let started = ioloop.time();
-    ioloop.run().unwrap();
+    util::run_until_idle(&ioloop);
     let entries = log.entries();
     let work: Vec<_> = entries.iter().filter(|e| *e != "check").collect();
     assert_eq!(work, ["timeout", "callback", "last callback"]);
@@ -112,7 +112,7 @@ fn queued_callbacks_and_tasks_keep_run_going() {
         })
         .detach();
     assert!(ioloop.is_alive());
-    ioloop.run().unwrap();
+    util::run_until_idle(&ioloop);
     assert!(done.get());
     assert_eq!(ioloop.task_count(), 0);
 }
@@ -121,7 +121,7 @@ fn queued_callbacks_and_tasks_keep_run_going() {
 fn a_remote_does_not_keep_run_going_but_what_it_sent_does() {
     let ioloop = TestLoop::new();
     let remote = ioloop.remote();
-    ioloop.run().unwrap(); // a Remote alone: nothing referenced
+    util::run_until_idle(&ioloop); // a Remote alone: nothing referenced
     assert_eq!(ioloop.iteration(), 0);
     let ran = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     let r = ran.clone();
@@ -131,7 +131,7 @@ fn a_remote_does_not_keep_run_going_but_what_it_sent_does() {
     .join()
     .unwrap();
     assert!(ioloop.is_alive(), "a sent callback is work left");
-    ioloop.run().unwrap();
+    util::run_until_idle(&ioloop);
     assert!(ran.load(std::sync::atomic::Ordering::SeqCst));
 }
 
@@ -142,7 +142,7 @@ fn run_forever_ignores_references_until_stop() {
     let t = ioloop.call_later(Duration::from_millis(20), move || l.stop());
     ioloop.set_timeout_ref(t, false);
     let started = ioloop.time();
-    ioloop.run_forever().unwrap();
+    util::bounded(&ioloop, || ioloop.run_forever()).unwrap();
     assert!(
         ioloop.time() - started >= 0.020,
         "waited for the unreferenced timeout"
@@ -155,7 +155,7 @@ fn stop_ends_run_too() {
     let far = ioloop.call_later(Duration::from_secs(3600), || {});
     let l = ioloop.clone();
     ioloop.add_callback(move || l.stop());
-    ioloop.run().unwrap();
+    util::run_until_idle(&ioloop);
     assert!(ioloop.is_alive(), "stopped with referenced work left");
     ioloop.remove_timeout(far);
 }
@@ -184,7 +184,7 @@ fn run_once_wait_blocks_for_the_next_timeout_and_runs_it() {
     let (f, l) = (fired.clone(), ioloop.clone());
     let added = ioloop.time();
     ioloop.call_later(Duration::from_millis(20), move || f.set(l.time()));
-    let alive = ioloop.run_once(RunMode::Wait).unwrap();
+    let alive = util::bounded(&ioloop, || ioloop.run_once(RunMode::Wait)).unwrap();
     assert!(
         fired.get() >= added + 0.020,
         "the timeout ran inside run_once"
@@ -203,7 +203,7 @@ fn run_once_wait_blocks_for_a_callback_from_another_thread_and_runs_it() {
         remote.add_callback(|| IOLoop::current().add_callback(|| {}));
     });
     let started = ioloop.time();
-    ioloop.run_once(RunMode::Wait).unwrap();
+    util::bounded(&ioloop, || ioloop.run_once(RunMode::Wait)).unwrap();
     assert_eq!(
         ioloop.pending(),
         1,
@@ -220,7 +220,7 @@ fn run_once_wait_does_not_block_when_nothing_is_referenced() {
     let far = ioloop.call_later(Duration::from_secs(3600), || unreachable!());
     ioloop.set_timeout_ref(far, false);
     let started = ioloop.time();
-    assert!(!ioloop.run_once(RunMode::Wait).unwrap());
+    assert!(!util::bounded(&ioloop, || ioloop.run_once(RunMode::Wait)).unwrap());
     assert!(ioloop.time() - started < 5.0);
     ioloop.remove_timeout(far);
 }

@@ -26,7 +26,7 @@ fn resume_shifts_a_pending_timeout_by_the_suspended_time() {
     ioloop.resume();
     let resumed = ioloop.time();
     assert!(!ioloop.is_suspended());
-    ioloop.run().unwrap();
+    util::run_until_idle(&ioloop);
     let fired = fired.get();
     // Its deadline moved by the suspended time (at least resuming - suspended).
     assert!(
@@ -60,7 +60,7 @@ fn a_suspended_loop_refuses_to_run() {
     assert!(err.to_string().contains("suspended"), "{err}");
     ioloop.resume();
     ioloop.resume(); // a no-op
-    ioloop.run().unwrap();
+    util::run_until_idle(&ioloop);
 }
 
 #[test]

@@ -11,11 +11,25 @@ use std::time::Duration;
 use integration_tests::logs;
 use ioloop::IOLoop;
 
-pub(crate) use integration_tests::{TestLoop, run_for_at_most};
+pub(crate) use integration_tests::{TestLoop, run_for_at_most, with_time_limit};
 
-/// `run_for_at_most` with a generous 10 s limit.
+/// The safety net of the helpers below: generous, so only a bug reaches it.
+pub(crate) const LIMIT: Duration = Duration::from_secs(10);
+
+/// `start` until `stop`, failing the test after 10 s.
 pub(crate) fn run(ioloop: &IOLoop) {
-    run_for_at_most(ioloop, Duration::from_secs(10));
+    run_for_at_most(ioloop, LIMIT);
+}
+
+/// `run` (until nothing referenced is left), failing the test after 10 s.
+pub(crate) fn run_until_idle(ioloop: &IOLoop) {
+    bounded(ioloop, || ioloop.run()).expect("run");
+}
+
+/// Calls `run`, which runs `ioloop` in some way, failing the test if the
+/// loop is still running after 10 s.
+pub(crate) fn bounded<T>(ioloop: &IOLoop, run: impl FnOnce() -> T) -> T {
+    with_time_limit(ioloop, LIMIT, run)
 }
 
 /// A shared, ordered record of what ran.
