@@ -140,8 +140,9 @@ fn yield_now_lets_queued_callbacks_run_first() {
 fn readable_completes_when_data_arrives_from_another_thread() {
     let ioloop = TestLoop::new();
     let (a, b) = util::socketpair();
+    let watch = util::PollWatch::this_thread();
     let writer = std::thread::spawn(move || {
-        std::thread::sleep(Duration::from_millis(20));
+        watch.wait_until_blocked();
         (&a).write_all(b"x").unwrap();
         a
     });

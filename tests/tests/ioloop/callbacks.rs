@@ -2,8 +2,8 @@
 
 use std::cell::Cell;
 use std::rc::Rc;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use ioloop::IOLoop;
@@ -94,22 +94,24 @@ fn c3_a_pending_callback_means_the_loop_does_not_sleep() {
 fn c4_remote_add_callback_wakes_a_sleeping_loop() {
     let ioloop = TestLoop::new();
     let remote = ioloop.remote();
-    let ran = Rc::new(Cell::new(false));
+    let watch = util::PollWatch::this_thread();
+    let delivered = Arc::new(Mutex::new(None));
+    let d = delivered.clone();
     let sender = std::thread::spawn(move || {
-        std::thread::sleep(Duration::from_millis(50));
+        watch.wait_until_blocked();
         let sent = Instant::now();
         remote.add_callback(move || {
-            // Delivered well inside Tornado's 0.1 s bound, with a generous
-            // margin for a loaded machine.
-            assert!(sent.elapsed() < Duration::from_secs(2));
+            *d.lock().unwrap() = Some(sent.elapsed());
             IOLoop::current().stop();
         });
     });
-    let r = ran.clone();
-    ioloop.add_callback(move || r.set(true));
+    // Nothing else would wake the loop before the 10 s safety limit.
     util::run(&ioloop);
     sender.join().unwrap();
-    assert!(ran.get());
+    let delivered = delivered.lock().unwrap().expect("the callback ran");
+    // Well inside Tornado's 0.1 s bound, with a generous margin for a
+    // loaded machine.
+    assert!(delivered < Duration::from_secs(2), "{delivered:?}");
 }
 
 #[test]

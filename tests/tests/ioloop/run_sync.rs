@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use ioloop::{Error, IOLoop, MakeCurrent, RunSyncError};
 
-use crate::util::TestLoop;
+use crate::util::{self, TestLoop};
 
 struct DropFlag(Rc<Cell<bool>>);
 impl Drop for DropFlag {
@@ -186,13 +186,15 @@ fn r7_a_stop_before_run_sync_gives_stopped() {
 fn r7_a_remote_stop_gives_stopped() {
     let ioloop = TestLoop::new();
     let remote = ioloop.remote();
+    let watch = util::PollWatch::this_thread();
     let t = std::thread::spawn(move || {
-        std::thread::sleep(Duration::from_millis(20));
+        watch.wait_until_blocked();
         remote.stop();
     });
-    let err = ioloop
-        .run_sync(futures::future::pending::<()>, None)
-        .unwrap_err();
+    let err = util::bounded(&ioloop, || {
+        ioloop.run_sync(futures::future::pending::<()>, None)
+    })
+    .unwrap_err();
     t.join().unwrap();
     assert!(matches!(err, RunSyncError::Stopped));
 }

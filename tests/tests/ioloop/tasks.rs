@@ -249,8 +249,9 @@ fn f1_add_future_runs_the_callback_on_the_loop_when_another_thread_completes_it(
         g.set(value.ok());
         l.stop();
     });
+    let watch = util::PollWatch::this_thread();
     let sender = std::thread::spawn(move || {
-        std::thread::sleep(Duration::from_millis(20));
+        watch.wait_until_blocked();
         tx.send(99).unwrap();
     });
     util::run(&ioloop);

@@ -6,7 +6,7 @@ use std::os::unix::net::UnixStream;
 use std::rc::Rc;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::thread;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use integration_tests::logs;
 use ioloop::IOLoop;
@@ -30,6 +30,38 @@ pub(crate) fn run_until_idle(ioloop: &IOLoop) {
 /// loop is still running after 10 s.
 pub(crate) fn bounded<T>(ioloop: &IOLoop, run: impl FnOnce() -> T) -> T {
     with_time_limit(ioloop, LIMIT, run)
+}
+
+/// Lets another thread wait until the loop on the thread that made it is
+/// blocked in its poll: a remote stop or callback sent then must wake it,
+/// and cannot land before `start`.
+#[derive(Clone, Copy)]
+pub(crate) struct PollWatch {
+    tid: libc::pid_t,
+}
+
+impl PollWatch {
+    /// Watches the calling thread (the one that will run the loop).
+    pub(crate) fn this_thread() -> PollWatch {
+        PollWatch { tid: sys::gettid() }
+    }
+
+    /// Returns once the watched thread is blocked in `epoll_wait`.
+    ///
+    /// # Panics
+    ///
+    /// If it is not within 10 s.
+    pub(crate) fn wait_until_blocked(self) {
+        let started = Instant::now();
+        while !sys::blocked_in_epoll_wait(self.tid) {
+            assert!(
+                started.elapsed() < LIMIT,
+                "thread {} never blocked in its poll",
+                self.tid
+            );
+            thread::sleep(Duration::from_millis(1));
+        }
+    }
 }
 
 /// A shared, ordered record of what ran.
@@ -86,6 +118,29 @@ pub(crate) fn logged(level: log::Level) -> Vec<String> {
 #[allow(unsafe_code)]
 pub(crate) mod sys {
     //! The tests' few raw system calls.
+
+    /// The calling thread's kernel id.
+    pub(crate) fn gettid() -> libc::pid_t {
+        // SAFETY: the gettid system call takes no arguments and cannot fail.
+        unsafe { libc::syscall(libc::SYS_gettid) as libc::pid_t }
+    }
+
+    /// True if thread `tid` of this process is blocked in one of the epoll
+    /// wait system calls (from `/proc/self/task/<tid>/syscall`, whose first
+    /// field is the call's number, or `running`).
+    pub(crate) fn blocked_in_epoll_wait(tid: libc::pid_t) -> bool {
+        let Ok(text) = std::fs::read_to_string(format!("/proc/self/task/{tid}/syscall")) else {
+            return false;
+        };
+        let Some(Ok(nr)) = text.split_whitespace().next().map(str::parse::<i64>) else {
+            return false;
+        };
+        #[cfg(target_arch = "x86_64")]
+        if nr == libc::SYS_epoll_wait {
+            return true;
+        }
+        nr == libc::SYS_epoll_pwait || nr == libc::SYS_epoll_pwait2
+    }
 
     /// The calling thread's pthread id.
     pub(crate) fn pthread_self() -> libc::pthread_t {
