@@ -119,6 +119,8 @@ pub(crate) fn logged(level: log::Level) -> Vec<String> {
 pub(crate) mod sys {
     //! The tests' few raw system calls.
 
+    use std::os::fd::{AsRawFd, FromRawFd, IntoRawFd, OwnedFd, RawFd};
+
     /// The calling thread's kernel id.
     pub(crate) fn gettid() -> libc::pid_t {
         // SAFETY: the gettid system call takes no arguments and cannot fail.
@@ -140,6 +142,36 @@ pub(crate) mod sys {
             return true;
         }
         nr == libc::SYS_epoll_pwait || nr == libc::SYS_epoll_pwait2
+    }
+
+    /// The lowest descriptor number this process can never have open: its
+    /// soft `RLIMIT_NOFILE` (no call hands out a number at or above it).
+    pub(crate) fn never_open_fd() -> RawFd {
+        let mut limit = libc::rlimit {
+            rlim_cur: 0,
+            rlim_max: 0,
+        };
+        // SAFETY: getrlimit writes into a valid rlimit owned by this frame.
+        assert_eq!(
+            unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) },
+            0
+        );
+        RawFd::try_from(limit.rlim_cur).expect("a descriptor limit that fits an fd")
+    }
+
+    /// Puts `new`'s open file on descriptor number `fd` with `dup2`,
+    /// closing what `fd` was in the same step (so no other thread can take
+    /// the number in between), and returns the number as an owned fd.
+    pub(crate) fn replace_fd(fd: OwnedFd, new: &impl AsRawFd) -> OwnedFd {
+        let number = fd.into_raw_fd();
+        // SAFETY: dup2 takes plain integers; `number` was owned by `fd`,
+        // whose ownership was released above, so closing it here is ours
+        // to do.
+        let ret = unsafe { libc::dup2(new.as_raw_fd(), number) };
+        assert_eq!(ret, number, "dup2: {}", std::io::Error::last_os_error());
+        // SAFETY: dup2 succeeded, so `number` is an open descriptor that
+        // nothing else owns.
+        unsafe { OwnedFd::from_raw_fd(number) }
     }
 
     /// The calling thread's pthread id.
