@@ -152,10 +152,8 @@ pub(crate) mod sys {
             rlim_max: 0,
         };
         // SAFETY: getrlimit writes into a valid rlimit owned by this frame.
-        assert_eq!(
-            unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) },
-            0
-        );
+        let ret = unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) };
+        assert_eq!(ret, 0, "getrlimit: {}", std::io::Error::last_os_error());
         RawFd::try_from(limit.rlim_cur).expect("a descriptor limit that fits an fd")
     }
 
