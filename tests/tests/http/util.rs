@@ -85,10 +85,16 @@ impl TestServer {
 }
 
 impl Drop for TestServer {
+    /// Stops the server; fails the test if its loop caught a panic (unless
+    /// the test is failing already).
     fn drop(&mut self) {
         if let Some(thread) = self.thread.take() {
             thread.add_callback(|| SERVER.with(|s| drop(s.borrow_mut().take())));
             let _ = thread.stop();
+        }
+        let panics = self.panics.load(Ordering::SeqCst);
+        if panics > 0 && !std::thread::panicking() {
+            panic!("the server's loop caught {panics} panic(s), printed above");
         }
     }
 }

@@ -29,7 +29,7 @@ fn accepted_connections_are_nonblocking_and_close_on_exec() {
     })
     .unwrap();
     let client = TcpStream::connect(addr).unwrap();
-    ioloop.start().unwrap();
+    crate::util::start(&ioloop);
     let ((fl, fd), peer) = seen.borrow_mut().take().expect("accepted");
     assert!(fl & libc::O_NONBLOCK != 0, "non-blocking");
     assert!(fd & libc::FD_CLOEXEC != 0, "close-on-exec");
@@ -60,7 +60,7 @@ fn each_readiness_event_accepts_a_bounded_batch() {
             }
         })
         .unwrap();
-    ioloop.start().unwrap();
+    crate::util::start(&ioloop);
     let order = order.borrow();
     let batches: Vec<usize> = order
         .split(|e| *e == "next iteration")
@@ -97,7 +97,7 @@ fn removing_the_handler_inside_its_callback_stops_accepting_at_once() {
     })
     .unwrap();
     *handle.borrow_mut() = Some(added);
-    ioloop.start().unwrap();
+    crate::util::start(&ioloop);
     assert_eq!(*accepted.borrow(), 1, "no accept after removal");
     assert!(handle.borrow().as_ref().unwrap().is_removed());
     assert!(
@@ -136,6 +136,6 @@ fn unix_listeners_are_accepted_too() {
     )
     .unwrap();
     let _client = std::os::unix::net::UnixStream::connect(&path).unwrap();
-    ioloop.start().unwrap();
+    crate::util::start(&ioloop);
     handle.remove();
 }
