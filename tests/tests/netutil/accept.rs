@@ -127,15 +127,23 @@ fn unix_listeners_are_accepted_too() {
     let path = dir.0.join("a.sock");
     let ioloop = new_loop();
     let listener = netutil::bind_unix_socket(&path, 0o600, 16).unwrap();
-    let l = ioloop.clone();
+    let accepted = Rc::new(RefCell::new(Vec::new()));
+    let (a, l) = (accepted.clone(), ioloop.clone());
     let handle = add_accept_handler(
         listener,
-        move |_conn: std::os::unix::net::UnixStream, _addr| {
+        move |conn: std::os::unix::net::UnixStream, _addr| {
+            a.borrow_mut().push(conn.peer_addr().ok());
             l.stop();
         },
     )
     .unwrap();
-    let _client = std::os::unix::net::UnixStream::connect(&path).unwrap();
+    let client = std::os::unix::net::UnixStream::connect(&path).unwrap();
     crate::util::start(&ioloop);
     handle.remove();
+    let accepted = accepted.borrow();
+    assert_eq!(accepted.len(), 1);
+    // The accepted end's peer is the client (unnamed), so it is connected.
+    let peer = accepted[0].as_ref().expect("a connected peer");
+    assert!(peer.is_unnamed());
+    assert_eq!(client.peer_addr().unwrap().as_pathname(), Some(&*path));
 }
