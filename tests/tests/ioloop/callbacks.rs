@@ -6,6 +6,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use chrono::TimeDelta;
 use ioloop::IOLoop;
 
 use crate::util::TestLoop;
@@ -33,8 +34,9 @@ fn c2_callback_added_during_an_iteration_runs_on_the_next() {
     // A timeout due before the first iteration: it runs in iteration 1,
     // after iteration 1's callbacks.
     let g = log.clone();
-    ioloop.add_timeout(Duration::ZERO, move || g.push("timeout (iteration 1)"));
-    std::thread::sleep(Duration::from_millis(2));
+    ioloop.add_timeout(TimeDelta::seconds(-1), move || {
+        g.push("timeout (iteration 1)")
+    });
     let (g, l) = (log.clone(), ioloop.clone());
     ioloop.add_callback(move || {
         g.push("A (iteration 1)");
@@ -60,14 +62,13 @@ fn c2_callbacks_added_by_handlers_and_timeouts_run_on_the_next_iteration() {
     let ioloop = TestLoop::new();
     let log = Log::default();
     let (g, l) = (log.clone(), ioloop.clone());
-    ioloop.add_timeout(Duration::ZERO, move || {
+    ioloop.add_timeout(TimeDelta::seconds(-1), move || {
         g.push("timeout");
         let g2 = g.clone();
         l.add_callback(move || g2.push("callback from timeout"));
         let l2 = l.clone();
         l.add_callback(move || l2.stop());
     });
-    std::thread::sleep(Duration::from_millis(2));
     let g = log.clone();
     ioloop.add_callback(move || g.push("first"));
     util::run(&ioloop);

@@ -5,6 +5,7 @@ use std::os::fd::{AsRawFd, OwnedFd};
 use std::rc::Rc;
 use std::time::Duration;
 
+use chrono::TimeDelta;
 use ioloop::{Error, Events, IOLoop, MakeCurrent};
 
 use crate::util::TestLoop;
@@ -62,11 +63,10 @@ fn l3_stop_in_callback_lets_the_rest_of_the_iteration_run() {
     let log = Log::default();
     let (l, g) = (ioloop.clone(), log.clone());
     // A timeout already due when the iteration starts.
-    ioloop.add_timeout(Duration::ZERO, {
+    ioloop.add_timeout(TimeDelta::seconds(-1), {
         let g = log.clone();
         move || g.push("due timeout")
     });
-    std::thread::sleep(Duration::from_millis(2));
     ioloop.add_callback(move || {
         g.push("stopper");
         l.stop();

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
+use chrono::TimeDelta;
 use ioloop::{Events, IOLoop};
 
 use crate::util::TestLoop;
@@ -28,8 +29,7 @@ fn o1_callbacks_then_due_timeouts_then_poll_then_handlers() {
         })
         .unwrap();
     let g = log.clone();
-    ioloop.add_timeout(Duration::ZERO, move || g.push("timeout"));
-    std::thread::sleep(Duration::from_millis(2));
+    ioloop.add_timeout(TimeDelta::seconds(-1), move || g.push("timeout"));
     let g = log.clone();
     ioloop.add_callback(move || g.push("callback"));
     util::run(&ioloop);

@@ -157,9 +157,8 @@ fn t8_every_due_timeout_runs_in_one_iteration() {
     let log = Log::default();
     for i in 0..1_000 {
         let g = log.clone();
-        ioloop.add_timeout(Duration::ZERO, move || g.push(i.to_string()));
+        ioloop.add_timeout(TimeDelta::seconds(-1), move || g.push(i.to_string()));
     }
-    std::thread::sleep(Duration::from_millis(2));
     // A callback added by the first timeout runs on the next iteration, so
     // it must come after all 1000.
     let (g, l) = (log.clone(), ioloop.clone());
@@ -182,7 +181,7 @@ fn t9_timeout_created_during_an_iteration_runs_next_iteration_even_if_past() {
     let ioloop = TestLoop::new();
     let log = Log::default();
     let (g, l) = (log.clone(), ioloop.clone());
-    ioloop.add_timeout(Duration::ZERO, move || {
+    ioloop.add_timeout(TimeDelta::seconds(-1), move || {
         g.push("T1");
         // Already due, but created during this iteration.
         let g2 = g.clone();
@@ -192,8 +191,7 @@ fn t9_timeout_created_during_an_iteration_runs_next_iteration_even_if_past() {
     });
     let g = log.clone();
     // Also due this iteration, after T1 in (deadline, insertion) order.
-    ioloop.add_timeout(Duration::ZERO, move || g.push("T3"));
-    std::thread::sleep(Duration::from_millis(2));
+    ioloop.add_timeout(TimeDelta::seconds(-1), move || g.push("T3"));
     stop_after(&ioloop, Duration::from_millis(30));
     util::run(&ioloop);
     assert_eq!(log.entries(), ["T1", "T3", "T2 (past deadline)"]);
@@ -204,8 +202,7 @@ fn t10_callbacks_run_before_due_timeouts_within_an_iteration() {
     let ioloop = TestLoop::new();
     let log = Log::default();
     let g = log.clone();
-    ioloop.add_timeout(Duration::ZERO, move || g.push("timeout"));
-    std::thread::sleep(Duration::from_millis(2));
+    ioloop.add_timeout(TimeDelta::seconds(-1), move || g.push("timeout"));
     let g = log.clone();
     ioloop.add_callback(move || g.push("callback"));
     stop_after(&ioloop, Duration::from_millis(20));
