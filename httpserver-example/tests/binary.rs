@@ -158,9 +158,18 @@ fn an_address_in_use_is_a_clear_error() {
 fn graceful_shutdown_on(signal: &str) {
     let mut server = ServerProcess::with_args(&[]);
     let addr = server.addr;
-    // A request in flight when the signal arrives.
-    let in_flight = std::thread::spawn(move || get(addr, "/delay?ms=500"));
-    std::thread::sleep(Duration::from_millis(100));
+    // A request in flight when the signal arrives: the server has read it.
+    let mut conn = TcpStream::connect(addr).unwrap();
+    conn.set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    conn.write_all(b"GET /delay?ms=500 HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    wait_until_server_read(&conn);
+    let in_flight = std::thread::spawn(move || {
+        let mut response = String::new();
+        conn.read_to_string(&mut response).unwrap();
+        response
+    });
     let signalled = Instant::now();
     server.signal(signal);
     let code = server.wait_exit(Duration::from_secs(10));
@@ -189,11 +198,166 @@ fn sigint_finishes_requests_in_flight_and_exits_0() {
 #[test]
 fn worker_processes_share_the_socket_and_shut_down_together() {
     let mut server = ServerProcess::with_args(&["--processes", "2"]);
-    for _ in 0..20 {
-        assert!(get(server.addr, "/").ends_with("Hello, World!"));
+    // Two workers, children of the supervising parent, both holding the
+    // one listening socket.
+    let workers = Workers(wait_for_children(server.child.id(), 2));
+    let listener = listening_socket_inode(server.addr);
+    for &worker in &workers.0 {
+        assert!(
+            holds_socket(worker, listener),
+            "worker {worker} does not hold socket {listener}"
+        );
+    }
+    // Each of them serves: with the other one stopped, every request is
+    // still answered.
+    for (stopped, serving) in [(0, 1), (1, 0)] {
+        signal(workers.0[stopped], "STOP");
+        for _ in 0..5 {
+            assert!(
+                get(server.addr, "/").ends_with("Hello, World!"),
+                "worker {} alone",
+                workers.0[serving]
+            );
+        }
+        signal(workers.0[stopped], "CONT");
     }
     server.signal("TERM");
     assert_eq!(server.wait_exit(Duration::from_secs(10)), Some(0));
+    // The workers ended with it.
+    let started = Instant::now();
+    while workers.0.iter().any(|&pid| is_running(pid)) {
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "workers {:?} outlived the parent",
+            workers.0
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// Worker pids, resumed and killed when dropped if still running (so a
+/// failing test leaves no process behind).
+struct Workers(Vec<u32>);
+
+impl Drop for Workers {
+    fn drop(&mut self) {
+        for &pid in &self.0 {
+            if is_running(pid) {
+                signal(pid, "CONT");
+                signal(pid, "KILL");
+            }
+        }
+    }
+}
+
+/// Sends `signal` (a name, as `kill -NAME`) to `pid`.
+fn signal(pid: u32, signal: &str) {
+    let status = Command::new("kill")
+        .args([&format!("-{signal}"), &pid.to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success(), "kill -{signal} {pid}");
+}
+
+/// The fields of `/proc/<pid>/stat` after the command name: the state
+/// first, then the parent's pid.
+fn stat_fields(pid: u32) -> Option<Vec<String>> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let after_name = stat.rsplit(')').next()?;
+    Some(after_name.split_whitespace().map(str::to_owned).collect())
+}
+
+/// True if `pid` exists and is not a zombie.
+fn is_running(pid: u32) -> bool {
+    stat_fields(pid).is_some_and(|f| f.first().map(String::as_str) != Some("Z"))
+}
+
+/// Waits (bounded) until `parent` has `n` running children; their pids.
+fn wait_for_children(parent: u32, n: usize) -> Vec<u32> {
+    let started = Instant::now();
+    loop {
+        let children: Vec<u32> = std::fs::read_dir("/proc")
+            .unwrap()
+            .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
+            .filter(|&pid| {
+                stat_fields(pid).is_some_and(|f| {
+                    f.first().map(String::as_str) != Some("Z")
+                        && f.get(1).map(String::as_str) == Some(&parent.to_string())
+                })
+            })
+            .collect();
+        if children.len() == n {
+            return children;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "{parent} has children {children:?}, not {n}"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// `addr` as `/proc/net/tcp` writes it (IPv4 only).
+fn proc_net_addr(addr: SocketAddr) -> String {
+    let SocketAddr::V4(v4) = addr else {
+        panic!("{addr} is not IPv4");
+    };
+    format!(
+        "{:08X}:{:04X}",
+        u32::from_ne_bytes(v4.ip().octets()),
+        v4.port()
+    )
+}
+
+/// The fields of the `/proc/net/tcp` line whose local address is `local`
+/// and whose remote address satisfies `remote`.
+fn proc_net_tcp(local: SocketAddr, remote: impl Fn(&str) -> bool) -> Option<Vec<String>> {
+    let local = proc_net_addr(local);
+    let table = std::fs::read_to_string("/proc/net/tcp").unwrap();
+    table.lines().skip(1).find_map(|line| {
+        let fields: Vec<String> = line.split_whitespace().map(str::to_owned).collect();
+        (fields.get(1) == Some(&local) && fields.get(2).is_some_and(|r| remote(r)))
+            .then_some(fields)
+    })
+}
+
+/// The inode of the socket listening on `addr`.
+fn listening_socket_inode(addr: SocketAddr) -> u64 {
+    let fields = proc_net_tcp(addr, |remote| remote == "00000000:0000").expect("a listener");
+    assert_eq!(fields[3], "0A", "TCP_LISTEN");
+    fields[9].parse().unwrap()
+}
+
+/// True if one of `pid`'s descriptors is the socket with `inode`.
+fn holds_socket(pid: u32, inode: u64) -> bool {
+    let wanted = format!("socket:[{inode}]");
+    std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .unwrap()
+        .filter_map(|e| std::fs::read_link(e.ok()?.path()).ok())
+        .any(|target| target.to_str() == Some(wanted.as_str()))
+}
+
+/// Waits until the server has read everything `conn` sent: the receive
+/// queue of the server's end of the connection is empty.
+fn wait_until_server_read(conn: &TcpStream) {
+    let (client, server) = (conn.local_addr().unwrap(), conn.peer_addr().unwrap());
+    let client = proc_net_addr(client);
+    let started = Instant::now();
+    loop {
+        let fields = proc_net_tcp(server, |remote| remote == client);
+        let rx = fields.and_then(|f| {
+            let rx = f.get(4)?.split(':').nth(1)?.to_owned();
+            u64::from_str_radix(&rx, 16).ok()
+        });
+        if rx == Some(0) {
+            return;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "the server never read the request"
+        );
+        std::thread::sleep(Duration::from_millis(1));
+    }
 }
 
 #[test]

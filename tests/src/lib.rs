@@ -1,5 +1,6 @@
-//! Helpers shared by the integration test binaries in `tests/`: running a
-//! loop under a safety net, and capturing `log` records.
+//! Helpers shared by the integration test binaries in `tests/`: a loop
+//! whose callback panics fail the test, running a loop under a safety net,
+//! and capturing `log` records.
 
 use std::cell::Cell;
 use std::rc::Rc;
@@ -7,21 +8,42 @@ use std::time::Duration;
 
 use ioloop::IOLoop;
 
+mod test_loop;
+
+pub use test_loop::TestLoop;
+
 /// Runs `ioloop` until it stops, failing the test if it is still running
 /// after `limit` (a safety net, not a timing assertion).
 pub fn run_for_at_most(ioloop: &IOLoop, limit: Duration) {
+    with_time_limit(ioloop, limit, || ioloop.start()).expect("start");
+}
+
+/// Calls `run`, which runs `ioloop` in any way (`start`, `run`,
+/// `run_forever`, `run_once`, `run_sync`), and fails the test if the loop
+/// was still running after `limit`: then an unreferenced timeout stops it,
+/// so a bug gives a fast failure instead of a hang. Being unreferenced, the
+/// timeout does not keep [`IOLoop::run`] going.
+///
+/// # Panics
+///
+/// If the time limit was reached.
+pub fn with_time_limit<T>(ioloop: &IOLoop, limit: Duration, run: impl FnOnce() -> T) -> T {
     let timed_out = Rc::new(Cell::new(false));
-    let (t, l) = (timed_out.clone(), ioloop.clone());
+    let (t, l) = (timed_out.clone(), ioloop.downgrade());
     let guard = ioloop.call_later(limit, move || {
         t.set(true);
-        l.stop();
+        if let Some(l) = l.upgrade() {
+            l.stop();
+        }
     });
-    ioloop.start().expect("start");
+    ioloop.set_timeout_ref(guard, false);
+    let out = run();
     ioloop.remove_timeout(guard);
     assert!(
         !timed_out.get(),
         "the loop was still running after {limit:?}"
     );
+    out
 }
 
 /// A process-wide `log` logger that keeps every record, with the thread

@@ -72,7 +72,7 @@ fn many_loops_created_and_closed_leak_nothing() {
             .unwrap();
         let l = ioloop.clone();
         ioloop.add_callback(move || l.stop());
-        ioloop.start().unwrap();
+        integration_tests::run_for_at_most(&ioloop, std::time::Duration::from_secs(10));
         ioloop.remove_handler(a.as_raw_fd());
         ioloop.close(true).unwrap();
     }

@@ -108,7 +108,7 @@ async fn wait_for(what: &str, limit: Duration, cond: impl Fn() -> bool) {
 fn main() {
     log::set_logger(&LOG).unwrap();
     log::set_max_level(log::LevelFilter::Info);
-    let ioloop = IOLoop::new().unwrap();
+    let ioloop = integration_tests::TestLoop::new();
 
     // An echo server counting the lines it answered.
     let served = Rc::new(Cell::new(0usize));

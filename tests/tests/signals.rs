@@ -17,6 +17,7 @@ use std::sync::mpsc;
 use std::thread::{self, ThreadId};
 use std::time::{Duration, Instant};
 
+use integration_tests::{TestLoop, with_time_limit};
 use ioloop::{IOLoop, LoopThread, MakeCurrent};
 use libc::{SIGHUP, SIGUSR1, SIGUSR2, SIGWINCH};
 use signal_hook::low_level::raise;
@@ -91,9 +92,7 @@ fn a_signal_handler_keeps_run_going_unless_unreferenced() {
             assert!(l2.set_signal_handler_ref(handle, false));
         });
     });
-    let guard = ioloop.call_later(Duration::from_secs(10), || panic!("run() never returned"));
-    ioloop.set_timeout_ref(guard, false);
-    ioloop.run().unwrap();
+    with_time_limit(&ioloop, Duration::from_secs(10), || ioloop.run()).unwrap();
     assert_eq!(names(&calls), ["a"]);
     assert!(!ioloop.is_alive());
     assert!(
@@ -123,11 +122,14 @@ fn a_fed_signal_runs_the_handlers_without_a_signal() {
     ioloop.close(true).unwrap();
 }
 
-fn new_loop() -> IOLoop {
-    IOLoop::builder()
-        .make_current(MakeCurrent::Never)
-        .build()
-        .expect("loop")
+/// A loop not made current, whose callback panics fail the test.
+fn new_loop() -> TestLoop {
+    TestLoop::watch(
+        IOLoop::builder()
+            .make_current(MakeCurrent::Never)
+            .build()
+            .expect("loop"),
+    )
 }
 
 type Calls = Rc<RefCell<Vec<(&'static str, i32, ThreadId)>>>;

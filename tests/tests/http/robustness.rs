@@ -5,7 +5,7 @@ use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
-use crate::util::{TestServer, read_response};
+use crate::util::{TestServer, read_response, wait_until_server_read};
 
 /// Closes `conn` with a reset (RST) instead of an orderly FIN.
 fn reset(conn: TcpStream) {
@@ -38,7 +38,8 @@ fn clients_resetting_mid_request_are_cleaned_up() {
     ] {
         let mut conn = server.connect();
         conn.write_all(partial).unwrap();
-        std::thread::sleep(Duration::from_millis(20));
+        // Mid-request: the server has read the part sent.
+        wait_until_server_read(&conn);
         reset(conn);
     }
     wait_for_connections_at_most(&server, 0);

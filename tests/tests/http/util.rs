@@ -7,7 +7,7 @@ use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use httpserver_example::{Config, Server};
 use ioloop::LoopThread;
@@ -85,10 +85,16 @@ impl TestServer {
 }
 
 impl Drop for TestServer {
+    /// Stops the server; fails the test if its loop caught a panic (unless
+    /// the test is failing already).
     fn drop(&mut self) {
         if let Some(thread) = self.thread.take() {
             thread.add_callback(|| SERVER.with(|s| drop(s.borrow_mut().take())));
             let _ = thread.stop();
+        }
+        let panics = self.panics.load(Ordering::SeqCst);
+        if panics > 0 && !std::thread::panicking() {
+            panic!("the server's loop caught {panics} panic(s), printed above");
         }
     }
 }
@@ -267,4 +273,49 @@ pub(crate) fn closed_by_server(conn: &mut TcpStream) -> bool {
 pub(crate) fn send_and_half_close(conn: &mut TcpStream, raw: &[u8]) {
     conn.write_all(raw).unwrap();
     conn.shutdown(Shutdown::Write).unwrap();
+}
+
+/// Waits until the server has read everything `conn` sent: the kernel's
+/// receive queue of the server's end of the connection, as
+/// `/proc/net/tcp` reports it, is empty (IPv4 connections only).
+///
+/// # Panics
+///
+/// If that does not happen within 10 s.
+pub(crate) fn wait_until_server_read(conn: &TcpStream) {
+    let (client, server) = (conn.local_addr().unwrap(), conn.peer_addr().unwrap());
+    let started = Instant::now();
+    while server_receive_queue(server, client) != Some(0) {
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "the server never read what {client} sent"
+        );
+        std::thread::sleep(Duration::from_millis(1));
+    }
+}
+
+/// The bytes waiting in the receive queue of the socket `local` connected
+/// to `remote`, from `/proc/net/tcp` (`None` if there is no such socket).
+fn server_receive_queue(local: SocketAddr, remote: SocketAddr) -> Option<u64> {
+    fn hex(addr: SocketAddr) -> Option<String> {
+        match addr {
+            SocketAddr::V4(v4) => Some(format!(
+                "{:08X}:{:04X}",
+                u32::from_ne_bytes(v4.ip().octets()),
+                v4.port()
+            )),
+            SocketAddr::V6(_) => None,
+        }
+    }
+    let (local, remote) = (hex(local)?, hex(remote)?);
+    let table = std::fs::read_to_string("/proc/net/tcp").ok()?;
+    table.lines().skip(1).find_map(|line| {
+        let fields: Vec<&str> = line.split_whitespace().collect();
+        if fields.get(1) != Some(&local.as_str()) || fields.get(2) != Some(&remote.as_str()) {
+            return None;
+        }
+        let queues = fields.get(4)?;
+        let rx = queues.split(':').nth(1)?;
+        u64::from_str_radix(rx, 16).ok()
+    })
 }

@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 
 use ioloop::{Events, Executor, IOLoop, ThreadPool};
 
+use crate::util::TestLoop;
 use crate::util::{self, Log};
 
 struct DropFlag(Rc<Cell<bool>>);
@@ -23,7 +24,7 @@ impl Drop for DropFlag {
 
 #[test]
 fn sleep_completes_no_earlier_than_its_duration_by_the_loop_clock() {
-    let ioloop = IOLoop::new().unwrap();
+    let ioloop = TestLoop::new();
     let (start, end) = ioloop
         .run_sync(
             || async {
@@ -41,21 +42,23 @@ fn sleep_completes_no_earlier_than_its_duration_by_the_loop_clock() {
 
 #[test]
 fn sleep_until_accepts_absolute_deadlines() {
-    let ioloop = IOLoop::new().unwrap();
+    let ioloop = TestLoop::new();
     let target = Instant::now() + Duration::from_millis(20);
     ioloop
-        .run_sync(move || ioloop::sleep_until(target), None)
+        .run_sync(move || ioloop::sleep_until(target), Some(util::LIMIT))
         .unwrap();
     assert!(Instant::now() >= target);
     let l = ioloop.clone();
     let when = ioloop.time() + 0.01;
-    ioloop.run_sync(move || l.sleep_until(when), None).unwrap();
+    ioloop
+        .run_sync(move || l.sleep_until(when), Some(util::LIMIT))
+        .unwrap();
     assert!(ioloop.time() >= when);
 }
 
 #[test]
 fn a_dropped_sleep_removes_its_timeout() {
-    let ioloop = IOLoop::new().unwrap();
+    let ioloop = TestLoop::new();
     let fired = ioloop
         .run_sync(
             || async {
@@ -76,7 +79,7 @@ fn a_dropped_sleep_removes_its_timeout() {
 
 #[test]
 fn timeout_gives_the_output_when_in_time() {
-    let ioloop = IOLoop::new().unwrap();
+    let ioloop = TestLoop::new();
     let v = ioloop
         .run_sync(
             || {
@@ -93,7 +96,7 @@ fn timeout_gives_the_output_when_in_time() {
 
 #[test]
 fn timeout_elapses_and_drops_the_inner_future() {
-    let ioloop = IOLoop::new().unwrap();
+    let ioloop = TestLoop::new();
     let dropped = Rc::new(Cell::new(false));
     let guard = DropFlag(dropped.clone());
     let result = ioloop
@@ -115,7 +118,7 @@ fn timeout_elapses_and_drops_the_inner_future() {
 
 #[test]
 fn yield_now_lets_queued_callbacks_run_first() {
-    let ioloop = IOLoop::new().unwrap();
+    let ioloop = TestLoop::new();
     let log = Log::default();
     let g = log.clone();
     ioloop
@@ -135,10 +138,11 @@ fn yield_now_lets_queued_callbacks_run_first() {
 
 #[test]
 fn readable_completes_when_data_arrives_from_another_thread() {
-    let ioloop = IOLoop::new().unwrap();
+    let ioloop = TestLoop::new();
     let (a, b) = util::socketpair();
+    let watch = util::PollWatch::this_thread();
     let writer = std::thread::spawn(move || {
-        std::thread::sleep(Duration::from_millis(20));
+        watch.wait_until_blocked();
         (&a).write_all(b"x").unwrap();
         a
     });
@@ -159,11 +163,11 @@ fn readable_completes_when_data_arrives_from_another_thread() {
 
 #[test]
 fn writable_completes_at_once_on_a_writable_socket() {
-    let ioloop = IOLoop::new().unwrap();
+    let ioloop = TestLoop::new();
     let (_a, b) = util::socketpair();
     let fd = b.as_raw_fd();
     let events = ioloop
-        .run_sync(move || IOLoop::current().writable(fd), None)
+        .run_sync(move || IOLoop::current().writable(fd), Some(util::LIMIT))
         .unwrap()
         .unwrap();
     assert_eq!(events, Events::WRITE);
@@ -171,12 +175,12 @@ fn writable_completes_at_once_on_a_writable_socket() {
 
 #[test]
 fn readable_reports_a_hang_up_as_error() {
-    let ioloop = IOLoop::new().unwrap();
+    let ioloop = TestLoop::new();
     let (a, b) = util::socketpair();
     drop(a);
     let fd = b.as_raw_fd();
     let events = ioloop
-        .run_sync(move || IOLoop::current().readable(fd), None)
+        .run_sync(move || IOLoop::current().readable(fd), Some(util::LIMIT))
         .unwrap()
         .unwrap();
     assert!(events.contains(Events::ERROR), "{events:?}");
@@ -184,12 +188,12 @@ fn readable_reports_a_hang_up_as_error() {
 
 #[test]
 fn readiness_on_an_fd_with_a_handler_is_an_error() {
-    let ioloop = IOLoop::new().unwrap();
+    let ioloop = TestLoop::new();
     let (_a, b) = util::socketpair();
     let fd = b.as_raw_fd();
     ioloop.add_handler(fd, Events::READ, |_, _| {}).unwrap();
     let err = ioloop
-        .run_sync(move || IOLoop::current().readable(fd), None)
+        .run_sync(move || IOLoop::current().readable(fd), Some(util::LIMIT))
         .unwrap()
         .unwrap_err();
     assert!(err.to_string().contains(&format!("fd {fd}")), "{err}");
@@ -198,7 +202,7 @@ fn readiness_on_an_fd_with_a_handler_is_an_error() {
 
 #[test]
 fn a_dropped_readiness_future_removes_its_handler() {
-    let ioloop = IOLoop::new().unwrap();
+    let ioloop = TestLoop::new();
     let (_a, b) = util::socketpair();
     let fd = b.as_raw_fd();
     let timed_out = ioloop
@@ -214,7 +218,7 @@ fn a_dropped_readiness_future_removes_its_handler() {
 
 #[test]
 fn f2_run_in_executor_runs_off_the_loop_and_completes_on_it() {
-    let ioloop = IOLoop::new().unwrap();
+    let ioloop = TestLoop::new();
     let loop_thread = std::thread::current().id();
     let (worker, value) = ioloop
         .run_sync(
@@ -239,7 +243,7 @@ fn f2_run_in_executor_runs_off_the_loop_and_completes_on_it() {
 
 #[test]
 fn f2_run_in_executor_reports_a_panic_to_the_awaiter() {
-    let ioloop = IOLoop::new().unwrap();
+    let ioloop = TestLoop::new();
     let err = ioloop
         .run_sync(
             || IOLoop::current().run_in_executor(|| -> u32 { panic!("in the pool") }),
@@ -259,7 +263,7 @@ fn f2_set_default_executor_replaces_the_pool() {
             self.1.execute(job);
         }
     }
-    let ioloop = IOLoop::new().unwrap();
+    let ioloop = TestLoop::new();
     let jobs = Arc::new(AtomicUsize::new(0));
     ioloop.set_default_executor(Counting(jobs.clone(), ThreadPool::new(2).unwrap()));
     let total = ioloop
@@ -288,10 +292,13 @@ fn a_dropped_executor_job_gives_cancelled() {
             drop(job);
         }
     }
-    let ioloop = IOLoop::new().unwrap();
+    let ioloop = TestLoop::new();
     ioloop.set_default_executor(Dropping);
     let err = ioloop
-        .run_sync(|| IOLoop::current().run_in_executor(|| 1), None)
+        .run_sync(
+            || IOLoop::current().run_in_executor(|| 1),
+            Some(util::LIMIT),
+        )
         .unwrap()
         .unwrap_err();
     assert!(err.is_cancelled());

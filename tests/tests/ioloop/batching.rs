@@ -11,10 +11,11 @@ use std::time::Duration;
 use ioloop::{Events, IOLoop};
 
 use crate::util;
+use crate::util::TestLoop;
 
 /// The iteration each of three timeouts (1, 10 and 20 ms) ran in.
 fn timeout_iterations(interval: Duration) -> Vec<u64> {
-    let ioloop = IOLoop::new().unwrap();
+    let ioloop = TestLoop::new();
     ioloop.set_timeout_interval(interval);
     assert_eq!(ioloop.timeout_interval(), interval);
     let seen = Rc::new(RefCell::new(Vec::new()));
@@ -24,7 +25,7 @@ fn timeout_iterations(interval: Duration) -> Vec<u64> {
             s.borrow_mut().push(l.iteration());
         });
     }
-    ioloop.run().unwrap();
+    util::run_until_idle(&ioloop);
     seen.take()
 }
 
@@ -43,20 +44,20 @@ fn timeout_interval_runs_close_timeouts_in_one_iteration() {
 
 #[test]
 fn timeout_interval_delays_but_never_advances_a_timeout() {
-    let ioloop = IOLoop::new().unwrap();
+    let ioloop = TestLoop::new();
     ioloop.set_timeout_interval(Duration::from_millis(40));
     let added = ioloop.time();
     let fired = Rc::new(Cell::new(0.0));
     let (f, l) = (fired.clone(), ioloop.clone());
     ioloop.call_later(Duration::from_millis(1), move || f.set(l.time()));
-    ioloop.run().unwrap();
+    util::run_until_idle(&ioloop);
     // Due after 1 ms, but the poll waited at least the interval.
     assert!(fired.get() - added >= 0.040, "{}", fired.get() - added);
 }
 
 #[test]
 fn io_interval_spaces_polls_by_at_least_the_interval() {
-    let ioloop = IOLoop::new().unwrap();
+    let ioloop = TestLoop::new();
     ioloop.set_io_interval(Duration::from_millis(20));
     assert_eq!(ioloop.io_interval(), Duration::from_millis(20));
     let (mut a, b) = util::socketpair();
@@ -73,7 +74,7 @@ fn io_interval_spaces_polls_by_at_least_the_interval() {
             }
         })
         .unwrap();
-    ioloop.run().unwrap();
+    util::run_until_idle(&ioloop);
     let times = times.borrow();
     assert_eq!(times.len(), 5);
     for w in times.windows(2) {
@@ -86,7 +87,7 @@ fn io_interval_spaces_polls_by_at_least_the_interval() {
 
 #[test]
 fn io_interval_does_not_delay_queued_callbacks_or_due_timeouts() {
-    let ioloop = IOLoop::new().unwrap();
+    let ioloop = TestLoop::new();
     ioloop.set_io_interval(Duration::from_secs(30));
     let started = ioloop.time();
     // A chain of callbacks: never waits.
@@ -102,7 +103,7 @@ fn io_interval_does_not_delay_queued_callbacks_or_due_timeouts() {
     let fired = Rc::new(Cell::new(0.0));
     let (f, l) = (fired.clone(), ioloop.clone());
     ioloop.call_later(Duration::from_millis(10), move || f.set(l.time()));
-    ioloop.run().unwrap();
+    util::run_until_idle(&ioloop);
     assert!(fired.get() - started >= 0.010);
     assert!(ioloop.time() - started < 15.0, "waited for the io interval");
 }

@@ -2,17 +2,19 @@
 
 use std::cell::Cell;
 use std::rc::Rc;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use chrono::TimeDelta;
 use ioloop::IOLoop;
 
+use crate::util::TestLoop;
 use crate::util::{self, Log};
 
 #[test]
 fn c1_callbacks_run_in_fifo_order() {
-    let ioloop = IOLoop::new().unwrap();
+    let ioloop = TestLoop::new();
     let log = Log::default();
     for i in 0..50 {
         let g = log.clone();
@@ -27,13 +29,14 @@ fn c1_callbacks_run_in_fifo_order() {
 
 #[test]
 fn c2_callback_added_during_an_iteration_runs_on_the_next() {
-    let ioloop = IOLoop::new().unwrap();
+    let ioloop = TestLoop::new();
     let log = Log::default();
     // A timeout due before the first iteration: it runs in iteration 1,
     // after iteration 1's callbacks.
     let g = log.clone();
-    ioloop.add_timeout(Duration::ZERO, move || g.push("timeout (iteration 1)"));
-    std::thread::sleep(Duration::from_millis(2));
+    ioloop.add_timeout(TimeDelta::seconds(-1), move || {
+        g.push("timeout (iteration 1)")
+    });
     let (g, l) = (log.clone(), ioloop.clone());
     ioloop.add_callback(move || {
         g.push("A (iteration 1)");
@@ -56,17 +59,16 @@ fn c2_callback_added_during_an_iteration_runs_on_the_next() {
 
 #[test]
 fn c2_callbacks_added_by_handlers_and_timeouts_run_on_the_next_iteration() {
-    let ioloop = IOLoop::new().unwrap();
+    let ioloop = TestLoop::new();
     let log = Log::default();
     let (g, l) = (log.clone(), ioloop.clone());
-    ioloop.add_timeout(Duration::ZERO, move || {
+    ioloop.add_timeout(TimeDelta::seconds(-1), move || {
         g.push("timeout");
         let g2 = g.clone();
         l.add_callback(move || g2.push("callback from timeout"));
         let l2 = l.clone();
         l.add_callback(move || l2.stop());
     });
-    std::thread::sleep(Duration::from_millis(2));
     let g = log.clone();
     ioloop.add_callback(move || g.push("first"));
     util::run(&ioloop);
@@ -75,7 +77,7 @@ fn c2_callbacks_added_by_handlers_and_timeouts_run_on_the_next_iteration() {
 
 #[test]
 fn c3_a_pending_callback_means_the_loop_does_not_sleep() {
-    let ioloop = IOLoop::new().unwrap();
+    let ioloop = TestLoop::new();
     // Far-away timeout: if the loop slept until it, the test would hit the
     // safety limit.
     ioloop.call_later(Duration::from_secs(3600), || {});
@@ -91,31 +93,33 @@ fn c3_a_pending_callback_means_the_loop_does_not_sleep() {
 
 #[test]
 fn c4_remote_add_callback_wakes_a_sleeping_loop() {
-    let ioloop = IOLoop::new().unwrap();
+    let ioloop = TestLoop::new();
     let remote = ioloop.remote();
-    let ran = Rc::new(Cell::new(false));
+    let watch = util::PollWatch::this_thread();
+    let delivered = Arc::new(Mutex::new(None));
+    let d = delivered.clone();
     let sender = std::thread::spawn(move || {
-        std::thread::sleep(Duration::from_millis(50));
+        watch.wait_until_blocked();
         let sent = Instant::now();
         remote.add_callback(move || {
-            // Delivered well inside Tornado's 0.1 s bound, with a generous
-            // margin for a loaded machine.
-            assert!(sent.elapsed() < Duration::from_secs(2));
+            *d.lock().unwrap() = Some(sent.elapsed());
             IOLoop::current().stop();
         });
     });
-    let r = ran.clone();
-    ioloop.add_callback(move || r.set(true));
+    // Nothing else would wake the loop before the 10 s safety limit.
     util::run(&ioloop);
     sender.join().unwrap();
-    assert!(ran.get());
+    let delivered = delivered.lock().unwrap().expect("the callback ran");
+    // Well inside Tornado's 0.1 s bound, with a generous margin for a
+    // loaded machine.
+    assert!(delivered < Duration::from_secs(2), "{delivered:?}");
 }
 
 #[test]
 fn c4_remote_callbacks_from_many_threads_all_run_in_per_thread_order() {
     const THREADS: usize = 4;
     const EACH: usize = 5_000;
-    let ioloop = IOLoop::new().unwrap();
+    let ioloop = TestLoop::new();
     let remote = ioloop.remote();
     let done = Arc::new(AtomicUsize::new(0));
     let senders: Vec<_> = (0..THREADS)
@@ -158,7 +162,7 @@ fn c4_remote_callbacks_from_many_threads_all_run_in_per_thread_order() {
 
 #[test]
 fn c7_add_callback_on_a_closed_loop_is_dropped_silently() {
-    let ioloop = IOLoop::new().unwrap();
+    let ioloop = TestLoop::new();
     ioloop.close(false).unwrap();
     ioloop.add_callback(|| unreachable!());
     ioloop.remote().add_callback(|| unreachable!());
@@ -181,7 +185,7 @@ fn c7_add_callback_on_a_closed_loop_is_dropped_silently() {
 #[test]
 fn c7_racing_remote_add_callback_and_close_never_fails() {
     for _ in 0..20 {
-        let ioloop = IOLoop::new().unwrap();
+        let ioloop = TestLoop::new();
         let remote = ioloop.remote();
         let racer = std::thread::spawn(move || {
             for _ in 0..1_000 {
@@ -200,6 +204,7 @@ fn c7_racing_remote_add_callback_and_close_never_fails() {
 #[test]
 fn c10_spawn_callback_runs_and_its_panic_is_logged_by_the_loop() {
     util::capture_logs();
+    // The default exception handler: this test reads its log.
     let ioloop = IOLoop::new().unwrap();
     ioloop.spawn_callback(|| panic!("fire and forget"));
     let ran = Rc::new(Cell::new(false));

@@ -10,11 +10,11 @@ use std::os::unix::process::ExitStatusExt;
 use std::process::{Command, ExitStatus};
 use std::rc::Rc;
 
-use ioloop::IOLoop;
+use crate::util::{self, TestLoop};
 
 #[test]
 fn a_child_exit_status_arrives() {
-    let ioloop = IOLoop::new().unwrap();
+    let ioloop = TestLoop::new();
     let child = Command::new("/bin/sh")
         .args(["-c", "exit 3"])
         .spawn()
@@ -24,7 +24,7 @@ fn a_child_exit_status_arrives() {
     ioloop
         .add_child_handler(child.id(), move |st| s.set(Some(st)))
         .unwrap();
-    ioloop.run().unwrap(); // the watcher keeps run going until the exit
+    util::run_until_idle(&ioloop); // the watcher keeps run going until the exit
     let status = status.get().expect("exit status");
     assert_eq!(status.code(), Some(3));
     assert!(!status.success());
@@ -36,7 +36,7 @@ fn a_child_exit_status_arrives() {
 
 #[test]
 fn a_child_killed_by_a_signal_reports_the_signal() {
-    let ioloop = IOLoop::new().unwrap();
+    let ioloop = TestLoop::new();
     let mut child = Command::new("/bin/sleep").arg("60").spawn().unwrap();
     let status: Rc<Cell<Option<ExitStatus>>> = Rc::default();
     let s = status.clone();
@@ -44,13 +44,13 @@ fn a_child_killed_by_a_signal_reports_the_signal() {
         .add_child_handler(child.id(), move |st| s.set(Some(st)))
         .unwrap();
     child.kill().unwrap();
-    ioloop.run().unwrap();
+    util::run_until_idle(&ioloop);
     assert_eq!(status.get().unwrap().signal(), Some(libc::SIGKILL));
 }
 
 #[test]
 fn a_child_that_already_exited_is_reported() {
-    let ioloop = IOLoop::new().unwrap();
+    let ioloop = TestLoop::new();
     let child = Command::new("/bin/true").spawn().unwrap();
     // Wait for it to exit without reaping it: poll for the zombie state.
     let stat = format!("/proc/{}/stat", child.id());
@@ -64,13 +64,13 @@ fn a_child_that_already_exited_is_reported() {
     ioloop
         .add_child_handler(child.id(), move |st| c.borrow_mut().push(st.code()))
         .unwrap();
-    ioloop.run().unwrap();
+    util::run_until_idle(&ioloop);
     assert_eq!(*codes.borrow(), [Some(0)]);
 }
 
 #[test]
 fn watching_a_process_that_is_not_a_child_is_an_error_naming_it() {
-    let ioloop = IOLoop::new().unwrap();
+    let ioloop = TestLoop::new();
     let err = ioloop.add_child_handler(1, |_| {}).unwrap_err();
     assert!(err.to_string().contains("pid 1"), "{err}");
     let me = std::process::id();
@@ -81,7 +81,7 @@ fn watching_a_process_that_is_not_a_child_is_an_error_naming_it() {
 
 #[test]
 fn a_pid_is_watched_once_and_can_be_unwatched() {
-    let ioloop = IOLoop::new().unwrap();
+    let ioloop = TestLoop::new();
     let mut child = Command::new("/bin/sleep").arg("60").spawn().unwrap();
     let pid = child.id();
     ioloop
@@ -95,7 +95,7 @@ fn a_pid_is_watched_once_and_can_be_unwatched() {
         !ioloop.is_alive(),
         "an unreferenced watcher does not keep run going"
     );
-    ioloop.run().unwrap();
+    util::run_until_idle(&ioloop);
     assert!(ioloop.remove_child_handler(pid));
     assert!(!ioloop.remove_child_handler(pid));
     assert!(!ioloop.set_child_ref(pid, true));
@@ -105,7 +105,7 @@ fn a_pid_is_watched_once_and_can_be_unwatched() {
 
 #[test]
 fn the_exit_callback_runs_as_a_callback_and_may_panic() {
-    let ioloop = IOLoop::new().unwrap();
+    let ioloop = TestLoop::new();
     let kinds = Rc::new(RefCell::new(Vec::new()));
     let k = kinds.clone();
     ioloop.set_exception_handler(move |p| k.borrow_mut().push((p.kind(), p.site().line())));
@@ -113,6 +113,6 @@ fn the_exit_callback_runs_as_a_callback_and_may_panic() {
     let added = ioloop.add_child_handler(pid, |_| panic!("exit"));
     let line = line!() - 1;
     added.unwrap();
-    ioloop.run().unwrap();
+    util::run_until_idle(&ioloop);
     assert_eq!(*kinds.borrow(), [(ioloop::CallbackKind::Callback, line)]);
 }

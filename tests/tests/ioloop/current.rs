@@ -10,6 +10,7 @@ use std::thread;
 use ioloop::{Error, IOLoop, MakeCurrent, Remote};
 
 use crate::util;
+use crate::util::TestLoop;
 
 /// Runs `f` on a fresh thread (fresh thread-locals) and propagates panics.
 fn on_fresh_thread(f: impl FnOnce() + Send + 'static) {
@@ -133,7 +134,7 @@ fn s3_instance_adopts_the_threads_current_loop() {
     IOLoop::clear_instance();
     on_fresh_thread(|| {
         let _reset = InstanceReset;
-        let mine = IOLoop::new().unwrap();
+        let mine = TestLoop::new();
         assert!(
             IOLoop::instance().ptr_eq(&mine),
             "no second loop on this thread"
@@ -145,8 +146,8 @@ fn s3_instance_adopts_the_threads_current_loop() {
 fn s4_the_first_loop_built_on_a_thread_becomes_current_the_second_does_not() {
     on_fresh_thread(|| {
         assert!(IOLoop::try_current().is_none());
-        let first = IOLoop::new().unwrap();
-        let second = IOLoop::new().unwrap();
+        let first = TestLoop::new();
+        let second = TestLoop::new();
         assert!(IOLoop::current().ptr_eq(&first));
         assert!(!IOLoop::current().ptr_eq(&second));
     });
@@ -173,7 +174,7 @@ fn s5_a_never_current_loop_is_current_only_while_it_runs() {
 #[test]
 fn s6_always_current_fails_when_a_current_loop_exists() {
     on_fresh_thread(|| {
-        let first = IOLoop::new().unwrap();
+        let first = TestLoop::new();
         let err = IOLoop::builder()
             .make_current(MakeCurrent::Always)
             .build()
@@ -203,7 +204,7 @@ fn s7_make_current_and_clear_current() {
 #[test]
 fn close_clears_current() {
     on_fresh_thread(|| {
-        let a = IOLoop::new().unwrap();
+        let a = TestLoop::new();
         a.close(false).unwrap();
         assert!(IOLoop::try_current().is_none());
     });

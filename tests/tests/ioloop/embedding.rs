@@ -16,14 +16,13 @@ fn a_background_loop_runs_posted_work_and_stops_when_asked() {
         let tx = tx.clone();
         background.add_callback(move || {
             // On the loop's thread, where the loop is current.
-            assert!(IOLoop::try_current().is_some());
-            tx.send(i).unwrap();
+            tx.send((i, IOLoop::try_current().is_some())).unwrap();
         });
     }
-    let got: Vec<i32> = (0..100)
+    let got: Vec<(i32, bool)> = (0..100)
         .map(|_| rx.recv_timeout(Duration::from_secs(10)).unwrap())
         .collect();
-    assert_eq!(got, (0..100).collect::<Vec<_>>());
+    assert_eq!(got, (0..100).map(|i| (i, true)).collect::<Vec<_>>());
     let remote = background.remote().clone();
     background.stop().unwrap();
     assert!(

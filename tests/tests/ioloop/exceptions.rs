@@ -7,11 +7,13 @@ use std::time::Duration;
 
 use ioloop::{CallbackKind, IOLoop};
 
+use crate::util::TestLoop;
 use crate::util::{self, Log};
 
 #[test]
 fn e1_a_panicking_callback_is_logged_and_the_following_callbacks_run() {
     util::capture_logs();
+    // The default exception handler: this test reads its log.
     let ioloop = IOLoop::new().unwrap();
     let log = Log::default();
     ioloop.add_callback(|| panic!("callback exploded"));
@@ -41,7 +43,7 @@ fn e1_a_panicking_callback_is_logged_and_the_following_callbacks_run() {
 
 #[test]
 fn e1_panics_in_timeouts_are_reported_as_timeouts() {
-    let ioloop = IOLoop::new().unwrap();
+    let ioloop = TestLoop::new();
     let seen = Rc::new(RefCell::new(Vec::new()));
     let s = seen.clone();
     ioloop.set_exception_handler(move |p| {
@@ -62,7 +64,7 @@ fn e1_panics_in_timeouts_are_reported_as_timeouts() {
 #[test]
 fn e2_the_exception_handler_is_replaceable_and_resettable() {
     util::capture_logs();
-    let ioloop = IOLoop::new().unwrap();
+    let ioloop = TestLoop::new();
     let seen = Rc::new(RefCell::new(Vec::new()));
     let s = seen.clone();
     ioloop.set_exception_handler(move |p| s.borrow_mut().push(p.to_string()));
@@ -94,7 +96,7 @@ fn e2_the_exception_handler_is_replaceable_and_resettable() {
 #[test]
 fn a_panicking_exception_handler_is_caught_too() {
     util::capture_logs();
-    let ioloop = IOLoop::new().unwrap();
+    let ioloop = TestLoop::new();
     ioloop.set_exception_handler(|_| panic!("handler of handlers"));
     ioloop.add_callback(|| panic!("first"));
     let ran = Rc::new(RefCell::new(false));
@@ -114,7 +116,7 @@ fn a_panicking_exception_handler_is_caught_too() {
 
 #[test]
 fn a_non_string_panic_payload_is_reported() {
-    let ioloop = IOLoop::new().unwrap();
+    let ioloop = TestLoop::new();
     let seen = Rc::new(RefCell::new(Vec::new()));
     let s = seen.clone();
     ioloop.set_exception_handler(move |p| {

@@ -5,13 +5,14 @@ use std::io::Write;
 use std::os::fd::AsRawFd;
 use std::rc::Rc;
 
-use ioloop::{Events, IOLoop};
+use ioloop::Events;
 
 use crate::util;
+use crate::util::TestLoop;
 
 #[test]
 fn a_fed_event_calls_the_handler_on_the_next_dispatch() {
-    let ioloop = IOLoop::new().unwrap();
+    let ioloop = TestLoop::new();
     let (_a, b) = util::socketpair(); // b has nothing to read
     let calls = Rc::new(RefCell::new(Vec::new()));
     let (c, l) = (calls.clone(), ioloop.clone());
@@ -32,7 +33,7 @@ fn a_fed_event_calls_the_handler_on_the_next_dispatch() {
 
 #[test]
 fn fed_events_are_filtered_by_the_handlers_interest() {
-    let ioloop = IOLoop::new().unwrap();
+    let ioloop = TestLoop::new();
     let (_a, b) = util::socketpair();
     let seen = Rc::new(Cell::new(None));
     let s = seen.clone();
@@ -53,7 +54,7 @@ fn fed_events_are_filtered_by_the_handlers_interest() {
 
 #[test]
 fn feeding_an_fd_without_a_handler_does_nothing() {
-    let ioloop = IOLoop::new().unwrap();
+    let ioloop = TestLoop::new();
     let (_a, b) = util::socketpair();
     assert!(!ioloop.feed_fd_event(b.as_raw_fd(), Events::READ));
     assert!(!ioloop.is_alive());
@@ -61,7 +62,7 @@ fn feeding_an_fd_without_a_handler_does_nothing() {
 
 #[test]
 fn an_event_fed_to_a_removed_handler_is_dropped_even_if_the_fd_is_reused() {
-    let ioloop = IOLoop::new().unwrap();
+    let ioloop = TestLoop::new();
     let (_a, b) = util::socketpair();
     let fd = b.as_raw_fd();
     ioloop
@@ -84,7 +85,7 @@ fn an_event_fed_to_a_removed_handler_is_dropped_even_if_the_fd_is_reused() {
 
 #[test]
 fn a_fed_event_merges_with_a_real_one() {
-    let ioloop = IOLoop::new().unwrap();
+    let ioloop = TestLoop::new();
     let (mut a, b) = util::socketpair();
     a.write_all(b"x").unwrap();
     let calls = Rc::new(RefCell::new(Vec::new()));
@@ -115,7 +116,7 @@ fn a_fed_event_merges_with_a_real_one() {
 
 #[test]
 fn a_fed_event_keeps_run_going_until_dispatched() {
-    let ioloop = IOLoop::new().unwrap();
+    let ioloop = TestLoop::new();
     let (_a, b) = util::socketpair();
     let called = Rc::new(Cell::new(false));
     let c = called.clone();
@@ -125,7 +126,7 @@ fn a_fed_event_keeps_run_going_until_dispatched() {
     ioloop.set_handler_ref(b.as_raw_fd(), false);
     ioloop.feed_fd_event(b.as_raw_fd(), Events::READ);
     assert!(ioloop.is_alive());
-    ioloop.run().unwrap();
+    util::run_until_idle(&ioloop);
     assert!(called.get());
     ioloop.remove_handler(b.as_raw_fd());
 }

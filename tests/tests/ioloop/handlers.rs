@@ -10,11 +10,12 @@ use std::time::Duration;
 
 use ioloop::{Events, IOLoop};
 
+use crate::util::TestLoop;
 use crate::util::{self, Log};
 
 #[test]
 fn h2_registering_an_fd_twice_is_an_error_naming_it() {
-    let ioloop = IOLoop::new().unwrap();
+    let ioloop = TestLoop::new();
     let (_a, b) = util::socketpair();
     let fd = b.as_raw_fd();
     ioloop.add_handler(fd, Events::READ, |_, _| {}).unwrap();
@@ -29,7 +30,7 @@ fn h2_registering_an_fd_twice_is_an_error_naming_it() {
 
 #[test]
 fn h2_a_regular_file_is_refused_with_an_error_naming_the_fd() {
-    let ioloop = IOLoop::new().unwrap();
+    let ioloop = TestLoop::new();
     let file = File::open("/proc/self/exe")
         .or_else(|_| File::open("Cargo.toml"))
         .unwrap();
@@ -43,29 +44,34 @@ fn h2_a_regular_file_is_refused_with_an_error_naming_the_fd() {
 
 #[test]
 fn h2_a_negative_or_closed_fd_is_an_error() {
-    let ioloop = IOLoop::new().unwrap();
+    let ioloop = TestLoop::new();
     let err = ioloop.add_handler(-1, Events::READ, |_, _| {}).unwrap_err();
     assert!(err.to_string().contains("fd -1"), "{err}");
-    let (a, _b) = util::socketpair();
-    let fd = a.as_raw_fd();
-    drop(a);
-    if !util::fd_is_open(fd) {
-        let err = ioloop.add_handler(fd, Events::READ, |_, _| {}).unwrap_err();
-        assert_eq!(err.raw_os_error().or(Some(9)), Some(9));
-        assert!(err.to_string().contains(&format!("fd {fd}")), "{err}");
-    }
+    // A number no descriptor of this process can have (a number freed by
+    // a close could be taken at once by a test on another thread).
+    let fd = util::sys::never_open_fd();
+    let err = ioloop.add_handler(fd, Events::READ, |_, _| {}).unwrap_err();
+    // The OS error is the source of the error naming the fd.
+    let os_error = err
+        .get_ref()
+        .and_then(|e| e.source())
+        .and_then(|e| e.downcast_ref::<io::Error>())
+        .and_then(io::Error::raw_os_error);
+    assert_eq!(os_error, Some(libc::EBADF), "{err}");
+    assert!(err.to_string().contains(&format!("fd {fd}")), "{err}");
+    assert!(ioloop.remove_handler(fd).is_none(), "nothing left behind");
 }
 
 #[test]
 fn h4_remove_handler_without_add_is_a_no_op() {
-    let ioloop = IOLoop::new().unwrap();
+    let ioloop = TestLoop::new();
     assert!(ioloop.remove_handler(12345).is_none());
     assert!(ioloop.remove_handler(-3).is_none());
 }
 
 #[test]
 fn h5_error_is_delivered_even_to_a_handler_that_did_not_ask() {
-    let ioloop = IOLoop::new().unwrap();
+    let ioloop = TestLoop::new();
     let (a, b) = util::socketpair();
     let got = Rc::new(Cell::new(Events::NONE));
     let (g, l) = (got.clone(), ioloop.clone());
@@ -83,7 +89,7 @@ fn h5_error_is_delivered_even_to_a_handler_that_did_not_ask() {
 
 #[test]
 fn h5_error_only_handler_is_not_called_for_plain_data() {
-    let ioloop = IOLoop::new().unwrap();
+    let ioloop = TestLoop::new();
     let (a, b) = util::readable_pair(b"data");
     let calls = Rc::new(Cell::new(0));
     let c = calls.clone();
@@ -104,7 +110,7 @@ fn h5_error_only_handler_is_not_called_for_plain_data() {
 
 #[test]
 fn h6_a_read_handler_receives_exactly_read_on_a_writable_socket() {
-    let ioloop = IOLoop::new().unwrap();
+    let ioloop = TestLoop::new();
     let (_a, b) = util::readable_pair(b"x");
     let got = Rc::new(Cell::new(Events::NONE));
     let (g, l) = (got.clone(), ioloop.clone());
@@ -121,7 +127,7 @@ fn h6_a_read_handler_receives_exactly_read_on_a_writable_socket() {
 
 #[test]
 fn h7_unread_data_calls_the_handler_again_on_the_next_iteration() {
-    let ioloop = IOLoop::new().unwrap();
+    let ioloop = TestLoop::new();
     let (_a, b) = util::readable_pair(b"12345");
     let read = Rc::new(RefCell::new(Vec::new()));
     let (r, l) = (read.clone(), ioloop.clone());
@@ -147,7 +153,7 @@ fn h7_unread_data_calls_the_handler_again_on_the_next_iteration() {
 
 #[test]
 fn h7_write_interest_on_a_writable_socket_repeats_every_iteration() {
-    let ioloop = IOLoop::new().unwrap();
+    let ioloop = TestLoop::new();
     let (_a, b) = util::socketpair();
     let calls = Rc::new(Cell::new(0));
     let (c, l) = (calls.clone(), ioloop.clone());
@@ -169,7 +175,7 @@ fn h7_write_interest_on_a_writable_socket_repeats_every_iteration() {
 fn h7_a_handler_that_fails_to_consume_is_called_again_without_new_events() {
     // Tornado's EMFILE situation in miniature: readiness not consumed
     // means the handler is called again, with no new edge from the kernel.
-    let ioloop = IOLoop::new().unwrap();
+    let ioloop = TestLoop::new();
     let (_a, b) = util::readable_pair(b"x");
     let calls = Rc::new(Cell::new(0));
     let (c, l) = (calls.clone(), ioloop.clone());
@@ -188,7 +194,7 @@ fn h7_a_handler_that_fails_to_consume_is_called_again_without_new_events() {
 
 #[test]
 fn h8_a_handler_removed_earlier_in_the_batch_is_not_called() {
-    let ioloop = IOLoop::new().unwrap();
+    let ioloop = TestLoop::new();
     let (_a1, b1) = util::readable_pair(b"1");
     let (_a2, b2) = util::readable_pair(b"2");
     let (f1, f2) = (b1.as_raw_fd(), b2.as_raw_fd());
@@ -210,7 +216,7 @@ fn h8_a_handler_removed_earlier_in_the_batch_is_not_called() {
 
 #[test]
 fn h8_a_stale_event_is_not_delivered_to_a_new_handler_on_a_reused_fd_number() {
-    let ioloop = IOLoop::new().unwrap();
+    let ioloop = TestLoop::new();
     let (_a1, b1) = util::readable_pair(b"1");
     let (a2, b2) = util::readable_pair(b"2");
     let (f1, f2) = (b1.as_raw_fd(), b2.as_raw_fd());
@@ -231,13 +237,14 @@ fn h8_a_stale_event_is_not_delivered_to_a_new_handler_on_a_reused_fd_number() {
                 let other_fd = [f1, f2][other];
                 if let Some(stream) = s.borrow_mut()[other].take() {
                     l.remove_handler(other_fd);
-                    drop(stream);
+                    // Closes the other socket and puts the fresh one on its
+                    // number in one step.
                     let (x, y) = util::socketpair();
+                    let reused = util::sys::replace_fd(stream.into(), &y);
                     let g2 = g.clone();
-                    let new_fd = y.as_raw_fd();
-                    l.add_handler(new_fd, Events::READ, move |_, _| g2.push("new handler"))
+                    l.add_handler(other_fd, Events::READ, move |_, _| g2.push("new handler"))
                         .unwrap();
-                    k.borrow_mut().push((x, y, new_fd == other_fd));
+                    k.borrow_mut().push((x, y, reused));
                 }
                 let l2 = l.clone();
                 l.call_later(Duration::from_millis(30), move || l2.stop());
@@ -255,7 +262,7 @@ fn h9_each_ready_fd_is_dispatched_at_most_once_per_poll() {
     // A handler that never drains is called once per poll. Callbacks that
     // re-add themselves count iterations; polls are at most one per
     // iteration, so handler calls can never exceed iterations.
-    let ioloop = IOLoop::new().unwrap();
+    let ioloop = TestLoop::new();
     let (_a, b) = util::readable_pair(b"x");
     let calls = Rc::new(Cell::new(0u32));
     let c = calls.clone();
@@ -287,7 +294,7 @@ fn h9_each_ready_fd_is_dispatched_at_most_once_per_poll() {
 
 #[test]
 fn h10_a_panicking_handler_is_reported_and_stays_registered() {
-    let ioloop = IOLoop::new().unwrap();
+    let ioloop = TestLoop::new();
     let (_a, b) = util::readable_pair(b"x");
     let reports = Rc::new(RefCell::new(Vec::new()));
     let r = reports.clone();
@@ -322,7 +329,7 @@ fn h10_a_panicking_handler_is_reported_and_stays_registered() {
 
 #[test]
 fn h11_update_handler_replaces_the_mask() {
-    let ioloop = IOLoop::new().unwrap();
+    let ioloop = TestLoop::new();
     let (_a, b) = util::socketpair();
     let log = Log::default();
     let (g, l) = (log.clone(), ioloop.clone());
@@ -341,7 +348,7 @@ fn h11_update_handler_replaces_the_mask() {
 
 #[test]
 fn h11_update_handler_on_an_unknown_fd_is_an_error_naming_it() {
-    let ioloop = IOLoop::new().unwrap();
+    let ioloop = TestLoop::new();
     let err = ioloop.update_handler(777, Events::READ).unwrap_err();
     assert_eq!(err.kind(), io::ErrorKind::NotFound);
     assert!(err.to_string().contains("fd 777"), "{err}");
@@ -351,7 +358,7 @@ fn h11_update_handler_on_an_unknown_fd_is_an_error_naming_it() {
 fn update_handler_inside_the_handler_takes_effect_at_once() {
     // A handler switching from READ to WRITE interest (a request read, a
     // response to send) is next called for WRITE.
-    let ioloop = IOLoop::new().unwrap();
+    let ioloop = TestLoop::new();
     let (_a, b) = util::readable_pair(b"request");
     let log = Log::default();
     let (g, l) = (log.clone(), ioloop.clone());
@@ -381,7 +388,7 @@ fn mark_drained_is_only_a_hint() {
     // poller is edge-triggered and re-armed after dispatch, the hint skips
     // the re-arm: no repeat until new data arrives (shown by the calls).
     let level_triggered = cfg!(target_os = "linux");
-    let ioloop = IOLoop::new().unwrap();
+    let ioloop = TestLoop::new();
     let (a, b) = util::readable_pair(b"12345");
     let calls = Rc::new(Cell::new(0));
     let (c, l) = (calls.clone(), ioloop.clone());
@@ -413,7 +420,7 @@ fn a_draining_handler_still_gets_level_triggered_write_repeats() {
     // Drained READ does not suppress a pending WRITE: with READ | WRITE
     // interest, a handler that drains reads and does not write is called
     // again for WRITE.
-    let ioloop = IOLoop::new().unwrap();
+    let ioloop = TestLoop::new();
     let (_a, b) = util::readable_pair(b"abc");
     let log = Log::default();
     let (g, l) = (log.clone(), ioloop.clone());
@@ -440,7 +447,7 @@ fn a_draining_handler_still_gets_level_triggered_write_repeats() {
 
 #[test]
 fn owned_handlers_hand_their_fd_back_on_removal() {
-    let ioloop = IOLoop::new().unwrap();
+    let ioloop = TestLoop::new();
     let (mut a, b) = util::socketpair();
     let fd = ioloop
         .add_handler_owned(b, Events::READ, |_, _| {})
@@ -456,26 +463,29 @@ fn owned_handlers_hand_their_fd_back_on_removal() {
 #[test]
 fn an_fd_closed_without_remove_handler_can_be_registered_again() {
     util::capture_logs();
-    let ioloop = IOLoop::new().unwrap();
+    let ioloop = TestLoop::new();
+    let log = Log::default();
     let (_a, b) = util::socketpair();
     let fd = b.as_raw_fd();
+    let g = log.clone();
     ioloop
-        .add_handler(fd, Events::READ, |_, _| unreachable!())
+        .add_handler(fd, Events::READ, move |_, _| g.push("old handler"))
         .unwrap();
-    drop(b); // closed without remove_handler: the kernel forgets it
+    // Closed without remove_handler (the kernel forgets it), and the number
+    // reused at once by a readable socket: dup2 does both in one step.
     let (_c, d) = util::readable_pair(b"x");
-    let new_fd = d.as_raw_fd();
-    if new_fd != fd {
-        return; // the number was not reused; nothing to check
-    }
-    let l = ioloop.clone();
+    let reused = util::sys::replace_fd(b.into(), &d);
+    let (g, l) = (log.clone(), ioloop.clone());
     ioloop
-        .add_handler(new_fd, Events::READ, move |fd, _| {
+        .add_handler(fd, Events::READ, move |fd, _| {
+            g.push("new handler");
             l.remove_handler(fd);
             l.stop();
         })
         .unwrap();
     util::run(&ioloop);
+    drop(reused);
+    assert_eq!(log.entries(), ["new handler"]);
     let warnings = util::logged(log::Level::Warn);
     assert!(
         warnings
@@ -487,7 +497,7 @@ fn an_fd_closed_without_remove_handler_can_be_registered_again() {
 
 #[test]
 fn a_handler_may_remove_itself_and_register_again() {
-    let ioloop = IOLoop::new().unwrap();
+    let ioloop = TestLoop::new();
     let (_a, b) = util::readable_pair(b"xy");
     let log = Log::default();
     let (g, l) = (log.clone(), ioloop.clone());
@@ -516,7 +526,7 @@ fn a_handler_may_remove_itself_and_register_again() {
 fn an_edge_handler_is_called_when_readiness_changes_not_while_it_lasts() {
     // Five bytes waiting, one read per call: an edge handler is called
     // once, then again only when new data arrives.
-    let ioloop = IOLoop::new().unwrap();
+    let ioloop = TestLoop::new();
     let (a, b) = util::readable_pair(b"12345");
     let calls = Rc::new(Cell::new(0));
     let (c, stream) = (calls.clone(), b);
@@ -545,7 +555,7 @@ fn an_edge_handler_is_called_when_readiness_changes_not_while_it_lasts() {
 fn an_idle_writable_edge_handler_is_not_a_busy_loop() {
     // A level-triggered WRITE handler on a writable socket runs every
     // iteration; an edge-triggered one runs once.
-    let ioloop = IOLoop::new().unwrap();
+    let ioloop = TestLoop::new();
     let (_a, b) = util::socketpair();
     let calls = Rc::new(Cell::new(0));
     let c = calls.clone();
@@ -584,7 +594,7 @@ fn an_idle_writable_edge_handler_is_not_a_busy_loop() {
 
 #[test]
 fn an_edge_handler_still_gets_error_on_hang_up() {
-    let ioloop = IOLoop::new().unwrap();
+    let ioloop = TestLoop::new();
     let (a, b) = util::socketpair();
     let got = Rc::new(Cell::new(Events::NONE));
     let (g, l) = (got.clone(), ioloop.clone());
@@ -606,7 +616,7 @@ fn only_an_edge_handler_reading_sees_read_closed_when_the_peer_shuts_down_its_si
     // READ interest gets READ | READ_CLOSED; a level-triggered handler gets
     // Tornado's plain READ.
     for edge in [true, false] {
-        let ioloop = IOLoop::new().unwrap();
+        let ioloop = TestLoop::new();
         let (a, b) = util::socketpair();
         (&a).write_all(b"last words").unwrap();
         a.shutdown(std::net::Shutdown::Write).unwrap();

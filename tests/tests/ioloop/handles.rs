@@ -7,11 +7,12 @@ use std::time::Duration;
 
 use ioloop::{CallbackKind, IOLoop};
 
+use crate::util::TestLoop;
 use crate::util::{self, Log};
 
 #[test]
 fn a_cancelled_call_soon_never_runs() {
-    let ioloop = IOLoop::new().unwrap();
+    let ioloop = TestLoop::new();
     let log = Log::default();
     let g = log.clone();
     let handle = ioloop.call_soon(move || g.push("cancelled"));
@@ -30,7 +31,7 @@ fn a_cancelled_call_soon_never_runs() {
 
 #[test]
 fn cancel_is_idempotent_and_a_no_op_after_the_callback_ran() {
-    let ioloop = IOLoop::new().unwrap();
+    let ioloop = TestLoop::new();
     let handle = ioloop.call_soon(|| {});
     assert!(handle.cancel());
     assert!(!handle.cancel(), "second cancel");
@@ -47,7 +48,7 @@ fn cancel_is_idempotent_and_a_no_op_after_the_callback_ran() {
 
 #[test]
 fn call_soon_and_add_callback_share_one_fifo_queue() {
-    let ioloop = IOLoop::new().unwrap();
+    let ioloop = TestLoop::new();
     let log = Log::default();
     for i in 0..6 {
         let g = log.clone();
@@ -65,7 +66,7 @@ fn call_soon_and_add_callback_share_one_fifo_queue() {
 
 #[test]
 fn cancelling_drops_the_callback_at_once() {
-    let ioloop = IOLoop::new().unwrap();
+    let ioloop = TestLoop::new();
     let captured = Rc::new(());
     let c = captured.clone();
     let handle = ioloop.call_soon(move || drop(c));
@@ -76,25 +77,26 @@ fn cancelling_drops_the_callback_at_once() {
 
 #[test]
 fn a_callback_can_cancel_a_later_one_in_the_same_iteration() {
-    let ioloop = IOLoop::new().unwrap();
+    let ioloop = TestLoop::new();
+    let log = Log::default();
     let later: Rc<Cell<Option<ioloop::Handle>>> = Rc::default();
-    let l2 = later.clone();
+    let (l2, g) = (later.clone(), log.clone());
     ioloop.call_soon(move || {
-        if let Some(h) = l2.take() {
-            assert!(h.cancel());
-        }
+        let cancelled = l2.take().map(|h| h.cancel());
+        g.push(format!("cancelled: {cancelled:?}"));
     });
-    later.set(Some(
-        ioloop.call_soon(|| unreachable!("cancelled by the first")),
-    ));
+    let g = log.clone();
+    later.set(Some(ioloop.call_soon(move || g.push("cancelled one ran"))));
+    // Stopping lets the rest of this iteration's callbacks run (L3).
     let l = ioloop.clone();
     ioloop.call_soon(move || l.stop());
     util::run(&ioloop);
+    assert_eq!(log.entries(), ["cancelled: Some(true)"]);
 }
 
 #[test]
 fn a_panic_in_call_soon_is_reported_with_its_site() {
-    let ioloop = IOLoop::new().unwrap();
+    let ioloop = TestLoop::new();
     let seen = Rc::new(Cell::new(None));
     let s = seen.clone();
     ioloop.set_exception_handler(move |p| s.set(Some((p.kind(), p.site().line()))));
@@ -108,7 +110,7 @@ fn a_panic_in_call_soon_is_reported_with_its_site() {
 
 #[test]
 fn call_soon_on_a_closed_loop_drops_the_callback() {
-    let ioloop = IOLoop::new().unwrap();
+    let ioloop = TestLoop::new();
     ioloop.close(false).unwrap();
     let handle = ioloop.call_soon(|| unreachable!());
     assert!(!handle.is_pending());
@@ -117,7 +119,7 @@ fn call_soon_on_a_closed_loop_drops_the_callback() {
 
 #[test]
 fn a_cancelled_timer_handle_never_runs_and_leaves_the_heap() {
-    let ioloop = IOLoop::new().unwrap();
+    let ioloop = TestLoop::new();
     let timer = ioloop.call_later_handle(Duration::from_millis(5), || unreachable!("cancelled"));
     assert!(timer.is_pending());
     assert!(timer.cancel());
@@ -136,7 +138,7 @@ fn a_cancelled_timer_handle_never_runs_and_leaves_the_heap() {
 
 #[test]
 fn call_at_handle_fires_at_its_deadline_and_reports_when() {
-    let ioloop = IOLoop::new().unwrap();
+    let ioloop = TestLoop::new();
     let when = ioloop.time() + 0.010;
     let fired = Rc::new(Cell::new(0.0));
     let (f, l) = (fired.clone(), ioloop.clone());
@@ -159,7 +161,7 @@ fn when_rounded(secs: f64) -> f64 {
 
 #[test]
 fn a_timer_handle_works_with_remove_timeout_and_references() {
-    let ioloop = IOLoop::new().unwrap();
+    let ioloop = TestLoop::new();
     let timer = ioloop.add_timeout_handle(Duration::from_secs(3600), || unreachable!());
     assert!(ioloop.is_alive());
     assert!(timer.set_ref(false));

@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use ioloop::{CallbackKind, Events, HookKind, IOLoop};
 
+use crate::util::TestLoop;
 use crate::util::{self, Log};
 
 /// A prepare hook that queues an empty callback before every poll, so no
@@ -20,7 +21,7 @@ fn keep_busy(ioloop: &IOLoop) -> ioloop::Hook {
 
 #[test]
 fn phases_run_in_order_callbacks_timeouts_prepare_poll_handlers_check() {
-    let ioloop = IOLoop::new().unwrap();
+    let ioloop = TestLoop::new();
     let log = Log::default();
     let (a, b) = util::readable_pair(b"x");
     let (g, l) = (log.clone(), ioloop.clone());
@@ -63,7 +64,7 @@ fn phases_run_in_order_callbacks_timeouts_prepare_poll_handlers_check() {
 
 #[test]
 fn prepare_and_check_run_once_per_iteration_and_stop_when_asked() {
-    let ioloop = IOLoop::new().unwrap();
+    let ioloop = TestLoop::new();
     let counts = Rc::new(RefCell::new((0, 0)));
     let (c, l) = (counts.clone(), ioloop.clone());
     let prepare = ioloop.add_prepare(move |_| c.borrow_mut().0 += 1);
@@ -100,7 +101,7 @@ fn prepare_and_check_run_once_per_iteration_and_stop_when_asked() {
 
 #[test]
 fn idle_hooks_do_not_run_while_callbacks_are_queued() {
-    let ioloop = IOLoop::new().unwrap();
+    let ioloop = TestLoop::new();
     let chain_left = Rc::new(Cell::new(100u32));
     let idle_saw = Rc::new(RefCell::new(Vec::new()));
     let (left, seen, l) = (chain_left.clone(), idle_saw.clone(), ioloop.clone());
@@ -129,7 +130,7 @@ fn idle_hooks_do_not_run_while_callbacks_are_queued() {
 
 #[test]
 fn idle_hooks_do_not_run_while_a_descriptor_is_ready() {
-    let ioloop = IOLoop::new().unwrap();
+    let ioloop = TestLoop::new();
     let (mut a, b) = util::socketpair();
     a.write_all(&[0; 10]).unwrap();
     let reads = Rc::new(Cell::new(0));
@@ -144,19 +145,23 @@ fn idle_hooks_do_not_run_while_a_descriptor_is_ready() {
             }
         })
         .unwrap();
-    let (r, l) = (reads.clone(), ioloop.clone());
+    // The reads done when the idle hook ran: all ten, since the
+    // descriptor stays ready until then.
+    let idle_saw = Rc::new(RefCell::new(Vec::new()));
+    let (r, seen, l) = (reads.clone(), idle_saw.clone(), ioloop.clone());
     ioloop.add_idle(move |hook| {
-        assert_eq!(r.get(), 10, "idle ran while data was left to read");
+        seen.borrow_mut().push(r.get());
         hook.stop();
         l.stop();
     });
     util::run(&ioloop);
     assert_eq!(reads.get(), 10);
+    assert_eq!(*idle_saw.borrow(), [10], "idle ran while data was left");
 }
 
 #[test]
 fn an_idle_hook_keeps_the_poll_from_blocking() {
-    let ioloop = IOLoop::new().unwrap();
+    let ioloop = TestLoop::new();
     // Nothing else would wake the loop for an hour.
     let far = ioloop.call_later(Duration::from_secs(3600), || unreachable!());
     let calls = Rc::new(Cell::new(0));
@@ -177,7 +182,7 @@ fn an_idle_hook_keeps_the_poll_from_blocking() {
 
 #[test]
 fn idle_hooks_run_between_sparse_timeouts() {
-    let ioloop = IOLoop::new().unwrap();
+    let ioloop = TestLoop::new();
     let log = Log::default();
     let g = log.clone();
     ioloop.add_idle(move |hook| {
@@ -195,7 +200,7 @@ fn idle_hooks_run_between_sparse_timeouts() {
 
 #[test]
 fn a_hook_added_during_a_pass_runs_on_the_next_one() {
-    let ioloop = IOLoop::new().unwrap();
+    let ioloop = TestLoop::new();
     let busy = keep_busy(&ioloop);
     let log = Log::default();
     let (g, l) = (log.clone(), ioloop.clone());
@@ -221,22 +226,25 @@ fn a_hook_added_during_a_pass_runs_on_the_next_one() {
 
 #[test]
 fn a_hook_stopped_by_an_earlier_one_in_the_pass_does_not_run() {
-    let ioloop = IOLoop::new().unwrap();
+    let ioloop = TestLoop::new();
+    let log = Log::default();
     let victim: Rc<RefCell<Option<ioloop::Hook>>> = Rc::default();
-    let (v, l) = (victim.clone(), ioloop.clone());
+    let (v, g, l) = (victim.clone(), log.clone(), ioloop.clone());
     ioloop.add_prepare(move |hook| {
-        assert!(v.borrow().as_ref().unwrap().stop());
+        let stopped = v.borrow().as_ref().map(ioloop::Hook::stop);
+        g.push(format!("stopped the victim: {stopped:?}"));
         hook.stop();
         l.stop();
     });
-    *victim.borrow_mut() =
-        Some(ioloop.add_prepare(|_| unreachable!("stopped earlier in the pass")));
+    let g = log.clone();
+    *victim.borrow_mut() = Some(ioloop.add_prepare(move |_| g.push("victim ran")));
     util::run(&ioloop);
+    assert_eq!(log.entries(), ["stopped the victim: Some(true)"]);
 }
 
 #[test]
 fn a_panicking_hook_is_reported_and_stays_active() {
-    let ioloop = IOLoop::new().unwrap();
+    let ioloop = TestLoop::new();
     let busy = keep_busy(&ioloop);
     let kinds = Rc::new(RefCell::new(Vec::new()));
     let k = kinds.clone();
@@ -264,7 +272,7 @@ fn a_panicking_hook_is_reported_and_stays_active() {
 
 #[test]
 fn stopping_a_hook_drops_its_callback() {
-    let ioloop = IOLoop::new().unwrap();
+    let ioloop = TestLoop::new();
     let captured = Rc::new(());
     let c = captured.clone();
     let hook = ioloop.add_idle(move |_| {

@@ -8,10 +8,11 @@ use std::time::Duration;
 use ioloop::{IOLoop, RunMode};
 
 use crate::util;
+use crate::util::TestLoop;
 
 #[test]
 fn iteration_counts_poll_phases() {
-    let ioloop = IOLoop::new().unwrap();
+    let ioloop = TestLoop::new();
     assert_eq!(ioloop.iteration(), 0);
     let seen = Rc::new(RefCell::new(Vec::new()));
     fn chain(l: IOLoop, seen: Rc<RefCell<Vec<u64>>>, left: u32) {
@@ -40,7 +41,7 @@ fn iteration_counts_poll_phases() {
 
 #[test]
 fn depth_is_one_inside_the_loop_and_zero_outside() {
-    let ioloop = IOLoop::new().unwrap();
+    let ioloop = TestLoop::new();
     assert_eq!(ioloop.depth(), 0);
     let inside = Rc::new(Cell::new(99));
     let (i, l) = (inside.clone(), ioloop.clone());
@@ -59,7 +60,7 @@ fn depth_is_one_inside_the_loop_and_zero_outside() {
 
 #[test]
 fn pending_counts_queued_callbacks_from_every_thread() {
-    let ioloop = IOLoop::new().unwrap();
+    let ioloop = TestLoop::new();
     assert_eq!(ioloop.pending(), 0);
     ioloop.add_callback(|| {});
     let soon = ioloop.call_soon(|| {});
@@ -90,7 +91,7 @@ fn pending_counts_queued_callbacks_from_every_thread() {
 
 #[test]
 fn now_is_cached_within_an_iteration_and_update_time_refreshes_it() {
-    let ioloop = IOLoop::new().unwrap();
+    let ioloop = TestLoop::new();
     let checked = Rc::new(Cell::new(false));
     let (c, l) = (checked.clone(), ioloop.clone());
     ioloop.add_callback(move || {
@@ -111,7 +112,7 @@ fn now_is_cached_within_an_iteration_and_update_time_refreshes_it() {
 
 #[test]
 fn in_a_timeout_now_is_at_or_after_its_deadline() {
-    let ioloop = IOLoop::new().unwrap();
+    let ioloop = TestLoop::new();
     let deadline = ioloop.time() + 0.015;
     let now = Rc::new(Cell::new(0.0));
     let (n, l) = (now.clone(), ioloop.clone());
@@ -125,7 +126,7 @@ fn in_a_timeout_now_is_at_or_after_its_deadline() {
 
 #[test]
 fn now_advances_from_one_iteration_to_the_next() {
-    let ioloop = IOLoop::new().unwrap();
+    let ioloop = TestLoop::new();
     let first = Rc::new(Cell::new(0.0));
     let (f, l) = (first.clone(), ioloop.clone());
     ioloop.add_callback(move || {

@@ -3,15 +3,17 @@
 use std::cell::Cell;
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::rc::Rc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
+use chrono::TimeDelta;
 use ioloop::{Error, Events, IOLoop, MakeCurrent};
 
+use crate::util::TestLoop;
 use crate::util::{self, Log};
 
 #[test]
 fn l1_start_runs_iterations_until_stop() {
-    let ioloop = IOLoop::new().unwrap();
+    let ioloop = TestLoop::new();
     let count = Rc::new(Cell::new(0));
     fn again(ioloop: IOLoop, count: Rc<Cell<u32>>) {
         count.set(count.get() + 1);
@@ -30,12 +32,12 @@ fn l1_start_runs_iterations_until_stop() {
 
 #[test]
 fn l2_stop_before_start_makes_next_start_return_at_once() {
-    let ioloop = IOLoop::new().unwrap();
+    let ioloop = TestLoop::new();
     let ran = Rc::new(Cell::new(false));
     let r = ran.clone();
     ioloop.add_callback(move || r.set(true));
     ioloop.stop();
-    ioloop.start().unwrap();
+    util::bounded(&ioloop, || ioloop.start()).unwrap();
     assert!(!ran.get(), "start() after stop() must not run anything");
     // The flag was consumed: the next start runs normally.
     let l = ioloop.clone();
@@ -46,25 +48,25 @@ fn l2_stop_before_start_makes_next_start_return_at_once() {
 
 #[test]
 fn l2_remote_stop_before_start_makes_next_start_return_at_once() {
-    let ioloop = IOLoop::new().unwrap();
+    let ioloop = TestLoop::new();
     let remote = ioloop.remote();
     std::thread::spawn(move || remote.stop()).join().unwrap();
-    let before = Instant::now();
-    ioloop.start().unwrap();
-    assert!(before.elapsed() < Duration::from_secs(5));
+    let before = ioloop.time();
+    util::bounded(&ioloop, || ioloop.start()).unwrap();
+    assert!(ioloop.time() - before < 5.0);
+    assert_eq!(ioloop.iteration(), 0, "returned before polling");
 }
 
 #[test]
 fn l3_stop_in_callback_lets_the_rest_of_the_iteration_run() {
-    let ioloop = IOLoop::new().unwrap();
+    let ioloop = TestLoop::new();
     let log = Log::default();
     let (l, g) = (ioloop.clone(), log.clone());
     // A timeout already due when the iteration starts.
-    ioloop.add_timeout(Duration::ZERO, {
+    ioloop.add_timeout(TimeDelta::seconds(-1), {
         let g = log.clone();
         move || g.push("due timeout")
     });
-    std::thread::sleep(Duration::from_millis(2));
     ioloop.add_callback(move || {
         g.push("stopper");
         l.stop();
@@ -87,7 +89,7 @@ fn l3_stop_in_callback_lets_the_rest_of_the_iteration_run() {
 
 #[test]
 fn l4_stop_in_handler_runs_other_handlers_and_the_next_callbacks() {
-    let ioloop = IOLoop::new().unwrap();
+    let ioloop = TestLoop::new();
     let log = Log::default();
     let (_a1, b1) = util::readable_pair(b"1");
     let (_a2, b2) = util::readable_pair(b"2");
@@ -117,22 +119,21 @@ fn l4_stop_in_handler_runs_other_handlers_and_the_next_callbacks() {
 
 #[test]
 fn l5_remote_stop_wakes_a_loop_blocked_in_poll() {
-    let ioloop = IOLoop::new().unwrap();
+    let ioloop = TestLoop::new();
     let remote = ioloop.remote();
+    let watch = util::PollWatch::this_thread();
     let stopper = std::thread::spawn(move || {
-        std::thread::sleep(Duration::from_millis(50));
+        watch.wait_until_blocked();
         remote.stop();
     });
     // Nothing else would wake the loop before the 10 s safety limit.
-    let before = Instant::now();
     util::run(&ioloop);
-    assert!(before.elapsed() < Duration::from_secs(5));
     stopper.join().unwrap();
 }
 
 #[test]
 fn l6_start_on_a_running_loop_is_an_error_not_a_deadlock() {
-    let ioloop = IOLoop::new().unwrap();
+    let ioloop = TestLoop::new();
     let result = Rc::new(Cell::new(None));
     let (l, r) = (ioloop.clone(), result.clone());
     ioloop.add_callback(move || {
@@ -150,7 +151,7 @@ fn l6_start_on_a_running_loop_is_an_error_not_a_deadlock() {
 
 #[test]
 fn l7_a_stopped_loop_can_start_again() {
-    let ioloop = IOLoop::new().unwrap();
+    let ioloop = TestLoop::new();
     for round in 0..3 {
         let ran = Rc::new(Cell::new(false));
         let (l, r) = (ioloop.clone(), ran.clone());
@@ -200,7 +201,7 @@ fn l8_start_restores_the_previous_current_loop_and_clears_the_stop_flag() {
 
 #[test]
 fn l9_close_while_running_is_an_error() {
-    let ioloop = IOLoop::new().unwrap();
+    let ioloop = TestLoop::new();
     let result = Rc::new(Cell::new(false));
     let (l, r) = (ioloop.clone(), result.clone());
     ioloop.add_callback(move || {
@@ -218,7 +219,7 @@ fn l9_close_while_running_is_an_error() {
 
 #[test]
 fn l10_close_without_all_fds_leaves_user_fds_open() {
-    let ioloop = IOLoop::new().unwrap();
+    let ioloop = TestLoop::new();
     let (_a, b) = util::socketpair();
     let (_c, d) = util::socketpair();
     let borrowed = b.as_raw_fd();
@@ -244,7 +245,7 @@ fn l10_close_without_all_fds_leaves_user_fds_open() {
 
 #[test]
 fn l11_close_all_fds_closes_owned_fds_and_tolerates_reentrant_removal() {
-    let ioloop = IOLoop::new().unwrap();
+    let ioloop = TestLoop::new();
     let (_a, b) = util::socketpair();
     let owned = ioloop
         .add_handler_owned(b, Events::READ, |_, _| {})
@@ -277,7 +278,7 @@ fn l12_close_drops_pending_callbacks_timeouts_and_handlers() {
             self.0.set(self.0.get() + 1);
         }
     }
-    let ioloop = IOLoop::new().unwrap();
+    let ioloop = TestLoop::new();
     let drops = Rc::new(Cell::new(0));
     let c = Counted(drops.clone());
     ioloop.add_callback(move || drop(c));

@@ -3,15 +3,17 @@
 use std::os::fd::AsRawFd;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
+use chrono::TimeDelta;
 use ioloop::{Events, IOLoop};
 
+use crate::util::TestLoop;
 use crate::util::{self, Log};
 
 #[test]
 fn o1_callbacks_then_due_timeouts_then_poll_then_handlers() {
-    let ioloop = IOLoop::new().unwrap();
+    let ioloop = TestLoop::new();
     let log = Log::default();
     let (_a, b) = util::readable_pair(b"x");
     let (g, l) = (log.clone(), ioloop.clone());
@@ -27,8 +29,7 @@ fn o1_callbacks_then_due_timeouts_then_poll_then_handlers() {
         })
         .unwrap();
     let g = log.clone();
-    ioloop.add_timeout(Duration::ZERO, move || g.push("timeout"));
-    std::thread::sleep(Duration::from_millis(2));
+    ioloop.add_timeout(TimeDelta::seconds(-1), move || g.push("timeout"));
     let g = log.clone();
     ioloop.add_callback(move || g.push("callback"));
     util::run(&ioloop);
@@ -40,7 +41,7 @@ fn o1_callbacks_then_due_timeouts_then_poll_then_handlers() {
 
 #[test]
 fn o2_handlers_of_one_poll_all_run_before_the_next_iterations_callbacks() {
-    let ioloop = IOLoop::new().unwrap();
+    let ioloop = TestLoop::new();
     let log = Log::default();
     let pairs: Vec<_> = (0..5).map(|_| util::readable_pair(b"x")).collect();
     for (i, (_, b)) in pairs.iter().enumerate() {
@@ -70,7 +71,7 @@ fn o2_handlers_of_one_poll_all_run_before_the_next_iterations_callbacks() {
 fn o3_poll_does_not_block_while_callbacks_are_queued_even_with_fds() {
     // With a descriptor registered (so polls are real) and a long timeout
     // pending, a chain of callbacks still completes promptly.
-    let ioloop = IOLoop::new().unwrap();
+    let ioloop = TestLoop::new();
     let (_a, b) = util::socketpair();
     ioloop
         .add_handler(b.as_raw_fd(), Events::READ, |_, _| {})
@@ -94,7 +95,7 @@ fn o3_poll_does_not_block_while_callbacks_are_queued_even_with_fds() {
 fn o3_a_ready_fd_is_served_while_callbacks_keep_the_loop_busy() {
     // Poll skipping is bounded: an endless stream of callbacks does not
     // starve I/O.
-    let ioloop = IOLoop::new().unwrap();
+    let ioloop = TestLoop::new();
     let (_a, b) = util::readable_pair(b"x");
     let served = std::rc::Rc::new(std::cell::Cell::new(false));
     let (s, l) = (served.clone(), ioloop.clone());
@@ -124,34 +125,25 @@ fn o3_a_ready_fd_is_served_while_callbacks_keep_the_loop_busy() {
 fn o5_eintr_while_polling_is_a_wakeup_not_an_error() {
     let interrupted = Arc::new(AtomicBool::new(false));
     signal_hook::flag::register(signal_hook::consts::SIGUSR2, interrupted.clone()).unwrap();
-    let ioloop = IOLoop::new().unwrap();
+    let ioloop = TestLoop::new();
     let me = util::sys::pthread_self();
-    let stop_sender = Arc::new(AtomicBool::new(false));
-    let s = stop_sender.clone();
+    let watch = util::PollWatch::this_thread();
+    let remote = ioloop.remote();
+    let i = interrupted.clone();
+    // The signal lands while the loop is blocked in epoll_wait; the loop
+    // must go back to polling, not fail, and then stop when asked.
     let sender = std::thread::spawn(move || {
-        for _ in 0..20 {
-            if s.load(Ordering::SeqCst) {
-                break;
-            }
-            std::thread::sleep(Duration::from_millis(10));
-            assert_eq!(util::sys::pthread_kill(me, signal_hook::consts::SIGUSR2), 0);
+        watch.wait_until_blocked();
+        assert_eq!(util::sys::pthread_kill(me, signal_hook::consts::SIGUSR2), 0);
+        let sent = Instant::now();
+        while !i.load(Ordering::SeqCst) {
+            assert!(sent.elapsed() < util::LIMIT, "the signal never arrived");
+            std::thread::yield_now();
         }
+        watch.wait_until_blocked();
+        remote.stop();
     });
-    // The loop blocks in epoll_wait until this timeout; the signals land
-    // meanwhile. start() must not fail, and the timeout must still fire.
-    let l = ioloop.clone();
-    let (fired_s, fired) = (stop_sender.clone(), Arc::new(AtomicBool::new(false)));
-    let f = fired.clone();
-    ioloop.call_later(Duration::from_millis(150), move || {
-        f.store(true, Ordering::SeqCst);
-        fired_s.store(true, Ordering::SeqCst);
-        l.stop();
-    });
-    util::run(&ioloop);
+    util::run(&ioloop); // fails if start() returned an error
     sender.join().unwrap();
-    assert!(fired.load(Ordering::SeqCst));
-    assert!(
-        interrupted.load(Ordering::SeqCst),
-        "the signal was delivered"
-    );
+    assert!(interrupted.load(Ordering::SeqCst));
 }

@@ -9,6 +9,7 @@ use chrono::TimeDelta;
 use ioloop::{CallbackKind, IOLoop, PeriodicCallback};
 
 use crate::util;
+use crate::util::TestLoop;
 
 /// Call times (loop clock) of a periodic callback that stops the loop
 /// after `calls` calls, optionally sleeping `busy` in each call.
@@ -17,7 +18,7 @@ fn call_times(
     calls: usize,
     busy: impl Fn(usize) -> Duration + 'static,
 ) -> (f64, Vec<f64>) {
-    let ioloop = IOLoop::new().unwrap();
+    let ioloop = TestLoop::new();
     let times = Rc::new(RefCell::new(Vec::new()));
     let (t, l) = (times.clone(), ioloop.clone());
     let periodic = PeriodicCallback::new(
@@ -108,7 +109,7 @@ fn p2_an_overrun_skips_the_missed_calls_and_stays_on_the_grid() {
 
 #[test]
 fn p3_a_panicking_callback_is_reported_and_the_schedule_goes_on() {
-    let ioloop = IOLoop::new().unwrap();
+    let ioloop = TestLoop::new();
     let reports = Rc::new(RefCell::new(Vec::new()));
     let r = reports.clone();
     ioloop.set_exception_handler(move |p| {
@@ -145,21 +146,25 @@ fn p3_a_panicking_callback_is_reported_and_the_schedule_goes_on() {
 
 #[test]
 fn p3_stop_cancels_the_next_call() {
-    let ioloop = IOLoop::new().unwrap();
+    let ioloop = TestLoop::new();
+    let calls = Rc::new(Cell::new(0));
+    let c = calls.clone();
     let periodic =
-        PeriodicCallback::new(|| unreachable!("stopped"), Duration::from_millis(5)).unwrap();
+        PeriodicCallback::new(move || c.set(c.get() + 1), Duration::from_millis(5)).unwrap();
     periodic.start_on(&ioloop);
     periodic.stop();
     periodic.stop(); // idempotent
     assert!(!periodic.is_running());
+    // Six periods: a call still scheduled would be due before this stop.
     let l = ioloop.clone();
     ioloop.call_later(Duration::from_millis(30), move || l.stop());
     util::run(&ioloop);
+    assert_eq!(calls.get(), 0, "called after stop");
 }
 
 #[test]
 fn p3_a_callback_can_stop_itself() {
-    let ioloop = IOLoop::new().unwrap();
+    let ioloop = TestLoop::new();
     let slot: Rc<RefCell<Option<PeriodicCallback>>> = Rc::default();
     let calls = Rc::new(Cell::new(0));
     let (s, c) = (slot.clone(), calls.clone());
@@ -173,7 +178,7 @@ fn p3_a_callback_can_stop_itself() {
     .unwrap();
     *slot.borrow_mut() = Some(periodic.clone());
     periodic.start_on(&ioloop);
-    ioloop.run().unwrap(); // returns once the stopped callback leaves nothing
+    util::run_until_idle(&ioloop); // returns once the stopped callback leaves nothing
     assert_eq!(calls.get(), 1);
     assert!(!periodic.is_running());
     slot.borrow_mut().take();
@@ -182,7 +187,7 @@ fn p3_a_callback_can_stop_itself() {
 #[test]
 fn p4_the_loop_is_bound_at_start_not_at_creation() {
     let _serial = util::global_lock();
-    let first = IOLoop::new().unwrap();
+    let first = TestLoop::new();
     first.make_current();
     let calls = Rc::new(RefCell::new(Vec::new()));
     let c = calls.clone();
@@ -196,7 +201,7 @@ fn p4_the_loop_is_bound_at_start_not_at_creation() {
     )
     .unwrap();
     // Created while `first` was current; started on `second`.
-    let second = IOLoop::new().unwrap();
+    let second = TestLoop::new();
     second.make_current();
     periodic.start();
     util::run(&second);
@@ -208,7 +213,7 @@ fn p4_the_loop_is_bound_at_start_not_at_creation() {
 
 #[test]
 fn p5_jitter_keeps_calls_near_the_period() {
-    let ioloop = IOLoop::new().unwrap();
+    let ioloop = TestLoop::new();
     let times = Rc::new(RefCell::new(Vec::new()));
     let (t, l) = (times.clone(), ioloop.clone());
     let periodic = PeriodicCallback::new(
@@ -245,7 +250,7 @@ fn p5_jitter_outside_zero_to_one_panics() {
 
 #[test]
 fn p7_an_async_callback_is_awaited_before_the_next_call() {
-    let ioloop = IOLoop::new().unwrap();
+    let ioloop = TestLoop::new();
     let active = Rc::new(Cell::new(0));
     let max_active = Rc::new(Cell::new(0));
     let spans = Rc::new(RefCell::new(Vec::new()));
@@ -285,7 +290,7 @@ fn p7_an_async_callback_is_awaited_before_the_next_call() {
 
 #[test]
 fn p7_a_panicking_future_is_reported_and_the_schedule_goes_on() {
-    let ioloop = IOLoop::new().unwrap();
+    let ioloop = TestLoop::new();
     let kinds = Rc::new(RefCell::new(Vec::new()));
     let k = kinds.clone();
     ioloop.set_exception_handler(move |p| k.borrow_mut().push(p.kind()));
@@ -316,7 +321,7 @@ fn p7_a_panicking_future_is_reported_and_the_schedule_goes_on() {
 
 #[test]
 fn an_unreferenced_periodic_callback_does_not_keep_run_going() {
-    let ioloop = IOLoop::new().unwrap();
+    let ioloop = TestLoop::new();
     let periodic = PeriodicCallback::new(|| {}, Duration::from_millis(1)).unwrap();
     periodic.set_ref(false);
     periodic.start_on(&ioloop);
@@ -331,7 +336,7 @@ fn an_unreferenced_periodic_callback_does_not_keep_run_going() {
     watcher.set_ref(false);
     watcher.start_on(&ioloop);
     ioloop.call_later(Duration::from_millis(30), || {});
-    ioloop.run().unwrap();
+    util::run_until_idle(&ioloop);
     assert!(ticks.get() >= 1, "ran while the loop was alive");
     assert!(periodic.is_running());
     periodic.set_ref(true);

@@ -9,19 +9,20 @@ use std::time::Duration;
 
 use ioloop::{Error, Events, IOLoop, RunMode};
 
+use crate::util::TestLoop;
 use crate::util::{self, Log};
 
 #[test]
 fn run_returns_at_once_on_an_empty_loop() {
-    let ioloop = IOLoop::new().unwrap();
+    let ioloop = TestLoop::new();
     assert!(!ioloop.is_alive());
-    ioloop.run().unwrap();
+    util::run_until_idle(&ioloop);
     assert_eq!(ioloop.iteration(), 0, "no poll");
 }
 
 #[test]
 fn run_returns_once_only_unreferenced_work_is_left() {
-    let ioloop = IOLoop::new().unwrap();
+    let ioloop = TestLoop::new();
     let log = Log::default();
     // Unreferenced: a far timeout, a handler, a hook. They stay registered.
     let far = ioloop.call_later(Duration::from_secs(3600), || unreachable!());
@@ -49,7 +50,7 @@ fn run_returns_once_only_unreferenced_work_is_left() {
         });
     });
     let started = ioloop.time();
-    ioloop.run().unwrap();
+    util::run_until_idle(&ioloop);
     let entries = log.entries();
     let work: Vec<_> = entries.iter().filter(|e| *e != "check").collect();
     assert_eq!(work, ["timeout", "callback", "last callback"]);
@@ -71,7 +72,7 @@ fn run_returns_once_only_unreferenced_work_is_left() {
 
 #[test]
 fn set_ref_is_idempotent() {
-    let ioloop = IOLoop::new().unwrap();
+    let ioloop = TestLoop::new();
     let t = ioloop.call_later(Duration::from_secs(3600), || {});
     assert!(ioloop.set_timeout_ref(t, false));
     assert!(ioloop.set_timeout_ref(t, false));
@@ -94,7 +95,7 @@ fn set_ref_is_idempotent() {
 
 #[test]
 fn queued_callbacks_and_tasks_keep_run_going() {
-    let ioloop = IOLoop::new().unwrap();
+    let ioloop = TestLoop::new();
     let done = Rc::new(Cell::new(false));
     let d = done.clone();
     // A task waiting on an unreferenced timer: the task keeps run going.
@@ -111,16 +112,16 @@ fn queued_callbacks_and_tasks_keep_run_going() {
         })
         .detach();
     assert!(ioloop.is_alive());
-    ioloop.run().unwrap();
+    util::run_until_idle(&ioloop);
     assert!(done.get());
     assert_eq!(ioloop.task_count(), 0);
 }
 
 #[test]
 fn a_remote_does_not_keep_run_going_but_what_it_sent_does() {
-    let ioloop = IOLoop::new().unwrap();
+    let ioloop = TestLoop::new();
     let remote = ioloop.remote();
-    ioloop.run().unwrap(); // a Remote alone: nothing referenced
+    util::run_until_idle(&ioloop); // a Remote alone: nothing referenced
     assert_eq!(ioloop.iteration(), 0);
     let ran = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     let r = ran.clone();
@@ -130,18 +131,18 @@ fn a_remote_does_not_keep_run_going_but_what_it_sent_does() {
     .join()
     .unwrap();
     assert!(ioloop.is_alive(), "a sent callback is work left");
-    ioloop.run().unwrap();
+    util::run_until_idle(&ioloop);
     assert!(ran.load(std::sync::atomic::Ordering::SeqCst));
 }
 
 #[test]
 fn run_forever_ignores_references_until_stop() {
-    let ioloop = IOLoop::new().unwrap();
+    let ioloop = TestLoop::new();
     let l = ioloop.clone();
     let t = ioloop.call_later(Duration::from_millis(20), move || l.stop());
     ioloop.set_timeout_ref(t, false);
     let started = ioloop.time();
-    ioloop.run_forever().unwrap();
+    util::bounded(&ioloop, || ioloop.run_forever()).unwrap();
     assert!(
         ioloop.time() - started >= 0.020,
         "waited for the unreferenced timeout"
@@ -150,18 +151,18 @@ fn run_forever_ignores_references_until_stop() {
 
 #[test]
 fn stop_ends_run_too() {
-    let ioloop = IOLoop::new().unwrap();
+    let ioloop = TestLoop::new();
     let far = ioloop.call_later(Duration::from_secs(3600), || {});
     let l = ioloop.clone();
     ioloop.add_callback(move || l.stop());
-    ioloop.run().unwrap();
+    util::run_until_idle(&ioloop);
     assert!(ioloop.is_alive(), "stopped with referenced work left");
     ioloop.remove_timeout(far);
 }
 
 #[test]
 fn run_once_nowait_never_blocks() {
-    let ioloop = IOLoop::new().unwrap();
+    let ioloop = TestLoop::new();
     let far = ioloop.call_later(Duration::from_secs(3600), || unreachable!());
     let started = ioloop.time();
     for _ in 0..10 {
@@ -178,12 +179,12 @@ fn run_once_nowait_never_blocks() {
 
 #[test]
 fn run_once_wait_blocks_for_the_next_timeout_and_runs_it() {
-    let ioloop = IOLoop::new().unwrap();
+    let ioloop = TestLoop::new();
     let fired = Rc::new(Cell::new(0.0));
     let (f, l) = (fired.clone(), ioloop.clone());
     let added = ioloop.time();
     ioloop.call_later(Duration::from_millis(20), move || f.set(l.time()));
-    let alive = ioloop.run_once(RunMode::Wait).unwrap();
+    let alive = util::bounded(&ioloop, || ioloop.run_once(RunMode::Wait)).unwrap();
     assert!(
         fired.get() >= added + 0.020,
         "the timeout ran inside run_once"
@@ -194,7 +195,7 @@ fn run_once_wait_blocks_for_the_next_timeout_and_runs_it() {
 
 #[test]
 fn run_once_wait_blocks_for_a_callback_from_another_thread_and_runs_it() {
-    let ioloop = IOLoop::new().unwrap();
+    let ioloop = TestLoop::new();
     // Something referenced, so Wait blocks: a timeout an hour away.
     let far = ioloop.call_later(Duration::from_secs(3600), || unreachable!());
     let remote = ioloop.remote();
@@ -202,7 +203,7 @@ fn run_once_wait_blocks_for_a_callback_from_another_thread_and_runs_it() {
         remote.add_callback(|| IOLoop::current().add_callback(|| {}));
     });
     let started = ioloop.time();
-    ioloop.run_once(RunMode::Wait).unwrap();
+    util::bounded(&ioloop, || ioloop.run_once(RunMode::Wait)).unwrap();
     assert_eq!(
         ioloop.pending(),
         1,
@@ -215,18 +216,18 @@ fn run_once_wait_blocks_for_a_callback_from_another_thread_and_runs_it() {
 
 #[test]
 fn run_once_wait_does_not_block_when_nothing_is_referenced() {
-    let ioloop = IOLoop::new().unwrap();
+    let ioloop = TestLoop::new();
     let far = ioloop.call_later(Duration::from_secs(3600), || unreachable!());
     ioloop.set_timeout_ref(far, false);
     let started = ioloop.time();
-    assert!(!ioloop.run_once(RunMode::Wait).unwrap());
+    assert!(!util::bounded(&ioloop, || ioloop.run_once(RunMode::Wait)).unwrap());
     assert!(ioloop.time() - started < 5.0);
     ioloop.remove_timeout(far);
 }
 
 #[test]
 fn run_once_cuts_the_cycle_at_the_poll() {
-    let ioloop = IOLoop::new().unwrap();
+    let ioloop = TestLoop::new();
     let log = Log::default();
     let (g, l) = (log.clone(), ioloop.clone());
     let prepare = ioloop.add_prepare(move |_| g.push(format!("prepare {}", l.iteration())));
@@ -242,7 +243,7 @@ fn run_once_cuts_the_cycle_at_the_poll() {
 
 #[test]
 fn run_once_inside_a_callback_is_refused() {
-    let ioloop = IOLoop::new().unwrap();
+    let ioloop = TestLoop::new();
     let result = Rc::new(Cell::new(None));
     let (r, l) = (result.clone(), ioloop.clone());
     ioloop.add_callback(move || {
@@ -260,7 +261,7 @@ fn run_once_inside_a_callback_is_refused() {
 
 #[test]
 fn stop_before_run_once_returns_at_once() {
-    let ioloop = IOLoop::new().unwrap();
+    let ioloop = TestLoop::new();
     ioloop.add_callback(|| unreachable!("rule L2"));
     ioloop.stop();
     assert!(ioloop.run_once(RunMode::Wait).unwrap());

@@ -7,6 +7,8 @@ use std::time::{Duration, Instant};
 
 use ioloop::{Error, IOLoop, MakeCurrent, RunSyncError};
 
+use crate::util::{self, TestLoop};
+
 struct DropFlag(Rc<Cell<bool>>);
 impl Drop for DropFlag {
     fn drop(&mut self) {
@@ -24,14 +26,14 @@ fn message(payload: &(dyn std::any::Any + Send)) -> Option<&str> {
 
 #[test]
 fn r1_run_sync_returns_the_futures_output() {
-    let ioloop = IOLoop::new().unwrap();
+    let ioloop = TestLoop::new();
     assert_eq!(ioloop.run_sync(|| async { 42 }, None).unwrap(), 42);
     assert!(!ioloop.is_running(), "stopped afterwards");
 }
 
 #[test]
 fn r1_run_sync_can_be_called_repeatedly_on_one_loop() {
-    let ioloop = IOLoop::new().unwrap();
+    let ioloop = TestLoop::new();
     for i in 0..20 {
         let v = ioloop
             .run_sync(
@@ -48,7 +50,7 @@ fn r1_run_sync_can_be_called_repeatedly_on_one_loop() {
 
 #[test]
 fn r2_an_immediately_ready_future_completes_in_about_one_iteration() {
-    let ioloop = IOLoop::new().unwrap();
+    let ioloop = TestLoop::new();
     let started = Instant::now();
     ioloop.run_sync(|| async {}, None).unwrap();
     assert!(started.elapsed() < Duration::from_secs(5));
@@ -56,7 +58,7 @@ fn r2_an_immediately_ready_future_completes_in_about_one_iteration() {
 
 #[test]
 fn r3_a_panic_in_main_itself_is_re_raised() {
-    let ioloop = IOLoop::new().unwrap();
+    let ioloop = TestLoop::new();
     let payload = panic::catch_unwind(AssertUnwindSafe(|| {
         ioloop.run_sync(
             || -> std::future::Ready<()> { panic!("sync failure") },
@@ -72,7 +74,7 @@ fn r3_a_panic_in_main_itself_is_re_raised() {
 
 #[test]
 fn r4_a_panic_in_the_future_is_re_raised_with_its_payload() {
-    let ioloop = IOLoop::new().unwrap();
+    let ioloop = TestLoop::new();
     let payload = panic::catch_unwind(AssertUnwindSafe(|| {
         ioloop.run_sync(
             || async {
@@ -109,7 +111,7 @@ fn r5_current_inside_main_is_the_loop_running_run_sync() {
 
 #[test]
 fn r6_timeout_is_a_distinct_error_naming_the_duration_and_drops_the_future() {
-    let ioloop = IOLoop::new().unwrap();
+    let ioloop = TestLoop::new();
     let dropped = Rc::new(Cell::new(false));
     let guard = DropFlag(dropped.clone());
     let err = ioloop
@@ -133,7 +135,7 @@ fn r6_timeout_is_a_distinct_error_naming_the_duration_and_drops_the_future() {
 
 #[test]
 fn r6_the_timeout_is_removed_when_the_future_completes_first() {
-    let ioloop = IOLoop::new().unwrap();
+    let ioloop = TestLoop::new();
     ioloop
         .run_sync(|| async {}, Some(Duration::from_millis(20)))
         .unwrap();
@@ -152,7 +154,7 @@ fn r6_the_timeout_is_removed_when_the_future_completes_first() {
 
 #[test]
 fn r7_stopping_the_loop_before_completion_is_a_distinct_error() {
-    let ioloop = IOLoop::new().unwrap();
+    let ioloop = TestLoop::new();
     let dropped = Rc::new(Cell::new(false));
     let guard = DropFlag(dropped.clone());
     let err = ioloop
@@ -171,7 +173,7 @@ fn r7_stopping_the_loop_before_completion_is_a_distinct_error() {
 
 #[test]
 fn r7_a_stop_before_run_sync_gives_stopped() {
-    let ioloop = IOLoop::new().unwrap();
+    let ioloop = TestLoop::new();
     ioloop.stop();
     let err = ioloop.run_sync(|| async { 1 }, None).unwrap_err();
     assert!(matches!(err, RunSyncError::Stopped));
@@ -182,22 +184,24 @@ fn r7_a_stop_before_run_sync_gives_stopped() {
 
 #[test]
 fn r7_a_remote_stop_gives_stopped() {
-    let ioloop = IOLoop::new().unwrap();
+    let ioloop = TestLoop::new();
     let remote = ioloop.remote();
+    let watch = util::PollWatch::this_thread();
     let t = std::thread::spawn(move || {
-        std::thread::sleep(Duration::from_millis(20));
+        watch.wait_until_blocked();
         remote.stop();
     });
-    let err = ioloop
-        .run_sync(futures::future::pending::<()>, None)
-        .unwrap_err();
+    let err = util::bounded(&ioloop, || {
+        ioloop.run_sync(futures::future::pending::<()>, None)
+    })
+    .unwrap_err();
     t.join().unwrap();
     assert!(matches!(err, RunSyncError::Stopped));
 }
 
 #[test]
 fn r8_run_sync_on_a_running_loop_is_an_error_not_a_deadlock() {
-    let ioloop = IOLoop::new().unwrap();
+    let ioloop = TestLoop::new();
     let inner_result = ioloop
         .run_sync(
             || async {
@@ -215,7 +219,7 @@ fn r8_run_sync_on_a_running_loop_is_an_error_not_a_deadlock() {
 
 #[test]
 fn run_sync_on_a_closed_loop_is_an_error() {
-    let ioloop = IOLoop::new().unwrap();
+    let ioloop = TestLoop::new();
     ioloop.close(false).unwrap();
     assert!(matches!(
         ioloop.run_sync(|| async {}, None),
@@ -226,7 +230,7 @@ fn run_sync_on_a_closed_loop_is_an_error() {
 #[test]
 fn run_sync_borrows_from_the_callers_stack() {
     // The future need not be 'static.
-    let ioloop = IOLoop::new().unwrap();
+    let ioloop = TestLoop::new();
     let mut data = vec![1, 2, 3];
     let sum = ioloop
         .run_sync(
@@ -244,7 +248,7 @@ fn run_sync_borrows_from_the_callers_stack() {
 
 #[test]
 fn run_sync_from_another_loops_task_runs_a_nested_loop() {
-    let outer = IOLoop::new().unwrap();
+    let outer = TestLoop::new();
     let v = outer
         .run_sync(
             || async {

@@ -5,13 +5,14 @@ use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 use std::time::Duration;
 
-use ioloop::{Error, IOLoop, PeriodicCallback, RunMode};
+use ioloop::{Error, PeriodicCallback, RunMode};
 
 use crate::util;
+use crate::util::TestLoop;
 
 #[test]
 fn resume_shifts_a_pending_timeout_by_the_suspended_time() {
-    let ioloop = IOLoop::new().unwrap();
+    let ioloop = TestLoop::new();
     let added = ioloop.time();
     let fired = Rc::new(Cell::new(0.0));
     let (f, l) = (fired.clone(), ioloop.clone());
@@ -25,7 +26,7 @@ fn resume_shifts_a_pending_timeout_by_the_suspended_time() {
     ioloop.resume();
     let resumed = ioloop.time();
     assert!(!ioloop.is_suspended());
-    ioloop.run().unwrap();
+    util::run_until_idle(&ioloop);
     let fired = fired.get();
     // Its deadline moved by the suspended time (at least resuming - suspended).
     assert!(
@@ -46,7 +47,7 @@ fn resume_shifts_a_pending_timeout_by_the_suspended_time() {
 
 #[test]
 fn a_suspended_loop_refuses_to_run() {
-    let ioloop = IOLoop::new().unwrap();
+    let ioloop = TestLoop::new();
     ioloop.suspend();
     ioloop.suspend(); // idempotent
     assert!(matches!(ioloop.start(), Err(Error::Suspended)));
@@ -59,12 +60,12 @@ fn a_suspended_loop_refuses_to_run() {
     assert!(err.to_string().contains("suspended"), "{err}");
     ioloop.resume();
     ioloop.resume(); // a no-op
-    ioloop.run().unwrap();
+    util::run_until_idle(&ioloop);
 }
 
 #[test]
 fn suspending_from_a_callback_ends_start_until_resume() {
-    let ioloop = IOLoop::new().unwrap();
+    let ioloop = TestLoop::new();
     let log = Rc::new(RefCell::new(Vec::new()));
     let (g, l) = (log.clone(), ioloop.clone());
     ioloop.add_callback(move || {
@@ -87,7 +88,7 @@ fn suspending_from_a_callback_ends_start_until_resume() {
 #[test]
 fn suspend_and_resume_inside_a_callback_keep_the_loop_running() {
     // libev's SIGTSTP pattern: suspend, stop the process, resume.
-    let ioloop = IOLoop::new().unwrap();
+    let ioloop = TestLoop::new();
     let added = ioloop.time();
     let fired = Rc::new(Cell::new(0.0));
     let (f, l) = (fired.clone(), ioloop.clone());
@@ -107,7 +108,7 @@ fn suspend_and_resume_inside_a_callback_keep_the_loop_running() {
 
 #[test]
 fn resume_reschedules_periodic_callbacks_on_a_fresh_grid() {
-    let ioloop = IOLoop::new().unwrap();
+    let ioloop = TestLoop::new();
     let calls = Rc::new(RefCell::new(Vec::new()));
     let (c, l) = (calls.clone(), ioloop.clone());
     let periodic = PeriodicCallback::new(

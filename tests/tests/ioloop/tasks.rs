@@ -14,6 +14,7 @@ use futures::StreamExt;
 use futures::channel::{mpsc, oneshot};
 use ioloop::{IOLoop, JoinError};
 
+use crate::util::TestLoop;
 use crate::util::{self, Log};
 
 /// Sets a flag when dropped: shows a future was released.
@@ -26,7 +27,7 @@ impl Drop for DropFlag {
 
 #[test]
 fn spawn_runs_a_task_and_its_handle_gives_the_output() {
-    let ioloop = IOLoop::new().unwrap();
+    let ioloop = TestLoop::new();
     let out = ioloop
         .run_sync(
             || async {
@@ -42,7 +43,7 @@ fn spawn_runs_a_task_and_its_handle_gives_the_output() {
 
 #[test]
 fn spawned_futures_need_not_be_send() {
-    let ioloop = IOLoop::new().unwrap();
+    let ioloop = TestLoop::new();
     let shared = Rc::new(RefCell::new(Vec::new())); // Rc: not Send
     let s = shared.clone();
     let h = ioloop.spawn(async move {
@@ -61,7 +62,7 @@ fn spawned_futures_need_not_be_send() {
 
 #[test]
 fn a_task_is_first_polled_on_a_later_iteration_like_a_callback() {
-    let ioloop = IOLoop::new().unwrap();
+    let ioloop = TestLoop::new();
     let log = Log::default();
     let (g, l) = (log.clone(), ioloop.clone());
     ioloop.add_callback(move || {
@@ -84,7 +85,7 @@ fn a_task_is_first_polled_on_a_later_iteration_like_a_callback() {
 
 #[test]
 fn nested_spawns_from_inside_tasks_complete() {
-    let ioloop = IOLoop::new().unwrap();
+    let ioloop = TestLoop::new();
     let total = ioloop
         .run_sync(
             || async {
@@ -110,7 +111,7 @@ fn nested_spawns_from_inside_tasks_complete() {
 
 #[test]
 fn abort_drops_the_task_and_its_handle_reports_cancelled() {
-    let ioloop = IOLoop::new().unwrap();
+    let ioloop = TestLoop::new();
     let dropped = Rc::new(Cell::new(false));
     let d = dropped.clone();
     let result = ioloop
@@ -135,7 +136,7 @@ fn abort_drops_the_task_and_its_handle_reports_cancelled() {
 
 #[test]
 fn a_task_can_abort_itself_through_its_own_handle() {
-    let ioloop = IOLoop::new().unwrap();
+    let ioloop = TestLoop::new();
     let result = ioloop
         .run_sync(
             || async {
@@ -164,7 +165,7 @@ fn a_task_can_abort_itself_through_its_own_handle() {
 
 #[test]
 fn a_detached_task_keeps_running() {
-    let ioloop = IOLoop::new().unwrap();
+    let ioloop = TestLoop::new();
     let ran = Rc::new(Cell::new(false));
     let r = ran.clone();
     ioloop
@@ -187,6 +188,7 @@ fn a_detached_task_keeps_running() {
 #[test]
 fn c8_a_panicking_task_is_logged_and_reported_to_its_awaiter() {
     util::capture_logs();
+    // The default exception handler: this test reads its log.
     let ioloop = IOLoop::new().unwrap();
     let result = ioloop
         .run_sync(
@@ -215,6 +217,7 @@ fn c8_a_panicking_task_is_logged_and_reported_to_its_awaiter() {
 #[test]
 fn c8_a_detached_panicking_task_is_logged_and_the_loop_goes_on() {
     util::capture_logs();
+    // The default exception handler: this test reads its log.
     let ioloop = IOLoop::new().unwrap();
     ioloop.spawn(async { panic!("nobody awaits me") }).detach();
     let out = ioloop
@@ -236,7 +239,7 @@ fn c8_a_detached_panicking_task_is_logged_and_the_loop_goes_on() {
 
 #[test]
 fn f1_add_future_runs_the_callback_on_the_loop_when_another_thread_completes_it() {
-    let ioloop = IOLoop::new().unwrap();
+    let ioloop = TestLoop::new();
     let (tx, rx) = oneshot::channel::<u32>();
     let loop_thread = std::thread::current().id();
     let got = Rc::new(Cell::new(None));
@@ -246,8 +249,9 @@ fn f1_add_future_runs_the_callback_on_the_loop_when_another_thread_completes_it(
         g.set(value.ok());
         l.stop();
     });
+    let watch = util::PollWatch::this_thread();
     let sender = std::thread::spawn(move || {
-        std::thread::sleep(Duration::from_millis(20));
+        watch.wait_until_blocked();
         tx.send(99).unwrap();
     });
     util::run(&ioloop);
@@ -257,7 +261,7 @@ fn f1_add_future_runs_the_callback_on_the_loop_when_another_thread_completes_it(
 
 #[test]
 fn add_future_callback_panics_are_reported_as_callbacks() {
-    let ioloop = IOLoop::new().unwrap();
+    let ioloop = TestLoop::new();
     let kinds = Rc::new(RefCell::new(Vec::new()));
     let k = kinds.clone();
     ioloop.set_exception_handler(move |p| k.borrow_mut().push(p.kind()));
@@ -272,7 +276,7 @@ fn add_future_callback_panics_are_reported_as_callbacks() {
 fn thousands_of_tasks_woken_from_several_threads_all_complete() {
     const TASKS: usize = 4_000;
     const THREADS: usize = 4;
-    let ioloop = IOLoop::new().unwrap();
+    let ioloop = TestLoop::new();
     let (senders, handles): (Vec<_>, Vec<_>) = (0..TASKS)
         .map(|i| {
             let (tx, rx) = oneshot::channel::<usize>();
@@ -344,7 +348,7 @@ impl Future for WokenDuringPoll {
 
 #[test]
 fn a_task_woken_while_it_is_being_polled_is_polled_again() {
-    let ioloop = IOLoop::new().unwrap();
+    let ioloop = TestLoop::new();
     let polls = ioloop
         .run_sync(
             || {
@@ -362,7 +366,7 @@ fn a_task_woken_while_it_is_being_polled_is_polled_again() {
 
 #[test]
 fn a_stream_fed_from_another_thread_is_fully_consumed() {
-    let ioloop = IOLoop::new().unwrap();
+    let ioloop = TestLoop::new();
     let (tx, mut rx) = mpsc::unbounded::<u64>();
     let producer = std::thread::spawn(move || {
         for i in 0..20_000 {
@@ -387,7 +391,7 @@ fn a_stream_fed_from_another_thread_is_fully_consumed() {
 
 #[test]
 fn close_drops_pending_tasks() {
-    let ioloop = IOLoop::new().unwrap();
+    let ioloop = TestLoop::new();
     let dropped = Rc::new(Cell::new(false));
     let guard = DropFlag(dropped.clone());
     let h = ioloop.spawn(async move {
@@ -407,7 +411,7 @@ fn close_drops_pending_tasks() {
 
 #[test]
 fn spawning_on_a_closed_loop_gives_a_cancelled_handle() {
-    let ioloop = IOLoop::new().unwrap();
+    let ioloop = TestLoop::new();
     ioloop.close(true).unwrap();
     let h = ioloop.spawn(async { 1 });
     assert!(futures::executor::block_on(h).unwrap_err().is_cancelled());
@@ -416,7 +420,7 @@ fn spawning_on_a_closed_loop_gives_a_cancelled_handle() {
 #[test]
 fn wakers_are_send_and_sync_and_count_tasks() {
     fn assert_send_sync<T: Send + Sync>(_: &T) {}
-    let ioloop = IOLoop::new().unwrap();
+    let ioloop = TestLoop::new();
     let captured: Rc<RefCell<Option<Waker>>> = Rc::default();
     let c = captured.clone();
     let count = Arc::new(AtomicUsize::new(0));

@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 use chrono::{TimeDelta, Utc};
 use ioloop::{Deadline, IOLoop};
 
+use crate::util::TestLoop;
 use crate::util::{self, Log};
 
 fn stop_after(ioloop: &IOLoop, delay: Duration) {
@@ -16,7 +17,7 @@ fn stop_after(ioloop: &IOLoop, delay: Duration) {
 
 #[test]
 fn t1_add_timeout_accepts_relative_and_absolute_deadlines() {
-    let ioloop = IOLoop::new().unwrap();
+    let ioloop = TestLoop::new();
     let log = Log::default();
     let deadlines: Vec<(&str, Deadline)> = vec![
         ("duration", Duration::from_millis(5).into()),
@@ -44,20 +45,26 @@ fn t1_add_timeout_accepts_relative_and_absolute_deadlines() {
 
 #[test]
 fn t2_call_later_and_call_at_return_handles_accepted_by_remove_timeout() {
-    let ioloop = IOLoop::new().unwrap();
-    let a = ioloop.call_later(Duration::from_millis(1), || unreachable!());
-    let b = ioloop.call_at(ioloop.time() + 0.001, || unreachable!());
-    let c = ioloop.add_timeout(Duration::from_millis(1), || unreachable!());
+    let ioloop = TestLoop::new();
+    let log = Log::default();
+    let g = log.clone();
+    let a = ioloop.call_later(Duration::from_millis(1), move || g.push("call_later"));
+    let g = log.clone();
+    let b = ioloop.call_at(ioloop.time() + 0.001, move || g.push("call_at"));
+    let g = log.clone();
+    let c = ioloop.add_timeout(Duration::from_millis(1), move || g.push("add_timeout"));
     assert!(ioloop.remove_timeout(a));
     assert!(ioloop.remove_timeout(b));
     assert!(ioloop.remove_timeout(c));
+    // Due before the stop: they would run first if they were still there.
     stop_after(&ioloop, Duration::from_millis(20));
     util::run(&ioloop);
+    assert_eq!(log.entries(), [] as [&str; 0], "removed timeouts ran");
 }
 
 #[test]
 fn t4_equal_deadlines_fire_in_creation_order() {
-    let ioloop = IOLoop::new().unwrap();
+    let ioloop = TestLoop::new();
     let log = Log::default();
     let when = ioloop.time() + 0.01;
     for i in 1..=4 {
@@ -71,16 +78,22 @@ fn t4_equal_deadlines_fire_in_creation_order() {
 
 #[test]
 fn t5_a_removed_timeout_never_runs() {
-    let ioloop = IOLoop::new().unwrap();
-    let handle = ioloop.call_later(Duration::from_millis(5), || unreachable!());
+    let ioloop = TestLoop::new();
+    let log = Log::default();
+    let g = log.clone();
+    let handle = ioloop.call_later(Duration::from_millis(5), move || g.push("removed"));
+    let g = log.clone();
+    ioloop.call_later(Duration::from_millis(5), move || g.push("kept"));
     ioloop.remove_timeout(handle);
+    // Due after both: by then the removed one would have run.
     stop_after(&ioloop, Duration::from_millis(30));
     util::run(&ioloop);
+    assert_eq!(log.entries(), ["kept"]);
 }
 
 #[test]
 fn t6_removing_a_timeout_that_already_fired_is_a_no_op() {
-    let ioloop = IOLoop::new().unwrap();
+    let ioloop = TestLoop::new();
     let fired = Rc::new(Cell::new(0));
     let f = fired.clone();
     let handle = ioloop.call_later(Duration::from_millis(1), move || f.set(f.get() + 1));
@@ -101,7 +114,7 @@ fn t6_removing_a_timeout_that_already_fired_is_a_no_op() {
 
 #[test]
 fn t7_timeout_removed_by_an_earlier_timeout_of_the_same_iteration_does_not_run() {
-    let ioloop = IOLoop::new().unwrap();
+    let ioloop = TestLoop::new();
     let log = Log::default();
     let victim = Rc::new(Cell::new(None));
     let (l, v, g) = (ioloop.clone(), victim.clone(), log.clone());
@@ -123,26 +136,29 @@ fn t7_timeout_removed_by_an_earlier_timeout_of_the_same_iteration_does_not_run()
 
 #[test]
 fn t7_timeout_removed_by_a_callback_of_the_same_iteration_does_not_run() {
-    let ioloop = IOLoop::new().unwrap();
-    let handle = ioloop.add_timeout(Duration::ZERO, || unreachable!());
-    std::thread::sleep(Duration::from_millis(2)); // due at the first iteration
+    let ioloop = TestLoop::new();
+    let log = Log::default();
+    // Past its deadline: due at the first iteration.
+    let g = log.clone();
+    let handle = ioloop.add_timeout(TimeDelta::seconds(-1), move || g.push("removed timeout"));
+    let (g, l) = (log.clone(), ioloop.clone());
+    ioloop.add_callback(move || g.push(format!("removed: {}", l.remove_timeout(handle))));
+    // Stopping in a callback lets the iteration's due timeouts run (L3):
+    // the iteration ends with the victim's phase, and start returns.
     let l = ioloop.clone();
-    ioloop.add_callback(move || {
-        assert!(l.remove_timeout(handle));
-    });
-    stop_after(&ioloop, Duration::from_millis(20));
+    ioloop.add_callback(move || l.stop());
     util::run(&ioloop);
+    assert_eq!(log.entries(), ["removed: true"]);
 }
 
 #[test]
 fn t8_every_due_timeout_runs_in_one_iteration() {
-    let ioloop = IOLoop::new().unwrap();
+    let ioloop = TestLoop::new();
     let log = Log::default();
     for i in 0..1_000 {
         let g = log.clone();
-        ioloop.add_timeout(Duration::ZERO, move || g.push(i.to_string()));
+        ioloop.add_timeout(TimeDelta::seconds(-1), move || g.push(i.to_string()));
     }
-    std::thread::sleep(Duration::from_millis(2));
     // A callback added by the first timeout runs on the next iteration, so
     // it must come after all 1000.
     let (g, l) = (log.clone(), ioloop.clone());
@@ -162,10 +178,10 @@ fn t8_every_due_timeout_runs_in_one_iteration() {
 
 #[test]
 fn t9_timeout_created_during_an_iteration_runs_next_iteration_even_if_past() {
-    let ioloop = IOLoop::new().unwrap();
+    let ioloop = TestLoop::new();
     let log = Log::default();
     let (g, l) = (log.clone(), ioloop.clone());
-    ioloop.add_timeout(Duration::ZERO, move || {
+    ioloop.add_timeout(TimeDelta::seconds(-1), move || {
         g.push("T1");
         // Already due, but created during this iteration.
         let g2 = g.clone();
@@ -175,8 +191,7 @@ fn t9_timeout_created_during_an_iteration_runs_next_iteration_even_if_past() {
     });
     let g = log.clone();
     // Also due this iteration, after T1 in (deadline, insertion) order.
-    ioloop.add_timeout(Duration::ZERO, move || g.push("T3"));
-    std::thread::sleep(Duration::from_millis(2));
+    ioloop.add_timeout(TimeDelta::seconds(-1), move || g.push("T3"));
     stop_after(&ioloop, Duration::from_millis(30));
     util::run(&ioloop);
     assert_eq!(log.entries(), ["T1", "T3", "T2 (past deadline)"]);
@@ -184,11 +199,10 @@ fn t9_timeout_created_during_an_iteration_runs_next_iteration_even_if_past() {
 
 #[test]
 fn t10_callbacks_run_before_due_timeouts_within_an_iteration() {
-    let ioloop = IOLoop::new().unwrap();
+    let ioloop = TestLoop::new();
     let log = Log::default();
     let g = log.clone();
-    ioloop.add_timeout(Duration::ZERO, move || g.push("timeout"));
-    std::thread::sleep(Duration::from_millis(2));
+    ioloop.add_timeout(TimeDelta::seconds(-1), move || g.push("timeout"));
     let g = log.clone();
     ioloop.add_callback(move || g.push("callback"));
     stop_after(&ioloop, Duration::from_millis(20));
@@ -198,7 +212,7 @@ fn t10_callbacks_run_before_due_timeouts_within_an_iteration() {
 
 #[test]
 fn t11_thousands_of_add_remove_pairs_leave_a_working_loop() {
-    let ioloop = IOLoop::new().unwrap();
+    let ioloop = TestLoop::new();
     for _ in 0..2_000 {
         let h = ioloop.call_later(Duration::from_secs(3600), || unreachable!());
         assert!(ioloop.remove_timeout(h));
@@ -215,7 +229,7 @@ fn t11_thousands_of_add_remove_pairs_leave_a_working_loop() {
 
 #[test]
 fn t12_a_one_microsecond_timedelta_is_a_valid_near_immediate_timeout() {
-    let ioloop = IOLoop::new().unwrap();
+    let ioloop = TestLoop::new();
     let l = ioloop.clone();
     let start = Instant::now();
     ioloop.add_timeout(TimeDelta::microseconds(1), move || l.stop());
@@ -225,7 +239,7 @@ fn t12_a_one_microsecond_timedelta_is_a_valid_near_immediate_timeout() {
 
 #[test]
 fn timeouts_never_fire_early_by_the_loop_clock() {
-    let ioloop = IOLoop::new().unwrap();
+    let ioloop = TestLoop::new();
     let early = Rc::new(Cell::new(0));
     for ms in [1u64, 3, 7, 15, 30] {
         let (l, e) = (ioloop.clone(), early.clone());
@@ -251,8 +265,8 @@ fn timeouts_never_fire_early_by_the_loop_clock() {
 
 #[test]
 fn a_handle_from_another_loop_is_a_no_op() {
-    let a = IOLoop::new().unwrap();
-    let b = IOLoop::new().unwrap();
+    let a = TestLoop::new();
+    let b = TestLoop::new();
     let fired = Rc::new(Cell::new(false));
     let (f, l) = (fired.clone(), a.clone());
     let ha = a.call_later(Duration::from_millis(1), move || {
@@ -267,7 +281,7 @@ fn a_handle_from_another_loop_is_a_no_op() {
 
 #[test]
 fn a_past_wall_clock_deadline_is_due_at_once() {
-    let ioloop = IOLoop::new().unwrap();
+    let ioloop = TestLoop::new();
     let l = ioloop.clone();
     let start = Instant::now();
     ioloop.add_timeout(Utc::now() - TimeDelta::hours(1), move || l.stop());
@@ -279,7 +293,7 @@ fn a_past_wall_clock_deadline_is_due_at_once() {
 fn the_loop_sleeps_until_the_next_deadline() {
     // O3 with the loop's own clock: a 50 ms timeout alone on the loop fires
     // no earlier than 50 ms and (generously) within 5 s.
-    let ioloop = IOLoop::new().unwrap();
+    let ioloop = TestLoop::new();
     let started = ioloop.time();
     let at = Rc::new(Cell::new(0.0));
     let (a, l) = (at.clone(), ioloop.clone());
@@ -303,7 +317,7 @@ fn dropping_a_removed_timeout_may_use_the_loop() {
                 .call_later(Duration::from_millis(1), move || l.stop());
         }
     }
-    let ioloop = IOLoop::new().unwrap();
+    let ioloop = TestLoop::new();
     let guard = UsesLoop(ioloop.clone());
     let h = ioloop.call_later(Duration::from_secs(3600), move || drop(guard));
     ioloop.remove_timeout(h);

@@ -29,7 +29,7 @@ fn accepted_connections_are_nonblocking_and_close_on_exec() {
     })
     .unwrap();
     let client = TcpStream::connect(addr).unwrap();
-    ioloop.start().unwrap();
+    crate::util::start(&ioloop);
     let ((fl, fd), peer) = seen.borrow_mut().take().expect("accepted");
     assert!(fl & libc::O_NONBLOCK != 0, "non-blocking");
     assert!(fd & libc::FD_CLOEXEC != 0, "close-on-exec");
@@ -60,7 +60,7 @@ fn each_readiness_event_accepts_a_bounded_batch() {
             }
         })
         .unwrap();
-    ioloop.start().unwrap();
+    crate::util::start(&ioloop);
     let order = order.borrow();
     let batches: Vec<usize> = order
         .split(|e| *e == "next iteration")
@@ -97,7 +97,7 @@ fn removing_the_handler_inside_its_callback_stops_accepting_at_once() {
     })
     .unwrap();
     *handle.borrow_mut() = Some(added);
-    ioloop.start().unwrap();
+    crate::util::start(&ioloop);
     assert_eq!(*accepted.borrow(), 1, "no accept after removal");
     assert!(handle.borrow().as_ref().unwrap().is_removed());
     assert!(
@@ -127,15 +127,23 @@ fn unix_listeners_are_accepted_too() {
     let path = dir.0.join("a.sock");
     let ioloop = new_loop();
     let listener = netutil::bind_unix_socket(&path, 0o600, 16).unwrap();
-    let l = ioloop.clone();
+    let accepted = Rc::new(RefCell::new(Vec::new()));
+    let (a, l) = (accepted.clone(), ioloop.clone());
     let handle = add_accept_handler(
         listener,
-        move |_conn: std::os::unix::net::UnixStream, _addr| {
+        move |conn: std::os::unix::net::UnixStream, _addr| {
+            a.borrow_mut().push(conn.peer_addr().ok());
             l.stop();
         },
     )
     .unwrap();
-    let _client = std::os::unix::net::UnixStream::connect(&path).unwrap();
-    ioloop.start().unwrap();
+    let client = std::os::unix::net::UnixStream::connect(&path).unwrap();
+    crate::util::start(&ioloop);
     handle.remove();
+    let accepted = accepted.borrow();
+    assert_eq!(accepted.len(), 1);
+    // The accepted end's peer is the client (unnamed), so it is connected.
+    let peer = accepted[0].as_ref().expect("a connected peer");
+    assert!(peer.is_unnamed());
+    assert_eq!(client.peer_addr().unwrap().as_pathname(), Some(&*path));
 }

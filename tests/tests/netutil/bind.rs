@@ -2,6 +2,7 @@
 
 use std::io;
 use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::time::{Duration, Instant};
 
 use netutil::{BindOptions, Family, bind_sockets};
 
@@ -37,9 +38,10 @@ fn ipv6_sockets_are_v6only_so_both_families_coexist() {
     // Both families answer on the same port, each on its own socket.
     TcpStream::connect(("127.0.0.1", port)).unwrap();
     TcpStream::connect(("::1", port)).unwrap();
-    // An IPv6 socket without V6ONLY would have taken the IPv4 port too.
-    let v4_again = TcpListener::bind(("0.0.0.0", port));
-    assert!(v4_again.is_err(), "the IPv4 port is held by its own socket");
+    // Without V6ONLY the IPv6 wildcard socket would take the IPv4 port too.
+    let v6 = listeners.iter().find(|l| l.local_addr().unwrap().is_ipv6());
+    let v6 = v6.expect("an IPv6 socket");
+    assert!(socket2::SockRef::from(v6).only_v6().unwrap(), "IPV6_V6ONLY");
 }
 
 #[test]
@@ -152,17 +154,20 @@ fn a_failed_bind_closes_the_sockets_already_bound() {
     if !has_ipv6() {
         return;
     }
-    let blocker = BindOptions::new()
-        .family(Family::Inet6)
-        .bind(0, None)
-        .unwrap();
-    let port = blocker[0].local_addr().unwrap().port();
-    // Make sure the IPv4 side of the port is free right now.
-    let probe = TcpListener::bind(("0.0.0.0", port));
-    if probe.is_err() {
-        return; // another program has it: nothing to test here
-    }
-    drop(probe);
+    // A port whose IPv4 side is free right now (another program or test
+    // may hold the IPv4 side of the first ones tried).
+    let (_blocker, port) = (0..20)
+        .find_map(|_| {
+            let blocker = BindOptions::new()
+                .family(Family::Inet6)
+                .bind(0, None)
+                .unwrap();
+            let port = blocker[0].local_addr().unwrap().port();
+            TcpListener::bind(("0.0.0.0", port))
+                .ok()
+                .map(|_probe| (blocker, port))
+        })
+        .expect("a port free on IPv4 among 20");
     let err = bind_sockets(port, None).unwrap_err();
     assert_eq!(err.kind(), io::ErrorKind::AddrInUse, "{err}");
     assert!(err.to_string().contains(&format!("[::]:{port}")), "{err}");
@@ -173,11 +178,27 @@ fn a_failed_bind_closes_the_sockets_already_bound() {
 #[test]
 fn the_default_backlog_is_at_least_128() {
     const { assert!(netutil::DEFAULT_BACKLOG >= 128) };
-    // Many clients may queue before the first accept.
+    // 128 clients finish their handshake before the first accept: the
+    // kernel queues them only while the listen backlog has room (past it,
+    // it drops their SYNs, and their connects time out).
     let listener = bind_sockets(0, Some("127.0.0.1")).unwrap().remove(0);
     let addr = listener.local_addr().unwrap();
-    let clients: Vec<_> = (0..128)
-        .map(|_| TcpStream::connect(addr).unwrap())
+    let _clients: Vec<TcpStream> = (0..128)
+        .map(|i| {
+            TcpStream::connect_timeout(&addr, Duration::from_secs(5))
+                .unwrap_or_else(|err| panic!("client {i} not queued: {err}"))
+        })
         .collect();
-    assert_eq!(clients.len(), 128);
+    // And all of them are waiting in the listener's queue.
+    listener.set_nonblocking(true).unwrap();
+    let started = Instant::now();
+    let mut queued = 0;
+    while queued < 128 && started.elapsed() < Duration::from_secs(5) {
+        match listener.accept() {
+            Ok(_) => queued += 1,
+            Err(err) if err.kind() == io::ErrorKind::WouldBlock => std::thread::yield_now(),
+            Err(err) => panic!("accept: {err}"),
+        }
+    }
+    assert_eq!(queued, 128);
 }

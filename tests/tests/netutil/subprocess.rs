@@ -15,7 +15,7 @@ use netutil::{
 };
 
 use crate::util::sys::is_unreaped_child;
-use crate::util::{new_loop, run};
+use crate::util::{new_loop, run, run_until_idle};
 
 /// `cat` with stdin and stdout piped.
 fn cat() -> Subprocess {
@@ -36,22 +36,6 @@ fn sh(script: &str) -> Subprocess {
             .stderr(Stdio::piped()),
     )
     .unwrap()
-}
-
-/// Runs the loop until nothing referenced is left (the child watchers
-/// included), failing after 20 s.
-fn run_until_idle(ioloop: &IOLoop) {
-    let timed_out = Rc::new(Cell::new(false));
-    let t = timed_out.clone();
-    let stopper = ioloop.clone();
-    let handle = ioloop.call_later(Duration::from_secs(20), move || {
-        t.set(true);
-        stopper.stop();
-    });
-    ioloop.set_timeout_ref(handle, false);
-    ioloop.run().unwrap();
-    assert!(!timed_out.get(), "the loop did not go idle within 20 s");
-    ioloop.remove_timeout(handle);
 }
 
 #[test]
@@ -332,7 +316,7 @@ fn dropping_without_kill_on_drop_leaves_the_child_running() {
     drop(child);
     assert!(ioloop.is_alive(), "the watcher keeps run going");
     assert!(ioloop.set_child_ref(pid, false));
-    ioloop.run().unwrap(); // returns: nothing referenced is left
+    run_until_idle(&ioloop); // returns: nothing referenced is left
     assert!(is_unreaped_child(pid), "still running");
     // Stop it by pid, then let the loop reap it.
     crate::util::sys::kill(pid, libc::SIGKILL);

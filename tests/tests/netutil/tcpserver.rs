@@ -34,10 +34,7 @@ fn with_client<T: Send + 'static>(
         remote.stop();
         out
     });
-    let l = ioloop.clone();
-    let guard = ioloop.call_later(Duration::from_secs(20), move || l.stop());
-    ioloop.start().unwrap();
-    ioloop.remove_timeout(guard);
+    crate::util::start(ioloop);
     thread.join().expect("client thread")
 }
 
@@ -146,7 +143,7 @@ fn a_server_stopped_from_its_own_handler_accepts_nothing_more() {
     let clients: Vec<_> = (0..5).map(|_| TcpStream::connect(addr).unwrap()).collect();
     let l = ioloop.clone();
     ioloop.call_later(Duration::from_millis(100), move || l.stop());
-    ioloop.start().unwrap();
+    crate::util::start(&ioloop);
     assert!(handled.get() >= 1);
     assert!(server.is_stopped());
     assert!(TcpStream::connect(addr).is_err(), "the listener is closed");

@@ -68,6 +68,9 @@ fn abstract_names_need_no_file() {
         let listener = bind_unix_socket(format!("{prefix}{name}"), 0o600, 16).unwrap();
         let addr = SocketAddr::from_abstract_name(name.as_bytes()).unwrap();
         let _client = UnixStream::connect_addr(&addr).unwrap();
+        // Nothing in the file system under either spelling.
+        assert!(!std::path::Path::new(&format!("{prefix}{name}")).exists());
+        assert!(!std::path::Path::new(&name).exists());
         drop(listener);
     }
 }

@@ -10,16 +10,34 @@ use std::time::Duration;
 use integration_tests::logs;
 use ioloop::{IOLoop, MakeCurrent};
 
-/// A fresh loop made current on this thread.
-pub(crate) fn new_loop() -> IOLoop {
-    IOLoop::builder()
+pub(crate) use integration_tests::TestLoop;
+
+/// A fresh loop made current on this thread, whose callback panics fail
+/// the test (see [`TestLoop`]).
+pub(crate) fn new_loop() -> TestLoop {
+    let ioloop = IOLoop::builder()
         .make_current(MakeCurrent::Always)
         .build()
         .or_else(|_| {
             IOLoop::clear_current();
             IOLoop::builder().make_current(MakeCurrent::Always).build()
         })
-        .expect("loop")
+        .expect("loop");
+    TestLoop::watch(ioloop)
+}
+
+/// The safety net of the helpers below: generous, so only a bug reaches it.
+const LIMIT: Duration = Duration::from_secs(20);
+
+/// `start` until `stop`, failing the test after 20 s.
+pub(crate) fn start(ioloop: &IOLoop) {
+    integration_tests::run_for_at_most(ioloop, LIMIT);
+}
+
+/// `run` until nothing referenced is left (child watchers included),
+/// failing the test after 20 s.
+pub(crate) fn run_until_idle(ioloop: &IOLoop) {
+    integration_tests::with_time_limit(ioloop, LIMIT, || ioloop.run()).expect("run");
 }
 
 /// Runs `main` on a fresh loop, failing the test after 20 s (a safety
