@@ -18,8 +18,10 @@ fn quick() -> Config {
 #[test]
 fn an_incomplete_head_gets_408_after_the_header_timeout() {
     let server = TestServer::start(quick());
-    let mut conn = server.connect();
+    // The stopwatch starts before the connection exists, so the server's
+    // own timer, which starts later, bounds the wait from below.
     let started = Instant::now();
+    let mut conn = server.connect();
     conn.write_all(b"GET / HTTP/1.1\r\nHost: t\r\n").unwrap();
     let r = read_response(&mut conn, "GET").unwrap();
     assert_eq!(r.status, 408);
@@ -32,8 +34,10 @@ fn a_partial_head_pipelined_behind_a_request_gets_408() {
     // The first request is answered; the head begun behind it in the same
     // write is under the header deadline from then on.
     let server = TestServer::start(quick());
-    let mut conn = server.connect();
+    // The stopwatch starts before the connection exists, so the server's
+    // own timer, which starts later, bounds the wait from below.
     let started = Instant::now();
+    let mut conn = server.connect();
     conn.write_all(b"GET / HTTP/1.1\r\nHost: t\r\n\r\nGET / HTTP/1.1\r\nHo")
         .unwrap();
     assert_eq!(read_response(&mut conn, "GET").unwrap().status, 200);
@@ -48,8 +52,10 @@ fn slowloris_trickling_is_cut_off_by_the_head_deadline() {
     // One byte every 100 ms: every read succeeds, but the head as a whole
     // takes longer than the 300 ms header timeout.
     let server = TestServer::start(quick());
-    let mut conn = server.connect();
+    // The stopwatch starts before the connection exists, so the server's
+    // own timer, which starts later, bounds the wait from below.
     let started = Instant::now();
+    let mut conn = server.connect();
     let request = b"GET / HTTP/1.1\r\nHost: trickle\r\nX-Padding: aaaaaaaaaaaa\r\n\r\n";
     let mut cut_off = false;
     for byte in request.iter() {
@@ -75,8 +81,10 @@ fn slowloris_trickling_is_cut_off_by_the_head_deadline() {
 #[test]
 fn a_connection_that_sends_nothing_is_closed() {
     let server = TestServer::start(quick());
-    let mut conn = server.connect();
+    // The stopwatch starts before the connection exists, so the server's
+    // own timer, which starts later, bounds the wait from below.
     let started = Instant::now();
+    let mut conn = server.connect();
     assert!(closed_by_server(&mut conn));
     let waited = started.elapsed();
     assert!(waited >= Duration::from_millis(300), "{waited:?}");
@@ -86,10 +94,13 @@ fn a_connection_that_sends_nothing_is_closed() {
 fn an_idle_keep_alive_connection_is_closed_after_the_idle_timeout() {
     let server = TestServer::start(quick());
     let mut conn = server.connect();
+    // The server's idle timer starts once it has sent the response, which
+    // is after the request was written: start the stopwatch before that,
+    // not after reading the response (a busy client reads late).
+    let started = Instant::now();
     conn.write_all(b"GET / HTTP/1.1\r\nHost: t\r\n\r\n")
         .unwrap();
     assert_eq!(read_response(&mut conn, "GET").unwrap().status, 200);
-    let started = Instant::now();
     assert!(closed_by_server(&mut conn));
     assert!(started.elapsed() >= Duration::from_millis(300));
     assert!(started.elapsed() < Duration::from_secs(5));
