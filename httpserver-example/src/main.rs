@@ -85,8 +85,13 @@ fn run(config: Config) -> Result<(), Box<dyn std::error::Error>> {
     // loop after forking (a loop must never cross a fork).
     let listeners = netutil::bind_sockets(config.port, Some(&config.address))
         .map_err(|e| format!("cannot listen on {}:{}: {e}", config.address, config.port))?;
-    let addr = listeners[0].local_addr()?;
-    println!("listening on http://{addr}");
+    // One line per listening socket (an empty address binds every
+    // interface, IPv6 and IPv4), in one write so a reader sees them whole.
+    let mut banner = String::new();
+    for listener in &listeners {
+        banner.push_str(&format!("listening on http://{}\n", listener.local_addr()?));
+    }
+    print!("{banner}");
     if config.processes > 1 {
         // Returns in each worker; the parent supervises and exits.
         let id = netutil::fork_processes(config.processes, None)?;

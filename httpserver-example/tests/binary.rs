@@ -146,6 +146,68 @@ fn it_prints_its_address_and_serves() {
 }
 
 #[test]
+fn an_empty_address_prints_every_listening_address() {
+    // The same call the server makes tells how many sockets (IPv6, IPv4)
+    // this machine binds for every interface.
+    let families: Vec<bool> = netutil::bind_sockets(0, Some(""))
+        .unwrap()
+        .iter()
+        .map(|l| l.local_addr().unwrap().is_ipv6())
+        .collect();
+    let mut command = Command::new(BIN);
+    let mut child = command
+        .args(["--port", "0", "--address", ""])
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("start the server");
+    let stdout = BufReader::new(child.stdout.take().unwrap());
+    let mut server = ServerProcess {
+        child,
+        addr: "127.0.0.1:0".parse().unwrap(),
+    };
+    // Read the lines on a thread, so a missing line fails the test in
+    // bounded time instead of blocking it.
+    let (tx, lines) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in stdout.lines() {
+            if tx.send(line.unwrap()).is_err() {
+                break;
+            }
+        }
+    });
+    let mut printed = Vec::new();
+    for _ in &families {
+        let line = lines
+            .recv_timeout(Duration::from_secs(10))
+            .unwrap_or_else(|_| panic!("only {printed:?} printed; expected {families:?}"));
+        let url = line.trim().strip_prefix("listening on http://");
+        let addr: SocketAddr = url
+            .unwrap_or_else(|| panic!("unexpected line {line:?}"))
+            .parse()
+            .unwrap();
+        printed.push(addr);
+    }
+    assert_eq!(
+        printed.iter().map(SocketAddr::is_ipv6).collect::<Vec<_>>(),
+        families,
+        "{printed:?}"
+    );
+    for addr in &printed {
+        assert!(addr.ip().is_unspecified(), "{addr}");
+        assert_eq!(addr.port(), printed[0].port());
+        // Every printed address serves, through its family's loopback.
+        let loopback: SocketAddr = if addr.is_ipv6() {
+            format!("[::1]:{}", addr.port()).parse().unwrap()
+        } else {
+            format!("127.0.0.1:{}", addr.port()).parse().unwrap()
+        };
+        assert!(get(loopback, "/").ends_with("Hello, World!"), "{addr}");
+    }
+    server.signal("TERM");
+    assert_eq!(server.wait_exit(Duration::from_secs(10)), Some(0));
+}
+
+#[test]
 fn an_address_in_use_is_a_clear_error() {
     let server = ServerProcess::with_args(&[]);
     let port = server.addr.port().to_string();
