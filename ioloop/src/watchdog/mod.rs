@@ -137,10 +137,10 @@ pub(crate) mod slot;
 mod symbolize;
 mod thread;
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::io;
 use std::panic::Location;
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
 use std::time::Duration;
 
 use libc::c_int;
@@ -169,8 +169,9 @@ pub(crate) struct LoopWatchdog {
     on: Cell<bool>,
     threshold: Cell<Option<Duration>>,
     slot: Arc<Slot>,
-    /// The stack capture's signal action for this loop, while installed.
-    capture: Cell<Option<SigId>>,
+    /// The stack capture's signal action for this loop, while installed,
+    /// and the process that installed it.
+    capture: Cell<Option<(SigId, u32)>>,
 }
 
 impl LoopWatchdog {
@@ -207,7 +208,9 @@ impl LoopWatchdog {
         let tid = sys::current_tid();
         if let Some(tid) = tid {
             self.slot.set_tid(tid);
+            forget_tid_when_this_thread_ends(&self.slot);
         }
+        self.slot.set_stack(sys::current_stack());
         let capture = self.install_capture();
         let watch = thread::Watch {
             slot: self.slot.clone(),
@@ -240,11 +243,10 @@ impl LoopWatchdog {
             ));
         }
         if self.capture.get().is_none() {
-            sys::warm_unwinder();
             let id = sys::register_stack_capture(signal, self.slot.clone()).map_err(|err| {
                 format!("cannot install the {} action: {err}", signal_name(signal))
             })?;
-            self.capture.set(Some(id));
+            self.capture.set(Some((id, std::process::id())));
         }
         Ok(signal)
     }
@@ -258,10 +260,50 @@ impl LoopWatchdog {
         // Not running anything as far as a later `enable` is concerned.
         self.slot.idle();
         self.threshold.set(None);
-        if let Some(id) = self.capture.take() {
-            sys::unregister(id);
+        match self.capture.take() {
+            Some((id, pid)) if pid == std::process::id() => {
+                sys::unregister(id);
+            }
+            // In a child made by `fork`: signal-hook's registry may have
+            // been locked by another thread at the fork. The action stays,
+            // inert: it serves only requests for this slot, from this
+            // process's watchdog, which has none for a disabled loop.
+            Some(_) | None => {}
         }
     }
+}
+
+thread_local! {
+    /// The slots whose thread id is this thread's, to clear when it ends.
+    static THIS_THREADS_SLOTS: ThreadSlots = const { ThreadSlots(RefCell::new(Vec::new())) };
+}
+
+struct ThreadSlots(RefCell<Vec<Weak<Slot>>>);
+
+impl Drop for ThreadSlots {
+    fn drop(&mut self) {
+        for slot in self.0.get_mut().drain(..) {
+            if let Some(slot) = slot.upgrade() {
+                // No thread has id 0: a thread that reuses this one's id
+                // is never taken for the loop thread.
+                slot.set_tid(0);
+            }
+        }
+    }
+}
+
+/// Clears `slot`'s thread id when the calling thread ends, so that a new
+/// thread given the same id by the kernel is never served a capture (its
+/// stack is not the one whose bounds the slot holds).
+fn forget_tid_when_this_thread_ends(slot: &Arc<Slot>) {
+    // During the thread's own teardown there is nothing left to register.
+    let _ = THIS_THREADS_SLOTS.try_with(|slots| {
+        let mut slots = slots.0.borrow_mut();
+        slots.retain(|s| s.strong_count() > 0);
+        if !slots.iter().any(|s| std::ptr::eq(s.as_ptr(), Arc::as_ptr(slot))) {
+            slots.push(Arc::downgrade(slot));
+        }
+    });
 }
 
 impl Drop for LoopWatchdog {
