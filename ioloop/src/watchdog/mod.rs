@@ -135,6 +135,7 @@ pub(crate) mod action;
 pub(crate) mod report;
 pub(crate) mod slot;
 mod symbolize;
+mod tables;
 mod thread;
 
 use std::cell::{Cell, RefCell};

@@ -13,9 +13,9 @@
 //! never its parent's, whose lock another thread may have held at the
 //! fork.
 //!
-//! Before asking a loop thread for its stack, the thread makes sure the
-//! loop's walk has the unwind tables of the objects loaded now
-//! ([`sys::Modules`], rebuilt only when objects were loaded or unloaded).
+//! Before asking a loop thread for its stack, the thread gives the loop's
+//! walk the unwind tables of the objects loaded now ([`Tables`], rebuilt
+//! by a helper thread only when objects were loaded or unloaded).
 
 use std::io;
 use std::panic::{self, AssertUnwindSafe};
@@ -32,6 +32,7 @@ use crate::watchdog::action::BlockingAction;
 use crate::watchdog::report::{BlockingReport, StackCapture};
 use crate::watchdog::slot::{Captured, Running, Slot};
 use crate::watchdog::symbolize::{self, symbolize};
+use crate::watchdog::tables::Tables;
 
 /// How long the watchdog waits for the loop thread to take a capture
 /// request (signal delivery needs the thread to be scheduled).
@@ -63,10 +64,12 @@ struct Registry {
     started: bool,
 }
 
-/// This process's registry, and the condition its thread waits on.
+/// This process's registry, the condition its thread waits on, and its
+/// unwind tables.
 struct Shared {
     registry: Mutex<Registry>,
     changed: Condvar,
+    tables: Tables,
 }
 
 static SHARED: PerProcess<Shared> = PerProcess::new(|| Shared {
@@ -76,6 +79,7 @@ static SHARED: PerProcess<Shared> = PerProcess::new(|| Shared {
         started: false,
     }),
     changed: Condvar::new(),
+    tables: Tables::new(),
 });
 
 fn registry(shared: &Shared) -> MutexGuard<'_, Registry> {
@@ -219,8 +223,8 @@ impl Watched {
     }
 
     /// Captures the stack, builds the report and runs the action.
-    fn report(&self, run: Running, blocked: Duration, number: u32, modules: &mut ModuleTables) {
-        let stack = capture(&self.watch, run.seq, modules);
+    fn report(&self, run: Running, blocked: Duration, number: u32, tables: &Tables) {
+        let stack = capture(&self.watch, run.seq, tables);
         let report = BlockingReport {
             blocked_for: blocked,
             threshold: self.watch.threshold,
@@ -244,22 +248,8 @@ impl Watched {
     }
 }
 
-/// The unwind tables of the loaded objects, kept by the watchdog thread
-/// and rebuilt when objects were loaded or unloaded.
-struct ModuleTables(Option<Arc<sys::Modules>>);
-
-impl ModuleTables {
-    fn current(&mut self) -> &Arc<sys::Modules> {
-        let now = sys::loaded_objects_generation();
-        if self.0.as_ref().is_some_and(|m| m.generation() != now) {
-            self.0 = None;
-        }
-        self.0.get_or_insert_with(|| Arc::new(sys::Modules::load()))
-    }
-}
-
 /// Asks the loop thread for its stack while it runs callback `seq`.
-fn capture(watch: &Watch, seq: u64, modules: &mut ModuleTables) -> StackCapture {
+fn capture(watch: &Watch, seq: u64, tables: &Tables) -> StackCapture {
     let signal = match &watch.capture {
         Ok(signal) => *signal,
         Err(reason) => return StackCapture::Unavailable(reason.clone()),
@@ -274,7 +264,12 @@ fn capture(watch: &Watch, seq: u64, modules: &mut ModuleTables) -> StackCapture 
             FINISH_WITHIN.as_secs()
         ))
     };
-    if !watch.slot.prepare(modules.current()) {
+    let Some(modules) = tables.fresh() else {
+        return StackCapture::Unavailable(
+            "the unwind tables of the loaded objects are not ready yet".to_owned(),
+        );
+    };
+    if !watch.slot.prepare(&modules) {
         return still_under_way();
     }
     let Some(ticket) = watch.slot.request(seq) else {
@@ -318,7 +313,9 @@ fn run(shared: &'static Shared) {
         log::debug!(target: LOG_TARGET, "symbol tables not preloaded: {err}");
     }
     let mut watched: Vec<Watched> = Vec::new();
-    let mut modules = ModuleTables(None);
+    if sys::STACK_CAPTURE {
+        shared.tables.start();
+    }
     let mut generation = u64::MAX;
     loop {
         {
@@ -355,7 +352,7 @@ fn run(shared: &'static Shared) {
             if let Some((run, blocked, number)) = w.look(now) {
                 // A bug here must not end the watchdog for every loop.
                 let reported = panic::catch_unwind(AssertUnwindSafe(|| {
-                    w.report(run, blocked, number, &mut modules)
+                    w.report(run, blocked, number, &shared.tables)
                 }));
                 if reported.is_err() {
                     log::error!(target: LOG_TARGET, "the blocking watchdog failed to report a blocked loop");
