@@ -108,6 +108,14 @@ fn main() {
             "with_stack_capture_off_reports_say_so",
             with_stack_capture_off_reports_say_so,
         ),
+        (
+            "closing_a_watched_loop_in_a_forked_child_does_not_hang",
+            closing_a_watched_loop_in_a_forked_child_does_not_hang,
+        ),
+        (
+            "a_stack_is_captured_while_the_loop_thread_unwinds_a_panic",
+            a_stack_is_captured_while_the_loop_thread_unwinds_a_panic,
+        ),
     ]);
 }
 
@@ -764,9 +772,88 @@ fn with_stack_capture_off_reports_say_so() {
     assert!(out.status.success(), "{out:?}");
 }
 
+fn closing_a_watched_loop_in_a_forked_child_does_not_hang() {
+    let out = run_child("fork-close");
+    assert!(out.status.success(), "{out:?}");
+}
+
+/// A callback that unwinds panics over and over (inside libgcc's
+/// unwinder most of the time) is reported with its stack, which names it.
+fn a_stack_is_captured_while_the_loop_thread_unwinds_a_panic() {
+    let ioloop = new_loop();
+    let (action, reports, seen) = channel_action();
+    ioloop
+        .set_blocking_signal_threshold(Some(THRESHOLD), action)
+        .unwrap();
+    let previous_hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(|_| {}));
+    run_one_callback(&ioloop, move || unwind_panics_until_reported(&seen));
+    std::panic::set_hook(previous_hook);
+    ioloop.set_blocking_log_threshold(None).unwrap();
+    let report = reports.try_recv().expect("a report");
+    assert!(
+        matches!(report.stack(), StackCapture::Captured(_)),
+        "{report}"
+    );
+    assert!(stack_has(&report, "unwind_panics_until_reported"), "{report}");
+}
+
+#[inline(never)]
+fn unwind_panics_until_reported(seen: &AtomicBool) {
+    let start = Instant::now();
+    while !seen.load(Ordering::SeqCst) && start.elapsed() < LIMIT {
+        let _ = std::panic::catch_unwind(|| panic!("expected panic, unwound at once"));
+    }
+}
+
+/// Forks this many children, each closing a watched loop.
+const FORKS: usize = 200;
+
 /// Runs in a child process; a failed assertion fails it.
 fn child(mode: &str) {
     match mode {
+        "fork-close" => {
+            // signal-hook's registry has a lock of its own: keep stack
+            // capture, and so that lock, out of this.
+            IOLoop::set_blocking_stack_signal(None).unwrap();
+            // Another thread enables and disables a watchdog over and over,
+            // so the watchdog's registry is often locked when we fork.
+            let stop = Arc::new(AtomicBool::new(false));
+            let toggler = {
+                let stop = stop.clone();
+                std::thread::spawn(move || {
+                    let ioloop = new_loop();
+                    while !stop.load(Ordering::SeqCst) {
+                        ioloop.set_blocking_log_threshold(Some(THRESHOLD)).unwrap();
+                        ioloop.set_blocking_log_threshold(None).unwrap();
+                    }
+                })
+            };
+            let mut hung = 0;
+            for _ in 0..FORKS {
+                let ioloop = new_loop();
+                ioloop.set_blocking_log_threshold(Some(THRESHOLD)).unwrap();
+                match fork::fork() {
+                    0 => {
+                        // The child: only this thread exists here.
+                        let _ = ioloop.close(true);
+                        fork::exit_now(0);
+                    }
+                    pid => {
+                        if !fork::exited_within(pid, Duration::from_secs(2)) {
+                            hung += 1;
+                        }
+                    }
+                }
+                ioloop.close(true).unwrap();
+            }
+            stop.store(true, Ordering::SeqCst);
+            toggler.join().unwrap();
+            assert_eq!(
+                hung, 0,
+                "{hung} of {FORKS} children hung closing a watched loop"
+            );
+        }
         "abort" => {
             sys::no_core_dumps();
             // No logger: the report goes to standard error.
@@ -828,4 +915,50 @@ fn child(mode: &str) {
 #[inline(never)]
 fn stuck_until_aborted() {
     busy_wait_for(Duration::from_secs(10));
+}
+
+/// `fork` and waiting for a child with a bound.
+#[allow(unsafe_code)]
+mod fork {
+    use std::time::{Duration, Instant};
+
+    /// `fork()`: 0 in the child, the child's pid in the parent.
+    pub(crate) fn fork() -> libc::pid_t {
+        // SAFETY: the child only closes a loop (no lock of this test is
+        // held across the fork by the forking thread) and then calls
+        // `_exit`.
+        let pid = unsafe { libc::fork() };
+        assert!(pid >= 0, "fork: {}", std::io::Error::last_os_error());
+        pid
+    }
+
+    /// Ends the calling (child) process at once, without exit handlers.
+    pub(crate) fn exit_now(code: i32) -> ! {
+        // SAFETY: _exit has no preconditions.
+        unsafe { libc::_exit(code) }
+    }
+
+    /// Whether child `pid` exited successfully within `limit`; if it is
+    /// still running then, it is killed (it is our own child) and reaped.
+    pub(crate) fn exited_within(pid: libc::pid_t, limit: Duration) -> bool {
+        let start = Instant::now();
+        loop {
+            let mut status = 0;
+            // SAFETY: `status` is a valid, writable int; `pid` is our child.
+            let rc = unsafe { libc::waitpid(pid, &mut status, libc::WNOHANG) };
+            if rc == pid {
+                return libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0;
+            }
+            if start.elapsed() > limit {
+                // SAFETY: `pid` is our own child, not yet reaped, so the pid
+                // cannot have been reused.
+                unsafe {
+                    libc::kill(pid, libc::SIGKILL);
+                    libc::waitpid(pid, &mut status, 0);
+                }
+                return false;
+            }
+            std::thread::sleep(Duration::from_millis(1));
+        }
+    }
 }
