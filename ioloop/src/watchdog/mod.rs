@@ -29,12 +29,12 @@
 //!   polls, and when `start` returns). One watchdog thread per process
 //!   looks at each watched loop every quarter of its threshold; a sequence
 //!   number that has not moved for the threshold is a blocked loop.
-//! * **The stack (Linux).** To say *where* the callback is stuck, the
-//!   watchdog sends a real-time signal to the loop thread (`tgkill`, so
-//!   that thread only), whose action records raw return addresses into a
-//!   buffer allocated beforehand; the watchdog thread then resolves them to
-//!   function names, files and lines and hands the [`BlockingReport`] to
-//!   the [`BlockingAction`].
+//! * **The stack (Linux, x86_64).** To say *where* the callback is stuck,
+//!   the watchdog sends a real-time signal to the loop thread (`tgkill`,
+//!   so that thread only), whose action walks the interrupted stack and
+//!   records raw return addresses into a buffer allocated beforehand; the
+//!   watchdog thread then resolves them to function names, files and
+//!   lines and hands the [`BlockingReport`] to the [`BlockingAction`].
 //!
 //! One thread serves every loop, whatever their number: a process with 16
 //! loop threads gets one watchdog thread, not 16, asleep whenever no loop
@@ -43,7 +43,9 @@
 //! report (a slow custom action, say) delays the looks at other loops by
 //! as long. When it starts, a short-lived helper thread loads the symbol
 //! tables of the program and the C library, so that the first report is
-//! not delayed by it.
+//! not delayed by it, and another one copies the loaded objects' unwind
+//! tables (see below) and refreshes them when objects are loaded or
+//! unloaded.
 //!
 //! # The signal and its action
 //!
@@ -63,9 +65,48 @@
 //! * The action only reads and writes atomics in the loop's slot, checks
 //!   that the request is for this thread and for the callback still
 //!   running (a capture whose callback has returned is dropped as stale),
-//!   saves and restores `errno`, and walks the stack with
-//!   `backtrace::trace_unsynchronized`, recording at most 128 return
-//!   addresses. It never allocates, locks, logs or formats.
+//!   saves and restores `errno`, and walks the stack, recording at most
+//!   128 return addresses. It never allocates, waits for a lock, calls
+//!   into the C library, logs or formats.
+//!
+//! # The stack walk
+//!
+//! The signal can land anywhere: in the allocator, in the loader (inside
+//! `dlopen`, `dlclose` or `dl_iterate_phdr`), or in libgcc's unwinder while
+//! the loop thread unwinds a panic or takes a backtrace of its own. libgcc's
+//! unwinder cannot be used there (it may fault on the state of an unwinding
+//! that the signal interrupted, and it takes a lock of its own once any
+//! object registered unwind information with `__register_frame`, as JIT
+//! runtimes do, so a signal landing while the loop thread holds that lock
+//! would wait for itself forever). The walk uses none of it:
+//!
+//! * **Unwind tables copied ahead.** A helper of the watchdog thread lists
+//!   the loaded objects (`dl_iterate_phdr`) and copies each one's
+//!   `.eh_frame_hdr` and `.eh_frame` into buffers of its own, before any
+//!   signal is sent, and again only when objects were loaded or unloaded.
+//!   A table set is never changed once built, and the one a capture walks
+//!   with stays alive until that capture has ended, so a concurrent
+//!   `dlclose` cannot take away what the walk reads. The walk itself (the
+//!   `framehop` crate's DWARF unwinder, with a cache allocated beforehand
+//!   and its no-allocation policy) looks them up without a lock.
+//! * **Stack reads bounded.** The interrupted registers come from the
+//!   signal frame the kernel pushed on the loop thread's stack; the walk
+//!   reads memory only between the interrupted stack pointer and the top
+//!   of that stack (its bounds are taken on the loop thread when the
+//!   watchdog is enabled). A read outside them ends the walk instead of
+//!   faulting.
+//! * **Unknown code ends the walk.** A frame whose code is in no object
+//!   the tables know (generated at run time, or loaded after the tables
+//!   were built) is recorded, and the walk stops there.
+//! * **Skipped when it cannot be done safely**, with the reason in the
+//!   report: the loop thread was running on another stack (an alternate
+//!   signal stack, a coroutine's), its stack bounds are unknown, or the
+//!   tables are not ready.
+//!
+//! A stress test interrupts the loop thread thousands of times inside
+//! each of those places, with and without unwind information registered
+//! through `__register_frame`, in child processes: none crashes or
+//! hangs.
 //! * A loop that is polling is never signalled: the watchdog only acts on
 //!   a loop running a callback. If the callback returns between the
 //!   watchdog's look and the signal, the signal may interrupt `epoll_wait`,
@@ -75,19 +116,15 @@
 //!
 //! # Limits
 //!
-//! * **The stack walk is best-effort, not async-signal-safe by
-//!   specification.** POSIX promises nothing for the unwinder (libgcc's
-//!   `_Unwind_Backtrace`). What is done about it: the unwinder is warmed
-//!   on the loop thread when the watchdog is enabled (so its one-time
-//!   initialisation never runs in the handler); the walk only reads
-//!   unwind tables, which glibc 2.35+ with libgcc 12+ find without taking
-//!   a lock (`_dl_find_object`); the handler does nothing else that is not
-//!   async-signal-safe. On older systems the lookup takes the loader lock:
-//!   a capture landing while the loop thread holds it (inside `dlopen`, or
-//!   while it unwinds a panic) would deadlock that thread. The watchdog
-//!   then gives up after 2 s, reports it, and never captures on that loop
-//!   again. If that risk is not acceptable, turn the stack off with
-//!   [`IOLoop::set_blocking_stack_signal(None)`](IOLoop::set_blocking_stack_signal);
+//! * **The walk needs unwind tables.** Code built without them (C
+//!   compiled with `-fno-asynchronous-unwind-tables`, or generated at run
+//!   time) ends the stack at its frame. Code loaded after the tables were
+//!   last refreshed does too, until the next report.
+//! * If the loop thread stays stopped or descheduled in the middle of a
+//!   capture for 2 s, the report says so and has no stack; the next
+//!   report captures again once that capture has finished.
+//! * To have no signal at all, turn the stack off with
+//!   [`IOLoop::set_blocking_stack_signal(None)`](IOLoop::set_blocking_stack_signal):
 //!   the reports keep everything but the stack.
 //! * The action runs on the loop thread's own stack (signal-hook installs
 //!   it without `SA_ONSTACK`): a callback that has nearly exhausted its
@@ -100,7 +137,11 @@
 //! * If the signal is blocked on the loop thread, reports carry no stack
 //!   (they say why).
 //! * A child process made by `fork` has no watchdog thread: enable the
-//!   watchdog again in the child (which starts one there).
+//!   watchdog again in the child (which starts one there). The child never
+//!   waits on the parent's watchdog state: closing or disabling a watched
+//!   loop in the child is safe even if another thread of the parent was
+//!   enabling a watchdog at the fork. (A stack capture action installed in
+//!   the parent stays installed in the child, unused.)
 //! * Durations are sampled: a report's [`blocked_for`](BlockingReport::blocked_for)
 //!   is a lower bound, short by at most a quarter threshold (more if the
 //!   watchdog thread was itself delayed).
@@ -127,9 +168,10 @@
 //!
 //! # Portability
 //!
-//! The stack is captured on Linux only. Elsewhere the watchdog reports the
-//! callback, its registration site and how long it has run, and
-//! [`StackCapture::Unavailable`] says there is no stack.
+//! The stack is captured on Linux on x86_64 (the walk reads that
+//! architecture's registers from the signal frame). Elsewhere the
+//! watchdog reports the callback, its registration site and how long it
+//! has run, and [`StackCapture::Unavailable`] says there is no stack.
 
 pub(crate) mod action;
 pub(crate) mod report;
@@ -234,7 +276,7 @@ impl LoopWatchdog {
     /// configuration allow; returns the signal, or why there is no stack.
     fn install_capture(&self) -> Result<c_int, String> {
         if !sys::STACK_CAPTURE {
-            return Err("stack capture is only implemented on Linux".to_owned());
+            return Err("stack capture is only implemented on Linux x86_64".to_owned());
         }
         let signal = stack_signal_for_capture()?;
         if sys::blocked_on_this_thread(signal) {
@@ -530,7 +572,7 @@ impl IOLoop {
     ///   (`SIGRTMIN()..=SIGRTMAX()`).
     /// * `AlreadyExists` if `signal` already has a handler.
     /// * `Unsupported` on platforms without stack capture (anything but
-    ///   Linux), for `Some`.
+    ///   Linux on x86_64), for `Some`.
     /// * `Other` once a loop has installed its capture action with the
     ///   current choice: the choice is final from then on.
     ///
@@ -562,7 +604,7 @@ impl IOLoop {
         if !sys::STACK_CAPTURE {
             return Err(io::Error::new(
                 io::ErrorKind::Unsupported,
-                "stack capture is only implemented on Linux",
+                "stack capture is only implemented on Linux x86_64",
             ));
         }
         let signals = sys::realtime_signals();
