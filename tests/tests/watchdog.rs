@@ -795,7 +795,10 @@ fn a_stack_is_captured_while_the_loop_thread_unwinds_a_panic() {
         matches!(report.stack(), StackCapture::Captured(_)),
         "{report}"
     );
-    assert!(stack_has(&report, "unwind_panics_until_reported"), "{report}");
+    assert!(
+        stack_has(&report, "unwind_panics_until_reported"),
+        "{report}"
+    );
 }
 
 #[inline(never)]

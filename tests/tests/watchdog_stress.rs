@@ -22,8 +22,8 @@ use std::collections::BTreeSet;
 use std::io::Read;
 use std::panic;
 use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex};
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use ioloop::{BlockingAction, IOLoop, MakeCurrent, StackCapture};
@@ -74,7 +74,11 @@ fn main() {
     for (name, _) in &selected {
         let started = Instant::now();
         let outcome = run_case(name, runs);
-        let verdict = if outcome.is_clean(runs) { "ok" } else { "FAILED" };
+        let verdict = if outcome.is_clean(runs) {
+            "ok"
+        } else {
+            "FAILED"
+        };
         println!(
             "test {name} ... {verdict} ({runs} runs in {:.1} s: {} stacks captured, {} without, \
              {} crashed, {} hung)",
@@ -120,8 +124,8 @@ impl Outcome {
     /// which one per four callbacks is required, for a loaded one where
     /// the watchdog thread waits for the processor.
     fn is_clean(&self, runs: usize) -> bool {
-        let child_run = env_number("IOLOOP_STRESS_MS")
-            .map_or(CHILD_RUN, |ms| Duration::from_millis(ms as u64));
+        let child_run =
+            env_number("IOLOOP_STRESS_MS").map_or(CHILD_RUN, |ms| Duration::from_millis(ms as u64));
         let callbacks = runs as u128 * child_run.as_millis() / CALLBACK_WORK.as_millis();
         self.crashed.is_empty() && self.hung == 0 && u128::from(self.captured) >= callbacks / 4
     }
@@ -157,7 +161,8 @@ fn run_case(case: &str, runs: usize) -> Outcome {
                         outcome.captured += captured;
                         outcome.skipped += skipped;
                     } else {
-                        let tail: String = err.lines().rev().take(3).collect::<Vec<_>>().join(" | ");
+                        let tail: String =
+                            err.lines().rev().take(3).collect::<Vec<_>>().join(" | ");
                         outcome.crashed.push(format!("{status}: {tail}"));
                     }
                     running.swap_remove(i);
@@ -205,8 +210,8 @@ fn child(case: &str) {
     // the watchdog's reports need it: in a debug build that takes most of
     // a second, during which reports would wait.
     std::hint::black_box(backtrace::Backtrace::new());
-    let child_run = env_number("IOLOOP_STRESS_MS")
-        .map_or(CHILD_RUN, |ms| Duration::from_millis(ms as u64));
+    let child_run =
+        env_number("IOLOOP_STRESS_MS").map_or(CHILD_RUN, |ms| Duration::from_millis(ms as u64));
 
     let captured = Arc::new(AtomicU64::new(0));
     let skipped = Arc::new(AtomicU64::new(0));

@@ -97,17 +97,20 @@ pub(crate) fn blocked_on_this_thread(signal: c_int) -> bool {
 pub(crate) fn register_stack_capture(signal: c_int, slot: Arc<Slot>) -> io::Result<SigId> {
     let action = move |info: &libc::siginfo_t| on_capture_signal(&slot, info);
     // SAFETY: register_sigaction requires an action that is
-    // async-signal-safe and never panics. `on_capture_signal` reads and
-    // restores errno (a thread-local the C library hands out by address),
-    // makes the gettid system call, and runs `Slot::serve`, which uses
-    // atomics and a lock it only tries on memory allocated beforehand, and
-    // the walk of `unwind::walk`: no allocation, no lock waited for, no
-    // call into the C library or libgcc, no I/O, and every memory read
-    // either in tables copied beforehand or checked to be within the
-    // interrupted thread's stack. The remaining panics are those of the
-    // unwinding crate on corrupt tables (it returns errors for the tables
-    // it cannot use). `signal` is a real-time signal, never one of
-    // signal-hook's FORBIDDEN signals, so the registration does not panic.
+    // async-signal-safe and never panics. `on_capture_signal` calls into the
+    // C library only for `__errno_location` (the address of a thread-local,
+    // to save and restore errno) and `syscall(SYS_gettid)` (a trap into the
+    // kernel), then runs `Slot::serve`, which uses atomics and a lock it
+    // only tries on memory allocated beforehand, and `unwind::walk`: no
+    // allocation, no lock waited for, nothing of libgcc, no I/O, and every
+    // memory read either in tables copied beforehand or checked to be within
+    // the interrupted thread's stack. Its code has no panicking index or
+    // unwrap; the unwinding crates (framehop, gimli) return errors for
+    // tables they cannot parse, and the unwraps left on their lookup path
+    // guard their own invariants (a row stack never empty, an encoding
+    // validated before use). `signal` is a real-time signal, never one
+    // of signal-hook's FORBIDDEN signals, so the registration does not
+    // panic.
     unsafe { signal_hook_registry::register_sigaction(signal, action) }
 }
 

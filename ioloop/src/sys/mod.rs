@@ -31,10 +31,8 @@
 //!   requested for into `slot`.
 //!
 //! Portable helpers that need `unsafe` live beside them:
-//! [`AtomicSite`](location::AtomicSite), [`TryLock`](try_lock::TryLock)
-//! (a lock a signal handler may try) and
-//! [`PerProcess`](per_process::PerProcess) (a value a child made by
-//! `fork` makes anew).
+//! [`AtomicSite`], [`TryLock`] (a lock a signal handler may try) and
+//! [`PerProcess`] (a value a child made by `fork` makes anew).
 //!
 //! * [`process`]: child processes (`pidfd_open`, a non-reaping check that a
 //!   pid is an unreaped child, `waitpid` without blocking). On Linux; the

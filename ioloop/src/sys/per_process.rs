@@ -41,12 +41,10 @@ impl<T: Sync + 'static> PerProcess<T> {
                 }
             }
             let fresh = Box::into_raw(Box::new((pid, (self.make)())));
-            match self.current.compare_exchange(
-                current,
-                fresh,
-                Ordering::AcqRel,
-                Ordering::Acquire,
-            ) {
+            match self
+                .current
+                .compare_exchange(current, fresh, Ordering::AcqRel, Ordering::Acquire)
+            {
                 // SAFETY: `fresh` was just made by Box::into_raw and is now
                 // published, never to be freed.
                 Ok(_) => return unsafe { &(*fresh).1 },

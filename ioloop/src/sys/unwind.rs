@@ -210,7 +210,8 @@ unsafe fn copy_object(info: &libc::dl_phdr_info) -> Option<Object> {
     }
     // SAFETY: the C library gives `dlpi_phnum` program headers at
     // `dlpi_phdr`, in the object's mapped memory.
-    let headers = unsafe { std::slice::from_raw_parts(info.dlpi_phdr, usize::from(info.dlpi_phnum)) };
+    let headers =
+        unsafe { std::slice::from_raw_parts(info.dlpi_phdr, usize::from(info.dlpi_phnum)) };
     let bias = info.dlpi_addr;
     let mut code: Option<Range<u64>> = None;
     let mut loads = Vec::new();
@@ -294,7 +295,10 @@ fn eh_frame_address(hdr: &[u8], hdr_at: u64) -> Option<u64> {
     let field = hdr.get(4..)?;
     let (value, _) = match encoding & 0x0f {
         0x00 | 0x04 => (u64::from_le_bytes(field.get(..8)?.try_into().ok()?), 8),
-        0x03 => (u64::from(u32::from_le_bytes(field.get(..4)?.try_into().ok()?)), 4),
+        0x03 => (
+            u64::from(u32::from_le_bytes(field.get(..4)?.try_into().ok()?)),
+            4,
+        ),
         0x0b => (
             i64::from(i32::from_le_bytes(field.get(..4)?.try_into().ok()?)) as u64,
             4,
@@ -439,7 +443,8 @@ mod arch {
     const KERNEL_UCONTEXT_SIZE: usize = 304;
     /// Where the general registers are in that `ucontext`: the same as in
     /// the C library's `ucontext_t`, whose start mirrors the kernel's.
-    const GREGS: usize = offset_of!(libc::ucontext_t, uc_mcontext) + offset_of!(libc::mcontext_t, gregs);
+    const GREGS: usize =
+        offset_of!(libc::ucontext_t, uc_mcontext) + offset_of!(libc::mcontext_t, gregs);
     const _: () = assert!(GREGS + 23 * 8 <= KERNEL_UCONTEXT_SIZE);
 
     pub(super) fn walk(
@@ -500,8 +505,7 @@ mod arch {
         let (Some(ucontext), Some(frame_end)) = (ucontext, frame_end) else {
             return Err(Skipped::OtherStack);
         };
-        if !stack.contains(&here) || ucontext < here || frame_end > stack.end || ucontext % 8 != 0
-        {
+        if !stack.contains(&here) || ucontext < here || frame_end > stack.end || ucontext % 8 != 0 {
             // Running on another stack (an alternate signal stack, a
             // coroutine's), or handed a copied siginfo_t.
             return Err(Skipped::OtherStack);
@@ -515,11 +519,7 @@ mod arch {
             // readable. It is 8-aligned.
             unsafe { std::ptr::read_volatile(at as *const usize) }
         };
-        let (ip, sp, bp) = (
-            reg(libc::REG_RIP),
-            reg(libc::REG_RSP),
-            reg(libc::REG_RBP),
-        );
+        let (ip, sp, bp) = (reg(libc::REG_RIP), reg(libc::REG_RSP), reg(libc::REG_RBP));
         // The interrupted stack pointer is above the signal frame.
         if sp < frame_end || sp >= stack.end {
             return Err(Skipped::OtherStack);

@@ -343,7 +343,10 @@ fn forget_tid_when_this_thread_ends(slot: &Arc<Slot>) {
     let _ = THIS_THREADS_SLOTS.try_with(|slots| {
         let mut slots = slots.0.borrow_mut();
         slots.retain(|s| s.strong_count() > 0);
-        if !slots.iter().any(|s| std::ptr::eq(s.as_ptr(), Arc::as_ptr(slot))) {
+        if !slots
+            .iter()
+            .any(|s| std::ptr::eq(s.as_ptr(), Arc::as_ptr(slot)))
+        {
             slots.push(Arc::downgrade(slot));
         }
     });

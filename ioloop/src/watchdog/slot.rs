@@ -379,7 +379,8 @@ impl Slot {
             self.ticket.store(request | STALE, Ordering::Release);
             return;
         }
-        let stack = self.stack_start.load(Ordering::Relaxed)..self.stack_end.load(Ordering::Relaxed);
+        let stack =
+            self.stack_start.load(Ordering::Relaxed)..self.stack_end.load(Ordering::Relaxed);
         let walked = match self.walker.try_lock() {
             None => Err(Skipped::Busy),
             Some(_) if stack.is_empty() => Err(Skipped::NoStackBounds),
@@ -637,7 +638,9 @@ mod tests {
                 })
             })
         };
-        is_taken.recv_timeout(LONG).expect("the action took the request");
+        is_taken
+            .recv_timeout(LONG)
+            .expect("the action took the request");
         let short = Duration::from_millis(1);
         assert!(matches!(
             slot.collect(ticket, short, short),

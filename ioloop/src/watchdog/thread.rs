@@ -84,7 +84,10 @@ static SHARED: PerProcess<Shared> = PerProcess::new(|| Shared {
 
 fn registry(shared: &Shared) -> MutexGuard<'_, Registry> {
     // No user code runs under this lock; a poisoned one is still consistent.
-    shared.registry.lock().unwrap_or_else(PoisonError::into_inner)
+    shared
+        .registry
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
 }
 
 /// Starts (or updates) watching a loop, starting the watchdog thread on
