@@ -116,6 +116,10 @@ fn main() {
             "a_stack_is_captured_while_the_loop_thread_unwinds_a_panic",
             a_stack_is_captured_while_the_loop_thread_unwinds_a_panic,
         ),
+        (
+            "code_running_on_another_stack_is_reported_without_reading_that_stack",
+            code_running_on_another_stack_is_reported_without_reading_that_stack,
+        ),
     ]);
 }
 
@@ -809,6 +813,30 @@ fn unwind_panics_until_reported(seen: &AtomicBool) {
     }
 }
 
+/// A callback that switches to a stack of its own (as coroutines do) is
+/// reported, without a stack: the capture reads only the loop thread's
+/// own stack, and says why.
+fn code_running_on_another_stack_is_reported_without_reading_that_stack() {
+    let ioloop = new_loop();
+    let (action, reports, seen) = channel_action();
+    ioloop
+        .set_blocking_signal_threshold(Some(THRESHOLD), action)
+        .unwrap();
+    run_one_callback(&ioloop, move || {
+        other_stack::run(move || {
+            busy_wait_until_reported(&seen, Duration::ZERO);
+        })
+    });
+    ioloop.set_blocking_log_threshold(None).unwrap();
+    let report = reports.try_recv().expect("a report");
+    match report.stack() {
+        StackCapture::Unavailable(reason) => {
+            assert!(reason.contains("another stack"), "{reason}")
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
 /// Forks this many children, each closing a watched loop.
 const FORKS: usize = 200;
 
@@ -963,5 +991,48 @@ mod fork {
             }
             std::thread::sleep(Duration::from_millis(1));
         }
+    }
+}
+
+/// Running a function on a stack of its own (`makecontext`).
+#[allow(unsafe_code)]
+mod other_stack {
+    use std::sync::Mutex;
+
+    type Task = Box<dyn FnOnce() + Send>;
+
+    static TASK: Mutex<Option<Task>> = Mutex::new(None);
+
+    extern "C" fn trampoline() {
+        let task = TASK.lock().unwrap().take();
+        if let Some(task) = task {
+            task();
+        }
+    }
+
+    /// Runs `f` on a 1 MiB stack allocated on the heap, then returns.
+    /// `f` must not panic (there is nothing to unwind into).
+    pub(crate) fn run(f: impl FnOnce() + Send + 'static) {
+        *TASK.lock().unwrap() = Some(Box::new(f));
+        let mut stack = vec![0u8; 1 << 20];
+        // SAFETY: `ucontext_t` is a plain C struct; all-zero bytes are a
+        // valid value for getcontext to fill in.
+        let mut here: libc::ucontext_t = unsafe { std::mem::zeroed() };
+        // SAFETY: as above.
+        let mut there: libc::ucontext_t = unsafe { std::mem::zeroed() };
+        // SAFETY: `there` is initialised by getcontext, then given a stack
+        // that outlives the switch (`stack` lives until this function
+        // returns, after the trampoline has returned through `uc_link`)
+        // and a link back to `here`, which swapcontext fills in before it
+        // switches. The trampoline takes no arguments.
+        unsafe {
+            assert_eq!(libc::getcontext(&mut there), 0);
+            there.uc_stack.ss_sp = stack.as_mut_ptr().cast();
+            there.uc_stack.ss_size = stack.len();
+            there.uc_link = &mut here;
+            libc::makecontext(&mut there, trampoline, 0);
+            assert_eq!(libc::swapcontext(&mut here, &there), 0);
+        }
+        drop(stack);
     }
 }

@@ -520,8 +520,9 @@ mod arch {
             unsafe { std::ptr::read_volatile(at as *const usize) }
         };
         let (ip, sp, bp) = (reg(libc::REG_RIP), reg(libc::REG_RSP), reg(libc::REG_RBP));
-        // The interrupted stack pointer is above the signal frame.
-        if sp < frame_end || sp >= stack.end {
+        // The interrupted stack pointer is on the stack, above the signal
+        // frame.
+        if !stack.contains(&sp) || sp < frame_end {
             return Err(Skipped::OtherStack);
         }
         Ok((ip, sp, bp))
