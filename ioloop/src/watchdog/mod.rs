@@ -127,9 +127,10 @@
 //!   [`IOLoop::set_blocking_stack_signal(None)`](IOLoop::set_blocking_stack_signal):
 //!   the reports keep everything but the stack.
 //! * The action runs on the loop thread's own stack (signal-hook installs
-//!   it without `SA_ONSTACK`): a callback that has nearly exhausted its
-//!   stack may overflow it during the capture, which Rust reports as a
-//!   stack overflow.
+//!   it without `SA_ONSTACK`), and the walk keeps its DWARF evaluation
+//!   state there in fixed-size buffers: a callback that has nearly
+//!   exhausted its stack may overflow it during the capture, which Rust
+//!   reports as a stack overflow.
 //! * A blocking system call in the callback can return `EINTR` when the
 //!   signal arrives, once per report. The action is installed with
 //!   `SA_RESTART`, so most calls restart; `std::thread::sleep` and the
