@@ -120,6 +120,10 @@ fn main() {
             "code_running_on_another_stack_is_reported_without_reading_that_stack",
             code_running_on_another_stack_is_reported_without_reading_that_stack,
         ),
+        (
+            "a_callback_stuck_holding_the_loaders_lock_is_reported_with_its_stack",
+            a_callback_stuck_holding_the_loaders_lock_is_reported_with_its_stack,
+        ),
     ]);
 }
 
@@ -837,6 +841,35 @@ fn code_running_on_another_stack_is_reported_without_reading_that_stack() {
     }
 }
 
+/// A callback stuck inside `dl_iterate_phdr` (holding the loader's lock,
+/// which listing the loaded objects needs) is still reported, with its
+/// stack: the watchdog thread never waits for that lock.
+fn a_callback_stuck_holding_the_loaders_lock_is_reported_with_its_stack() {
+    let ioloop = new_loop();
+    let (action, reports, seen) = channel_action();
+    ioloop
+        .set_blocking_signal_threshold(Some(THRESHOLD), action)
+        .unwrap();
+    // A first report, so the unwind tables exist before the lock is held.
+    let s = seen.clone();
+    run_one_callback(&ioloop, move || {
+        busy_wait_until_reported(&s, Duration::ZERO);
+    });
+    let _ = reports.try_iter().count();
+    seen.store(false, Ordering::SeqCst);
+
+    let reported = Rc::new(Cell::new(false));
+    let r = reported.clone();
+    run_one_callback(&ioloop, move || {
+        r.set(loader_lock::hold_until(&seen));
+    });
+    ioloop.set_blocking_log_threshold(None).unwrap();
+    assert!(reported.get(), "no report while the loader's lock was held");
+    let report = reports.try_recv().expect("a report");
+    assert!(stack_has(&report, "busy_wait_until_reported"), "{report}");
+    assert!(stack_has(&report, "dl_iterate_phdr"), "{report}");
+}
+
 /// Forks this many children, each closing a watched loop.
 const FORKS: usize = 200;
 
@@ -1034,5 +1067,33 @@ mod other_stack {
             assert_eq!(libc::swapcontext(&mut here, &there), 0);
         }
         drop(stack);
+    }
+}
+
+/// Holding the loader's lock: inside a `dl_iterate_phdr` callback.
+#[allow(unsafe_code)]
+mod loader_lock {
+    use std::sync::atomic::AtomicBool;
+    use std::time::Duration;
+
+    /// Busy-waits inside `dl_iterate_phdr`'s first callback until `seen`
+    /// is raised (at most `LIMIT`); returns whether it was.
+    pub(crate) fn hold_until(seen: &AtomicBool) -> bool {
+        unsafe extern "C" fn first(
+            _info: *mut libc::dl_phdr_info,
+            _size: libc::size_t,
+            data: *mut libc::c_void,
+        ) -> libc::c_int {
+            // SAFETY: `data` is the `(&AtomicBool, bool)` below, alive for
+            // the whole dl_iterate_phdr call.
+            let (seen, reported) = unsafe { &mut *data.cast::<(&AtomicBool, bool)>() };
+            *reported = super::busy_wait_until_reported(seen, Duration::ZERO);
+            1
+        }
+        let mut data = (seen, false);
+        // SAFETY: `first` has the callback type dl_iterate_phdr expects and
+        // only touches `data` through its pointer.
+        unsafe { libc::dl_iterate_phdr(Some(first), (&raw mut data).cast()) };
+        data.1
     }
 }
