@@ -130,8 +130,8 @@
 //! natively level-triggered; elsewhere they are re-armed after each
 //! dispatch (see the guide). 64-bit targets only: a handler's
 //! mio token packs a 32-bit slot and a 32-bit generation. The blocking
-//! watchdog captures stacks on Linux only; elsewhere its reports have
-//! everything but the stack.
+//! watchdog captures stacks on Linux x86_64 only; elsewhere its reports
+//! have everything but the stack.
 
 #![deny(unsafe_code)]
 

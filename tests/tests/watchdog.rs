@@ -108,6 +108,22 @@ fn main() {
             "with_stack_capture_off_reports_say_so",
             with_stack_capture_off_reports_say_so,
         ),
+        (
+            "closing_a_watched_loop_in_a_forked_child_does_not_hang",
+            closing_a_watched_loop_in_a_forked_child_does_not_hang,
+        ),
+        (
+            "a_stack_is_captured_while_the_loop_thread_unwinds_a_panic",
+            a_stack_is_captured_while_the_loop_thread_unwinds_a_panic,
+        ),
+        (
+            "code_running_on_another_stack_is_reported_without_reading_that_stack",
+            code_running_on_another_stack_is_reported_without_reading_that_stack,
+        ),
+        (
+            "a_callback_stuck_holding_the_loaders_lock_is_reported_with_its_stack",
+            a_callback_stuck_holding_the_loaders_lock_is_reported_with_its_stack,
+        ),
     ]);
 }
 
@@ -764,9 +780,144 @@ fn with_stack_capture_off_reports_say_so() {
     assert!(out.status.success(), "{out:?}");
 }
 
+fn closing_a_watched_loop_in_a_forked_child_does_not_hang() {
+    let out = run_child("fork-close");
+    assert!(out.status.success(), "{out:?}");
+}
+
+/// A callback that unwinds panics over and over (inside libgcc's
+/// unwinder most of the time) is reported with its stack, which names it.
+fn a_stack_is_captured_while_the_loop_thread_unwinds_a_panic() {
+    let ioloop = new_loop();
+    let (action, reports, seen) = channel_action();
+    ioloop
+        .set_blocking_signal_threshold(Some(THRESHOLD), action)
+        .unwrap();
+    let previous_hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(|_| {}));
+    run_one_callback(&ioloop, move || unwind_panics_until_reported(&seen));
+    std::panic::set_hook(previous_hook);
+    ioloop.set_blocking_log_threshold(None).unwrap();
+    let report = reports.try_recv().expect("a report");
+    assert!(
+        matches!(report.stack(), StackCapture::Captured(_)),
+        "{report}"
+    );
+    assert!(
+        stack_has(&report, "unwind_panics_until_reported"),
+        "{report}"
+    );
+}
+
+#[inline(never)]
+fn unwind_panics_until_reported(seen: &AtomicBool) {
+    let start = Instant::now();
+    while !seen.load(Ordering::SeqCst) && start.elapsed() < LIMIT {
+        let _ = std::panic::catch_unwind(|| panic!("expected panic, unwound at once"));
+    }
+}
+
+/// A callback that switches to a stack of its own (as coroutines do) is
+/// reported, without a stack: the capture reads only the loop thread's
+/// own stack, and says why.
+fn code_running_on_another_stack_is_reported_without_reading_that_stack() {
+    let ioloop = new_loop();
+    let (action, reports, seen) = channel_action();
+    ioloop
+        .set_blocking_signal_threshold(Some(THRESHOLD), action)
+        .unwrap();
+    run_one_callback(&ioloop, move || {
+        other_stack::run(move || {
+            busy_wait_until_reported(&seen, Duration::ZERO);
+        })
+    });
+    ioloop.set_blocking_log_threshold(None).unwrap();
+    let report = reports.try_recv().expect("a report");
+    match report.stack() {
+        StackCapture::Unavailable(reason) => {
+            assert!(reason.contains("another stack"), "{reason}")
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+/// A callback stuck inside `dl_iterate_phdr` (holding the loader's lock,
+/// which listing the loaded objects needs) is still reported, with its
+/// stack: the watchdog thread never waits for that lock.
+fn a_callback_stuck_holding_the_loaders_lock_is_reported_with_its_stack() {
+    let ioloop = new_loop();
+    let (action, reports, seen) = channel_action();
+    ioloop
+        .set_blocking_signal_threshold(Some(THRESHOLD), action)
+        .unwrap();
+    // A first report, so the unwind tables exist before the lock is held.
+    let s = seen.clone();
+    run_one_callback(&ioloop, move || {
+        busy_wait_until_reported(&s, Duration::ZERO);
+    });
+    let _ = reports.try_iter().count();
+    seen.store(false, Ordering::SeqCst);
+
+    let reported = Rc::new(Cell::new(false));
+    let r = reported.clone();
+    run_one_callback(&ioloop, move || {
+        r.set(loader_lock::hold_until(&seen));
+    });
+    ioloop.set_blocking_log_threshold(None).unwrap();
+    assert!(reported.get(), "no report while the loader's lock was held");
+    let report = reports.try_recv().expect("a report");
+    assert!(stack_has(&report, "busy_wait_until_reported"), "{report}");
+    assert!(stack_has(&report, "dl_iterate_phdr"), "{report}");
+}
+
+/// Forks this many children, each closing a watched loop.
+const FORKS: usize = 200;
+
 /// Runs in a child process; a failed assertion fails it.
 fn child(mode: &str) {
     match mode {
+        "fork-close" => {
+            // signal-hook's registry has a lock of its own: keep stack
+            // capture, and so that lock, out of this.
+            IOLoop::set_blocking_stack_signal(None).unwrap();
+            // Another thread enables and disables a watchdog over and over,
+            // so the watchdog's registry is often locked when we fork.
+            let stop = Arc::new(AtomicBool::new(false));
+            let toggler = {
+                let stop = stop.clone();
+                std::thread::spawn(move || {
+                    let ioloop = new_loop();
+                    while !stop.load(Ordering::SeqCst) {
+                        ioloop.set_blocking_log_threshold(Some(THRESHOLD)).unwrap();
+                        ioloop.set_blocking_log_threshold(None).unwrap();
+                    }
+                })
+            };
+            let mut hung = 0;
+            for _ in 0..FORKS {
+                let ioloop = new_loop();
+                ioloop.set_blocking_log_threshold(Some(THRESHOLD)).unwrap();
+                match fork::fork() {
+                    0 => {
+                        // The child: only this thread exists here.
+                        let _ = ioloop.close(true);
+                        fork::exit_now(0);
+                    }
+                    pid => {
+                        if !fork::exited_within(pid, Duration::from_secs(2)) {
+                            hung += 1;
+                        }
+                    }
+                }
+                ioloop.close(true).unwrap();
+            }
+            stop.store(true, Ordering::SeqCst);
+            toggler.join().unwrap();
+            assert_eq!(
+                hung, 0,
+                "{hung} of {FORKS} children hung closing a watched loop"
+            );
+        }
         "abort" => {
             sys::no_core_dumps();
             // No logger: the report goes to standard error.
@@ -828,4 +979,121 @@ fn child(mode: &str) {
 #[inline(never)]
 fn stuck_until_aborted() {
     busy_wait_for(Duration::from_secs(10));
+}
+
+/// `fork` and waiting for a child with a bound.
+#[allow(unsafe_code)]
+mod fork {
+    use std::time::{Duration, Instant};
+
+    /// `fork()`: 0 in the child, the child's pid in the parent.
+    pub(crate) fn fork() -> libc::pid_t {
+        // SAFETY: the child only closes a loop (no lock of this test is
+        // held across the fork by the forking thread) and then calls
+        // `_exit`.
+        let pid = unsafe { libc::fork() };
+        assert!(pid >= 0, "fork: {}", std::io::Error::last_os_error());
+        pid
+    }
+
+    /// Ends the calling (child) process at once, without exit handlers.
+    pub(crate) fn exit_now(code: i32) -> ! {
+        // SAFETY: _exit has no preconditions.
+        unsafe { libc::_exit(code) }
+    }
+
+    /// Whether child `pid` exited successfully within `limit`; if it is
+    /// still running then, it is killed (it is our own child) and reaped.
+    pub(crate) fn exited_within(pid: libc::pid_t, limit: Duration) -> bool {
+        let start = Instant::now();
+        loop {
+            let mut status = 0;
+            // SAFETY: `status` is a valid, writable int; `pid` is our child.
+            let rc = unsafe { libc::waitpid(pid, &mut status, libc::WNOHANG) };
+            if rc == pid {
+                return libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0;
+            }
+            if start.elapsed() > limit {
+                // SAFETY: `pid` is our own child, not yet reaped, so the pid
+                // cannot have been reused.
+                unsafe {
+                    libc::kill(pid, libc::SIGKILL);
+                    libc::waitpid(pid, &mut status, 0);
+                }
+                return false;
+            }
+            std::thread::sleep(Duration::from_millis(1));
+        }
+    }
+}
+
+/// Running a function on a stack of its own (`makecontext`).
+#[allow(unsafe_code)]
+mod other_stack {
+    use std::sync::Mutex;
+
+    type Task = Box<dyn FnOnce() + Send>;
+
+    static TASK: Mutex<Option<Task>> = Mutex::new(None);
+
+    extern "C" fn trampoline() {
+        let task = TASK.lock().unwrap().take();
+        if let Some(task) = task {
+            task();
+        }
+    }
+
+    /// Runs `f` on a 1 MiB stack allocated on the heap, then returns.
+    /// `f` must not panic (there is nothing to unwind into).
+    pub(crate) fn run(f: impl FnOnce() + Send + 'static) {
+        *TASK.lock().unwrap() = Some(Box::new(f));
+        let mut stack = vec![0u8; 1 << 20];
+        // SAFETY: `ucontext_t` is a plain C struct; all-zero bytes are a
+        // valid value for getcontext to fill in.
+        let mut here: libc::ucontext_t = unsafe { std::mem::zeroed() };
+        // SAFETY: as above.
+        let mut there: libc::ucontext_t = unsafe { std::mem::zeroed() };
+        // SAFETY: `there` is initialised by getcontext, then given a stack
+        // that outlives the switch (`stack` lives until this function
+        // returns, after the trampoline has returned through `uc_link`)
+        // and a link back to `here`, which swapcontext fills in before it
+        // switches. The trampoline takes no arguments.
+        unsafe {
+            assert_eq!(libc::getcontext(&mut there), 0);
+            there.uc_stack.ss_sp = stack.as_mut_ptr().cast();
+            there.uc_stack.ss_size = stack.len();
+            there.uc_link = &mut here;
+            libc::makecontext(&mut there, trampoline, 0);
+            assert_eq!(libc::swapcontext(&mut here, &there), 0);
+        }
+        drop(stack);
+    }
+}
+
+/// Holding the loader's lock: inside a `dl_iterate_phdr` callback.
+#[allow(unsafe_code)]
+mod loader_lock {
+    use std::sync::atomic::AtomicBool;
+    use std::time::Duration;
+
+    /// Busy-waits inside `dl_iterate_phdr`'s first callback until `seen`
+    /// is raised (at most `LIMIT`); returns whether it was.
+    pub(crate) fn hold_until(seen: &AtomicBool) -> bool {
+        unsafe extern "C" fn first(
+            _info: *mut libc::dl_phdr_info,
+            _size: libc::size_t,
+            data: *mut libc::c_void,
+        ) -> libc::c_int {
+            // SAFETY: `data` is the `(&AtomicBool, bool)` below, alive for
+            // the whole dl_iterate_phdr call.
+            let (seen, reported) = unsafe { &mut *data.cast::<(&AtomicBool, bool)>() };
+            *reported = super::busy_wait_until_reported(seen, Duration::ZERO);
+            1
+        }
+        let mut data = (seen, false);
+        // SAFETY: `first` has the callback type dl_iterate_phdr expects and
+        // only touches `data` through its pointer.
+        unsafe { libc::dl_iterate_phdr(Some(first), (&raw mut data).cast()) };
+        data.1
+    }
 }

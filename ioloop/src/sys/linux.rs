@@ -1,7 +1,7 @@
 //! Linux: thread ids, thread-directed signals, signal dispositions and
-//! masks, and the stack capture's signal action.
+//! masks, and the stack capture's signal action (its stack walk is in
+//! [`unwind`](super::unwind)).
 
-use std::hint::black_box;
 use std::io;
 use std::mem;
 use std::ops::RangeInclusive;
@@ -13,8 +13,9 @@ pub(crate) use signal_hook_registry::SigId;
 
 use crate::watchdog::slot::Slot;
 
-/// The watchdog captures stacks here (its layer B).
-pub(crate) const STACK_CAPTURE: bool = true;
+/// The watchdog captures stacks here (its layer B): the walk is
+/// implemented for x86_64.
+pub(crate) const STACK_CAPTURE: bool = cfg!(target_arch = "x86_64");
 
 /// A kernel thread id.
 pub(crate) type Tid = libc::pid_t;
@@ -37,9 +38,11 @@ pub(crate) fn signal_thread(tid: Tid, signal: c_int) -> io::Result<()> {
     // SAFETY: getpid has no preconditions. tgkill takes plain integers and
     // only queues a signal: a thread that has exited is an ESRCH error, not
     // undefined behaviour (unlike pthread_kill on a thread that may have been
-    // joined, the reason it is used here). A tid reused by a new thread of
-    // this process gets a signal whose action finds no request for it
-    // (`Slot::serve` checks the callback sequence) and does nothing.
+    // joined, the reason it is used here). If `tid` was reused by a new
+    // thread of this process, that thread runs the action, which serves
+    // nothing: a loop thread clears its slot's tid when it ends, so no slot
+    // names the new thread, and `Slot::serve` ignores a thread its slot
+    // does not name.
     let rc = unsafe { libc::syscall(libc::SYS_tgkill, libc::getpid(), tid, signal) };
     if rc == -1 {
         return Err(io::Error::last_os_error());
@@ -87,35 +90,27 @@ pub(crate) fn blocked_on_this_thread(signal: c_int) -> bool {
     unsafe { libc::sigismember(&mask, signal) == 1 }
 }
 
-/// Walks the calling thread's stack once, asking every frame for its
-/// instruction pointer as the capture does, so the unwinder's first-use
-/// work (binding libgcc's entry points, its one-time initialisation) is
-/// done here, on the loop thread but outside signal context.
-pub(crate) fn warm_unwinder() {
-    backtrace::trace(|frame| {
-        black_box(frame.ip());
-        true
-    });
-    black_box(gettid());
-}
-
 /// Installs, through signal-hook's registry, the action that serves stack
 /// capture requests made on `slot`. The registry chains any handler that
 /// was installed before it and runs every action registered for `signal`,
 /// so other users of the signal keep working.
 pub(crate) fn register_stack_capture(signal: c_int, slot: Arc<Slot>) -> io::Result<SigId> {
-    let action = move |_: &libc::siginfo_t| on_capture_signal(&slot);
+    let action = move |info: &libc::siginfo_t| on_capture_signal(&slot, info);
     // SAFETY: register_sigaction requires an action that is
-    // async-signal-safe and never panics. `on_capture_signal` saves and
-    // restores errno, makes the gettid system call, and runs `Slot::serve`,
-    // which only uses atomics on memory allocated beforehand (no allocation,
-    // lock, I/O or panicking index) around the unwinder. The unwinder
-    // (libgcc's `_Unwind_Backtrace`) is the one part that POSIX does not
-    // promise to be async-signal-safe: using it here is best-effort, as the
-    // watchdog's documentation says, warmed beforehand by `warm_unwinder`
-    // and lock-free on glibc 2.35 and later with libgcc 12 and later.
-    // `signal` is a real-time signal, never one of signal-hook's FORBIDDEN
-    // signals, so the registration does not panic.
+    // async-signal-safe and never panics. `on_capture_signal` calls into the
+    // C library only for `__errno_location` (the address of a thread-local,
+    // to save and restore errno) and `syscall(SYS_gettid)` (a trap into the
+    // kernel), then runs `Slot::serve`, which uses atomics and a lock it
+    // only tries on memory allocated beforehand, and `unwind::walk`: no
+    // allocation, no lock waited for, nothing of libgcc, no I/O, and every
+    // memory read either in tables copied beforehand or checked to be within
+    // the interrupted thread's stack. Its code has no panicking index or
+    // unwrap; the unwinding crates (framehop, gimli) return errors for
+    // tables they cannot parse, and the unwraps left on their lookup path
+    // guard their own invariants (a row stack never empty, an encoding
+    // validated before use). `signal` is a real-time signal, never one
+    // of signal-hook's FORBIDDEN signals, so the registration does not
+    // panic.
     unsafe { signal_hook_registry::register_sigaction(signal, action) }
 }
 
@@ -127,14 +122,10 @@ pub(crate) fn unregister(id: SigId) -> bool {
 /// The signal action: records the interrupted thread's return addresses
 /// into `slot` if a capture was requested for this thread and its current
 /// callback. Runs in signal context.
-fn on_capture_signal(slot: &Slot) {
+fn on_capture_signal(slot: &Slot, info: &libc::siginfo_t) {
     let errno = Errno::save();
-    slot.serve(gettid(), |record| {
-        // SAFETY: trace_unsynchronized is unsafe because some platforms'
-        // unwinders are not thread-safe; libgcc's `_Unwind_Backtrace`, used
-        // on Linux, is. The callback only hands each frame's instruction
-        // pointer to `record`, which stores it in preallocated atomics.
-        unsafe { backtrace::trace_unsynchronized(|frame| record(frame.ip().addr())) }
+    slot.serve(gettid(), |walker, stack, record| {
+        super::unwind::walk(info, walker, stack, record)
     });
     errno.restore();
 }

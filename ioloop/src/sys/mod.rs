@@ -17,8 +17,12 @@
 //!   `signal` (nor ignores it).
 //! * `blocked_on_this_thread(signal)`: the calling thread's signal mask
 //!   blocks `signal`.
-//! * `warm_unwinder()`: walks the calling thread's stack once, so the
-//!   unwinder's lazy initialisation never happens in signal context.
+//! * `current_stack()`: the calling thread's stack bounds (`None` where
+//!   unknown).
+//! * `Modules` (`load()`, `generation()`), `loaded_objects_generation()`
+//!   and `Walker` (`new()`, `prepare(modules)`): the loaded objects'
+//!   unwind tables, copied on the watchdog thread, and what one loop's
+//!   stack walk uses in signal context.
 //! * `monotonic_ns()`: the monotonic clock `Instant` reads, in nanoseconds
 //!   from an arbitrary base, read without `Instant`'s arithmetic.
 //! * `register_stack_capture(signal, slot)` / `unregister(id)`: installs
@@ -27,18 +31,25 @@
 //!   requested for into `slot`.
 //!
 //! Portable helpers that need `unsafe` live beside them:
-//! [`AtomicSite`](location::AtomicSite).
+//! [`AtomicSite`], [`TryLock`] (a lock a signal handler may try) and
+//! [`PerProcess`] (a value a child made by `fork` makes anew).
 //!
 //! * [`process`]: child processes (`pidfd_open`, a non-reaping check that a
 //!   pid is an unreaped child, `waitpid` without blocking). On Linux; the
 //!   other platforms report `Unsupported`.
 
 mod location;
+mod per_process;
+mod try_lock;
 
 #[cfg(target_os = "linux")]
 mod linux;
 #[cfg(target_os = "linux")]
 pub(crate) use linux::*;
+#[cfg(target_os = "linux")]
+mod unwind;
+#[cfg(target_os = "linux")]
+pub(crate) use unwind::{Modules, Walker, current_stack, loaded_objects_generation};
 
 #[cfg(not(target_os = "linux"))]
 mod other;
@@ -46,5 +57,7 @@ mod other;
 pub(crate) use other::*;
 
 pub(crate) use location::AtomicSite;
+pub(crate) use per_process::PerProcess;
+pub(crate) use try_lock::TryLock;
 
 pub(crate) mod process;

@@ -41,7 +41,39 @@ pub(crate) fn blocked_on_this_thread(_signal: c_int) -> bool {
     false
 }
 
-pub(crate) fn warm_unwinder() {}
+pub(crate) fn current_stack() -> Option<std::ops::Range<usize>> {
+    None
+}
+
+/// No unwind tables here.
+#[derive(Debug)]
+pub(crate) struct Modules;
+
+impl Modules {
+    pub(crate) fn load() -> Modules {
+        Modules
+    }
+
+    pub(crate) fn generation(&self) -> (u64, u64) {
+        (0, 0)
+    }
+}
+
+pub(crate) fn loaded_objects_generation() -> (u64, u64) {
+    (0, 0)
+}
+
+/// No stack walk here.
+#[derive(Debug)]
+pub(crate) struct Walker;
+
+impl Walker {
+    pub(crate) const fn new() -> Walker {
+        Walker
+    }
+
+    pub(crate) fn prepare(&mut self, _modules: &Arc<Modules>) {}
+}
 
 pub(crate) fn register_stack_capture(_signal: c_int, _slot: Arc<Slot>) -> io::Result<SigId> {
     Err(io::ErrorKind::Unsupported.into())

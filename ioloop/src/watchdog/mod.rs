@@ -29,12 +29,12 @@
 //!   polls, and when `start` returns). One watchdog thread per process
 //!   looks at each watched loop every quarter of its threshold; a sequence
 //!   number that has not moved for the threshold is a blocked loop.
-//! * **The stack (Linux).** To say *where* the callback is stuck, the
-//!   watchdog sends a real-time signal to the loop thread (`tgkill`, so
-//!   that thread only), whose action records raw return addresses into a
-//!   buffer allocated beforehand; the watchdog thread then resolves them to
-//!   function names, files and lines and hands the [`BlockingReport`] to
-//!   the [`BlockingAction`].
+//! * **The stack (Linux, x86_64).** To say *where* the callback is stuck,
+//!   the watchdog sends a real-time signal to the loop thread (`tgkill`,
+//!   so that thread only), whose action walks the interrupted stack and
+//!   records raw return addresses into a buffer allocated beforehand; the
+//!   watchdog thread then resolves them to function names, files and
+//!   lines and hands the [`BlockingReport`] to the [`BlockingAction`].
 //!
 //! One thread serves every loop, whatever their number: a process with 16
 //! loop threads gets one watchdog thread, not 16, asleep whenever no loop
@@ -43,7 +43,9 @@
 //! report (a slow custom action, say) delays the looks at other loops by
 //! as long. When it starts, a short-lived helper thread loads the symbol
 //! tables of the program and the C library, so that the first report is
-//! not delayed by it.
+//! not delayed by it, and another one copies the loaded objects' unwind
+//! tables (see below) and refreshes them when objects are loaded or
+//! unloaded.
 //!
 //! # The signal and its action
 //!
@@ -63,9 +65,48 @@
 //! * The action only reads and writes atomics in the loop's slot, checks
 //!   that the request is for this thread and for the callback still
 //!   running (a capture whose callback has returned is dropped as stale),
-//!   saves and restores `errno`, and walks the stack with
-//!   `backtrace::trace_unsynchronized`, recording at most 128 return
-//!   addresses. It never allocates, locks, logs or formats.
+//!   saves and restores `errno`, and walks the stack, recording at most
+//!   128 return addresses. It never allocates, waits for a lock, calls
+//!   into the C library, logs or formats.
+//!
+//! # The stack walk
+//!
+//! The signal can land anywhere: in the allocator, in the loader (inside
+//! `dlopen`, `dlclose` or `dl_iterate_phdr`), or in libgcc's unwinder while
+//! the loop thread unwinds a panic or takes a backtrace of its own. libgcc's
+//! unwinder cannot be used there (it may fault on the state of an unwinding
+//! that the signal interrupted, and it takes a lock of its own once any
+//! object registered unwind information with `__register_frame`, as JIT
+//! runtimes do, so a signal landing while the loop thread holds that lock
+//! would wait for itself forever). The walk uses none of it:
+//!
+//! * **Unwind tables copied ahead.** A helper of the watchdog thread lists
+//!   the loaded objects (`dl_iterate_phdr`) and copies each one's
+//!   `.eh_frame_hdr` and `.eh_frame` into buffers of its own, before any
+//!   signal is sent, and again only when objects were loaded or unloaded.
+//!   A table set is never changed once built, and the one a capture walks
+//!   with stays alive until that capture has ended, so a concurrent
+//!   `dlclose` cannot take away what the walk reads. The walk itself (the
+//!   `framehop` crate's DWARF unwinder, with a cache allocated beforehand
+//!   and its no-allocation policy) looks them up without a lock.
+//! * **Stack reads bounded.** The interrupted registers come from the
+//!   signal frame the kernel pushed on the loop thread's stack; the walk
+//!   reads memory only between the interrupted stack pointer and the top
+//!   of that stack (its bounds are taken on the loop thread when the
+//!   watchdog is enabled). A read outside them ends the walk instead of
+//!   faulting.
+//! * **Unknown code ends the walk.** A frame whose code is in no object
+//!   the tables know (generated at run time, or loaded after the tables
+//!   were built) is recorded, and the walk stops there.
+//! * **Skipped when it cannot be done safely**, with the reason in the
+//!   report: the loop thread was running on another stack (an alternate
+//!   signal stack, a coroutine's), its stack bounds are unknown, or the
+//!   tables are not ready.
+//!
+//! A stress test interrupts the loop thread thousands of times inside
+//! each of those places, with and without unwind information registered
+//! through `__register_frame`, in child processes: none crashes or
+//! hangs.
 //! * A loop that is polling is never signalled: the watchdog only acts on
 //!   a loop running a callback. If the callback returns between the
 //!   watchdog's look and the signal, the signal may interrupt `epoll_wait`,
@@ -75,24 +116,21 @@
 //!
 //! # Limits
 //!
-//! * **The stack walk is best-effort, not async-signal-safe by
-//!   specification.** POSIX promises nothing for the unwinder (libgcc's
-//!   `_Unwind_Backtrace`). What is done about it: the unwinder is warmed
-//!   on the loop thread when the watchdog is enabled (so its one-time
-//!   initialisation never runs in the handler); the walk only reads
-//!   unwind tables, which glibc 2.35+ with libgcc 12+ find without taking
-//!   a lock (`_dl_find_object`); the handler does nothing else that is not
-//!   async-signal-safe. On older systems the lookup takes the loader lock:
-//!   a capture landing while the loop thread holds it (inside `dlopen`, or
-//!   while it unwinds a panic) would deadlock that thread. The watchdog
-//!   then gives up after 2 s, reports it, and never captures on that loop
-//!   again. If that risk is not acceptable, turn the stack off with
-//!   [`IOLoop::set_blocking_stack_signal(None)`](IOLoop::set_blocking_stack_signal);
+//! * **The walk needs unwind tables.** Code built without them (C
+//!   compiled with `-fno-asynchronous-unwind-tables`, or generated at run
+//!   time) ends the stack at its frame. Code loaded after the tables were
+//!   last refreshed does too, until the next report.
+//! * If the loop thread stays stopped or descheduled in the middle of a
+//!   capture for 2 s, the report says so and has no stack; the next
+//!   report captures again once that capture has finished.
+//! * To have no signal at all, turn the stack off with
+//!   [`IOLoop::set_blocking_stack_signal(None)`](IOLoop::set_blocking_stack_signal):
 //!   the reports keep everything but the stack.
 //! * The action runs on the loop thread's own stack (signal-hook installs
-//!   it without `SA_ONSTACK`): a callback that has nearly exhausted its
-//!   stack may overflow it during the capture, which Rust reports as a
-//!   stack overflow.
+//!   it without `SA_ONSTACK`), and the walk keeps its DWARF evaluation
+//!   state there in fixed-size buffers: a callback that has nearly
+//!   exhausted its stack may overflow it during the capture, which Rust
+//!   reports as a stack overflow.
 //! * A blocking system call in the callback can return `EINTR` when the
 //!   signal arrives, once per report. The action is installed with
 //!   `SA_RESTART`, so most calls restart; `std::thread::sleep` and the
@@ -100,7 +138,11 @@
 //! * If the signal is blocked on the loop thread, reports carry no stack
 //!   (they say why).
 //! * A child process made by `fork` has no watchdog thread: enable the
-//!   watchdog again in the child (which starts one there).
+//!   watchdog again in the child (which starts one there). The child never
+//!   waits on the parent's watchdog state: closing or disabling a watched
+//!   loop in the child is safe even if another thread of the parent was
+//!   enabling a watchdog at the fork. (A stack capture action installed in
+//!   the parent stays installed in the child, unused.)
 //! * Durations are sampled: a report's [`blocked_for`](BlockingReport::blocked_for)
 //!   is a lower bound, short by at most a quarter threshold (more if the
 //!   watchdog thread was itself delayed).
@@ -127,20 +169,22 @@
 //!
 //! # Portability
 //!
-//! The stack is captured on Linux only. Elsewhere the watchdog reports the
-//! callback, its registration site and how long it has run, and
-//! [`StackCapture::Unavailable`] says there is no stack.
+//! The stack is captured on Linux on x86_64 (the walk reads that
+//! architecture's registers from the signal frame). Elsewhere the
+//! watchdog reports the callback, its registration site and how long it
+//! has run, and [`StackCapture::Unavailable`] says there is no stack.
 
 pub(crate) mod action;
 pub(crate) mod report;
 pub(crate) mod slot;
 mod symbolize;
+mod tables;
 mod thread;
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::io;
 use std::panic::Location;
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
 use std::time::Duration;
 
 use libc::c_int;
@@ -169,8 +213,9 @@ pub(crate) struct LoopWatchdog {
     on: Cell<bool>,
     threshold: Cell<Option<Duration>>,
     slot: Arc<Slot>,
-    /// The stack capture's signal action for this loop, while installed.
-    capture: Cell<Option<SigId>>,
+    /// The stack capture's signal action for this loop, while installed,
+    /// and the process that installed it.
+    capture: Cell<Option<(SigId, u32)>>,
 }
 
 impl LoopWatchdog {
@@ -207,7 +252,9 @@ impl LoopWatchdog {
         let tid = sys::current_tid();
         if let Some(tid) = tid {
             self.slot.set_tid(tid);
+            forget_tid_when_this_thread_ends(&self.slot);
         }
+        self.slot.set_stack(sys::current_stack());
         let capture = self.install_capture();
         let watch = thread::Watch {
             slot: self.slot.clone(),
@@ -230,7 +277,7 @@ impl LoopWatchdog {
     /// configuration allow; returns the signal, or why there is no stack.
     fn install_capture(&self) -> Result<c_int, String> {
         if !sys::STACK_CAPTURE {
-            return Err("stack capture is only implemented on Linux".to_owned());
+            return Err("stack capture is only implemented on Linux x86_64".to_owned());
         }
         let signal = stack_signal_for_capture()?;
         if sys::blocked_on_this_thread(signal) {
@@ -240,11 +287,10 @@ impl LoopWatchdog {
             ));
         }
         if self.capture.get().is_none() {
-            sys::warm_unwinder();
             let id = sys::register_stack_capture(signal, self.slot.clone()).map_err(|err| {
                 format!("cannot install the {} action: {err}", signal_name(signal))
             })?;
-            self.capture.set(Some(id));
+            self.capture.set(Some((id, std::process::id())));
         }
         Ok(signal)
     }
@@ -258,10 +304,53 @@ impl LoopWatchdog {
         // Not running anything as far as a later `enable` is concerned.
         self.slot.idle();
         self.threshold.set(None);
-        if let Some(id) = self.capture.take() {
-            sys::unregister(id);
+        match self.capture.take() {
+            Some((id, pid)) if pid == std::process::id() => {
+                sys::unregister(id);
+            }
+            // In a child made by `fork`: signal-hook's registry may have
+            // been locked by another thread at the fork. The action stays,
+            // inert: it serves only requests for this slot, from this
+            // process's watchdog, which has none for a disabled loop.
+            Some(_) | None => {}
         }
     }
+}
+
+thread_local! {
+    /// The slots whose thread id is this thread's, to clear when it ends.
+    static THIS_THREADS_SLOTS: ThreadSlots = const { ThreadSlots(RefCell::new(Vec::new())) };
+}
+
+struct ThreadSlots(RefCell<Vec<Weak<Slot>>>);
+
+impl Drop for ThreadSlots {
+    fn drop(&mut self) {
+        for slot in self.0.get_mut().drain(..) {
+            if let Some(slot) = slot.upgrade() {
+                // No thread has id 0: a thread that reuses this one's id
+                // is never taken for the loop thread.
+                slot.set_tid(0);
+            }
+        }
+    }
+}
+
+/// Clears `slot`'s thread id when the calling thread ends, so that a new
+/// thread given the same id by the kernel is never served a capture (its
+/// stack is not the one whose bounds the slot holds).
+fn forget_tid_when_this_thread_ends(slot: &Arc<Slot>) {
+    // During the thread's own teardown there is nothing left to register.
+    let _ = THIS_THREADS_SLOTS.try_with(|slots| {
+        let mut slots = slots.0.borrow_mut();
+        slots.retain(|s| s.strong_count() > 0);
+        if !slots
+            .iter()
+            .any(|s| std::ptr::eq(s.as_ptr(), Arc::as_ptr(slot)))
+        {
+            slots.push(Arc::downgrade(slot));
+        }
+    });
 }
 
 impl Drop for LoopWatchdog {
@@ -487,7 +576,7 @@ impl IOLoop {
     ///   (`SIGRTMIN()..=SIGRTMAX()`).
     /// * `AlreadyExists` if `signal` already has a handler.
     /// * `Unsupported` on platforms without stack capture (anything but
-    ///   Linux), for `Some`.
+    ///   Linux on x86_64), for `Some`.
     /// * `Other` once a loop has installed its capture action with the
     ///   current choice: the choice is final from then on.
     ///
@@ -519,7 +608,7 @@ impl IOLoop {
         if !sys::STACK_CAPTURE {
             return Err(io::Error::new(
                 io::ErrorKind::Unsupported,
-                "stack capture is only implemented on Linux",
+                "stack capture is only implemented on Linux x86_64",
             ));
         }
         let signals = sys::realtime_signals();

@@ -171,8 +171,9 @@ pub enum StackCapture {
     /// caller.
     Captured(Vec<StackFrame>),
     /// No stack, and why: the platform has no stack capture, it is
-    /// disabled, the signal is blocked on the loop thread, or the callback
-    /// returned before the capture.
+    /// disabled, the signal is blocked on the loop thread, the callback
+    /// returned before the capture, or the capture was skipped because it
+    /// could not be done safely (the loop thread was on another stack).
     Unavailable(String),
 }
 

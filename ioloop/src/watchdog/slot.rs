@@ -15,28 +15,34 @@
 //!   when a callback has run too long, requests a stack capture
 //!   ([`request`](Slot::request), [`collect`](Slot::collect));
 //! * the **signal action**, on the loop thread in signal context, serves
-//!   the request ([`serve`](Slot::serve)) with atomics only.
+//!   the request ([`serve`](Slot::serve)) with atomics, a lock it only
+//!   tries, and the stack walk.
 //!
 //! # The capture protocol
 //!
 //! `ticket` holds a request number and a state. Only the watchdog moves a
-//! ticket out of `Idle` (to `Requested`) and back to `Idle`; only the
-//! signal action moves `Requested` to `Writing` (by compare-exchange, so
-//! one action at most writes the buffer) and `Writing` to `Done` or
-//! `Stale`. The watchdog withdraws an undelivered request by
-//! compare-exchange `Requested` to `Idle`; if that fails, the action has
-//! started and owns the buffer until it publishes `Done` or `Stale` with a
-//! release store, after which the watchdog reads the buffer.
+//! ticket to `Requested` (from `Idle`, or from an ending left by a capture
+//! it stopped waiting for) and back to `Idle`; only the signal action
+//! moves `Requested` to `Writing` (by compare-exchange, so one action at
+//! most writes the buffer) and `Writing` to `Done`, `Stale` or `Skipped`.
+//! The watchdog withdraws an undelivered request by compare-exchange
+//! `Requested` to `Idle`; if that fails, the action has started and owns
+//! the buffer until it publishes its ending with a release store, after
+//! which the watchdog reads the buffer. A capture the watchdog stopped
+//! waiting for keeps the slot until it ends; the next request after that
+//! goes ahead.
 
+use std::ops::Range;
 use std::panic::Location;
-use std::sync::atomic::{AtomicI32, AtomicU64, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI32, AtomicU8, AtomicU64, AtomicUsize, Ordering};
 use std::thread;
 use std::time::{Duration, Instant};
 
 use crate::Events;
 use crate::exception::CallbackKind;
 use crate::hooks::HookKind;
-use crate::sys::AtomicSite;
+use crate::sys::{self, AtomicSite, TryLock};
 
 /// The deepest stack a capture records, in frames.
 pub(crate) const MAX_FRAMES: usize = 128;
@@ -46,6 +52,7 @@ const REQUESTED: u64 = 1;
 const WRITING: u64 = 2;
 const DONE: u64 = 3;
 const STALE: u64 = 4;
+const SKIPPED: u64 = 5;
 const STATE_BITS: u32 = 3;
 const STATE_MASK: u64 = (1 << STATE_BITS) - 1;
 
@@ -76,6 +83,62 @@ pub(crate) struct Slot {
     len: AtomicUsize,
     /// Return addresses, innermost first, written by the signal action.
     ips: [AtomicUsize; MAX_FRAMES],
+    /// INVARIANT: once `ticket` is `Skipped`, why ([`Skipped`] as a byte).
+    skipped: AtomicU8,
+    /// The loop thread's stack, `start..end`, set when the watchdog is
+    /// enabled (empty: unknown); the walk reads nothing outside it.
+    stack_start: AtomicUsize,
+    stack_end: AtomicUsize,
+    /// The unwind tables and cache the walk uses: prepared by the watchdog
+    /// thread before a request, taken by the signal action while it
+    /// serves one (a lock both sides only try, never wait for).
+    walker: TryLock<sys::Walker>,
+}
+
+/// Why the signal action recorded no stack.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
+pub(crate) enum Skipped {
+    /// No unwind tables were prepared for the walk.
+    NoTables = 1,
+    /// The walk's tables were in use (a capture still under way).
+    Busy,
+    /// The loop thread's stack bounds are not known.
+    NoStackBounds,
+    /// The loop thread was running on a stack other than its own (an
+    /// alternate signal stack, a coroutine's), or the signal frame was not
+    /// where the kernel puts it.
+    OtherStack,
+    /// Not implemented on this architecture.
+    Unsupported,
+}
+
+impl Skipped {
+    fn from_u8(byte: u8) -> Skipped {
+        [
+            Skipped::NoTables,
+            Skipped::Busy,
+            Skipped::NoStackBounds,
+            Skipped::OtherStack,
+        ]
+        .into_iter()
+        .find(|s| *s as u8 == byte)
+        .unwrap_or(Skipped::Unsupported)
+    }
+
+    /// Why, in a report's words.
+    pub(crate) fn reason(self) -> &'static str {
+        match self {
+            Skipped::NoTables => "no unwind tables were prepared for the loop thread",
+            Skipped::Busy => "the previous stack capture on the loop thread was still under way",
+            Skipped::NoStackBounds => "the loop thread's stack bounds are unknown",
+            Skipped::OtherStack => {
+                "the loop thread was running on another stack (an alternate signal stack or a \
+                 coroutine's), where the capture does not read"
+            }
+            Skipped::Unsupported => "stack capture is not implemented on this architecture",
+        }
+    }
 }
 
 /// A callback the loop thread is running, as the watchdog saw it.
@@ -96,8 +159,11 @@ pub(crate) enum Captured {
     /// The signal was not handled in time (blocked, or the loop thread was
     /// not scheduled); the request was withdrawn.
     NotDelivered,
-    /// The signal action started but did not finish: the loop thread may be
-    /// stuck in the unwinder. The slot takes no more requests.
+    /// The signal action skipped the walk, for this reason.
+    Skipped(Skipped),
+    /// The signal action started but did not finish in time (the loop
+    /// thread was descheduled or stopped meanwhile). The slot takes a new
+    /// request once it has.
     Unfinished,
 }
 
@@ -112,6 +178,10 @@ impl Slot {
             want_seq: AtomicU64::new(0),
             len: AtomicUsize::new(0),
             ips: [const { AtomicUsize::new(0) }; MAX_FRAMES],
+            skipped: AtomicU8::new(0),
+            stack_start: AtomicUsize::new(0),
+            stack_end: AtomicUsize::new(0),
+            walker: TryLock::new(sys::Walker::new()),
         }
     }
 
@@ -139,9 +209,17 @@ impl Slot {
         }
     }
 
-    /// Records the loop thread's kernel id (on enabling the watchdog).
+    /// Records the loop thread's kernel id (on enabling the watchdog; 0,
+    /// which is no thread's, when that thread ends).
     pub(crate) fn set_tid(&self, tid: i32) {
         self.tid.store(tid, Ordering::Relaxed);
+    }
+
+    /// Records the loop thread's stack bounds (on enabling the watchdog).
+    pub(crate) fn set_stack(&self, stack: Option<Range<usize>>) {
+        let stack = stack.unwrap_or(0..0);
+        self.stack_start.store(stack.start, Ordering::Relaxed);
+        self.stack_end.store(stack.end, Ordering::Relaxed);
     }
 
     /// Stores a site without a new sequence number: the state a reader can
@@ -185,12 +263,27 @@ impl Slot {
         self.seq.load(Ordering::Acquire)
     }
 
+    /// Gives the walk these unwind tables; false if a capture is using the
+    /// walk's tables right now (one the watchdog stopped waiting for).
+    pub(crate) fn prepare(&self, modules: &Arc<sys::Modules>) -> bool {
+        match self.walker.try_lock() {
+            Some(mut walker) => {
+                walker.prepare(modules);
+                true
+            }
+            None => false,
+        }
+    }
+
     /// Asks for the stack of the callback `seq`; returns the ticket to pass
-    /// to [`collect`](Slot::collect), or `None` if an earlier capture never
-    /// finished. The caller then signals the loop thread.
+    /// to [`collect`](Slot::collect), or `None` while an earlier capture
+    /// that the watchdog stopped waiting for is still under way. The caller
+    /// then signals the loop thread.
     pub(crate) fn request(&self, seq: u64) -> Option<u64> {
         let ticket = self.ticket.load(Ordering::Acquire);
-        if ticket & STATE_MASK != IDLE {
+        // `Done`, `Stale` or `Skipped` here were left by a capture that
+        // ended after the watchdog stopped waiting for it: it is over.
+        if matches!(ticket & STATE_MASK, REQUESTED | WRITING) {
             return None;
         }
         let next = ((ticket >> STATE_BITS) + 1) << STATE_BITS;
@@ -230,6 +323,11 @@ impl Slot {
                     self.ticket.store(idle(ticket), Ordering::Release);
                     return Captured::Stale;
                 }
+                SKIPPED => {
+                    let why = Skipped::from_u8(self.skipped.load(Ordering::Relaxed));
+                    self.ticket.store(idle(ticket), Ordering::Release);
+                    return Captured::Skipped(why);
+                }
                 // If the withdrawal fails, the action took the request
                 // meanwhile: wait for it to finish.
                 REQUESTED if waited >= deliver && self.withdraw(ticket) => {
@@ -246,13 +344,23 @@ impl Slot {
     // ----- the signal action (signal context: atomics only) ----------------
 
     /// Serves a capture request, if there is one for thread `tid` and its
-    /// current callback: calls `trace` with a recorder that stores each
-    /// return address it is given and says whether to go on.
+    /// current callback: calls `walk` with the walk's tables, the loop
+    /// thread's stack bounds and a recorder that stores each return
+    /// address it is given and says whether to go on.
     ///
-    /// Runs in signal context: no allocation, no lock, no panic (no
-    /// indexing that can fail), nothing but atomics and `trace`.
+    /// Runs in signal context: no allocation, no waiting, no panic (no
+    /// indexing that can fail), nothing but atomics, a lock it only tries
+    /// (if the tables are in use, the capture is skipped) and `walk`.
     #[cfg_attr(not(target_os = "linux"), allow(dead_code))] // no capture elsewhere
-    pub(crate) fn serve(&self, tid: i32, trace: impl FnOnce(&mut dyn FnMut(usize) -> bool)) {
+    pub(crate) fn serve(
+        &self,
+        tid: i32,
+        walk: impl FnOnce(
+            &mut sys::Walker,
+            Range<usize>,
+            &mut dyn FnMut(usize) -> bool,
+        ) -> Result<(), Skipped>,
+    ) {
         let ticket = self.ticket.load(Ordering::Acquire);
         if ticket & STATE_MASK != REQUESTED || self.tid.load(Ordering::Relaxed) != tid {
             return;
@@ -271,17 +379,32 @@ impl Slot {
             self.ticket.store(request | STALE, Ordering::Release);
             return;
         }
-        let mut len = 0;
-        trace(&mut |ip| match self.ips.get(len) {
-            Some(cell) => {
-                cell.store(ip, Ordering::Relaxed);
-                len += 1;
-                len < MAX_FRAMES
+        let stack =
+            self.stack_start.load(Ordering::Relaxed)..self.stack_end.load(Ordering::Relaxed);
+        let walked = match self.walker.try_lock() {
+            None => Err(Skipped::Busy),
+            Some(_) if stack.is_empty() => Err(Skipped::NoStackBounds),
+            Some(mut walker) => {
+                let mut len = 0;
+                let walked = walk(&mut walker, stack, &mut |ip| match self.ips.get(len) {
+                    Some(cell) => {
+                        cell.store(ip, Ordering::Relaxed);
+                        len += 1;
+                        len < MAX_FRAMES
+                    }
+                    None => false,
+                });
+                self.len.store(len, Ordering::Relaxed);
+                walked
             }
-            None => false,
-        });
-        self.len.store(len, Ordering::Relaxed);
-        self.ticket.store(request | DONE, Ordering::Release);
+        };
+        match walked {
+            Ok(()) => self.ticket.store(request | DONE, Ordering::Release),
+            Err(why) => {
+                self.skipped.store(why as u8, Ordering::Relaxed);
+                self.ticket.store(request | SKIPPED, Ordering::Release);
+            }
+        }
     }
 }
 
@@ -400,28 +523,37 @@ mod tests {
         assert!(slot.running().unwrap().seq > next.seq, "never reused");
     }
 
-    #[test]
-    fn a_request_is_served_only_for_its_thread_and_callback() {
+    /// A slot for thread 42 with a callback running, and stack bounds.
+    fn running_slot() -> (Slot, u64) {
         let slot = Slot::new();
         slot.set_tid(42);
-        let site = Location::caller();
-        slot.begin(CallbackKind::Callback, site);
-        let token = slot.seq();
+        slot.set_stack(Some(0x1000..0x2000));
+        slot.begin(CallbackKind::Callback, Location::caller());
+        let seq = slot.seq();
+        (slot, seq)
+    }
+
+    const LONG: Duration = Duration::from_secs(5);
+
+    #[test]
+    fn a_request_is_served_only_for_its_thread_and_callback() {
+        let (slot, token) = running_slot();
 
         // Another thread: ignored, and the request can be withdrawn.
         let ticket = slot.request(token).unwrap();
-        slot.serve(7, |_| unreachable!("not this thread"));
+        slot.serve(7, |_, _, _| unreachable!("not this thread"));
         assert!(slot.withdraw(ticket));
 
         // The right thread and callback: the frames are recorded.
         let ticket = slot.request(token).unwrap();
-        slot.serve(42, |record| {
+        slot.serve(42, |_, stack, record| {
+            assert_eq!(stack, 0x1000..0x2000);
             for ip in [10, 20, 30] {
                 assert!(record(ip));
             }
+            Ok(())
         });
-        let long = Duration::from_secs(5);
-        match slot.collect(ticket, long, long) {
+        match slot.collect(ticket, LONG, LONG) {
             Captured::Frames(ips) => assert_eq!(ips, [10, 20, 30]),
             other => panic!("{other:?}"),
         }
@@ -429,26 +561,42 @@ mod tests {
         // The callback returned before the signal arrived: stale.
         let ticket = slot.request(token).unwrap();
         slot.idle();
-        slot.serve(42, |_| unreachable!("stale"));
-        assert!(matches!(slot.collect(ticket, long, long), Captured::Stale));
+        slot.serve(42, |_, _, _| unreachable!("stale"));
+        assert!(matches!(slot.collect(ticket, LONG, LONG), Captured::Stale));
+    }
+
+    #[test]
+    fn a_skipped_walk_says_why() {
+        let (slot, token) = running_slot();
+        let ticket = slot.request(token).unwrap();
+        slot.serve(42, |_, _, _| Err(Skipped::OtherStack));
+        match slot.collect(ticket, LONG, LONG) {
+            Captured::Skipped(why) => assert_eq!(why, Skipped::OtherStack),
+            other => panic!("{other:?}"),
+        }
+        // Without stack bounds, the walk is not even tried.
+        slot.set_stack(None);
+        let ticket = slot.request(token).unwrap();
+        slot.serve(42, |_, _, _| unreachable!("no bounds"));
+        match slot.collect(ticket, LONG, LONG) {
+            Captured::Skipped(why) => assert_eq!(why, Skipped::NoStackBounds),
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]
     fn a_capture_stops_at_max_frames() {
-        let slot = Slot::new();
-        slot.set_tid(1);
-        slot.begin(CallbackKind::Callback, Location::caller());
-        let token = slot.seq();
+        let (slot, token) = running_slot();
         let ticket = slot.request(token).unwrap();
         let mut offered = 0;
-        slot.serve(1, |record| {
+        slot.serve(42, |_, _, record| {
             while record(offered) {
                 offered += 1;
             }
+            Ok(())
         });
         assert_eq!(offered + 1, MAX_FRAMES);
-        let long = Duration::from_secs(5);
-        match slot.collect(ticket, long, long) {
+        match slot.collect(ticket, LONG, LONG) {
             Captured::Frames(ips) => assert_eq!(ips.len(), MAX_FRAMES),
             other => panic!("{other:?}"),
         }
@@ -456,36 +604,61 @@ mod tests {
 
     #[test]
     fn an_undelivered_request_is_withdrawn_and_a_late_signal_ignored() {
-        let slot = Slot::new();
-        slot.set_tid(1);
-        slot.begin(CallbackKind::Callback, Location::caller());
-        let token = slot.seq();
+        let (slot, token) = running_slot();
         let ticket = slot.request(token).unwrap();
         let short = Duration::from_millis(1);
         assert!(matches!(
             slot.collect(ticket, short, short),
             Captured::NotDelivered
         ));
-        slot.serve(1, |_| unreachable!("withdrawn"));
+        slot.serve(42, |_, _, _| unreachable!("withdrawn"));
         // The slot takes the next request.
         assert!(slot.request(token).is_some());
     }
 
     #[test]
-    fn an_unfinished_capture_wedges_the_slot() {
-        let slot = Slot::new();
-        slot.set_tid(1);
-        slot.begin(CallbackKind::Callback, Location::caller());
-        let token = slot.seq();
+    fn an_unfinished_capture_holds_the_slot_only_until_it_finishes() {
+        use std::sync::mpsc;
+
+        let (slot, token) = running_slot();
+        let slot = Arc::new(slot);
         let ticket = slot.request(token).unwrap();
-        // Simulate an action that took the request and never returned.
-        slot.ticket
-            .store((ticket & !STATE_MASK) | WRITING, Ordering::Release);
+        // An action that takes the request, then is held up (as a loop
+        // thread descheduled in the middle of its signal handler).
+        let (go_on, wait) = mpsc::channel::<()>();
+        let (taken, is_taken) = mpsc::channel::<()>();
+        let action = {
+            let slot = slot.clone();
+            std::thread::spawn(move || {
+                slot.serve(42, |_, _, record| {
+                    taken.send(()).unwrap();
+                    wait.recv_timeout(LONG).expect("released");
+                    record(99);
+                    Ok(())
+                })
+            })
+        };
+        is_taken
+            .recv_timeout(LONG)
+            .expect("the action took the request");
         let short = Duration::from_millis(1);
         assert!(matches!(
             slot.collect(ticket, short, short),
             Captured::Unfinished
         ));
-        assert!(slot.request(token).is_none(), "never reused");
+        // While it runs, the slot and its tables are its own.
+        assert!(slot.request(token).is_none(), "still under way");
+        go_on.send(()).unwrap();
+        action.join().unwrap();
+        // Once it has finished, captures go on.
+        let ticket = slot.request(token).expect("the slot takes requests again");
+        slot.serve(42, |_, _, record| {
+            record(7);
+            Ok(())
+        });
+        match slot.collect(ticket, LONG, LONG) {
+            Captured::Frames(ips) => assert_eq!(ips, [7]),
+            other => panic!("{other:?}"),
+        }
     }
 }

@@ -18,14 +18,18 @@ pub(crate) fn warm() {
     }
 }
 
-/// Resolves `ips` (innermost first) to frames, one per function (inlined
-/// calls included), and drops the capture's own frames.
+/// Resolves `ips` (innermost first: the interrupted instruction, then
+/// return addresses) to frames, one per function (inlined calls
+/// included).
 pub(crate) fn symbolize(ips: &[usize]) -> Vec<StackFrame> {
     let mut frames = Vec::with_capacity(ips.len());
-    // The unwinder may end with a null address, past the outermost frame.
-    for &ip in ips.iter().filter(|&&ip| ip != 0) {
+    for (i, &ip) in ips.iter().enumerate() {
+        // `resolve` looks up the address before the one it is given, the
+        // call instruction of a return address; the innermost frame's
+        // address is the interrupted instruction itself.
+        let lookup = if i == 0 { ip.wrapping_add(1) } else { ip };
         let before = frames.len();
-        backtrace::resolve(std::ptr::without_provenance_mut(ip), |symbol| {
+        backtrace::resolve(std::ptr::without_provenance_mut(lookup), |symbol| {
             frames.push(StackFrame {
                 ip,
                 // `{:#}` leaves out the hash suffix.
@@ -43,83 +47,43 @@ pub(crate) fn symbolize(ips: &[usize]) -> Vec<StackFrame> {
             });
         }
     }
-    without_signal_frames(frames)
-}
-
-/// The frames below the signal: a capture starts in the unwinder, the
-/// signal action and signal-hook's handler, then the kernel's signal
-/// trampoline (`__restore_rt`), and only then reaches the function the
-/// loop thread was running. Those first frames are dropped. If signal-hook's
-/// handler cannot be found by name (a stripped binary), nothing is dropped.
-fn without_signal_frames(frames: Vec<StackFrame>) -> Vec<StackFrame> {
-    let is_handler = |f: &StackFrame| {
-        f.name
-            .as_deref()
-            .is_some_and(|name| name.starts_with("signal_hook_registry::handler"))
-    };
-    let Some(handler) = frames.iter().rposition(is_handler) else {
-        return frames;
-    };
-    // The handler's return address is in the trampoline; the next address
-    // is the interrupted function.
-    let next_ip = |from: usize| {
-        let ip = frames[from].ip;
-        (from..frames.len()).find(|&i| frames[i].ip != ip)
-    };
-    match next_ip(handler).and_then(next_ip) {
-        Some(interrupted) => frames.into_iter().skip(interrupted).collect(),
-        None => frames,
-    }
+    frames
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn frame(ip: usize, name: &str) -> StackFrame {
-        StackFrame {
-            ip,
-            name: Some(name.to_owned()),
-            file: None,
-            line: None,
-        }
+    #[inline(never)]
+    fn a_function_of_its_own() {
+        std::hint::black_box(());
     }
 
     #[test]
-    fn the_capture_frames_and_the_trampoline_are_dropped() {
-        let frames = vec![
-            frame(1, "backtrace::backtrace::trace_unsynchronized"),
-            frame(2, "ioloop::sys::linux::on_capture_signal"),
-            frame(3, "ioloop::sys::linux::register_stack_capture::{{closure}}"),
-            frame(3, "signal_hook_registry::handler"),
-            frame(4, "__restore_rt"),
-            frame(5, "app::busy"),
-            frame(5, "app::inlined_into_busy"),
-            frame(6, "app::main"),
-        ];
-        let kept: Vec<_> = without_signal_frames(frames)
-            .into_iter()
-            .map(|f| f.name.unwrap())
-            .collect();
-        assert_eq!(kept, ["app::busy", "app::inlined_into_busy", "app::main"]);
-    }
-
-    #[test]
-    fn without_a_known_handler_frame_nothing_is_dropped() {
-        let frames = vec![frame(1, "a"), frame(2, "b")];
-        assert_eq!(without_signal_frames(frames).len(), 2);
-        let frames = vec![frame(1, "signal_hook_registry::handler"), frame(2, "x")];
-        assert_eq!(without_signal_frames(frames).len(), 2, "nothing after it");
-    }
-
-    #[test]
-    fn this_functions_own_address_resolves_to_its_name() {
-        let ip = (this_functions_own_address_resolves_to_its_name as *const ()).addr();
-        let frames = symbolize(&[ip + 1]);
+    fn an_interrupted_instruction_resolves_to_its_own_function() {
+        // The first instruction of a function: the address before it
+        // belongs to another function.
+        let ip = (a_function_of_its_own as fn()) as usize;
+        let frames = symbolize(&[ip]);
         assert!(
-            frames.iter().any(|f| f
+            frames[0]
                 .name()
-                .is_some_and(|n| n.contains("this_functions_own_address_resolves_to_its_name"))),
+                .is_some_and(|n| n.contains("a_function_of_its_own")),
+            "{frames:?}"
+        );
+    }
+
+    #[test]
+    fn a_return_address_resolves_to_its_caller() {
+        let ip = (a_return_address_resolves_to_its_caller as fn()) as usize;
+        // As a return address (not the innermost frame), `ip + 1` is looked
+        // up at `ip`.
+        let frames = symbolize(&[0x10, ip + 1]);
+        assert!(
+            frames
+                .last()
+                .and_then(StackFrame::name)
+                .is_some_and(|n| n.contains("a_return_address_resolves_to_its_caller")),
             "{frames:?}"
         );
     }

@@ -7,6 +7,15 @@
 //! changes. Stack captures, symbolisation and actions run outside the
 //! registry's lock, so a loop thread enabling or disabling its watchdog
 //! never waits for a report to be written.
+//!
+//! The registry is per process: a child made by `fork` gets a new, empty
+//! one (and a thread of its own once a loop enables the watchdog there),
+//! never its parent's, whose lock another thread may have held at the
+//! fork.
+//!
+//! Before asking a loop thread for its stack, the thread gives the loop's
+//! walk the unwind tables of the objects loaded now ([`Tables`], rebuilt
+//! by a helper thread only when objects were loaded or unloaded).
 
 use std::io;
 use std::panic::{self, AssertUnwindSafe};
@@ -17,18 +26,20 @@ use std::time::{Duration, Instant};
 use libc::c_int;
 
 use crate::signals::signal_name;
-use crate::sys::{self, Tid};
+use crate::sys::{self, PerProcess, Tid};
 use crate::watchdog::LOG_TARGET;
 use crate::watchdog::action::BlockingAction;
 use crate::watchdog::report::{BlockingReport, StackCapture};
 use crate::watchdog::slot::{Captured, Running, Slot};
 use crate::watchdog::symbolize::{self, symbolize};
+use crate::watchdog::tables::Tables;
 
 /// How long the watchdog waits for the loop thread to take a capture
 /// request (signal delivery needs the thread to be scheduled).
 const DELIVER_WITHIN: Duration = Duration::from_millis(250);
-/// How long, once taken, the capture may take before the watchdog gives
-/// up on it (a walk of 128 frames takes microseconds).
+/// How long, once taken, the capture may take before the watchdog stops
+/// waiting for it (a walk of 128 frames takes microseconds: only a loop
+/// thread descheduled or stopped in the middle of it takes longer).
 const FINISH_WITHIN: Duration = Duration::from_secs(2);
 /// The shortest sampling period.
 const MIN_PERIOD: Duration = Duration::from_millis(1);
@@ -49,56 +60,67 @@ struct Registry {
     watches: Vec<Watch>,
     /// Bumped on every change, so the thread knows to re-read `watches`.
     generation: u64,
-    /// The process the watchdog thread was started in: a child made by
-    /// `fork` inherits this registry, not the thread.
-    started_in: Option<u32>,
+    /// Whether this process's watchdog thread was started.
+    started: bool,
 }
 
-static REGISTRY: Mutex<Registry> = Mutex::new(Registry {
-    watches: Vec::new(),
-    generation: 0,
-    started_in: None,
-});
-static CHANGED: Condvar = Condvar::new();
+/// This process's registry, the condition its thread waits on, and its
+/// unwind tables.
+struct Shared {
+    registry: Mutex<Registry>,
+    changed: Condvar,
+    tables: Tables,
+}
 
-fn registry() -> MutexGuard<'static, Registry> {
+static SHARED: PerProcess<Shared> = PerProcess::new(|| Shared {
+    registry: Mutex::new(Registry {
+        watches: Vec::new(),
+        generation: 0,
+        started: false,
+    }),
+    changed: Condvar::new(),
+    tables: Tables::new(),
+});
+
+fn registry(shared: &Shared) -> MutexGuard<'_, Registry> {
     // No user code runs under this lock; a poisoned one is still consistent.
-    REGISTRY.lock().unwrap_or_else(PoisonError::into_inner)
+    shared
+        .registry
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
 }
 
 /// Starts (or updates) watching a loop, starting the watchdog thread on
 /// first use.
 pub(crate) fn watch(watch: Watch) -> io::Result<()> {
-    let mut registry = registry();
-    let pid = std::process::id();
-    if registry.started_in != Some(pid) {
-        // First use, or the child of a fork: the loops registered so far
-        // belong to the parent, and so did the thread.
-        registry.watches.clear();
+    let shared = SHARED.get();
+    let mut registry = registry(shared);
+    if !registry.started {
         thread::Builder::new()
             .name("ioloop-watchdog".to_owned())
-            .spawn(run)?;
-        registry.started_in = Some(pid);
+            .spawn(move || run(shared))?;
+        registry.started = true;
     }
     registry
         .watches
         .retain(|w| !Arc::ptr_eq(&w.slot, &watch.slot));
     registry.watches.push(watch);
     registry.generation += 1;
-    CHANGED.notify_all();
+    shared.changed.notify_all();
     Ok(())
 }
 
 /// Stops watching a loop. A report under way for it is dropped.
 pub(crate) fn unwatch(slot: &Arc<Slot>) {
-    let mut registry = registry();
+    let shared = SHARED.get();
+    let mut registry = registry(shared);
     registry.watches.retain(|w| !Arc::ptr_eq(&w.slot, slot));
     registry.generation += 1;
-    CHANGED.notify_all();
+    shared.changed.notify_all();
 }
 
 fn is_watched(slot: &Arc<Slot>) -> bool {
-    registry()
+    registry(SHARED.get())
         .watches
         .iter()
         .any(|w| Arc::ptr_eq(&w.slot, slot))
@@ -204,8 +226,8 @@ impl Watched {
     }
 
     /// Captures the stack, builds the report and runs the action.
-    fn report(&self, run: Running, blocked: Duration, number: u32) {
-        let stack = capture(&self.watch, run.seq);
+    fn report(&self, run: Running, blocked: Duration, number: u32, tables: &Tables) {
+        let stack = capture(&self.watch, run.seq, tables);
         let report = BlockingReport {
             blocked_for: blocked,
             threshold: self.watch.threshold,
@@ -230,7 +252,7 @@ impl Watched {
 }
 
 /// Asks the loop thread for its stack while it runs callback `seq`.
-fn capture(watch: &Watch, seq: u64) -> StackCapture {
+fn capture(watch: &Watch, seq: u64, tables: &Tables) -> StackCapture {
     let signal = match &watch.capture {
         Ok(signal) => *signal,
         Err(reason) => return StackCapture::Unavailable(reason.clone()),
@@ -238,10 +260,23 @@ fn capture(watch: &Watch, seq: u64) -> StackCapture {
     let Some(tid) = watch.tid else {
         return StackCapture::Unavailable("the loop thread has no thread id".to_owned());
     };
-    let Some(ticket) = watch.slot.request(seq) else {
+    let still_under_way = || {
+        StackCapture::Unavailable(format!(
+            "the previous stack capture on the loop thread has not finished (it was given up \
+             on after {} s); the next report tries again",
+            FINISH_WITHIN.as_secs()
+        ))
+    };
+    let Some(modules) = tables.fresh() else {
         return StackCapture::Unavailable(
-            "an earlier stack capture on this loop thread never finished".to_owned(),
+            "the unwind tables of the loaded objects are not ready yet".to_owned(),
         );
+    };
+    if !watch.slot.prepare(&modules) {
+        return still_under_way();
+    }
+    let Some(ticket) = watch.slot.request(seq) else {
+        return still_under_way();
     };
     if let Err(err) = sys::signal_thread(tid, signal) {
         if watch.slot.withdraw(ticket) {
@@ -261,16 +296,17 @@ fn capture(watch: &Watch, seq: u64) -> StackCapture {
             signal_name(signal),
             DELIVER_WITHIN.as_millis()
         )),
+        Captured::Skipped(why) => StackCapture::Unavailable(why.reason().to_owned()),
         Captured::Unfinished => StackCapture::Unavailable(format!(
             "the loop thread began its stack capture but did not finish it within {} s \
-             (stuck in the unwinder?); this loop gets no more stack captures",
+             (descheduled or stopped meanwhile?); the next report tries again",
             FINISH_WITHIN.as_secs()
         )),
     }
 }
 
-/// The watchdog thread's body.
-fn run() {
+/// The watchdog thread's body, serving the loops of `shared`.
+fn run(shared: &'static Shared) {
     // On a helper thread, so the first looks are not late: a report made
     // meanwhile waits for the symbol tables (backtrace's lock), not longer.
     let warm = thread::Builder::new()
@@ -280,10 +316,13 @@ fn run() {
         log::debug!(target: LOG_TARGET, "symbol tables not preloaded: {err}");
     }
     let mut watched: Vec<Watched> = Vec::new();
+    if sys::STACK_CAPTURE {
+        shared.tables.start();
+    }
     let mut generation = u64::MAX;
     loop {
         {
-            let mut registry = registry();
+            let mut registry = registry(shared);
             loop {
                 let now = Instant::now();
                 if registry.generation != generation {
@@ -291,7 +330,8 @@ fn run() {
                     sync(&mut watched, &registry.watches, now);
                 }
                 let Some(next) = watched.iter().map(|w| w.next_look).min() else {
-                    registry = CHANGED
+                    registry = shared
+                        .changed
                         .wait(registry)
                         .unwrap_or_else(PoisonError::into_inner);
                     continue;
@@ -299,7 +339,8 @@ fn run() {
                 if next <= now {
                     break;
                 }
-                registry = CHANGED
+                registry = shared
+                    .changed
                     .wait_timeout(registry, next - now)
                     .unwrap_or_else(PoisonError::into_inner)
                     .0;
@@ -313,8 +354,9 @@ fn run() {
             }
             if let Some((run, blocked, number)) = w.look(now) {
                 // A bug here must not end the watchdog for every loop.
-                let reported =
-                    panic::catch_unwind(AssertUnwindSafe(|| w.report(run, blocked, number)));
+                let reported = panic::catch_unwind(AssertUnwindSafe(|| {
+                    w.report(run, blocked, number, &shared.tables)
+                }));
                 if reported.is_err() {
                     log::error!(target: LOG_TARGET, "the blocking watchdog failed to report a blocked loop");
                 }
