@@ -739,7 +739,10 @@ impl IOStream {
         let mut st = self.inner.st.borrow_mut();
         if let Some(cause) = &st.closed {
             return Poll::Ready(Err(match cause {
-                Some(cause) => io::Error::new(cause.kind(), cause.to_string()),
+                Some(cause) => match cause.raw_os_error() {
+                    Some(code) => io::Error::from_raw_os_error(code),
+                    None => io::Error::new(cause.kind(), cause.to_string()),
+                },
                 None => io::Error::new(io::ErrorKind::NotConnected, "closed while connecting"),
             }));
         }

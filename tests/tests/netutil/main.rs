@@ -8,6 +8,7 @@
 
 mod accept;
 mod bind;
+mod errors;
 mod iostream;
 mod resolver;
 mod subprocess;
