@@ -872,3 +872,63 @@ impl fmt::Debug for RecvFrom<'_> {
             .finish()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use futures::task::noop_waker;
+
+    fn poll<F: Future + Unpin>(future: &mut F) -> Poll<F::Output> {
+        let waker = noop_waker();
+        Pin::new(future).poll(&mut Context::from_waker(&waker))
+    }
+
+    #[test]
+    fn a_full_send_queue_holds_the_next_send_until_a_writable_edge() {
+        let ioloop = IOLoop::new().unwrap();
+        let options = UdpOptions::new().ioloop(&ioloop).max_send_queue(1);
+        let receiver = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        let to = receiver.local_addr().unwrap();
+        let socket = options.bind("127.0.0.1:0".parse().unwrap()).unwrap();
+        // As after a send that met a full kernel buffer.
+        socket.inner.st.borrow_mut().writable = false;
+
+        let mut first = socket.send_to(b"first", to);
+        assert!(poll(&mut first).is_pending());
+        assert_eq!(socket.send_queue_len(), 1, "queued");
+        let mut second = socket.send_to(b"second", to);
+        assert!(poll(&mut second).is_pending());
+        assert_eq!(socket.send_queue_len(), 1, "the queue is full: held back");
+        assert_eq!(socket.inner.st.borrow().room_wakers.len(), 1);
+
+        socket.inner.on_events(Events::WRITE);
+        assert_eq!(socket.send_queue_len(), 0, "flushed on the edge");
+        assert!(matches!(poll(&mut first), Poll::Ready(Ok(5))));
+        assert!(matches!(poll(&mut second), Poll::Ready(Ok(6))));
+
+        let mut buf = [0; 16];
+        let n = receiver.recv(&mut buf).unwrap();
+        assert_eq!(&buf[..n], b"first");
+        let n = receiver.recv(&mut buf).unwrap();
+        assert_eq!(&buf[..n], b"second");
+    }
+
+    #[test]
+    fn close_fails_queued_sends() {
+        let ioloop = IOLoop::new().unwrap();
+        let socket = UdpOptions::new()
+            .ioloop(&ioloop)
+            .bind("127.0.0.1:0".parse().unwrap())
+            .unwrap();
+        socket.inner.st.borrow_mut().writable = false;
+        let to = socket.local_addr().unwrap();
+        let mut send = socket.send_to(b"x", to);
+        assert!(poll(&mut send).is_pending());
+        socket.close();
+        assert!(matches!(
+            poll(&mut send),
+            Poll::Ready(Err(UdpError::Closed { .. }))
+        ));
+        assert!(socket.closed());
+    }
+}

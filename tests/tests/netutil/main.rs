@@ -14,5 +14,6 @@ mod resolver;
 mod subprocess;
 mod tcpclient;
 mod tcpserver;
+mod udp;
 mod unix;
 mod util;
