@@ -1,4 +1,4 @@
-//! # Guide: Tornado's `netutil`, `iostream`, `tcpserver`, `tcpclient` and `process` in Rust
+//! # Guide: Tornado's `netutil`, `iostream`, `tcpserver`, `tcpclient` and `process` (and asyncio's datagram endpoints) in Rust
 //!
 //! This module holds documentation only. It maps Tornado's networking
 //! modules to this crate, function by function, and says where Rust (or a
@@ -72,6 +72,19 @@
 //! |---|---|---|
 //! | `TCPClient(resolver=None)` | [`TCPClient::new`](crate::TCPClient::new), [`TCPClient::with_resolver`](crate::TCPClient::with_resolver) | |
 //! | `connect(host, port, af=AF_UNSPEC, ssl_options=None, max_buffer_size=None, source_ip=None, source_port=None, timeout=None)` | [`connect(host, port)`](crate::TCPClient::connect), [`connect_with(host, port, family, timeout)`](crate::TCPClient::connect_with) | Happy Eyeballs as Tornado's `_Connector`: the second family after [`SECONDARY_FAMILY_DELAY`](crate::SECONDARY_FAMILY_DELAY). Stream options through [`TCPClient::stream_options`](crate::TCPClient::stream_options). No TLS or source address yet. |
+//!
+//! ## UDP: asyncio's `create_datagram_endpoint`
+//!
+//! Tornado has no UDP; asyncio's datagram endpoint maps to [`UdpSocket`](crate::UdpSocket).
+//!
+//! | asyncio | here | notes |
+//! |---|---|---|
+//! | `loop.create_datagram_endpoint(factory, local_addr=.., reuse_port=..)` | [`UdpSocket::bind(addr)`](crate::UdpSocket::bind), [`UdpOptions`](crate::UdpOptions)`::new().reuse_address(..).reuse_port(..).only_v6(..).broadcast(..).bind(addr)` | IPv4 and IPv6; port 0 lets the kernel pick. Errors name the address. |
+//! | `create_datagram_endpoint(.., remote_addr=..)` | [`connect(peer)`](crate::UdpSocket::connect), then [`send`](crate::UdpSocket::send) and [`recv`](crate::UdpSocket::recv) | |
+//! | `transport.sendto(data, addr)` | [`send_to(&data, addr)`](crate::UdpSocket::send_to) → [`SendTo`](crate::SendTo) future, or [`send_to_then(data, addr, callback)`](crate::UdpSocket::send_to_then) | Sent at once when the kernel takes it; else queued, at most [`max_send_queue`](crate::UdpOptions::max_send_queue) datagrams, and a send that finds the queue full waits: back-pressure instead of asyncio's `pause_writing` and unbounded buffer. |
+//! | `protocol.datagram_received(data, addr)`, `error_received(exc)` | [`set_recv_callback`](crate::UdpSocket::set_recv_callback), or [`recv_from(&mut buf)`](crate::UdpSocket::recv_from) → [`RecvFrom`](crate::RecvFrom) future | One callback for both: `Ok((datagram, sender))` or `Err(UdpError)`. |
+//! | `ConnectionRefusedError`, `OSError(EMSGSIZE)` | [`UdpError::ConnectionRefused`](crate::UdpError::ConnectionRefused), [`UdpError::MessageTooLarge`](crate::UdpError::MessageTooLarge) | Typed, with the peer and length; converts into an `io::Error` of the same kind. |
+//! | `transport.close()` | [`close`](crate::UdpSocket::close) | Queued datagrams are dropped; their sends and waiting receives fail with [`UdpError::Closed`](crate::UdpError::Closed). |
 //!
 //! ## `tornado.process`
 //!

@@ -164,19 +164,22 @@ fn reuse_port_lets_two_sockets_share_a_port() {
 
 #[test]
 fn close_fails_waiting_receives_and_frees_the_port() {
-    let (err, addr) = run(|| async {
+    let (err, addr, waited) = run(|| async {
         let socket = UdpSocket::bind("127.0.0.1:0".parse().unwrap()).unwrap();
         let addr = socket.local_addr().unwrap();
         let closer = socket.clone();
         ioloop::IOLoop::current().add_callback(move || closer.close());
         let mut buf = [0; 8];
+        let started = std::time::Instant::now();
         let err = ioloop::timeout(WAIT, socket.recv_from(&mut buf))
             .await
             .expect("the close ends the wait")
             .unwrap_err();
-        (err, addr)
+        (err, addr, started.elapsed())
     });
     assert!(matches!(err, UdpError::Closed { .. }), "{err:?}");
+    // Woken by the close, not found closed when the time limit came.
+    assert!(waited < WAIT / 2, "waited {waited:?}");
     std::net::UdpSocket::bind(addr).expect("the port is free again");
 }
 
