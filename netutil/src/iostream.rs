@@ -1513,6 +1513,7 @@ read_future!(
 /// The write itself does not depend on this future: dropping it does not
 /// cancel anything. To fire and forget, drop it explicitly
 /// (`drop(stream.write(data))`; clippy flags `let _ =` on a future).
+#[must_use = "await the write to wait until the kernel has the bytes (back-pressure) and to see its error; drop(..) it to say you do not"]
 pub struct Write<'a> {
     stream: &'a IOStream,
     /// The `written` count that completes this write, or the error to give.
