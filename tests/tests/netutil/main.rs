@@ -7,6 +7,7 @@
 //! `util::start` or `util::run_until_idle`, each with a time limit.
 
 mod accept;
+mod backpressure;
 mod bind;
 mod errors;
 mod iostream;
