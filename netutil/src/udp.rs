@@ -333,6 +333,8 @@ struct Inner {
     /// Whether a receive callback is set (it may be out of `callback`,
     /// running).
     has_callback: std::cell::Cell<bool>,
+    /// The receive callback's buffer, allocated with the first callback.
+    recv_buf: RefCell<Vec<u8>>,
 }
 
 struct State {
@@ -423,6 +425,7 @@ impl UdpSocket {
             }),
             callback: RefCell::new(None),
             has_callback: std::cell::Cell::new(false),
+            recv_buf: RefCell::new(Vec::new()),
         });
         let weak: Weak<Inner> = Rc::downgrade(&inner);
         ioloop
@@ -658,7 +661,12 @@ impl Inner {
     /// Runs the receive callback on each waiting datagram, a batch at a
     /// time.
     fn deliver(&self) {
-        let mut buf = vec![0; MAX_DATAGRAM];
+        let Ok(mut buf) = self.recv_buf.try_borrow_mut() else {
+            return; // delivering already, further up the stack
+        };
+        if buf.is_empty() {
+            buf.resize(MAX_DATAGRAM, 0);
+        }
         for _ in 0..RECV_BATCH {
             if !self.has_callback.get() {
                 return;
