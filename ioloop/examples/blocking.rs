@@ -26,7 +26,15 @@ fn busy_wait_in_callback(how_long: Duration) {
     }
 }
 
-fn main() -> Result<(), Box<dyn std::error::Error>> {
+fn main() {
+    // Errors are printed for people (`Display`), not as `Debug` structures.
+    if let Err(err) = try_main() {
+        eprintln!("error: {err}");
+        std::process::exit(1);
+    }
+}
+
+fn try_main() -> Result<(), Box<dyn std::error::Error>> {
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("warn")).init();
     let ioloop = IOLoop::new()?;
     ioloop.set_blocking_log_threshold(Some(Duration::from_millis(100)))?;

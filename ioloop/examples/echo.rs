@@ -27,7 +27,15 @@ struct Connection {
 
 type Connections = Rc<RefCell<HashMap<RawFd, Connection>>>;
 
-fn main() -> Result<(), Box<dyn std::error::Error>> {
+fn main() {
+    // Errors are printed for people (`Display`), not as `Debug` structures.
+    if let Err(err) = try_main() {
+        eprintln!("error: {err}");
+        std::process::exit(1);
+    }
+}
+
+fn try_main() -> Result<(), Box<dyn std::error::Error>> {
     env_logger::init();
     let port: u16 = match std::env::args().nth(1) {
         Some(p) => p.parse().map_err(|e| format!("invalid port {p:?}: {e}"))?,

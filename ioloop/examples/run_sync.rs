@@ -17,7 +17,15 @@ async fn fetch(name: &'static str, millis: u64) -> String {
     format!("{name} ({millis} ms)")
 }
 
-fn main() -> Result<(), Box<dyn std::error::Error>> {
+fn main() {
+    // Errors are printed for people (`Display`), not as `Debug` structures.
+    if let Err(err) = try_main() {
+        eprintln!("error: {err}");
+        std::process::exit(1);
+    }
+}
+
+fn try_main() -> Result<(), Box<dyn std::error::Error>> {
     env_logger::init();
     let ioloop = IOLoop::new()?;
     let report = ioloop.run_sync(

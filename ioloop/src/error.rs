@@ -65,10 +65,9 @@ impl fmt::Display for Error {
 
 impl std::error::Error for Error {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        match self {
-            Error::Io(err) => Some(err),
-            _ => None,
-        }
+        // An `Io` error's message already ends with its cause's: a
+        // reporter printing the chain would print it twice.
+        None
     }
 }
 
@@ -99,37 +98,126 @@ impl From<Error> for io::Error {
     }
 }
 
-/// An `io::Error` of `kind` whose message names the file descriptor and the
-/// operation, keeping `source` as the cause.
+/// An `io::Error` whose message names the operation and the file
+/// descriptor: `"add_handler fd 7: Bad file descriptor (os error 9)"`.
 pub(crate) fn fd_error(op: &str, fd: i32, source: io::Error) -> io::Error {
-    io::Error::new(
-        source.kind(),
-        FdError {
-            op: op.to_owned(),
-            fd,
-            source,
-        },
-    )
+    ContextError::wrap(source, format_args!("{op} fd {fd}"))
 }
 
-/// The payload of the errors built by [`fd_error`].
+/// An error with what was being done when it happened (the address, fd or
+/// path), carried inside an `io::Error` by the functions of this crate and
+/// of `netutil`: `"connect to 127.0.0.1:8899: Connection refused (os error
+/// 111)"`.
+///
+/// The message says the context once and the cause once. The outer
+/// `io::Error` has the cause's [`kind`](io::Error::kind); its
+/// [`raw_os_error`](io::Error::raw_os_error) is `None`, since std keeps an
+/// OS error number only on an `io::Error` without a message of its own:
+/// read the number with [`raw_os_error`] (the free function) or
+/// [`ContextError::raw_os_error`]. The cause is not also given as the
+/// [`source`](std::error::Error::source), so an error reporter that prints
+/// the chain does not print the cause's text twice; it stays reachable
+/// through [`ContextError::cause`].
+///
+/// # Examples
+///
+/// ```
+/// use std::io;
+///
+/// let ioloop = ioloop::IOLoop::new()?;
+/// let err = ioloop.add_handler(-1, ioloop::Events::READ, |_, _| {}).unwrap_err();
+/// let context = ioloop::ContextError::find(&err).expect("a context error");
+/// assert_eq!(context.context(), "add_handler fd -1");
+/// assert_eq!(ioloop::raw_os_error(&err), Some(libc::EBADF));
+/// assert_eq!(err.kind(), io::Error::from_raw_os_error(libc::EBADF).kind());
+/// assert!(std::error::Error::source(&err).is_none());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug)]
-struct FdError {
-    op: String,
-    fd: i32,
-    source: io::Error,
+pub struct ContextError {
+    context: String,
+    cause: io::Error,
 }
 
-impl fmt::Display for FdError {
+impl ContextError {
+    /// `cause` inside an `io::Error` of the same kind whose message is
+    /// `"{context}: {cause}"`.
+    pub fn wrap(cause: io::Error, context: impl fmt::Display) -> io::Error {
+        io::Error::new(
+            cause.kind(),
+            ContextError {
+                context: context.to_string(),
+                cause,
+            },
+        )
+    }
+
+    /// The `ContextError` carried by `err`, if it carries one.
+    pub fn find(err: &io::Error) -> Option<&ContextError> {
+        err.get_ref()?.downcast_ref::<ContextError>()
+    }
+
+    /// What was being done, for example `"connect to 127.0.0.1:8899"`.
+    pub fn context(&self) -> &str {
+        &self.context
+    }
+
+    /// The error that happened (an OS error, or another `ContextError`).
+    pub fn cause(&self) -> &io::Error {
+        &self.cause
+    }
+
+    /// The kind of the cause.
+    pub fn kind(&self) -> io::ErrorKind {
+        self.cause.kind()
+    }
+
+    /// The OS error number of the cause, looking through nested
+    /// `ContextError`s.
+    pub fn raw_os_error(&self) -> Option<i32> {
+        raw_os_error(&self.cause)
+    }
+}
+
+impl fmt::Display for ContextError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} fd {}: {}", self.op, self.fd, self.source)
+        write!(f, "{}: {}", self.context, self.cause)
     }
 }
 
-impl std::error::Error for FdError {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        Some(&self.source)
+impl std::error::Error for ContextError {}
+
+/// The OS error number of `err`: [`io::Error::raw_os_error`], or, for an
+/// error that adds context ([`ContextError`]), wraps an [`Error::Io`], or
+/// gives an `io::Error` as its source, the number of the error inside.
+///
+/// # Examples
+///
+/// ```
+/// let refused = std::io::Error::from_raw_os_error(libc::ECONNREFUSED);
+/// let err = ioloop::ContextError::wrap(refused, "connect to 127.0.0.1:9");
+/// assert_eq!(err.raw_os_error(), None);
+/// assert_eq!(ioloop::raw_os_error(&err), Some(libc::ECONNREFUSED));
+/// ```
+pub fn raw_os_error(err: &io::Error) -> Option<i32> {
+    if let Some(code) = err.raw_os_error() {
+        return Some(code);
     }
+    let inner = err.get_ref()?;
+    if let Some(context) = inner.downcast_ref::<ContextError>() {
+        return raw_os_error(&context.cause);
+    }
+    if let Some(Error::Io(io)) = inner.downcast_ref::<Error>() {
+        return raw_os_error(io);
+    }
+    let mut source = inner.source();
+    while let Some(err) = source {
+        if let Some(io) = err.downcast_ref::<io::Error>() {
+            return raw_os_error(io);
+        }
+        source = err.source();
+    }
+    None
 }
 
 #[cfg(test)]
@@ -154,6 +242,21 @@ mod tests {
         );
         assert_eq!(err.kind(), io::ErrorKind::AlreadyExists);
         assert!(err.to_string().starts_with("add_handler fd 7: "), "{err}");
+    }
+
+    #[test]
+    fn context_errors_say_the_cause_once_and_keep_its_number() {
+        let err = fd_error("add_handler", 7, io::Error::from_raw_os_error(9));
+        let cause = io::Error::from_raw_os_error(9).to_string();
+        let message = err.to_string();
+        assert_eq!(message, format!("add_handler fd 7: {cause}"));
+        assert_eq!(message.matches(&cause).count(), 1, "{message}");
+        assert!(std::error::Error::source(&err).is_none());
+        assert_eq!(raw_os_error(&err), Some(9));
+        assert_eq!(err.kind(), io::Error::from_raw_os_error(9).kind());
+        let twice = ContextError::wrap(err, "outer");
+        assert_eq!(raw_os_error(&twice), Some(9));
+        assert_eq!(raw_os_error(&Error::Io(twice).into()), Some(9));
     }
 
     fn libc_eintr() -> i32 {

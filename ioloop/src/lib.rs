@@ -174,7 +174,7 @@ pub mod guide;
 pub mod watchdog;
 
 pub use crate::deadline::{Deadline, InvalidDeadline};
-pub use crate::error::Error;
+pub use crate::error::{ContextError, Error, raw_os_error};
 pub use crate::events::Events;
 pub use crate::exception::{CallbackKind, CallbackPanic};
 pub use crate::executor::{Executor, ExecutorFuture, ThreadPool};

@@ -43,7 +43,15 @@ async fn echo(stream: IOStream, peer: PeerAddr) {
     stream.close();
 }
 
-fn main() -> Result<(), Box<dyn std::error::Error>> {
+fn main() {
+    // Errors are printed for people (`Display`), not as `Debug` structures.
+    if let Err(err) = try_main() {
+        eprintln!("error: {err}");
+        std::process::exit(1);
+    }
+}
+
+fn try_main() -> Result<(), Box<dyn std::error::Error>> {
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
     let mut args = std::env::args().skip(1);
     let port: u16 = match args.next() {

@@ -62,7 +62,15 @@ async fn run(script: String) -> std::io::Result<ExitStatus> {
     child.wait_for_exit().await
 }
 
-fn main() -> Result<(), Box<dyn std::error::Error>> {
+fn main() {
+    // Errors are printed for people (`Display`), not as `Debug` structures.
+    if let Err(err) = try_main() {
+        eprintln!("error: {err}");
+        std::process::exit(1);
+    }
+}
+
+fn try_main() -> Result<(), Box<dyn std::error::Error>> {
     env_logger::init();
     let script = std::env::args()
         .nth(1)

@@ -12,7 +12,7 @@ use std::path::Path;
 
 use socket2::{Domain, Protocol, SockAddr, Socket, Type};
 
-use crate::error::{context, os_error};
+use crate::error::context;
 
 /// The default listen backlog: the kernel's queue of connections not yet
 /// accepted. Tornado's is 128; Linux has allowed 4096 since 5.4 (and clamps
@@ -194,7 +194,7 @@ impl BindOptions {
                 Err(err)
                     if addr.is_ipv6()
                         && address == Some("localhost")
-                        && os_error(&err) == Some(libc::EADDRNOTAVAIL) =>
+                        && ioloop::raw_os_error(&err) == Some(libc::EADDRNOTAVAIL) =>
                 {
                     log::debug!(target: "netutil", "skipping {addr} for localhost: {err}");
                     continue;

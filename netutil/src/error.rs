@@ -14,7 +14,10 @@ use std::sync::Arc;
 /// and otherwise the error that closed it: a reset (`ConnectionReset`),
 /// the peer's end of file (`UnexpectedEof`), a full buffer, and so on. The
 /// outer `io::Error` has the cause's kind (or `NotConnected` for a local
-/// close), and its [`source`](std::error::Error::source) is the cause.
+/// close), and its message ends with the cause's; the cause is not also
+/// its [`source`](std::error::Error::source), so that a reporter printing
+/// the chain says it once. [`raw_os_error`](StreamClosedError::raw_os_error)
+/// gives the cause's OS error number.
 ///
 /// # Examples
 ///
@@ -51,6 +54,12 @@ impl StreamClosedError {
         self.cause.as_deref()
     }
 
+    /// The OS error number of the cause, if it has one (looking through
+    /// the context the cause may carry).
+    pub fn raw_os_error(&self) -> Option<i32> {
+        ioloop::raw_os_error(self.cause.as_deref()?)
+    }
+
     /// The descriptor the stream had (closed now; for messages only).
     pub fn fd(&self) -> RawFd {
         self.fd
@@ -80,51 +89,9 @@ impl fmt::Display for StreamClosedError {
     }
 }
 
-impl StdError for StreamClosedError {
-    fn source(&self) -> Option<&(dyn StdError + 'static)> {
-        self.cause
-            .as_deref()
-            .map(|c| c as &(dyn StdError + 'static))
-    }
-}
+impl StdError for StreamClosedError {}
 
-/// An OS error with what was being done: `"bind 127.0.0.1:80: permission
-/// denied (os error 13)"`. The kind is the source's; the source is kept.
-#[derive(Debug)]
-struct Context {
-    what: String,
-    source: io::Error,
-}
-
-impl fmt::Display for Context {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}: {}", self.what, self.source)
-    }
-}
-
-impl StdError for Context {
-    fn source(&self) -> Option<&(dyn StdError + 'static)> {
-        Some(&self.source)
-    }
-}
-
-/// `err` with `what` in front of its message, keeping its kind and the
-/// original error as its source.
+/// `err` with `what` in front of its message: see [`ioloop::ContextError`].
 pub(crate) fn context(err: io::Error, what: impl fmt::Display) -> io::Error {
-    io::Error::new(
-        err.kind(),
-        Context {
-            what: what.to_string(),
-            source: err,
-        },
-    )
-}
-
-/// The OS error number inside `err`, looking through [`context`] wrappers.
-pub(crate) fn os_error(err: &io::Error) -> Option<i32> {
-    if let Some(code) = err.raw_os_error() {
-        return Some(code);
-    }
-    let inner = err.get_ref()?.downcast_ref::<Context>()?;
-    os_error(&inner.source)
+    ioloop::ContextError::wrap(err, what)
 }

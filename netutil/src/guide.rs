@@ -1,4 +1,4 @@
-//! # Guide: Tornado's `netutil`, `iostream`, `tcpserver`, `tcpclient` and `process` in Rust
+//! # Guide: Tornado's `netutil`, `iostream`, `tcpserver`, `tcpclient` and `process` (and asyncio's datagram endpoints) in Rust
 //!
 //! This module holds documentation only. It maps Tornado's networking
 //! modules to this crate, function by function, and says where Rust (or a
@@ -24,7 +24,7 @@
 //!
 //! | Tornado | here | notes |
 //! |---|---|---|
-//! | `IOStream(socket, max_buffer_size=None, read_chunk_size=None, max_write_buffer_size=None)` | [`IOStream::new(fd)`](crate::IOStream::new), [`StreamOptions`](crate::StreamOptions)`::new().max_buffer_size(..).read_chunk_size(..).max_write_buffer_size(..).build(fd)` | Any stream descriptor: TCP or Unix socket, pipe (`ChildStdout`, …). The write buffer is bounded by default (100 MiB; Tornado's is unlimited). The stream owns the descriptor; clones share it. |
+//! | `IOStream(socket, max_buffer_size=None, read_chunk_size=None, max_write_buffer_size=None)` | [`IOStream::new(fd)`](crate::IOStream::new), [`StreamOptions`](crate::StreamOptions)`::new().max_buffer_size(..).read_chunk_size(..).max_write_buffer_size(..).build(fd)` | Any stream descriptor: TCP or Unix socket, pipe (`ChildStdout`, …). Smaller limits by default: 4 MiB read ([`DEFAULT_MAX_BUFFER_SIZE`](crate::DEFAULT_MAX_BUFFER_SIZE); Tornado 100 MB) and 1 MiB of writes not yet flushed ([`DEFAULT_MAX_WRITE_BUFFER_SIZE`](crate::DEFAULT_MAX_WRITE_BUFFER_SIZE); Tornado unlimited), where a write into an empty buffer is always taken. The stream owns the descriptor; clones share it. |
 //! | `PipeIOStream(fd)` | [`IOStream::new`](crate::IOStream::new) | One type for sockets and pipes. |
 //! | `read_until(delimiter, max_bytes=None)` | [`read_until(delimiter, max_bytes)`](crate::IOStream::read_until) | `async`; fails and closes when the delimiter is not within `max_bytes`, as Tornado (`UnsatisfiableReadError` → `InvalidData`). Copy-free variant: [`fill_until`](crate::IOStream::fill_until) + [`with_buffer`](crate::IOStream::with_buffer) + [`consume`](crate::IOStream::consume). |
 //! | `read_until_regex(regex, max_bytes)` | none | Use [`read_more`](crate::IOStream::read_more) and match on [`with_buffer`](crate::IOStream::with_buffer). |
@@ -32,7 +32,7 @@
 //! | `read_into(buf, partial=False)` | [`read_into(&mut buf, partial)`](crate::IOStream::read_into) | Large reads with nothing buffered go straight into `buf`. |
 //! | `read_until_close()` | [`read_until_close`](crate::IOStream::read_until_close) | Gives the data on end of file; on a reset or other error it fails (Tornado resolves with the data regardless), leaving the data buffered. |
 //! | `streaming_callback` arguments (4.x) | [`read_more`](crate::IOStream::read_more) in a loop | |
-//! | `write(data)` → `Future` | [`write(&data)`](crate::IOStream::write) → [`Write`](crate::Write) future; [`write_vectored`](crate::IOStream::write_vectored) | The write is attempted at once, straight from `data`; only what the kernel refuses is copied. The future completes when the bytes reached the kernel, as Tornado's. Overflowing `max_write_buffer_size` is an `InvalidInput` error and writes nothing (`StreamBufferFullError`). |
+//! | `write(data)` → `Future` | [`write(&data)`](crate::IOStream::write) → [`Write`](crate::Write) future; [`write_vectored`](crate::IOStream::write_vectored) | The write is attempted at once, straight from `data`; only what the kernel refuses is copied. The future completes when the bytes reached the kernel, as Tornado's. Overflowing `max_write_buffer_size` with bytes already queued is an `InvalidInput` error and writes nothing (`StreamBufferFullError`); awaiting each write is the back-pressure. |
 //! | `close(exc_info=False)` | [`close`](crate::IOStream::close) | Idempotent; pending reads and writes fail with [`StreamClosedError`](crate::StreamClosedError). |
 //! | `closed()` | [`closed`](crate::IOStream::closed) | |
 //! | `error` | [`close_reason`](crate::IOStream::close_reason) | The [`StreamClosedError`](crate::StreamClosedError) with its cause (`None` for a local close). |
@@ -72,6 +72,19 @@
 //! |---|---|---|
 //! | `TCPClient(resolver=None)` | [`TCPClient::new`](crate::TCPClient::new), [`TCPClient::with_resolver`](crate::TCPClient::with_resolver) | |
 //! | `connect(host, port, af=AF_UNSPEC, ssl_options=None, max_buffer_size=None, source_ip=None, source_port=None, timeout=None)` | [`connect(host, port)`](crate::TCPClient::connect), [`connect_with(host, port, family, timeout)`](crate::TCPClient::connect_with) | Happy Eyeballs as Tornado's `_Connector`: the second family after [`SECONDARY_FAMILY_DELAY`](crate::SECONDARY_FAMILY_DELAY). Stream options through [`TCPClient::stream_options`](crate::TCPClient::stream_options). No TLS or source address yet. |
+//!
+//! ## UDP: asyncio's `create_datagram_endpoint`
+//!
+//! Tornado has no UDP; asyncio's datagram endpoint maps to [`UdpSocket`](crate::UdpSocket).
+//!
+//! | asyncio | here | notes |
+//! |---|---|---|
+//! | `loop.create_datagram_endpoint(factory, local_addr=.., reuse_port=..)` | [`UdpSocket::bind(addr)`](crate::UdpSocket::bind), [`UdpOptions`](crate::UdpOptions)`::new().reuse_address(..).reuse_port(..).only_v6(..).broadcast(..).bind(addr)` | IPv4 and IPv6; port 0 lets the kernel pick. Errors name the address. |
+//! | `create_datagram_endpoint(.., remote_addr=..)` | [`connect(peer)`](crate::UdpSocket::connect), then [`send`](crate::UdpSocket::send) and [`recv`](crate::UdpSocket::recv) | |
+//! | `transport.sendto(data, addr)` | [`send_to(&data, addr)`](crate::UdpSocket::send_to) → [`SendTo`](crate::SendTo) future, or [`send_to_then(data, addr, callback)`](crate::UdpSocket::send_to_then) | Sent at once when the kernel takes it; else queued, at most [`max_send_queue`](crate::UdpOptions::max_send_queue) datagrams, and a send that finds the queue full waits: back-pressure instead of asyncio's `pause_writing` and unbounded buffer. |
+//! | `protocol.datagram_received(data, addr)`, `error_received(exc)` | [`set_recv_callback`](crate::UdpSocket::set_recv_callback), or [`recv_from(&mut buf)`](crate::UdpSocket::recv_from) → [`RecvFrom`](crate::RecvFrom) future | One callback for both: `Ok((datagram, sender))` or `Err(UdpError)`. |
+//! | `ConnectionRefusedError`, `OSError(EMSGSIZE)` | [`UdpError::ConnectionRefused`](crate::UdpError::ConnectionRefused), [`UdpError::MessageTooLarge`](crate::UdpError::MessageTooLarge) | Typed, with the peer and length; converts into an `io::Error` of the same kind. |
+//! | `transport.close()` | [`close`](crate::UdpSocket::close) | Queued datagrams are dropped; their sends and waiting receives fail with [`UdpError::Closed`](crate::UdpError::Closed). |
 //!
 //! ## `tornado.process`
 //!

@@ -25,13 +25,23 @@ use crate::buffer::{ReadBuffer, WriteBuffer};
 use crate::error::{StreamClosedError, context};
 use crate::sys;
 
-/// The default [`StreamOptions::max_buffer_size`]: 100 MiB, Tornado's.
-pub const DEFAULT_MAX_BUFFER_SIZE: usize = 100 * 1024 * 1024;
+/// The default [`StreamOptions::max_buffer_size`]: 4 MiB (Tornado's is
+/// 100 MB).
+///
+/// The read buffer only grows to satisfy a read (a `read_until` whose
+/// delimiter has not come, a large `read_bytes`), so this is the largest
+/// message a read may ask for, and what a peer that never sends the
+/// delimiter can make a server hold per connection.
+pub const DEFAULT_MAX_BUFFER_SIZE: usize = 4 * 1024 * 1024;
 /// The default [`StreamOptions::read_chunk_size`]: 64 KiB, Tornado's.
 pub const DEFAULT_READ_CHUNK_SIZE: usize = 64 * 1024;
-/// The default [`StreamOptions::max_write_buffer_size`]: 100 MiB (Tornado's
+/// The default [`StreamOptions::max_write_buffer_size`]: 1 MiB (Tornado's
 /// is unlimited).
-pub const DEFAULT_MAX_WRITE_BUFFER_SIZE: usize = 100 * 1024 * 1024;
+///
+/// Writes that are awaited one at a time never meet it (a write into an
+/// empty buffer is always taken); it bounds what writes not awaited can
+/// pile up for a slow reader.
+pub const DEFAULT_MAX_WRITE_BUFFER_SIZE: usize = 1024 * 1024;
 
 /// A [`read_into`](IOStream::read_into) this large (or larger) with an empty
 /// buffer reads straight into the caller's buffer; a smaller one reads a
@@ -83,8 +93,9 @@ impl StreamOptions {
         StreamOptions::default()
     }
 
-    /// The most bytes the read buffer holds (at least 1). A read that
-    /// cannot complete within it fails, and closes the stream.
+    /// The most bytes the read buffer holds (at least 1; default
+    /// [`DEFAULT_MAX_BUFFER_SIZE`]). A read that cannot complete within it
+    /// fails, and closes the stream.
     pub fn max_buffer_size(mut self, bytes: usize) -> StreamOptions {
         self.max_buffer_size = bytes.max(1);
         self
@@ -96,8 +107,12 @@ impl StreamOptions {
         self
     }
 
-    /// The most bytes waiting to be written (at least 1). A write that
-    /// would exceed it fails, writing nothing, and the stream stays open.
+    /// The most bytes waiting to be written (at least 1; default
+    /// [`DEFAULT_MAX_WRITE_BUFFER_SIZE`]). A write that would take the
+    /// buffer past it fails, writing nothing, and the stream stays open;
+    /// but a write into an empty buffer is always taken, however large,
+    /// so a writer that awaits each [`write`](IOStream::write) (the
+    /// back-pressure way to write) never fails on it.
     pub fn max_write_buffer_size(mut self, bytes: usize) -> StreamOptions {
         self.max_write_buffer_size = bytes.max(1);
         self
@@ -739,7 +754,10 @@ impl IOStream {
         let mut st = self.inner.st.borrow_mut();
         if let Some(cause) = &st.closed {
             return Poll::Ready(Err(match cause {
-                Some(cause) => io::Error::new(cause.kind(), cause.to_string()),
+                Some(cause) => match cause.raw_os_error() {
+                    Some(code) => io::Error::from_raw_os_error(code),
+                    None => io::Error::new(cause.kind(), cause.to_string()),
+                },
                 None => io::Error::new(io::ErrorKind::NotConnected, "closed while connecting"),
             }));
         }
@@ -897,14 +915,16 @@ impl IOStream {
     /// `data`, without a copy); the rest is copied into the write buffer
     /// and sent when the descriptor is writable, even if the returned
     /// future is dropped. The future completes when the last byte of
-    /// `data` has been handed to the kernel.
+    /// `data` has been handed to the kernel, as Tornado's: awaiting each
+    /// write before the next keeps at most one write's bytes buffered
+    /// however slowly the peer reads.
     ///
     /// # Errors
     ///
     /// The future gives:
-    /// * `InvalidInput` if the queued bytes would exceed
-    ///   [`StreamOptions::max_write_buffer_size`]; nothing is written and
-    ///   the stream stays open;
+    /// * `InvalidInput` if bytes are already queued and with `data` they
+    ///   would exceed [`StreamOptions::max_write_buffer_size`]; nothing is
+    ///   written and the stream stays open;
     /// * a [`StreamClosedError`] if the stream is or becomes closed before
     ///   the data is flushed (a write error such as `EPIPE` closes it).
     pub fn write(&self, data: &[u8]) -> Write<'_> {
@@ -934,7 +954,7 @@ impl IOStream {
         }
         let total: usize = bufs.iter().map(|b| b.len()).sum();
         let queued = st.wbuf.len();
-        if queued.saturating_add(total) > inner.max_write_buffer_size {
+        if queued > 0 && queued.saturating_add(total) > inner.max_write_buffer_size {
             return Err(io::Error::new(
                 io::ErrorKind::InvalidInput,
                 format!(
@@ -1510,6 +1530,7 @@ read_future!(
 /// The write itself does not depend on this future: dropping it does not
 /// cancel anything. To fire and forget, drop it explicitly
 /// (`drop(stream.write(data))`; clippy flags `let _ =` on a future).
+#[must_use = "await the write to wait until the kernel has the bytes (back-pressure) and to see its error; drop(..) it to say you do not"]
 pub struct Write<'a> {
     stream: &'a IOStream,
     /// The `written` count that completes this write, or the error to give.

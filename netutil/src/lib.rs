@@ -45,6 +45,8 @@
 //! * Streams: [`IOStream`] (and [`StreamOptions`]), with
 //!   [`StreamClosedError`] saying why a stream closed.
 //! * Servers and clients: [`TCPServer`], [`TCPClient`].
+//! * Datagrams: [`UdpSocket`] (and [`UdpOptions`]), with [`UdpError`]
+//!   for the failures a caller branches on.
 //! * Processes: [`fork_processes`], [`task_id`]; [`Subprocess`] (and
 //!   [`SubprocessOptions`]), a child process with its pipes as streams
 //!   and its exit as a future ([`WaitForExit`], [`CalledProcessError`]).
@@ -69,6 +71,7 @@ mod subprocess;
 mod sys;
 mod tcpclient;
 mod tcpserver;
+mod udp;
 
 pub mod guide;
 
@@ -89,4 +92,5 @@ pub use crate::resolver::{
 pub use crate::subprocess::{CalledProcessError, Subprocess, SubprocessOptions, WaitForExit};
 pub use crate::tcpclient::{SECONDARY_FAMILY_DELAY, TCPClient};
 pub use crate::tcpserver::TCPServer;
+pub use crate::udp::{DEFAULT_MAX_SEND_QUEUE, RecvFrom, SendTo, UdpError, UdpOptions, UdpSocket};
 pub use ioloop;

@@ -324,9 +324,20 @@ impl Exit {
         }
     }
 
-    /// The error of an unwatched exit, anew for each caller.
+    /// The error of an unwatched exit, anew for each caller, with the same
+    /// message and OS error number.
     fn unwatched_error(err: &io::Error) -> io::Error {
-        io::Error::new(err.kind(), err.to_string())
+        let message = err.to_string();
+        if let Some(code) = ioloop::raw_os_error(err) {
+            let os = io::Error::from_raw_os_error(code);
+            let what = message
+                .strip_suffix(&os.to_string())
+                .and_then(|what| what.strip_suffix(": "));
+            if let Some(what) = what {
+                return context(os, what);
+            }
+        }
+        io::Error::new(err.kind(), message)
     }
 
     fn called_process_error(&self, status: ExitStatus) -> io::Error {
@@ -732,3 +743,20 @@ impl fmt::Display for CalledProcessError {
 }
 
 impl StdError for CalledProcessError {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_unwatched_exit_error_keeps_its_message_and_os_error_number() {
+        let first = context(
+            context(io::Error::from_raw_os_error(libc::EMFILE), "pidfd for 42"),
+            "subprocess `sleep` (pid 42): no exit watcher",
+        );
+        let again = Exit::unwatched_error(&first);
+        assert_eq!(again.to_string(), first.to_string());
+        assert_eq!(ioloop::raw_os_error(&again), Some(libc::EMFILE));
+        assert_eq!(again.kind(), first.kind());
+    }
+}

@@ -51,13 +51,8 @@ fn h2_a_negative_or_closed_fd_is_an_error() {
     // a close could be taken at once by a test on another thread).
     let fd = util::sys::never_open_fd();
     let err = ioloop.add_handler(fd, Events::READ, |_, _| {}).unwrap_err();
-    // The OS error is the source of the error naming the fd.
-    let os_error = err
-        .get_ref()
-        .and_then(|e| e.source())
-        .and_then(|e| e.downcast_ref::<io::Error>())
-        .and_then(io::Error::raw_os_error);
-    assert_eq!(os_error, Some(libc::EBADF), "{err}");
+    // The error naming the fd keeps the OS error's number.
+    assert_eq!(ioloop::raw_os_error(&err), Some(libc::EBADF), "{err}");
     assert!(err.to_string().contains(&format!("fd {fd}")), "{err}");
     assert!(ioloop.remove_handler(fd).is_none(), "nothing left behind");
 }

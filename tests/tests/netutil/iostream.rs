@@ -20,6 +20,16 @@ fn pair() -> (IOStream, IOStream) {
     (IOStream::new(a).unwrap(), IOStream::new(b).unwrap())
 }
 
+/// A connected pair whose reads may ask for, and whose writes not yet
+/// flushed may hold, up to 16 MB (the defaults are 4 MiB and 1 MiB).
+fn big_pair() -> (IOStream, IOStream) {
+    let (a, b) = UnixStream::pair().unwrap();
+    let options = StreamOptions::new()
+        .max_buffer_size(16_000_000)
+        .max_write_buffer_size(16_000_000);
+    (options.build(a).unwrap(), options.build(b).unwrap())
+}
+
 /// The cause's kind of a stream-closed error (`None` for a local close).
 fn closed_cause(err: &io::Error) -> Option<ErrorKind> {
     let closed =
@@ -202,7 +212,7 @@ fn one_read_at_a_time() {
 #[test]
 fn large_writes_are_flow_controlled_and_arrive_intact() {
     run(|| async {
-        let (a, b) = pair();
+        let (a, b) = big_pair();
         let data: Vec<u8> = (0..8_000_000u32).map(|i| (i * 7 % 256) as u8).collect();
         let write = a.write(&data);
         assert!(a.writing(), "the kernel did not take 8 MB at once");
@@ -216,7 +226,7 @@ fn large_writes_are_flow_controlled_and_arrive_intact() {
 #[test]
 fn queued_writes_complete_in_order_and_vectored_writes_join() {
     run(|| async {
-        let (a, b) = pair();
+        let (a, b) = big_pair();
         let big = vec![1u8; 3_000_000];
         let w1 = a.write(&big);
         let w2 = a.write_vectored(&[

@@ -7,11 +7,14 @@
 //! `util::start` or `util::run_until_idle`, each with a time limit.
 
 mod accept;
+mod backpressure;
 mod bind;
+mod errors;
 mod iostream;
 mod resolver;
 mod subprocess;
 mod tcpclient;
 mod tcpserver;
+mod udp;
 mod unix;
 mod util;

@@ -153,7 +153,15 @@ fn a_large_payload_through_cat_written_and_read_by_two_tasks() {
     const SIZE: usize = 4 << 20;
     run(|| async {
         let payload: Vec<u8> = (0..SIZE).map(|i| (i % 251) as u8).collect();
-        let cat = cat();
+        // The whole output is read at once: over the default read limit.
+        let cat = SubprocessOptions::new()
+            .stream_options(StreamOptions::new().max_buffer_size(2 * SIZE))
+            .spawn(
+                Command::new("cat")
+                    .stdin(Stdio::piped())
+                    .stdout(Stdio::piped()),
+            )
+            .unwrap();
         let ioloop = IOLoop::current();
         let stdin = cat.stdin().unwrap().clone();
         let expected = payload.clone();
