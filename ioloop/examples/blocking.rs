@@ -28,12 +28,19 @@ fn busy_wait_in_callback(how_long: Duration) {
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("warn")).init();
+    let block = match std::env::args().nth(1) {
+        Some(ms) => Duration::from_millis(ms.parse()?),
+        None => Duration::from_millis(500),
+    };
     let ioloop = IOLoop::new()?;
     ioloop.set_blocking_log_threshold(Some(Duration::from_millis(100)))?;
-    println!("blocking the loop for 500 ms under a 100 ms watchdog threshold...");
+    println!(
+        "blocking the loop for {} ms under a 100 ms watchdog threshold...",
+        block.as_millis()
+    );
     let l = ioloop.clone();
     ioloop.add_callback(move || {
-        busy_wait_in_callback(Duration::from_millis(500));
+        busy_wait_in_callback(block);
         // Run on a little, so the watchdog sees the callback return.
         let stop = l.clone();
         l.call_later(Duration::from_millis(100), move || stop.stop());
