@@ -10,7 +10,7 @@ use crate::watchdog::symbolize::{Job, Symbolizer, Then};
 
 /// How long [`BlockingAction::Abort`] waits for the stack's symbols
 /// before it aborts anyway.
-const SYMBOLS_BEFORE_ABORT: Duration = Duration::from_secs(2);
+const SYMBOLS_BEFORE_ABORT: Duration = Duration::from_secs(5);
 
 /// What the blocking watchdog does when a callback runs longer than the
 /// threshold: the `action` of
@@ -76,7 +76,7 @@ pub enum BlockingAction {
     Log,
     /// Log the report with `log::error!` (and print it to standard error
     /// if no logger takes it) and flush the logger, then the symbolised
-    /// stack as a second record if it is ready within 2 s, then end the
+    /// stack as a second record if it is ready within 5 s, then end the
     /// process with [`std::process::abort`]: the equivalent of Tornado's
     /// `action=None`.
     /// The resulting `SIGABRT` leaves a core dump, where enabled, holding
