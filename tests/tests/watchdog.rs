@@ -28,6 +28,7 @@ use std::time::{Duration, Instant};
 use ioloop::{BlockingAction, BlockingReport, CallbackKind, IOLoop, MakeCurrent, StackCapture};
 
 use harness::sys;
+use integration_tests::TestLoop;
 
 const THRESHOLD: Duration = Duration::from_millis(100);
 /// How long a stuck callback waits for its report before giving up.
@@ -138,11 +139,14 @@ fn main() {
 
 // ----- helpers -------------------------------------------------------------
 
-fn new_loop() -> IOLoop {
-    IOLoop::builder()
-        .make_current(MakeCurrent::Never)
-        .build()
-        .expect("loop")
+/// A loop whose callback panics fail the test (see [`TestLoop`]).
+fn new_loop() -> TestLoop {
+    TestLoop::watch(
+        IOLoop::builder()
+            .make_current(MakeCurrent::Never)
+            .build()
+            .expect("loop"),
+    )
 }
 
 /// An action that sends every report to the returned receiver and raises
@@ -268,9 +272,25 @@ fn a_stuck_callback_is_reported_while_it_runs_with_its_stack() {
     // The capture's own frames (signal action, signal-hook) are dropped.
     assert!(!stack_has(&report, "signal_hook_registry"), "{report}");
     assert!(!stack_has(&report, "on_capture_signal"), "{report}");
+    // A custom action gets the symbolised report; each frame keeps its
+    // object and offset.
+    assert!(report.is_symbolized(), "{report}");
+    let program = std::env::current_exe().unwrap();
+    assert!(
+        report
+            .frames()
+            .iter()
+            .any(|f| f.object() == Some(program.as_path()) && f.offset().is_some()),
+        "{:?}",
+        report.frames()
+    );
     let text = report.to_string();
     assert!(text.contains("busy_wait_until_reported"), "{text}");
     assert!(text.contains(&format!("watchdog.rs:{line}")), "{text}");
+    assert!(
+        text.contains(&format!("[blocked callback {}, report 1]", report.callback())),
+        "{text}"
+    );
 }
 
 fn the_log_action_warns_with_the_blocking_function_in_the_stack() {
