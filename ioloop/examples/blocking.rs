@@ -6,9 +6,19 @@
 //! RUST_LOG=warn cargo run -p ioloop --example blocking
 //! ```
 //!
-//! The warning names `busy_wait_in_callback`, where the loop is stuck; as
-//! the callback keeps running, it is reported again at about 200 and
-//! 400 ms. With `RUST_LOG=info`, a last record says when it returned.
+//! Each warning is logged at once, with the stack as raw frames
+//! (`blocking+0x1a2b3`); as the callback keeps running, it is reported
+//! again at about 200 and 400 ms. The symbolised stack, which names
+//! `busy_wait_in_callback` where the loop is stuck, follows in a second
+//! record with the same `[blocked callback N, report M]` tag: in a debug
+//! build, reading the debug information first takes a second or more, so
+//! block longer to see it (the argument is in milliseconds):
+//!
+//! ```text
+//! RUST_LOG=warn cargo run -p ioloop --example blocking -- 3000
+//! ```
+//!
+//! With `RUST_LOG=info`, a last record says when the callback returned.
 
 use std::hint::black_box;
 use std::time::{Duration, Instant};

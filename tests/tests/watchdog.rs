@@ -288,7 +288,10 @@ fn a_stuck_callback_is_reported_while_it_runs_with_its_stack() {
     assert!(text.contains("busy_wait_until_reported"), "{text}");
     assert!(text.contains(&format!("watchdog.rs:{line}")), "{text}");
     assert!(
-        text.contains(&format!("[blocked callback {}, report 1]", report.callback())),
+        text.contains(&format!(
+            "[blocked callback {}, report 1]",
+            report.callback()
+        )),
         "{text}"
     );
 }
@@ -929,7 +932,12 @@ fn a_report_is_logged_while_the_callback_runs_even_if_symbols_never_come() {
         "{:?}\n{stderr}",
         reported - started
     );
-    let report = &child.seen.iter().find(|(_, l)| l.contains("ioloop blocked")).unwrap().1;
+    let report = &child
+        .seen
+        .iter()
+        .find(|(_, l)| l.contains("ioloop blocked"))
+        .unwrap()
+        .1;
     assert!(
         report.contains("registered at tests/tests/watchdog.rs:")
             && report.contains("[blocked callback ")
@@ -949,7 +957,11 @@ fn the_abort_action_prints_the_report_and_aborts_even_if_symbols_never_come() {
     let mut child = Child::spawn("abort-with-symbols-held");
     let status = child.exit_status(Instant::now() + LIMIT * 4);
     let stderr = child.stderr();
-    assert_eq!(status.and_then(|s| s.signal()), Some(libc::SIGABRT), "{status:?}\n{stderr}");
+    assert_eq!(
+        status.and_then(|s| s.signal()),
+        Some(libc::SIGABRT),
+        "{status:?}\n{stderr}"
+    );
     assert!(
         stderr.contains("ioloop blocked for at least")
             && stderr.contains("aborting (BlockingAction::Abort)"),

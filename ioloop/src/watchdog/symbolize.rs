@@ -5,8 +5,8 @@
 //! first time it can take a second or more in a large debug build).
 
 use std::panic::{self, AssertUnwindSafe};
-use std::sync::mpsc::{self, Sender, SyncSender};
 use std::sync::Arc;
+use std::sync::mpsc::{self, Sender, SyncSender};
 use std::thread;
 
 use crate::watchdog::LOG_TARGET;
@@ -130,7 +130,11 @@ pub(crate) fn symbolize(raw: &[StackFrame]) -> Vec<StackFrame> {
         // `resolve` looks up the address before the one it is given, the
         // call instruction of a return address; the innermost frame's
         // address is the interrupted instruction itself.
-        let lookup = if i == 0 { frame.ip.wrapping_add(1) } else { frame.ip };
+        let lookup = if i == 0 {
+            frame.ip.wrapping_add(1)
+        } else {
+            frame.ip
+        };
         let before = frames.len();
         backtrace::resolve(std::ptr::without_provenance_mut(lookup), |symbol| {
             frames.push(StackFrame {
