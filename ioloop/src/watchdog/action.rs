@@ -87,7 +87,9 @@ pub enum BlockingAction {
 }
 
 impl BlockingAction {
-    /// An action that calls `f` with each report, on the watchdog thread.
+    /// An action that calls `f` once per report, with its stack
+    /// symbolised, on the watchdog's symbolisation thread (see the
+    /// `# Semantics` above).
     pub fn custom<F>(f: F) -> BlockingAction
     where
         F: Fn(&BlockingReport) + Send + Sync + 'static,

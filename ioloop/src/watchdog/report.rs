@@ -10,9 +10,8 @@ use std::time::Duration;
 use crate::exception::CallbackKind;
 
 /// A loop blocked by one callback, timeout or handler for longer than the
-/// threshold, as the blocking watchdog saw it: given to the
-/// [`BlockingAction`](crate::BlockingAction) on the watchdog thread while
-/// the loop is still blocked.
+/// threshold, as the blocking watchdog saw it while the loop was blocked:
+/// what the [`BlockingAction`](crate::BlockingAction) is given.
 ///
 /// Its `Display` is the text the default action logs: how long, what,
 /// where it was registered, which thread, and the loop thread's stack.
