@@ -108,6 +108,8 @@ impl BlockingAction {
         match self {
             BlockingAction::Log => {
                 log::warn!(target: LOG_TARGET, "{report}");
+                // Out before the process can end, whatever the logger buffers.
+                log::logger().flush();
                 if !report.symbolized {
                     symbols.submit(Job {
                         report,
