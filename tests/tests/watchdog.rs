@@ -16,8 +16,9 @@ mod harness;
 
 use std::cell::Cell;
 use std::hint::black_box;
+use std::io::{BufRead, BufReader, Write};
 use std::os::unix::process::ExitStatusExt;
-use std::process::Command;
+use std::process::{Command, ExitStatus, Stdio};
 use std::rc::Rc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::mpsc::{self, Receiver};
@@ -27,6 +28,7 @@ use std::time::{Duration, Instant};
 use ioloop::{BlockingAction, BlockingReport, CallbackKind, IOLoop, MakeCurrent, StackCapture};
 
 use harness::sys;
+use integration_tests::TestLoop;
 
 const THRESHOLD: Duration = Duration::from_millis(100);
 /// How long a stuck callback waits for its report before giving up.
@@ -101,6 +103,14 @@ fn main() {
             the_abort_action_ends_the_process_after_printing_the_report,
         ),
         (
+            "a_report_is_logged_while_the_callback_runs_even_if_symbols_never_come",
+            a_report_is_logged_while_the_callback_runs_even_if_symbols_never_come,
+        ),
+        (
+            "the_abort_action_prints_the_report_and_aborts_even_if_symbols_never_come",
+            the_abort_action_prints_the_report_and_aborts_even_if_symbols_never_come,
+        ),
+        (
             "a_chosen_stack_signal_is_used_and_then_final",
             a_chosen_stack_signal_is_used_and_then_final,
         ),
@@ -129,11 +139,14 @@ fn main() {
 
 // ----- helpers -------------------------------------------------------------
 
-fn new_loop() -> IOLoop {
-    IOLoop::builder()
-        .make_current(MakeCurrent::Never)
-        .build()
-        .expect("loop")
+/// A loop whose callback panics fail the test (see [`TestLoop`]).
+fn new_loop() -> TestLoop {
+    TestLoop::watch(
+        IOLoop::builder()
+            .make_current(MakeCurrent::Never)
+            .build()
+            .expect("loop"),
+    )
 }
 
 /// An action that sends every report to the returned receiver and raises
@@ -259,9 +272,28 @@ fn a_stuck_callback_is_reported_while_it_runs_with_its_stack() {
     // The capture's own frames (signal action, signal-hook) are dropped.
     assert!(!stack_has(&report, "signal_hook_registry"), "{report}");
     assert!(!stack_has(&report, "on_capture_signal"), "{report}");
+    // A custom action gets the symbolised report; each frame keeps its
+    // object and offset.
+    assert!(report.is_symbolized(), "{report}");
+    let program = std::env::current_exe().unwrap();
+    assert!(
+        report
+            .frames()
+            .iter()
+            .any(|f| f.object() == Some(program.as_path()) && f.offset().is_some()),
+        "{:?}",
+        report.frames()
+    );
     let text = report.to_string();
     assert!(text.contains("busy_wait_until_reported"), "{text}");
     assert!(text.contains(&format!("watchdog.rs:{line}")), "{text}");
+    assert!(
+        text.contains(&format!(
+            "[blocked callback {}, report 1]",
+            report.callback()
+        )),
+        "{text}"
+    );
 }
 
 fn the_log_action_warns_with_the_blocking_function_in_the_stack() {
@@ -284,7 +316,6 @@ fn the_log_action_warns_with_the_blocking_function_in_the_stack() {
     );
     let warnings = harness::logged("ioloop::watchdog", log::Level::Warn);
     let warning = &warnings[before];
-    assert!(warning.contains("busy_wait_until_logged"), "{warning}");
     assert!(
         warning.contains(&format!(
             "by a callback registered at tests/tests/watchdog.rs:{line}:"
@@ -292,6 +323,20 @@ fn the_log_action_warns_with_the_blocking_function_in_the_stack() {
         "{warning}"
     );
     assert!(warning.contains("ioloop blocked for at least"), "{warning}");
+    // The symbolised stack follows as a second record with the same tag.
+    let tag_at = warning.find("[blocked callback ").expect("a tag");
+    let tag = &warning[tag_at..=tag_at + warning[tag_at..].find(']').unwrap()];
+    let second = format!("{tag} loop thread stack:");
+    let start = Instant::now();
+    let stack = loop {
+        let warnings = harness::logged("ioloop::watchdog", log::Level::Warn);
+        if let Some(stack) = warnings.into_iter().find(|w| w.starts_with(&second)) {
+            break stack;
+        }
+        assert!(start.elapsed() < LIMIT * 2, "no {second:?} record");
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    assert!(stack.contains("busy_wait_until_logged"), "{stack}");
 }
 
 /// Busy-waits until the watchdog has logged a warning beyond the first
@@ -770,6 +815,161 @@ fn the_abort_action_ends_the_process_after_printing_the_report() {
     );
 }
 
+/// A child process's standard error, line by line, each with when it
+/// arrived; its standard input, to tell it to go on.
+struct Child {
+    process: std::process::Child,
+    lines: Receiver<(Instant, String)>,
+    seen: Vec<(Instant, String)>,
+}
+
+impl Child {
+    fn spawn(mode: &str) -> Child {
+        let mut process = Command::new(std::env::current_exe().unwrap())
+            .env(CHILD, mode)
+            .env("RUST_LOG", "warn")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let stderr = process.stderr.take().unwrap();
+        let (tx, lines) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines() {
+                let Ok(line) = line else { break };
+                if tx.send((Instant::now(), line)).is_err() {
+                    break;
+                }
+            }
+        });
+        Child {
+            process,
+            lines,
+            seen: Vec::new(),
+        }
+    }
+
+    /// Waits (at most until `deadline`) for a line containing `text`;
+    /// returns when it arrived.
+    fn wait_for(&mut self, text: &str, deadline: Instant) -> Option<Instant> {
+        if let Some((at, _)) = self.seen.iter().find(|(_, l)| l.contains(text)) {
+            return Some(*at);
+        }
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            let (at, line) = self.lines.recv_timeout(left).ok()?;
+            let found = line.contains(text);
+            self.seen.push((at, line));
+            if found {
+                return Some(at);
+            }
+        }
+    }
+
+    /// Tells the child to go on.
+    fn go(&mut self) {
+        let mut stdin = self.process.stdin.take().unwrap();
+        let _ = stdin.write_all(b"go\n");
+    }
+
+    /// Waits (at most until `deadline`) for the child to exit, and reads
+    /// the rest of its standard error; kills it if it does not exit.
+    fn exit_status(&mut self, deadline: Instant) -> Option<ExitStatus> {
+        while Instant::now() < deadline {
+            if let Some(status) = self.process.try_wait().unwrap() {
+                while let Ok(line) = self.lines.recv_timeout(Duration::from_secs(5)) {
+                    self.seen.push(line);
+                }
+                return Some(status);
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        let _ = self.process.kill();
+        let _ = self.process.wait();
+        None
+    }
+
+    fn stderr(&self) -> String {
+        let lines: Vec<&str> = self.seen.iter().map(|(_, l)| l.as_str()).collect();
+        lines.join("\n")
+    }
+}
+
+impl Drop for Child {
+    fn drop(&mut self) {
+        // A failed test must not leave the child spinning.
+        let _ = self.process.kill();
+        let _ = self.process.wait();
+    }
+}
+
+/// The first record of a report does not wait for symbols: with the
+/// symbolisation library's lock held for good in the child, the report is
+/// still logged while the callback runs, with raw frames; and the child,
+/// which exits right after the callback, does so at once.
+fn a_report_is_logged_while_the_callback_runs_even_if_symbols_never_come() {
+    let mut child = Child::spawn("log-with-symbols-held");
+    let deadline = Instant::now() + LIMIT * 2;
+    let started = child.wait_for(CALLBACK_STARTED, deadline);
+    let reported = child.wait_for("ioloop blocked for at least", deadline);
+    child.go();
+    let status = child.exit_status(Instant::now() + LIMIT * 2);
+    let stderr = child.stderr();
+    let (started, reported) = (
+        started.expect("the callback started"),
+        reported.unwrap_or_else(|| panic!("no report while the callback ran:\n{stderr}")),
+    );
+    assert!(status.is_some_and(|s| s.success()), "{status:?}\n{stderr}");
+    let returned = child
+        .wait_for(CALLBACK_RETURNED, Instant::now())
+        .expect("the callback returned");
+    // The report came while the callback ran, within a generous bound of
+    // the threshold.
+    assert!(started < reported && reported < returned, "{stderr}");
+    assert!(
+        reported - started < THRESHOLD + LIMIT,
+        "{:?}\n{stderr}",
+        reported - started
+    );
+    let report = &child
+        .seen
+        .iter()
+        .find(|(_, l)| l.contains("ioloop blocked"))
+        .unwrap()
+        .1;
+    assert!(
+        report.contains("registered at tests/tests/watchdog.rs:")
+            && report.contains("[blocked callback ")
+            && report.contains(", report 1]")
+            && report.contains("symbols follow in a second record"),
+        "{stderr}"
+    );
+    // Raw frames: the test program's own code, as object+offset.
+    let program = std::env::current_exe().unwrap();
+    let program = program.file_name().unwrap().to_string_lossy();
+    assert!(stderr.contains(&format!("{program}+0x")), "{stderr}");
+}
+
+/// The abort action prints its report, then aborts even if the symbols
+/// never come.
+fn the_abort_action_prints_the_report_and_aborts_even_if_symbols_never_come() {
+    let mut child = Child::spawn("abort-with-symbols-held");
+    let status = child.exit_status(Instant::now() + LIMIT * 4);
+    let stderr = child.stderr();
+    assert_eq!(
+        status.and_then(|s| s.signal()),
+        Some(libc::SIGABRT),
+        "{status:?}\n{stderr}"
+    );
+    assert!(
+        stderr.contains("ioloop blocked for at least")
+            && stderr.contains("aborting (BlockingAction::Abort)"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains(CALLBACK_RETURNED), "{stderr}");
+}
+
 fn a_chosen_stack_signal_is_used_and_then_final() {
     let out = run_child("custom-signal");
     assert!(out.status.success(), "{out:?}");
@@ -971,7 +1171,74 @@ fn child(mode: &str) {
             }
             assert!(report.frames().is_empty());
         }
+        "log-with-symbols-held" | "abort-with-symbols-held" => {
+            env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("warn"))
+                .init();
+            hold_the_symbolizers_lock();
+            let ioloop = new_loop();
+            let action = match mode {
+                "log-with-symbols-held" => BlockingAction::Log,
+                _ => BlockingAction::Abort,
+            };
+            ioloop
+                .set_blocking_signal_threshold(Some(THRESHOLD), action)
+                .unwrap();
+            let go = go_when_told_on_stdin();
+            run_one_callback(&ioloop, move || {
+                eprintln!("{CALLBACK_STARTED}");
+                busy_wait_until(&go, LIMIT * 4);
+                eprintln!("{CALLBACK_RETURNED}");
+            });
+            // Ends at once: a symbolised stack still pending is lost, the
+            // report's first record must already be out.
+            std::process::exit(0);
+        }
         other => panic!("unknown child mode {other}"),
+    }
+}
+
+/// Printed by a child's blocking callback when it starts and returns.
+const CALLBACK_STARTED: &str = "the blocking callback started";
+const CALLBACK_RETURNED: &str = "the blocking callback returned";
+
+/// Takes the symbolisation library's lock on a thread of its own and keeps
+/// it for good, as a symbolisation that takes forever would: no stack of
+/// this process can be symbolised from now on.
+fn hold_the_symbolizers_lock() {
+    let (held, is_held) = mpsc::channel();
+    std::thread::spawn(move || {
+        let here = (hold_the_symbolizers_lock as fn()) as *mut std::ffi::c_void;
+        backtrace::resolve(here, |_| {
+            // `resolve` calls this with its lock held.
+            let _ = held.send(());
+            loop {
+                std::thread::park();
+            }
+        });
+    });
+    is_held
+        .recv_timeout(LIMIT)
+        .expect("the symbolisation lock taken");
+}
+
+/// A flag raised when a line arrives on standard input (or it closes).
+fn go_when_told_on_stdin() -> Arc<AtomicBool> {
+    let go = Arc::new(AtomicBool::new(false));
+    let g = go.clone();
+    std::thread::spawn(move || {
+        let mut line = String::new();
+        let _ = std::io::stdin().read_line(&mut line);
+        g.store(true, Ordering::SeqCst);
+    });
+    go
+}
+
+/// Spins until `flag` is raised or `limit` has passed.
+#[inline(never)]
+fn busy_wait_until(flag: &AtomicBool, limit: Duration) {
+    let start = Instant::now();
+    while !flag.load(Ordering::SeqCst) && start.elapsed() < limit {
+        std::hint::spin_loop();
     }
 }
 

@@ -57,6 +57,10 @@ impl Modules {
     pub(crate) fn generation(&self) -> (u64, u64) {
         (0, 0)
     }
+
+    pub(crate) fn locate(&self, _address: usize) -> Option<(Arc<str>, u64)> {
+        None
+    }
 }
 
 pub(crate) fn loaded_objects_generation() -> (u64, u64) {

@@ -117,6 +117,9 @@ pub(crate) struct Modules {
     unwinder: arch::Unwinder,
     /// The objects' code, sorted by start.
     code: Vec<Range<u64>>,
+    /// Each object's name (empty for the program itself) and load bias,
+    /// in the order of `code`.
+    names: Vec<(Arc<str>, u64)>,
     generation: (u64, u64),
 }
 
@@ -158,6 +161,10 @@ impl Modules {
         unsafe { libc::dl_iterate_phdr(Some(each), (&raw mut objects).cast()) };
         objects.sort_by_key(|o| o.code.start);
         let code = objects.iter().map(|o| o.code.clone()).collect();
+        let names = objects
+            .iter()
+            .map(|o| (Arc::from(o.name.as_str()), o.bias))
+            .collect();
         let mut unwinder = arch::Unwinder::new();
         for object in objects {
             arch::add_module(&mut unwinder, module(object));
@@ -165,6 +172,7 @@ impl Modules {
         Modules {
             unwinder,
             code,
+            names,
             generation,
         }
     }
@@ -176,8 +184,22 @@ impl Modules {
 
     /// Whether `address` is in the code of a known object.
     fn knows(&self, address: u64) -> bool {
+        self.object_of(address).is_some()
+    }
+
+    /// The index of the object whose code holds `address`.
+    fn object_of(&self, address: u64) -> Option<usize> {
         let after = self.code.partition_point(|c| c.start <= address);
-        after > 0 && self.code[after - 1].contains(&address)
+        (after > 0 && self.code[after - 1].contains(&address)).then(|| after - 1)
+    }
+
+    /// The object whose code holds `address`, as its name (empty for the
+    /// program itself) and the address in the object's own terms (minus
+    /// its load bias, as `addr2line -e object` takes it).
+    pub(crate) fn locate(&self, address: usize) -> Option<(Arc<str>, u64)> {
+        let address = address as u64;
+        let (name, bias) = &self.names[self.object_of(address)?];
+        Some((name.clone(), address.wrapping_sub(*bias)))
     }
 }
 

@@ -1,20 +1,36 @@
 //! [`BlockingAction`]: what the watchdog does with a [`BlockingReport`].
 
 use std::fmt;
-use std::sync::Arc;
+use std::sync::{Arc, mpsc};
+use std::time::Duration;
 
 use crate::watchdog::LOG_TARGET;
 use crate::watchdog::report::BlockingReport;
+use crate::watchdog::symbolize::{Job, Symbolizer, Then};
+
+/// How long [`BlockingAction::Abort`] waits for the stack's symbols
+/// before it aborts anyway.
+const SYMBOLS_BEFORE_ABORT: Duration = Duration::from_secs(5);
 
 /// What the blocking watchdog does when a callback runs longer than the
 /// threshold: the `action` of
 /// [`IOLoop::set_blocking_signal_threshold`](crate::IOLoop::set_blocking_signal_threshold).
 ///
-/// Every action runs on the watchdog thread, while the loop is still
-/// blocked, and is given the [`BlockingReport`]. The watchdog thread serves
-/// every loop of the process: an action should be quick (hand the report
-/// to a channel rather than do I/O that can stall). A panic in an action is
-/// caught and logged; the watchdog goes on.
+/// # Semantics
+///
+/// [`Log`](BlockingAction::Log) and [`Abort`](BlockingAction::Abort) log
+/// the report at once, while the loop is still blocked, with the stack as
+/// raw frames (object and offset); the symbolised stack follows as a
+/// second record when it is ready (see [`BlockingReport`]'s
+/// `# Semantics`). A [`Custom`](BlockingAction::Custom) function is called
+/// once per report, with the symbolised report, on the watchdog's
+/// symbolisation thread: in a large debug build the first one comes a
+/// second or so after the threshold, later ones within milliseconds. That
+/// thread serves every loop of the process, one report after the other:
+/// an action should be quick (hand the report to a channel rather than do
+/// I/O that can stall); a slow one delays the reports after it, never the
+/// watchdog's looks at the loops. A panic in an action is caught and
+/// logged; the watchdog goes on.
 ///
 /// # Tornado
 ///
@@ -50,15 +66,19 @@ use crate::watchdog::report::BlockingReport;
 #[derive(Clone, Default)]
 #[non_exhaustive]
 pub enum BlockingAction {
-    /// Log the report with `log::warn!` (target `ioloop::watchdog`):
-    /// Tornado's `log_stack`, what
+    /// Log the report with `log::warn!` (target `ioloop::watchdog`) at
+    /// once, then its symbolised stack as a second record with the same
+    /// `[blocked callback N, report M]` tag: Tornado's `log_stack`, what
     /// [`set_blocking_log_threshold`](crate::IOLoop::set_blocking_log_threshold)
-    /// uses.
+    /// uses. If the process ends before the stack is symbolised, the first
+    /// record, already logged, is what remains.
     #[default]
     Log,
     /// Log the report with `log::error!` (and print it to standard error
-    /// if no logger takes it), then end the process with
-    /// [`std::process::abort`]: the equivalent of Tornado's `action=None`.
+    /// if no logger takes it) and flush the logger, then the symbolised
+    /// stack as a second record if it is ready within 5 s, then end the
+    /// process with [`std::process::abort`]: the equivalent of Tornado's
+    /// `action=None`.
     /// The resulting `SIGABRT` leaves a core dump, where enabled, holding
     /// the blocked loop thread's stack.
     Abort,
@@ -67,7 +87,9 @@ pub enum BlockingAction {
 }
 
 impl BlockingAction {
-    /// An action that calls `f` with each report, on the watchdog thread.
+    /// An action that calls `f` once per report, with its stack
+    /// symbolised, on the watchdog's symbolisation thread (see the
+    /// `# Semantics` above).
     pub fn custom<F>(f: F) -> BlockingAction
     where
         F: Fn(&BlockingReport) + Send + Sync + 'static,
@@ -75,21 +97,56 @@ impl BlockingAction {
         BlockingAction::Custom(Arc::new(f))
     }
 
-    /// Runs the action (on the watchdog thread).
-    pub(crate) fn run(&self, report: &BlockingReport) {
+    /// Runs the action on the watchdog thread: logs at once what needs
+    /// no symbols, hands the rest to the symbolisation thread.
+    pub(crate) fn run(
+        &self,
+        report: BlockingReport,
+        symbols: &Symbolizer,
+        still_watched: Box<dyn Fn() -> bool + Send>,
+    ) {
         match self {
-            BlockingAction::Log => log::warn!(target: LOG_TARGET, "{report}"),
+            BlockingAction::Log => {
+                log::warn!(target: LOG_TARGET, "{report}");
+                // Out before the process can end, whatever the logger buffers.
+                log::logger().flush();
+                if !report.symbolized {
+                    symbols.submit(Job {
+                        report,
+                        then: Then::Log,
+                    });
+                }
+            }
             BlockingAction::Abort => {
-                if log::log_enabled!(target: LOG_TARGET, log::Level::Error) {
-                    log::error!(target: LOG_TARGET, "{report}; aborting (BlockingAction::Abort)");
-                    log::logger().flush();
-                } else {
-                    eprintln!("{report}; aborting (BlockingAction::Abort)");
+                say_before_abort(format_args!("{report}; aborting (BlockingAction::Abort)"));
+                if !report.symbolized {
+                    let (reply, symbolized) = mpsc::sync_channel(1);
+                    symbols.submit(Job {
+                        report,
+                        then: Then::Reply(reply),
+                    });
+                    if let Ok(report) = symbolized.recv_timeout(SYMBOLS_BEFORE_ABORT) {
+                        say_before_abort(format_args!("{}", report.symbolized_stack()));
+                    }
                 }
                 std::process::abort();
             }
-            BlockingAction::Custom(f) => f(report),
+            BlockingAction::Custom(f) => symbols.submit(Job {
+                report,
+                then: Then::Call(f.clone(), still_watched),
+            }),
         }
+    }
+}
+
+/// Logs `message` as an error and flushes the logger, or prints it to
+/// standard error if no logger takes it.
+fn say_before_abort(message: fmt::Arguments<'_>) {
+    if log::log_enabled!(target: LOG_TARGET, log::Level::Error) {
+        log::error!(target: LOG_TARGET, "{message}");
+        log::logger().flush();
+    } else {
+        eprintln!("{message}");
     }
 }
 

@@ -8,7 +8,8 @@
 //! let ioloop = IOLoop::new()?;
 //! // Any callback, timeout or handler running longer than 100 ms is
 //! // logged (log::warn!, target "ioloop::watchdog") while it runs, with
-//! // where it was registered and the loop thread's stack.
+//! // where it was registered and the loop thread's stack (its symbols in
+//! // a second record).
 //! ioloop.set_blocking_log_threshold(Some(Duration::from_millis(100)))?;
 //! # Ok::<(), std::io::Error>(())
 //! ```
@@ -33,19 +34,42 @@
 //!   the watchdog sends a real-time signal to the loop thread (`tgkill`,
 //!   so that thread only), whose action walks the interrupted stack and
 //!   records raw return addresses into a buffer allocated beforehand; the
-//!   watchdog thread then resolves them to function names, files and
-//!   lines and hands the [`BlockingReport`] to the [`BlockingAction`].
+//!   watchdog thread hands the [`BlockingReport`], its frames known by
+//!   object and offset, to the [`BlockingAction`] at once, and a
+//!   symbolisation thread then resolves them to function names, files
+//!   and lines (see [Reports in two records](#reports-in-two-records)).
 //!
 //! One thread serves every loop, whatever their number: a process with 16
 //! loop threads gets one watchdog thread, not 16, asleep whenever no loop
 //! is watched. It is started by the first loop that enables the watchdog
-//! and lives as long as the process. The cost of sharing it is that a slow
-//! report (a slow custom action, say) delays the looks at other loops by
-//! as long. When it starts, a short-lived helper thread loads the symbol
-//! tables of the program and the C library, so that the first report is
-//! not delayed by it, and another one copies the loaded objects' unwind
-//! tables (see below) and refreshes them when objects are loaded or
-//! unloaded.
+//! and lives as long as the process. When it starts, it starts two
+//! helpers: a symbolisation thread, which at once loads the symbol tables
+//! of the program and the C library (so that later stacks are symbolised
+//! in milliseconds) and then symbolises the reports' stacks and runs the
+//! custom actions, one report after the other; and a thread that copies
+//! the loaded objects' unwind tables (see below) and refreshes them when
+//! objects are loaded or unloaded. A slow custom action delays the reports
+//! queued behind it, never the looks at the loops.
+//!
+//! # Reports in two records
+//!
+//! Symbolising a stack reads the binary's debug information: the first
+//! time, in a large debug build, that takes a second or more. A report
+//! never waits for it. [`BlockingAction::Log`] logs at once what is known
+//! (how long, what, where it was registered, the thread, and the stack as
+//! raw frames, each one's object and offset, `myprogram+0x1a2b3`, which
+//! `addr2line -e myprogram 0x1a2b3` resolves), then the symbolised stack
+//! as a second record tagged with the same `[blocked callback N, report
+//! M]`. [`BlockingAction::Abort`] logs the first record and flushes the
+//! logger before anything else, waits at most 5 s for the symbols, and
+//! aborts. A custom action is called once, with the symbolised report.
+//!
+//! The guarantee when the process ends (it exits, or aborts) while a
+//! stack is still being symbolised: the report's first record has already
+//! been logged; only the second, the symbolised stack, is lost. With the
+//! `blocking` example in a debug build, the first record comes about
+//! 110 ms after the callback started (threshold 100 ms) and the
+//! symbolised stacks about 1.5 s after the watchdog started.
 //!
 //! # The signal and its action
 //!
@@ -448,8 +472,11 @@ impl IOLoop {
     /// The same as
     /// [`set_blocking_signal_threshold(threshold, BlockingAction::Log)`](IOLoop::set_blocking_signal_threshold):
     /// a `log::warn!` record, target `ioloop::watchdog`, whose text is the
-    /// [`BlockingReport`]'s. When a reported callback finally returns, a
-    /// `log::info!` record says how long it ran.
+    /// [`BlockingReport`]'s, logged at once with the stack as raw frames,
+    /// then a second one with the symbolised stack (see
+    /// [Reports in two records](crate::watchdog#reports-in-two-records)).
+    /// When a reported callback finally returns, a `log::info!` record says
+    /// how long it ran.
     ///
     /// # Errors
     ///
@@ -498,8 +525,10 @@ impl IOLoop {
     ///   still runs, again each time its running time has doubled since
     ///   the previous report (about 2, 4, 8... thresholds). One callback
     ///   gets a handful of reports, not a flood.
-    /// * The action runs on the watchdog thread, shared by every loop of
-    ///   the process.
+    /// * The watchdog thread, shared by every loop of the process, logs a
+    ///   report at once; the stack's symbols, and a custom action, come
+    ///   after on its symbolisation thread (see
+    ///   [`BlockingAction`]'s `# Semantics`).
     /// * One threshold and action per loop: each call replaces the
     ///   previous one, for both this method and
     ///   [`set_blocking_log_threshold`](IOLoop::set_blocking_log_threshold)

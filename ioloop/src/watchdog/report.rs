@@ -4,17 +4,42 @@
 use std::fmt;
 use std::panic::Location;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use crate::exception::CallbackKind;
 
 /// A loop blocked by one callback, timeout or handler for longer than the
-/// threshold, as the blocking watchdog saw it: given to the
-/// [`BlockingAction`](crate::BlockingAction) on the watchdog thread while
-/// the loop is still blocked.
+/// threshold, as the blocking watchdog saw it while the loop was blocked:
+/// what the [`BlockingAction`](crate::BlockingAction) is given.
 ///
 /// Its `Display` is the text the default action logs: how long, what,
 /// where it was registered, which thread, and the loop thread's stack.
+///
+/// # Semantics
+///
+/// A report is made in two steps, so that what is known is never held
+/// back by what takes time:
+///
+/// 1. At once, on the watchdog thread: the callback, its registration
+///    site, how long it has run, the thread, and the stack as raw frames
+///    (each one's object and offset, `blocking+0x1a2b3`, which cost
+///    nothing to compute). [`BlockingAction::Log`](crate::BlockingAction::Log)
+///    and [`BlockingAction::Abort`](crate::BlockingAction::Abort) log this
+///    record right away, while the callback still runs.
+/// 2. Then, on a symbolisation thread of the watchdog: the frames'
+///    function names, files and lines, read from the binary's debug
+///    information (the first time, in a large debug build, this can take
+///    a second or more). `Log` logs the symbolised stack as a second
+///    record tagged with the same [`callback`](BlockingReport::callback)
+///    and [`number`](BlockingReport::number), and a
+///    [`BlockingAction::Custom`](crate::BlockingAction::Custom) action is
+///    called once, with the symbolised report.
+///
+/// A process that ends (or aborts) before the second step is done loses
+/// only the symbolised stack: the first record is already logged.
+/// [`is_symbolized`](BlockingReport::is_symbolized) says which step a
+/// report is at.
 ///
 /// # Examples
 ///
@@ -53,6 +78,8 @@ pub struct BlockingReport {
     pub(crate) blocked_for: Duration,
     pub(crate) threshold: Duration,
     pub(crate) number: u32,
+    pub(crate) callback: u64,
+    pub(crate) symbolized: bool,
     pub(crate) kind: Option<CallbackKind>,
     pub(crate) site: &'static Location<'static>,
     pub(crate) thread_name: Option<String>,
@@ -80,6 +107,23 @@ impl BlockingReport {
     /// 2, 4, 8... thresholds).
     pub fn number(&self) -> u32 {
         self.number
+    }
+
+    /// The loop's sequence number of the blocked callback: the same in
+    /// every report about it, and in both log records of one report (the
+    /// immediate one and the symbolised stack), as `[blocked callback 7,
+    /// report 1]`.
+    pub fn callback(&self) -> u64 {
+        self.callback
+    }
+
+    /// Whether the stack's frames were symbolised (given function names,
+    /// files and lines): always so in the report a
+    /// [`Custom`](crate::BlockingAction::Custom) action gets, and when
+    /// there is no stack. Until then each frame is known by its object and
+    /// offset only (see the [`Semantics`](BlockingReport#semantics)).
+    pub fn is_symbolized(&self) -> bool {
+        self.symbolized
     }
 
     /// What is running: a callback, a timeout, a handler (with its fd and
@@ -142,23 +186,50 @@ impl fmt::Display for BlockingReport {
             write!(f, " (tid {id})")?;
         }
         if self.number > 1 {
-            write!(
-                f,
-                "; still blocked, report {} for this callback",
-                self.number
-            )?;
+            f.write_str("; still blocked")?;
         }
+        write!(f, " {}", self.tag())?;
         match &self.stack {
-            StackCapture::Captured(frames) => {
+            StackCapture::Captured(frames) if self.symbolized => {
                 f.write_str("; loop thread stack:")?;
-                for (i, frame) in frames.iter().enumerate() {
-                    write!(f, "\n{i:4}: {frame}")?;
-                }
-                Ok(())
+                write_frames(f, frames)
+            }
+            StackCapture::Captured(frames) => {
+                f.write_str("; loop thread stack (symbols follow in a second record):")?;
+                write_frames(f, frames)
             }
             StackCapture::Unavailable(reason) => write!(f, "; no stack: {reason}"),
         }
     }
+}
+
+impl BlockingReport {
+    /// What ties the records of one report together.
+    pub(crate) fn tag(&self) -> String {
+        format!(
+            "[blocked callback {}, report {}]",
+            self.callback, self.number
+        )
+    }
+
+    /// The second record of a report: its symbolised stack, under its tag.
+    pub(crate) fn symbolized_stack(&self) -> impl fmt::Display + '_ {
+        struct Stack<'a>(&'a BlockingReport);
+        impl fmt::Display for Stack<'_> {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                write!(f, "{} loop thread stack:", self.0.tag())?;
+                write_frames(f, self.0.frames())
+            }
+        }
+        Stack(self)
+    }
+}
+
+fn write_frames(f: &mut fmt::Formatter<'_>, frames: &[StackFrame]) -> fmt::Result {
+    for (i, frame) in frames.iter().enumerate() {
+        write!(f, "\n{i:4}: {frame}")?;
+    }
+    Ok(())
 }
 
 /// The loop thread's stack in a [`BlockingReport`].
@@ -177,7 +248,9 @@ pub enum StackCapture {
     Unavailable(String),
 }
 
-/// One frame of a captured stack, symbolised on the watchdog thread.
+/// One frame of a captured stack: its address and the object it is in at
+/// once, its function, file and line once symbolised (on a thread of the
+/// watchdog).
 ///
 /// Names come from the binary's symbol table, and files and lines from its
 /// debug information when it has some: a release build without debug
@@ -186,6 +259,7 @@ pub enum StackCapture {
 #[derive(Clone, Debug)]
 pub struct StackFrame {
     pub(crate) ip: usize,
+    pub(crate) object: Option<(Arc<str>, u64)>,
     pub(crate) name: Option<String>,
     pub(crate) file: Option<PathBuf>,
     pub(crate) line: Option<u32>,
@@ -196,6 +270,19 @@ impl StackFrame {
     /// frame).
     pub fn ip(&self) -> usize {
         self.ip
+    }
+
+    /// The path of the loaded object (the program or a shared library)
+    /// whose code holds [`ip`](StackFrame::ip), if known.
+    pub fn object(&self) -> Option<&Path> {
+        self.object.as_ref().map(|(path, _)| Path::new(&**path))
+    }
+
+    /// The frame's address in its [`object`](StackFrame::object)'s own
+    /// terms (minus where the object was loaded): what `addr2line -e
+    /// <object> <offset>` takes.
+    pub fn offset(&self) -> Option<u64> {
+        self.object.as_ref().map(|&(_, offset)| offset)
     }
 
     /// The demangled function name, without its hash, if known.
@@ -216,9 +303,13 @@ impl StackFrame {
 
 impl fmt::Display for StackFrame {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match &self.name {
-            Some(name) => f.write_str(name)?,
-            None => write!(f, "<unknown> at {:#x}", self.ip)?,
+        match (&self.name, &self.object) {
+            (Some(name), _) => f.write_str(name)?,
+            (None, Some((path, offset))) => {
+                let file = Path::new(&**path).file_name().unwrap_or_default();
+                write!(f, "{}+{offset:#x}", file.to_string_lossy())?;
+            }
+            (None, None) => write!(f, "<unknown> at {:#x}", self.ip)?,
         }
         if let Some(file) = &self.file {
             write!(f, "\n             at {}", file.display())?;

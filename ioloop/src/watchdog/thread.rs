@@ -4,9 +4,10 @@
 //! Loops register a [`Watch`] in the registry; the thread keeps its own
 //! per-loop sampling state ([`Watched`]) and wakes when the earliest loop
 //! is due for a look (every quarter of its threshold) or the registry
-//! changes. Stack captures, symbolisation and actions run outside the
-//! registry's lock, so a loop thread enabling or disabling its watchdog
-//! never waits for a report to be written.
+//! changes. Stack captures and actions run outside the registry's lock,
+//! so a loop thread enabling or disabling its watchdog never waits for a
+//! report to be written; symbolisation and custom actions run on a thread
+//! of their own ([`Symbolizer`]), so the looks never wait for them.
 //!
 //! The registry is per process: a child made by `fork` gets a new, empty
 //! one (and a thread of its own once a loop enables the watchdog there),
@@ -19,7 +20,7 @@
 
 use std::io;
 use std::panic::{self, AssertUnwindSafe};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock, PoisonError};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -29,9 +30,9 @@ use crate::signals::signal_name;
 use crate::sys::{self, PerProcess, Tid};
 use crate::watchdog::LOG_TARGET;
 use crate::watchdog::action::BlockingAction;
-use crate::watchdog::report::{BlockingReport, StackCapture};
+use crate::watchdog::report::{BlockingReport, StackCapture, StackFrame};
 use crate::watchdog::slot::{Captured, Running, Slot};
-use crate::watchdog::symbolize::{self, symbolize};
+use crate::watchdog::symbolize::Symbolizer;
 use crate::watchdog::tables::Tables;
 
 /// How long the watchdog waits for the loop thread to take a capture
@@ -226,12 +227,21 @@ impl Watched {
     }
 
     /// Captures the stack, builds the report and runs the action.
-    fn report(&self, run: Running, blocked: Duration, number: u32, tables: &Tables) {
+    fn report(
+        &self,
+        run: Running,
+        blocked: Duration,
+        number: u32,
+        tables: &Tables,
+        symbols: &Symbolizer,
+    ) {
         let stack = capture(&self.watch, run.seq, tables);
         let report = BlockingReport {
             blocked_for: blocked,
             threshold: self.watch.threshold,
             number,
+            callback: run.seq,
+            symbolized: matches!(stack, StackCapture::Unavailable(_)),
             kind: run.kind,
             site: run.site,
             thread_name: self.watch.thread_name.clone(),
@@ -241,13 +251,10 @@ impl Watched {
         if !is_watched(&self.watch.slot) {
             return; // disabled while the report was being made
         }
-        let action = &self.watch.action;
-        if panic::catch_unwind(AssertUnwindSafe(|| action.run(&report))).is_err() {
-            log::error!(
-                target: LOG_TARGET,
-                "the blocking watchdog's action panicked; the report was: {report}"
-            );
-        }
+        let slot = self.watch.slot.clone();
+        self.watch
+            .action
+            .run(report, symbols, Box::new(move || is_watched(&slot)));
     }
 }
 
@@ -287,7 +294,7 @@ fn capture(watch: &Watch, seq: u64, tables: &Tables) -> StackCapture {
         }
     }
     match watch.slot.collect(ticket, DELIVER_WITHIN, FINISH_WITHIN) {
-        Captured::Frames(ips) => StackCapture::Captured(symbolize(&ips)),
+        Captured::Frames(ips) => StackCapture::Captured(raw_frames(&ips, &modules)),
         Captured::Stale => StackCapture::Unavailable(
             "the callback returned before its stack was captured".to_owned(),
         ),
@@ -305,16 +312,40 @@ fn capture(watch: &Watch, seq: u64, tables: &Tables) -> StackCapture {
     }
 }
 
+/// The captured addresses as frames, each with the object it is in: all a
+/// report needs before symbolisation.
+fn raw_frames(ips: &[usize], modules: &sys::Modules) -> Vec<StackFrame> {
+    ips.iter()
+        .map(|&ip| StackFrame {
+            ip,
+            object: modules.locate(ip).map(|(name, offset)| {
+                // The program itself has no name in the loader's list.
+                let name = if name.is_empty() { program() } else { name };
+                (name, offset)
+            }),
+            name: None,
+            file: None,
+            line: None,
+        })
+        .collect()
+}
+
+/// The program's path, for its frames.
+fn program() -> Arc<str> {
+    static PROGRAM: OnceLock<Arc<str>> = OnceLock::new();
+    PROGRAM
+        .get_or_init(|| match std::env::current_exe() {
+            Ok(path) => Arc::from(path.to_string_lossy().as_ref()),
+            Err(_) => Arc::from("<program>"),
+        })
+        .clone()
+}
+
 /// The watchdog thread's body, serving the loops of `shared`.
 fn run(shared: &'static Shared) {
-    // On a helper thread, so the first looks are not late: a report made
-    // meanwhile waits for the symbol tables (backtrace's lock), not longer.
-    let warm = thread::Builder::new()
-        .name("ioloop-watchdog-warm".to_owned())
-        .spawn(symbolize::warm);
-    if let Err(err) = warm {
-        log::debug!(target: LOG_TARGET, "symbol tables not preloaded: {err}");
-    }
+    // Loads the symbol tables at once, so that later reports are quickly
+    // symbolised; reports are logged without waiting for it.
+    let symbols = Symbolizer::start();
     let mut watched: Vec<Watched> = Vec::new();
     if sys::STACK_CAPTURE {
         shared.tables.start();
@@ -355,7 +386,7 @@ fn run(shared: &'static Shared) {
             if let Some((run, blocked, number)) = w.look(now) {
                 // A bug here must not end the watchdog for every loop.
                 let reported = panic::catch_unwind(AssertUnwindSafe(|| {
-                    w.report(run, blocked, number, &shared.tables)
+                    w.report(run, blocked, number, &shared.tables, &symbols)
                 }));
                 if reported.is_err() {
                     log::error!(target: LOG_TARGET, "the blocking watchdog failed to report a blocked loop");
