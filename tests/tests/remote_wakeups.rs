@@ -18,9 +18,10 @@ fn serial() -> MutexGuard<'static, ()> {
     LOCK.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
-/// Producer threads posting in each round.
-const PRODUCERS: usize = 3;
-/// How long the rounds go on (a bug shows within it: see the test).
+/// How long the rounds go on. A protocol that clears its `notified` flag
+/// only when a blocking sleep ends loses a wakeup here within about 7,000
+/// rounds (under a second on a 2-core machine); this runs five times as
+/// many or more.
 const BUDGET: Duration = Duration::from_secs(6);
 /// The most rounds, in case the machine is fast.
 const MAX_ROUNDS: u64 = 200_000;
@@ -86,74 +87,103 @@ fn chain(left: u32, round: u64, done: Sender<u64>) {
     IOLoop::current().add_callback(move || chain(left - 1, round, done));
 }
 
-/// A small per-thread pseudo-random spin, so producers reach the loop at
-/// varying points of its cycle.
-fn jitter(seed: &mut u64) {
+/// The next number of a per-thread pseudo-random sequence.
+fn next(seed: &mut u64) -> u64 {
     *seed ^= *seed << 13;
     *seed ^= *seed >> 7;
     *seed ^= *seed << 17;
-    for _ in 0..(*seed % 4_000) {
+    *seed
+}
+
+/// Spins until `t` (the threads that race must all be running then).
+fn spin_until(t: Instant) {
+    while Instant::now() < t {
         std::hint::spin_loop();
     }
+}
+
+/// How far after the I/O write the racing post may land: the loop
+/// returns from `epoll_wait` while the writer is still in `write`, and
+/// clears its sleep state a moment later.
+const SPREAD: Duration = Duration::from_micros(8);
+
+/// What a producer does in a round.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Role {
+    /// Wakes the loop for I/O at the round's instant.
+    Poke,
+    /// Posts just after the I/O write, while the loop is waking up; its
+    /// callback keeps the loop busy, with zero-timeout polls, for a while.
+    Race,
+    /// Posts once the loop is back to sleep, with nothing else to wake it.
+    Check,
 }
 
 /// What a producer reports for one round.
 #[derive(Debug)]
 enum Report {
-    Ran,
+    Done,
     /// Its callback did not run within `ROUND_LIMIT`.
     Lost,
 }
 
-/// A producer thread: for each round number it is sent, waits a
-/// producer-specific moment, posts one callback and waits for it.
+/// A producer thread: plays `role` in each round it is sent.
 fn producer(
-    index: usize,
-    remote: Remote,
+    role: Role,
     lp: Arc<Loop>,
-    rounds: mpsc::Receiver<u64>,
-    reports: Sender<(usize, u64, Report)>,
+    rounds: mpsc::Receiver<(u64, Instant)>,
+    reports: Sender<(Role, u64, Report)>,
 ) {
     let (tx, rx) = mpsc::channel();
-    let mut seed = 0x9e37_79b9_7f4a_7c15_u64 ^ (index as u64 + 1);
+    let mut seed = 0x9e37_79b9_7f4a_7c15_u64;
     // Ends when the test drops the round sender.
-    for round in rounds {
-        if index == 0 {
+    for (round, at) in rounds {
+        if role == Role::Poke {
+            spin_until(at);
             lp.poke();
-        } else {
-            jitter(&mut seed);
+            let _ = reports.send((role, round, Report::Done));
+            continue;
         }
+        let chain_length = if role == Role::Race {
+            spin_until(at + SPREAD.mul_f64((next(&mut seed) % 1024) as f64 / 1024.0));
+            CHAIN
+        } else {
+            0
+        };
         let done = tx.clone();
-        remote.add_callback(move || chain(CHAIN, round, done));
+        lp.remote
+            .add_callback(move || chain(chain_length, round, done));
         let report = loop {
             match rx.recv_timeout(ROUND_LIMIT) {
-                Ok(answered) if answered == round => break Report::Ran,
+                Ok(answered) if answered == round => break Report::Done,
                 Ok(_) => continue, // a late answer to an earlier lost round
                 Err(_) => break Report::Lost,
             }
         };
         if matches!(report, Report::Lost) {
-            lp.poke(); // unstick the loop, so the other rounds end
+            lp.poke(); // unstick the loop, so the test can end
         }
-        let _ = reports.send((index, round, report));
+        let _ = reports.send((role, round, report));
     }
 }
 
 #[test]
 fn every_post_wakes_a_loop_that_also_wakes_for_io() {
-    // Rounds in lockstep: producer 0 wakes the loop for I/O and posts at
-    // once (so its post often finds the loop parked but waking up), the
-    // others post after a random spin; each waits for its own callback.
-    // Nothing writes to the socket after the round's first post, so a lost
-    // wakeup leaves the loop asleep and the producer's wait runs out.
+    // Each round: one producer wakes the loop for I/O while another posts,
+    // a few microseconds apart, so the post often finds the loop parked
+    // but waking up; the posted callback keeps the loop busy for a while.
+    // Then, once the loop sleeps again, a third producer posts with
+    // nothing else to wake the loop: if its wakeup is lost, its wait runs
+    // out.
     let _serial = serial();
     let lp = Arc::new(Loop::start());
     let (report_tx, report_rx) = mpsc::channel();
-    let (go, producers): (Vec<_>, Vec<_>) = (0..PRODUCERS)
-        .map(|index| {
+    let (go, producers): (Vec<_>, Vec<_>) = [Role::Poke, Role::Race, Role::Check]
+        .into_iter()
+        .map(|role| {
             let (go, rounds) = mpsc::channel();
-            let (remote, lp, reports) = (lp.remote.clone(), Arc::clone(&lp), report_tx.clone());
-            let thread = thread::spawn(move || producer(index, remote, lp, rounds, reports));
+            let (lp, reports) = (Arc::clone(&lp), report_tx.clone());
+            let thread = thread::spawn(move || producer(role, lp, rounds, reports));
             (go, thread)
         })
         .unzip();
@@ -161,16 +191,20 @@ fn every_post_wakes_a_loop_that_also_wakes_for_io() {
     let mut lost = Vec::new();
     let mut rounds = 0;
     while lost.is_empty() && rounds < MAX_ROUNDS && started.elapsed() < BUDGET {
-        for go in &go {
-            go.send(rounds).unwrap();
-        }
-        for _ in 0..PRODUCERS {
-            // Each producer reports within ROUND_LIMIT of its post.
-            let (index, round, report) = report_rx
-                .recv_timeout(2 * ROUND_LIMIT)
-                .expect("a producer reports every round");
-            if matches!(report, Report::Lost) {
-                lost.push((round, index));
+        // Far enough ahead for both threads to be spinning at the instant.
+        let at = Instant::now() + Duration::from_micros(50);
+        for step in [&go[..2], &go[2..]] {
+            for go in step {
+                go.send((rounds, at)).unwrap();
+            }
+            for _ in step {
+                // Each producer reports within ROUND_LIMIT of its post.
+                let (role, round, report) = report_rx
+                    .recv_timeout(2 * ROUND_LIMIT)
+                    .expect("a producer reports every round");
+                if matches!(report, Report::Lost) {
+                    lost.push((round, role));
+                }
             }
         }
         rounds += 1;
@@ -181,7 +215,7 @@ fn every_post_wakes_a_loop_that_also_wakes_for_io() {
         producer.join().expect("a producer thread");
     }
     Arc::into_inner(lp).expect("producers joined").stop();
-    eprintln!("{rounds} rounds of {PRODUCERS} posts in {elapsed:?}");
+    eprintln!("{rounds} rounds in {elapsed:?}");
     assert!(
         lost.is_empty(),
         "callbacks not run within {ROUND_LIMIT:?} (round, producer): {lost:?}, \
