@@ -4,9 +4,12 @@
 //! to wake it.
 //!
 //! ```text
-//! RUSTFLAGS="--cfg loom" CARGO_TARGET_DIR=target/loom \
+//! RUSTFLAGS="--cfg loom" CARGO_TARGET_DIR=target/loom LOOM_MAX_PREEMPTIONS=3 \
 //!     cargo test -p ioloop --release --lib loom_model
 //! ```
+//!
+//! CI bounds the search at three preemptions per execution (about 20 s);
+//! without a bound it runs for many minutes.
 //!
 //! The loop follows a script of polls: one woken by I/O (it parks, but the
 //! poll returns at once), zero-timeout polls (which never park), and then
