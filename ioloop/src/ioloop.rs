@@ -1122,6 +1122,9 @@ impl Drop for Inner {
     fn drop(&mut self) {
         if !self.closed.get() {
             OPEN_LOOPS.fetch_sub(1, Ordering::SeqCst);
+            // Remotes outlive the loop: close their door, so later posts
+            // are refused, and drop what they queued and the eventfd now.
+            drop(self.shared.close());
         }
     }
 }

@@ -1,28 +1,36 @@
 //! The one door into a loop from other threads: [`Remote`].
 //!
-//! A `Remote` shares [`Shared`] with its loop: a queue of callbacks under a
-//! short lock, a stop request, and the `mio::Waker`. Wakeups are coalesced
-//! with two flags, so a burst of callbacks costs at most one `eventfd`
-//! write per loop sleep:
+//! A `Remote` shares [`Shared`] with its loop: a [`Mailbox`] of callbacks
+//! and task wakes under a short lock, a stop request, and the loop's
+//! eventfd (`mio::Waker`).
 //!
-//! * `parked` is true while the loop is about to block, or is blocked, in
-//!   `epoll_wait`. A producer only writes to the waker when it sees it.
-//! * `notified` is true once a wake has been written for the current sleep;
-//!   later producers skip the write.
+//! Whether a post writes the eventfd is decided on one state word (the
+//! mailbox's module docs give the whole argument): the loop marks it
+//! `PARKED`, with a new sleep epoch, before a poll that may block, and
+//! then checks the queue under its lock; every post queues under that lock
+//! and then reads the word. A post that reads `PARKED` without `NOTIFIED`
+//! writes the eventfd and only then marks the sleep `NOTIFIED`, so a burst
+//! of callbacks costs one write per loop sleep, and a producer that is
+//! descheduled before its write never keeps another producer from waking
+//! the loop. When the poll returns the loop clears both flags.
 //!
-//! The loop stores `parked = true` and then re-reads `pending`; the
-//! producer whose callback is the first in the queue since the loop last
-//! took it stores `pending = true` and then reads `parked`. All four
-//! accesses are `SeqCst`, so at least one side sees the other's store:
-//! either the loop does not block, or the producer wakes it. No wakeup is
-//! lost.
+//! When the loop is closed or dropped, the mailbox is closed: queued
+//! callbacks are dropped, later posts are refused, and the eventfd is
+//! closed.
 
 use std::fmt;
 use std::panic::Location;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError};
 
 use crate::task::TaskId;
+
+mod mailbox;
+mod sync;
+
+#[cfg(all(test, loom))]
+mod loom_model;
+
+use self::mailbox::{Mailbox, Wake};
 
 /// A callback sent from another thread.
 pub(crate) struct RemoteCallback {
@@ -36,123 +44,20 @@ pub(crate) enum RemoteItem {
     Wake(TaskId),
 }
 
-struct Queue {
-    callbacks: Vec<RemoteItem>,
-    /// INVARIANT: once true, `callbacks` stays empty forever.
-    closed: bool,
-}
-
 /// The state a loop shares with its [`Remote`] handles.
-pub(crate) struct Shared {
-    queue: Mutex<Queue>,
-    /// True when `queue.callbacks` may be non-empty (a hint for the loop, so
-    /// an idle iteration takes no lock).
-    pending: AtomicBool,
-    parked: AtomicBool,
-    notified: AtomicBool,
-    stop_requested: AtomicBool,
-    /// `None` once the loop is closed (the eventfd is closed with it).
+pub(crate) type Shared = Mailbox<RemoteItem, EventfdWaker>;
+
+/// The loop's eventfd, as a [`Wake`] for the mailbox.
+pub(crate) struct EventfdWaker {
+    /// `None` once the loop is closed or dropped (the eventfd is closed
+    /// with it).
     waker: Mutex<Option<mio::Waker>>,
 }
 
-impl Shared {
-    pub(crate) fn new(waker: mio::Waker) -> Shared {
-        Shared {
-            queue: Mutex::new(Queue {
-                callbacks: Vec::new(),
-                closed: false,
-            }),
-            pending: AtomicBool::new(false),
-            parked: AtomicBool::new(false),
-            notified: AtomicBool::new(false),
-            stop_requested: AtomicBool::new(false),
-            waker: Mutex::new(Some(waker)),
-        }
-    }
-
-    fn queue(&self) -> MutexGuard<'_, Queue> {
-        // No user code runs under this lock, so poisoning cannot leave the
-        // queue inconsistent; recover from it.
-        self.queue.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-
-    /// Queues an item; gives it back if the loop is closed.
-    ///
-    /// Only the push that finds the queue empty raises `pending` and checks
-    /// `parked`: the loop empties the queue and lowers `pending` under the
-    /// lock, so a later push into a non-empty queue knows an earlier pusher
-    /// (the one that found it empty after the loop's last take) raises the
-    /// flag after it, and that flag stays up until the loop takes the queue.
-    /// A stream of callbacks then costs one lock and one unlock each.
-    pub(crate) fn push(&self, cb: RemoteItem) -> Result<(), RemoteItem> {
-        let first = {
-            let mut queue = self.queue();
-            if queue.closed {
-                return Err(cb);
-            }
-            queue.callbacks.push(cb);
-            queue.callbacks.len() == 1
-        };
-        if first {
-            self.pending.store(true, Ordering::SeqCst);
-            self.wake_if_parked();
-        }
-        Ok(())
-    }
-
-    /// True if callbacks may be waiting in the queue.
-    #[inline]
-    pub(crate) fn has_pending(&self) -> bool {
-        self.pending.load(Ordering::Acquire)
-    }
-
-    /// Moves every queued callback into `out` (swapping buffers, so the
-    /// lock is held for a pointer swap).
-    pub(crate) fn take_pending(&self, out: &mut Vec<RemoteItem>) {
-        debug_assert!(out.is_empty());
-        let mut queue = self.queue();
-        self.pending.store(false, Ordering::SeqCst);
-        std::mem::swap(&mut queue.callbacks, out);
-    }
-
-    /// Requests a stop, waking the loop if it sleeps.
-    pub(crate) fn request_stop(&self) {
-        self.stop_requested.store(true, Ordering::SeqCst);
-        self.wake_if_parked();
-    }
-
-    #[inline]
-    pub(crate) fn stop_requested(&self) -> bool {
-        self.stop_requested.load(Ordering::SeqCst)
-    }
-
-    /// Clears a stop request, returning whether there was one.
-    pub(crate) fn take_stop_request(&self) -> bool {
-        self.stop_requested.swap(false, Ordering::SeqCst)
-    }
-
-    /// Called by the loop just before it may block in poll. Returns false if
-    /// work arrived meanwhile, in which case it must not block.
-    pub(crate) fn park(&self) -> bool {
-        self.parked.store(true, Ordering::SeqCst);
-        !(self.pending.load(Ordering::SeqCst) || self.stop_requested.load(Ordering::SeqCst))
-    }
-
-    /// Called by the loop when poll returns.
-    pub(crate) fn unpark(&self) {
-        self.parked.store(false, Ordering::SeqCst);
-        self.notified.store(false, Ordering::SeqCst);
-    }
-
-    fn wake_if_parked(&self) {
-        if self.parked.load(Ordering::SeqCst) && !self.notified.swap(true, Ordering::SeqCst) {
-            self.wake();
-        }
-    }
-
-    /// Writes to the waker unconditionally (errors are ignored: a full
-    /// counter means a wake is already pending).
-    pub(crate) fn wake(&self) {
+impl Wake for EventfdWaker {
+    /// Writes the eventfd (errors are ignored: a full counter means a wake
+    /// is already pending); a no-op once closed.
+    fn wake(&self) {
         let waker = self.waker.lock().unwrap_or_else(PoisonError::into_inner);
         if let Some(waker) = waker.as_ref() {
             if let Err(err) = waker.wake() {
@@ -160,46 +65,36 @@ impl Shared {
             }
         }
     }
+}
 
-    /// Closes the queue for good and releases the waker. Returns the
-    /// callbacks that were still queued, to be dropped outside the lock.
+impl EventfdWaker {
+    /// Installs `waker`, returning the one it replaces.
+    fn replace(&self, waker: Option<mio::Waker>) -> Option<mio::Waker> {
+        let mut slot = self.waker.lock().unwrap_or_else(PoisonError::into_inner);
+        std::mem::replace(&mut *slot, waker)
+    }
+}
+
+impl Shared {
+    pub(crate) fn new(waker: mio::Waker) -> Shared {
+        Mailbox::with_waker(EventfdWaker {
+            waker: Mutex::new(Some(waker)),
+        })
+    }
+
+    /// Closes the mailbox for good and closes the eventfd. Returns the
+    /// items that were still queued, to be dropped by the caller.
     pub(crate) fn close(&self) -> Vec<RemoteItem> {
-        let leftovers = {
-            let mut queue = self.queue();
-            queue.closed = true;
-            std::mem::take(&mut queue.callbacks)
-        };
-        self.pending.store(false, Ordering::SeqCst);
-        self.waker
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .take();
+        let leftovers = self.close_queue();
+        drop(self.waker().replace(None));
         leftovers
     }
 
-    pub(crate) fn is_closed(&self) -> bool {
-        self.queue().closed
-    }
-
-    /// Items queued and not yet taken by the loop (`IOLoop::pending`).
-    pub(crate) fn queued(&self) -> usize {
-        if !self.has_pending() {
-            return 0;
-        }
-        self.queue().callbacks.len()
-    }
-
-    /// Installs a new waker (`IOLoop::reset_after_fork`), dropping the old
+    /// Installs a new eventfd (`IOLoop::reset_after_fork`), closing the old
     /// one, and forgets any sleep the parent was in.
     pub(crate) fn replace_waker(&self, waker: mio::Waker) {
-        let old = self
-            .waker
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .replace(waker);
-        drop(old);
-        self.parked.store(false, Ordering::SeqCst);
-        self.notified.store(false, Ordering::SeqCst);
+        drop(self.waker().replace(Some(waker)));
+        self.unpark();
     }
 }
 
@@ -247,8 +142,8 @@ impl Remote {
     ///
     /// Callbacks from one thread run in the order they were added. A burst
     /// of callbacks costs at most one wakeup write per loop sleep. If the
-    /// loop is closed, `f` is dropped silently (Tornado's rule C7); use
-    /// [`try_add_callback`](Remote::try_add_callback) to get it back.
+    /// loop is closed or dropped, `f` is dropped silently, as in Tornado;
+    /// use [`try_add_callback`](Remote::try_add_callback) to get it back.
     #[track_caller]
     pub fn add_callback<F>(&self, f: F)
     where
@@ -264,11 +159,11 @@ impl Remote {
     }
 
     /// Like [`add_callback`](Remote::add_callback), but hands `f` back if the
-    /// loop is closed.
+    /// loop is closed or dropped.
     ///
     /// # Errors
     ///
-    /// [`Rejected`] holding `f` when the loop has been closed.
+    /// [`Rejected`] holding `f` when the loop has been closed or dropped.
     #[track_caller]
     pub fn try_add_callback<F>(&self, f: F) -> Result<(), Rejected<F>>
     where
@@ -277,21 +172,23 @@ impl Remote {
         if self.shared.is_closed() {
             return Err(Rejected(f));
         }
-        // Between the check and the push the loop may close; the push then
-        // fails and the callback is dropped, as `add_callback` would.
+        // Between the check and the push the loop may close or be dropped;
+        // the push then fails and the callback is dropped, as
+        // `add_callback` would.
         self.add_callback(f);
         Ok(())
     }
 
     /// Asks the loop to stop, waking it if it sleeps: `start()` returns at
     /// the end of the current iteration, or at once if the loop is not
-    /// running yet (Tornado's `stop()`, rules L2 and L5).
+    /// running yet (Tornado's `stop()`).
     pub fn stop(&self) {
         self.shared.request_stop();
     }
 
-    /// True once the loop has been closed; `add_callback` then drops its
-    /// callbacks.
+    /// True once the loop has been closed, or dropped (the last
+    /// [`IOLoop`](crate::IOLoop) handle gone) without a close;
+    /// `add_callback` then drops its callbacks.
     pub fn is_closed(&self) -> bool {
         self.shared.is_closed()
     }
@@ -318,7 +215,7 @@ impl fmt::Debug for Remote {
 }
 
 /// A callback handed back by [`Remote::try_add_callback`] because the loop
-/// is closed.
+/// is closed or dropped.
 pub struct Rejected<F>(pub F);
 
 impl<F> Rejected<F> {
@@ -341,3 +238,60 @@ impl<F> fmt::Display for Rejected<F> {
 }
 
 impl<F> std::error::Error for Rejected<F> {}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use std::sync::mpsc;
+    use std::time::{Duration, Instant};
+
+    use super::*;
+    use crate::IOLoop;
+
+    /// Waits (bounded) until the loop on another thread is parked in poll.
+    fn wait_until_parked(shared: &Shared) {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !shared.is_parked() {
+            assert!(Instant::now() < deadline, "the loop never went to sleep");
+            std::thread::sleep(Duration::from_millis(1));
+        }
+    }
+
+    #[test]
+    fn a_post_wakes_the_loop_while_an_earlier_producer_is_stalled_before_its_wake() {
+        // Producer A queues a callback into the empty queue and is
+        // descheduled before it looks at the loop (here: it never does).
+        // Producer B's callback, queued behind A's, must wake the loop by
+        // itself.
+        let (remote_tx, remote_rx) = mpsc::channel();
+        let loop_thread = std::thread::spawn(move || {
+            let ioloop = IOLoop::new().unwrap();
+            remote_tx.send(ioloop.remote()).unwrap();
+            // A safety net, far beyond the test's own limit.
+            let l = ioloop.clone();
+            ioloop.call_later(Duration::from_secs(30), move || l.stop());
+            ioloop.start().unwrap();
+        });
+        let remote: Remote = remote_rx.recv_timeout(Duration::from_secs(10)).unwrap();
+        wait_until_parked(&remote.shared);
+
+        let (ran_tx, ran_rx) = mpsc::channel();
+        let a = ran_tx.clone();
+        let stalled = RemoteItem::Callback(RemoteCallback {
+            f: Box::new(move || a.send('a').unwrap()),
+            site: Location::caller(),
+        });
+        assert!(remote.shared.enqueue(stalled).is_ok());
+        let b = remote.clone();
+        std::thread::spawn(move || b.add_callback(move || ran_tx.send('b').unwrap()))
+            .join()
+            .unwrap();
+
+        let ran: Vec<char> = (0..2)
+            .map(|_| ran_rx.recv_timeout(Duration::from_secs(5)))
+            .collect::<Result<_, _>>()
+            .expect("the loop slept through B's callback");
+        assert_eq!(ran, ['a', 'b']);
+        remote.stop();
+        loop_thread.join().unwrap();
+    }
+}

@@ -1,8 +1,10 @@
 //! The `Send + Sync` remote handle: the one door from other threads.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use ioloop::{IOLoop, Remote};
+use ioloop::{IOLoop, MakeCurrent, Remote};
 
 use crate::util;
 
@@ -65,10 +67,9 @@ thread_local! {
 }
 
 #[test]
-fn c4_bursts_from_several_threads_all_run_in_each_senders_order_with_no_lost_wakeup() {
+fn bursts_from_several_threads_all_run_in_each_senders_order_with_no_lost_wakeup() {
     // Senders post in bursts with pauses between them, so the loop drains
-    // the queue, parks in poll, and must be woken by the first callback of
-    // the next burst (the only push that looks at whether it sleeps).
+    // the queue, parks in poll, and must be woken by the next burst.
     let ioloop = IOLoop::new().unwrap();
     SEEN.set([0; THREADS]);
     let senders: Vec<_> = (0..THREADS)
@@ -100,4 +101,63 @@ fn c4_bursts_from_several_threads_all_run_in_each_senders_order_with_no_lost_wak
         sender.join().unwrap();
     }
     assert_eq!(SEEN.with_borrow(|seen| *seen), [PER_THREAD; THREADS]);
+}
+
+/// Counts its drops.
+struct DropCounter(Arc<AtomicUsize>);
+
+impl Drop for DropCounter {
+    fn drop(&mut self) {
+        self.0.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+/// A loop that is not made current, so dropping the handle drops the loop.
+fn uncurrent_loop() -> IOLoop {
+    IOLoop::builder()
+        .make_current(MakeCurrent::Never)
+        .build()
+        .unwrap()
+}
+
+#[test]
+fn dropping_a_loop_drops_the_callbacks_its_remotes_queued() {
+    let ioloop = uncurrent_loop();
+    let remote = ioloop.remote();
+    let drops = Arc::new(AtomicUsize::new(0));
+    let captured = DropCounter(Arc::clone(&drops));
+    remote.add_callback(move || drop(captured));
+    assert_eq!(drops.load(Ordering::SeqCst), 0, "queued, not yet run");
+    drop(ioloop);
+    assert_eq!(drops.load(Ordering::SeqCst), 1, "dropped with the loop");
+    drop(remote);
+    assert_eq!(drops.load(Ordering::SeqCst), 1, "dropped once");
+}
+
+#[test]
+fn a_remote_of_a_dropped_loop_is_closed_and_refuses_callbacks() {
+    let ioloop = uncurrent_loop();
+    let remote = ioloop.remote();
+    assert!(!remote.is_closed());
+    drop(ioloop);
+    assert!(remote.is_closed());
+    assert!(format!("{remote:?}").contains("closed: true"));
+
+    let drops = Arc::new(AtomicUsize::new(0));
+    let captured = DropCounter(Arc::clone(&drops));
+    let rejected = remote
+        .try_add_callback(move || drop(captured))
+        .expect_err("the loop is gone");
+    assert_eq!(drops.load(Ordering::SeqCst), 0, "handed back, not dropped");
+    drop(rejected);
+    assert_eq!(drops.load(Ordering::SeqCst), 1);
+
+    let captured = DropCounter(Arc::clone(&drops));
+    remote.add_callback(move || drop(captured));
+    assert_eq!(
+        drops.load(Ordering::SeqCst),
+        2,
+        "refused and dropped at once"
+    );
+    remote.stop(); // a no-op, and no write to a closed eventfd
 }
