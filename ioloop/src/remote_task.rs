@@ -8,9 +8,9 @@
 //! a second task, the relay, awaits its [`JoinHandle`] and sends the
 //! outcome back through a one-shot channel, and aborts the task when the
 //! handle asks it to. Whatever drops the callback or the tasks without
-//! running them (a closed or dropped loop) drops the channel's sender,
-//! which the handle reports as [`RemoteSpawnError::Closed`]: a waiter
-//! never hangs on a loop that is gone.
+//! running them (a closed loop, or a dropped one for the tasks) drops the
+//! channel's sender, which the handle reports as
+//! [`RemoteSpawnError::Closed`].
 
 use std::any::Any;
 use std::fmt;
@@ -49,9 +49,14 @@ impl Remote {
     /// * A panic in the factory or the future is caught, reported to the
     ///   loop's exception handler (naming this call's location), and handed
     ///   to the handle as [`RemoteSpawnError::Panicked`].
-    /// * If the loop is closed, or closed or dropped before the future
-    ///   finishes, the factory or the future is dropped and the handle
-    ///   gives [`RemoteSpawnError::Closed`].
+    /// * If the loop is closed, or is closed before the future finishes,
+    ///   the factory or the future is dropped and the handle gives
+    ///   [`RemoteSpawnError::Closed`]; so does a loop dropped after the
+    ///   future started. Close a loop before dropping it: the callbacks
+    ///   queued on a loop dropped unclosed stay queued while `Remote`s to it
+    ///   exist, so a handle whose factory never reached the loop then gets
+    ///   no outcome (bound the wait with
+    ///   [`wait_timeout`](RemoteJoinHandle::wait_timeout)).
     /// * [`cancel`](RemoteJoinHandle::cancel) drops the future on the loop
     ///   (asyncio's `Future.cancel()`); dropping the handle does not: the
     ///   future runs on and its output is dropped.
@@ -348,11 +353,11 @@ impl<T> RemoteJoinHandle<T> {
             .ok_or(WaitTimedOut { timeout })
     }
 
-    /// Blocks the calling thread until the outcome is there. It always
-    /// comes: the loop closing or being dropped ends the wait with
-    /// [`RemoteSpawnError::Closed`]; but a future that never finishes on
-    /// a loop that runs forever blocks forever, so prefer
-    /// [`wait_timeout`](RemoteJoinHandle::wait_timeout).
+    /// Blocks the calling thread until the outcome is there. Closing the
+    /// loop ends the wait with [`RemoteSpawnError::Closed`]; but a future
+    /// that never finishes on a loop that runs forever (or a loop dropped
+    /// unclosed before it took the factory, see [`Remote::spawn`]) blocks
+    /// forever, so prefer [`wait_timeout`](RemoteJoinHandle::wait_timeout).
     ///
     /// # Errors
     ///
