@@ -83,6 +83,20 @@ impl Remote {
     /// background.stop()?;
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
+    ///
+    /// # Thread safety
+    ///
+    /// What the factory captures crosses threads, so it must be `Send`;
+    /// loop-owned state such as an `Rc` is reached from inside the future,
+    /// on the loop's thread, not captured:
+    ///
+    /// ```compile_fail
+    /// use std::rc::Rc;
+    ///
+    /// let ioloop = ioloop::IOLoop::new().unwrap();
+    /// let state = Rc::new(1);
+    /// let _ = ioloop.remote().spawn(move || async move { *state }); // Rc is not Send
+    /// ```
     #[track_caller]
     pub fn spawn<F, Fut>(&self, factory: F) -> RemoteJoinHandle<Fut::Output>
     where
@@ -163,6 +177,28 @@ async fn relay<T>(
 }
 
 /// Why a future run with [`Remote::spawn`] gave no output.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use ioloop::{LoopThread, RemoteSpawnError};
+///
+/// # std::panic::set_hook(Box::new(|_| {}));
+/// let background = LoopThread::spawn()?;
+/// let mut handle = background.remote().spawn(|| async {
+///     if 1 + 1 == 2 {
+///         panic!("out of cheese");
+///     }
+/// });
+/// match handle.wait_timeout(Duration::from_secs(10))? {
+///     Err(err @ RemoteSpawnError::Panicked(_)) => {
+///         assert_eq!(err.panic_message(), Some("out of cheese"));
+///     }
+///     other => panic!("expected a panic, got {other:?}"),
+/// }
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub enum RemoteSpawnError {
     /// The loop was closed, or closed or dropped, before the future
     /// finished; the factory or the future was dropped.
@@ -254,6 +290,20 @@ impl std::error::Error for RemoteSpawnError {}
 
 /// [`RemoteJoinHandle::wait_timeout`] gave up: no outcome within the
 /// timeout. The future runs on; wait again, or cancel it.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use ioloop::{LoopThread, WaitTimedOut};
+///
+/// let background = LoopThread::spawn()?;
+/// let mut slow = background.remote().spawn(|| ioloop::sleep(Duration::from_millis(50)));
+/// let timeout = Duration::from_millis(1);
+/// assert_eq!(slow.wait_timeout(timeout).unwrap_err(), WaitTimedOut { timeout });
+/// slow.wait_timeout(Duration::from_secs(10))??; // the same future, waited again
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct WaitTimedOut {
     /// How long the wait lasted.
