@@ -6,15 +6,55 @@
 //! thread's `INSTANCE_HOME`; the process-wide part is its home thread's id and
 //! its [`Remote`], under a lock that makes lazy creation thread-safe
 //! (Tornado's rule S1).
+//!
+//! A loop that [`IOLoop::current`] had to create is marked implicit: nobody
+//! asked for it, so nobody may ever run it (Tornado 4's habit of calling
+//! `IOLoop.current().add_callback` from a worker thread). If such a loop
+//! is let go with work queued that never ran (at the thread's exit, or by
+//! `clear_current` or `make_current` while it is the last handle), a
+//! warning names how much was lost and where such work belongs.
 
 use std::cell::RefCell;
+use std::rc::Rc;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::thread::{self, ThreadId};
 
 use crate::{Error, IOLoop, Remote};
 
+/// The thread's current loop, and which loop `IOLoop::current` created
+/// here, if one.
+struct Slot {
+    ioloop: Option<IOLoop>,
+    /// The id of the loop `IOLoop::current` created on this thread, kept
+    /// while that loop may still be current (a run of another loop hands
+    /// it back afterwards).
+    implicit: Option<u32>,
+}
+
+impl Slot {
+    fn holds_implicit(&self) -> bool {
+        self.ioloop
+            .as_ref()
+            .is_some_and(|l| Some(l.inner.id) == self.implicit)
+    }
+}
+
+impl Drop for Slot {
+    /// The thread is exiting: an implicit loop still current here can never
+    /// run again (an `IOLoop` is not `Send`).
+    fn drop(&mut self) {
+        if self.holds_implicit() {
+            if let Some(ioloop) = self.ioloop.take() {
+                warn_if_work_lost(&ioloop);
+            }
+        }
+    }
+}
+
 thread_local! {
-    static CURRENT: RefCell<Option<IOLoop>> = const { RefCell::new(None) };
+    static CURRENT: RefCell<Slot> = const {
+        RefCell::new(Slot { ioloop: None, implicit: None })
+    };
     static INSTANCE_HOME: RefCell<Option<IOLoop>> = const { RefCell::new(None) };
 }
 
@@ -32,7 +72,10 @@ fn instance_entry() -> MutexGuard<'static, Option<InstanceEntry>> {
 /// The thread's current loop, without creating one. `None` during thread
 /// teardown.
 pub(crate) fn get() -> Option<IOLoop> {
-    CURRENT.try_with(|c| c.borrow().clone()).ok().flatten()
+    CURRENT
+        .try_with(|c| c.borrow().ioloop.clone())
+        .ok()
+        .flatten()
 }
 
 /// Calls `f` with the thread's current loop if it is the loop `loop_id`;
@@ -40,7 +83,7 @@ pub(crate) fn get() -> Option<IOLoop> {
 pub(crate) fn with_current_loop(loop_id: u32, f: impl FnOnce(&IOLoop)) -> bool {
     CURRENT
         .try_with(|c| match c.try_borrow() {
-            Ok(current) => match current.as_ref() {
+            Ok(current) => match current.ioloop.as_ref() {
                 Some(ioloop) if ioloop.inner.id == loop_id => {
                     f(ioloop);
                     true
@@ -55,17 +98,71 @@ pub(crate) fn with_current_loop(loop_id: u32, f: impl FnOnce(&IOLoop)) -> bool {
 /// Replaces the thread's current loop, returning the previous one.
 pub(crate) fn replace(ioloop: Option<IOLoop>) -> Option<IOLoop> {
     CURRENT
-        .try_with(|c| std::mem::replace(&mut *c.borrow_mut(), ioloop))
+        .try_with(|c| std::mem::replace(&mut c.borrow_mut().ioloop, ioloop))
         .ok()
         .flatten()
+}
+
+/// Replaces the thread's current loop for good (`make_current`,
+/// `clear_current`) and drops the previous one. If that was the loop
+/// `IOLoop::current` created and this was its last handle, a warning
+/// reports the work it never ran.
+pub(crate) fn set(ioloop: Option<IOLoop>) {
+    let taken = CURRENT.try_with(|c| {
+        let mut slot = c.borrow_mut();
+        let was_implicit = slot.holds_implicit();
+        let previous = std::mem::replace(&mut slot.ioloop, ioloop);
+        if slot.holds_implicit() {
+            // `make_current` on the implicit loop itself: now asked for.
+            slot.implicit = None;
+        }
+        (previous, was_implicit)
+    });
+    if let Ok((Some(previous), true)) = taken {
+        if Rc::strong_count(&previous.inner) == 1 {
+            warn_if_work_lost(&previous);
+        }
+    }
+}
+
+/// Makes `ioloop`, just created by `IOLoop::current`, the thread's current
+/// loop, marked implicit.
+pub(crate) fn set_implicit(ioloop: &IOLoop) {
+    let previous = CURRENT.try_with(|c| {
+        let mut slot = c.borrow_mut();
+        slot.implicit = Some(ioloop.inner.id);
+        slot.ioloop.replace(ioloop.clone())
+    });
+    drop(previous);
+}
+
+/// Logs a warning if `ioloop`, created by `IOLoop::current` and being let
+/// go, holds callbacks or timeouts that never ran.
+fn warn_if_work_lost(ioloop: &IOLoop) {
+    let callbacks = ioloop.pending();
+    let timeouts = ioloop.inner.timers.borrow().len();
+    if callbacks == 0 && timeouts == 0 {
+        return;
+    }
+    let thread = thread::current();
+    log::warn!(
+        target: "ioloop",
+        "a loop that IOLoop::current() created on thread {} ({:?}) is dropped \
+         with {callbacks} queued callbacks and {timeouts} timeouts that never ran; \
+         to reach a running loop from this thread use its Remote \
+         (IOLoop::instance_remote() for the instance), or IOLoop::try_current() \
+         to get no loop rather than a new one",
+        thread.name().unwrap_or("unnamed"),
+        thread.id(),
+    );
 }
 
 /// Clears the current loop if it is `ioloop`.
 pub(crate) fn clear_if(ioloop: &IOLoop) {
     let _ = CURRENT.try_with(|c| {
         let mut c = c.borrow_mut();
-        if c.as_ref().is_some_and(|cur| cur.ptr_eq(ioloop)) {
-            c.take()
+        if c.ioloop.as_ref().is_some_and(|cur| cur.ptr_eq(ioloop)) {
+            c.ioloop.take()
         } else {
             None
         }
@@ -144,5 +241,36 @@ pub(crate) fn clear_instance() {
                 }
             });
         });
+    }
+}
+
+impl IOLoop {
+    /// The process-wide instance's [`Remote`], from any thread: the home of
+    /// Tornado 4's `IOLoop.current().add_callback(f)` (or
+    /// `IOLoop.instance().add_callback(f)`) called from a worker thread.
+    ///
+    /// `None` if there is no instance yet. It never creates one: an
+    /// instance made here would live on the calling thread, where nothing
+    /// runs it. Create the instance first on the thread that will run it
+    /// ([`instance`](IOLoop::instance) or [`install`](IOLoop::install)),
+    /// then start the workers. The same as [`Remote::instance`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ioloop::IOLoop;
+    ///
+    /// let main_loop = IOLoop::instance();
+    /// let worker = std::thread::spawn(|| {
+    ///     let remote = IOLoop::instance_remote().expect("created before the worker");
+    ///     remote.add_callback(|| IOLoop::current().stop());
+    /// });
+    /// main_loop.start()?;
+    /// worker.join().unwrap();
+    /// # IOLoop::clear_instance();
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn instance_remote() -> Option<Remote> {
+        instance_remote()
     }
 }

@@ -961,11 +961,36 @@ impl IOLoop {
     /// the [`instance`](IOLoop::instance) (Tornado 4's fallback); on any
     /// other thread a new loop is created and becomes current.
     ///
+    /// # Semantics
+    ///
+    /// A loop created here runs only if this thread starts it. Tornado 4
+    /// code that posts work from a worker thread with
+    /// `IOLoop.current().add_callback(f)` would queue `f` on a new loop of
+    /// the worker's own that never runs. Such work belongs on the loop that
+    /// runs: send it through that loop's [`Remote`] (for the instance,
+    /// [`instance_remote`](IOLoop::instance_remote)), or ask with
+    /// [`try_current`](IOLoop::try_current), which never creates a loop.
+    /// If a loop created here is let go with callbacks or timeouts that
+    /// never ran (when the thread exits, or when
+    /// [`clear_current`](IOLoop::clear_current) or
+    /// [`make_current`](IOLoop::make_current) drops its last handle), a
+    /// `log::warn!` record says how many and points here.
+    ///
     /// # Panics
     ///
     /// If a loop must be created and the operating system refuses it (for
     /// example out of descriptors). Use [`try_current`](IOLoop::try_current)
     /// and [`new`](IOLoop::new) to handle that case.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ioloop::IOLoop;
+    ///
+    /// let ioloop = IOLoop::new()?; // becomes this thread's current loop
+    /// assert!(IOLoop::current().ptr_eq(&ioloop));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn current() -> IOLoop {
         if let Some(ioloop) = current::get() {
             return ioloop;
@@ -974,27 +999,43 @@ impl IOLoop {
             return instance;
         }
         match IOLoop::new() {
-            Ok(ioloop) => ioloop,
+            Ok(ioloop) => {
+                current::set_implicit(&ioloop);
+                ioloop
+            }
             Err(err) => panic!("IOLoop::current(): cannot create a loop: {err}"),
         }
     }
 
     /// The thread's current loop, without creating one (Tornado's
-    /// `current(instance=False)`).
+    /// `current(instance=False)`): `None` on a thread where no loop runs or
+    /// was made current. Unlike [`current`](IOLoop::current), it does not
+    /// fall back to the instance on the instance's thread.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ioloop::IOLoop;
+    ///
+    /// std::thread::spawn(|| {
+    ///     // A worker thread: no loop here, and none is created.
+    ///     assert!(IOLoop::try_current().is_none());
+    /// })
+    /// .join()
+    /// .unwrap();
+    /// ```
     pub fn try_current() -> Option<IOLoop> {
         current::get()
     }
 
     /// Makes this loop the thread's current loop (rule S7).
     pub fn make_current(&self) {
-        let previous = current::replace(Some(self.clone()));
-        drop(previous);
+        current::set(Some(self.clone()));
     }
 
     /// Clears the thread's current loop; a no-op if there is none (rule S7).
     pub fn clear_current() {
-        let previous = current::replace(None);
-        drop(previous);
+        current::set(None);
     }
 
     /// The process-wide instance: the loop most applications run on their

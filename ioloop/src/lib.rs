@@ -81,7 +81,8 @@
 //! * [`IOLoop`]: callbacks, timeouts and I/O handlers on one thread, with
 //!   Tornado's ordering and lifecycle rules. It is not `Send`.
 //! * [`Remote`]: the `Send + Sync` handle other threads use to reach a
-//!   loop (`add_callback`, `stop`).
+//!   loop (`add_callback`, `stop`), and to run a future there and get its
+//!   output back ([`Remote::spawn`], [`RemoteJoinHandle`]).
 //! * [`LoopThread`]: a loop on a background thread of its own.
 //! * Futures: [`IOLoop::spawn`] and its [`JoinHandle`], [`IOLoop::add_future`],
 //!   [`IOLoop::run_sync`], [`sleep`], [`sleep_until`], [`timeout`],
@@ -146,6 +147,7 @@ mod ioloop;
 mod poller;
 mod readiness;
 mod remote;
+mod remote_task;
 mod run;
 mod run_sync;
 mod signals;
@@ -181,6 +183,7 @@ pub use crate::executor::{Executor, ExecutorFuture, ThreadPool};
 pub use crate::ioloop::{Builder, IOLoop, MakeCurrent, TimeoutHandle, WeakIOLoop};
 pub use crate::readiness::Ready;
 pub use crate::remote::{Rejected, Remote};
+pub use crate::remote_task::{RemoteJoinHandle, RemoteSpawnError, WaitTimedOut};
 pub use crate::run_sync::RunSyncError;
 pub use crate::signals::SignalHandle;
 pub use crate::task::{JoinError, JoinHandle};

@@ -223,3 +223,130 @@ fn weak_handles_do_not_keep_the_loop_alive() {
         assert!(weak.upgrade().is_none());
     });
 }
+
+/// The warnings logged by thread `id`.
+fn warnings_of(id: thread::ThreadId) -> Vec<String> {
+    integration_tests::logs::messages(|r| r.thread == id && r.level == log::Level::Warn)
+}
+
+#[test]
+fn a_loop_current_created_warns_at_thread_exit_about_work_that_never_ran() {
+    util::capture_logs();
+    // Tornado 4's habit on a worker thread: the callbacks go to a new loop
+    // of the worker's own, which nothing runs.
+    let worker = thread::spawn(|| {
+        let ioloop = IOLoop::current();
+        ioloop.add_callback(|| {});
+        ioloop.add_callback(|| {});
+        IOLoop::current().add_callback(|| {});
+        ioloop.call_later(std::time::Duration::from_secs(1), || {});
+        thread::current().id()
+    });
+    let id = worker.join().unwrap();
+    let warnings = warnings_of(id);
+    assert_eq!(warnings.len(), 1, "{warnings:?}");
+    assert!(
+        warnings[0].contains("3 queued callbacks and 1 timeouts that never ran"),
+        "{}",
+        warnings[0]
+    );
+    assert!(
+        warnings[0].contains("IOLoop::instance_remote()"),
+        "{}",
+        warnings[0]
+    );
+}
+
+#[test]
+fn a_loop_current_created_and_ran_leaves_no_warning() {
+    util::capture_logs();
+    let worker = thread::spawn(|| {
+        let ioloop = IOLoop::current();
+        let l = ioloop.clone();
+        ioloop.add_callback(move || l.stop());
+        util::run(&ioloop);
+        thread::current().id()
+    });
+    let id = worker.join().unwrap();
+    assert_eq!(warnings_of(id), Vec::<String>::new());
+}
+
+#[test]
+fn an_explicit_loop_with_work_left_at_thread_exit_leaves_no_warning() {
+    util::capture_logs();
+    let worker = thread::spawn(|| {
+        let ioloop = IOLoop::new().unwrap(); // asked for: its owner's business
+        ioloop.add_callback(|| {});
+        thread::current().id()
+    });
+    let id = worker.join().unwrap();
+    assert_eq!(warnings_of(id), Vec::<String>::new());
+}
+
+#[test]
+fn clear_current_on_the_last_handle_of_a_loop_current_created_warns_at_once() {
+    util::capture_logs();
+    on_fresh_thread(|| {
+        IOLoop::current().add_callback(|| {});
+        IOLoop::clear_current();
+        let warnings = util::logged(log::Level::Warn);
+        assert_eq!(warnings.len(), 1, "{warnings:?}");
+        assert!(warnings[0].contains("1 queued callbacks and 0 timeouts"));
+        assert!(IOLoop::try_current().is_none());
+    });
+}
+
+#[test]
+fn clear_current_while_a_handle_is_kept_does_not_warn_and_make_current_claims_the_loop() {
+    util::capture_logs();
+    let worker = thread::spawn(|| {
+        let kept = IOLoop::current();
+        kept.add_callback(|| {});
+        IOLoop::clear_current();
+        assert_eq!(util::logged(log::Level::Warn), Vec::<String>::new());
+        // Made current on purpose: its owner's business from now on, so
+        // the work still queued at the thread's exit is not reported.
+        kept.make_current();
+        thread::current().id()
+    });
+    let id = worker.join().unwrap();
+    assert_eq!(warnings_of(id), Vec::<String>::new());
+}
+
+#[test]
+fn try_current_on_a_worker_thread_creates_no_loop() {
+    on_fresh_thread(|| {
+        assert!(IOLoop::try_current().is_none());
+        assert!(IOLoop::try_current().is_none(), "the first call made none");
+    });
+}
+
+#[test]
+fn instance_remote_is_the_home_of_add_callback_from_worker_threads() {
+    let _serial = util::global_lock();
+    IOLoop::clear_instance();
+    // Before the instance exists, a worker gets none (and creates none).
+    on_fresh_thread(|| assert!(IOLoop::instance_remote().is_none()));
+    assert!(!IOLoop::initialized());
+    on_fresh_thread(|| {
+        let _reset = InstanceReset;
+        let main_loop = IOLoop::instance();
+        let ran_on = Arc::new(std::sync::Mutex::new(None));
+        let r = ran_on.clone();
+        let worker = thread::spawn(move || {
+            let remote = IOLoop::instance_remote().expect("created before the worker");
+            remote.add_callback(move || {
+                *r.lock().unwrap() = Some(thread::current().id());
+                IOLoop::current().stop();
+            });
+        });
+        util::run(&main_loop);
+        worker.join().unwrap();
+        assert_eq!(*ran_on.lock().unwrap(), Some(thread::current().id()));
+        assert!(
+            IOLoop::instance_remote()
+                .unwrap()
+                .same_loop(&main_loop.remote())
+        );
+    });
+}

@@ -19,6 +19,7 @@ mod handlers;
 mod lifecycle;
 mod ordering;
 mod remote;
+mod remote_spawn;
 mod run_sync;
 mod tasks;
 mod timeouts;
