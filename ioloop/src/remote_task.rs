@@ -51,12 +51,9 @@ impl Remote {
     ///   to the handle as [`RemoteSpawnError::Panicked`].
     /// * If the loop is closed, or is closed before the future finishes,
     ///   the factory or the future is dropped and the handle gives
-    ///   [`RemoteSpawnError::Closed`]; so does a loop dropped after the
-    ///   future started. Close a loop before dropping it: the callbacks
-    ///   queued on a loop dropped unclosed stay queued while `Remote`s to it
-    ///   exist, so a handle whose factory never reached the loop then gets
-    ///   no outcome (bound the wait with
-    ///   [`wait_timeout`](RemoteJoinHandle::wait_timeout)).
+    ///   [`RemoteSpawnError::Closed`]; so does a loop dropped without
+    ///   `close`, whether or not the factory had reached it (dropping a
+    ///   loop closes its remote queue and drops what waits there).
     /// * [`cancel`](RemoteJoinHandle::cancel) drops the future on the loop
     ///   (asyncio's `Future.cancel()`); dropping the handle does not: the
     ///   future runs on and its output is dropped.

@@ -213,6 +213,31 @@ fn closing_the_loop_under_a_running_future_gives_closed_to_its_waiter() {
 }
 
 #[test]
+fn dropping_an_unclosed_loop_before_it_takes_the_factory_gives_closed() {
+    // The loop never runs: the factory waits in its remote queue, and
+    // dropping the loop (not closing it) must still resolve the handle.
+    let ioloop = IOLoop::new().unwrap();
+    let remote = ioloop.remote();
+    let made = Arc::new(AtomicBool::new(false));
+    let m = made.clone();
+    let mut handle = remote.spawn(move || {
+        m.store(true, Ordering::SeqCst);
+        async { 1 }
+    });
+    IOLoop::clear_current();
+    drop(ioloop);
+    let started = Instant::now();
+    let outcome = thread::spawn(move || handle.wait_timeout(LIMIT))
+        .join()
+        .unwrap();
+    let err = outcome.expect("an outcome, not a timeout").unwrap_err();
+    assert!(err.is_closed(), "{err:?}");
+    assert!(started.elapsed() < LIMIT / 2);
+    assert!(!made.load(Ordering::SeqCst), "the factory never ran");
+    assert!(remote.is_closed());
+}
+
+#[test]
 fn dropping_the_loop_under_a_running_future_gives_closed_to_its_waiter() {
     let (started_tx, started_rx) = mpsc::channel();
     let (remote_tx, remote_rx) = mpsc::channel();
