@@ -2,9 +2,10 @@
 //!
 //! Tornado's contract: a handler that leaves data unread, or keeps `WRITE`
 //! interest on a writable socket, is called again on the next iteration.
-//! On Linux registrations are natively level-triggered (see
-//! [`poller`](crate::poller)) and the kernel keeps the contract. Where the
-//! poller is edge-triggered (mio's registry elsewhere), the loop keeps it
+//! With the native poller on Linux registrations are natively
+//! level-triggered (see [`poller`](crate::poller)) and the kernel keeps the
+//! contract. Where the poller is edge-triggered (mio's registry: the
+//! portable poller, and every platform but Linux), the loop keeps it
 //! by re-arming a descriptor with a `MOD` after its handler returns (the
 //! kernel re-queues a descriptor that is still ready), skipped when it
 //! cannot matter:
@@ -17,7 +18,7 @@
 //!
 //! Each registration carries a generation that is part of its mio token, so
 //! an event for a registration removed earlier in the same batch is dropped,
-//! even when its descriptor number was reused meanwhile (Tornado's rule H8).
+//! even when its descriptor number was reused meanwhile.
 //!
 //! Each registration also carries a reference flag (libuv's per-handle
 //! `uv_ref`/`uv_unref`): an unreferenced handler is still called, but does
@@ -68,9 +69,10 @@ impl Registration {
     }
 
     /// Whether the descriptor must be re-armed after a dispatch of
-    /// `delivered`, to keep level-triggered semantics.
-    pub(crate) fn needs_rearm(&self, delivered: Events) -> bool {
-        if crate::poller::LEVEL_TRIGGERED || self.trigger == Trigger::Edge || self.rearmed {
+    /// `delivered`, to keep level-triggered semantics on a poller that
+    /// is edge-triggered (`native_level` false).
+    pub(crate) fn needs_rearm(&self, delivered: Events, native_level: bool) -> bool {
+        if native_level || self.trigger == Trigger::Edge || self.rearmed {
             return false;
         }
         if delivered.is_error() {

@@ -179,6 +179,7 @@ pub use crate::events::Events;
 pub use crate::exception::{CallbackKind, CallbackPanic};
 pub use crate::executor::{Executor, ExecutorFuture, ThreadPool};
 pub use crate::ioloop::{Builder, IOLoop, MakeCurrent, TimeoutHandle, WeakIOLoop};
+pub use crate::poller::{POLLER_ENV, PollerKind};
 pub use crate::readiness::Ready;
 pub use crate::remote::{Rejected, Remote};
 pub use crate::run_sync::RunSyncError;
