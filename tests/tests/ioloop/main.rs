@@ -10,6 +10,7 @@ mod exceptions;
 mod handlers;
 mod lifecycle;
 mod ordering;
+mod portable_poller;
 mod remote;
 mod run_sync;
 mod tasks;
