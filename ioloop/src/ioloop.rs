@@ -8,7 +8,7 @@ use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
 use std::fmt;
 use std::io;
-use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsRawFd, IntoRawFd, OwnedFd, RawFd};
 use std::panic::{self, AssertUnwindSafe, Location};
 use std::rc::{Rc, Weak};
 use std::sync::Arc;
@@ -567,6 +567,14 @@ impl IOLoop {
     /// directory: `PermissionDenied`), if it is negative or not open
     /// (`EBADF`), or if the loop is closed.
     ///
+    /// `InvalidInput` naming `fd` if the loop owned a descriptor with this
+    /// number ([`add_handler_owned`](IOLoop::add_handler_owned)) that was
+    /// closed without `remove_handler`: the loop drops that stale handler
+    /// and lets go of the number without closing it (it now names the
+    /// caller's descriptor), but does not register the new descriptor. A
+    /// stale registration of a borrowed descriptor is replaced, with a
+    /// warning.
+    ///
     /// # Examples
     ///
     /// ```
@@ -694,11 +702,34 @@ impl IOLoop {
             match poller.register(poll, fd, mio::Token(usize::MAX - 1), events, trigger) {
                 Ok(()) => {
                     let _ = poller.deregister(poll, fd);
+                    let mut stale = table.remove(fd);
+                    if let Some(owned) = stale.as_mut().and_then(|reg| reg.owned.take()) {
+                        // The number now names the caller's descriptor:
+                        // dropping the old one would close it. Let go of
+                        // the number without closing it, and refuse.
+                        let _ = owned.into_raw_fd();
+                        drop(table);
+                        drop(stale);
+                        log::warn!(
+                            target: "ioloop",
+                            "fd {fd} was owned by the loop and closed without remove_handler; its handler is dropped"
+                        );
+                        return Err(fd_error(
+                            "add_handler",
+                            fd,
+                            io::Error::new(
+                                io::ErrorKind::InvalidInput,
+                                "the loop owned an earlier descriptor with this number, closed without \
+                                 remove_handler: its handler is dropped, and this descriptor is left \
+                                 open but not registered",
+                            ),
+                        ));
+                    }
                     log::warn!(
                         target: "ioloop",
                         "fd {fd} was closed without remove_handler; replacing its stale registration"
                     );
-                    table.remove(fd)
+                    stale
                 }
                 Err(err) => {
                     let err = if err.kind() == io::ErrorKind::AlreadyExists {

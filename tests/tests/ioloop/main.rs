@@ -13,6 +13,7 @@ mod ordering;
 mod portable_poller;
 mod remote;
 mod run_sync;
+mod stale_registrations;
 mod tasks;
 mod timeouts;
 mod util;
