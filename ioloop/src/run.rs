@@ -547,6 +547,37 @@ mod tests {
     }
 
     #[test]
+    fn every_run_gives_the_poll_buffers_back_to_the_loop() {
+        let ioloop = new_loop();
+        let buffers = |ioloop: &IOLoop| {
+            let state = ioloop.inner.run_state.borrow();
+            state.as_ref().map(|s| s.events.capacity())
+        };
+        let capacity = buffers(&ioloop);
+        assert!(capacity.is_some());
+        let l = ioloop.clone();
+        ioloop.add_callback(move || l.stop());
+        ioloop.start().unwrap();
+        assert_eq!(buffers(&ioloop), capacity, "after start");
+        ioloop.run_once(crate::RunMode::NoWait).unwrap();
+        assert_eq!(buffers(&ioloop), capacity, "after run_once");
+    }
+
+    #[test]
+    fn start_sleeps_while_only_unreferenced_work_is_left() {
+        // Unlike `run` and `run_once(Wait)`, `start` waits for a stop even
+        // with nothing referenced: it must block in the poll, not spin.
+        let ioloop = new_loop();
+        let l = ioloop.clone();
+        let stop = ioloop.call_later(Duration::from_millis(50), move || l.stop());
+        ioloop.set_timeout_ref(stop, false);
+        ioloop.start().unwrap();
+        // One blocking poll, plus a few if the poll wakes a little before
+        // the deadline; a spinning loop makes thousands in 50 ms.
+        assert!(ioloop.iteration() <= 5, "{} iterations", ioloop.iteration());
+    }
+
+    #[test]
     fn a_poll_error_ends_run_once_with_that_error() {
         let ioloop = new_loop();
         *ioloop.inner.run_state.borrow_mut() = Some(RunState::new(0));
