@@ -275,6 +275,40 @@ mod tests {
     }
 
     #[test]
+    fn slots_are_found_by_fd_and_tokens_go_stale_with_their_registration() {
+        let mut table = table_with(&[3, 9]);
+        assert_eq!(table.len(), 2);
+        assert_eq!(table.slot_of(-1), None);
+        assert_eq!(table.slot_of(4), None, "between registered fds");
+        assert_eq!(table.slot_of(100), None, "past the last one");
+        let (slot, reg) = table.by_fd(9).expect("fd 9");
+        assert_eq!(reg.fd, 9);
+        let old = reg.token(slot);
+        assert_eq!(table.by_token(old).map(|r| r.fd), Some(9));
+
+        let removed = table.remove(9).expect("fd 9");
+        assert_eq!(removed.fd, 9);
+        assert!(table.remove(9).is_none(), "removed once");
+        assert_eq!((table.len(), table.slot_of(9)), (1, None));
+        // The slot is reused for another fd: the old token names nothing.
+        let new = table.insert(
+            5,
+            Events::WRITE,
+            Box::new(|_, _| {}),
+            None,
+            Trigger::Level,
+            Location::caller(),
+        );
+        assert_eq!(new.0 & 0xffff_ffff, old.0 & 0xffff_ffff, "same slot");
+        assert!(table.by_token(old).is_none());
+        assert_eq!(table.by_token(new).map(|r| r.fd), Some(5));
+        assert_eq!(table.slot_of(5), Some(slot));
+        assert_eq!(table.slot_of(3), Some(0));
+        assert_eq!(table.drain().len(), 2);
+        assert_eq!((table.len(), table.slot_of(3)), (0, None));
+    }
+
+    #[test]
     fn registrations_lists_tokens_that_resolve() {
         let mut table = table_with(&[7, 8]);
         let regs = table.registrations();
