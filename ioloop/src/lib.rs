@@ -128,7 +128,9 @@
 //! Unix, through mio (epoll on Linux, kqueue on the BSDs and macOS). The
 //! loop is developed and tested on Linux, where descriptors are registered
 //! natively level-triggered; elsewhere they are re-armed after each
-//! dispatch (see the guide). 64-bit targets only: a handler's
+//! dispatch (see the guide). That portable path can be chosen on Linux
+//! too, to test it there: [`Builder::poller`] with [`PollerKind::Portable`],
+//! or `IOLOOP_POLLER=portable` in the environment. 64-bit targets only: a handler's
 //! mio token packs a 32-bit slot and a 32-bit generation. The blocking
 //! watchdog captures stacks on Linux only; elsewhere its reports have
 //! everything but the stack.
