@@ -719,9 +719,9 @@ impl IOLoop {
                             fd,
                             io::Error::new(
                                 io::ErrorKind::InvalidInput,
-                                "the loop owned an earlier descriptor with this number, closed without \
-                                 remove_handler: its handler is dropped, and this descriptor is left \
-                                 open but not registered",
+                                "an owned descriptor with this number was closed without \
+                                 remove_handler: its handler is dropped, and this descriptor is \
+                                 left open and unregistered",
                             ),
                         ));
                     }
@@ -818,13 +818,13 @@ impl IOLoop {
     /// With the native poller on Linux registrations are natively
     /// level-triggered, nothing is ever re-armed, and this is a no-op.
     /// Where the poller is edge-triggered (mio's kqueue on the BSDs and
-    /// macOS, and [`PollerKind::Portable`] anywhere), the loop keeps level-triggered
-    /// semantics by re-arming after each dispatch, at one system call per
-    /// dispatched event; a handler that always drains (as `netutil`'s
-    /// streams do) saves it with this call. Calling it for events that are
-    /// not drained makes the handler miss level-triggered repeats there
-    /// until the descriptor's readiness changes. Outside a handler for `fd`
-    /// it has no effect.
+    /// macOS, and [`PollerKind::Portable`] anywhere), the loop keeps
+    /// level-triggered semantics by re-arming after each dispatch, at one
+    /// system call per dispatched event; a handler that always drains (as
+    /// `netutil`'s streams do) saves it with this call. Calling it for
+    /// events that are not drained makes the handler miss level-triggered
+    /// repeats there until the descriptor's readiness changes. Outside a
+    /// handler for `fd` it has no effect.
     pub fn mark_drained(&self, fd: RawFd, events: Events) {
         if let Some((_, reg)) = self.inner.handlers.borrow_mut().by_fd(fd) {
             reg.drained |= events;
