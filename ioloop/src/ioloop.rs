@@ -144,10 +144,10 @@ pub(crate) struct Inner {
 /// 5. the handlers of the ready descriptors run.
 ///
 /// While callbacks keep arriving (each iteration queues more), the loop
-/// polls for I/O without blocking at least once every
-/// [`MAX_POLL_SKIPS`](IOLoop::MAX_POLL_SKIPS) iterations, rather than on
-/// every one: the bound on how long a ready descriptor waits behind a
-/// stream of callbacks.
+/// skips the non-blocking poll for I/O on at most
+/// [`MAX_POLL_SKIPS`](IOLoop::MAX_POLL_SKIPS) iterations in a row, rather
+/// than polling on every one: a ready descriptor waits behind a stream of
+/// callbacks for at most `MAX_POLL_SKIPS + 1` iterations.
 ///
 /// # Examples
 ///
@@ -326,8 +326,9 @@ impl IOLoop {
     pub const WRITE: Events = Events::WRITE;
     /// Error or hang-up; always delivered.
     pub const ERROR: Events = Events::ERROR;
-    /// While callbacks are queued, the loop polls for I/O (without
-    /// blocking) at least once every this many iterations.
+    /// While callbacks are queued, the loop skips its non-blocking poll for
+    /// I/O on at most this many iterations in a row: it polls at least once
+    /// every `MAX_POLL_SKIPS + 1` iterations.
     pub const MAX_POLL_SKIPS: u32 = 32;
 
     /// Creates a loop. It becomes the thread's current loop if the thread

@@ -578,6 +578,43 @@ mod tests {
     }
 
     #[test]
+    fn while_callbacks_keep_coming_the_loop_polls_every_max_poll_skips_iterations() {
+        // A level handler on a descriptor that stays readable is called on
+        // every iteration that polls; a chain of callbacks keeps every
+        // iteration busy, so the loop skips the non-blocking poll, but never
+        // more than MAX_POLL_SKIPS times in a row.
+        let ioloop = new_loop();
+        let (mut a, b) = std::os::unix::net::UnixStream::pair().unwrap();
+        std::io::Write::write_all(&mut a, b"x").unwrap();
+        let fd = std::os::fd::AsRawFd::as_raw_fd(&b);
+        let polled = Rc::new(std::cell::RefCell::new(Vec::new()));
+        let (p, l) = (polled.clone(), ioloop.clone());
+        ioloop
+            .add_handler(fd, Events::READ, move |_, _| {
+                p.borrow_mut().push(l.iteration())
+            })
+            .unwrap();
+        fn chain(ioloop: IOLoop, left: u32) {
+            if left == 0 {
+                ioloop.stop();
+            } else {
+                let l = ioloop.clone();
+                ioloop.add_callback(move || chain(l, left - 1));
+            }
+        }
+        let l = ioloop.clone();
+        ioloop.add_callback(move || chain(l, 10 * IOLoop::MAX_POLL_SKIPS));
+        ioloop.start().unwrap();
+        ioloop.remove_handler(fd);
+        let polled = polled.take();
+        assert!(polled.len() >= 9, "{polled:?}");
+        let most = u64::from(IOLoop::MAX_POLL_SKIPS) + 1;
+        for gap in polled.windows(2).map(|w| w[1] - w[0]) {
+            assert!((2..=most).contains(&gap), "polled in iterations {polled:?}");
+        }
+    }
+
+    #[test]
     fn a_poll_error_ends_run_once_with_that_error() {
         let ioloop = new_loop();
         *ioloop.inner.run_state.borrow_mut() = Some(RunState::new(0));
