@@ -523,6 +523,20 @@ mod tests {
             .unwrap()
     }
 
+    /// Starts `ioloop`, failing if it is still running after 5 s (a
+    /// safety net for a broken loop, not a timing assertion).
+    fn start_for_at_most_5s(ioloop: &IOLoop) {
+        let timed_out = Rc::new(Cell::new(false));
+        let (t, l) = (timed_out.clone(), ioloop.clone());
+        let guard = ioloop.call_later(Duration::from_secs(5), move || {
+            t.set(true);
+            l.stop();
+        });
+        ioloop.start().unwrap();
+        ioloop.remove_timeout(guard);
+        assert!(!timed_out.get(), "still running after 5 s");
+    }
+
     #[test]
     fn a_poll_error_ends_start_with_that_error() {
         let ioloop = new_loop();
@@ -557,7 +571,7 @@ mod tests {
         assert!(capacity.is_some());
         let l = ioloop.clone();
         ioloop.add_callback(move || l.stop());
-        ioloop.start().unwrap();
+        start_for_at_most_5s(&ioloop);
         assert_eq!(buffers(&ioloop), capacity, "after start");
         ioloop.run_once(crate::RunMode::NoWait).unwrap();
         assert_eq!(buffers(&ioloop), capacity, "after run_once");
@@ -604,7 +618,7 @@ mod tests {
         }
         let l = ioloop.clone();
         ioloop.add_callback(move || chain(l, 10 * IOLoop::MAX_POLL_SKIPS));
-        ioloop.start().unwrap();
+        start_for_at_most_5s(&ioloop);
         ioloop.remove_handler(fd);
         let polled = polled.take();
         assert!(polled.len() >= 9, "{polled:?}");
