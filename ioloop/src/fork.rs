@@ -12,7 +12,6 @@
 //! the loop a poller of its own.
 
 use crate::handlers::WAKER_TOKEN;
-use crate::poller;
 use crate::{Error, IOLoop};
 
 /// True if this process created `ioloop` (or reset it after a fork).
@@ -93,7 +92,7 @@ impl IOLoop {
         let registrations = inner.handlers.borrow().registrations();
         let mut gone = Vec::new();
         for (fd, token, interest, trigger) in registrations {
-            let result = poller::register(&poll, fd, token, interest, trigger);
+            let result = inner.poller.register(&poll, fd, token, interest, trigger);
             if let Err(err) = result {
                 log::warn!(
                     target: "ioloop",

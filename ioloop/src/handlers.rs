@@ -2,9 +2,10 @@
 //!
 //! Tornado's contract: a handler that leaves data unread, or keeps `WRITE`
 //! interest on a writable socket, is called again on the next iteration.
-//! On Linux registrations are natively level-triggered (see
-//! [`poller`](crate::poller)) and the kernel keeps the contract. Where the
-//! poller is edge-triggered (mio's registry elsewhere), the loop keeps it
+//! With the native poller on Linux registrations are natively
+//! level-triggered (see [`poller`](crate::poller)) and the kernel keeps the
+//! contract. Where the poller is edge-triggered (mio's registry: the
+//! portable poller, and every platform but Linux), the loop keeps it
 //! by re-arming a descriptor with a `MOD` after its handler returns (the
 //! kernel re-queues a descriptor that is still ready), skipped when it
 //! cannot matter:
@@ -17,7 +18,7 @@
 //!
 //! Each registration carries a generation that is part of its mio token, so
 //! an event for a registration removed earlier in the same batch is dropped,
-//! even when its descriptor number was reused meanwhile (Tornado's rule H8).
+//! even when its descriptor number was reused meanwhile.
 //!
 //! Each registration also carries a reference flag (libuv's per-handle
 //! `uv_ref`/`uv_unref`): an unreferenced handler is still called, but does
@@ -68,9 +69,10 @@ impl Registration {
     }
 
     /// Whether the descriptor must be re-armed after a dispatch of
-    /// `delivered`, to keep level-triggered semantics.
-    pub(crate) fn needs_rearm(&self, delivered: Events) -> bool {
-        if crate::poller::LEVEL_TRIGGERED || self.trigger == Trigger::Edge || self.rearmed {
+    /// `delivered`, to keep level-triggered semantics on a poller that
+    /// is edge-triggered (`native_level` false).
+    pub(crate) fn needs_rearm(&self, delivered: Events, native_level: bool) -> bool {
+        if native_level || self.trigger == Trigger::Edge || self.rearmed {
             return false;
         }
         if delivered.is_error() {
@@ -270,6 +272,40 @@ mod tests {
         table.set_referenced(3, false);
         drop(table.drain());
         assert_eq!(table.referenced(), 0);
+    }
+
+    #[test]
+    fn slots_are_found_by_fd_and_tokens_go_stale_with_their_registration() {
+        let mut table = table_with(&[3, 9]);
+        assert_eq!(table.len(), 2);
+        assert_eq!(table.slot_of(-1), None);
+        assert_eq!(table.slot_of(4), None, "between registered fds");
+        assert_eq!(table.slot_of(100), None, "past the last one");
+        let (slot, reg) = table.by_fd(9).expect("fd 9");
+        assert_eq!(reg.fd, 9);
+        let old = reg.token(slot);
+        assert_eq!(table.by_token(old).map(|r| r.fd), Some(9));
+
+        let removed = table.remove(9).expect("fd 9");
+        assert_eq!(removed.fd, 9);
+        assert!(table.remove(9).is_none(), "removed once");
+        assert_eq!((table.len(), table.slot_of(9)), (1, None));
+        // The slot is reused for another fd: the old token names nothing.
+        let new = table.insert(
+            5,
+            Events::WRITE,
+            Box::new(|_, _| {}),
+            None,
+            Trigger::Level,
+            Location::caller(),
+        );
+        assert_eq!(new.0 & 0xffff_ffff, old.0 & 0xffff_ffff, "same slot");
+        assert!(table.by_token(old).is_none());
+        assert_eq!(table.by_token(new).map(|r| r.fd), Some(5));
+        assert_eq!(table.slot_of(5), Some(slot));
+        assert_eq!(table.slot_of(3), Some(0));
+        assert_eq!(table.drain().len(), 2);
+        assert_eq!((table.len(), table.slot_of(3)), (0, None));
     }
 
     #[test]

@@ -8,7 +8,7 @@ use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
 use std::fmt;
 use std::io;
-use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsRawFd, IntoRawFd, OwnedFd, RawFd};
 use std::panic::{self, AssertUnwindSafe, Location};
 use std::rc::{Rc, Weak};
 use std::sync::Arc;
@@ -20,7 +20,7 @@ use crate::error::fd_error;
 use crate::exception::{self, CallbackKind, CallbackPanic};
 use crate::executor::Executor;
 use crate::handlers::{self, HandlerTable, WAKER_TOKEN};
-use crate::poller::{self, Trigger};
+use crate::poller::{PollerKind, Trigger};
 use crate::remote::{Remote, Shared};
 use crate::task::{TaskId, TaskTable};
 use crate::timers::{TimerHeap, TimerKey};
@@ -58,6 +58,8 @@ pub(crate) struct Inner {
     pub(crate) shared: Arc<Shared>,
     /// `None` once closed.
     pub(crate) poll: RefCell<Option<mio::Poll>>,
+    /// How descriptors are registered with `poll`.
+    pub(crate) poller: PollerKind,
     pub(crate) handlers: RefCell<HandlerTable>,
     pub(crate) timers: RefCell<TimerHeap<Callback>>,
     /// Callbacks and woken tasks, first in, first out.
@@ -142,10 +144,10 @@ pub(crate) struct Inner {
 /// 5. the handlers of the ready descriptors run.
 ///
 /// While callbacks keep arriving (each iteration queues more), the loop
-/// polls for I/O without blocking at least once every
-/// [`MAX_POLL_SKIPS`](IOLoop::MAX_POLL_SKIPS) iterations, rather than on
-/// every one: the bound on how long a ready descriptor waits behind a
-/// stream of callbacks.
+/// skips the non-blocking poll for I/O on at most
+/// [`MAX_POLL_SKIPS`](IOLoop::MAX_POLL_SKIPS) iterations in a row, rather
+/// than polling on every one: a ready descriptor waits behind a stream of
+/// callbacks for at most `MAX_POLL_SKIPS + 1` iterations.
 ///
 /// # Examples
 ///
@@ -200,6 +202,8 @@ pub enum MakeCurrent {
 pub struct Builder {
     make_current: MakeCurrent,
     event_capacity: usize,
+    /// `None`: as the environment says.
+    poller: Option<PollerKind>,
 }
 
 impl Default for Builder {
@@ -207,6 +211,7 @@ impl Default for Builder {
         Builder {
             make_current: MakeCurrent::IfNone,
             event_capacity: 1024,
+            poller: None,
         }
     }
 }
@@ -226,18 +231,46 @@ impl Builder {
         self
     }
 
+    /// Which poller the loop registers its descriptors with (see
+    /// [`PollerKind`]). Without this call the environment variable
+    /// `IOLOOP_POLLER` ([`POLLER_ENV`](crate::POLLER_ENV)) decides when the
+    /// loop is built: `native` or `portable`; unset or empty means
+    /// [`PollerKind::Native`].
+    ///
+    /// # Examples
+    ///
+    /// Run a loop on the edge-triggered, re-armed path that every platform
+    /// but Linux takes:
+    ///
+    /// ```
+    /// use ioloop::{IOLoop, PollerKind};
+    ///
+    /// let ioloop = IOLoop::builder().poller(PollerKind::Portable).build()?;
+    /// assert_eq!(ioloop.poller(), PollerKind::Portable);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn poller(mut self, kind: PollerKind) -> Builder {
+        self.poller = Some(kind);
+        self
+    }
+
     /// Creates the loop.
     ///
     /// # Errors
     ///
     /// An `io::Error` if the operating system refuses the poller or the
-    /// waker (for example `EMFILE`), or one wrapping
-    /// [`Error::CurrentExists`] with [`MakeCurrent::Always`] when the thread
-    /// already has a current loop.
+    /// waker (for example `EMFILE`); an `InvalidInput` error naming the
+    /// value if no poller was chosen and `IOLOOP_POLLER` names none; or one
+    /// wrapping [`Error::CurrentExists`] with [`MakeCurrent::Always`] when
+    /// the thread already has a current loop.
     pub fn build(self) -> io::Result<IOLoop> {
         if self.make_current == MakeCurrent::Always && current::get().is_some() {
             return Err(Error::CurrentExists.into());
         }
+        let poller = match self.poller {
+            Some(kind) => kind,
+            None => PollerKind::from_env()?,
+        };
         let poll = mio::Poll::new()?;
         let waker = mio::Waker::new(poll.registry(), WAKER_TOKEN)?;
         OPEN_LOOPS.fetch_add(1, Ordering::SeqCst);
@@ -246,6 +279,7 @@ impl Builder {
                 id: NEXT_LOOP_ID.fetch_add(1, Ordering::Relaxed),
                 shared: Arc::new(Shared::new(waker)),
                 poll: RefCell::new(Some(poll)),
+                poller,
                 handlers: RefCell::default(),
                 timers: RefCell::default(),
                 queue: RefCell::default(),
@@ -292,8 +326,9 @@ impl IOLoop {
     pub const WRITE: Events = Events::WRITE;
     /// Error or hang-up; always delivered.
     pub const ERROR: Events = Events::ERROR;
-    /// While callbacks are queued, the loop polls for I/O (without
-    /// blocking) at least once every this many iterations.
+    /// While callbacks are queued, the loop skips its non-blocking poll for
+    /// I/O on at most this many iterations in a row: it polls at least once
+    /// every `MAX_POLL_SKIPS + 1` iterations.
     pub const MAX_POLL_SKIPS: u32 = 32;
 
     /// Creates a loop. It becomes the thread's current loop if the thread
@@ -533,6 +568,14 @@ impl IOLoop {
     /// directory: `PermissionDenied`), if it is negative or not open
     /// (`EBADF`), or if the loop is closed.
     ///
+    /// `InvalidInput` naming `fd` if the loop owned a descriptor with this
+    /// number ([`add_handler_owned`](IOLoop::add_handler_owned)) that was
+    /// closed without `remove_handler`: the loop drops that stale handler
+    /// and lets go of the number without closing it (it now names the
+    /// caller's descriptor), but does not register the new descriptor. A
+    /// stale registration of a borrowed descriptor is replaced, with a
+    /// warning.
+    ///
     /// # Examples
     ///
     /// ```
@@ -650,20 +693,44 @@ impl IOLoop {
         let Some(poll) = poll.as_ref() else {
             return Err(Error::Closed.into());
         };
+        let poller = self.inner.poller;
         let mut table = self.inner.handlers.borrow_mut();
         let stale = if table.slot_of(fd).is_some() {
             // Registered already. If the kernel still has it, this is a
             // double registration (EEXIST below). If the descriptor was
             // closed without remove_handler, the kernel dropped it and the
             // number was reused: the old registration is stale.
-            match poller::register(poll, fd, mio::Token(usize::MAX - 1), events, trigger) {
+            match poller.register(poll, fd, mio::Token(usize::MAX - 1), events, trigger) {
                 Ok(()) => {
-                    let _ = poller::deregister(poll, fd);
+                    let _ = poller.deregister(poll, fd);
+                    let mut stale = table.remove(fd);
+                    if let Some(owned) = stale.as_mut().and_then(|reg| reg.owned.take()) {
+                        // The number now names the caller's descriptor:
+                        // dropping the old one would close it. Let go of
+                        // the number without closing it, and refuse.
+                        let _ = owned.into_raw_fd();
+                        drop(table);
+                        drop(stale);
+                        log::warn!(
+                            target: "ioloop",
+                            "fd {fd} was owned by the loop and closed without remove_handler; its handler is dropped"
+                        );
+                        return Err(fd_error(
+                            "add_handler",
+                            fd,
+                            io::Error::new(
+                                io::ErrorKind::InvalidInput,
+                                "an owned descriptor with this number was closed without \
+                                 remove_handler: its handler is dropped, and this descriptor is \
+                                 left open and unregistered",
+                            ),
+                        ));
+                    }
                     log::warn!(
                         target: "ioloop",
                         "fd {fd} was closed without remove_handler; replacing its stale registration"
                     );
-                    table.remove(fd)
+                    stale
                 }
                 Err(err) => {
                     let err = if err.kind() == io::ErrorKind::AlreadyExists {
@@ -678,7 +745,7 @@ impl IOLoop {
             None
         };
         let token = table.insert(fd, events, handler, owned, trigger, site);
-        if let Err(err) = poller::register(poll, fd, token, events, trigger) {
+        if let Err(err) = poller.register(poll, fd, token, events, trigger) {
             let reg = table.remove(fd);
             drop(table);
             drop(stale);
@@ -713,7 +780,9 @@ impl IOLoop {
         reg.interest = events;
         reg.rearmed = true;
         let token = reg.token(slot);
-        poller::reregister(poll, fd, token, events, reg.trigger)
+        self.inner
+            .poller
+            .reregister(poll, fd, token, events, reg.trigger)
             .map_err(|err| fd_error("update_handler", fd, err))
     }
 
@@ -731,7 +800,7 @@ impl IOLoop {
             return None;
         };
         if let Some(poll) = self.inner.poll.borrow().as_ref() {
-            if let Err(err) = poller::deregister(poll, fd) {
+            if let Err(err) = self.inner.poller.deregister(poll, fd) {
                 // Closed before removal: the kernel already dropped it.
                 log::debug!(target: "ioloop", "remove_handler: deregister fd {fd}: {err}");
             }
@@ -747,15 +816,16 @@ impl IOLoop {
     ///
     /// # Portability
     ///
-    /// On Linux registrations are natively level-triggered, nothing is ever
-    /// re-armed, and this is a no-op. Where the poller is edge-triggered
-    /// (mio's kqueue on the BSDs and macOS), the loop keeps level-triggered
-    /// semantics by re-arming after each dispatch, at one system call per
-    /// dispatched event; a handler that always drains (as `netutil`'s
-    /// streams do) saves it with this call. Calling it for events that are
-    /// not drained makes the handler miss level-triggered repeats there
-    /// until the descriptor's readiness changes. Outside a handler for `fd`
-    /// it has no effect.
+    /// With the native poller on Linux registrations are natively
+    /// level-triggered, nothing is ever re-armed, and this is a no-op.
+    /// Where the poller is edge-triggered (mio's kqueue on the BSDs and
+    /// macOS, and [`PollerKind::Portable`] anywhere), the loop keeps
+    /// level-triggered semantics by re-arming after each dispatch, at one
+    /// system call per dispatched event; a handler that always drains (as
+    /// `netutil`'s streams do) saves it with this call. Calling it for
+    /// events that are not drained makes the handler miss level-triggered
+    /// repeats there until the descriptor's readiness changes. Outside a
+    /// handler for `fd` it has no effect.
     pub fn mark_drained(&self, fd: RawFd, events: Events) {
         if let Some((_, reg)) = self.inner.handlers.borrow_mut().by_fd(fd) {
             reg.drained |= events;
@@ -854,7 +924,7 @@ impl IOLoop {
         // back into the (now closed) loop.
         for mut reg in registrations {
             if let Some(poll) = poll.as_ref() {
-                let _ = poller::deregister(poll, reg.fd);
+                let _ = self.inner.poller.deregister(poll, reg.fd);
             }
             if let Some(owned) = reg.owned.take() {
                 if all_fds {

@@ -129,7 +129,9 @@
 //! Unix, through mio (epoll on Linux, kqueue on the BSDs and macOS). The
 //! loop is developed and tested on Linux, where descriptors are registered
 //! natively level-triggered; elsewhere they are re-armed after each
-//! dispatch (see the guide). 64-bit targets only: a handler's
+//! dispatch (see the guide). That portable path can be chosen on Linux
+//! too, to test it there: [`Builder::poller`] with [`PollerKind::Portable`],
+//! or `IOLOOP_POLLER=portable` in the environment. 64-bit targets only: a handler's
 //! mio token packs a 32-bit slot and a 32-bit generation. The blocking
 //! watchdog captures stacks on Linux x86_64 only; elsewhere its reports
 //! have everything but the stack.
@@ -181,6 +183,7 @@ pub use crate::events::Events;
 pub use crate::exception::{CallbackKind, CallbackPanic};
 pub use crate::executor::{Executor, ExecutorFuture, ThreadPool};
 pub use crate::ioloop::{Builder, IOLoop, MakeCurrent, TimeoutHandle, WeakIOLoop};
+pub use crate::poller::{POLLER_ENV, PollerKind};
 pub use crate::readiness::Ready;
 pub use crate::remote::{Rejected, Remote};
 pub use crate::remote_task::{RemoteJoinHandle, RemoteSpawnError, WaitTimedOut};

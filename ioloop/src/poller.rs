@@ -1,30 +1,190 @@
-//! How descriptors are registered with the poller.
+//! How descriptors are registered with the poller, and which poller a loop
+//! uses ([`PollerKind`]).
 //!
 //! A registration is level-triggered (Tornado's `add_handler`) or
 //! edge-triggered (`add_edge_handler`, for code that drains until
 //! `WouldBlock`).
 //!
-//! On Linux the loop registers descriptors on mio's own epoll instance
-//! (`epoll_ctl` through `sys`, with `EPOLLET` only for edge-triggered
-//! ones), and lets `mio::Poll::poll` collect their events: for a
-//! level-triggered registration the kernel reports the descriptor on
-//! every wait while it stays ready, which is Tornado's contract, at no
-//! extra system call per event. mio registers its own waker
-//! edge-triggered on the same instance; the two never share a descriptor.
-//! Elsewhere descriptors go through mio's (edge-triggered) registry and
-//! the loop re-arms level-triggered ones after each dispatch
-//! ([`LEVEL_TRIGGERED`] is false).
+//! Two ways to register, chosen per loop:
+//!
+//! * **native** (the default on Linux): descriptors go straight onto mio's
+//!   own epoll instance (`epoll_ctl` through `sys`, with `EPOLLET` only for
+//!   edge-triggered ones), and `mio::Poll::poll` collects their events. For
+//!   a level-triggered registration the kernel reports the descriptor on
+//!   every wait while it stays ready, which is Tornado's contract, at no
+//!   extra system call per event. mio registers its own waker
+//!   edge-triggered on the same instance; the two never share a descriptor.
+//! * **portable** (every other platform, and Linux on request): descriptors
+//!   go through mio's registry, which is edge-triggered everywhere, and the
+//!   loop re-arms level-triggered ones after each dispatch (see
+//!   [`handlers`](crate::handlers)).
 
+use std::fmt;
 use std::io;
 use std::os::fd::RawFd;
 
 use mio::Token;
 
-use crate::Events;
+use crate::{Events, IOLoop};
 
-/// True where level-triggered registrations are native, so handlers are
-/// never re-armed after dispatch.
-pub(crate) const LEVEL_TRIGGERED: bool = cfg!(target_os = "linux");
+/// The environment variable read when a loop is built without an explicit
+/// [`Builder::poller`](crate::Builder::poller).
+pub const POLLER_ENV: &str = "IOLOOP_POLLER";
+
+/// Which poller a loop registers its descriptors with; see
+/// [`Builder::poller`](crate::Builder::poller).
+///
+/// # Portability
+///
+/// On Linux the two differ: [`Native`](PollerKind::Native) registers
+/// level-triggered handlers level-triggered with epoll, and
+/// [`Portable`](PollerKind::Portable) uses mio's edge-triggered registry
+/// and re-arms each level-triggered handler after it runs (one more
+/// `epoll_ctl` per dispatched event, unless the handler calls
+/// [`IOLoop::mark_drained`]). Handlers see the same events either way.
+/// Elsewhere (kqueue on the BSDs and macOS) the portable path is the only
+/// one, and both values select it. The portable poller exists on Linux so
+/// that the path every other platform takes can be tested there.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[non_exhaustive]
+pub enum PollerKind {
+    /// The platform's best: natively level-triggered epoll on Linux; the
+    /// same as `Portable` elsewhere.
+    #[default]
+    Native,
+    /// mio's edge-triggered registry, with level-triggered handlers re-armed
+    /// after each dispatch: what every platform but Linux uses.
+    Portable,
+}
+
+impl PollerKind {
+    /// The kind named by `value`: `native` or `portable` (ASCII case
+    /// ignored, surrounding white space too). An empty value is `None`:
+    /// the default.
+    ///
+    /// # Errors
+    ///
+    /// An `InvalidInput` error naming `value` for anything else.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ioloop::PollerKind;
+    ///
+    /// assert_eq!(PollerKind::parse("portable")?, Some(PollerKind::Portable));
+    /// assert_eq!(PollerKind::parse("")?, None);
+    /// assert!(PollerKind::parse("kqueue").is_err());
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn parse(value: &str) -> io::Result<Option<PollerKind>> {
+        let value = value.trim();
+        if value.is_empty() {
+            Ok(None)
+        } else if value.eq_ignore_ascii_case("native") {
+            Ok(Some(PollerKind::Native))
+        } else if value.eq_ignore_ascii_case("portable") {
+            Ok(Some(PollerKind::Portable))
+        } else {
+            Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("unknown poller {value:?} (expected \"native\" or \"portable\")"),
+            ))
+        }
+    }
+
+    /// The kind [`POLLER_ENV`] asks for; `Native` when it is unset or empty.
+    pub(crate) fn from_env() -> io::Result<PollerKind> {
+        match std::env::var(POLLER_ENV) {
+            Ok(value) => match PollerKind::parse(&value) {
+                Ok(kind) => Ok(kind.unwrap_or_default()),
+                Err(err) => Err(io::Error::new(err.kind(), format!("{POLLER_ENV}: {err}"))),
+            },
+            Err(std::env::VarError::NotPresent) => Ok(PollerKind::Native),
+            Err(std::env::VarError::NotUnicode(value)) => Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!(
+                    "{POLLER_ENV}: unknown poller {value:?} (expected \"native\" or \"portable\")"
+                ),
+            )),
+        }
+    }
+
+    /// True where level-triggered registrations are native, so handlers
+    /// are never re-armed after dispatch.
+    pub(crate) fn level_triggered(self) -> bool {
+        cfg!(target_os = "linux") && self == PollerKind::Native
+    }
+
+    /// Registers `fd` for `events` (and always `ERROR`) under `token`.
+    pub(crate) fn register(
+        self,
+        poll: &mio::Poll,
+        fd: RawFd,
+        token: Token,
+        events: Events,
+        trigger: Trigger,
+    ) -> io::Result<()> {
+        #[cfg(target_os = "linux")]
+        if self.level_triggered() {
+            return epoll::register(poll, fd, token, events, trigger);
+        }
+        registry::register(poll, fd, token, events, trigger)
+    }
+
+    /// Changes `fd`'s events; on an edge-triggered poller this also re-arms
+    /// it.
+    pub(crate) fn reregister(
+        self,
+        poll: &mio::Poll,
+        fd: RawFd,
+        token: Token,
+        events: Events,
+        trigger: Trigger,
+    ) -> io::Result<()> {
+        #[cfg(target_os = "linux")]
+        if self.level_triggered() {
+            return epoll::reregister(poll, fd, token, events, trigger);
+        }
+        registry::reregister(poll, fd, token, events, trigger)
+    }
+
+    /// Removes `fd`.
+    pub(crate) fn deregister(self, poll: &mio::Poll, fd: RawFd) -> io::Result<()> {
+        #[cfg(target_os = "linux")]
+        if self.level_triggered() {
+            return epoll::deregister(poll, fd);
+        }
+        registry::deregister(poll, fd)
+    }
+}
+
+impl fmt::Display for PollerKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            PollerKind::Native => "native",
+            PollerKind::Portable => "portable",
+        })
+    }
+}
+
+impl IOLoop {
+    /// The poller this loop registers its descriptors with: the one given
+    /// to [`Builder::poller`](crate::Builder::poller), or else the one
+    /// [`POLLER_ENV`] named when the loop was built.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ioloop::{IOLoop, PollerKind};
+    ///
+    /// let ioloop = IOLoop::builder().poller(PollerKind::Portable).build()?;
+    /// assert_eq!(ioloop.poller(), PollerKind::Portable);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn poller(&self) -> PollerKind {
+        self.inner.poller
+    }
+}
 
 /// How a registration reports readiness.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -35,8 +195,9 @@ pub(crate) enum Trigger {
     Edge,
 }
 
+/// Native registrations: straight onto mio's epoll instance.
 #[cfg(target_os = "linux")]
-mod imp {
+mod epoll {
     use std::io;
     use std::os::fd::{AsRawFd, RawFd};
 
@@ -61,7 +222,7 @@ mod imp {
         mask
     }
 
-    pub(super) fn control(
+    fn control(
         poll: &mio::Poll,
         op: libc::c_int,
         fd: RawFd,
@@ -98,8 +259,8 @@ mod imp {
     }
 }
 
-#[cfg(not(target_os = "linux"))]
-mod imp {
+/// Portable registrations: through mio's (edge-triggered) registry.
+mod registry {
     use std::io;
     use std::os::fd::RawFd;
 
@@ -148,29 +309,39 @@ mod imp {
     }
 }
 
-/// Registers `fd` for `events` (and always `ERROR`) under `token`.
-pub(crate) fn register(
-    poll: &mio::Poll,
-    fd: RawFd,
-    token: Token,
-    events: Events,
-    trigger: Trigger,
-) -> io::Result<()> {
-    imp::register(poll, fd, token, events, trigger)
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-/// Changes `fd`'s events; on an edge-triggered poller this also re-arms it.
-pub(crate) fn reregister(
-    poll: &mio::Poll,
-    fd: RawFd,
-    token: Token,
-    events: Events,
-    trigger: Trigger,
-) -> io::Result<()> {
-    imp::reregister(poll, fd, token, events, trigger)
-}
+    #[test]
+    fn parse_names_both_kinds_and_refuses_others_by_value() {
+        assert_eq!(
+            PollerKind::parse("native").unwrap(),
+            Some(PollerKind::Native)
+        );
+        assert_eq!(
+            PollerKind::parse(" Portable\n").unwrap(),
+            Some(PollerKind::Portable)
+        );
+        assert_eq!(PollerKind::parse("  ").unwrap(), None);
+        let err = PollerKind::parse("select").unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::InvalidInput);
+        assert!(err.to_string().contains("\"select\""), "{err}");
+    }
 
-/// Removes `fd`.
-pub(crate) fn deregister(poll: &mio::Poll, fd: RawFd) -> io::Result<()> {
-    imp::deregister(poll, fd)
+    #[test]
+    fn only_native_on_linux_is_level_triggered() {
+        assert_eq!(
+            PollerKind::Native.level_triggered(),
+            cfg!(target_os = "linux")
+        );
+        assert!(!PollerKind::Portable.level_triggered());
+    }
+
+    #[test]
+    fn display_is_what_parse_reads() {
+        for kind in [PollerKind::Native, PollerKind::Portable] {
+            assert_eq!(PollerKind::parse(&kind.to_string()).unwrap(), Some(kind));
+        }
+    }
 }

@@ -1,20 +1,21 @@
 //! One iteration of the loop, and `start`.
 //!
-//! The order is Tornado's (`PollIOLoop.start`, rules O1 to O5):
+//! The order is Tornado's (`PollIOLoop.start`):
 //!
 //! 1. remote callbacks join the local queue; the queue's length is noted;
 //! 2. the timeouts due now are collected (time sampled once, before
 //!    anything runs, so a timeout added during the iteration waits for the
-//!    next one even if already due: rule T9);
+//!    next one even if already due);
 //! 3. the noted callbacks run, first in, first out (those added meanwhile
-//!    wait: rule C2);
-//! 4. the collected timeouts run, unless removed meanwhile (rule T7);
-//! 5. a stop request ends `start` here (rules L1, L3, L4);
+//!    wait);
+//! 4. the collected timeouts run, unless removed meanwhile;
+//! 5. a stop request ends `start` here;
 //! 6. poll: timeout 0 if callbacks are queued, else until the next
-//!    deadline, else until woken; `EINTR` is a wakeup (rule O5);
-//! 7. the handlers of the ready descriptors run, each at most once (H9).
+//!    deadline, else until woken; `EINTR` is a wakeup, any other poll
+//!    error ends the run with that error;
+//! 7. the handlers of the ready descriptors run, each at most once.
 //!
-//! Seed parity (issue 9) adds, at commented points:
+//! What libev, libuv and asyncio loops add, at commented points:
 //!
 //! * (5b) `run` (not `start`) also ends at the stop check when nothing
 //!   referenced is left, and a loop suspended by one of its callbacks ends
@@ -62,7 +63,7 @@ pub(crate) struct RunState {
     poll_skips: u32,
 }
 
-/// Marks the loop running and current; undoes both on drop (rule L8).
+/// Marks the loop running and current; undoes both on drop.
 struct Running<'a> {
     ioloop: &'a IOLoop,
     previous: Option<IOLoop>,
@@ -101,7 +102,7 @@ pub(crate) struct Main<'a> {
 pub(crate) enum Until {
     /// Only `stop()`: `start`, `run_forever`, `run_sync`.
     Stopped,
-    /// Also when nothing referenced is left: `run` (issue 9).
+    /// Also when nothing referenced is left: `run`.
     NothingReferenced,
 }
 
@@ -123,7 +124,7 @@ pub(crate) fn run(ioloop: &IOLoop, main: Option<Main<'_>>) -> Result<(), Error> 
 }
 
 /// The checks every way of running the loop makes first; false if a stop
-/// request was pending (rule L2: return at once, running nothing).
+/// request was pending (return at once, running nothing).
 fn may_run(ioloop: &IOLoop) -> Result<bool, Error> {
     let inner = &ioloop.inner;
     if inner.running.get() {
@@ -132,8 +133,8 @@ fn may_run(ioloop: &IOLoop) -> Result<bool, Error> {
     if inner.closed.get() {
         return Err(Error::Closed);
     }
-    // Seed parity (issue 9): a forked child without reset_after_fork (L13),
-    // and a suspended loop, refuse to run.
+    // A forked child without reset_after_fork, and a suspended loop,
+    // refuse to run.
     crate::fork::check(ioloop)?;
     if ioloop.is_suspended() {
         return Err(Error::Suspended);
@@ -167,7 +168,7 @@ pub(crate) fn run_until(
     until: Until,
 ) -> Result<(), Error> {
     if !may_run(ioloop)? {
-        // stop() before start(): return at once, running nothing (rule L2).
+        // stop() before start(): return at once, running nothing.
         return Ok(());
     }
     let _running = Running::enter(ioloop);
@@ -243,7 +244,7 @@ fn iteration(
         return Ok(false);
     }
 
-    // 5b. (issue 9) `run` ends when nothing referenced is left; a loop
+    // 5b. `run` ends when nothing referenced is left; a loop
     // suspended by one of its callbacks is not running any more. The
     // feature bits are read once here for the whole poll phase.
     let features = inner.features.get();
@@ -278,7 +279,7 @@ fn callbacks_and_timeouts(ioloop: &IOLoop, state: &mut RunState, main: &mut Opti
     // 2. Collect the due timeouts before anything runs.
     if inner.timers.borrow().pending() > 0 {
         let now = deadline::now_ns();
-        inner.stats.observe_time(now); // issue 9: the cached loop time
+        inner.stats.observe_time(now); // the cached loop time
         inner.timers.borrow_mut().pop_due(now, &mut state.due);
     }
 
@@ -315,7 +316,7 @@ fn poll_phase(
 ) -> Result<(), Error> {
     let inner = &*ioloop.inner;
 
-    // 6a. (issue 9) Prepare hooks, just before polling. `features` is 0
+    // 6a. Prepare hooks, just before polling. `features` is 0
     // unless the loop uses hooks or fed events: the busy path's one test.
     let fed = if features & Features::PREPARE != 0 {
         crate::hooks::run(ioloop, HookKind::Prepare);
@@ -332,7 +333,7 @@ fn poll_phase(
         let next = inner.timers.borrow_mut().next_deadline();
         next.map(|deadline| Duration::from_nanos(deadline.saturating_sub(deadline::now_ns())))
     };
-    // 6b. (issue 9) Idle hooks and the batching intervals change a poll
+    // 6b. Idle hooks and the batching intervals change a poll
     // that would block; `run_once(Wait)` blocks only for referenced work.
     let would_block = timeout != Some(Duration::ZERO);
     let (timeout, idle) = if would_block {
@@ -356,7 +357,7 @@ fn poll_phase(
         state.poll_skips = 0;
         poll(ioloop, state, timeout)?;
     }
-    inner.stats.end_poll_phase(polled); // issue 9: iteration count, loop time
+    inner.stats.end_poll_phase(polled); // iteration count, loop time
     if !polled {
         if features == 0 {
             return Ok(()); // the busy path: nothing to dispatch, no hook
@@ -364,7 +365,7 @@ fn poll_phase(
         state.ready.clear(); // what an earlier poll left
     }
 
-    // 7a. (issue 9) Fed events, as if the poller had reported them.
+    // 7a. Fed events, as if the poller had reported them.
     if inner.features.has(Features::FED) {
         crate::feed::take_into(inner, &mut state.ready);
     }
@@ -375,7 +376,7 @@ fn poll_phase(
         dispatch(ioloop, token, events);
     }
 
-    // 8, 9. (issue 9) Check hooks; idle hooks if the loop would have slept
+    // 8, 9. Check hooks; idle hooks if the loop would have slept
     // and nothing came up.
     if inner.features.has(Features::CHECK) {
         crate::hooks::run(ioloop, HookKind::Check);
@@ -439,7 +440,7 @@ fn dispatch(ioloop: &IOLoop, token: Token, events: Events) {
     let taken = {
         let mut table = inner.handlers.borrow_mut();
         // None: removed earlier in this batch, perhaps with its fd number
-        // reused since (rule H8).
+        // reused since.
         let Some(reg) = table.by_token(token) else {
             return;
         };
@@ -471,7 +472,9 @@ fn dispatch(ioloop: &IOLoop, token: Token, events: Events) {
         let mut table = inner.handlers.borrow_mut();
         match table.by_token(token) {
             Some(reg) => {
-                let rearm = reg.needs_rearm(delivered).then_some(reg.interest);
+                let rearm = reg
+                    .needs_rearm(delivered, inner.poller.level_triggered())
+                    .then_some(reg.interest);
                 reg.handler = Some(handler);
                 Ok(rearm)
             }
@@ -488,7 +491,10 @@ fn dispatch(ioloop: &IOLoop, token: Token, events: Events) {
 
 fn rearm(ioloop: &IOLoop, fd: i32, token: Token, interest: Events) {
     let result = match ioloop.inner.poll.borrow().as_ref() {
-        Some(poll) => poller::reregister(poll, fd, token, interest, poller::Trigger::Level),
+        Some(poll) => {
+            let poller = ioloop.inner.poller;
+            poller.reregister(poll, fd, token, interest, poller::Trigger::Level)
+        }
         None => return,
     };
     if let Err(err) = result {
@@ -499,5 +505,142 @@ fn rearm(ioloop: &IOLoop, fd: i32, token: Token, interest: Events) {
             "fd {fd} was closed without remove_handler; removing its handler ({err})"
         );
         drop(ioloop.remove_handler(fd));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::cell::Cell;
+    use std::rc::Rc;
+
+    use super::*;
+    use crate::MakeCurrent;
+
+    fn new_loop() -> IOLoop {
+        IOLoop::builder()
+            .make_current(MakeCurrent::Never)
+            .build()
+            .unwrap()
+    }
+
+    /// Starts `ioloop`, failing if it is still running after 5 s (a
+    /// safety net for a broken loop, not a timing assertion).
+    fn start_for_at_most_5s(ioloop: &IOLoop) {
+        let timed_out = Rc::new(Cell::new(false));
+        let (t, l) = (timed_out.clone(), ioloop.clone());
+        let guard = ioloop.call_later(Duration::from_secs(5), move || {
+            t.set(true);
+            l.stop();
+        });
+        ioloop.start().unwrap();
+        ioloop.remove_timeout(guard);
+        assert!(!timed_out.get(), "still running after 5 s");
+    }
+
+    #[test]
+    fn a_poll_error_ends_start_with_that_error() {
+        let ioloop = new_loop();
+        // A poll buffer with room for no event: epoll_wait refuses it with
+        // EINVAL, a real failure of the poller.
+        *ioloop.inner.run_state.borrow_mut() = Some(RunState::new(0));
+        // Had the error been taken for a wakeup, the loop would spin until
+        // this timeout stops it, and `start` would return `Ok`.
+        let stopped = Rc::new(Cell::new(false));
+        let (s, l) = (stopped.clone(), ioloop.clone());
+        ioloop.call_later(Duration::from_millis(200), move || {
+            s.set(true);
+            l.stop();
+        });
+        let result = ioloop.start();
+        assert!(
+            matches!(&result, Err(Error::Io(err)) if err.raw_os_error() == Some(libc::EINVAL)),
+            "{result:?}"
+        );
+        assert!(!stopped.get(), "the loop ran on after the poll failed");
+        assert!(!ioloop.is_running());
+    }
+
+    #[test]
+    fn every_run_gives_the_poll_buffers_back_to_the_loop() {
+        let ioloop = new_loop();
+        let buffers = |ioloop: &IOLoop| {
+            let state = ioloop.inner.run_state.borrow();
+            state.as_ref().map(|s| s.events.capacity())
+        };
+        let capacity = buffers(&ioloop);
+        assert!(capacity.is_some());
+        let l = ioloop.clone();
+        ioloop.add_callback(move || l.stop());
+        start_for_at_most_5s(&ioloop);
+        assert_eq!(buffers(&ioloop), capacity, "after start");
+        ioloop.run_once(crate::RunMode::NoWait).unwrap();
+        assert_eq!(buffers(&ioloop), capacity, "after run_once");
+    }
+
+    #[test]
+    fn start_sleeps_while_only_unreferenced_work_is_left() {
+        // Unlike `run` and `run_once(Wait)`, `start` waits for a stop even
+        // with nothing referenced: it must block in the poll, not spin.
+        let ioloop = new_loop();
+        let l = ioloop.clone();
+        let stop = ioloop.call_later(Duration::from_millis(50), move || l.stop());
+        ioloop.set_timeout_ref(stop, false);
+        ioloop.start().unwrap();
+        // One blocking poll, plus a few if the poll wakes a little before
+        // the deadline; a spinning loop makes thousands in 50 ms.
+        assert!(ioloop.iteration() <= 5, "{} iterations", ioloop.iteration());
+    }
+
+    #[test]
+    fn while_callbacks_keep_coming_the_loop_polls_every_max_poll_skips_iterations() {
+        // A level handler on a descriptor that stays readable is called on
+        // every iteration that polls; a chain of callbacks keeps every
+        // iteration busy, so the loop skips the non-blocking poll, but never
+        // more than MAX_POLL_SKIPS times in a row.
+        let ioloop = new_loop();
+        let (mut a, b) = std::os::unix::net::UnixStream::pair().unwrap();
+        std::io::Write::write_all(&mut a, b"x").unwrap();
+        let fd = std::os::fd::AsRawFd::as_raw_fd(&b);
+        let polled = Rc::new(std::cell::RefCell::new(Vec::new()));
+        let (p, l) = (polled.clone(), ioloop.clone());
+        ioloop
+            .add_handler(fd, Events::READ, move |_, _| {
+                p.borrow_mut().push(l.iteration())
+            })
+            .unwrap();
+        fn chain(ioloop: IOLoop, left: u32) {
+            if left == 0 {
+                ioloop.stop();
+            } else {
+                let l = ioloop.clone();
+                ioloop.add_callback(move || chain(l, left - 1));
+            }
+        }
+        let l = ioloop.clone();
+        ioloop.add_callback(move || chain(l, 10 * IOLoop::MAX_POLL_SKIPS));
+        start_for_at_most_5s(&ioloop);
+        ioloop.remove_handler(fd);
+        let polled = polled.take();
+        assert!(polled.len() >= 9, "{polled:?}");
+        let most = u64::from(IOLoop::MAX_POLL_SKIPS) + 1;
+        for gap in polled.windows(2).map(|w| w[1] - w[0]) {
+            assert!((2..=most).contains(&gap), "polled in iterations {polled:?}");
+        }
+    }
+
+    #[test]
+    fn a_poll_error_ends_run_once_with_that_error() {
+        let ioloop = new_loop();
+        *ioloop.inner.run_state.borrow_mut() = Some(RunState::new(0));
+        // A registered descriptor, so the non-blocking poll is not skipped.
+        let (_a, b) = std::os::unix::net::UnixStream::pair().unwrap();
+        let fd = std::os::fd::AsRawFd::as_raw_fd(&b);
+        ioloop.add_handler(fd, Events::READ, |_, _| {}).unwrap();
+        let result = run_once(&ioloop, false);
+        ioloop.remove_handler(fd);
+        assert!(
+            matches!(&result, Err(Error::Io(err)) if err.raw_os_error() == Some(libc::EINVAL)),
+            "{result:?}"
+        );
     }
 }

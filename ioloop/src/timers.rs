@@ -21,10 +21,10 @@
 //! one `sift_up` each, or, when they are many compared with the heap, all at
 //! once by Floyd's `O(n)` heapify. Since the loop reads the heap at the
 //! start of an iteration, a timeout added during an iteration still waits
-//! for the next one (Tornado's rule T9).
+//! for the next one, as in Tornado.
 //!
 //! Firing is two-step, so a timeout removed by an earlier callback of the same
-//! iteration never runs (Tornado's rule T7): [`TimerHeap::pop_due`] moves every
+//! iteration never runs, as in Tornado: [`TimerHeap::pop_due`] moves every
 //! due entry out of the heap into the caller's list, leaving its value in the
 //! slab; [`TimerHeap::take_due`] then takes each value just before it runs.
 //!
@@ -797,6 +797,51 @@ mod tests {
         );
         heap.pop_due(1_030, &mut due);
         assert_eq!(due.len(), 50);
+    }
+
+    #[test]
+    fn a_stale_key_names_nothing_once_its_slot_is_reused() {
+        let mut heap = TimerHeap::default();
+        // Removed, and fired: either way the slot goes back to the free list.
+        let removed = heap.insert(10, "removed");
+        assert_eq!(heap.remove(removed), Some("removed"));
+        let live = heap.insert(20, "live");
+        assert_eq!(live.slot, removed.slot, "the slot is reused");
+        assert!(heap.contains(live));
+        assert!(!heap.contains(removed));
+        assert!(
+            !heap.set_referenced(removed, false),
+            "a stale key flips nothing"
+        );
+        assert_eq!(heap.referenced(), 1);
+        assert_eq!(heap.deadline(removed), None);
+        assert_eq!(heap.remove(removed), None);
+        let mut due = Vec::new();
+        heap.pop_due(20, &mut due);
+        assert_eq!(due, vec![live]);
+        assert_eq!(heap.take_due(removed), None, "nor takes another's value");
+        assert_eq!(heap.take_due(live), Some("live"));
+        let later = heap.insert(30, "later");
+        assert_eq!(later.slot, live.slot);
+        assert!(!heap.contains(live), "a fired key is stale too");
+        assert!(!heap.set_referenced(live, false));
+        assert_eq!(heap.referenced(), 1);
+        heap.check_invariants();
+    }
+
+    #[test]
+    fn a_saturating_shift_restores_insertion_order_among_saturated_deadlines() {
+        let mut heap = TimerHeap::default();
+        // `late` is the root (earlier deadline) until both saturate; then
+        // they tie at u64::MAX and `early`, inserted first, must come first.
+        let early = heap.insert(u64::MAX - 1, "early");
+        let late = heap.insert(u64::MAX - 5, "late");
+        heap.next_deadline(); // into the heap, `late` at the root
+        heap.shift(10);
+        heap.check_invariants();
+        let mut due = Vec::new();
+        heap.pop_due(u64::MAX, &mut due);
+        assert_eq!(due, vec![early, late]);
     }
 
     #[test]
