@@ -94,6 +94,36 @@ pub fn ioloop_chain(n: u64, watchdog: bool) {
     ioloop.close(true).unwrap();
 }
 
+/// A chain of `n` callbacks on a loop that also watches a descriptor (a
+/// socket that is never readable), so busy iterations may poll for I/O:
+/// with `max_poll_skips` 0 the loop polls on every iteration, as Tornado
+/// does; with the default it polls every `MAX_POLL_SKIPS + 1`.
+pub fn ioloop_chain_with_fd(n: u64, max_poll_skips: u32) {
+    fn step(ioloop: IOLoop, left: u64) {
+        if left == 0 {
+            ioloop.stop();
+        } else {
+            let l = ioloop.clone();
+            ioloop.add_callback(move || step(l, left - 1));
+        }
+    }
+    let ioloop = IOLoop::builder()
+        .make_current(MakeCurrent::Never)
+        .max_poll_skips(max_poll_skips)
+        .build()
+        .expect("loop");
+    let (_a, b) = std::os::unix::net::UnixStream::pair().expect("socket pair");
+    let fd = std::os::fd::AsRawFd::as_raw_fd(&b);
+    ioloop
+        .add_handler(fd, ioloop::Events::READ, |_, _| {})
+        .expect("register");
+    let l = ioloop.clone();
+    ioloop.add_callback(move || step(l, n));
+    ioloop.start().unwrap();
+    ioloop.remove_handler(fd);
+    ioloop.close(true).unwrap();
+}
+
 /// `n` callbacks queued, then run; the last stops the loop.
 pub fn ioloop_batch(n: u64) {
     let ioloop = new_loop();
@@ -535,6 +565,8 @@ pub const WORKLOADS: &[(&str, &str)] = &[
     ("callbacks_chain_2M", "ioloop_watchdog"),
     ("callbacks_chain_2M", "tokio"),
     ("callbacks_chain_2M", "calloop"),
+    ("callbacks_chain_with_fd_2M", "ioloop"),
+    ("callbacks_chain_with_fd_2M", "ioloop_poll_every_iteration"),
     ("callbacks_batch_2M", "ioloop"),
     ("callbacks_batch_2M", "tokio"),
     ("callbacks_batch_2M", "calloop"),
@@ -556,7 +588,7 @@ pub const WORKLOADS: &[(&str, &str)] = &[
 /// `group` handles, or `None` for an unknown group.
 pub fn elements(group: &str) -> Option<u64> {
     Some(match group {
-        "callbacks_chain_2M" | "callbacks_batch_2M" => N_CALLBACKS,
+        "callbacks_chain_2M" | "callbacks_chain_with_fd_2M" | "callbacks_batch_2M" => N_CALLBACKS,
         "timers_insert_remove_1M" | "timers_total_1M" => N_TIMERS as u64,
         "cross_thread_1M" => N_XTHREAD,
         "pingpong_100_pairs" => ROUND_TRIPS * PAIRS as u64,
@@ -582,6 +614,12 @@ pub fn run_once(group: &str, implementation: &str) -> Option<Duration> {
             timed(&|| tokio_chain(&rt, N_CALLBACKS))
         }
         ("callbacks_chain_2M", "calloop") => timed(&|| calloop_chain(N_CALLBACKS)),
+        ("callbacks_chain_with_fd_2M", "ioloop") => {
+            timed(&|| ioloop_chain_with_fd(N_CALLBACKS, IOLoop::MAX_POLL_SKIPS))
+        }
+        ("callbacks_chain_with_fd_2M", "ioloop_poll_every_iteration") => {
+            timed(&|| ioloop_chain_with_fd(N_CALLBACKS, 0))
+        }
         ("callbacks_batch_2M", "ioloop") => timed(&|| ioloop_batch(N_CALLBACKS)),
         ("callbacks_batch_2M", "tokio") => {
             let rt = rt();

@@ -344,11 +344,12 @@ fn poll_phase(
     let mut polled = true;
     if !would_block {
         // Busy: work is queued for the next iteration. Polling for I/O
-        // without blocking is only needed every MAX_POLL_SKIPS iterations,
+        // without blocking is only needed every max_poll_skips + 1
+        // iterations (Builder::max_poll_skips),
         // and never when no descriptor is registered (remote callbacks and
         // stop requests are seen through atomics, not the poller).
         let no_fds = inner.handlers.borrow().len() == 0;
-        if no_fds || (mode == PollMode::Loop && state.poll_skips < IOLoop::MAX_POLL_SKIPS) {
+        if no_fds || (mode == PollMode::Loop && state.poll_skips < inner.max_poll_skips) {
             state.poll_skips = state.poll_skips.saturating_add(1);
             polled = false;
         }
@@ -593,11 +594,43 @@ mod tests {
 
     #[test]
     fn while_callbacks_keep_coming_the_loop_polls_every_max_poll_skips_iterations() {
-        // A level handler on a descriptor that stays readable is called on
-        // every iteration that polls; a chain of callbacks keeps every
-        // iteration busy, so the loop skips the non-blocking poll, but never
-        // more than MAX_POLL_SKIPS times in a row.
-        let ioloop = new_loop();
+        let polled = iterations_that_polled(new_loop());
+        let most = u64::from(IOLoop::MAX_POLL_SKIPS) + 1;
+        for gap in polled.windows(2).map(|w| w[1] - w[0]) {
+            assert!((2..=most).contains(&gap), "polled in iterations {polled:?}");
+        }
+    }
+
+    #[test]
+    fn max_poll_skips_zero_polls_on_every_busy_iteration_as_tornado_does() {
+        let ioloop = IOLoop::builder()
+            .make_current(crate::MakeCurrent::Never)
+            .max_poll_skips(0)
+            .build()
+            .unwrap();
+        let polled = iterations_that_polled(ioloop);
+        for gap in polled.windows(2).map(|w| w[1] - w[0]) {
+            assert_eq!(gap, 1, "polled in iterations {polled:?}");
+        }
+    }
+
+    #[test]
+    fn max_poll_skips_bounds_the_skipped_polls_per_loop() {
+        let ioloop = IOLoop::builder()
+            .make_current(crate::MakeCurrent::Never)
+            .max_poll_skips(3)
+            .build()
+            .unwrap();
+        let polled = iterations_that_polled(ioloop);
+        for gap in polled.windows(2).map(|w| w[1] - w[0]) {
+            assert!((2..=4).contains(&gap), "polled in iterations {polled:?}");
+        }
+    }
+
+    /// The iterations in which `ioloop` polled while a chain of callbacks
+    /// kept every iteration busy: a level handler on a descriptor that
+    /// stays readable is called on every iteration that polls.
+    fn iterations_that_polled(ioloop: IOLoop) -> Vec<u64> {
         let (mut a, b) = std::os::unix::net::UnixStream::pair().unwrap();
         std::io::Write::write_all(&mut a, b"x").unwrap();
         let fd = std::os::fd::AsRawFd::as_raw_fd(&b);
@@ -622,10 +655,7 @@ mod tests {
         ioloop.remove_handler(fd);
         let polled = polled.take();
         assert!(polled.len() >= 9, "{polled:?}");
-        let most = u64::from(IOLoop::MAX_POLL_SKIPS) + 1;
-        for gap in polled.windows(2).map(|w| w[1] - w[0]) {
-            assert!((2..=most).contains(&gap), "polled in iterations {polled:?}");
-        }
+        polled
     }
 
     #[test]
