@@ -308,10 +308,10 @@ pub fn parse_head<'a>(buf: &'a [u8], limits: &Limits) -> Result<Parsed<'a>, Http
             Some(n) => Framing::Length(n),
         }
     };
-    if let Framing::Length(n) = framing {
-        if n > limits.max_body_bytes as u64 {
-            return Err(HttpError::new(413, "content too large"));
-        }
+    if let Framing::Length(n) = framing
+        && n > limits.max_body_bytes as u64
+    {
+        return Err(HttpError::new(413, "content too large"));
     }
     let keep_alive = match version {
         Version::Http11 => !connection_close,

@@ -269,10 +269,10 @@ async fn serve(shared: Rc<Shared>, stream: IOStream, peer: PeerAddr) {
     }
     // Responses are written whole; Nagle's algorithm would only hold the
     // last segment of a pipelined batch back for the client's delayed ACK.
-    if let PeerAddr::Inet(_) = peer {
-        if let Err(err) = stream.set_nodelay(true) {
-            log::debug!("{peer}: TCP_NODELAY: {err}");
-        }
+    if let PeerAddr::Inet(_) = peer
+        && let Err(err) = stream.set_nodelay(true)
+    {
+        log::debug!("{peer}: TCP_NODELAY: {err}");
     }
     let busy = Rc::new(Cell::new(false));
     let key = shared.connections.borrow_mut().insert(Connection {

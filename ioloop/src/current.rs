@@ -43,10 +43,10 @@ impl Drop for Slot {
     /// The thread is exiting: an implicit loop still current here can never
     /// run again (an `IOLoop` is not `Send`).
     fn drop(&mut self) {
-        if self.holds_implicit() {
-            if let Some(ioloop) = self.ioloop.take() {
-                warn_if_work_lost(&ioloop);
-            }
+        if self.holds_implicit()
+            && let Some(ioloop) = self.ioloop.take()
+        {
+            warn_if_work_lost(&ioloop);
         }
     }
 }
@@ -118,10 +118,10 @@ pub(crate) fn set(ioloop: Option<IOLoop>) {
         }
         (previous, was_implicit)
     });
-    if let Ok((Some(previous), true)) = taken {
-        if Rc::strong_count(&previous.inner) == 1 {
-            warn_if_work_lost(&previous);
-        }
+    if let Ok((Some(previous), true)) = taken
+        && Rc::strong_count(&previous.inner) == 1
+    {
+        warn_if_work_lost(&previous);
     }
 }
 

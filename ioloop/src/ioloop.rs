@@ -848,11 +848,11 @@ impl IOLoop {
             log::debug!(target: "ioloop", "remove_handler: fd {fd} has no handler");
             return None;
         };
-        if let Some(poll) = self.inner.poll.borrow().as_ref() {
-            if let Err(err) = self.inner.poller.deregister(poll, fd) {
-                // Closed before removal: the kernel already dropped it.
-                log::debug!(target: "ioloop", "remove_handler: deregister fd {fd}: {err}");
-            }
+        if let Some(poll) = self.inner.poll.borrow().as_ref()
+            && let Err(err) = self.inner.poller.deregister(poll, fd)
+        {
+            // Closed before removal: the kernel already dropped it.
+            log::debug!(target: "ioloop", "remove_handler: deregister fd {fd}: {err}");
         }
         let owned = reg.owned.take();
         drop(reg); // drops the handler, outside every borrow

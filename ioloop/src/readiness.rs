@@ -88,10 +88,10 @@ impl Future for Ready {
 
 impl Drop for Ready {
     fn drop(&mut self) {
-        if let Some(state) = self.state.take() {
-            if state.registered.get() {
-                self.ioloop.remove_handler(self.fd);
-            }
+        if let Some(state) = self.state.take()
+            && state.registered.get()
+        {
+            self.ioloop.remove_handler(self.fd);
         }
     }
 }

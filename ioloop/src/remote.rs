@@ -59,10 +59,10 @@ impl Wake for EventfdWaker {
     /// is already pending); a no-op once closed.
     fn wake(&self) {
         let waker = self.waker.lock().unwrap_or_else(PoisonError::into_inner);
-        if let Some(waker) = waker.as_ref() {
-            if let Err(err) = waker.wake() {
-                log::debug!(target: "ioloop", "waker write failed: {err}");
-            }
+        if let Some(waker) = waker.as_ref()
+            && let Err(err) = waker.wake()
+        {
+            log::debug!(target: "ioloop", "waker write failed: {err}");
         }
     }
 }

@@ -460,11 +460,11 @@ impl IOLoop {
         let weak = self.downgrade();
         let fd = read.as_raw_fd();
         self.add_handler(fd, Events::READ, move |fd, _| {
-            if let Some(ioloop) = weak.upgrade() {
-                if ioloop.inner.signals.dispatch(&ioloop) {
-                    // No level-triggered re-arm needed: the pipe is empty.
-                    ioloop.mark_drained(fd, Events::READ);
-                }
+            if let Some(ioloop) = weak.upgrade()
+                && ioloop.inner.signals.dispatch(&ioloop)
+            {
+                // No level-triggered re-arm needed: the pipe is empty.
+                ioloop.mark_drained(fd, Events::READ);
             }
         })?;
         // The pipe is plumbing: the signal handlers keep the loop alive (or

@@ -86,10 +86,10 @@ impl Future for Sleep {
 
 impl Drop for Sleep {
     fn drop(&mut self) {
-        if let Some((handle, state)) = self.armed.take() {
-            if !state.fired.get() {
-                self.ioloop.remove_timeout(handle);
-            }
+        if let Some((handle, state)) = self.armed.take()
+            && !state.fired.get()
+        {
+            self.ioloop.remove_timeout(handle);
         }
     }
 }

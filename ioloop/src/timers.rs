@@ -670,7 +670,7 @@ mod tests {
                 assert_eq!(heap.len(), oracle.entries.len());
                 // Reading the next deadline flushes the staging area: do it
                 // only now and then, so batches of every size get staged.
-                if rng.next() % 8 == 0 {
+                if rng.next().is_multiple_of(8) {
                     assert_eq!(heap.next_deadline(), oracle.entries.first().map(|e| e.0));
                 }
             }

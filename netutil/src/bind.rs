@@ -172,10 +172,10 @@ impl BindOptions {
         let mut chosen_port = None;
         for &requested in addrs {
             let mut addr = requested;
-            if port == 0 {
-                if let Some(p) = chosen_port {
-                    addr.set_port(p);
-                }
+            if port == 0
+                && let Some(p) = chosen_port
+            {
+                addr.set_port(p);
             }
             let socket =
                 match Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP)) {

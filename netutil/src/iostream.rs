@@ -1433,22 +1433,22 @@ impl<'a, R: Request> ReadOp<'a, R> {
                 }
                 return Poll::Pending;
             }
-            if st.rbuf.is_empty() {
-                if let Some(direct) = self.request.direct() {
-                    let file = st.file.as_ref().expect("open streams have a file");
-                    let asked = direct.len();
-                    match (&*file).read(direct) {
-                        Ok(0) => inner.end_of_file(st),
-                        Ok(n) => {
-                            self.request.direct_done(n);
-                            inner.after_read(st, n, asked);
-                        }
-                        Err(err) if is_interrupted(&err) => {}
-                        Err(err) if is_would_block(&err) => st.readable = false,
-                        Err(err) => inner.close_locked(st, Some(err)),
+            if st.rbuf.is_empty()
+                && let Some(direct) = self.request.direct()
+            {
+                let file = st.file.as_ref().expect("open streams have a file");
+                let asked = direct.len();
+                match (&*file).read(direct) {
+                    Ok(0) => inner.end_of_file(st),
+                    Ok(n) => {
+                        self.request.direct_done(n);
+                        inner.after_read(st, n, asked);
                     }
-                    continue;
+                    Err(err) if is_interrupted(&err) => {}
+                    Err(err) if is_would_block(&err) => st.readable = false,
+                    Err(err) => inner.close_locked(st, Some(err)),
                 }
+                continue;
             }
             // Full: the next check fails the read.
             let _ = inner.fill(st);
@@ -1458,11 +1458,11 @@ impl<'a, R: Request> ReadOp<'a, R> {
 
 impl<R> Drop for ReadOp<'_, R> {
     fn drop(&mut self) {
-        if self.active {
-            if let Ok(mut st) = self.stream.inner.st.try_borrow_mut() {
-                st.reading = false;
-                st.read_waker = None;
-            }
+        if self.active
+            && let Ok(mut st) = self.stream.inner.st.try_borrow_mut()
+        {
+            st.reading = false;
+            st.read_waker = None;
         }
     }
 }
@@ -1562,13 +1562,13 @@ impl Future for Write<'_> {
             return Poll::Ready(Err(inner.closed_error(&st)));
         }
         let waker = cx.waker();
-        if this.registered {
-            if let Some(entry) = st.write_waiters.iter_mut().find(|(t, _)| *t == target) {
-                if !entry.1.will_wake(waker) {
-                    entry.1 = waker.clone();
-                }
-                return Poll::Pending;
+        if this.registered
+            && let Some(entry) = st.write_waiters.iter_mut().find(|(t, _)| *t == target)
+        {
+            if !entry.1.will_wake(waker) {
+                entry.1 = waker.clone();
             }
+            return Poll::Pending;
         }
         st.write_waiters.push((target, waker.clone()));
         this.registered = true;

@@ -633,10 +633,11 @@ impl Subprocess {
 
 impl Drop for Subprocess {
     fn drop(&mut self) {
-        if self.kill_on_drop && self.exit_status().is_none() {
-            if let Err(err) = self.kill() {
-                log::debug!(target: "netutil", "kill on drop: {err}");
-            }
+        if self.kill_on_drop
+            && self.exit_status().is_none()
+            && let Err(err) = self.kill()
+        {
+            log::debug!(target: "netutil", "kill on drop: {err}");
         }
     }
 }

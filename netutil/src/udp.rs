@@ -859,10 +859,10 @@ impl Future for RecvFrom<'_> {
         let this = &mut *self;
         let inner = &*this.socket.inner;
         let mut st = inner.st.borrow_mut();
-        if st.readable {
-            if let Some(result) = inner.recv_locked(&mut st, this.buf) {
-                return Poll::Ready(result);
-            }
+        if st.readable
+            && let Some(result) = inner.recv_locked(&mut st, this.buf)
+        {
+            return Poll::Ready(result);
         }
         if st.socket.is_none() {
             return Poll::Ready(Err(UdpError::Closed { fd: inner.fd }));

@@ -142,10 +142,10 @@ fn distinct_pids(addr: SocketAddr, want: usize) -> std::collections::HashSet<u32
         conn.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
         let _ = conn.write_all(b"pid?\n");
         let mut answer = String::new();
-        if conn.read_to_string(&mut answer).is_ok() {
-            if let Ok(pid) = answer.trim().parse::<u32>() {
-                pids.insert(pid);
-            }
+        if conn.read_to_string(&mut answer).is_ok()
+            && let Ok(pid) = answer.trim().parse::<u32>()
+        {
+            pids.insert(pid);
         }
     }
     pids

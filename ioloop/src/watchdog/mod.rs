@@ -448,16 +448,16 @@ pub(crate) fn unless_stack_signal<R>(
     register: impl FnOnce() -> io::Result<R>,
 ) -> io::Result<R> {
     let state = stack_signal_state();
-    if let StackSignal::Chosen(chosen) = state.signal {
-        if chosen == signal {
-            return Err(io::Error::new(
-                io::ErrorKind::InvalidInput,
-                format!(
-                    "add_signal_handler: {} is the blocking watchdog's stack capture signal",
-                    signal_name(signal)
-                ),
-            ));
-        }
+    if let StackSignal::Chosen(chosen) = state.signal
+        && chosen == signal
+    {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!(
+                "add_signal_handler: {} is the blocking watchdog's stack capture signal",
+                signal_name(signal)
+            ),
+        ));
     }
     register()
 }

@@ -285,13 +285,13 @@ fn capture(watch: &Watch, seq: u64, tables: &Tables) -> StackCapture {
     let Some(ticket) = watch.slot.request(seq) else {
         return still_under_way();
     };
-    if let Err(err) = sys::signal_thread(tid, signal) {
-        if watch.slot.withdraw(ticket) {
-            return StackCapture::Unavailable(format!(
-                "could not send {} to the loop thread: {err}",
-                signal_name(signal)
-            ));
-        }
+    if let Err(err) = sys::signal_thread(tid, signal)
+        && watch.slot.withdraw(ticket)
+    {
+        return StackCapture::Unavailable(format!(
+            "could not send {} to the loop thread: {err}",
+            signal_name(signal)
+        ));
     }
     match watch.slot.collect(ticket, DELIVER_WITHIN, FINISH_WITHIN) {
         Captured::Frames(ips) => StackCapture::Captured(raw_frames(&ips, &modules)),

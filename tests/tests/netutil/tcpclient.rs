@@ -61,9 +61,9 @@ fn the_timeout_is_an_error_naming_the_host() {
             Some(Duration::from_millis(100)),
         )
     });
-    if let Err(err) = result {
-        if err.kind() == ErrorKind::TimedOut {
-            assert!(err.to_string().contains("192.0.2.1"), "{err}");
-        }
+    if let Err(err) = result
+        && err.kind() == ErrorKind::TimedOut
+    {
+        assert!(err.to_string().contains("192.0.2.1"), "{err}");
     }
 }
