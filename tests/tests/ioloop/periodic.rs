@@ -67,20 +67,62 @@ fn p1_first_call_one_period_after_start_then_every_period() {
 
 #[test]
 fn p2_an_overrun_skips_the_missed_calls_and_stays_on_the_grid() {
-    // The second call (index 1) takes 2.5 periods: the calls due during it
-    // are skipped, and the next call is on the original grid.
-    let period = 0.100;
-    let overrun = 0.250;
-    let (started, times) = call_times(Duration::from_millis(100), 4, |n| {
-        if n == 1 {
-            Duration::from_millis(250)
-        } else {
-            Duration::ZERO
-        }
-    });
+    // The second call overruns more than two periods. The calls due during
+    // it are skipped (no burst), and the next is scheduled on the original
+    // grid, not a period after the overrun ended. Lateness does not decide
+    // this test: a probe timeout due between the next grid point and "a
+    // period after the overrun" must run after the third call, since due
+    // timeouts run in deadline order however late the loop is.
+    let period = 0.200;
+    let ioloop = TestLoop::new();
+    let calls = Rc::new(RefCell::new(Vec::new()));
+    let overrun = Rc::new(Cell::new((0.0, 0.0))); // (end, probe deadline)
+    let probe_after = Rc::new(Cell::new(None)); // calls before the probe
+    let started = ioloop.time();
+    let (c, o, p, l) = (
+        calls.clone(),
+        overrun.clone(),
+        probe_after.clone(),
+        ioloop.clone(),
+    );
+    let periodic = PeriodicCallback::new(
+        move || {
+            let n = c.borrow().len();
+            c.borrow_mut().push(l.time());
+            match n {
+                1 => {
+                    std::thread::sleep(Duration::from_secs_f64(2.5 * period));
+                    // End the overrun in the middle of a slot, so the next
+                    // grid point and a period after the end are far apart.
+                    let end = loop {
+                        let now = l.time();
+                        let phase = ((now - started) / period).fract();
+                        if (0.2..=0.6).contains(&phase) {
+                            break now;
+                        }
+                        let to_next = (1.3 - phase).rem_euclid(1.0) * period;
+                        std::thread::sleep(Duration::from_secs_f64(to_next));
+                    };
+                    let grid = started + ((end - started) / period).ceil() * period;
+                    let probe = (grid + end + period) / 2.0;
+                    o.set((end, probe));
+                    let (c, p) = (c.clone(), p.clone());
+                    l.call_at(probe, move || p.set(Some(c.borrow().len())));
+                }
+                3 => l.stop(),
+                _ => {}
+            }
+        },
+        Duration::from_secs_f64(period),
+    )
+    .unwrap();
+    periodic.start_on(&ioloop);
+    util::run(&ioloop);
+    periodic.stop();
+    let times = calls.borrow().clone();
+    let (end, probe) = overrun.get();
     assert_eq!(times.len(), 4);
-    // The grid slot of each call: calls are never early, so a call in slot
-    // k came at or after started + k * period.
+    // Never early, and no two calls in one grid slot (no burst).
     let slots: Vec<i64> = times
         .iter()
         .map(|t| ((t - started) / period).floor() as i64)
@@ -90,21 +132,19 @@ fn p2_an_overrun_skips_the_missed_calls_and_stays_on_the_grid() {
         slots.windows(2).all(|w| w[1] > w[0]),
         "two calls in one slot: {slots:?}"
     );
-    // The overrun ended mid-slot; the calls due during it were skipped (no
-    // burst), and the next call is at the next grid point, not a full
-    // period after the overrun ended.
-    let end_of_overrun = times[1] + overrun;
-    let end_slot = ((end_of_overrun - started) / period).floor() as i64;
-    assert_eq!(
-        slots[2],
-        end_slot + 1,
-        "{slots:?}, overrun ended in slot {end_slot}"
-    );
+    // Nothing ran for the slots the overrun covered.
+    let end_slot = ((end - started) / period).floor() as i64;
     assert!(
-        times[2] < end_of_overrun + period,
-        "rescheduled a period after the overrun, off the grid: {times:?}"
+        slots[2] > end_slot,
+        "{slots:?}, overrun ended in {end_slot}"
     );
-    assert_eq!(slots[3], slots[2] + 1, "{slots:?}");
+    // The third call's deadline is the grid point after the overrun: before
+    // the probe, which is due before a period after the overrun ended.
+    assert_eq!(
+        probe_after.get(),
+        Some(3),
+        "the probe at {probe:.3} ran before the third call ({times:?}, overrun ended at {end:.3})"
+    );
 }
 
 #[test]
