@@ -21,7 +21,7 @@ use crate::exception::{self, CallbackKind, CallbackPanic};
 use crate::executor::Executor;
 use crate::handlers::{self, HandlerTable, WAKER_TOKEN};
 use crate::poller::{self, Trigger};
-use crate::remote::{Remote, Shared};
+use crate::remote::{Remote, RemoteItem, Shared};
 use crate::task::{TaskId, TaskTable};
 use crate::timers::{TimerHeap, TimerKey};
 use crate::{Error, Events, current};
@@ -38,6 +38,18 @@ pub(crate) struct Callback {
 pub(crate) enum Runnable {
     Callback(Callback),
     Task(TaskId),
+}
+
+impl From<RemoteItem> for Runnable {
+    fn from(item: RemoteItem) -> Runnable {
+        match item {
+            RemoteItem::Callback(cb) => Runnable::Callback(Callback {
+                f: cb.f,
+                site: cb.site,
+            }),
+            RemoteItem::Wake(id) => Runnable::Task(id),
+        }
+    }
 }
 
 type ExceptionHandler = Rc<dyn Fn(&CallbackPanic<'_>)>;
@@ -105,6 +117,34 @@ pub(crate) struct Inner {
     pub(crate) watchdog: crate::watchdog::LoopWatchdog,
     /// Signal handlers (`signals`).
     pub(crate) signals: crate::signals::LoopSignals,
+}
+
+impl Inner {
+    /// Queues `runnable` on the loop's thread, behind whatever other
+    /// threads have posted and the loop has not yet taken (see
+    /// [`IOLoop::add_callback`], `# Semantics`).
+    ///
+    /// Costs one atomic load when nothing is posted; the remote queue's
+    /// lock is taken only when its pending flag is set.
+    #[inline]
+    pub(crate) fn push_local(&self, runnable: Runnable) {
+        if self.shared.has_pending() {
+            self.take_remote();
+        }
+        self.queue.borrow_mut().push_back(runnable);
+    }
+
+    /// Moves what other threads have posted to the back of the local queue,
+    /// in the order it was posted.
+    #[cold]
+    #[inline(never)]
+    fn take_remote(&self) {
+        let mut taken = Vec::new();
+        self.shared.take_pending(&mut taken);
+        self.queue
+            .borrow_mut()
+            .extend(taken.into_iter().map(Runnable::from));
+    }
 }
 
 /// A single-threaded, level-triggered I/O event loop, modelled on Tornado's
@@ -357,13 +397,10 @@ impl IOLoop {
         if self.inner.closed.get() {
             return;
         }
-        self.inner
-            .queue
-            .borrow_mut()
-            .push_back(Runnable::Callback(Callback {
-                f: Box::new(f),
-                site,
-            }));
+        self.inner.push_local(Runnable::Callback(Callback {
+            f: Box::new(f),
+            site,
+        }));
     }
 
     /// Fire-and-forget: the same as [`add_callback`](IOLoop::add_callback)
