@@ -24,7 +24,7 @@
 //! | `call_at(when, cb)` | [`IOLoop::call_at`] | `when` on the [`IOLoop::time`] scale. |
 //! | `remove_timeout(handle)` | [`IOLoop::remove_timeout`] | Real removal, no tombstone; returns whether it was pending. |
 //! | `time()` | [`IOLoop::time`] | Monotonic (Tornado's default is `time.time`, the wall clock; Tornado's issues #2035 and #1290 show why monotonic is better). |
-//! | `add_callback(cb)` | [`IOLoop::add_callback`] (loop thread), [`Remote::add_callback`](crate::Remote::add_callback) (any thread) | The type system enforces Tornado's "only `add_callback` is thread-safe": `IOLoop` is not `Send`. |
+//! | `add_callback(cb)` | [`IOLoop::add_callback`] (loop thread), [`Remote::add_callback`](crate::Remote::add_callback) (any thread) | The type system enforces Tornado's "only `add_callback` is thread-safe": `IOLoop` is not `Send`. The order across threads matches Tornado's one deque: a remote post (or a task woken from another thread) that happens before a local `add_callback` runs first. |
 //! | `add_callback_from_signal(cb)` | [`IOLoop::add_signal_handler`] | Not needed: see [Signals](#signals). |
 //! | (asyncio) `add_signal_handler(sig, cb)`, `remove_signal_handler(sig)` | [`IOLoop::add_signal_handler`], [`IOLoop::remove_signal_handler`], [`IOLoop::remove_signal_handler_handle`] | Several handlers per signal, each removable alone through its [`SignalHandle`](crate::SignalHandle); each runs on the loop thread as an ordinary callback. |
 //! | `spawn_callback(cb)` | [`IOLoop::spawn_callback`] | An alias of `add_callback`, as in Tornado 6. |

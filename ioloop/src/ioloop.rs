@@ -21,7 +21,7 @@ use crate::exception::{self, CallbackKind, CallbackPanic};
 use crate::executor::Executor;
 use crate::handlers::{self, HandlerTable, WAKER_TOKEN};
 use crate::poller::{PollerKind, Trigger};
-use crate::remote::{Remote, Shared};
+use crate::remote::{Remote, RemoteItem, Shared};
 use crate::task::{TaskId, TaskTable};
 use crate::timers::{TimerHeap, TimerKey};
 use crate::{Error, Events, current};
@@ -38,6 +38,18 @@ pub(crate) struct Callback {
 pub(crate) enum Runnable {
     Callback(Callback),
     Task(TaskId),
+}
+
+impl From<RemoteItem> for Runnable {
+    fn from(item: RemoteItem) -> Runnable {
+        match item {
+            RemoteItem::Callback(cb) => Runnable::Callback(Callback {
+                f: cb.f,
+                site: cb.site,
+            }),
+            RemoteItem::Wake(id) => Runnable::Task(id),
+        }
+    }
 }
 
 type ExceptionHandler = Rc<dyn Fn(&CallbackPanic<'_>)>;
@@ -109,6 +121,36 @@ pub(crate) struct Inner {
     pub(crate) watchdog: crate::watchdog::LoopWatchdog,
     /// Signal handlers (`signals`).
     pub(crate) signals: crate::signals::LoopSignals,
+}
+
+impl Inner {
+    /// Queues `runnable` on the loop's thread, behind whatever other
+    /// threads have posted and the loop has not yet taken (see
+    /// [`IOLoop::add_callback`], `# Semantics`).
+    ///
+    /// Costs one atomic load when nothing is posted; the remote queue's
+    /// lock is taken only when its pending flag is set. Always inlined: out
+    /// of line (as `#[inline]` left it) the callback chain benchmark ran
+    /// about 15% slower.
+    #[inline(always)]
+    pub(crate) fn push_local(&self, runnable: Runnable) {
+        if self.shared.has_pending() {
+            self.take_remote();
+        }
+        self.queue.borrow_mut().push_back(runnable);
+    }
+
+    /// Moves what other threads have posted to the back of the local queue,
+    /// in the order it was posted.
+    #[cold]
+    #[inline(never)]
+    fn take_remote(&self) {
+        let mut taken = Vec::new();
+        self.shared.take_pending(&mut taken);
+        self.queue
+            .borrow_mut()
+            .extend(taken.into_iter().map(Runnable::from));
+    }
 }
 
 /// A single-threaded, level-triggered I/O event loop, modelled on Tornado's
@@ -418,11 +460,39 @@ impl IOLoop {
     ///
     /// Callbacks run first in, first out. One added while an iteration runs
     /// (by a callback, a timeout or a handler) runs on the next iteration,
-    /// never the current one (rule C2). On the loop's thread this takes no
-    /// lock and makes no system call; from other threads use
+    /// never the current one (rule C2). From other threads use
     /// [`Remote::add_callback`].
     ///
     /// On a closed loop `f` is dropped silently (rule C7).
+    ///
+    /// # Semantics
+    ///
+    /// Local and remote callbacks share one order, as in Tornado, whose
+    /// loop has one deque for all threads: a callback posted through a
+    /// [`Remote`] (or a task woken from another thread) whose post happens
+    /// before this call (the poster then sent a message on a channel that
+    /// this thread received, say, or wrote to a pipe a handler here read)
+    /// runs before `f`.
+    ///
+    /// This holds because each post sets the remote queue's pending flag
+    /// under the queue's lock before it returns, and this call reads that
+    /// flag first: a store that happens before a load is seen by it, or a
+    /// later store is (coherence, whatever the memory orderings). The flag
+    /// is cleared only on this thread, when the queue is taken. So the load
+    /// finds it set, and this call moves the remote queue, under its lock,
+    /// to the back of the local one before it queues `f`; or the loop had
+    /// already taken the post. Posts that are not ordered before this call
+    /// (racing with it) may land on either side of `f`.
+    ///
+    /// Moving the remote queue keeps the iteration rule: the callbacks
+    /// that run in the current pass are those queued when it began, and
+    /// everything moved now lands behind them, so a post made during the
+    /// callback phase still waits for the next iteration, as in Tornado.
+    ///
+    /// On the loop's thread this takes no lock and makes no system call
+    /// while nothing is posted from other threads: the check is one atomic
+    /// load. Only when the flag is set does it take the remote queue's
+    /// lock, once, for all that is posted.
     ///
     /// A panic in `f` is caught and reported to the exception handler,
     /// naming this call's location; the loop goes on.
@@ -441,13 +511,10 @@ impl IOLoop {
         if self.inner.closed.get() {
             return;
         }
-        self.inner
-            .queue
-            .borrow_mut()
-            .push_back(Runnable::Callback(Callback {
-                f: Box::new(f),
-                site,
-            }));
+        self.inner.push_local(Runnable::Callback(Callback {
+            f: Box::new(f),
+            site,
+        }));
     }
 
     /// Fire-and-forget: the same as [`add_callback`](IOLoop::add_callback)

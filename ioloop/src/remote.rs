@@ -141,7 +141,17 @@ impl Remote {
     /// # Semantics
     ///
     /// Callbacks from one thread run in the order they were added. A burst
-    /// of callbacks costs at most one wakeup write per loop sleep. If the
+    /// of callbacks costs at most one wakeup write per loop sleep.
+    ///
+    /// The order with the loop's own callbacks is Tornado's: if this post
+    /// happens before an [`IOLoop::add_callback`](crate::IOLoop::add_callback)
+    /// on the loop's thread (for example, this thread then sends on a
+    /// channel that the loop's thread receives from before it adds), `f`
+    /// runs first. The post sets the queue's pending flag under the queue's
+    /// lock before it returns, and a local add that sees the flag moves the
+    /// queue into the loop's local queue before it queues its own callback.
+    /// A post made while the loop runs its callbacks waits for the next
+    /// iteration. If the
     /// loop is closed or dropped, `f` is dropped silently, as in Tornado;
     /// use [`try_add_callback`](Remote::try_add_callback) to get it back.
     #[track_caller]

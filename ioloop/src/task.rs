@@ -90,11 +90,7 @@ impl TaskWaker {
             return;
         }
         let queued_locally = current::with_current_loop(self.loop_id, |ioloop| {
-            ioloop
-                .inner
-                .queue
-                .borrow_mut()
-                .push_back(Runnable::Task(self.id));
+            ioloop.inner.push_local(Runnable::Task(self.id));
         });
         if !queued_locally {
             // Another thread, or the loop is not current here: the remote
@@ -179,7 +175,7 @@ pub(crate) fn insert(
         });
         id
     };
-    inner.queue.borrow_mut().push_back(Runnable::Task(id));
+    inner.push_local(Runnable::Task(id));
     Some(id)
 }
 

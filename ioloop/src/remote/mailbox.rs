@@ -43,11 +43,35 @@
 //!
 //! `cargo test` under `--cfg loom` checks this in `loom_model`.
 //!
+//! # Causal order with the loop's own queue
+//!
+//! The loop takes the queue at the start of each iteration, and also
+//! whenever its own thread queues a callback or a task wake while
+//! [`Mailbox::has_pending`] is true, before it queues its own item. That
+//! gives Tornado's order: an item whose push happens before a local add
+//! runs before it. The push stores `pending = true` under the lock (or
+//! finds it already true), and the push returns after that store. If the
+//! push happens before the loop's load of `pending` (the producer then
+//! signalled the loop's thread through any synchronisation), coherence
+//! makes the load return that store or a later one in `pending`'s
+//! modification order, even with `Relaxed`: the only later stores of
+//! `false` are the loop's own, made under the lock in
+//! [`take_pending`](Mailbox::take_pending) or `close_queue` after the
+//! item was queued, and then the loop already holds the item (or the
+//! mailbox is closed). So the load reads `true` and the loop takes the
+//! queue, under the lock, which also makes the items themselves visible;
+//! or the item is already in the loop's queue. An `Acquire` load would
+//! add nothing: nothing is read through the flag without the lock.
+//!
 //! # Cost
 //!
 //! A push costs one lock and unlock, one atomic load and, when the loop
 //! sleeps, one write and one compare-and-swap per sleep: later producers
 //! read `NOTIFIED` and skip the write.
+//!
+//! A local add on the loop's thread costs one `Relaxed` load of `pending`
+//! while nothing is queued, and one lock and unlock for all that is queued
+//! otherwise.
 
 use std::sync::PoisonError;
 
@@ -172,7 +196,9 @@ impl<T, W: Wake> Mailbox<T, W> {
     // ----- the loop's thread -----
 
     /// True if items may be waiting in the queue (a hint: the loop checks
-    /// the queue itself under its lock before it blocks).
+    /// the queue itself under its lock before it blocks). True for certain
+    /// if a push happens before this call and the loop has not taken its
+    /// item since (see "Causal order" in the module docs).
     #[inline]
     pub(crate) fn has_pending(&self) -> bool {
         self.pending.load(Ordering::Relaxed)

@@ -12,6 +12,7 @@
 
 mod async_io;
 mod callbacks;
+mod causal_order;
 mod current;
 mod embedding;
 mod exceptions;
