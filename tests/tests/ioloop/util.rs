@@ -97,6 +97,20 @@ pub(crate) fn fd_is_open(fd: i32) -> bool {
     std::fs::metadata(format!("/proc/self/fd/{fd}")).is_ok()
 }
 
+/// True once the other end of the non-blocking `stream` is closed (a read
+/// sees the end of file). Unlike [`fd_is_open`] on the other end's number,
+/// this cannot be fooled by another test thread reusing that number.
+pub(crate) fn peer_closed(stream: &UnixStream) -> bool {
+    use std::io::Read;
+    let mut byte = [0u8; 1];
+    match (&*stream).read(&mut byte) {
+        Ok(0) => true,
+        Ok(_) => false,
+        Err(err) if err.kind() == std::io::ErrorKind::WouldBlock => false,
+        Err(err) => panic!("read from the peer of a closed descriptor: {err}"),
+    }
+}
+
 /// Serialises the tests that touch process-wide state (the instance,
 /// descriptor counts).
 pub(crate) fn global_lock() -> MutexGuard<'static, ()> {
