@@ -257,6 +257,31 @@ mod tests {
     use super::*;
     use crate::IOLoop;
 
+    #[test]
+    fn a_rejected_callback_says_why_and_comes_back() {
+        let ioloop = IOLoop::builder()
+            .make_current(crate::MakeCurrent::Never)
+            .build()
+            .unwrap();
+        let remote = ioloop.remote();
+        ioloop.close(false).unwrap();
+        let ran = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let r = ran.clone();
+        let rejected = remote
+            .try_add_callback(move || r.store(true, std::sync::atomic::Ordering::SeqCst))
+            .unwrap_err();
+        assert_eq!(
+            rejected.to_string(),
+            "the ioloop is closed; callback rejected"
+        );
+        assert_eq!(format!("{rejected:?}"), "Rejected(..)");
+        (rejected.into_inner())();
+        assert!(
+            ran.load(std::sync::atomic::Ordering::SeqCst),
+            "handed back whole"
+        );
+    }
+
     /// Waits (bounded) until the loop on another thread is parked in poll.
     fn wait_until_parked(shared: &Shared) {
         let deadline = Instant::now() + Duration::from_secs(10);
