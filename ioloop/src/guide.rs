@@ -175,7 +175,7 @@
 //! [`IOLoop::add_handler`] (`signal_hook::low_level::pipe` does that
 //! write); the loop's handler then reads the atomic and acts.
 //!
-//! //! ## Embedding
+//! ## Embedding
 //!
 //! Two patterns:
 //!

@@ -51,7 +51,7 @@
 //! | Tornado | here | notes |
 //! |---|---|---|
 //! | `add_callback` | [`IOLoop::add_callback`], [`Remote::add_callback`](crate::Remote::add_callback) | The remote handle is the thread-safe door. |
-//! | `add_callback_from_signal` | none | A Rust signal handler may only do async-signal-safe work; `add_callback` allocates and locks. The loop's signal handlers (separate work) run ordinary callbacks. |
+//! | `add_callback_from_signal` | none | A Rust signal handler may only do async-signal-safe work; `add_callback` allocates and locks. The loop's signal handlers ([`IOLoop::add_signal_handler`](crate::IOLoop::add_signal_handler)) run ordinary callbacks. |
 //! | `add_future` | [`IOLoop::add_future`] | The callback gets the output. |
 //! | `add_handler` | [`IOLoop::add_handler`], [`IOLoop::add_handler_owned`] | Borrowed or owned descriptor. |
 //! | `add_timeout` | [`IOLoop::add_timeout`], or [`IOLoop::add_timeout_handle`] for a cancellable handle | |
@@ -62,12 +62,12 @@
 //! | `configurable_base`, `configurable_default`, `initialize` | [`IOLoop::builder`] | One implementation; options on the builder. |
 //! | `handle_callback_exception` | [`IOLoop::set_exception_handler`] | |
 //! | `install` | [`IOLoop::install`] | |
-//! | `log_stack` | not here | The blocking watchdog (separate work). |
+//! | `log_stack` | [`BlockingAction::Log`](crate::BlockingAction::Log) | The blocking watchdog logs the loop thread's stack; see [`watchdog`](crate::watchdog). |
 //! | `make_current` | [`IOLoop::make_current`] | |
 //! | `remove_handler` | [`IOLoop::remove_handler`] | |
 //! | `remove_timeout` | [`IOLoop::remove_timeout`] | Also takes [`TimerHandle::timeout_handle`](crate::TimerHandle::timeout_handle). |
 //! | `run_sync` | [`IOLoop::run_sync`] | |
-//! | `set_blocking_log_threshold`, `set_blocking_signal_threshold` | not here | The blocking watchdog (separate work). |
+//! | `set_blocking_log_threshold`, `set_blocking_signal_threshold` | [`IOLoop::set_blocking_log_threshold`](crate::IOLoop::set_blocking_log_threshold), [`IOLoop::set_blocking_signal_threshold`](crate::IOLoop::set_blocking_signal_threshold) | The blocking watchdog; see [`watchdog`](crate::watchdog). |
 //! | `spawn_callback` | [`IOLoop::spawn_callback`], [`IOLoop::spawn`] | |
 //! | `split_fd` | none | One kind of descriptor, `RawFd`; ownership said by the method. |
 //! | `start` | [`IOLoop::start`] (also [`IOLoop::run_forever`]) | Refuses to run in a forked child until [`IOLoop::reset_after_fork`] (rule L13). |
@@ -102,15 +102,15 @@
 //! | `call_at(when, callback, *args)` | [`IOLoop::call_at_handle`] → [`TimerHandle`](crate::TimerHandle) | `when` on the [`IOLoop::time`] scale. |
 //! | `time()` | [`IOLoop::time`] | Monotonic, as asyncio's. |
 //! | `Handle.cancel()` (returned by the calls above) | [`Handle::cancel`](crate::Handle::cancel), [`TimerHandle::cancel`](crate::TimerHandle::cancel) | `O(1)` and `O(log n)`, no tombstones; plus `cancelled()` and `TimerHandle::when()`. |
-//! | `create_connection`, `create_datagram_endpoint`, `create_unix_connection` | `netutil` | Transports and streams belong to `netutil` (in progress). |
-//! | `create_server`, `create_unix_server`, `AbstractServer.close`, `AbstractServer.wait_closed` | `netutil` | The TCP server (in progress). |
+//! | `create_connection`, `create_datagram_endpoint`, `create_unix_connection` | `netutil`'s `TCPClient::connect`, `UdpSocket`, `IOStream` over a Unix socket | Streams rather than transport/protocol pairs; see `netutil`'s guide. |
+//! | `create_server`, `create_unix_server`, `AbstractServer.close`, `AbstractServer.wait_closed` | `netutil`'s `TCPServer` (`listen`, `add_sockets` with `bind_unix_socket`, `stop`) | |
 //! | `add_reader(fd, callback)`, `add_writer(fd, callback)` | [`IOLoop::add_handler`] with [`Events::READ`](crate::Events::READ) / [`Events::WRITE`](crate::Events::WRITE); [`IOLoop::readable`], [`IOLoop::writable`] in async code | Tornado's one handler per descriptor, with a mask; add both bits for a reader and a writer. |
 //! | `remove_reader(fd)`, `remove_writer(fd)` | [`IOLoop::update_handler`] (drop one bit), [`IOLoop::remove_handler`] (both) | |
 //! | `sock_recv`, `sock_sendall`, `sock_connect`, `sock_accept` | [`IOLoop::readable`] / [`IOLoop::writable`] and the socket's own non-blocking call; `netutil` streams | |
 //! | `getaddrinfo`, `getnameinfo` | `netutil`'s resolver, or [`IOLoop::run_in_executor`] | Off the loop thread, as asyncio does. |
 //! | `subprocess_exec`, `subprocess_shell` | `netutil::Subprocess` (pipes as streams, an exit future), built on [`IOLoop::add_child_handler`] | A `std::process::Command` (`sh -c` for the shell form) with `Stdio::piped()`; see `netutil`'s guide, `tornado.process`. |
 //! | `connect_read_pipe`, `connect_write_pipe` | [`IOLoop::add_handler_owned`] on the pipe's `OwnedFd`; `netutil` streams | |
-//! | `add_signal_handler(signum, callback)`, `remove_signal_handler(sig)` | the loop's signal handlers (separate work) | Several handlers per signal, each removable, run as ordinary callbacks. |
+//! | `add_signal_handler(signum, callback)`, `remove_signal_handler(sig)` | [`IOLoop::add_signal_handler`](crate::IOLoop::add_signal_handler), [`IOLoop::remove_signal_handler`](crate::IOLoop::remove_signal_handler) | Several handlers per signal, each removable, run as ordinary callbacks. |
 //! | `run_in_executor(executor, callback)` | [`IOLoop::run_in_executor`] | |
 //! | `set_default_executor(executor)` | [`IOLoop::set_default_executor`] | |
 //! | `get_debug()`, `set_debug(enabled)` | `log` levels (`RUST_LOG=ioloop=debug`); the blocking watchdog for slow callbacks | No mode switch: debug records are filtered by the logger. |
@@ -140,7 +140,7 @@
 //! | `call_at(when, callback, ...)` → `Handler` | [`IOLoop::call_at_handle`] → [`TimerHandle`](crate::TimerHandle) | |
 //! | `time()` | [`IOLoop::time`] | |
 //! | `add_reader`, `remove_reader`, `add_writer`, `remove_writer` | as for asyncio above | |
-//! | `add_signal_handler(signum, callback)`, `remove_signal_handler(signum)` | the loop's signal handlers (separate work) | Several handlers per signal; cancelling one removes only it, as in evergreen. evergreen's are unreferenced: there, set them so with their `set_ref`. |
+//! | `add_signal_handler(signum, callback)`, `remove_signal_handler(signum)` | [`IOLoop::add_signal_handler`](crate::IOLoop::add_signal_handler), [`IOLoop::remove_signal_handler`](crate::IOLoop::remove_signal_handler) | Several handlers per signal; cancelling one removes only it, as in evergreen. evergreen's are unreferenced: there, set them so with their `set_ref`. |
 //! | `switch()` | none | evergreen's tasks are greenlets (`fibers`); here they are futures ([`IOLoop::spawn`]) and a task yields at `.await` ([`yield_now`](crate::yield_now)). |
 //! | `run()` | [`IOLoop::run`] | Returns when nothing referenced is left; unlike evergreen, the loop can run again. |
 //! | `run_forever()` | [`IOLoop::run_forever`] | |
@@ -181,7 +181,7 @@
 //! | `__timer__(after, repeat, callback)` → `Timer` | [`IOLoop::call_later`] (`repeat` 0), [`PeriodicCallback`](crate::PeriodicCallback) (repeating) | |
 //! | `__periodic__(offset, interval, callback)` → `Periodic` | [`PeriodicCallback`](crate::PeriodicCallback) | On the monotonic clock, anchored at `start`, not on wall-clock boundaries; overruns skip ticks as libev's do. For wall-clock times, [`IOLoop::add_timeout`] takes a `chrono::DateTime`. |
 //! | `__scheduler__(reschedule, callback)` → `Scheduler` | re-arm [`IOLoop::add_timeout`] from the callback | A callback computing its next time is a closure that adds its next timeout. |
-//! | `__signal__(signum, callback)` → `Signal` | the loop's signal handlers (separate work) | |
+//! | `__signal__(signum, callback)` → `Signal` | [`IOLoop::add_signal_handler`](crate::IOLoop::add_signal_handler) → [`SignalHandle`](crate::SignalHandle) | |
 //! | `__child__(pid, trace, callback)` → `Child` | [`IOLoop::add_child_handler`] | Exit only: `trace` (stopped and continued children) is not supported. |
 //! | `__idle__(callback)` → `Idle` | [`IOLoop::add_idle`] | libev's semantics: only when the loop would sleep. |
 //! | `__prepare__(callback)` → `Prepare` | [`IOLoop::add_prepare`] | |
@@ -199,7 +199,7 @@
 //! | `EVFLAG_AUTO` | the default | |
 //! | `EVFLAG_NOENV` | the default | The loop reads no environment variable (logging aside). |
 //! | `EVFLAG_FORKCHECK` | always, per run call | Every `start`, `run`, `run_once` and `run_sync` compares the pid (one `getpid` per call, not per iteration) and fails with [`Error::Forked`](crate::Error::Forked). |
-//! | `EVFLAG_SIGNALFD`, `EVFLAG_NOSIGMASK` | none | The loop never changes the signal mask; signals go through a self-pipe (separate work). |
+//! | `EVFLAG_SIGNALFD`, `EVFLAG_NOSIGMASK` | none | The loop never changes the signal mask; signals go through signal-hook's self-pipe. |
 //! | `EVFLAG_NOTIMERFD` | none | No timerfd: the clock is monotonic, so there are no time jumps to detect. |
 //! | `EVBACKEND_SELECT`, `EVBACKEND_POLL`, `EVBACKEND_EPOLL`, `EVBACKEND_IOURING`, `EVBACKEND_LINUXAIO`, `EVBACKEND_KQUEUE`, `EVBACKEND_DEVPOLL`, `EVBACKEND_PORT`, `EVBACKEND_ALL`, `EVBACKEND_MASK`, the module's `recommended_backends()` | none | mio chooses: epoll on Linux, kqueue on the BSDs and macOS. |
 //! | `EVRUN_NOWAIT` | [`RunMode::NoWait`](crate::RunMode::NoWait) | |
