@@ -71,17 +71,19 @@ pub fn timer_delays_us(n: usize) -> Vec<u64> {
 
 // ----- callbacks ---------------------------------------------------------
 
+/// One link of a callback chain: queues the next, `left` more, then stops.
+fn chain_step(ioloop: IOLoop, left: u64) {
+    if left == 0 {
+        ioloop.stop();
+    } else {
+        let l = ioloop.clone();
+        ioloop.add_callback(move || chain_step(l, left - 1));
+    }
+}
+
 /// With `watchdog`, the blocking watchdog watches the loop (1 s threshold),
 /// so every callback is published to it: the cost the watchdog adds.
 pub fn ioloop_chain(n: u64, watchdog: bool) {
-    fn step(ioloop: IOLoop, left: u64) {
-        if left == 0 {
-            ioloop.stop();
-        } else {
-            let l = ioloop.clone();
-            ioloop.add_callback(move || step(l, left - 1));
-        }
-    }
     let ioloop = new_loop();
     if watchdog {
         ioloop
@@ -89,7 +91,7 @@ pub fn ioloop_chain(n: u64, watchdog: bool) {
             .unwrap();
     }
     let l = ioloop.clone();
-    ioloop.add_callback(move || step(l, n));
+    ioloop.add_callback(move || chain_step(l, n));
     ioloop.start().unwrap();
     ioloop.close(true).unwrap();
 }
@@ -99,14 +101,6 @@ pub fn ioloop_chain(n: u64, watchdog: bool) {
 /// with `max_poll_skips` 0 the loop polls on every iteration, as Tornado
 /// does; with the default it polls every `MAX_POLL_SKIPS + 1`.
 pub fn ioloop_chain_with_fd(n: u64, max_poll_skips: u32) {
-    fn step(ioloop: IOLoop, left: u64) {
-        if left == 0 {
-            ioloop.stop();
-        } else {
-            let l = ioloop.clone();
-            ioloop.add_callback(move || step(l, left - 1));
-        }
-    }
     let ioloop = IOLoop::builder()
         .make_current(MakeCurrent::Never)
         .max_poll_skips(max_poll_skips)
@@ -118,7 +112,7 @@ pub fn ioloop_chain_with_fd(n: u64, max_poll_skips: u32) {
         .add_handler(fd, ioloop::Events::READ, |_, _| {})
         .expect("register");
     let l = ioloop.clone();
-    ioloop.add_callback(move || step(l, n));
+    ioloop.add_callback(move || chain_step(l, n));
     ioloop.start().unwrap();
     ioloop.remove_handler(fd);
     ioloop.close(true).unwrap();

@@ -41,9 +41,8 @@ use crate::exception::CallbackKind;
 use crate::features::Features;
 use crate::handlers::{self, WAKER_TOKEN};
 use crate::hooks::HookKind;
-use crate::ioloop::{Callback, Runnable};
+use crate::ioloop::Runnable;
 use crate::poller;
-use crate::remote::RemoteItem;
 use crate::task::{self, TaskId};
 use crate::timers::TimerKey;
 use crate::{Error, Events, IOLoop, current};
@@ -58,7 +57,6 @@ pub(crate) struct RunState {
     events: mio::Events,
     ready: Vec<(Token, Events)>,
     due: Vec<TimerKey>,
-    remote: Vec<RemoteItem>,
     /// Consecutive iterations that skipped a zero-timeout poll.
     poll_skips: u32,
 }
@@ -184,7 +182,6 @@ impl RunState {
             events: mio::Events::with_capacity(event_capacity),
             ready: Vec::new(),
             due: Vec::new(),
-            remote: Vec::new(),
             poll_skips: 0,
         }
     }
@@ -222,7 +219,6 @@ impl Drop for Lent<'_> {
             // half-processed is dropped, as it was with the run.
             state.ready.clear();
             state.due.clear();
-            state.remote.clear();
             state.poll_skips = 0;
             *self.ioloop.inner.run_state.borrow_mut() = Some(state);
         }
@@ -264,15 +260,7 @@ fn callbacks_and_timeouts(ioloop: &IOLoop, state: &mut RunState, main: &mut Opti
 
     // 1. Callbacks sent from other threads were queued before this phase.
     if inner.shared.has_pending() {
-        inner.shared.take_pending(&mut state.remote);
-        let mut queue = inner.queue.borrow_mut();
-        queue.extend(state.remote.drain(..).map(|item| match item {
-            RemoteItem::Callback(cb) => Runnable::Callback(Callback {
-                f: cb.f,
-                site: cb.site,
-            }),
-            RemoteItem::Wake(id) => Runnable::Task(id),
-        }));
+        inner.take_remote();
     }
     let ncallbacks = inner.queue.borrow().len();
 
