@@ -74,6 +74,8 @@ mod tcpserver;
 mod udp;
 
 pub mod guide;
+#[cfg(feature = "http")]
+pub mod http;
 
 pub use crate::accept::{
     AcceptHandle, AcceptOptions, AnyListener, DEFAULT_MAX_ACCEPTS_PER_EVENT, Listener, PAUSE_MAX,

@@ -182,6 +182,15 @@ impl fmt::Display for HttpError {
 
 impl std::error::Error for HttpError {}
 
+/// Where one header field lies in the buffer the head was parsed from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Field {
+    /// The name's byte range.
+    pub(crate) name: std::ops::Range<usize>,
+    /// The value's byte range (without surrounding whitespace).
+    pub(crate) value: std::ops::Range<usize>,
+}
+
 /// The result of [`parse_head`].
 #[derive(Debug, PartialEq, Eq)]
 pub enum Parsed<'a> {
@@ -199,7 +208,11 @@ pub enum Parsed<'a> {
 /// ambiguous request, 431 for a head over the limit or with too many
 /// fields, 417 for an unsupported `Expect`, 505 for an unsupported version.
 #[inline]
-pub fn parse_head<'a>(buf: &'a [u8], limits: &Limits) -> Result<Parsed<'a>, HttpError> {
+pub(crate) fn parse_head<'a>(
+    buf: &'a [u8],
+    limits: &Limits,
+    fields: &mut Vec<Field>,
+) -> Result<Parsed<'a>, HttpError> {
     // Left uninitialised: httparse writes only the headers it finds.
     let mut headers = [const { MaybeUninit::<httparse::Header<'a>>::uninit() }; MAX_HEADERS];
     let mut request = httparse::Request::new(&mut []);
@@ -239,8 +252,16 @@ pub fn parse_head<'a>(buf: &'a [u8], limits: &Limits) -> Result<Parsed<'a>, Http
     let mut expect_continue = false;
     let mut host = false;
     let mut content_type = None;
+    fields.clear();
+    let base = buf.as_ptr() as usize;
     for header in request.headers.iter() {
         let name = header.name;
+        let name_at = name.as_ptr() as usize - base;
+        let value_at = header.value.as_ptr() as usize - base;
+        fields.push(Field {
+            name: name_at..name_at + name.len(),
+            value: value_at..value_at + header.value.len(),
+        });
         // Only the headers acted on are decoded.
         let value = || {
             std::str::from_utf8(header.value)
@@ -574,7 +595,7 @@ mod tests {
     use super::*;
 
     fn parse(raw: &str) -> Result<Parsed<'_>, HttpError> {
-        parse_head(raw.as_bytes(), &Limits::default())
+        parse_head(raw.as_bytes(), &Limits::default(), &mut Vec::new())
     }
 
     fn head(raw: &str) -> RequestHead<'_> {
@@ -700,12 +721,12 @@ mod tests {
         };
         let long = format!("GET / HTTP/1.1\r\nHost: a\r\nX: {}", "a".repeat(100));
         assert_eq!(
-            parse_head(long.as_bytes(), &limits).unwrap_err().status,
+            parse_head(long.as_bytes(), &limits, &mut Vec::new()).unwrap_err().status,
             431
         );
         let too_big = "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 11\r\n\r\n";
         assert_eq!(
-            parse_head(too_big.as_bytes(), &limits).unwrap_err().status,
+            parse_head(too_big.as_bytes(), &limits, &mut Vec::new()).unwrap_err().status,
             413
         );
         let many: String = (0..MAX_HEADERS + 1)
