@@ -1,27 +1,30 @@
-//! Writing HTTP/1.1 responses into a buffer, and the cached `Date` header.
+//! Writing responses into a buffer: status lines, heads, chunks, and the
+//! cached `Date` header.
 
 use chrono::{DateTime, Utc};
 
-/// The `Server` header's value.
-pub const SERVER: &str = concat!("ioloop-httpserver/", env!("CARGO_PKG_VERSION"));
+use crate::http::response::Response;
+
+/// The `Server` header's value, unless a handler sets its own.
+pub(crate) const SERVER: &str = concat!("netutil/", env!("CARGO_PKG_VERSION"));
 
 /// The `Date` header's value, formatted once a second rather than per
-/// response (RFC 9110 §6.6.1 asks for one-second resolution anyway).
+/// response (RFC 9110 §6.6.1 asks for one-second resolution anyway), and
+/// whole responses that depend on nothing else.
 #[derive(Debug, Clone)]
-pub struct DateCache {
+pub(crate) struct DateCache {
     second: i64,
     /// Whole responses that depend on nothing but the date: see
     /// [`DateCache::rendered`]. Emptied when the second changes.
     rendered: Vec<(RenderKey, Vec<u8>)>,
     text: String,
-    /// `\r\nServer: ...\r\nDate: ...`, the header lines every response
-    /// starts with, formatted with the date.
+    /// `\r\nServer: ...\r\nDate: ...`, formatted with the date.
     common: Vec<u8>,
 }
 
 impl DateCache {
     /// A cache holding `now`.
-    pub fn new(now: DateTime<Utc>) -> DateCache {
+    pub(crate) fn new(now: DateTime<Utc>) -> DateCache {
         let mut cache = DateCache {
             second: i64::MIN,
             rendered: Vec::new(),
@@ -33,7 +36,7 @@ impl DateCache {
     }
 
     /// Reformats if `now` is in a later second than the cached value.
-    pub fn update(&mut self, now: DateTime<Utc>) {
+    pub(crate) fn update(&mut self, now: DateTime<Utc>) {
         let second = now.timestamp();
         if second != self.second {
             self.second = second;
@@ -45,7 +48,7 @@ impl DateCache {
 
     /// The bytes of a response identified by `key` (which must determine
     /// every byte but the date), rendered by `render` at most once a second.
-    pub fn rendered(
+    pub(crate) fn rendered(
         &mut self,
         key: RenderKey,
         render: impl FnOnce(&DateCache, &mut Vec<u8>),
@@ -55,7 +58,7 @@ impl DateCache {
             None => {
                 let mut bytes = Vec::new();
                 render(self, &mut bytes);
-                // Bounded: the keys come from a fixed set of static responses.
+                // Bounded: the oldest goes first.
                 if self.rendered.len() >= MAX_RENDERED {
                     self.rendered.remove(0);
                 }
@@ -67,7 +70,8 @@ impl DateCache {
     }
 
     /// The IMF-fixdate, for example `Sun, 06 Nov 1994 08:49:37 GMT`.
-    pub fn as_str(&self) -> &str {
+    #[cfg_attr(not(test), allow(dead_code))]
+    pub(crate) fn as_str(&self) -> &str {
         &self.text
     }
 }
@@ -76,39 +80,28 @@ impl DateCache {
 const MAX_RENDERED: usize = 32;
 
 /// What identifies a response whose bytes depend only on the date: its
-/// status, static content type, static body and `Allow`, and how the
-/// connection continues. Static strings compare by address.
+/// status, static content type and static body, and how the connection
+/// continues. Static strings compare by address.
 #[derive(Debug, Clone, Copy)]
-pub struct RenderKey {
-    /// The status.
-    pub status: u16,
-    /// The content type.
-    pub content_type: Option<&'static str>,
-    /// The body.
-    pub body: &'static [u8],
-    /// The `Allow` header.
-    pub allow: Option<&'static str>,
-    /// Whether the connection stays open.
-    pub keep_alive: bool,
-    /// An HTTP/1.0 request.
-    pub http10: bool,
-    /// A `HEAD` request (no body).
-    pub head: bool,
+pub(crate) struct RenderKey {
+    pub(crate) status: u16,
+    pub(crate) content_type: Option<&'static str>,
+    pub(crate) body: &'static [u8],
+    pub(crate) keep_alive: bool,
+    pub(crate) http10: bool,
+    pub(crate) head: bool,
 }
 
 impl PartialEq for RenderKey {
     fn eq(&self, other: &RenderKey) -> bool {
-        fn same_str(a: Option<&'static str>, b: Option<&'static str>) -> bool {
-            match (a, b) {
-                (Some(a), Some(b)) => std::ptr::eq(a, b),
-                (None, None) => true,
-                _ => false,
-            }
-        }
+        let same_type = match (self.content_type, other.content_type) {
+            (Some(a), Some(b)) => std::ptr::eq(a, b),
+            (None, None) => true,
+            _ => false,
+        };
         self.status == other.status
             && std::ptr::eq(self.body, other.body)
-            && same_str(self.content_type, other.content_type)
-            && same_str(self.allow, other.allow)
+            && same_type
             && self.keep_alive == other.keep_alive
             && self.http10 == other.http10
             && self.head == other.head
@@ -117,81 +110,110 @@ impl PartialEq for RenderKey {
 
 /// How a response body is delimited.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum BodyLength {
+pub(crate) enum Framing {
     /// `Content-Length: n`.
-    Fixed(usize),
+    Length(usize),
     /// `Transfer-Encoding: chunked`.
     Chunked,
+    /// Until the connection closes (HTTP/1.0 streams).
+    UntilClose,
+    /// No body and no length (1xx, 204, 304).
+    None,
 }
 
-/// The status line (without CRLF) for the statuses this server sends.
-fn status_line(status: u16) -> Option<&'static [u8]> {
-    Some(match status {
-        200 => b"HTTP/1.1 200 OK",
-        400 => b"HTTP/1.1 400 Bad Request",
-        404 => b"HTTP/1.1 404 Not Found",
-        405 => b"HTTP/1.1 405 Method Not Allowed",
-        _ => return None,
-    })
+/// True for statuses that never have a body (RFC 9110 §6.4.1).
+pub(crate) fn bodiless(status: u16) -> bool {
+    (100..200).contains(&status) || status == 204 || status == 304
 }
 
-/// The reason phrase for the statuses this server sends.
-pub fn reason(status: u16) -> &'static str {
+/// The reason phrase for `status`.
+pub(crate) fn reason(status: u16) -> &'static str {
     match status {
         100 => "Continue",
+        101 => "Switching Protocols",
         200 => "OK",
+        201 => "Created",
+        202 => "Accepted",
+        203 => "Non-Authoritative Information",
+        204 => "No Content",
+        205 => "Reset Content",
+        206 => "Partial Content",
+        300 => "Multiple Choices",
+        301 => "Moved Permanently",
+        302 => "Found",
+        303 => "See Other",
+        304 => "Not Modified",
+        307 => "Temporary Redirect",
+        308 => "Permanent Redirect",
         400 => "Bad Request",
+        401 => "Unauthorized",
+        402 => "Payment Required",
+        403 => "Forbidden",
         404 => "Not Found",
         405 => "Method Not Allowed",
+        406 => "Not Acceptable",
+        407 => "Proxy Authentication Required",
         408 => "Request Timeout",
+        409 => "Conflict",
+        410 => "Gone",
+        411 => "Length Required",
+        412 => "Precondition Failed",
         413 => "Content Too Large",
+        414 => "URI Too Long",
+        415 => "Unsupported Media Type",
+        416 => "Range Not Satisfiable",
         417 => "Expectation Failed",
+        421 => "Misdirected Request",
+        422 => "Unprocessable Content",
+        425 => "Too Early",
+        426 => "Upgrade Required",
+        428 => "Precondition Required",
+        429 => "Too Many Requests",
         431 => "Request Header Fields Too Large",
+        451 => "Unavailable For Legal Reasons",
         500 => "Internal Server Error",
+        501 => "Not Implemented",
+        502 => "Bad Gateway",
         503 => "Service Unavailable",
+        504 => "Gateway Timeout",
         505 => "HTTP Version Not Supported",
-        _ => "Unknown",
+        _ => "",
     }
 }
 
-/// Appends a status line and headers (ending with the blank line) to `out`.
-///
-/// Every response carries `Date`, `Server`, and `Content-Length` or
-/// chunked framing; `Connection: close` when the connection closes after
-/// it, `Connection: keep-alive` when an HTTP/1.0 client asked for it.
-#[allow(clippy::too_many_arguments)]
-pub fn write_head(
+/// Appends the status line, the response's fields and the server's
+/// (ending with the blank line) to `out`.
+pub(crate) fn write_head(
     out: &mut Vec<u8>,
-    status: u16,
-    content_type: Option<&str>,
-    length: BodyLength,
-    extra: &[(&str, &str)],
+    response: &Response,
+    framing: Framing,
     keep_alive: bool,
     http10: bool,
     date: &DateCache,
 ) {
-    match status_line(status) {
-        Some(line) => out.extend_from_slice(line),
-        None => {
-            out.extend_from_slice(b"HTTP/1.1 ");
-            out.extend_from_slice(itoa::Buffer::new().format(status).as_bytes());
-            out.push(b' ');
-            out.extend_from_slice(reason(status).as_bytes());
-        }
+    out.extend_from_slice(b"HTTP/1.1 ");
+    out.extend_from_slice(itoa::Buffer::new().format(response.status).as_bytes());
+    out.push(b' ');
+    out.extend_from_slice(reason(response.status).as_bytes());
+    if response.has_server {
+        out.extend_from_slice(b"\r\nDate: ");
+        out.extend_from_slice(date.text.as_bytes());
+    } else {
+        out.extend_from_slice(&date.common);
     }
-    out.extend_from_slice(&date.common);
-    if let Some(content_type) = content_type {
+    if let Some(content_type) = &response.content_type {
         out.extend_from_slice(b"\r\nContent-Type: ");
         out.extend_from_slice(content_type.as_bytes());
     }
-    match length {
-        BodyLength::Fixed(n) => {
+    match framing {
+        Framing::Length(n) => {
             out.extend_from_slice(b"\r\nContent-Length: ");
             out.extend_from_slice(itoa::Buffer::new().format(n).as_bytes());
         }
-        BodyLength::Chunked => out.extend_from_slice(b"\r\nTransfer-Encoding: chunked"),
+        Framing::Chunked => out.extend_from_slice(b"\r\nTransfer-Encoding: chunked"),
+        Framing::UntilClose | Framing::None => {}
     }
-    for (name, value) in extra {
+    for (name, value) in &response.headers {
         out.extend_from_slice(b"\r\n");
         out.extend_from_slice(name.as_bytes());
         out.extend_from_slice(b": ");
@@ -206,16 +228,33 @@ pub fn write_head(
 }
 
 /// Appends one chunk of a chunked body (`data` must not be empty).
-pub fn write_chunk(out: &mut Vec<u8>, data: &[u8]) {
-    debug_assert!(!data.is_empty(), "an empty chunk ends the body");
-    out.extend_from_slice(format!("{:x}\r\n", data.len()).as_bytes());
-    out.extend_from_slice(data);
+pub(crate) fn write_chunk_head(out: &mut Vec<u8>, len: usize) {
+    debug_assert!(len > 0, "an empty chunk ends the body");
+    let mut hex = [0u8; 16];
+    let mut i = hex.len();
+    let mut n = len;
+    while n > 0 || i == hex.len() {
+        i -= 1;
+        hex[i] = b"0123456789abcdef"[n & 15];
+        n >>= 4;
+    }
+    out.extend_from_slice(&hex[i..]);
     out.extend_from_slice(b"\r\n");
 }
 
-/// Appends the last chunk of a chunked body.
-pub fn write_last_chunk(out: &mut Vec<u8>) {
-    out.extend_from_slice(b"0\r\n\r\n");
+/// The last chunk of a chunked body.
+pub(crate) const LAST_CHUNK: &[u8] = b"0\r\n\r\n";
+
+/// A complete error response the server sends on its own (400, 408, 413,
+/// 431, 500, 503, …), closing the connection after it.
+pub(crate) fn write_error(out: &mut Vec<u8>, status: u16, detail: &str, date: &DateCache) {
+    let response = Response::error(status, detail);
+    let body = match &response.body.kind {
+        crate::http::response::BodyKind::Bytes(b) => b.as_slice(),
+        _ => &[],
+    };
+    write_head(out, &response, Framing::Length(body.len()), false, false, date);
+    out.extend_from_slice(body);
 }
 
 #[cfg(test)]
@@ -235,34 +274,35 @@ mod tests {
     }
 
     #[test]
-    fn heads_carry_date_server_and_framing() {
+    fn heads_carry_date_server_framing_and_fields() {
         let date = DateCache::new(Utc.with_ymd_and_hms(2026, 1, 2, 3, 4, 5).unwrap());
+        let response = Response::text(405, "no")
+            .with_header("Allow", "GET, HEAD")
+            .unwrap();
         let mut out = Vec::new();
-        write_head(
-            &mut out,
-            405,
-            Some("text/plain"),
-            BodyLength::Fixed(19),
-            &[("Allow", "GET, HEAD")],
-            false,
-            false,
-            &date,
-        );
-        let text = String::from_utf8(out).unwrap();
+        write_head(&mut out, &response, Framing::Length(2), false, false, &date);
         assert_eq!(
-            text,
+            String::from_utf8(out).unwrap(),
             format!(
                 "HTTP/1.1 405 Method Not Allowed\r\nServer: {SERVER}\r\nDate: Fri, 02 Jan 2026 03:04:05 GMT\r\n\
-                 Content-Type: text/plain\r\nContent-Length: 19\r\nAllow: GET, HEAD\r\nConnection: close\r\n\r\n"
+                 Content-Type: text/plain; charset=utf-8\r\nContent-Length: 2\r\nAllow: GET, HEAD\r\nConnection: close\r\n\r\n"
             )
+        );
+        let mine = Response::new(204).with_header("Server", "mine").unwrap();
+        let mut out = Vec::new();
+        write_head(&mut out, &mine, Framing::None, true, true, &date);
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "HTTP/1.1 204 No Content\r\nDate: Fri, 02 Jan 2026 03:04:05 GMT\r\nServer: mine\r\nConnection: keep-alive\r\n\r\n"
         );
     }
 
     #[test]
-    fn chunks() {
-        let mut out = Vec::new();
-        write_chunk(&mut out, b"chunk 1\n");
-        write_last_chunk(&mut out);
-        assert_eq!(out, b"8\r\nchunk 1\n\r\n0\r\n\r\n");
+    fn chunk_heads_are_hex() {
+        for (len, text) in [(1, "1\r\n"), (15, "f\r\n"), (16, "10\r\n"), (65536, "10000\r\n")] {
+            let mut out = Vec::new();
+            write_chunk_head(&mut out, len);
+            assert_eq!(out, text.as_bytes());
+        }
     }
 }

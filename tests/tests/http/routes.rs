@@ -15,7 +15,7 @@ fn get_root_says_hello_with_date_server_and_length() {
     assert!(
         r.header("server")
             .unwrap()
-            .starts_with("ioloop-httpserver/")
+            .starts_with("netutil/")
     );
     let date = r.header("date").unwrap();
     assert!(

@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use httpserver_example::{Config, Server};
+use netutil::http::{HTTPServer as Server, HTTPServerOptions as Config};
 use ioloop::LoopThread;
 
 thread_local! {
@@ -35,8 +35,8 @@ impl TestServer {
                 p.fetch_add(1, Ordering::SeqCst);
                 eprintln!("server panic: {panic}");
             });
-            let server = Server::new(Config { port: 0, ..config });
-            let addr = server.listen().expect("listen")[0];
+            let server = Server::new(httpserver_example::handle, config);
+            let addr = server.listen(0, Some("127.0.0.1")).expect("listen")[0];
             SERVER.with(|s| *s.borrow_mut() = Some(server));
             tx.send(addr).unwrap();
         })
