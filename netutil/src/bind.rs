@@ -538,7 +538,11 @@ mod tests {
                 n
             };
             let (a, b) = (drain(&original), drain(&sibling));
-            assert_eq!(a + b, 64, "{address}: every connection queued on one of the two");
+            assert_eq!(
+                a + b,
+                64,
+                "{address}: every connection queued on one of the two"
+            );
             assert!(a > 0 && b > 0, "{address}: {a} and {b}");
             for mut client in clients {
                 let mut byte = [0];
