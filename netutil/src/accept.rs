@@ -550,6 +550,15 @@ where
                         self.end_episode();
                         return;
                     }
+                    Verdict::Pause if is_out_of_descriptors(&err) && !self.connection_waits() => {
+                        // Linux takes the descriptor before looking at the
+                        // queue: a process that just used its last one gets
+                        // EMFILE with nobody waiting. Nothing to pause for;
+                        // the next connection wakes the handler (the loop
+                        // re-arms it, as no accept said `WouldBlock`).
+                        self.end_episode();
+                        return;
+                    }
                     Verdict::Pause => {
                         self.pause(&ioloop, &err);
                         return;
@@ -560,6 +569,15 @@ where
         // Batch limit: the loop re-arms the listener (level-triggered) and
         // calls again on the next iteration.
         self.end_episode();
+    }
+
+    /// Whether a connection waits in the listener's queue (true when
+    /// that cannot be told).
+    fn connection_waits(&self) -> bool {
+        match &*self.listener.borrow() {
+            Some(listener) => sys::is_readable_now(listener.as_fd()).unwrap_or(true),
+            None => false,
+        }
     }
 
     fn pause(&self, ioloop: &IOLoop, err: &io::Error) {
