@@ -17,6 +17,11 @@
 //! 3. **resumes** when a batch of accepts ends without such an error,
 //!    logging once at info.
 //!
+//! Linux takes the new descriptor before looking at the queue, so a
+//! process that has just used its last descriptor gets `EMFILE` even when
+//! no connection waits; that is not a pause (nothing waits), and the next
+//! connection wakes the handler as usual.
+//!
 //! Connections that arrive meanwhile wait in the kernel's backlog and are
 //! served on resumption. A server holding idle connections need not wait
 //! for one of them to end: the hook of

@@ -182,7 +182,7 @@ fn main() {
                     connect();
                     wait_for("an idle connection", || accepted() == i + 1).await;
                 }
-                assert_eq!(hooked(), 0);
+                assert_eq!(hooked(), 0, "no call while nobody waits");
 
                 // 2. One more client: accepting pauses, the hook closes the
                 //    oldest connection, and the client is accepted at once.
