@@ -63,7 +63,9 @@
 //! | `TCPServer(ssl_options=None, max_buffer_size=None, read_chunk_size=None)` | [`TCPServer::with_options(StreamOptions, ..)`](crate::TCPServer::with_options) | No TLS yet. |
 //! | `listen(port, address=None, family, backlog, flags, reuse_port)` | [`listen(port, address)`](crate::TCPServer::listen), [`listen_with(port, address, &BindOptions)`](crate::TCPServer::listen_with) | Returns the bound addresses (handy with port 0). |
 //! | `add_sockets(sockets)`, `add_socket(socket)` | [`add_sockets`](crate::TCPServer::add_sockets), [`add_socket`](crate::TCPServer::add_socket) | TCP or Unix listeners. |
-//! | `bind(...)` + `start(num_processes=1, max_restarts=None)` | [`bind`](crate::TCPServer::bind) / [`bind_with`](crate::TCPServer::bind_with) + [`start(processes, max_restarts)`](crate::TCPServer::start) | `processes != 1` forks through [`fork_processes`](crate::fork_processes) (0: one per CPU). |
+//! | `bind(...)` + `start(num_processes=1, max_restarts=None)` | [`bind`](crate::TCPServer::bind) / [`bind_with`](crate::TCPServer::bind_with) + [`start(processes, max_restarts)`](crate::TCPServer::start) | `processes != 1` forks through [`fork_processes`](crate::fork_processes) (0: one per CPU). On Linux, `bind` sets `SO_REUSEPORT` and each worker also listens on a socket of its own on the same port, so the kernel spreads connections over the workers (Tornado's share one socket, where a burst can all go to one worker); every worker still accepts on the shared socket. |
+//! | `add_sockets(sockets)` in a worker of `fork_processes` | [`add_worker_sockets(listeners, backlog)`](crate::TCPServer::add_worker_sockets) | The same per-worker sockets for listeners bound by the caller with [`BindOptions::reuse_port`](crate::BindOptions::reuse_port). Unix-domain listeners are shared only. |
+//! | none | [`set_descriptors_exhausted_callback`](crate::TCPServer::set_descriptors_exhausted_callback), [`AcceptOptions::on_descriptors_exhausted`](crate::AcceptOptions::on_descriptors_exhausted) | Runs when accepting pauses for lack of descriptors (`EMFILE`, `ENFILE`), once per pause, so the server can close idle connections; closing a stream there resumes accepting at once. Tornado waits for a connection to end. |
 //! | `stop()` | [`stop`](crate::TCPServer::stop) | Idempotent; closes the listeners; open connections continue. |
 //!
 //! ## `tornado.tcpclient`
@@ -110,5 +112,10 @@
 //! → `IOLoop::new()` → [`TCPServer::add_sockets`](crate::TCPServer::add_sockets)
 //! → `start()`. A loop created before forking would share its epoll
 //! descriptor with every child; `fork_processes` refuses with an error
-//! saying so. `SO_REUSEPORT` ([`BindOptions::reuse_port`](crate::BindOptions::reuse_port))
-//! is the alternative: each process binds its own socket on the same port.
+//! saying so. Sockets shared by the workers wake them all for each
+//! connection and do not spread a burst evenly: on Linux, bind with
+//! [`BindOptions::reuse_port`](crate::BindOptions::reuse_port) and use
+//! [`TCPServer::add_worker_sockets`](crate::TCPServer::add_worker_sockets)
+//! in each child (as [`TCPServer::start`](crate::TCPServer::start) does),
+//! so each worker also listens on a socket of its own and the kernel
+//! spreads new connections over them.
