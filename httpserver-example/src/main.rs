@@ -107,17 +107,22 @@ fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
         }
         server.add_sockets([listener])?;
     } else {
-        let addrs = server
-            .bind(cli.port, Some(&cli.address))
-            .map_err(|e| format!("cannot listen on {}:{}: {e}", cli.address, cli.port))?;
+        let cannot = |e| format!("cannot listen on {}:{}: {e}", cli.address, cli.port);
+        // Workers each get a socket of their own on the port (bind sets
+        // `SO_REUSEPORT` for that); a single process listens plainly, so a
+        // port already in use is an error.
+        let addrs = if processes > 1 {
+            server.bind(cli.port, Some(&cli.address)).map_err(cannot)?
+        } else {
+            server.listen(cli.port, Some(&cli.address)).map_err(cannot)?
+        };
         for addr in &addrs {
             banner.push_str(&format!("listening on http://{addr}\n"));
         }
         print!("{banner}");
-        // Returns in each worker; with more than one, the parent
-        // supervises and exits.
-        server.start(processes)?;
         if processes > 1 {
+            // Returns in each worker; the parent supervises and exits.
+            server.start(processes)?;
             log::info!("worker (pid {}) serving", std::process::id());
         }
     }

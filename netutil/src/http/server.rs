@@ -270,16 +270,30 @@ impl HTTPServer {
     }
 
     /// Binds sockets for a later [`start`](HTTPServer::start) (Tornado's
-    /// `bind`), with `SO_REUSEPORT`. Returns the bound addresses, so they
-    /// can be printed before the workers start.
+    /// `bind`), as [`TCPServer::bind`] does (on Linux with `SO_REUSEPORT`,
+    /// so each worker gets a socket of its own). Returns the bound
+    /// addresses, which accept connections from then on, so they can be
+    /// printed before the workers start.
     ///
     /// # Errors
     ///
     /// As [`bind_sockets`](crate::bind_sockets).
     pub fn bind(&self, port: u16, address: Option<&str>) -> io::Result<Vec<SocketAddr>> {
-        self.shared
-            .tcp
-            .bind_with(port, address, &BindOptions::new().reuse_port(true))
+        self.shared.tcp.bind(port, address)
+    }
+
+    /// [`bind`](HTTPServer::bind) with bind options (backlog, family).
+    ///
+    /// # Errors
+    ///
+    /// As [`bind_sockets`](crate::bind_sockets).
+    pub fn bind_with(
+        &self,
+        port: u16,
+        address: Option<&str>,
+        options: &BindOptions,
+    ) -> io::Result<Vec<SocketAddr>> {
+        self.shared.tcp.bind_with(port, address, options)
     }
 
     /// Starts accepting on the sockets of [`bind`](HTTPServer::bind), in
