@@ -17,7 +17,9 @@ use crate::util::{
 
 /// The body of `GET /stream?chunks=n`.
 fn stream_body(n: usize) -> Vec<u8> {
-    (1..=n).flat_map(|k| format!("chunk {k}\n").into_bytes()).collect()
+    (1..=n)
+        .flat_map(|k| format!("chunk {k}\n").into_bytes())
+        .collect()
 }
 
 /// A body of `len` bytes that is not one repeated byte.
@@ -264,7 +266,11 @@ fn a_trickled_body_is_cut_off() {
         match conn.read(&mut piece) {
             Ok(0) => break,
             Ok(n) => reply.extend_from_slice(&piece[..n]),
-            Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut) => {}
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                ) => {}
             Err(_) => break, // reset: closed too
         }
         assert!(
@@ -296,14 +302,12 @@ fn a_request_sent_while_the_loop_stalls_is_answered() {
     let mut conn = server.connect();
     let started = Instant::now();
     while server.connections() == 0 {
-        assert!(
-            started.elapsed() < Duration::from_secs(5),
-            "never accepted"
-        );
+        assert!(started.elapsed() < Duration::from_secs(5), "never accepted");
         std::thread::sleep(Duration::from_millis(1));
     }
     server.stall_loop(Duration::from_secs(2));
-    conn.write_all(b"GET / HTTP/1.1\r\nHost: t\r\n\r\n").unwrap();
+    conn.write_all(b"GET / HTTP/1.1\r\nHost: t\r\n\r\n")
+        .unwrap();
     let r = read_response(&mut conn, "GET").unwrap_or_else(|e| {
         panic!(
             "a GET / sent within the 1 s header timeout, while the loop was blocked for 2 s, \
@@ -393,7 +397,10 @@ fn an_http_1_0_stream_is_delimited_by_the_close_not_chunked() {
         .expect("the response, ended by a close");
     let text = String::from_utf8_lossy(&raw);
     let (head, body) = text.split_once("\r\n\r\n").expect("a response head");
-    assert!(head.starts_with("HTTP/1.") && head[8..].starts_with(" 200"), "{head}");
+    assert!(
+        head.starts_with("HTTP/1.") && head[8..].starts_with(" 200"),
+        "{head}"
+    );
     assert!(
         !head.to_ascii_lowercase().contains("transfer-encoding"),
         "an HTTP/1.0 client cannot decode a chunked body:\n{head}"
@@ -416,11 +423,7 @@ fn an_unknown_protocol_is_400_and_an_unknown_http_version_505() {
         })
         .collect();
     noise.extend_from_slice(b"\r\n\r\n");
-    let mut wrong = not_refused_with(
-        &server,
-        400,
-        &[b"GET / FOO/1.1\r\nHost: t\r\n\r\n", &noise],
-    );
+    let mut wrong = not_refused_with(&server, 400, &[b"GET / FOO/1.1\r\nHost: t\r\n\r\n", &noise]);
     wrong.extend(not_refused_with(
         &server,
         505,
