@@ -5,6 +5,7 @@
 
 mod bad_input;
 mod fuzz;
+mod hostile;
 mod keep_alive;
 mod robustness;
 mod routes;

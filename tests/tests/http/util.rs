@@ -76,6 +76,18 @@ impl TestServer {
         rx.recv_timeout(Duration::from_secs(10)).unwrap()
     }
 
+    /// Blocks the server's loop thread for `duration`, as a slow callback
+    /// would; returns once the stall has begun (the loop is still blocked).
+    pub(crate) fn stall_loop(&self, duration: Duration) {
+        let (tx, rx) = mpsc::channel();
+        self.thread.as_ref().unwrap().add_callback(move || {
+            let _ = tx.send(());
+            std::thread::sleep(duration);
+        });
+        rx.recv_timeout(Duration::from_secs(10))
+            .expect("the stalling callback ran");
+    }
+
     /// Asserts the server still answers and caught no panic.
     pub(crate) fn assert_healthy(&self) {
         let response = get(self.addr, "/");
