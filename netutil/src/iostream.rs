@@ -1146,10 +1146,18 @@ impl IOStream {
         self.inner.st.borrow().rbuf.capacity()
     }
 
-    /// Bytes handed to the kernel so far (progress of a slow reader).
+    /// Bytes the peer has taken so far: those handed to the kernel less
+    /// those still in the kernel's send queue (the progress of a slow
+    /// reader, even while a deep send buffer keeps the stream unwritable).
     #[cfg_attr(not(feature = "http"), allow(dead_code))]
-    pub(crate) fn bytes_written(&self) -> u64 {
-        self.inner.st.borrow().written
+    pub(crate) fn bytes_delivered(&self) -> u64 {
+        let st = self.inner.st.borrow();
+        let queued = st
+            .file
+            .as_ref()
+            .and_then(|f| crate::sys::send_queue_len(f.as_fd()).ok())
+            .unwrap_or(0);
+        st.written.saturating_sub(queued as u64)
     }
 
     /// Bytes accepted by writes and not yet handed to the kernel.

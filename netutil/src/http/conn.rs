@@ -178,10 +178,14 @@ impl Conn<'_> {
                     }
                 }
             }
-            // 2. Write what is rendered.
+            // 2. Write what is rendered; what the kernel did not take must
+            // reach the client before the connection counts as idle.
             self.push_out()?;
             if self.shared.shutting_down.get() {
                 return self.finish().await;
+            }
+            if self.stream.write_buffered() > 0 {
+                self.drain().await?;
             }
             // 3. Wait for more input.
             let buffered = self.stream.buffered();
@@ -192,7 +196,9 @@ impl Conn<'_> {
                 Some(t0) => t0 + options.header_timeout,
                 None => Instant::now() + options.idle_timeout,
             };
-            let idle = buffered == 0;
+            // A keep-alive connection between requests (not one yet to
+            // send its first, which the header timeout bounds).
+            let idle = buffered == 0 && head_started.is_none();
             if idle {
                 // Between requests: hold no buffer memory.
                 self.out = Vec::new();
@@ -650,11 +656,11 @@ impl Conn<'_> {
     async fn drain(&mut self) -> Result<(), Closed> {
         let idle = self.shared.options.idle_timeout;
         loop {
-            let before = self.stream.bytes_written();
+            let before = self.stream.bytes_delivered();
             let stream = self.stream;
             match self.within(Instant::now() + idle, stream.write(&[])).await {
                 Ok(result) => return result,
-                Err(TimedOut) if self.stream.bytes_written() > before => {}
+                Err(TimedOut) if self.stream.bytes_delivered() > before => {}
                 Err(TimedOut) => {
                     return Err(io::Error::new(
                         io::ErrorKind::TimedOut,

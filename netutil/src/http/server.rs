@@ -18,7 +18,7 @@ use crate::http::parse::Limits;
 use crate::http::request::Request;
 use crate::http::response::Response;
 use crate::http::wire::DateCache;
-use crate::{AnyListener, BindOptions, IOStream, PeerAddr, StreamOptions, TCPServer};
+use crate::{AnyListener, BindOptions, IOStream, StreamOptions, TCPServer};
 
 /// What answers requests: an async function from a [`Request`] to a
 /// [`Response`], run on the loop (it need not be `Send`).
@@ -123,6 +123,9 @@ impl Default for HTTPServerOptions {
     }
 }
 
+/// Idle connections closed at a time when descriptors run out.
+const SHED_BATCH: usize = 4;
+
 /// The bytes one read asks for; the read buffer holds a header block plus
 /// one read.
 pub(crate) const READ_CHUNK: usize = 64 * 1024;
@@ -170,6 +173,11 @@ pub(crate) struct Shared {
     /// the smallest number.
     idle_clock: Cell<u64>,
     pub(crate) shutting_down: Cell<bool>,
+    /// Connections closed for lack of descriptors in this episode (since
+    /// the last second without any), for one log line per episode.
+    shed_episode: Cell<Option<usize>>,
+    /// Shedding happened in the current second.
+    shed_recently: Cell<bool>,
     /// Woken when the last connection ends during a shutdown.
     drained: RefCell<Option<Waker>>,
 }
@@ -197,6 +205,7 @@ impl HTTPServer {
             .half_close(true);
         let handler = Rc::new(handler);
         let shared = Rc::new_cyclic(|weak: &Weak<Shared>| {
+            let on_exhausted = weak.clone();
             let weak = weak.clone();
             let tcp = TCPServer::with_options(stream_options, move |stream, peer| {
                 let shared = weak.upgrade();
@@ -205,6 +214,13 @@ impl HTTPServer {
                     if let Some(shared) = shared {
                         conn::serve(shared, handler, stream, peer).await;
                     }
+                }
+            });
+            // Out of descriptors: idle keep-alive connections make room,
+            // the longest idle first.
+            tcp.set_descriptors_exhausted_callback(move || {
+                if let Some(shared) = on_exhausted.upgrade() {
+                    shared.on_descriptors_exhausted();
                 }
             });
             Shared {
@@ -220,6 +236,8 @@ impl HTTPServer {
                 connections: RefCell::new(Slab::new()),
                 idle_clock: Cell::new(0),
                 shutting_down: Cell::new(false),
+                shed_episode: Cell::new(None),
+                shed_recently: Cell::new(false),
                 drained: RefCell::new(None),
             }
         });
@@ -433,6 +451,38 @@ impl Shared {
         }
     }
 
+    /// Descriptors ran out while a connection waits to be accepted: close
+    /// the longest idle keep-alive connections (a few, so a burst of new
+    /// clients does not call this for each).
+    fn on_descriptors_exhausted(&self) {
+        let closed = self.shed_idle(SHED_BATCH);
+        self.shed_recently.set(true);
+        match self.shed_episode.get() {
+            None => {
+                log::warn!(
+                    target: "netutil::http",
+                    "out of descriptors with {} connections open: closing idle keep-alive connections, longest idle first ({closed} now)",
+                    self.connections.borrow().len()
+                );
+                self.shed_episode.set(Some(closed));
+            }
+            Some(total) => self.shed_episode.set(Some(total + closed)),
+        }
+    }
+
+    /// Once a second: an episode of shedding ends after a second without.
+    fn end_shed_episode(&self) {
+        if self.shed_recently.replace(false) {
+            return;
+        }
+        if let Some(total) = self.shed_episode.take() {
+            log::info!(
+                target: "netutil::http",
+                "descriptors available again; {total} idle connection(s) were closed to make room"
+            );
+        }
+    }
+
     /// Closes up to `count` idle connections, oldest first.
     pub(crate) fn shed_idle(&self, count: usize) -> usize {
         let mut idle: Vec<(u64, IOStream)> = self
@@ -467,11 +517,9 @@ fn refresh_date(shared: Weak<Shared>) {
         return;
     };
     strong.date.borrow_mut().update(chrono::Utc::now());
+    strong.end_shed_episode();
     let next = strong
         .ioloop()
         .call_later(Duration::from_secs(1), move || refresh_date(shared));
     strong.date_timer.set(Some(next));
 }
-
-/// The peer's address, shared by the requests of one connection.
-pub(crate) type Peer = Rc<PeerAddr>;

@@ -9,7 +9,7 @@ use std::net::{SocketAddr, TcpStream};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use httpserver_example::Config;
+use netutil::http::HTTPServerOptions as Config;
 
 use crate::util::{
     TestServer, closed_by_server, read_response, read_response_buffered, send_and_half_close,
