@@ -21,7 +21,8 @@
 # PER_CLIENT connections per process), each sending one `GET /` and
 # reading the whole response, then staying idle; wait until the RSS is
 # stable again ("after"), check that the server still holds the
-# connections (its open fds), and report (after - before) / CONNECTIONS.
+# connections (its open fds; a row is marked invalid if it does not), and
+# report (after - before) / CONNECTIONS.
 # Then the clients and the server are killed by their PIDs. Each server
 # gets its own port (PORT, PORT+1, ...). Bounded: every wait has a limit,
 # and every process a `timeout`.
@@ -61,7 +62,9 @@ declare -A CMD=(
     [mio]="$PEERS_DIR/rust/target/release/mio_server"
     [may_minihttp]="$PEERS_DIR/may/target/release/may_peer"
     [uvloop]="$PEERS_DIR/venv/bin/python $PEERS_SRC/python/uvloop_server.py"
-    [nginx]="env NGINX_CONNECTIONS=$((N + 256)) NGINX_KEEPALIVE=300s $PEERS_SRC/nginx/run.sh"
+    # nginx closes idle keep-alive connections once fewer than 1/16 of its
+    # worker_connections are free, so it gets twice as many as it needs.
+    [nginx]="env NGINX_CONNECTIONS=$((2 * N + 256)) NGINX_KEEPALIVE=300s $PEERS_SRC/nginx/run.sh"
 )
 # What each peer needs to exist before it can run.
 declare -A NEEDS=(
@@ -180,6 +183,9 @@ measure() { # name command port
     after=$(settled_rss "$srv")
     fds=$(find "/proc/$srv/fd" -mindepth 1 -maxdepth 1 | wc -l)
     cleanup
+    if [ "$fds" -lt "$N" ]; then
+        echo "$name: the server holds $fds fds, fewer than the $N connections: it closed some" >&2
+    fi
     echo "$name $before $after $fds" | tee -a "$OUT/rows.txt" >&2
 }
 
@@ -205,5 +211,7 @@ print("|---|---:|---:|---:|---:|---:|")
 for name, before, after, per, fds, unsettled in rows:
     ratio = f"{per / ref:.2f}" if ref else "NA"
     mark = " (RSS still moving)" if unsettled else ""
+    if fds < n:
+        mark += f" (invalid: {n - fds:,} or more connections closed)"
     print(f"| {name} | {before:,} | {after:,} | {per:,.0f}{mark} | {ratio} | {fds:,} |")
 PY
