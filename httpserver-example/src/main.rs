@@ -114,7 +114,9 @@ fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
         let addrs = if processes > 1 {
             server.bind(cli.port, Some(&cli.address)).map_err(cannot)?
         } else {
-            server.listen(cli.port, Some(&cli.address)).map_err(cannot)?
+            server
+                .listen(cli.port, Some(&cli.address))
+                .map_err(cannot)?
         };
         for addr in &addrs {
             banner.push_str(&format!("listening on http://{addr}\n"));

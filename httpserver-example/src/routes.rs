@@ -66,9 +66,12 @@ pub async fn handle(mut request: Request) -> Response {
         },
         "/stream" if readable => match bounded_param(&request, "chunks", MAX_CHUNKS) {
             // Rendered chunk by chunk as the client reads.
-            Some(n) => text(200, Body::stream(
-                futures::stream::iter(1..=n).map(|k| Ok(format!("chunk {k}\n").into_bytes())),
-            )),
+            Some(n) => text(
+                200,
+                Body::stream(
+                    futures::stream::iter(1..=n).map(|k| Ok(format!("chunk {k}\n").into_bytes())),
+                ),
+            ),
             None => Response::error(400, "chunks must be an integer from 0 to 100000"),
         },
         "/" | "/delay" | "/stream" => not_allowed("GET, HEAD"),

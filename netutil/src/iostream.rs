@@ -1166,13 +1166,6 @@ impl IOStream {
         self.inner.st.borrow().wbuf.len()
     }
 
-    /// True once the peer has shut down its sending side of a
-    /// `half_close` stream.
-    #[cfg_attr(not(feature = "http"), allow(dead_code))]
-    pub(crate) fn at_eof(&self) -> bool {
-        self.inner.st.borrow().eof
-    }
-
     /// Reads what the descriptor holds now, whatever the last readiness
     /// event said (after a deadline passes, input that arrived while the
     /// loop was busy is still taken into account). Returns the bytes
@@ -1193,7 +1186,10 @@ impl IOStream {
     /// that keeps no future between polls (the read buffer must not be
     /// full). A pending call leaves `cx`'s waker to be woken by input.
     #[cfg_attr(not(feature = "http"), allow(dead_code))]
-    pub(crate) fn poll_fill(&self, cx: &mut std::task::Context<'_>) -> std::task::Poll<io::Result<()>> {
+    pub(crate) fn poll_fill(
+        &self,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<io::Result<()>> {
         use std::task::Poll;
         let inner = &*self.inner;
         let mut st = inner.st.borrow_mut();

@@ -31,10 +31,12 @@ use std::rc::Rc;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
-use futures::{FutureExt, Stream};
+use futures::FutureExt;
 use ioloop::Sleep;
 
-use crate::http::parse::{BodyDecoder, Field, Framing as RequestFraming, HttpError, Parsed, parse_head};
+use crate::http::parse::{
+    BodyDecoder, Field, Framing as RequestFraming, HttpError, Parsed, parse_head,
+};
 use crate::http::request::{BodyState, BodyTimeouts, FailedBody, Request, RequestBody};
 use crate::http::response::{BodyKind, Pulled, Response};
 use crate::http::server::{Handler, Shared};
@@ -133,18 +135,44 @@ struct TimedOut;
 /// What the buffered bytes hold next.
 enum Next {
     NeedMore,
-    Request(Box<Pending>),
+    Request(Request, Meta),
     Refuse(HttpError),
 }
 
-/// A parsed request, before its handler runs.
-struct Pending {
-    request: Request,
+/// What the connection keeps of a request while its handler runs.
+struct Meta {
     body: Option<Rc<RefCell<BodyState>>>,
     raw: Rc<[u8]>,
     method_is_head: bool,
     version: Version,
     keep_alive: bool,
+}
+
+/// Where answering the buffered requests at once stopped.
+enum Ready {
+    /// No complete request is buffered; `answered` says whether any was
+    /// answered before.
+    NeedMore { answered: bool },
+    /// A malformed request: answer with this status and close.
+    Refuse(HttpError),
+    /// A response that closes the connection was rendered.
+    Closing,
+    /// `max_write_ahead` bytes are rendered or queued: write first.
+    Full,
+    /// The rest of this request needs waiting.
+    Slow(Meta, Slow),
+}
+
+/// How far a request that needs waiting got.
+enum Slow {
+    /// Its handler has not run yet (it has a body).
+    Fresh(Request),
+    /// Its handler's future, in the slot, waits.
+    Waiting,
+    /// Its response needs more than a copy (a large or streamed body).
+    Answered(Response),
+    /// Its handler panicked.
+    Panicked(Box<dyn Any + Send>),
 }
 
 /// How a handler's future ended.
@@ -154,29 +182,48 @@ enum Outcome {
     Gone,
 }
 
+/// A connection's one place for its handler's future, reused from request
+/// to request.
+type Slot<H> = Pin<Box<Option<<H as Handler>::Future>>>;
+
 impl Conn<'_> {
     async fn run<H: Handler>(&mut self, handler: &H) -> Result<(), Closed> {
         let options = &self.shared.options;
+        let mut slot: Slot<H> = Box::pin(None);
         // The first head must arrive within the header timeout of the
         // connection's start.
         let mut head_started = Some(Instant::now());
         loop {
-            // 1. Answer every complete request already buffered.
+            // 1. Answer every complete request already buffered: those
+            // whose handlers answer at once without returning to the loop,
+            // the others one at a time.
             loop {
-                if self.stream.write_buffered() + self.out.len() > options.max_write_ahead {
-                    self.push_out()?;
-                    self.drain().await?;
-                }
-                match self.next_request() {
-                    Next::NeedMore => break,
-                    Next::Refuse(error) => return self.refuse(error).await,
-                    Next::Request(pending) => {
-                        head_started = None;
-                        if !self.answer(handler, *pending).await? {
+                let ready = std::future::poll_fn(|cx| {
+                    Poll::Ready(self.answer_ready(handler, slot.as_mut(), cx))
+                })
+                .await;
+                match ready {
+                    Ready::NeedMore { answered } => {
+                        if answered {
+                            head_started = None;
+                        }
+                        break;
+                    }
+                    Ready::Refuse(error) => return self.refuse(error).await,
+                    Ready::Closing => return self.finish().await,
+                    Ready::Full => {
+                        self.push_out()?;
+                        self.drain().await?;
+                    }
+                    Ready::Slow(meta, slow) => {
+                        if !self.answer_slow(handler, slot.as_mut(), meta, slow).await? {
                             return self.finish().await;
                         }
                     }
                 }
+                // The next head's clock starts when the wait below begins:
+                // no clock read per pipelined request.
+                head_started = None;
             }
             // 2. Write what is rendered; what the kernel did not take must
             // reach the client before the connection counts as idle.
@@ -255,7 +302,16 @@ impl Conn<'_> {
                     let target_at = head.target.as_ptr() as usize - base;
                     let target = target_at..target_at + head.target.len();
                     let raw: Rc<[u8]> = Rc::from(&buf[..consumed]);
-                    Ok(Some((head.method, target, head.version, head.keep_alive, head.framing, head.expect_continue, raw, consumed)))
+                    Ok(Some((
+                        head.method,
+                        target,
+                        head.version,
+                        head.keep_alive,
+                        head.framing,
+                        head.expect_continue,
+                        raw,
+                        consumed,
+                    )))
                 }
             }
         });
@@ -294,40 +350,118 @@ impl Conn<'_> {
             method,
             target,
             version,
-            self.fields.clone(),
             Rc::clone(&self.peer),
             body,
         );
-        Next::Request(Box::new(Pending {
+        Next::Request(
             request,
-            body: state,
-            raw,
-            method_is_head,
-            version,
-            keep_alive,
-        }))
+            Meta {
+                body: state,
+                raw,
+                method_is_head,
+                version,
+                keep_alive,
+            },
+        )
     }
 
-    /// Runs the handler for one request and renders its response. Returns
-    /// whether the connection stays open.
-    async fn answer<H: Handler>(&mut self, handler: &H, pending: Pending) -> Result<bool, Closed> {
-        let Pending {
-            request,
-            body,
-            raw,
-            method_is_head,
-            version,
-            keep_alive,
-        } = pending;
-        if body.is_some() {
-            // A `100 Continue` the body reader sends must follow every
-            // earlier response.
-            self.push_out()?;
+    /// Answers the buffered requests whose handlers answer without
+    /// waiting, rendering their responses into the output buffer, until one
+    /// needs waiting or the buffer is full.
+    fn answer_ready<H: Handler>(
+        &mut self,
+        handler: &H,
+        mut slot: Pin<&mut Option<H::Future>>,
+        cx: &mut Context<'_>,
+    ) -> Ready {
+        let ahead = self.shared.options.max_write_ahead;
+        let mut answered = false;
+        loop {
+            if self.out.len() + self.stream.write_buffered() > ahead {
+                return Ready::Full;
+            }
+            let (request, meta) = match self.next_request() {
+                Next::NeedMore => return Ready::NeedMore { answered },
+                Next::Refuse(error) => return Ready::Refuse(error),
+                Next::Request(request, meta) => (request, meta),
+            };
+            if meta.body.is_some() {
+                return Ready::Slow(meta, Slow::Fresh(request));
+            }
+            match catch_unwind(AssertUnwindSafe(|| handler.call(request))) {
+                Ok(future) => slot.set(Some(future)),
+                Err(panic) => return Ready::Slow(meta, Slow::Panicked(panic)),
+            }
+            let polled = catch_unwind(AssertUnwindSafe(|| {
+                slot.as_mut()
+                    .as_pin_mut()
+                    .expect("a future was just put in the slot")
+                    .poll(cx)
+            }));
+            let response = match polled {
+                Ok(Poll::Pending) => return Ready::Slow(meta, Slow::Waiting),
+                Ok(Poll::Ready(response)) => {
+                    slot.set(None);
+                    response
+                }
+                Err(panic) => {
+                    slot.set(None);
+                    return Ready::Slow(meta, Slow::Panicked(panic));
+                }
+            };
+            let small = match &response.body.kind {
+                BodyKind::Empty | BodyKind::Static(_) => true,
+                BodyKind::Bytes(b) => b.len() <= COPY_BODY_MAX,
+                BodyKind::Stream(_) | BodyKind::Channel(_) => false,
+            };
+            if !small {
+                return Ready::Slow(meta, Slow::Answered(response));
+            }
+            let keep_alive = meta.keep_alive && !response.close && !self.shared.shutting_down.get();
+            self.render_fixed(&response, &meta, keep_alive);
+            answered = true;
+            if !keep_alive {
+                return Ready::Closing;
+            }
         }
-        let outcome = match catch_unwind(AssertUnwindSafe(|| handler.call(request))) {
-            Err(panic) => Outcome::Panicked(panic),
-            Ok(future) => self.await_handler(future).await,
+    }
+
+    /// Finishes a request that needs waiting: runs or awaits its handler,
+    /// writes its response, and reads what the handler left of its body.
+    /// Returns whether the connection stays open.
+    async fn answer_slow<H: Handler>(
+        &mut self,
+        handler: &H,
+        mut slot: Pin<&mut Option<H::Future>>,
+        meta: Meta,
+        slow: Slow,
+    ) -> Result<bool, Closed> {
+        let outcome = match slow {
+            Slow::Answered(response) => Outcome::Response(response),
+            Slow::Panicked(panic) => Outcome::Panicked(panic),
+            Slow::Fresh(request) => {
+                // A `100 Continue` the body reader sends must follow every
+                // earlier response.
+                self.push_out()?;
+                match catch_unwind(AssertUnwindSafe(|| handler.call(request))) {
+                    Ok(future) => {
+                        slot.set(Some(future));
+                        self.await_handler(slot.as_mut()).await
+                    }
+                    Err(panic) => Outcome::Panicked(panic),
+                }
+            }
+            Slow::Waiting => self.await_handler(slot.as_mut()).await,
         };
+        slot.set(None);
+        self.answer(meta, outcome).await
+    }
+
+    /// Writes the response a handler's future came to. Returns whether the
+    /// connection stays open.
+    async fn answer(&mut self, meta: Meta, outcome: Outcome) -> Result<bool, Closed> {
+        let raw = Rc::clone(&meta.raw);
+        let body = meta.body.clone();
         let response = match outcome {
             Outcome::Response(response) => response,
             Outcome::Gone => {
@@ -345,7 +479,12 @@ impl Conn<'_> {
                     panic_message(&*panic)
                 );
                 let mut out = std::mem::take(&mut self.out);
-                wire::write_error(&mut out, 500, "the handler failed", &self.shared.date.borrow());
+                wire::write_error(
+                    &mut out,
+                    500,
+                    "the handler failed",
+                    &self.shared.date.borrow(),
+                );
                 self.out = out;
                 return Ok(false);
             }
@@ -358,7 +497,12 @@ impl Conn<'_> {
                 self.log_request(&raw, error.status, 0);
                 log::warn!(target: "netutil::http", "{}: {error}", self.peer);
                 let mut out = std::mem::take(&mut self.out);
-                wire::write_error(&mut out, error.status, error.reason, &self.shared.date.borrow());
+                wire::write_error(
+                    &mut out,
+                    error.status,
+                    error.reason,
+                    &self.shared.date.borrow(),
+                );
                 self.out = out;
                 return Ok(false);
             }
@@ -374,13 +518,9 @@ impl Conn<'_> {
         // client still waits for `100 Continue`: then it never comes.
         let unread = body.as_ref().filter(|b| !b.borrow().is_done());
         let body_forgone = unread.is_some_and(|b| b.borrow().continue_pending);
-        let keep_alive = keep_alive
-            && !response.close
-            && !body_forgone
-            && !self.shared.shutting_down.get();
-        let keep_alive = self
-            .write_response(response, &raw, method_is_head, version, keep_alive)
-            .await?;
+        let keep_alive =
+            meta.keep_alive && !response.close && !body_forgone && !self.shared.shutting_down.get();
+        let keep_alive = self.write_response(response, &meta, keep_alive).await?;
         if keep_alive && let Some(state) = unread.cloned() {
             let mut rest = RequestBody::streaming(state, self.shared.ioloop());
             loop {
@@ -397,16 +537,20 @@ impl Conn<'_> {
         Ok(keep_alive)
     }
 
-    /// Polls the handler's future: once at once (most answer without
-    /// waiting), then, if it waits, after writing what is rendered, until
-    /// it answers or the client goes away.
-    async fn await_handler<F: Future<Output = Response>>(&mut self, future: F) -> Outcome {
-        let mut future = pin!(future);
+    /// Polls the handler's future (in `slot`) until it answers or the
+    /// client goes away; what is rendered is written first.
+    async fn await_handler<F: Future<Output = Response>>(
+        &mut self,
+        mut slot: Pin<&mut Option<F>>,
+    ) -> Outcome {
         let mut first = true;
         let stream = self.stream;
         let out = &mut self.out;
         std::future::poll_fn(|cx| {
-            match catch_unwind(AssertUnwindSafe(|| future.as_mut().poll(cx))) {
+            let Some(future) = slot.as_mut().as_pin_mut() else {
+                return Poll::Ready(Outcome::Gone);
+            };
+            match catch_unwind(AssertUnwindSafe(|| future.poll(cx))) {
                 Ok(Poll::Ready(response)) => return Poll::Ready(Outcome::Response(response)),
                 Err(panic) => return Poll::Ready(Outcome::Panicked(panic)),
                 Ok(Poll::Pending) => {}
@@ -426,87 +570,129 @@ impl Conn<'_> {
         .await
     }
 
+    /// Renders a response whose body is a small buffer (or none) into the
+    /// output buffer, from the per-second cache when it depends on nothing
+    /// but the date.
+    fn render_fixed(&mut self, response: &Response, meta: &Meta, keep_alive: bool) {
+        let http10 = meta.version == Version::Http10;
+        let status = response.status;
+        let bodiless = wire::bodiless(status);
+        let bytes: &[u8] = match &response.body.kind {
+            BodyKind::Static(b) => b,
+            BodyKind::Bytes(b) => b,
+            _ => &[],
+        };
+        let framing = if bodiless {
+            Framing::None
+        } else {
+            Framing::Length(bytes.len())
+        };
+        let send_body = !meta.method_is_head && !bodiless;
+        let cacheable_type = match &response.content_type {
+            None => Some(None),
+            Some(std::borrow::Cow::Borrowed(t)) => Some(Some(*t)),
+            Some(std::borrow::Cow::Owned(_)) => None,
+        };
+        let static_body: Option<&'static [u8]> = match &response.body.kind {
+            BodyKind::Static(b) => Some(b),
+            BodyKind::Empty => Some(&[]),
+            _ => None,
+        };
+        if let (Some(content_type), Some(static_body), true, false) = (
+            cacheable_type,
+            static_body,
+            response.headers.is_empty(),
+            response.has_server,
+        ) {
+            let key = RenderKey {
+                status,
+                content_type,
+                body: static_body,
+                keep_alive,
+                http10,
+                head: !send_body,
+            };
+            let mut date = self.shared.date.borrow_mut();
+            let rendered = date.rendered(key, |date, out| {
+                wire::write_head(out, response, framing, keep_alive, http10, date);
+                if send_body {
+                    out.extend_from_slice(static_body);
+                }
+            });
+            self.out.extend_from_slice(rendered);
+        } else {
+            wire::write_head(
+                &mut self.out,
+                response,
+                framing,
+                keep_alive,
+                http10,
+                &self.shared.date.borrow(),
+            );
+            if send_body {
+                self.out.extend_from_slice(bytes);
+            }
+        }
+        self.log_request(&meta.raw, status, if send_body { bytes.len() } else { 0 });
+    }
+
     /// Renders `response` and writes its body. Returns whether the
     /// connection stays open.
     async fn write_response(
         &mut self,
         response: Response,
-        raw: &[u8],
-        head_only: bool,
-        version: Version,
+        meta: &Meta,
         keep_alive: bool,
     ) -> Result<bool, Closed> {
-        let http10 = version == Version::Http10;
+        let raw = &meta.raw;
+        let head_only = meta.method_is_head;
+        let http10 = meta.version == Version::Http10;
         let status = response.status;
         let bodiless = wire::bodiless(status);
         let mut response = response;
-        let body = std::mem::replace(&mut response.body, crate::http::Body::empty());
-        let mut body = body;
-        let fixed: Option<&[u8]> = match &body.kind {
-            BodyKind::Empty => Some(&[]),
-            BodyKind::Static(b) => Some(b),
-            BodyKind::Bytes(b) => Some(b),
-            BodyKind::Stream(_) | BodyKind::Channel(_) => None,
-        };
-        if let Some(bytes) = fixed {
-            let framing = if bodiless {
-                Framing::None
-            } else {
-                Framing::Length(bytes.len())
-            };
-            let send_body = !head_only && !bodiless;
-            // A response that depends on nothing but the date is rendered
-            // once a second.
-            let cacheable = response.headers.is_empty()
-                && !response.has_server
-                && matches!(&body.kind, BodyKind::Static(_) | BodyKind::Empty)
-                && matches!(&response.content_type, None | Some(std::borrow::Cow::Borrowed(_)));
-            if cacheable {
-                let content_type = match &response.content_type {
-                    Some(std::borrow::Cow::Borrowed(t)) => Some(*t),
-                    _ => None,
-                };
-                let static_body: &'static [u8] = match &body.kind {
-                    BodyKind::Static(b) => b,
-                    _ => &[],
-                };
-                let key = RenderKey {
-                    status,
-                    content_type,
-                    body: static_body,
-                    keep_alive,
-                    http10,
-                    head: !send_body,
-                };
-                let mut date = self.shared.date.borrow_mut();
-                let bytes = date.rendered(key, |date, out| {
-                    wire::write_head(out, &response, framing, keep_alive, http10, date);
-                    if send_body {
-                        out.extend_from_slice(static_body);
-                    }
-                });
-                self.out.extend_from_slice(bytes);
-            } else {
-                wire::write_head(
-                    &mut self.out,
-                    &response,
-                    framing,
-                    keep_alive,
-                    http10,
-                    &self.shared.date.borrow(),
-                );
-                if send_body {
-                    if bytes.len() <= COPY_BODY_MAX {
-                        self.out.extend_from_slice(bytes);
-                    } else {
-                        self.write_large(bytes).await?;
-                    }
-                }
+        let large = match &response.body.kind {
+            BodyKind::Empty | BodyKind::Static(_) => false,
+            BodyKind::Bytes(b) if b.len() <= COPY_BODY_MAX => false,
+            BodyKind::Bytes(_) => true,
+            BodyKind::Stream(_) | BodyKind::Channel(_) => {
+                let body = std::mem::replace(&mut response.body, crate::http::Body::empty());
+                return self.write_streamed(response, body, meta, keep_alive).await;
             }
-            self.log_request(raw, status, if send_body { bytes.len() } else { 0 });
+        };
+        if !large || head_only || bodiless {
+            self.render_fixed(&response, meta, keep_alive);
             return Ok(keep_alive);
         }
+        let BodyKind::Bytes(bytes) = &response.body.kind else {
+            unreachable!("a large body is a buffer");
+        };
+        wire::write_head(
+            &mut self.out,
+            &response,
+            Framing::Length(bytes.len()),
+            keep_alive,
+            http10,
+            &self.shared.date.borrow(),
+        );
+        self.write_large(bytes).await?;
+        self.log_request(raw, status, bytes.len());
+        Ok(keep_alive)
+    }
 
+    /// Renders the head of a response with a streamed body and writes the
+    /// body as it comes. Returns whether the connection stays open.
+    async fn write_streamed(
+        &mut self,
+        response: Response,
+        mut body: crate::http::Body,
+        meta: &Meta,
+        keep_alive: bool,
+    ) -> Result<bool, Closed> {
+        let raw = &meta.raw;
+        let head_only = meta.method_is_head;
+        let http10 = meta.version == Version::Http10;
+        let status = response.status;
+        let bodiless = wire::bodiless(status);
         // A streamed body: chunked for HTTP/1.1, until close for HTTP/1.0.
         let (framing, keep_alive) = if bodiless {
             (Framing::None, keep_alive)
@@ -543,7 +729,11 @@ impl Conn<'_> {
     /// Writes a streamed body's chunks as they come, at most
     /// `max_write_ahead` bytes ahead of the client. Returns the body's
     /// length.
-    async fn write_stream(&mut self, body: &mut crate::http::Body, chunked: bool) -> Result<usize, Closed> {
+    async fn write_stream(
+        &mut self,
+        body: &mut crate::http::Body,
+        chunked: bool,
+    ) -> Result<usize, Closed> {
         let ahead = self.shared.options.max_write_ahead;
         let mut sent = 0;
         loop {
@@ -681,13 +871,22 @@ impl Conn<'_> {
     async fn refuse(&mut self, error: HttpError) -> Result<(), Closed> {
         log::warn!(target: "netutil::http", "{}: {error}", self.peer);
         let mut out = std::mem::take(&mut self.out);
-        wire::write_error(&mut out, error.status, error.reason, &self.shared.date.borrow());
+        wire::write_error(
+            &mut out,
+            error.status,
+            error.reason,
+            &self.shared.date.borrow(),
+        );
         self.out = out;
         self.finish().await
     }
 
     /// Runs `future` until `deadline`, on the connection's timer.
-    async fn within<F: Future>(&mut self, deadline: Instant, future: F) -> Result<F::Output, TimedOut> {
+    async fn within<F: Future>(
+        &mut self,
+        deadline: Instant,
+        future: F,
+    ) -> Result<F::Output, TimedOut> {
         let mut future = pin!(future);
         let ioloop = self.shared.ioloop();
         std::future::poll_fn(|cx| {

@@ -721,12 +721,16 @@ mod tests {
         };
         let long = format!("GET / HTTP/1.1\r\nHost: a\r\nX: {}", "a".repeat(100));
         assert_eq!(
-            parse_head(long.as_bytes(), &limits, &mut Vec::new()).unwrap_err().status,
+            parse_head(long.as_bytes(), &limits, &mut Vec::new())
+                .unwrap_err()
+                .status,
             431
         );
         let too_big = "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 11\r\n\r\n";
         assert_eq!(
-            parse_head(too_big.as_bytes(), &limits, &mut Vec::new()).unwrap_err().status,
+            parse_head(too_big.as_bytes(), &limits, &mut Vec::new())
+                .unwrap_err()
+                .status,
             413
         );
         let many: String = (0..MAX_HEADERS + 1)

@@ -51,7 +51,6 @@ impl Request {
         method: Method,
         target: std::ops::Range<usize>,
         version: Version,
-        fields: Vec<Field>,
         peer: Rc<PeerAddr>,
         body: RequestBody,
     ) -> Request {
@@ -60,7 +59,9 @@ impl Request {
             method,
             target,
             version,
-            headers: Headers { fields },
+            headers: Headers {
+                fields: std::cell::OnceCell::new(),
+            },
             peer,
             body,
         }
@@ -118,7 +119,7 @@ impl Request {
     pub fn headers(&self) -> HeaderView<'_> {
         HeaderView {
             raw: &self.raw,
-            fields: &self.headers.fields,
+            fields: self.headers.fields.get_or_init(|| fields_of(&self.raw)),
         }
     }
 
@@ -150,9 +151,33 @@ impl fmt::Debug for Request {
     }
 }
 
-/// The header fields of a request, in the order received.
+/// The header fields of a request, in the order received: found in the
+/// raw head when first asked for (most handlers that answer at once never
+/// look at most of them).
 struct Headers {
-    fields: Vec<Field>,
+    fields: std::cell::OnceCell<Vec<Field>>,
+}
+
+/// Where the fields of a head that the server has parsed lie in it.
+fn fields_of(raw: &[u8]) -> Vec<Field> {
+    let mut headers = [httparse::EMPTY_HEADER; crate::http::parse::MAX_HEADERS];
+    let mut request = httparse::Request::new(&mut headers);
+    if request.parse(raw).is_err() {
+        return Vec::new();
+    }
+    let base = raw.as_ptr() as usize;
+    request
+        .headers
+        .iter()
+        .map(|h| {
+            let name_at = h.name.as_ptr() as usize - base;
+            let value_at = h.value.as_ptr() as usize - base;
+            Field {
+                name: name_at..name_at + h.name.len(),
+                value: value_at..value_at + h.value.len(),
+            }
+        })
+        .collect()
 }
 
 /// A request's header fields, read-only: names compare case-insensitively,
@@ -383,8 +408,9 @@ impl BodyState {
         let earned = if t.min_rate == 0 {
             Duration::MAX
         } else {
-            t.grace
-                .saturating_add(Duration::from_secs_f64(self.received as f64 / t.min_rate as f64))
+            t.grace.saturating_add(Duration::from_secs_f64(
+                self.received as f64 / t.min_rate as f64,
+            ))
         };
         let left = earned.saturating_sub(self.waited);
         if left.is_zero() {

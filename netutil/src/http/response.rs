@@ -113,10 +113,11 @@ impl Response {
         value: impl Into<Cow<'static, str>>,
     ) -> Result<&mut Response, HeaderError> {
         let (name, value) = (name.into(), value.into());
-        check_field(&name, &value)?;
         if name.eq_ignore_ascii_case("content-type") {
+            check_value(&name, &value)?;
             self.content_type = Some(value);
         } else {
+            check_field(&name, &value)?;
             if name.eq_ignore_ascii_case("server") {
                 self.has_server = true;
             }
@@ -171,7 +172,7 @@ impl fmt::Debug for Response {
 }
 
 fn is_tchar(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
+    matches!(b, b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'!' | b'#' | b'$' | b'%' | b'&' | b'\'' | b'*' | b'+' | b'-' | b'.' | b'^' | b'_' | b'`' | b'|' | b'~')
 }
 
 /// Fields whose values the server sets from the body and the connection.
@@ -185,19 +186,21 @@ const RESERVED: [&str; 7] = [
     "trailer",
 ];
 
-fn check_field(name: &str, value: &str) -> Result<(), HeaderError> {
-    if name.is_empty() || !name.bytes().all(is_tchar) {
-        return Err(HeaderError::InvalidName(name.to_owned()));
-    }
-    if value
-        .bytes()
-        .any(|b| (b < 0x20 && b != b'\t') || b == 0x7f)
-    {
+fn check_value(name: &str, value: &str) -> Result<(), HeaderError> {
+    if value.bytes().any(|b| (b < 0x20 && b != b'\t') || b == 0x7f) {
         return Err(HeaderError::InvalidValue {
             name: name.to_owned(),
             value: value.to_owned(),
         });
     }
+    Ok(())
+}
+
+fn check_field(name: &str, value: &str) -> Result<(), HeaderError> {
+    if name.is_empty() || !name.bytes().all(is_tchar) {
+        return Err(HeaderError::InvalidName(name.to_owned()));
+    }
+    check_value(name, value)?;
     if RESERVED.iter().any(|r| name.eq_ignore_ascii_case(r)) {
         return Err(HeaderError::Reserved(name.to_owned()));
     }

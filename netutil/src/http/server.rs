@@ -415,8 +415,7 @@ impl Shared {
     /// Registers a connection; `None` if the server is full and no idle
     /// connection could be closed to make room.
     pub(crate) fn register(&self, stream: &IOStream) -> Option<usize> {
-        if self.connections.borrow().len() >= self.options.max_connections
-            && self.shed_idle(1) == 0
+        if self.connections.borrow().len() >= self.options.max_connections && self.shed_idle(1) == 0
         {
             return None;
         }

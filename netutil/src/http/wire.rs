@@ -253,7 +253,14 @@ pub(crate) fn write_error(out: &mut Vec<u8>, status: u16, detail: &str, date: &D
         crate::http::response::BodyKind::Bytes(b) => b.as_slice(),
         _ => &[],
     };
-    write_head(out, &response, Framing::Length(body.len()), false, false, date);
+    write_head(
+        out,
+        &response,
+        Framing::Length(body.len()),
+        false,
+        false,
+        date,
+    );
     out.extend_from_slice(body);
 }
 
@@ -299,7 +306,12 @@ mod tests {
 
     #[test]
     fn chunk_heads_are_hex() {
-        for (len, text) in [(1, "1\r\n"), (15, "f\r\n"), (16, "10\r\n"), (65536, "10000\r\n")] {
+        for (len, text) in [
+            (1, "1\r\n"),
+            (15, "f\r\n"),
+            (16, "10\r\n"),
+            (65536, "10000\r\n"),
+        ] {
             let mut out = Vec::new();
             write_chunk_head(&mut out, len);
             assert_eq!(out, text.as_bytes());

@@ -9,8 +9,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use netutil::http::{HTTPServer as Server, HTTPServerOptions as Config};
 use ioloop::LoopThread;
+use netutil::http::{HTTPServer as Server, HTTPServerOptions as Config};
 
 thread_local! {
     /// Keeps the loop thread's server alive.
