@@ -53,7 +53,7 @@ struct Cli {
     idle_timeout: f64,
     /// The most connections open at once (the oldest idle one is closed
     /// to make room; 503 if none is idle).
-    #[arg(long, default_value_t = 10_000, value_name = "N")]
+    #[arg(long, default_value_t = 16_384, value_name = "N")]
     max_connections: usize,
 }
 

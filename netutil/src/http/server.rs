@@ -100,7 +100,7 @@ pub struct HTTPServerOptions {
     pub max_write_ahead: usize,
     /// The most connections open at once: beyond it the oldest idle
     /// keep-alive connection is closed to make room, or, if none is idle,
-    /// the new one gets 503 and is closed. Default 10,000.
+    /// the new one gets 503 and is closed. Default 16,384.
     pub max_connections: usize,
     /// How long a graceful [`shutdown`](HTTPServer::shutdown) waits for
     /// requests in flight. Default 10 s.
@@ -117,7 +117,7 @@ impl Default for HTTPServerOptions {
             body_timeout: Duration::from_secs(10),
             min_body_rate: 1024,
             max_write_ahead: 64 * 1024,
-            max_connections: 10_000,
+            max_connections: 16_384,
             shutdown_grace: Duration::from_secs(10),
         }
     }
