@@ -531,21 +531,6 @@ fn is_valid_target(target: &str, method: &Method) -> bool {
 /// `reg-name` (unreserved and sub-delims bytes and `%` HEXDIG HEXDIG, which
 /// covers IPv4 addresses), then an optional port of digits.
 fn is_valid_host(value: &[u8]) -> bool {
-    // The common case, a reg-name without percent-encodings and perhaps a
-    // port, in the tightest loop; anything else takes the full check.
-    let name_end = value
-        .iter()
-        .position(|&b| !is_unreserved_or_sub_delim(b))
-        .unwrap_or(value.len());
-    match &value[name_end..] {
-        [] => true,
-        [b':', port @ ..] => port.iter().all(u8::is_ascii_digit),
-        _ => is_valid_host_in_full(value),
-    }
-}
-
-/// [`is_valid_host`] for every form: IP literals and percent-encodings too.
-fn is_valid_host_in_full(value: &[u8]) -> bool {
     let port_at = if let Some(literal) = value.strip_prefix(b"[") {
         let Some(end) = literal.iter().position(|&b| b == b']') else {
             return false;
@@ -555,7 +540,7 @@ fn is_valid_host_in_full(value: &[u8]) -> bool {
         }
         end + 2
     } else {
-        // One pass over the reg-name, the common case.
+        // The reg-name: unreserved and sub-delims bytes, and `%` HEXDIG HEXDIG.
         let mut i = 0;
         while let Some(&b) = value.get(i) {
             if is_unreserved_or_sub_delim(b) {
@@ -852,7 +837,7 @@ impl BodyDecoder {
                         }
                         let value = u64::from((b as char).to_digit(16).expect("hex digit"));
                         self.state = BodyState::Size {
-                            size: size << 4 | value,
+                            size: size * 16 + value,
                             digits: digits + 1,
                             line: line + 1,
                             at,
@@ -1138,7 +1123,7 @@ mod tests {
 
     #[test]
     fn chunked_bodies_with_extensions_and_trailers_decode_at_every_split() {
-        let bodies: [(&[u8], &[u8]); 5] = [
+        let bodies: [(&[u8], &[u8]); 6] = [
             (b"0\r\n\r\n", b""),
             (b"3;a\r\nabc\r\n0\r\n\r\n", b"abc"),
             (
@@ -1147,6 +1132,10 @@ mod tests {
             ),
             (b"A\r\n0123456789\r\n0\r\nGET-Like: / HTTP/1.1\r\n\r\n", b"0123456789"),
             (b"1\r\n\n\r\n1\r\n\r\r\n0\r\n\r\n", b"\n\r"),
+            (
+                b"1A\r\nabcdefghijklmnopqrstuvwxyz\r\n010\r\n0123456789ABCDEF\r\n0\r\n\r\n",
+                b"abcdefghijklmnopqrstuvwxyz0123456789ABCDEF",
+            ),
         ];
         for (raw, body) in bodies {
             let text = String::from_utf8_lossy(raw);
@@ -1459,7 +1448,7 @@ mod tests {
 
     #[test]
     fn chunk_size_lines_follow_the_grammar() {
-        let bad: [&[u8]; 22] = [
+        let bad: [&[u8]; 26] = [
             b"5 garbage\r\n",
             b"5garbage\r\n",
             b"5;\r\n",
@@ -1482,6 +1471,11 @@ mod tests {
             b"5\rx",
             b"5\x0b\r\n",
             b"\xc2\xa05\r\n",
+            b"5;a=@\r\n",
+            b"5;a=,\r\n",
+            // Refused at once, before any line end.
+            b";",
+            b" ",
         ];
         for raw in bad {
             let err = chunked_error(raw, &Limits::default());
@@ -1492,12 +1486,14 @@ mod tests {
                 String::from_utf8_lossy(raw)
             );
         }
-        let good: [&[u8]; 9] = [
+        let good: [&[u8]; 11] = [
             b"5\r\n",
             b"5 \t\r\n",
             b"5;a\r\n",
             b"5 ; a = b ;c\r\n",
             b"5;a=b;c=d\r\n",
+            b"5;a;b\r\n",
+            b"5;a ;b\r\n",
             b"5;a=\"\"\r\n",
             b"5;a=\"x y;\\\"z\\\\\"\r\n",
             b"5;a=\"caf\xc3\xa9\"\r\n",
@@ -1598,6 +1594,92 @@ mod tests {
         let raw = b"5\r\n12345\r\n3\r\n678\r\n0\r\n\r\n";
         assert!(d.decode(raw, &mut out).unwrap().done);
         assert_eq!(out, b"12345678");
+    }
+
+    #[test]
+    fn a_chunk_size_line_is_bounded() {
+        // MAX_CHUNK_LINE bytes with the CR, no more.
+        let line = |len: usize| [b"1;".as_slice(), &vec![b'x'; len - 2], b"\r\n"].concat();
+        let mut d = BodyDecoder::new(Framing::Chunked, &Limits::default());
+        let fits = line(MAX_CHUNK_LINE - 1);
+        assert_eq!(
+            d.decode(&fits, &mut Vec::new()).unwrap().consumed,
+            fits.len()
+        );
+        let over = line(MAX_CHUNK_LINE);
+        assert_eq!(
+            chunked_error(&over, &Limits::default()).map(|e| e.status),
+            Some(400)
+        );
+    }
+
+    #[test]
+    fn fields_locate_names_and_values() {
+        let raw = "GET / HTTP/1.1\r\nHost: a\r\nX-Long:  two words \r\nEmpty:\r\n\r\n";
+        let mut fields = Vec::new();
+        let parsed = parse_head(raw.as_bytes(), &Limits::default(), &mut fields).unwrap();
+        assert!(matches!(parsed, Parsed::Complete(..)));
+        let found: Vec<(&str, &str)> = fields
+            .iter()
+            .map(|f| (&raw[f.name.clone()], &raw[f.value.clone()]))
+            .collect();
+        assert_eq!(
+            found,
+            [("Host", "a"), ("X-Long", "two words"), ("Empty", "")]
+        );
+    }
+
+    #[test]
+    fn only_the_named_headers_are_acted_on() {
+        // Names as long as the ones acted on, with values those would refuse.
+        let h = head(
+            "POST / HTTP/1.1\r\nHost: a\r\nHoss: b c\r\nContent-Lengtx: x\r\n\
+             Transfer-Encodinx: gzip\r\nConnectiox: a b\r\nExpecx: magic\r\n\
+             Content-Typx: caf\u{e9}\r\n\r\n",
+        );
+        assert_eq!(h.framing, Framing::Empty);
+        assert!(h.keep_alive);
+        assert_eq!(h.content_type, None);
+        let h = head("POST / HTTP/1.1\r\nHost: a\r\nContent-Type: text/plain\r\n\r\n");
+        assert_eq!(h.content_type.as_deref(), Some("text/plain"));
+    }
+
+    #[test]
+    fn limits_are_inclusive() {
+        let raw = "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 10\r\n\r\n";
+        let exact = Limits {
+            max_header_bytes: raw.len(),
+            max_body_bytes: 10,
+        };
+        let parsed = parse_head(raw.as_bytes(), &exact, &mut Vec::new()).unwrap();
+        assert!(matches!(parsed, Parsed::Complete(ref h, _) if h.framing == Framing::Length(10)));
+        let partial = &raw.as_bytes()[..raw.len() - 1];
+        let short = Limits {
+            max_header_bytes: raw.len() - 1,
+            ..exact
+        };
+        assert_eq!(
+            parse_head(partial, &short, &mut Vec::new()),
+            Ok(Parsed::Partial)
+        );
+        let err = parse_head(raw.as_bytes(), &short, &mut Vec::new()).unwrap_err();
+        assert_eq!(err.status, 431);
+        let small = Limits {
+            max_body_bytes: 9,
+            ..exact
+        };
+        let err = parse_head(raw.as_bytes(), &small, &mut Vec::new()).unwrap_err();
+        assert_eq!(err.status, 413);
+    }
+
+    #[test]
+    fn errors_and_versions_display() {
+        assert_eq!(
+            HttpError::new(400, "malformed request").to_string(),
+            "400 malformed request"
+        );
+        assert_eq!(Version::Http10.as_str(), "HTTP/1.0");
+        assert_eq!(Version::Http11.as_str(), "HTTP/1.1");
     }
 
     #[test]
