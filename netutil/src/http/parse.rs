@@ -606,7 +606,8 @@ fn parse_content_length(text: &[u8]) -> Result<u64, HttpError> {
 #[derive(Debug)]
 pub(crate) struct BodyDecoder {
     state: BodyState,
-    /// Decoded bytes so far.
+    /// Decoded bytes so far. INVARIANT: at most `max_body`, since bytes
+    /// that would pass it are refused, not counted.
     decoded: u64,
     max_body: u64,
     max_trailer: usize,
@@ -652,7 +653,9 @@ enum BodyState {
 enum SizeLine {
     /// In the hex digits of the size.
     Digits,
-    /// After the size or an extension's value: space or tab, `;`, or the end.
+    /// After the size or an extension's value: space or tab, `;`, or the
+    /// end (space or tab before the end is outside the grammar, but cannot
+    /// be read two ways, and is tolerated).
     Between,
     /// After `;`: space or tab, then an extension name.
     BeforeName,
@@ -857,7 +860,7 @@ impl BodyDecoder {
                         return Err(HttpError::new(400, "malformed chunk size"));
                     }
                     i += 1;
-                    // `decoded` never passes `max_body`.
+                    // No underflow: `decoded` is at most `max_body`.
                     if size > self.max_body - self.decoded {
                         return Err(HttpError::new(413, "content too large"));
                     }
@@ -919,10 +922,10 @@ impl BodyDecoder {
     }
 
     fn push(&mut self, data: &[u8], out: &mut Vec<u8>) -> Result<(), HttpError> {
-        self.decoded += data.len() as u64;
-        if self.decoded > self.max_body {
+        if data.len() as u64 > self.max_body - self.decoded {
             return Err(HttpError::new(413, "content too large"));
         }
+        self.decoded += data.len() as u64;
         out.extend_from_slice(data);
         Ok(())
     }
@@ -1693,6 +1696,14 @@ mod tests {
             .decode(b"9\r\n123456789\r\n0\r\n\r\n", &mut Vec::new())
             .unwrap_err();
         assert_eq!(err.status, 413);
+        // The decoder holds the limit by itself, also for a length that no
+        // head checked: 413 at the byte that passes it.
+        let mut d = BodyDecoder::new(Framing::Length(10), &limits);
+        let mut out = Vec::new();
+        assert_eq!(d.decode(b"12345", &mut out).unwrap().consumed, 5);
+        assert_eq!(d.decode(b"678", &mut out).unwrap().consumed, 3);
+        assert_eq!(d.decode(b"9", &mut out).unwrap_err().status, 413);
+        assert_eq!(out, b"12345678");
         let mut d = BodyDecoder::new(Framing::Chunked, &limits);
         let long_line = [b"1;".as_slice(), &[b'x'; MAX_CHUNK_LINE]].concat();
         assert_eq!(
