@@ -60,7 +60,7 @@ pub(crate) const MAX_HEADERS: usize = 100;
 
 /// The HTTP version of a request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Version {
+pub enum Version {
     /// HTTP/1.0.
     Http10,
     /// HTTP/1.1.
@@ -69,7 +69,7 @@ pub(crate) enum Version {
 
 impl Version {
     /// `HTTP/1.0` or `HTTP/1.1`.
-    pub(crate) fn as_str(self) -> &'static str {
+    pub fn as_str(self) -> &'static str {
         match self {
             Version::Http10 => "HTTP/1.0",
             Version::Http11 => "HTTP/1.1",
@@ -79,7 +79,7 @@ impl Version {
 
 /// A request method.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum Method {
+pub enum Method {
     /// `GET`.
     Get,
     /// `HEAD`.
@@ -101,7 +101,7 @@ impl Method {
     }
 
     /// The method's token.
-    pub(crate) fn as_str(&self) -> &str {
+    pub fn as_str(&self) -> &str {
         match self {
             Method::Get => "GET",
             Method::Head => "HEAD",
@@ -145,20 +145,8 @@ pub(crate) struct RequestHead<'a> {
     pub(crate) content_type: Option<Cow<'a, str>>,
 }
 
+#[cfg(test)]
 impl RequestHead<'_> {
-    /// The same head, owning its strings.
-    pub(crate) fn into_owned(self) -> RequestHead<'static> {
-        RequestHead {
-            method: self.method,
-            target: Cow::Owned(self.target.into_owned()),
-            version: self.version,
-            keep_alive: self.keep_alive,
-            framing: self.framing,
-            expect_continue: self.expect_continue,
-            content_type: self.content_type.map(|c| Cow::Owned(c.into_owned())),
-        }
-    }
-
     /// The path part of the target (before `?`).
     pub(crate) fn path(&self) -> &str {
         match self.target.as_bytes().iter().position(|&b| b == b'?') {
