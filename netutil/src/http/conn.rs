@@ -718,7 +718,16 @@ impl Conn<'_> {
         if let BodyKind::Channel(channel) = &body.kind {
             channel.borrow_mut().close_receiver();
         }
-        let sent = sent?;
+        let sent = match sent {
+            Ok(sent) => sent,
+            Err(err) => {
+                // What is rendered (earlier responses, and this one's head
+                // and first chunks) still goes out; the close then tells
+                // the client this body is truncated.
+                let _ = self.finish().await;
+                return Err(err);
+            }
+        };
         if chunked {
             self.out.extend_from_slice(LAST_CHUNK);
         }
