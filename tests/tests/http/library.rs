@@ -13,7 +13,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, mpsc};
 use std::time::{Duration, Instant};
 
-use futures::TryStreamExt;
+use futures::{StreamExt, TryStreamExt};
 use ioloop::IOLoop;
 use netutil::http::{Body, HTTPServerOptions as Config, HeaderError, Request, Response};
 
@@ -92,6 +92,9 @@ impl Drop for DropSignal {
 /// The size of the body streamed through the server.
 const BIG: usize = 100 << 20;
 
+/// Where the client pauses reading the response.
+const PAUSE_AT: usize = 8 << 20;
+
 /// Set in the environment of the process that runs a test alone.
 const ISOLATED: &str = "NETUTIL_HTTP_TEST_ISOLATED";
 
@@ -163,8 +166,12 @@ fn run_alone(name: &str) -> bool {
 }
 
 /// Reads a chunked body from `reader`, hashing it as it goes (holding one
-/// buffer at a time). Returns its length and hash.
-fn read_chunked_hashed(reader: &mut impl BufRead) -> io::Result<(usize, u64)> {
+/// buffer at a time) and calling `progress` with the bytes read so far
+/// after each read. Returns its length and hash.
+fn read_chunked_hashed(
+    reader: &mut impl BufRead,
+    mut progress: impl FnMut(usize),
+) -> io::Result<(usize, u64)> {
     let mut line = String::new();
     let mut buf = vec![0u8; 64 * 1024];
     let (mut length, mut hash) = (0, FNV_START);
@@ -181,6 +188,7 @@ fn read_chunked_hashed(reader: &mut impl BufRead) -> io::Result<(usize, u64)> {
             }
             hash = fnv1a(hash, &buf[..n]);
             left -= n;
+            progress(length + size - left);
         }
         length += size;
         line.clear();
@@ -204,7 +212,8 @@ fn echo_stream() -> impl Fn(Request) -> std::future::Ready<Response> {
 }
 
 /// 100 MiB go through the server and back while the client writes and
-/// reads at once. If the server held the request or the response body
+/// reads at once, pausing its reads once until its writes stall. If the
+/// server held the request or the response body
 /// (or most of either) in memory, the process would grow by at least
 /// 100 MiB; a server that reads only as the handler asks and writes at most
 /// `max_write_ahead` ahead holds a few read and write buffers (well under
@@ -238,6 +247,8 @@ fn a_100_mib_body_streams_through_to_the_response_in_bounded_memory() {
     )
     .unwrap();
     let mut writer = conn.try_clone().unwrap();
+    let written = Arc::new(AtomicUsize::new(0));
+    let written_by_sender = Arc::clone(&written);
     let sender = std::thread::spawn(move || -> io::Result<u64> {
         let mut buf = vec![0u8; 64 * 1024];
         let mut hash = FNV_START;
@@ -250,6 +261,7 @@ fn a_100_mib_body_streams_through_to_the_response_in_bounded_memory() {
             writer.write_all(&buf[..n])?;
             hash = fnv1a(hash, &buf[..n]);
             offset += n;
+            written_by_sender.store(offset, Ordering::SeqCst);
         }
         Ok(hash)
     });
@@ -271,14 +283,29 @@ fn a_100_mib_body_streams_through_to_the_response_in_bounded_memory() {
             .any(|h| h.eq_ignore_ascii_case("transfer-encoding: chunked")),
         "{head:?}"
     );
-    let (length, received_hash) = read_chunked_hashed(&mut reader).expect("the whole body");
+    // Once, the client stops reading until its writes stall: a server
+    // that went on reading the request would have to hold what it cannot
+    // send.
+    let mut paused = false;
+    let mut ahead_when_paused = 0;
+    let (length, received_hash) = read_chunked_hashed(&mut reader, |read| {
+        if !paused && read >= PAUSE_AT {
+            paused = true;
+            ahead_when_paused = settled(&written, Duration::from_millis(300)) - read;
+        }
+    })
+    .expect("the whole body");
     let sent_hash = sender.join().unwrap().expect("the whole request body sent");
     let peak = status_kib("VmHWM");
 
     assert_eq!(length, BIG);
     assert_eq!(received_hash, sent_hash, "the body came back changed");
     let growth_mib = peak.saturating_sub(baseline) as f64 / 1024.0;
-    eprintln!("peak memory growth while streaming 100 MiB through: {growth_mib:.1} MiB");
+    eprintln!(
+        "peak memory growth while streaming 100 MiB through: {growth_mib:.1} MiB; \
+         the request was {:.1} MiB ahead of the response when the client paused",
+        ahead_when_paused as f64 / MIB as f64
+    );
     assert!(
         growth_mib < 64.0,
         "the process grew by {growth_mib:.1} MiB while streaming {} MiB",
@@ -291,8 +318,11 @@ fn a_100_mib_body_streams_through_to_the_response_in_bounded_memory() {
 // 2. A handler that panics
 // ---------------------------------------------------------------------
 
-/// Panics in the handler's future for `/panic`, and in the handler
-/// itself (before any future exists) for `/panic-at-once`.
+/// Panics in the handler's future for `/panic`, in the handler itself
+/// (before any future exists) for `/panic-at-once`, and in the response
+/// body's stream after its first chunk for `/panic-in-body`; the body's
+/// stream fails (with an error) after its first chunk for
+/// `/error-in-body`.
 fn panicking_handler() -> impl Fn(Request) -> std::pin::Pin<Box<dyn Future<Output = Response>>> {
     |request: Request| {
         let path = request.path().to_owned();
@@ -300,10 +330,24 @@ fn panicking_handler() -> impl Fn(Request) -> std::pin::Pin<Box<dyn Future<Outpu
             panic!("the handler failed before answering");
         }
         Box::pin(async move {
-            if path == "/panic" {
-                panic!("the handler failed while answering");
+            match path.as_str() {
+                "/panic" => panic!("the handler failed while answering"),
+                "/panic-in-body" => {
+                    let chunks = futures::stream::iter(0..2).map(|k| {
+                        assert_eq!(k, 0, "the body failed after its first chunk");
+                        Ok(b"first chunk".to_vec())
+                    });
+                    Response::new(200).with_body(Body::stream(chunks))
+                }
+                "/error-in-body" => {
+                    let chunks = futures::stream::iter([
+                        Ok(b"first chunk".to_vec()),
+                        Err(io::Error::other("the body failed after its first chunk")),
+                    ]);
+                    Response::new(200).with_body(Body::stream(chunks))
+                }
+                _ => Response::text(200, "fine"),
             }
-            Response::text(200, "fine")
         })
     }
 }
@@ -326,12 +370,66 @@ fn a_panicking_handler_gets_its_client_a_500_and_a_close_and_others_go_on() {
         );
     }
 
+    // Pipelined: the response before the panic arrives, the 500 follows,
+    // and the request after it is not answered.
+    let mut conn = server.connect();
+    let mut pipelined = get_request("/first");
+    pipelined.push_str(&get_request("/panic"));
+    pipelined.push_str(&get_request("/never"));
+    conn.write_all(pipelined.as_bytes()).unwrap();
+    let mut buf = Vec::new();
+    let first = read_response_buffered(&mut conn, "GET", &mut buf).expect("the first response");
+    assert_eq!((first.status, first.text().as_str()), (200, "fine"));
+    let failed = read_response_buffered(&mut conn, "GET", &mut buf).expect("the 500");
+    assert_eq!(failed.status, 500);
+    assert_eq!(failed.header("connection"), Some("close"));
+    assert!(buf.is_empty(), "{:?}", String::from_utf8_lossy(&buf));
+    assert!(closed_by_server(&mut conn));
+
+    // A body that panics after its first chunk: the client never sees it
+    // complete, and the connection closes.
+    let mut conn = server.connect();
+    conn.write_all(get_request("/panic-in-body").as_bytes())
+        .unwrap();
+    let mut got = Vec::new();
+    let _ = conn.read_to_end(&mut got);
+    let got = String::from_utf8_lossy(&got);
+    assert!(
+        !got.ends_with("0\r\n\r\n"),
+        "a failed body looks complete: {got}"
+    );
+
     // The bystander's connection and new ones are served.
     let again = ask(&mut bystander, &get_request("/"));
     assert_eq!((again.status, again.text().as_str()), (200, "fine"));
     let mut fresh = server.connect();
     assert_eq!(ask(&mut fresh, &get_request("/")).status, 200);
     // The engine caught both panics: the loop saw none.
+    assert_eq!(server.panics.load(Ordering::SeqCst), 0);
+}
+
+/// A response body that fails must not take the complete responses
+/// pipelined before it down with it.
+#[test]
+fn a_failing_response_body_does_not_lose_the_responses_before_it() {
+    let server = TestServer::start_with(Config::default(), panicking_handler);
+    for failing in ["/error-in-body", "/panic-in-body"] {
+        let mut conn = server.connect();
+        let mut pipelined = get_request("/first");
+        pipelined.push_str(&get_request(failing));
+        conn.write_all(pipelined.as_bytes()).unwrap();
+        let mut buf = Vec::new();
+        let first = read_response_buffered(&mut conn, "GET", &mut buf);
+        let first = first.unwrap_or_else(|e| panic!("{failing}: the first response: {e}"));
+        assert_eq!((first.status, first.text().as_str()), (200, "fine"));
+        let mut rest = std::mem::take(&mut buf);
+        let _ = conn.read_to_end(&mut rest);
+        let rest = String::from_utf8_lossy(&rest);
+        assert!(
+            !rest.ends_with("0\r\n\r\n"),
+            "{failing}: looks complete: {rest}"
+        );
+    }
     assert_eq!(server.panics.load(Ordering::SeqCst), 0);
 }
 
