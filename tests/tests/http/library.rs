@@ -359,9 +359,15 @@ fn a_panicking_handler_gets_its_client_a_500_and_a_close_and_others_go_on() {
     let mut bystander = server.connect();
     assert_eq!(ask(&mut bystander, &get_request("/")).status, 200);
 
-    for path in ["/panic", "/panic-at-once"] {
+    let with_body = "POST /panic HTTP/1.1\r\nHost: test\r\nContent-Length: 10\r\n\r\n0123456789";
+    for request in [
+        get_request("/panic"),
+        get_request("/panic-at-once"),
+        with_body.to_owned(),
+    ] {
+        let path = request.split(' ').nth(1).unwrap().to_owned();
         let mut conn = server.connect();
-        let response = ask(&mut conn, &get_request(path));
+        let response = ask(&mut conn, &request);
         assert_eq!(response.status, 500, "{path}: {response:?}");
         assert_eq!(response.header("connection"), Some("close"), "{path}");
         assert!(
@@ -406,6 +412,47 @@ fn a_panicking_handler_gets_its_client_a_500_and_a_close_and_others_go_on() {
     assert_eq!(ask(&mut fresh, &get_request("/")).status, 200);
     // The engine caught both panics: the loop saw none.
     assert_eq!(server.panics.load(Ordering::SeqCst), 0);
+}
+
+/// Keeps every log record, as `level target: message`.
+struct CapturedLog(Mutex<Vec<String>>);
+
+impl log::Log for CapturedLog {
+    fn enabled(&self, _: &log::Metadata<'_>) -> bool {
+        true
+    }
+
+    fn log(&self, record: &log::Record<'_>) {
+        let line = format!("{} {}: {}", record.level(), record.target(), record.args());
+        self.0.lock().unwrap().push(line);
+    }
+
+    fn flush(&self) {}
+}
+
+#[test]
+fn a_handler_panic_is_logged_with_its_request_line() {
+    // The logger is process-wide: this test has a process of its own.
+    if !run_alone("a_handler_panic_is_logged_with_its_request_line") {
+        return;
+    }
+    static LOG: CapturedLog = CapturedLog(Mutex::new(Vec::new()));
+    log::set_logger(&LOG).expect("the only logger in this process");
+    log::set_max_level(log::LevelFilter::Info);
+    let server = TestServer::start_with(Config::default(), panicking_handler);
+    let mut conn = server.connect();
+    let response = ask(&mut conn, &get_request("/panic?when=now"));
+    assert_eq!(response.status, 500);
+    let lines = LOG.0.lock().unwrap().clone();
+    let logged = lines.iter().find(|line| {
+        line.starts_with("ERROR netutil::http: ")
+            && line.contains("\"GET /panic?when=now HTTP/1.1\"")
+            && line.contains("the handler failed while answering")
+    });
+    assert!(
+        logged.is_some(),
+        "no error naming the request line in {lines:#?}"
+    );
 }
 
 /// A response body that fails must not take the complete responses
@@ -789,7 +836,6 @@ fn the_server_header_bodiless_statuses_and_head_keep_the_connection_in_sync() {
     // start of this one.
     let get = ask_on("GET", "/streamed");
     assert_eq!((get.status, get.text().as_str()), (200, "abc"));
-    drop(ask_on);
     assert!(
         buf.is_empty(),
         "stray bytes: {:?}",
