@@ -211,8 +211,88 @@ fn echo_stream() -> impl Fn(Request) -> std::future::Ready<Response> {
     }
 }
 
-/// 100 MiB go through the server and back while the client writes and
-/// reads at once, pausing its reads once until its writes stall. If the
+/// Sends [`BIG`] bytes on `reader`'s connection (chunked, or with a
+/// `Content-Length`) from another thread while reading them back here,
+/// pausing once until the writes stall. Returns how far the request was
+/// ahead of the response during the pause.
+fn echo_through(reader: &mut BufReader<TcpStream>, chunked: bool) -> usize {
+    let framing = if chunked {
+        "Transfer-Encoding: chunked".to_owned()
+    } else {
+        format!("Content-Length: {BIG}")
+    };
+    let mut writer = reader.get_ref().try_clone().unwrap();
+    writer
+        .write_all(format!("POST /echo HTTP/1.1\r\nHost: test\r\n{framing}\r\n\r\n").as_bytes())
+        .unwrap();
+    let written = Arc::new(AtomicUsize::new(0));
+    let written_by_sender = Arc::clone(&written);
+    let sender = std::thread::spawn(move || -> io::Result<u64> {
+        let mut buf = vec![0u8; 64 * 1024];
+        let mut hash = FNV_START;
+        let mut offset = 0;
+        while offset < BIG {
+            let n = buf.len().min(BIG - offset);
+            for (i, b) in buf[..n].iter_mut().enumerate() {
+                *b = pattern(offset + i);
+            }
+            if chunked {
+                writer.write_all(format!("{n:x}\r\n").as_bytes())?;
+            }
+            writer.write_all(&buf[..n])?;
+            if chunked {
+                writer.write_all(b"\r\n")?;
+            }
+            hash = fnv1a(hash, &buf[..n]);
+            offset += n;
+            written_by_sender.store(offset, Ordering::SeqCst);
+        }
+        if chunked {
+            writer.write_all(b"0\r\n\r\n")?;
+        }
+        Ok(hash)
+    });
+
+    let mut head = Vec::new();
+    loop {
+        let mut line = String::new();
+        reader.read_line(&mut line).expect("the response head");
+        assert!(!line.is_empty(), "the connection closed in the head");
+        if line == "\r\n" {
+            break;
+        }
+        head.push(line.trim_end().to_owned());
+    }
+    assert_eq!(head[0], "HTTP/1.1 200 OK", "{head:?}");
+    assert!(
+        head.iter()
+            .any(|h| h.eq_ignore_ascii_case("transfer-encoding: chunked")),
+        "{head:?}"
+    );
+    // Once, the client stops reading until its writes stall: a server
+    // that went on reading the request would have to hold what it cannot
+    // send.
+    let mut paused = false;
+    let mut ahead_when_paused = 0;
+    let (length, received_hash) = read_chunked_hashed(reader, |read| {
+        if !paused && read >= PAUSE_AT {
+            paused = true;
+            ahead_when_paused = settled(&written, Duration::from_millis(300)) - read;
+        }
+    })
+    .expect("the whole body");
+    let sent_hash = sender.join().unwrap().expect("the whole request body sent");
+    assert_eq!(length, BIG, "chunked request: {chunked}");
+    assert_eq!(
+        received_hash, sent_hash,
+        "the body came back changed (chunked request: {chunked})"
+    );
+    ahead_when_paused
+}
+
+/// 100 MiB go through the server and back, once with a `Content-Length`
+/// and once chunked, while the client writes and reads at once, pausing
+/// its reads once until its writes stall. If the
 /// server held the request or the response body
 /// (or most of either) in memory, the process would grow by at least
 /// 100 MiB; a server that reads only as the handler asks and writes at most
@@ -242,69 +322,19 @@ fn a_100_mib_body_streams_through_to_the_response_in_bounded_memory() {
     let _ = std::fs::write("/proc/self/clear_refs", "5");
     let baseline = status_kib("VmRSS");
 
-    conn.write_all(
-        format!("POST /echo HTTP/1.1\r\nHost: test\r\nContent-Length: {BIG}\r\n\r\n").as_bytes(),
-    )
-    .unwrap();
-    let mut writer = conn.try_clone().unwrap();
-    let written = Arc::new(AtomicUsize::new(0));
-    let written_by_sender = Arc::clone(&written);
-    let sender = std::thread::spawn(move || -> io::Result<u64> {
-        let mut buf = vec![0u8; 64 * 1024];
-        let mut hash = FNV_START;
-        let mut offset = 0;
-        while offset < BIG {
-            let n = buf.len().min(BIG - offset);
-            for (i, b) in buf[..n].iter_mut().enumerate() {
-                *b = pattern(offset + i);
-            }
-            writer.write_all(&buf[..n])?;
-            hash = fnv1a(hash, &buf[..n]);
-            offset += n;
-            written_by_sender.store(offset, Ordering::SeqCst);
-        }
-        Ok(hash)
-    });
-
     let mut reader = BufReader::with_capacity(64 * 1024, conn);
-    let mut head = Vec::new();
-    loop {
-        let mut line = String::new();
-        reader.read_line(&mut line).expect("the response head");
-        assert!(!line.is_empty(), "the connection closed in the head");
-        if line == "\r\n" {
-            break;
-        }
-        head.push(line.trim_end().to_owned());
+    let mut ahead = Vec::new();
+    for chunked in [false, true] {
+        ahead.push(echo_through(&mut reader, chunked));
     }
-    assert_eq!(head[0], "HTTP/1.1 200 OK", "{head:?}");
-    assert!(
-        head.iter()
-            .any(|h| h.eq_ignore_ascii_case("transfer-encoding: chunked")),
-        "{head:?}"
-    );
-    // Once, the client stops reading until its writes stall: a server
-    // that went on reading the request would have to hold what it cannot
-    // send.
-    let mut paused = false;
-    let mut ahead_when_paused = 0;
-    let (length, received_hash) = read_chunked_hashed(&mut reader, |read| {
-        if !paused && read >= PAUSE_AT {
-            paused = true;
-            ahead_when_paused = settled(&written, Duration::from_millis(300)) - read;
-        }
-    })
-    .expect("the whole body");
-    let sent_hash = sender.join().unwrap().expect("the whole request body sent");
     let peak = status_kib("VmHWM");
 
-    assert_eq!(length, BIG);
-    assert_eq!(received_hash, sent_hash, "the body came back changed");
     let growth_mib = peak.saturating_sub(baseline) as f64 / 1024.0;
     eprintln!(
-        "peak memory growth while streaming 100 MiB through: {growth_mib:.1} MiB; \
-         the request was {:.1} MiB ahead of the response when the client paused",
-        ahead_when_paused as f64 / MIB as f64
+        "peak memory growth while streaming 100 MiB through twice: {growth_mib:.1} MiB; \
+         the request was {:.1} and {:.1} MiB ahead of the response when the client paused",
+        ahead[0] as f64 / MIB as f64,
+        ahead[1] as f64 / MIB as f64
     );
     assert!(
         growth_mib < 64.0,
