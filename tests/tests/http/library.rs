@@ -486,7 +486,8 @@ fn a_handler_panic_is_logged_with_its_request_line() {
 }
 
 /// A response body that fails must not take the complete responses
-/// pipelined before it down with it.
+/// pipelined before it down with it, and the client sees the failed one
+/// truncated.
 #[test]
 fn a_failing_response_body_does_not_lose_the_responses_before_it() {
     let server = TestServer::start_with(Config::default(), panicking_handler);
@@ -502,6 +503,12 @@ fn a_failing_response_body_does_not_lose_the_responses_before_it() {
         let mut rest = std::mem::take(&mut buf);
         let _ = conn.read_to_end(&mut rest);
         let rest = String::from_utf8_lossy(&rest);
+        // The failed response as far as it got: a truncated body.
+        assert!(
+            rest.starts_with("HTTP/1.1 200 OK\r\n"),
+            "{failing}: {rest:?}"
+        );
+        assert!(rest.contains("first chunk"), "{failing}: {rest:?}");
         assert!(
             !rest.ends_with("0\r\n\r\n"),
             "{failing}: looks complete: {rest}"
