@@ -44,6 +44,9 @@ use crate::http::wire::{self, Framing, LAST_CHUNK, RenderKey};
 use crate::http::{Method, Version};
 use crate::{IOStream, PeerAddr};
 
+/// The largest request head copy a connection keeps for the next one.
+const RECYCLED_HEAD_MAX: usize = 4096;
+
 /// Bodies up to this size are copied into the output buffer; larger ones
 /// are written from the handler's buffer.
 const COPY_BODY_MAX: usize = 16 * 1024;
@@ -89,6 +92,7 @@ pub(crate) async fn serve<H: Handler>(
         key,
         out: Vec::new(),
         fields: Vec::new(),
+        spare_head: None,
         timer: None,
     };
     if let Err(err) = conn.run(&*handler).await {
@@ -119,6 +123,8 @@ struct Conn<'a> {
     out: Vec<u8>,
     /// Where the parser puts header fields (reused).
     fields: Vec<Field>,
+    /// The allocation of the last request head's copy, for the next one.
+    spare_head: Option<Rc<Vec<u8>>>,
     /// The connection's deadline timer and when it fires. A wait whose
     /// deadline is later keeps it and re-arms when it fires early (libev's
     /// `ev_timer_again` idiom), so a busy keep-alive connection costs no
@@ -142,7 +148,7 @@ enum Next {
 /// What the connection keeps of a request while its handler runs.
 struct Meta {
     body: Option<Rc<RefCell<BodyState>>>,
-    raw: Rc<[u8]>,
+    raw: Rc<Vec<u8>>,
     method_is_head: bool,
     version: Version,
     keep_alive: bool,
@@ -249,6 +255,7 @@ impl Conn<'_> {
             if idle {
                 // Between requests: hold no buffer memory.
                 self.out = Vec::new();
+                self.spare_head = None;
                 self.stream.release_buffers();
                 self.shared.set_idle(self.key, true);
             }
@@ -291,6 +298,7 @@ impl Conn<'_> {
     fn next_request(&mut self) -> Next {
         let shared = self.shared;
         let fields = &mut self.fields;
+        let spare = &mut self.spare_head;
         let parsed = self.stream.with_buffer(|buf| {
             if buf.is_empty() {
                 return Ok(None);
@@ -301,7 +309,14 @@ impl Conn<'_> {
                     let base = buf.as_ptr() as usize;
                     let target_at = head.target.as_ptr() as usize - base;
                     let target = target_at..target_at + head.target.len();
-                    let raw: Rc<[u8]> = Rc::from(&buf[..consumed]);
+                    // The last request's copy, if nothing holds it any more.
+                    let reused = spare.take().and_then(|mut raw| {
+                        let bytes = Rc::get_mut(&mut raw)?;
+                        bytes.clear();
+                        bytes.extend_from_slice(&buf[..consumed]);
+                        Some(raw)
+                    });
+                    let raw = reused.unwrap_or_else(|| Rc::new(buf[..consumed].to_vec()));
                     Ok(Some((
                         head.method,
                         target,
@@ -419,10 +434,20 @@ impl Conn<'_> {
             }
             let keep_alive = meta.keep_alive && !response.close && !self.shared.shutting_down.get();
             self.render_fixed(&response, &meta, keep_alive);
+            drop(response);
+            self.recycle_head(meta.raw);
             answered = true;
             if !keep_alive {
                 return Ready::Closing;
             }
+        }
+    }
+
+    /// Keeps a request head's copy for the next request, if the handler
+    /// has let go of it and it is small.
+    fn recycle_head(&mut self, raw: Rc<Vec<u8>>) {
+        if Rc::strong_count(&raw) == 1 && raw.capacity() <= RECYCLED_HEAD_MAX {
+            self.spare_head = Some(raw);
         }
     }
 

@@ -35,7 +35,7 @@ use crate::iostream::IOStream;
 /// ```
 pub struct Request {
     /// The request line and header block, as received.
-    raw: Rc<[u8]>,
+    raw: Rc<Vec<u8>>,
     method: Method,
     target: std::ops::Range<usize>,
     version: Version,
@@ -47,7 +47,7 @@ pub struct Request {
 impl Request {
     #[allow(clippy::too_many_arguments)]
     pub(crate) fn new(
-        raw: Rc<[u8]>,
+        raw: Rc<Vec<u8>>,
         method: Method,
         target: std::ops::Range<usize>,
         version: Version,
