@@ -253,7 +253,8 @@ impl Conn<'_> {
             // send its first, which the header timeout bounds).
             let idle = buffered == 0 && head_started.is_none();
             if idle {
-                // Between requests: hold no buffer memory.
+                // Between requests: hold no buffer memory (freed at once,
+                // so the next connection to need a buffer reuses it).
                 self.out = Vec::new();
                 self.spare_head = None;
                 self.stream.release_buffers();
