@@ -1,23 +1,24 @@
 #!/usr/bin/env bash
 # Every figure of BENCHMARKS.md in one run, written to target/bench-report/.
 #
-# Usage: [PEERS=/tmp/peers] [ROUNDS=3] benches/scripts/all.sh
+# Usage: [PEERS_DIR=/tmp/peers] [ROUNDS=3] benches/scripts/all.sh
 #
 # 1. criterion: cargo bench -p benches (loop micro-benchmarks, futures,
 #    echo), ours and the peers side by side; the medians as a table.
 # 2. HTTP hello world against the peers (http_side_by_side.sh).
 # 3. System calls per HTTP request (syscalls_per_request.sh), plain and
 #    pipelined.
-# 4. Memory per idle keep-alive connection, 10,000 connections, ours and
-#    hyper.
+# 4. Memory per idle keep-alive connection, 10,000 connections, ours,
+#    hyper and nginx (idle_memory.sh).
 # 5. Whole-process runs of ours and a peer in alternation (paired.py) for
 #    the loop workloads whose criterion medians are closest, and the
 #    watchdog's cost on the callback chain.
-# The peers come from ../shared/peers/setup.sh (default /tmp/peers);
-# steps 2 to 4 skip what is not built. Takes about 25 minutes.
+# The peers come from benches/peers/setup.sh (built into PEERS_DIR,
+# default /tmp/peers); steps 2 to 4 leave out what is not built. Takes
+# about 25 minutes.
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
-PEERS="${PEERS:-/tmp/peers}"
+export PEERS_DIR="${PEERS_DIR:-/tmp/peers}"
 OUT="$ROOT/target/bench-report"
 mkdir -p "$OUT"
 cd "$ROOT"
@@ -31,27 +32,16 @@ cargo bench -p benches 2>&1 | tee "$OUT/criterion.txt" | grep -E "^[a-z_/0-9A-Z]
 python3 benches/scripts/criterion_table.py >"$OUT/criterion_table.md"
 cat "$OUT/criterion_table.md" >&2
 
-if [ -x "$PEERS/http_bench.sh" ]; then
-    echo "== 2. HTTP side by side" >&2
-    ROUNDS="${ROUNDS:-3}" PEERS="$PEERS" OUT="$OUT/http" benches/scripts/http_side_by_side.sh \
-        | tee "$OUT/http.txt" >&2
-    echo "== 3. system calls per request" >&2
-    {
-        PEERS="$PEERS" DEPTH=1 benches/scripts/syscalls_per_request.sh
-        PEERS="$PEERS" DEPTH=16 benches/scripts/syscalls_per_request.sh
-    } | tee "$OUT/syscalls.txt" >&2
-fi
+echo "== 2. HTTP side by side" >&2
+ROUNDS="${ROUNDS:-3}" OUT="$OUT/http" benches/scripts/http_side_by_side.sh | tee "$OUT/http.txt" >&2
+echo "== 3. system calls per request" >&2
+{
+    DEPTH=1 benches/scripts/syscalls_per_request.sh
+    DEPTH=16 benches/scripts/syscalls_per_request.sh
+} | tee "$OUT/syscalls.txt" >&2
 
 echo "== 4. idle connections" >&2
-ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
-cargo build --release -q -p benches --bin idle_memory -p httpserver-example
-{
-    target/release/idle_memory --connections 10000 -- \
-        target/release/httpserver-example --port '{port}' --idle-timeout 300
-    if [ -x "$PEERS/rust/target/release/hyper_server" ]; then
-        target/release/idle_memory --connections 10000 -- "$PEERS/rust/target/release/hyper_server"
-    fi
-} 2>&1 | tee "$OUT/idle_memory.txt" >&2
+OUT="$OUT/idle" benches/scripts/idle_memory.sh 2>&1 | tee "$OUT/idle_memory.txt" >&2
 
 echo "== 5. paired whole-process runs" >&2
 cargo build --release -q -p benches --bin micro

@@ -1,49 +1,81 @@
 #!/usr/bin/env bash
-# HTTP hello-world side by side: our httpserver-example against the peers
-# built by ../shared/peers/setup.sh (raw mio, hyper, may_minihttp, uvloop).
+# HTTP hello-world side by side: our server against the peers of
+# benches/peers (raw mio, hyper, may_minihttp, uvloop, nginx with one
+# worker), built by benches/peers/setup.sh into PEERS_DIR.
 #
-# Usage: [PEERS=/tmp/peers] [ROUNDS=3] [DURATION=8] [OUT=target/bench-http]
-#        benches/scripts/http_side_by_side.sh [server ...]
+# Usage: [PEERS_DIR=/tmp/peers] [ROUNDS=3] [DURATION=8] [OUT=target/bench-http]
+#        [OURS_CMD='...'] benches/scripts/http_side_by_side.sh [server | name='command' ...]
 #
-# Every round runs each server once through the peers' own http_bench.sh
+# Servers by name: ioloop (ours), mio, hyper, may_minihttp, uvloop, nginx
+# (the default set), tornado; or any `name='command'`, run by `sh -c` from
+# the repository root with its port in $PORT. OURS_CMD is our server's
+# command, by default `target/release/httpserver-example --port "$PORT"`
+# (built first); set it to measure another build or another server.
+#
+# Every round runs each server once through benches/peers/http_bench.sh
 # (server pinned to core 0, `wrk -t1 -c64` pinned to core 1, plain
 # keep-alive then 16-deep pipelining, server CPU from /proc), servers
 # interleaved so that drift on a shared machine hits them all alike. Then
 # it prints the medians, and requests per server CPU-second as a ratio to
-# the raw mio server. Traffic goes to 127.0.0.1 only; every server is
-# killed by its PID and bounded by `timeout`.
+# the raw mio server. A peer that is not built is left out, with a note.
+# Traffic goes to 127.0.0.1 only; every server is killed by its PID and
+# bounded by `timeout`.
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
-PEERS="${PEERS:-/tmp/peers}"
+PEERS_SRC="$ROOT/benches/peers"
+PEERS_DIR="${PEERS_DIR:-/tmp/peers}"
 ROUNDS="${ROUNDS:-3}"
 OUT="${OUT:-$ROOT/target/bench-http}"
 export DURATION="${DURATION:-8}"
+DEFAULT_OURS='target/release/httpserver-example --port "$PORT"'
+OURS_CMD="${OURS_CMD:-$DEFAULT_OURS}"
 
-[ -x "$PEERS/http_bench.sh" ] || {
-    echo "no peers in $PEERS: run ../shared/peers/setup.sh first" >&2
-    exit 2
-}
-command -v wrk >/dev/null || { echo "wrk is not installed" >&2; exit 2; }
+command -v wrk >/dev/null || { echo "wrk is not installed (benches/peers/setup.sh)" >&2; exit 2; }
+if [ "$OURS_CMD" = "$DEFAULT_OURS" ]; then
+    (cd "$ROOT" && cargo build --release -q -p httpserver-example)
+fi
 
-(cd "$ROOT" && cargo build --release -q -p httpserver-example)
-OURS="$ROOT/target/release/httpserver-example"
-
-# name -> command (run from $PEERS; the server reads its port from $PORT)
+# name -> command, run by `sh -c` from $ROOT; the server reads its port from $PORT.
 declare -A CMD=(
-    [ioloop]="sh -c 'exec $OURS --port \"\$PORT\"'"
-    [mio]="rust/target/release/mio_server"
-    [hyper]="rust/target/release/hyper_server"
-    [may_minihttp]="may/target/release/may_peer"
-    [uvloop]="venv/bin/python python/uvloop_server.py"
+    [ioloop]="$OURS_CMD"
+    [mio]="$PEERS_DIR/rust/target/release/mio_server"
+    [hyper]="$PEERS_DIR/rust/target/release/hyper_server"
+    [may_minihttp]="$PEERS_DIR/may/target/release/may_peer"
+    [uvloop]="$PEERS_DIR/venv/bin/python $PEERS_SRC/python/uvloop_server.py"
+    [tornado]="$PEERS_DIR/venv/bin/python $PEERS_SRC/python/tornado_server.py"
+    [nginx]="$PEERS_SRC/nginx/run.sh"
 )
-if [ $# -gt 0 ]; then SERVERS=("$@"); else SERVERS=(ioloop mio hyper may_minihttp uvloop); fi
+# What each peer needs to exist before it can run.
+declare -A NEEDS=(
+    [mio]="$PEERS_DIR/rust/target/release/mio_server"
+    [hyper]="$PEERS_DIR/rust/target/release/hyper_server"
+    [may_minihttp]="$PEERS_DIR/may/target/release/may_peer"
+    [uvloop]="$PEERS_DIR/venv/bin/python"
+    [tornado]="$PEERS_DIR/venv/bin/python"
+    [nginx]="/usr/sbin/nginx"
+)
+[ $# -gt 0 ] || set -- ioloop mio hyper may_minihttp uvloop nginx
+SERVERS=()
+for arg in "$@"; do
+    if [[ "$arg" == *=* ]]; then
+        CMD[${arg%%=*}]="${arg#*=}"
+        arg=${arg%%=*}
+    fi
+    [ -n "${CMD[$arg]:-}" ] || { echo "unknown server $arg" >&2; exit 2; }
+    if [ -n "${NEEDS[$arg]:-}" ] && [ ! -x "${NEEDS[$arg]}" ]; then
+        echo "leaving out $arg: no ${NEEDS[$arg]} (run benches/peers/setup.sh)" >&2
+        continue
+    fi
+    SERVERS+=("$arg")
+done
 
 mkdir -p "$OUT"
 : >"$OUT/runs.txt"
 for round in $(seq 1 "$ROUNDS"); do
     for name in "${SERVERS[@]}"; do
-        (cd "$PEERS" && eval "LOGDIR='$OUT/logs/round$round' NAME=$name ./http_bench.sh ${CMD[$name]}") \
-            | tee -a "$OUT/runs.txt"
+        (cd "$ROOT" && LOGDIR="$OUT/logs/round$round" NAME=$name \
+            "$PEERS_SRC/http_bench.sh" sh -c "exec ${CMD[$name]}") | tee -a "$OUT/runs.txt" \
+            || echo "$name failed in round $round" >&2
         sleep 1
     done
 done

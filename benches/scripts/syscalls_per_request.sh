@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # System calls per HTTP request, counted by the kernel's own tracepoints
-# (perf stat), for our server and, if the peers are built, raw mio.
+# (perf stat), for our server and, if the peers are built
+# (benches/peers/setup.sh into PEERS_DIR), raw mio.
 #
-# Usage: [PEERS=/tmp/peers] [DURATION=5] [DEPTH=1] [TRACER=perf|strace] benches/scripts/syscalls_per_request.sh
+# Usage: [PEERS_DIR=/tmp/peers] [DURATION=5] [DEPTH=1] [TRACER=perf|strace] benches/scripts/syscalls_per_request.sh
 #
 # Each server is pinned to core 0 on 127.0.0.1, `wrk -t1 -c64` to core 1
-# (DEPTH > 1: the peers' pipeline.lua, DEPTH requests per write) for
+# (DEPTH > 1: benches/peers/pipeline.lua, DEPTH requests per write) for
 # DURATION seconds while `perf stat -p` counts the server's read, write,
 # epoll_wait and epoll_ctl calls; the counts are divided by the requests
 # wrk completed. TRACER=strace counts with `strace -c -f -p` instead (every
@@ -14,7 +15,7 @@
 # and tracer is ended by its PID.
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
-PEERS="${PEERS:-/tmp/peers}"
+PEERS_DIR="${PEERS_DIR:-/tmp/peers}"
 DURATION="${DURATION:-5}"
 DEPTH="${DEPTH:-1}"
 PORT="${PORT:-18093}"
@@ -29,7 +30,7 @@ for call in read recvfrom write sendto writev epoll_wait epoll_pwait epoll_ctl; 
     EVENTS="$EVENTS,syscalls:sys_enter_$call"
 done
 WRK_SCRIPT=()
-[ "$DEPTH" -gt 1 ] && WRK_SCRIPT=(-s "$PEERS/pipeline.lua")
+[ "$DEPTH" -gt 1 ] && WRK_SCRIPT=(-s "$ROOT/benches/peers/pipeline.lua")
 
 measure() { # name cmd...
     local name=$1 out
@@ -72,6 +73,6 @@ measure() { # name cmd...
 }
 
 measure ioloop "$ROOT/target/release/httpserver-example" --port "$PORT"
-if [ -x "$PEERS/rust/target/release/mio_server" ]; then
-    measure mio "$PEERS/rust/target/release/mio_server"
+if [ -x "$PEERS_DIR/rust/target/release/mio_server" ]; then
+    measure mio "$PEERS_DIR/rust/target/release/mio_server"
 fi

@@ -2,8 +2,7 @@
 //! `benches/loop_micro.rs` times them with criterion, and the `micro`
 //! binary runs one of them in a process of its own, for paired
 //! whole-process timing (`benches/scripts/paired.py`), `strace -c`, `perf`
-//! and `callgrind`. The workloads are those of
-//! `shared/peers` (its RESULTS.md defines them).
+//! and `callgrind`.
 //!
 //! | group | ioloop | peers |
 //! |---|---|---|
@@ -16,7 +15,7 @@
 //!
 //! calloop's 1M timers are left out: one `Timer` source per timer is
 //! quadratic in calloop 0.14 (a linear free-slot scan on insert and an
-//! O(n) cancel) and does not finish in 20 s (shared/peers/RESULTS.md).
+//! O(n) cancel) and does not finish in 20 s.
 
 use std::cell::Cell;
 use std::io::{Read, Write};

@@ -9,17 +9,18 @@
 //! SIGTERM or SIGINT stops accepting, lets requests in flight finish and
 //! exits with status 0.
 
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::Parser;
-use httpserver_example::{Config, Server};
 use ioloop::IOLoop;
+use netutil::http::{HTTPServer, HTTPServerOptions};
 
 /// An HTTP/1.1 server on the ioloop event loop.
 ///
 /// Routes: GET / (Hello, World!), POST /echo (the request body),
-/// GET /delay?ms=N (done, after N ms), GET /stream?chunks=N (a chunked
+/// GET /delay?ms=N (done, after N ms), GET /stream?chunks=N (a streamed
 /// body). SIGTERM or SIGINT shuts down gracefully.
 #[derive(Debug, Parser)]
 #[command(name = "httpserver-example", version)]
@@ -30,7 +31,11 @@ struct Cli {
     /// The port to listen on (0 picks a free one).
     #[arg(long, default_value_t = 8888)]
     port: u16,
-    /// Worker processes sharing the listening socket; more than 1 forks.
+    /// Listen on this Unix-domain socket instead of TCP.
+    #[arg(long, value_name = "PATH")]
+    unix_socket: Option<PathBuf>,
+    /// Worker processes, each with its own listening socket on Linux; more
+    /// than 1 forks.
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=1024))]
     processes: u16,
     /// The most bytes of a request line and headers (431 beyond).
@@ -42,9 +47,14 @@ struct Cli {
     /// Seconds a request head may take to arrive (408 after).
     #[arg(long, default_value_t = 10.0, value_name = "SECS", value_parser = positive_secs)]
     header_timeout: f64,
-    /// Seconds a keep-alive connection may stay idle (closed after).
+    /// Seconds a keep-alive connection may stay idle, or a body or
+    /// response make no progress (closed after).
     #[arg(long, default_value_t = 60.0, value_name = "SECS", value_parser = positive_secs)]
     idle_timeout: f64,
+    /// The most connections open at once (the oldest idle one is closed
+    /// to make room; 503 if none is idle).
+    #[arg(long, default_value_t = 16_384, value_name = "N")]
+    max_connections: usize,
 }
 
 fn positive_secs(text: &str) -> Result<f64, String> {
@@ -61,17 +71,7 @@ fn positive_secs(text: &str) -> Result<f64, String> {
 fn main() -> ExitCode {
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("warn")).init();
     let cli = Cli::parse();
-    let config = Config {
-        address: cli.address,
-        port: cli.port,
-        processes: usize::from(cli.processes),
-        max_header_bytes: cli.max_header_bytes,
-        max_body_bytes: cli.max_body_bytes,
-        header_timeout: Duration::from_secs_f64(cli.header_timeout),
-        idle_timeout: Duration::from_secs_f64(cli.idle_timeout),
-        ..Config::default()
-    };
-    match run(config) {
+    match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
             eprintln!("httpserver-example: {err}");
@@ -80,26 +80,55 @@ fn main() -> ExitCode {
     }
 }
 
-fn run(config: Config) -> Result<(), Box<dyn std::error::Error>> {
-    // Bind before forking, so every worker shares the sockets; create the
-    // loop after forking (a loop must never cross a fork).
-    let listeners = netutil::bind_sockets(config.port, Some(&config.address))
-        .map_err(|e| format!("cannot listen on {}:{}: {e}", config.address, config.port))?;
-    // One line per listening socket (an empty address binds every
-    // interface, IPv6 and IPv4), in one write so a reader sees them whole.
+fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
+    let options = HTTPServerOptions {
+        max_header_bytes: cli.max_header_bytes,
+        max_body_bytes: cli.max_body_bytes,
+        header_timeout: Duration::from_secs_f64(cli.header_timeout),
+        idle_timeout: Duration::from_secs_f64(cli.idle_timeout),
+        max_connections: cli.max_connections,
+        ..HTTPServerOptions::default()
+    };
+    let processes = usize::from(cli.processes);
+    // The server touches no loop until it starts, so it may be made before
+    // the workers fork; each worker then creates its own loop.
+    let server = HTTPServer::new(httpserver_example::handle, options);
+    // One line per listening socket, in one write so a reader sees them
+    // whole; printed before forking, once.
     let mut banner = String::new();
-    for listener in &listeners {
-        banner.push_str(&format!("listening on http://{}\n", listener.local_addr()?));
+    if let Some(path) = &cli.unix_socket {
+        let listener = netutil::bind_unix_socket(path, 0o600, netutil::DEFAULT_BACKLOG)
+            .map_err(|e| format!("cannot listen on {}: {e}", path.display()))?;
+        banner.push_str(&format!("listening on unix:{}\n", path.display()));
+        print!("{banner}");
+        if processes > 1 {
+            let id = netutil::fork_processes(processes, None)?;
+            log::info!("worker {id} (pid {}) serving", std::process::id());
+        }
+        server.add_sockets([listener])?;
+    } else {
+        let cannot = |e| format!("cannot listen on {}:{}: {e}", cli.address, cli.port);
+        // Workers each get a socket of their own on the port (bind sets
+        // `SO_REUSEPORT` for that); a single process listens plainly, so a
+        // port already in use is an error.
+        let addrs = if processes > 1 {
+            server.bind(cli.port, Some(&cli.address)).map_err(cannot)?
+        } else {
+            server
+                .listen(cli.port, Some(&cli.address))
+                .map_err(cannot)?
+        };
+        for addr in &addrs {
+            banner.push_str(&format!("listening on http://{addr}\n"));
+        }
+        print!("{banner}");
+        if processes > 1 {
+            // Returns in each worker; the parent supervises and exits.
+            server.start(processes)?;
+            log::info!("worker (pid {}) serving", std::process::id());
+        }
     }
-    print!("{banner}");
-    if config.processes > 1 {
-        // Returns in each worker; the parent supervises and exits.
-        let id = netutil::fork_processes(config.processes, None)?;
-        log::info!("worker {id} (pid {}) serving", std::process::id());
-    }
-    let ioloop = IOLoop::new()?;
-    let server = Server::new(config);
-    server.add_sockets(listeners)?;
+    let ioloop = IOLoop::current();
     for signal in [signal_hook::consts::SIGTERM, signal_hook::consts::SIGINT] {
         let (s, l) = (server.clone(), ioloop.clone());
         ioloop.add_signal_handler(signal, move |signum| {
@@ -116,5 +145,8 @@ fn run(config: Config) -> Result<(), Box<dyn std::error::Error>> {
         })?;
     }
     ioloop.start()?;
+    if let Some(path) = &cli.unix_socket {
+        let _ = std::fs::remove_file(path);
+    }
     Ok(())
 }

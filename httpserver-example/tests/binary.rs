@@ -260,50 +260,61 @@ fn sigint_finishes_requests_in_flight_and_exits_0() {
 #[test]
 fn worker_processes_share_the_socket_and_shut_down_together() {
     let mut server = ServerProcess::with_args(&["--processes", "2"]);
-    // Two workers, children of the supervising parent, both holding the
-    // one listening socket.
-    let workers = Workers(wait_for_children(server.child.id(), 2));
-    let listener = listening_socket_inode(server.addr);
-    for &worker in &workers.0 {
+    let parent = server.child.id();
+    let workers = Workers {
+        parent,
+        pids: wait_for_children(parent, 2),
+    };
+    // Both workers hold the socket the parent bound (and printed), and
+    // each listens on a socket of its own on the same port, so the kernel
+    // spreads connections over them: three listeners in all.
+    let shared = listening_socket_inodes(server.addr)
+        .into_iter()
+        .find(|&inode| holds_socket(parent, inode))
+        .expect("the parent holds the socket it bound");
+    for &worker in &workers.pids {
         assert!(
-            holds_socket(worker, listener),
-            "worker {worker} does not hold socket {listener}"
+            holds_socket(worker, shared),
+            "worker {worker} does not hold socket {shared}"
         );
     }
-    // Each of them serves: with the other one stopped, every request is
-    // still answered.
-    for (stopped, serving) in [(0, 1), (1, 0)] {
-        signal(workers.0[stopped], "STOP");
-        for _ in 0..5 {
-            assert!(
-                get(server.addr, "/").ends_with("Hello, World!"),
-                "worker {} alone",
-                workers.0[serving]
-            );
-        }
-        signal(workers.0[stopped], "CONT");
+    let started = Instant::now();
+    while listening_socket_inodes(server.addr).len() < 3 {
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "the workers did not each listen on a socket of their own: {:?}",
+            listening_socket_inodes(server.addr)
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    for _ in 0..10 {
+        assert!(get(server.addr, "/").ends_with("Hello, World!"));
     }
     server.signal("TERM");
     assert_eq!(server.wait_exit(Duration::from_secs(10)), Some(0));
     // The workers ended with it.
     let started = Instant::now();
-    while workers.0.iter().any(|&pid| is_running(pid)) {
+    while workers.pids.iter().any(|&pid| is_running(pid)) {
         assert!(
             started.elapsed() < Duration::from_secs(10),
             "workers {:?} outlived the parent",
-            workers.0
+            workers.pids
         );
         std::thread::sleep(Duration::from_millis(10));
     }
 }
 
-/// Worker pids, resumed and killed when dropped if still running (so a
-/// failing test leaves no process behind).
-struct Workers(Vec<u32>);
+/// The supervising parent and its worker pids, killed (parent first, so it
+/// restarts none) when dropped if still running, so a failing test leaves
+/// no process behind.
+struct Workers {
+    parent: u32,
+    pids: Vec<u32>,
+}
 
 impl Drop for Workers {
     fn drop(&mut self) {
-        for &pid in &self.0 {
+        for &pid in std::iter::once(&self.parent).chain(&self.pids) {
             if is_running(pid) {
                 signal(pid, "CONT");
                 signal(pid, "KILL");
@@ -383,11 +394,20 @@ fn proc_net_tcp(local: SocketAddr, remote: impl Fn(&str) -> bool) -> Option<Vec<
     })
 }
 
-/// The inode of the socket listening on `addr`.
-fn listening_socket_inode(addr: SocketAddr) -> u64 {
-    let fields = proc_net_tcp(addr, |remote| remote == "00000000:0000").expect("a listener");
-    assert_eq!(fields[3], "0A", "TCP_LISTEN");
-    fields[9].parse().unwrap()
+/// The inodes of the sockets listening on `addr`.
+fn listening_socket_inodes(addr: SocketAddr) -> Vec<u64> {
+    let local = proc_net_addr(addr);
+    let table = std::fs::read_to_string("/proc/net/tcp").unwrap();
+    table
+        .lines()
+        .skip(1)
+        .filter_map(|line| {
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            (fields.get(1) == Some(&local.as_str()) && fields.get(3) == Some(&"0A"))
+                .then(|| fields[9].parse().ok())
+                .flatten()
+        })
+        .collect()
 }
 
 /// True if one of `pid`'s descriptors is the socket with `inode`.

@@ -17,8 +17,17 @@
 //! 3. **resumes** when a batch of accepts ends without such an error,
 //!    logging once at info.
 //!
+//! Linux takes the new descriptor before looking at the queue, so a
+//! process that has just used its last descriptor gets `EMFILE` even when
+//! no connection waits; that is not a pause (nothing waits), and the next
+//! connection wakes the handler as usual.
+//!
 //! Connections that arrive meanwhile wait in the kernel's backlog and are
-//! served on resumption.
+//! served on resumption. A server holding idle connections need not wait
+//! for one of them to end: the hook of
+//! [`AcceptOptions::on_descriptors_exhausted`] runs when accepting pauses
+//! for lack of descriptors, and closing a stream there resumes accepting
+//! at once.
 
 use std::cell::{Cell, RefCell};
 use std::fmt;
@@ -183,11 +192,15 @@ impl Listener for AnyListener {
     }
 }
 
+/// What [`AcceptOptions::on_descriptors_exhausted`] calls.
+pub(crate) type ExhaustedHook = Rc<dyn Fn()>;
+
 /// Options of [`add_accept_handler`]; see [`AcceptOptions::add`].
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct AcceptOptions {
     max_accepts_per_event: usize,
     ioloop: Option<IOLoop>,
+    on_exhausted: Option<ExhaustedHook>,
 }
 
 impl Default for AcceptOptions {
@@ -195,7 +208,18 @@ impl Default for AcceptOptions {
         AcceptOptions {
             max_accepts_per_event: DEFAULT_MAX_ACCEPTS_PER_EVENT,
             ioloop: None,
+            on_exhausted: None,
         }
+    }
+}
+
+impl fmt::Debug for AcceptOptions {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AcceptOptions")
+            .field("max_accepts_per_event", &self.max_accepts_per_event)
+            .field("ioloop", &self.ioloop)
+            .field("on_descriptors_exhausted", &self.on_exhausted.is_some())
+            .finish()
     }
 }
 
@@ -217,6 +241,45 @@ impl AcceptOptions {
     pub fn ioloop(mut self, ioloop: &IOLoop) -> AcceptOptions {
         self.ioloop = Some(ioloop.clone());
         self
+    }
+
+    /// Calls `hook` on the loop thread when accepting pauses because the
+    /// process or the system is out of descriptors (`EMFILE`, `ENFILE`),
+    /// so a server can close idle connections to make room.
+    ///
+    /// # Semantics
+    ///
+    /// * `hook` runs once when the listener pauses; the retries that still
+    ///   find no descriptor do not call it again. Once a connection has
+    ///   been accepted, running out again is a new pause and calls it
+    ///   again, so each call stands for at least one connection waiting.
+    /// * It runs after the listener is paused: closing an
+    ///   [`IOStream`](crate::IOStream) inside it (or later) makes the
+    ///   listener retry on the next loop iteration rather than after its
+    ///   back-off. Descriptors freed otherwise are noticed by the back-off
+    ///   retry, within [`PAUSE_MAX`].
+    /// * Each listener calls it for itself: a server with several
+    ///   listeners may see one call per listener with connections waiting.
+    /// * `ENOBUFS` and `ENOMEM` (out of memory) pause too, but do not call
+    ///   it. Tornado has no such hook.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let options = netutil::AcceptOptions::new().on_descriptors_exhausted(|| {
+    ///     // Close the oldest idle keep-alive connection here.
+    /// });
+    /// # drop(options);
+    /// ```
+    pub fn on_descriptors_exhausted(mut self, hook: impl Fn() + 'static) -> AcceptOptions {
+        self.on_exhausted = Some(Rc::new(hook));
+        self
+    }
+
+    /// Takes the hook given to
+    /// [`on_descriptors_exhausted`](AcceptOptions::on_descriptors_exhausted).
+    pub(crate) fn take_exhausted_hook(&mut self) -> Option<ExhaustedHook> {
+        self.on_exhausted.take()
     }
 
     /// Registers `callback` to accept on `listener`: see
@@ -250,6 +313,8 @@ impl AcceptOptions {
             paused: Cell::new(None),
             backoff: Cell::new(PAUSE_MIN),
             episode: Cell::new(None),
+            on_exhausted: self.on_exhausted.clone(),
+            exhausted_told: Cell::new(false),
         });
         state.register(&ioloop)?;
         Ok(AcceptHandle { state })
@@ -281,7 +346,8 @@ impl AcceptOptions {
 ///   descriptor was freed). When a batch of accepts ends without such an
 ///   error, it logs once at info and carries on. Connections arriving
 ///   meanwhile wait in the kernel's backlog. No busy loop, no log flood
-///   (Tornado spins here: thumbor#324).
+///   (Tornado spins here: thumbor#324). To close idle connections and
+///   make room, see [`AcceptOptions::on_descriptors_exhausted`].
 /// * Removing the handler from inside `callback` is safe: no `accept` is
 ///   made after removal (Tornado #2069).
 ///
@@ -398,6 +464,10 @@ struct AcceptState<L, F> {
     /// When the current exhaustion episode began (for its single log
     /// record), `None` outside one.
     episode: Cell<Option<Instant>>,
+    on_exhausted: Option<ExhaustedHook>,
+    /// INVARIANT: true exactly when `on_exhausted` was called and no
+    /// connection has been accepted since.
+    exhausted_told: Cell<bool>,
 }
 
 /// What to do with an `accept` error.
@@ -435,6 +505,11 @@ fn verdict(err: &io::Error) -> Verdict {
     }
 }
 
+/// Out of descriptors: what a server can remedy by closing connections.
+fn is_out_of_descriptors(err: &io::Error) -> bool {
+    matches!(err.raw_os_error(), Some(libc::EMFILE | libc::ENFILE))
+}
+
 fn is_exhaustion(err: &io::Error) -> bool {
     matches!(
         err.raw_os_error(),
@@ -468,12 +543,24 @@ where
                 None => return,
             };
             match accepted {
-                Ok((stream, addr)) => (self.callback.borrow_mut())(stream, addr),
+                Ok((stream, addr)) => {
+                    self.exhausted_told.set(false);
+                    (self.callback.borrow_mut())(stream, addr);
+                }
                 Err(err) => match verdict(&err) {
                     Verdict::Skip => continue,
                     Verdict::Drained => {
                         // Read until WouldBlock: no re-arm needed.
                         ioloop.mark_drained(self.fd, Events::READ);
+                        self.end_episode();
+                        return;
+                    }
+                    Verdict::Pause if is_out_of_descriptors(&err) && !self.connection_waits() => {
+                        // Linux takes the descriptor before looking at the
+                        // queue: a process that just used its last one gets
+                        // EMFILE with nobody waiting. Nothing to pause for;
+                        // the next connection wakes the handler (the loop
+                        // re-arms it, as no accept said `WouldBlock`).
                         self.end_episode();
                         return;
                     }
@@ -487,6 +574,15 @@ where
         // Batch limit: the loop re-arms the listener (level-triggered) and
         // calls again on the next iteration.
         self.end_episode();
+    }
+
+    /// Whether a connection waits in the listener's queue (true when
+    /// that cannot be told).
+    fn connection_waits(&self) -> bool {
+        match &*self.listener.borrow() {
+            Some(listener) => sys::is_readable_now(listener.as_fd()).unwrap_or(true),
+            None => false,
+        }
     }
 
     fn pause(&self, ioloop: &IOLoop, err: &io::Error) {
@@ -524,6 +620,14 @@ where
                 paused.push(me);
             }
         });
+        // Last, once paused: a stream the hook closes finds this listener
+        // among the paused ones and makes it retry at once.
+        if let Some(hook) = &self.on_exhausted
+            && is_out_of_descriptors(err)
+            && !self.exhausted_told.replace(true)
+        {
+            hook();
+        }
     }
 
     fn resume(&self) {

@@ -100,6 +100,11 @@ impl BindOptions {
         self
     }
 
+    /// The listen backlog these options give.
+    pub(crate) fn backlog_value(&self) -> i32 {
+        self.backlog
+    }
+
     /// Binds and listens: see [`bind_sockets`], which this is with options.
     ///
     /// # Errors
@@ -246,6 +251,71 @@ impl BindOptions {
             .listen(self.backlog)
             .map_err(|err| named(err, "listen on"))
     }
+}
+
+/// Binds and listens on a new socket at `listener`'s address, beside it
+/// in its `SO_REUSEPORT` group: same port, `SO_REUSEADDR`, the same
+/// `IPV6_V6ONLY`, non-blocking and close-on-exec, with `backlog`. The
+/// kernel then spreads new connections over the group's sockets.
+///
+/// # Errors
+///
+/// `InvalidInput` naming the address if `listener` lacks `SO_REUSEPORT`
+/// (the kernel would refuse the bind); otherwise the OS error, naming the
+/// address.
+pub(crate) fn bind_reuse_port_sibling(
+    listener: &TcpListener,
+    backlog: i32,
+) -> io::Result<TcpListener> {
+    let original = socket2::SockRef::from(listener);
+    let addr = listener.local_addr().map_err(|err| {
+        context(
+            err,
+            format_args!("address of listener fd {}", fd_of(listener)),
+        )
+    })?;
+    let named = |err: io::Error, what: &str| context(err, format_args!("{what} {addr}"));
+    if !original
+        .reuse_port()
+        .map_err(|err| named(err, "SO_REUSEPORT of"))?
+    {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!(
+                "listener {addr} (fd {}) was bound without SO_REUSEPORT; \
+                 bind it with BindOptions::reuse_port(true) to give each worker a socket of its own",
+                fd_of(listener)
+            ),
+        ));
+    }
+    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))
+        .map_err(|err| named(err, "socket for"))?;
+    socket
+        .set_reuse_address(true)
+        .map_err(|err| named(err, "SO_REUSEADDR on"))?;
+    set_reuse_port(&socket).map_err(|err| named(err, "SO_REUSEPORT on"))?;
+    if addr.is_ipv6() {
+        let only_v6 = original
+            .only_v6()
+            .map_err(|err| named(err, "IPV6_V6ONLY of"))?;
+        socket
+            .set_only_v6(only_v6)
+            .map_err(|err| named(err, "IPV6_V6ONLY on"))?;
+    }
+    socket
+        .set_nonblocking(true)
+        .map_err(|err| named(err, "O_NONBLOCK on"))?;
+    socket
+        .bind(&addr.into())
+        .map_err(|err| named(err, "bind"))?;
+    socket
+        .listen(backlog.max(1))
+        .map_err(|err| named(err, "listen on"))?;
+    Ok(socket.into())
+}
+
+fn fd_of(listener: &TcpListener) -> std::os::fd::RawFd {
+    std::os::fd::AsRawFd::as_raw_fd(listener)
 }
 
 #[cfg(not(any(target_os = "solaris", target_os = "illumos", target_os = "cygwin")))]
@@ -411,5 +481,73 @@ fn remove_stale_socket(path: &Path) -> io::Result<()> {
         Ok(()) => Ok(()),
         Err(err) if err.kind() == io::ErrorKind::NotFound => Ok(()),
         Err(err) => Err(context(err, format_args!("remove stale socket {shown}"))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::{Read, Write};
+    use std::net::TcpStream;
+    use std::time::Duration;
+
+    use super::*;
+
+    #[test]
+    fn a_sibling_needs_reuse_port_on_the_original() {
+        let listener = BindOptions::new()
+            .bind(0, Some("127.0.0.1"))
+            .unwrap()
+            .remove(0);
+        let err = bind_reuse_port_sibling(&listener, 16).unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::InvalidInput);
+        let addr = listener.local_addr().unwrap().to_string();
+        assert!(err.to_string().contains(&addr), "{err}");
+        assert!(err.to_string().contains("SO_REUSEPORT"), "{err}");
+    }
+
+    /// The sibling listens on the same port and takes its share of the
+    /// connections: some of 64 land on each socket.
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn a_sibling_shares_the_port() {
+        for address in ["127.0.0.1", "::1"] {
+            let Ok(mut bound) = BindOptions::new().reuse_port(true).bind(0, Some(address)) else {
+                continue; // no IPv6 loopback here
+            };
+            let original = bound.remove(0);
+            let sibling = bind_reuse_port_sibling(&original, 64).unwrap();
+            let addr = original.local_addr().unwrap();
+            assert_eq!(sibling.local_addr().unwrap(), addr);
+            let sibling_ref = socket2::SockRef::from(&sibling);
+            assert!(sibling_ref.reuse_port().unwrap());
+            assert!(sibling_ref.reuse_address().unwrap());
+            assert!(sibling_ref.nonblocking().unwrap());
+            if addr.is_ipv6() {
+                assert!(sibling_ref.only_v6().unwrap());
+            }
+            let clients: Vec<TcpStream> = (0..64)
+                .map(|_| TcpStream::connect_timeout(&addr, Duration::from_secs(5)).unwrap())
+                .collect();
+            let drain = |l: &TcpListener| {
+                let mut n = 0;
+                while let Ok((mut conn, _)) = l.accept() {
+                    conn.set_nonblocking(false).unwrap();
+                    conn.write_all(b"x").unwrap();
+                    n += 1;
+                }
+                n
+            };
+            let (a, b) = (drain(&original), drain(&sibling));
+            assert_eq!(
+                a + b,
+                64,
+                "{address}: every connection queued on one of the two"
+            );
+            assert!(a > 0 && b > 0, "{address}: {a} and {b}");
+            for mut client in clients {
+                let mut byte = [0];
+                client.read_exact(&mut byte).unwrap();
+            }
+        }
     }
 }

@@ -109,6 +109,13 @@ impl ReadBuffer {
     pub(crate) fn capacity(&self) -> usize {
         self.buf.len()
     }
+
+    /// Frees the allocation if no data is held.
+    pub(crate) fn release(&mut self) {
+        if self.is_empty() {
+            self.buf = Vec::new();
+        }
+    }
 }
 
 /// A write buffer: data in `buf[start..]`.
@@ -145,6 +152,14 @@ impl WriteBuffer {
         debug_assert!(self.start <= self.buf.len());
         if self.start == self.buf.len() {
             self.clear();
+        }
+    }
+
+    /// Frees the allocation if no data is held.
+    pub(crate) fn release(&mut self) {
+        if self.is_empty() {
+            self.buf = Vec::new();
+            self.start = 0;
         }
     }
 

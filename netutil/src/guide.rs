@@ -63,7 +63,9 @@
 //! | `TCPServer(ssl_options=None, max_buffer_size=None, read_chunk_size=None)` | [`TCPServer::with_options(StreamOptions, ..)`](crate::TCPServer::with_options) | No TLS yet. |
 //! | `listen(port, address=None, family, backlog, flags, reuse_port)` | [`listen(port, address)`](crate::TCPServer::listen), [`listen_with(port, address, &BindOptions)`](crate::TCPServer::listen_with) | Returns the bound addresses (handy with port 0). |
 //! | `add_sockets(sockets)`, `add_socket(socket)` | [`add_sockets`](crate::TCPServer::add_sockets), [`add_socket`](crate::TCPServer::add_socket) | TCP or Unix listeners. |
-//! | `bind(...)` + `start(num_processes=1, max_restarts=None)` | [`bind`](crate::TCPServer::bind) / [`bind_with`](crate::TCPServer::bind_with) + [`start(processes, max_restarts)`](crate::TCPServer::start) | `processes != 1` forks through [`fork_processes`](crate::fork_processes) (0: one per CPU). |
+//! | `bind(...)` + `start(num_processes=1, max_restarts=None)` | [`bind`](crate::TCPServer::bind) / [`bind_with`](crate::TCPServer::bind_with) + [`start(processes, max_restarts)`](crate::TCPServer::start) | `processes != 1` forks through [`fork_processes`](crate::fork_processes) (0: one per CPU). On Linux, `bind` sets `SO_REUSEPORT` and each worker also listens on a socket of its own on the same port, so the kernel spreads connections over the workers (Tornado's share one socket, where a burst can all go to one worker); every worker still accepts on the shared socket. |
+//! | `add_sockets(sockets)` in a worker of `fork_processes` | [`add_worker_sockets(listeners, backlog)`](crate::TCPServer::add_worker_sockets) | The same per-worker sockets for listeners bound by the caller with [`BindOptions::reuse_port`](crate::BindOptions::reuse_port). Unix-domain listeners are shared only. |
+//! | none | [`set_descriptors_exhausted_callback`](crate::TCPServer::set_descriptors_exhausted_callback), [`AcceptOptions::on_descriptors_exhausted`](crate::AcceptOptions::on_descriptors_exhausted) | Runs when accepting pauses for lack of descriptors (`EMFILE`, `ENFILE`), once per pause, so the server can close idle connections; closing a stream there resumes accepting at once. Tornado waits for a connection to end. |
 //! | `stop()` | [`stop`](crate::TCPServer::stop) | Idempotent; closes the listeners; open connections continue. |
 //!
 //! ## `tornado.tcpclient`
@@ -72,6 +74,24 @@
 //! |---|---|---|
 //! | `TCPClient(resolver=None)` | [`TCPClient::new`](crate::TCPClient::new), [`TCPClient::with_resolver`](crate::TCPClient::with_resolver) | |
 //! | `connect(host, port, af=AF_UNSPEC, ssl_options=None, max_buffer_size=None, source_ip=None, source_port=None, timeout=None)` | [`connect(host, port)`](crate::TCPClient::connect), [`connect_with(host, port, family, timeout)`](crate::TCPClient::connect_with) | Happy Eyeballs as Tornado's `_Connector`: the second family after [`SECONDARY_FAMILY_DELAY`](crate::SECONDARY_FAMILY_DELAY). Stream options through [`TCPClient::stream_options`](crate::TCPClient::stream_options). No TLS or source address yet. |
+//!
+//! ## `tornado.httpserver`, `tornado.http1connection`, `tornado.httputil`
+//!
+//! Behind the default `http` feature: [`crate::http`].
+//!
+//! | Tornado | here | notes |
+//! |---|---|---|
+//! | `HTTPServer(request_callback, no_keep_alive=False, xheaders=False, ssl_options=None, protocol=None, decompress_request=False, chunk_size=None, max_header_size=None, idle_connection_timeout=None, body_timeout=None, max_body_size=None, max_buffer_size=None, trusted_downstream=None)` | [`HTTPServer::new(handler, options)`](crate::http::HTTPServer::new) with [`HTTPServerOptions`](crate::http::HTTPServerOptions) | The callback is a [`Handler`](crate::http::Handler): an async function from a [`Request`](crate::http::Request) to a [`Response`](crate::http::Response) (a closure or `async fn`), run on the loop, not `Send`. `max_header_size` → `max_header_bytes`, `max_body_size` → `max_body_bytes`, `idle_connection_timeout` → `idle_timeout`, `body_timeout` → `body_timeout` plus `min_body_rate` (a body must keep a minimum rate, not only finish in time). Added: `header_timeout` (408 for a head that trickles in), `max_write_ahead` (how far responses are rendered ahead of a slow reader), `max_connections`. Not offered: `xheaders`, `decompress_request`, `ssl_options`, `protocol`. |
+//! | `listen(port, address)`, `bind(port, address)` + `start(num_processes)`, `add_sockets(sockets)`, `stop()` | [`listen`](crate::http::HTTPServer::listen), [`bind`](crate::http::HTTPServer::bind) + [`start`](crate::http::HTTPServer::start), [`add_sockets`](crate::http::HTTPServer::add_sockets), [`listen_unix`](crate::http::HTTPServer::listen_unix), [`stop`](crate::http::HTTPServer::stop) | As [`TCPServer`](crate::TCPServer)'s, with each worker on its own `SO_REUSEPORT` socket on Linux. |
+//! | `close_all_connections()` | [`shutdown()`](crate::http::HTTPServer::shutdown) → future of the connections left | Graceful: stops accepting, closes idle connections, lets requests in flight finish with `Connection: close`, bounded by `shutdown_grace`. |
+//! | `HTTPServerRequest`: `method`, `uri`, `path`, `query`, `version`, `headers`, `body`, `remote_ip`, `query_arguments` | [`method()`](crate::http::Request::method), [`target()`](crate::http::Request::target), [`path()`](crate::http::Request::path), [`query()`](crate::http::Request::query), [`version()`](crate::http::Request::version), [`headers()`](crate::http::Request::headers), [`body()`](crate::http::Request::body), [`peer()`](crate::http::Request::peer), [`query_arguments()`](crate::http::Request::query_arguments) / [`query_argument(name)`](crate::http::Request::query_argument) | The handler runs as soon as the head is in; the body is read when the handler asks ([`read_all`](crate::http::RequestBody::read_all) for Tornado's buffered `body`). |
+//! | `HTTPHeaders` (`get`, `get_list`, `get_all`) | [`HeaderView`](crate::http::HeaderView): [`get`](crate::http::HeaderView::get), [`get_all`](crate::http::HeaderView::get_all), [`iter`](crate::http::HeaderView::iter), [`get_bytes`](crate::http::HeaderView::get_bytes) | Case-insensitive, repeats kept in order; read-only. |
+//! | `@stream_request_body` with `data_received(chunk)` | [`RequestBody::chunk`](crate::http::RequestBody::chunk) in a loop, or the body as a `Stream` | Back-pressure: the server reads the socket only as the handler asks, so a slow handler slows the client instead of buffering. |
+//! | `HTTP1Connection` (`write_headers`, `write`, `finish`), `HTTP1ConnectionParameters` | the server's engine; a [`Response`](crate::http::Response) with a [`Body`](crate::http::Body): a buffer, a `Stream` ([`Body::stream`](crate::http::Body::stream)) or a channel ([`Body::channel`](crate::http::Body::channel) → [`BodySender`](crate::http::BodySender)) | Framing is the server's: `Content-Length` for a buffer, chunked for a stream to HTTP/1.1, until close to HTTP/1.0; a handler that sets `Content-Length`, `Transfer-Encoding`, `Connection` or `Date` gets a [`HeaderError`](crate::http::HeaderError). |
+//! | `RequestHandler.flush()` | [`BodySender::flush`](crate::http::BodySender::flush) | Resolves when the bytes sent so far are with the kernel; [`send`](crate::http::BodySender::send) waits while the channel is full. |
+//! | `RequestHandler.on_connection_close()` | the handler's future is dropped | When the client closes or resets the connection while the handler waits; a [`BodySender`](crate::http::BodySender) then gets [`ClientGone`](crate::http::ClientGone). |
+//! | `RequestHandler.send_error(500)` after an exception | automatic | A handler that panics gets its client a 500 with `Connection: close`, logged with the request line; the loop and other connections go on. |
+//! | `HTTPInputError` → 400 and close | 400, 408, 413, 417, 431, 505, then close | 413 as soon as a `Content-Length` or chunk size passes the limit; 400 for a malformed version, 505 for a well-formed unsupported one. |
 //!
 //! ## UDP: asyncio's `create_datagram_endpoint`
 //!
@@ -110,5 +130,10 @@
 //! → `IOLoop::new()` → [`TCPServer::add_sockets`](crate::TCPServer::add_sockets)
 //! → `start()`. A loop created before forking would share its epoll
 //! descriptor with every child; `fork_processes` refuses with an error
-//! saying so. `SO_REUSEPORT` ([`BindOptions::reuse_port`](crate::BindOptions::reuse_port))
-//! is the alternative: each process binds its own socket on the same port.
+//! saying so. Sockets shared by the workers wake them all for each
+//! connection and do not spread a burst evenly: on Linux, bind with
+//! [`BindOptions::reuse_port`](crate::BindOptions::reuse_port) and use
+//! [`TCPServer::add_worker_sockets`](crate::TCPServer::add_worker_sockets)
+//! in each child (as [`TCPServer::start`](crate::TCPServer::start) does),
+//! so each worker also listens on a socket of its own and the kernel
+//! spreads new connections over them.

@@ -395,6 +395,9 @@ struct State {
     /// Write futures waiting for `written` to reach their target.
     write_waiters: Vec<(u64, Waker)>,
     connect_waker: Option<Waker>,
+    /// Woken when the stream closes (for a task that waits on something
+    /// else but must stop if the peer goes away).
+    close_waker: Option<Waker>,
     close_callback: Option<Box<dyn FnOnce()>>,
 }
 
@@ -450,6 +453,9 @@ impl Inner {
         if let Some(waker) = st.connect_waker.take() {
             waker.wake();
         }
+        if let Some(waker) = st.close_waker.take() {
+            waker.wake();
+        }
         for (_, waker) in st.write_waiters.drain(..) {
             waker.wake();
         }
@@ -466,6 +472,9 @@ impl Inner {
             st.eof = true;
             st.readable = false;
             if let Some(waker) = st.read_waker.take() {
+                waker.wake();
+            }
+            if let Some(waker) = st.close_waker.take() {
                 waker.wake();
             }
         } else {
@@ -656,6 +665,7 @@ impl State {
             queued: 0,
             write_waiters: Vec::new(),
             connect_waker: None,
+            close_waker: None,
             close_callback: None,
         }
     }
@@ -1134,6 +1144,103 @@ impl IOStream {
     /// accounting).
     pub fn read_buffer_capacity(&self) -> usize {
         self.inner.st.borrow().rbuf.capacity()
+    }
+
+    /// Bytes the peer has taken so far: those handed to the kernel less
+    /// those still in the kernel's send queue (the progress of a slow
+    /// reader, even while a deep send buffer keeps the stream unwritable).
+    #[cfg_attr(not(feature = "http"), allow(dead_code))]
+    pub(crate) fn bytes_delivered(&self) -> u64 {
+        let st = self.inner.st.borrow();
+        let queued = st
+            .file
+            .as_ref()
+            .and_then(|f| crate::sys::send_queue_len(f.as_fd()).ok())
+            .unwrap_or(0);
+        st.written.saturating_sub(queued as u64)
+    }
+
+    /// Bytes accepted by writes and not yet handed to the kernel.
+    #[cfg_attr(not(feature = "http"), allow(dead_code))]
+    pub(crate) fn write_buffered(&self) -> usize {
+        self.inner.st.borrow().wbuf.len()
+    }
+
+    /// Reads what the descriptor holds now, whatever the last readiness
+    /// event said (after a deadline passes, input that arrived while the
+    /// loop was busy is still taken into account). Returns the bytes
+    /// buffered.
+    #[cfg_attr(not(feature = "http"), allow(dead_code))]
+    pub(crate) fn read_now(&self) -> usize {
+        let mut st = self.inner.st.borrow_mut();
+        let st = &mut *st;
+        if st.closed.is_none() && !st.reading {
+            st.readable = true;
+            while let Filled::Data = self.inner.fill(st) {}
+        }
+        st.rbuf.len()
+    }
+
+    /// Reads at least one more byte into the buffer, as
+    /// [`read_more`](IOStream::read_more), as a poll function for a reader
+    /// that keeps no future between polls (the read buffer must not be
+    /// full). A pending call leaves `cx`'s waker to be woken by input.
+    #[cfg_attr(not(feature = "http"), allow(dead_code))]
+    pub(crate) fn poll_fill(
+        &self,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<io::Result<()>> {
+        use std::task::Poll;
+        let inner = &*self.inner;
+        let mut st = inner.st.borrow_mut();
+        let st = &mut *st;
+        loop {
+            if st.closed.is_some() {
+                return Poll::Ready(Err(inner.closed_error(st)));
+            }
+            if st.eof {
+                return Poll::Ready(Err(StreamClosedError::new(
+                    inner.fd,
+                    Some(Arc::new(eof_error())),
+                )
+                .into_io()));
+            }
+            if !st.readable {
+                st.read_waker = Some(cx.waker().clone());
+                return Poll::Pending;
+            }
+            match inner.fill(st) {
+                Filled::Data => return Poll::Ready(Ok(())),
+                Filled::Full => {
+                    return Poll::Ready(Err(io::Error::new(
+                        io::ErrorKind::InvalidData,
+                        format!("stream (fd {}): read buffer full", inner.fd),
+                    )));
+                }
+                Filled::Blocked | Filled::Closed => {}
+            }
+        }
+    }
+
+    /// Frees the read buffer if it is empty and the write buffer if it is
+    /// empty, so an idle connection holds no buffer memory.
+    #[cfg_attr(not(feature = "http"), allow(dead_code))]
+    pub(crate) fn release_buffers(&self) {
+        let mut st = self.inner.st.borrow_mut();
+        st.rbuf.release();
+        st.wbuf.release();
+    }
+
+    /// Ready once the stream is closed or the peer has shut down its
+    /// sending side; registers `cx`'s waker otherwise (one waiter).
+    #[cfg_attr(not(feature = "http"), allow(dead_code))]
+    pub(crate) fn poll_hangup(&self, cx: &mut std::task::Context<'_>) -> std::task::Poll<()> {
+        let mut st = self.inner.st.borrow_mut();
+        if st.closed.is_some() || st.eof {
+            return std::task::Poll::Ready(());
+        }
+        st.close_waker = Some(cx.waker().clone());
+        std::task::Poll::Pending
     }
 }
 

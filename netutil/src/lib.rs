@@ -1,7 +1,28 @@
 //! Networking on the [`ioloop`] event loop: listening sockets, accept
 //! handlers, name resolution, buffered streams, a TCP server and client,
 //! and multi-process servers, after Tornado's `netutil`, `iostream`,
-//! `tcpserver`, `tcpclient` and `process` modules.
+//! `tcpserver`, `tcpclient` and `process` modules, and an HTTP/1.1 server
+//! library after Tornado's `httpserver` ([`http`], the default `http`
+//! feature).
+//!
+//! An HTTP server, in ten lines:
+//!
+//! ```no_run
+//! # #[cfg(feature = "http")] {
+//! use netutil::http::{HTTPServer, HTTPServerOptions, Request, Response};
+//!
+//! async fn hello(request: Request) -> Response {
+//!     Response::text(200, format!("hello from {}\n", request.path()))
+//! }
+//!
+//! let ioloop = ioloop::IOLoop::new().unwrap();
+//! let server = HTTPServer::new(hello, HTTPServerOptions::default());
+//! println!("listening on http://{}", server.listen(8888, Some("127.0.0.1")).unwrap()[0]);
+//! ioloop.start().unwrap();
+//! # }
+//! ```
+//!
+//! A TCP server and client on the same loop:
 //!
 //! ```
 //! use netutil::{IOStream, TCPClient, TCPServer};
@@ -50,6 +71,9 @@
 //! * Processes: [`fork_processes`], [`task_id`]; [`Subprocess`] (and
 //!   [`SubprocessOptions`]), a child process with its pipes as streams
 //!   and its exit as a future ([`WaitForExit`], [`CalledProcessError`]).
+//! * HTTP: [`http::HTTPServer`] (and [`http::HTTPServerOptions`]) with
+//!   handlers from [`http::Request`] to [`http::Response`], behind the
+//!   default `http` feature.
 //! * [`guide`]: Tornado's API, function by function, and what it maps to.
 //!
 //! # Portability
@@ -74,6 +98,8 @@ mod tcpserver;
 mod udp;
 
 pub mod guide;
+#[cfg(feature = "http")]
+pub mod http;
 
 pub use crate::accept::{
     AcceptHandle, AcceptOptions, AnyListener, DEFAULT_MAX_ACCEPTS_PER_EVENT, Listener, PAUSE_MAX,

@@ -52,19 +52,23 @@ pub fn task_id() -> Option<usize> {
 /// # The pattern
 ///
 /// Bind first, fork, then create the loop in each child; the children
-/// share the listening sockets and the kernel spreads connections among
-/// them:
+/// share the listening sockets. Shared sockets wake every child for each
+/// connection, and under a burst one child can get most of them: on
+/// Linux, bind with `SO_REUSEPORT` and let each child listen on a socket
+/// of its own too ([`TCPServer::add_worker_sockets`](crate::TCPServer::add_worker_sockets)),
+/// and the kernel spreads the connections:
 ///
 /// ```no_run
-/// use netutil::{bind_sockets, fork_processes, IOStream, TCPServer};
+/// use netutil::{BindOptions, DEFAULT_BACKLOG, IOStream, TCPServer, fork_processes};
 ///
-/// let listeners = bind_sockets(8888, None)?; // 1. bind, in the parent
-/// let id = fork_processes(0, None)?;         // 2. fork: children return
-/// let ioloop = ioloop::IOLoop::new()?;       // 3. a loop per child
+/// // 1. bind, in the parent
+/// let listeners = BindOptions::new().reuse_port(true).bind(8888, None)?;
+/// let id = fork_processes(0, None)?;   // 2. fork: children return
+/// let ioloop = ioloop::IOLoop::new()?; // 3. a loop per child
 /// let server = TCPServer::new(move |stream: IOStream, _| async move {
 ///     let _ = stream.write(format!("hello from task {id}\n").as_bytes()).await;
 /// });
-/// server.add_sockets(listeners)?;
+/// server.add_worker_sockets(listeners, DEFAULT_BACKLOG)?;
 /// ioloop.start()?;
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```

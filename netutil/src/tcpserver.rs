@@ -5,16 +5,20 @@ use std::cell::{Cell, RefCell};
 use std::fmt;
 use std::future::Future;
 use std::io;
-use std::net::SocketAddr;
+use std::net::{SocketAddr, TcpListener};
 use std::pin::Pin;
 use std::rc::Rc;
 
-use crate::accept::{AcceptHandle, AcceptOptions, AnyListener, PeerAddr};
-use crate::bind::BindOptions;
+use crate::accept::{AcceptHandle, AcceptOptions, AnyListener, ExhaustedHook, PeerAddr};
+use crate::bind::{BindOptions, bind_reuse_port_sibling};
 use crate::iostream::{IOStream, StreamOptions};
 use crate::process::fork_processes;
 
 type Handler = dyn Fn(IOStream, PeerAddr) -> Pin<Box<dyn Future<Output = ()>>>;
+
+/// Whether each worker gets listening sockets of its own beside the shared
+/// ones: only Linux spreads connections over an `SO_REUSEPORT` group.
+const PER_WORKER_SOCKETS: bool = cfg!(target_os = "linux");
 
 /// A TCP (or Unix-socket) server: each accepted connection becomes an
 /// [`IOStream`] handed to `handle_stream(stream, address)`, whose future
@@ -32,7 +36,8 @@ type Handler = dyn Fn(IOStream, PeerAddr) -> Pin<Box<dyn Future<Output = ()>>>;
 /// * Several processes: [`bind`](TCPServer::bind) then
 ///   [`start(n)`](TCPServer::start), which forks; or, more flexibly,
 ///   `bind_sockets` → [`fork_processes`] → create the loop →
-///   `add_sockets` in each child (see [`fork_processes`]).
+///   [`add_worker_sockets`](TCPServer::add_worker_sockets) (or
+///   `add_sockets`) in each child (see [`fork_processes`]).
 ///
 /// # Examples
 ///
@@ -74,8 +79,11 @@ struct ServerInner {
     accept_options: RefCell<AcceptOptions>,
     /// Accepting listeners.
     handles: RefCell<Vec<AcceptHandle>>,
-    /// Bound by [`TCPServer::bind`], waiting for [`TCPServer::start`].
-    pending: RefCell<Vec<AnyListener>>,
+    /// Bound by [`TCPServer::bind`], waiting for [`TCPServer::start`],
+    /// each with its listen backlog.
+    pending: RefCell<Vec<(TcpListener, i32)>>,
+    /// Set by [`TCPServer::set_descriptors_exhausted_callback`].
+    on_exhausted: RefCell<Option<ExhaustedHook>>,
     /// INVARIANT: once true, the server accepts nothing more and holds no
     /// listener.
     stopped: Cell<bool>,
@@ -108,6 +116,7 @@ impl TCPServer {
                 accept_options: RefCell::new(AcceptOptions::default()),
                 handles: RefCell::new(Vec::new()),
                 pending: RefCell::new(Vec::new()),
+                on_exhausted: RefCell::new(None),
                 stopped: Cell::new(false),
             }),
         }
@@ -117,6 +126,47 @@ impl TCPServer {
     /// the loop) for sockets added afterwards.
     pub fn set_accept_options(&self, options: AcceptOptions) {
         *self.inner.accept_options.borrow_mut() = options;
+    }
+
+    /// Calls `callback` when accepting pauses because the process or the
+    /// system is out of descriptors (`EMFILE`, `ENFILE`), so the server
+    /// can close idle connections to make room; applies to the listeners
+    /// already accepting and to those added later, and replaces a hook
+    /// given through [`set_accept_options`](TCPServer::set_accept_options).
+    ///
+    /// It runs once per pause of a listener, not on every failed retry;
+    /// closing an [`IOStream`] inside it makes accepting resume on the
+    /// next loop iteration. See
+    /// [`AcceptOptions::on_descriptors_exhausted`] for the details.
+    /// Tornado has no such hook: its server waits for a connection to end.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::cell::RefCell;
+    /// use std::collections::VecDeque;
+    /// use std::rc::Rc;
+    /// use netutil::{IOStream, TCPServer};
+    ///
+    /// // The connections, oldest first.
+    /// let open: Rc<RefCell<VecDeque<IOStream>>> = Rc::default();
+    /// let o = open.clone();
+    /// let server = TCPServer::new(move |stream: IOStream, _| {
+    ///     o.borrow_mut().push_back(stream.clone());
+    ///     async move {
+    ///         let _ = stream.read_until_close().await;
+    ///     }
+    /// });
+    /// let o = open.clone();
+    /// server.set_descriptors_exhausted_callback(move || {
+    ///     let oldest = o.borrow_mut().pop_front();
+    ///     if let Some(stream) = oldest {
+    ///         stream.close();
+    ///     }
+    /// });
+    /// ```
+    pub fn set_descriptors_exhausted_callback(&self, callback: impl Fn() + 'static) {
+        *self.inner.on_exhausted.borrow_mut() = Some(Rc::new(callback));
     }
 
     /// Binds `port` on `address` and starts accepting on the current loop
@@ -180,7 +230,20 @@ impl TCPServer {
         let describe = listener.local_addr_string();
         let handler = Rc::clone(&self.inner.handler);
         let options = self.inner.stream_options.clone();
-        let options_accept = self.inner.accept_options.borrow().clone();
+        let mut options_accept = self.inner.accept_options.borrow().clone();
+        // The server's hook as it is when descriptors run out, else the
+        // accept options' own.
+        let fallback = options_accept.take_exhausted_hook();
+        let server = Rc::downgrade(&self.inner);
+        let options_accept = options_accept.on_descriptors_exhausted(move || {
+            let hook = server
+                .upgrade()
+                .and_then(|inner| inner.on_exhausted.borrow().clone())
+                .or_else(|| fallback.clone());
+            if let Some(hook) = hook {
+                hook();
+            }
+        });
         let handle = options_accept.add(listener, move |fd, address: PeerAddr| {
             let stream = match options.build_socket(fd, true) {
                 Ok(stream) => stream,
@@ -197,8 +260,16 @@ impl TCPServer {
         Ok(())
     }
 
-    /// Binds sockets for a later [`start`](TCPServer::start) (Tornado's
-    /// `bind`). Returns the bound addresses.
+    /// Binds and listens for a later [`start`](TCPServer::start)
+    /// (Tornado's `bind`). Returns the bound addresses, which accept
+    /// connections (into the backlog) from then on.
+    ///
+    /// On Linux the sockets get `SO_REUSEPORT`, so that `start` can give
+    /// each worker process a socket of its own on the same port. A side
+    /// effect: another server of the same user binding the same port with
+    /// `SO_REUSEPORT` succeeds and shares the connections, where it would
+    /// otherwise fail with `AddrInUse`. Tornado's `bind` leaves
+    /// `reuse_port` off by default.
     ///
     /// # Errors
     ///
@@ -207,7 +278,8 @@ impl TCPServer {
         self.bind_with(port, address, &BindOptions::default())
     }
 
-    /// [`bind`](TCPServer::bind) with bind options.
+    /// [`bind`](TCPServer::bind) with bind options (on Linux,
+    /// `reuse_port` is set whatever `options` say).
     ///
     /// # Errors
     ///
@@ -218,34 +290,123 @@ impl TCPServer {
         address: Option<&str>,
         options: &BindOptions,
     ) -> io::Result<Vec<SocketAddr>> {
-        let (listeners, addrs) = bind_with_addrs(port, address, options)?;
+        let options = if PER_WORKER_SOCKETS {
+            options.clone().reuse_port(true)
+        } else {
+            options.clone()
+        };
+        let (listeners, addrs) = bind_with_addrs(port, address, &options)?;
+        let backlog = options.backlog_value();
         self.inner
             .pending
             .borrow_mut()
-            .extend(listeners.into_iter().map(AnyListener::from));
+            .extend(listeners.into_iter().map(|l| (l, backlog)));
         Ok(addrs)
     }
 
     /// Starts accepting on the sockets of [`bind`](TCPServer::bind), in
-    /// `processes` processes (Tornado's `start`): with 1, in this process;
-    /// otherwise [`fork_processes(processes, max_restarts)`](fork_processes)
-    /// forks that many children (0: one per CPU), and each child accepts on
-    /// the shared sockets. The parent never returns (see
-    /// [`fork_processes`]).
+    /// `processes` processes (Tornado's `start`): with 1, in this process,
+    /// on those sockets; otherwise
+    /// [`fork_processes(processes, max_restarts)`](fork_processes) forks
+    /// that many children (0: one per CPU), and each child accepts as
+    /// [`add_worker_sockets`](TCPServer::add_worker_sockets) does. The
+    /// parent never returns (see [`fork_processes`]).
+    ///
+    /// # Load balancing
+    ///
+    /// Sockets shared by several processes wake every waiting process for
+    /// each connection, and the most recent waiter tends to win: under a
+    /// burst one worker can get most connections and another none. So on
+    /// Linux each child also binds a socket of its own on each bound
+    /// address (same port, `SO_REUSEPORT`, the same backlog), and the
+    /// kernel spreads new connections over the shared socket and the
+    /// workers' own by a hash of their addresses. Every child still
+    /// accepts on the shared sockets, so connections queued there (before
+    /// the fork, or hashed to them since) are served. Connections queued
+    /// on a worker's own socket when that worker dies are reset by the
+    /// kernel; its restart binds a new one. Tornado's workers share the
+    /// sockets only.
     ///
     /// Call it before any loop exists when `processes != 1`; the children
     /// create theirs.
     ///
     /// # Errors
     ///
-    /// As [`fork_processes`] (a loop already exists, too many restarts) and
-    /// [`add_socket`](TCPServer::add_socket).
+    /// As [`fork_processes`] (a loop already exists, too many restarts),
+    /// [`add_worker_sockets`](TCPServer::add_worker_sockets) (in a child)
+    /// and [`add_socket`](TCPServer::add_socket).
     pub fn start(&self, processes: usize, max_restarts: Option<usize>) -> io::Result<()> {
-        if processes != 1 {
-            fork_processes(processes, max_restarts)?;
+        if processes == 1 {
+            let pending = std::mem::take(&mut *self.inner.pending.borrow_mut());
+            return self.add_sockets(pending.into_iter().map(|(l, _)| l));
         }
+        fork_processes(processes, max_restarts)?;
         let pending = std::mem::take(&mut *self.inner.pending.borrow_mut());
-        self.add_sockets(pending)
+        self.add_with_own_sockets(
+            pending
+                .into_iter()
+                .map(|(l, backlog)| (AnyListener::from(l), backlog))
+                .collect(),
+        )
+    }
+
+    /// In a worker process of [`fork_processes`], starts accepting on
+    /// `listeners` shared with the other workers and, on Linux, on a
+    /// listening socket of this worker's own for each TCP one: bound to
+    /// the same address in the same `SO_REUSEPORT` group, listening with
+    /// `backlog`. The kernel then spreads new connections over the
+    /// workers instead of waking them all for each one (see
+    /// [`start`](TCPServer::start)'s load balancing, which this is for
+    /// sockets bound by the caller).
+    ///
+    /// The TCP listeners must have `SO_REUSEPORT`
+    /// ([`BindOptions::reuse_port`]). Unix-domain listeners are shared
+    /// only. Elsewhere than on Linux this is
+    /// [`add_sockets`](TCPServer::add_sockets).
+    ///
+    /// # Errors
+    ///
+    /// `InvalidInput` naming the address if a TCP listener lacks
+    /// `SO_REUSEPORT`; an OS error naming the address if a worker's own
+    /// socket cannot be bound (nothing is added then); otherwise as
+    /// [`add_socket`](TCPServer::add_socket).
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// use netutil::{BindOptions, DEFAULT_BACKLOG, IOStream, TCPServer, fork_processes};
+    ///
+    /// let listeners = BindOptions::new().reuse_port(true).bind(8888, None)?;
+    /// let id = fork_processes(0, None)?; // the children return
+    /// let ioloop = ioloop::IOLoop::new()?;
+    /// let server = TCPServer::new(move |stream: IOStream, _| async move {
+    ///     let _ = stream.write(format!("hello from task {id}\n").as_bytes()).await;
+    /// });
+    /// server.add_worker_sockets(listeners, DEFAULT_BACKLOG)?;
+    /// ioloop.start()?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn add_worker_sockets<L: Into<AnyListener>>(
+        &self,
+        listeners: impl IntoIterator<Item = L>,
+        backlog: i32,
+    ) -> io::Result<()> {
+        self.add_with_own_sockets(listeners.into_iter().map(|l| (l.into(), backlog)).collect())
+    }
+
+    /// Binds a worker's own socket beside each shared TCP listener (all
+    /// or none), then accepts on both.
+    fn add_with_own_sockets(&self, shared: Vec<(AnyListener, i32)>) -> io::Result<()> {
+        let mut own = Vec::new();
+        if PER_WORKER_SOCKETS {
+            for (listener, backlog) in &shared {
+                if let AnyListener::Tcp(tcp) = listener {
+                    own.push(bind_reuse_port_sibling(tcp, *backlog)?);
+                }
+            }
+        }
+        self.add_sockets(own)?;
+        self.add_sockets(shared.into_iter().map(|(l, _)| l))
     }
 
     /// Stops accepting and closes the listening sockets; connections

@@ -214,8 +214,164 @@ fn bind_and_start_fork_the_server() {
     assert_eq!(wait(supervisor, Duration::from_secs(20)), 0);
 }
 
+/// A keep-alive server answering each line with `"{task id} {pid}"`.
+fn worker_server() -> TCPServer {
+    TCPServer::new(|stream: IOStream, _| async move {
+        while stream.read_until(b"\n", Some(64)).await.is_ok() {
+            let id = task_id().expect("in a worker");
+            let answer = format!("{id} {}\n", std::process::id());
+            if stream.write(answer.as_bytes()).await.is_err() {
+                break;
+            }
+        }
+    })
+}
+
+/// Asks `conn` which worker holds it: (task id, pid). Bounded by the read
+/// timeout set on `conn`.
+fn ask(conn: &mut TcpStream) -> std::io::Result<(usize, libc::pid_t)> {
+    conn.write_all(b"?\n")?;
+    let mut answer = Vec::new();
+    let mut byte = [0];
+    while !answer.ends_with(b"\n") {
+        if conn.read(&mut byte)? == 0 {
+            return Err(std::io::ErrorKind::UnexpectedEof.into());
+        }
+        answer.push(byte[0]);
+    }
+    let answer = String::from_utf8_lossy(&answer);
+    let mut words = answer.split_whitespace().map(|w| w.parse().ok());
+    match (words.next().flatten(), words.next().flatten()) {
+        (Some(id), Some(pid)) => Ok((id, pid as libc::pid_t)),
+        _ => Err(std::io::Error::other(format!("answer {answer:?}"))),
+    }
+}
+
+/// Connects to `addr`, with bounded waits.
+fn connect(addr: SocketAddr) -> TcpStream {
+    let conn = TcpStream::connect_timeout(&addr, Duration::from_secs(5)).expect("connect");
+    conn.set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    conn.set_write_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    conn
+}
+
+/// Ends a forked server on drop, even when an assertion failed: SIGTERM
+/// to its supervisor (forwarded to the workers), then SIGKILL to every
+/// worker seen.
+struct ForkedServer {
+    supervisor: libc::pid_t,
+    workers: std::collections::HashSet<libc::pid_t>,
+}
+
+impl Drop for ForkedServer {
+    fn drop(&mut self) {
+        kill(self.supervisor, libc::SIGTERM);
+        let code = wait(self.supervisor, Duration::from_secs(20));
+        for &pid in &self.workers {
+            kill(pid, libc::SIGKILL);
+        }
+        if !std::thread::panicking() {
+            assert_eq!(code, 0, "the supervisor exits 0 after SIGTERM");
+        }
+    }
+}
+
+const BURST: usize = 64;
+const BURST_ROUNDS: usize = 5;
+/// At least this many of [`BURST`] connections for each of two workers:
+/// an eighth, where an even spread gives each half.
+const FAIR_SHARE: usize = 8;
+
+/// Waits until both workers answered (they then accept on their own
+/// sockets), then opens [`BURST`] keep-alive connections at once, only
+/// then asks each which worker holds it, and closes them; per round, how
+/// many each task id got.
+fn bursts(server: &mut ForkedServer, addr: SocketAddr) -> Vec<[usize; 2]> {
+    let start = Instant::now();
+    let mut seen = [false; 2];
+    while !(seen[0] && seen[1]) {
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "both workers answer within 20 s (seen: {seen:?})"
+        );
+        let (id, pid) = ask(&mut connect(addr)).expect("a worker answers");
+        server.workers.insert(pid);
+        seen[id] = true;
+    }
+    (0..BURST_ROUNDS)
+        .map(|_| {
+            let mut conns: Vec<TcpStream> = (0..BURST).map(|_| connect(addr)).collect();
+            let mut counts = [0; 2];
+            for conn in &mut conns {
+                let (id, pid) = ask(conn).expect("every connection is served");
+                server.workers.insert(pid);
+                counts[id] += 1;
+            }
+            counts
+        })
+        .collect()
+}
+
+/// bind + start(2): a burst of keep-alive connections is spread over both
+/// workers, in each of several rounds (with only the shared socket, one
+/// worker often took nearly all of them).
+fn start_spreads_a_burst_over_the_workers() {
+    let server = worker_server();
+    let addr = server.bind(0, Some("127.0.0.1")).expect("bind")[0];
+    let supervisor = spawn(move || {
+        server.start(2, None).expect("start");
+        IOLoop::current().start().unwrap();
+        0
+    });
+    let mut forked = ForkedServer {
+        supervisor,
+        workers: Default::default(),
+    };
+    let rounds = bursts(&mut forked, addr);
+    println!("start(2), {BURST} connections per round, per worker: {rounds:?}");
+    for counts in &rounds {
+        assert!(
+            counts.iter().all(|&n| n >= FAIR_SHARE),
+            "each worker got at least {FAIR_SHARE} of {BURST} in every round: {rounds:?}"
+        );
+    }
+}
+
+/// The same for a caller who binds and forks itself: add_worker_sockets.
+fn add_worker_sockets_spreads_a_burst_over_the_workers() {
+    let listeners = netutil::BindOptions::new()
+        .reuse_port(true)
+        .bind(0, Some("127.0.0.1"))
+        .unwrap();
+    let addr = listeners[0].local_addr().unwrap();
+    let supervisor = spawn(move || {
+        fork_processes(2, None).expect("fork_processes");
+        let ioloop = IOLoop::new().unwrap();
+        let server = worker_server();
+        server
+            .add_worker_sockets(listeners, netutil::DEFAULT_BACKLOG)
+            .unwrap();
+        ioloop.start().unwrap();
+        0
+    });
+    let mut forked = ForkedServer {
+        supervisor,
+        workers: Default::default(),
+    };
+    let rounds = bursts(&mut forked, addr);
+    println!("add_worker_sockets, {BURST} connections per round, per worker: {rounds:?}");
+    for counts in &rounds {
+        assert!(
+            counts.iter().all(|&n| n >= FAIR_SHARE),
+            "each worker got at least {FAIR_SHARE} of {BURST} in every round: {rounds:?}"
+        );
+    }
+}
+
 fn main() {
-    let tests: [(&str, fn()); 5] = [
+    let tests: [(&str, fn()); 7] = [
         (
             "refuses_to_fork_with_a_loop_open",
             refuses_to_fork_with_a_loop_open,
@@ -235,6 +391,14 @@ fn main() {
         (
             "bind_and_start_fork_the_server",
             bind_and_start_fork_the_server,
+        ),
+        (
+            "start_spreads_a_burst_over_the_workers",
+            start_spreads_a_burst_over_the_workers,
+        ),
+        (
+            "add_worker_sockets_spreads_a_burst_over_the_workers",
+            add_worker_sockets_spreads_a_burst_over_the_workers,
         ),
     ];
     for (name, test) in tests {

@@ -7,6 +7,12 @@
 //!   close-on-exec (one system call: `accept4` where it exists);
 //! * [`fork`], [`try_wait_child`], [`kill`]: the process model of
 //!   `fork_processes`;
+//! * [`is_readable_now`]: whether a descriptor is readable, without
+//!   waiting (`poll` with a zero timeout): whether a connection waits on a
+//!   listening socket;
+//! * [`send_queue_len`]: the bytes a socket's kernel send queue still
+//!   holds (`SIOCOUTQ`), so a writer sees a slow reader's progress even
+//!   while a deep send buffer keeps the descriptor unwritable;
 //! * [`is_write_only`]: whether a descriptor is open for writing only (a
 //!   pipe's write end), which a stream treats apart on a hang-up;
 //! * [`is_unreaped_child`]: whether a pid is still a child of ours that
@@ -83,6 +89,32 @@ pub(crate) fn accept(listener: BorrowedFd<'_>) -> io::Result<(OwnedFd, SockAddr)
     socket.set_nonblocking(true)?;
     socket.set_cloexec(true)?;
     Ok((socket.into(), addr))
+}
+
+/// Whether `fd` is readable now, without waiting: for a listening socket,
+/// whether a connection waits to be accepted.
+pub(crate) fn is_readable_now(fd: BorrowedFd<'_>) -> io::Result<bool> {
+    let mut pollfd = libc::pollfd {
+        fd: fd.as_raw_fd(),
+        events: libc::POLLIN,
+        revents: 0,
+    };
+    // SAFETY: `pollfd` is one valid, initialised entry, as the count says,
+    // and lives through the call; a zero timeout never blocks.
+    let ready = cvt(unsafe { libc::poll(&mut pollfd, 1, 0) })?;
+    Ok(ready > 0 && pollfd.revents & libc::POLLIN != 0)
+}
+
+/// The bytes `fd`'s kernel send queue holds, not yet acknowledged by the
+/// peer (`SIOCOUTQ`).
+#[cfg_attr(not(feature = "http"), allow(dead_code))]
+pub(crate) fn send_queue_len(fd: BorrowedFd<'_>) -> io::Result<usize> {
+    let mut queued: libc::c_int = 0;
+    // SAFETY: `fd` is a valid descriptor for the borrow's life, and
+    // TIOCOUTQ (SIOCOUTQ for sockets) writes one `c_int` through the
+    // pointer, which points to a live, writable `c_int`.
+    cvt(unsafe { libc::ioctl(fd.as_raw_fd(), libc::TIOCOUTQ, &mut queued) })?;
+    Ok(usize::try_from(queued).unwrap_or(0))
 }
 
 /// Whether `fd` is open for writing only (`O_WRONLY`), as a pipe's

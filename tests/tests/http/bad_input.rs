@@ -3,7 +3,7 @@
 
 use std::io::Write;
 
-use httpserver_example::Config;
+use netutil::http::HTTPServerOptions as Config;
 
 use crate::util::{TestServer, closed_by_server, exchange, read_response};
 

@@ -5,7 +5,9 @@
 
 mod bad_input;
 mod fuzz;
+mod hostile;
 mod keep_alive;
+mod library;
 mod robustness;
 mod routes;
 mod timeouts;

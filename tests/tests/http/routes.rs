@@ -12,11 +12,7 @@ fn get_root_says_hello_with_date_server_and_length() {
     assert_eq!(r.text(), "Hello, World!");
     assert_eq!(r.header("content-type"), Some("text/plain"));
     assert_eq!(r.header("content-length"), Some("13"));
-    assert!(
-        r.header("server")
-            .unwrap()
-            .starts_with("ioloop-httpserver/")
-    );
+    assert!(r.header("server").unwrap().starts_with("netutil/"));
     let date = r.header("date").unwrap();
     assert!(
         chrono::DateTime::parse_from_rfc2822(date).is_ok(),

@@ -3,7 +3,7 @@
 use std::io::{Read, Write};
 use std::time::{Duration, Instant};
 
-use httpserver_example::Config;
+use netutil::http::HTTPServerOptions as Config;
 
 use crate::util::{TestServer, closed_by_server, read_response};
 

@@ -9,8 +9,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use httpserver_example::{Config, Server};
 use ioloop::LoopThread;
+use netutil::http::{HTTPServer as Server, HTTPServerOptions as Config, Handler};
 
 thread_local! {
     /// Keeps the loop thread's server alive.
@@ -27,6 +27,16 @@ pub(crate) struct TestServer {
 
 impl TestServer {
     pub(crate) fn start(config: Config) -> TestServer {
+        TestServer::start_with(config, || httpserver_example::handle)
+    }
+
+    /// A server answering with the handler `make_handler` builds on the
+    /// loop thread (handlers need not be `Send`), listening on 127.0.0.1.
+    pub(crate) fn start_with<H, F>(config: Config, make_handler: F) -> TestServer
+    where
+        H: Handler,
+        F: FnOnce() -> H + Send + 'static,
+    {
         let (tx, rx) = mpsc::channel();
         let panics = Arc::new(AtomicUsize::new(0));
         let p = panics.clone();
@@ -35,8 +45,8 @@ impl TestServer {
                 p.fetch_add(1, Ordering::SeqCst);
                 eprintln!("server panic: {panic}");
             });
-            let server = Server::new(Config { port: 0, ..config });
-            let addr = server.listen().expect("listen")[0];
+            let server = Server::new(make_handler(), config);
+            let addr = server.listen(0, Some("127.0.0.1")).expect("listen")[0];
             SERVER.with(|s| *s.borrow_mut() = Some(server));
             tx.send(addr).unwrap();
         })
@@ -68,12 +78,41 @@ impl TestServer {
 
     /// The number of connections the server has open, asked on its loop.
     pub(crate) fn connections(&self) -> usize {
+        self.with_server(Server::connections)
+    }
+
+    /// Runs `f` with the server on its loop thread and returns its result.
+    ///
+    /// # Panics
+    ///
+    /// If the server is gone or `f` does not return within 10 s.
+    pub(crate) fn with_server<T, F>(&self, f: F) -> T
+    where
+        T: Send + 'static,
+        F: FnOnce(&Server) -> T + Send + 'static,
+    {
         let (tx, rx) = mpsc::channel();
         self.thread.as_ref().unwrap().add_callback(move || {
-            let n = SERVER.with(|s| s.borrow().as_ref().map_or(0, Server::connections));
-            let _ = tx.send(n);
+            SERVER.with(|s| {
+                if let Some(server) = s.borrow().as_ref() {
+                    let _ = tx.send(f(server));
+                }
+            });
         });
-        rx.recv_timeout(Duration::from_secs(10)).unwrap()
+        rx.recv_timeout(Duration::from_secs(10))
+            .expect("the server's loop answered")
+    }
+
+    /// Blocks the server's loop thread for `duration`, as a slow callback
+    /// would; returns once the stall has begun (the loop is still blocked).
+    pub(crate) fn stall_loop(&self, duration: Duration) {
+        let (tx, rx) = mpsc::channel();
+        self.thread.as_ref().unwrap().add_callback(move || {
+            let _ = tx.send(());
+            std::thread::sleep(duration);
+        });
+        rx.recv_timeout(Duration::from_secs(10))
+            .expect("the stalling callback ran");
     }
 
     /// Asserts the server still answers and caught no panic.
@@ -123,14 +162,14 @@ impl Response {
 /// Reads one response from `conn` (after a request with `method`),
 /// honouring Content-Length, chunked framing, or the end of the stream.
 /// `Err` if the connection closed (or timed out) before a full response.
-pub(crate) fn read_response(conn: &mut TcpStream, method: &str) -> io::Result<Response> {
+pub(crate) fn read_response(conn: &mut impl Read, method: &str) -> io::Result<Response> {
     read_response_buffered(conn, method, &mut Vec::new())
 }
 
 /// As `read_response`, keeping bytes past the response in `buf` for the
 /// next call (pipelined responses arrive together).
 pub(crate) fn read_response_buffered(
-    conn: &mut TcpStream,
+    conn: &mut impl Read,
     method: &str,
     buf: &mut Vec<u8>,
 ) -> io::Result<Response> {
@@ -197,7 +236,7 @@ pub(crate) fn read_response_buffered(
     })
 }
 
-fn read_chunked(conn: &mut TcpStream, buf: &mut Vec<u8>) -> io::Result<Vec<u8>> {
+fn read_chunked(conn: &mut impl Read, buf: &mut Vec<u8>) -> io::Result<Vec<u8>> {
     let mut body = Vec::new();
     loop {
         let line_end = loop {
@@ -222,7 +261,7 @@ fn read_chunked(conn: &mut TcpStream, buf: &mut Vec<u8>) -> io::Result<Vec<u8>> 
     }
 }
 
-fn fill(conn: &mut TcpStream, buf: &mut Vec<u8>) -> io::Result<()> {
+fn fill(conn: &mut impl Read, buf: &mut Vec<u8>) -> io::Result<()> {
     let mut chunk = [0u8; 16 * 1024];
     let n = conn.read(&mut chunk)?;
     if n == 0 {
@@ -258,7 +297,7 @@ pub(crate) fn get(addr: SocketAddr, path: &str) -> Response {
 }
 
 /// True once the server has closed `conn` (reads end of file or reset).
-pub(crate) fn closed_by_server(conn: &mut TcpStream) -> bool {
+pub(crate) fn closed_by_server(conn: &mut impl Read) -> bool {
     let mut rest = Vec::new();
     match conn.read_to_end(&mut rest) {
         Ok(_) => true,
