@@ -215,6 +215,8 @@ fn an_address_in_use_is_a_clear_error() {
     assert!(!output.status.success());
     let message = String::from_utf8_lossy(&output.stderr);
     assert!(message.contains(&format!("127.0.0.1:{port}")), "{message}");
+    // One line: the failure leaves nothing behind to warn about.
+    assert_eq!(message.lines().count(), 1, "{message}");
 }
 
 fn graceful_shutdown_on(signal: &str) {
@@ -493,4 +495,49 @@ fn more_clients_than_descriptors_keeps_serving_without_spinning() {
         );
         std::thread::sleep(Duration::from_millis(100));
     }
+}
+
+#[test]
+fn a_unix_socket_serves_and_is_removed_at_exit() {
+    use std::os::unix::net::UnixStream;
+    let dir = std::env::temp_dir().join(format!("httpserver-example-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("http.sock");
+    let mut child = Command::new(BIN)
+        .arg("--unix-socket")
+        .arg(&path)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("start the server");
+    let pid = child.id();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    assert_eq!(line.trim(), format!("listening on unix:{}", path.display()));
+    let mut conn = UnixStream::connect(&path).unwrap();
+    conn.set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    conn.write_all(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    let mut response = String::new();
+    conn.read_to_string(&mut response).unwrap();
+    assert!(response.starts_with("HTTP/1.1 200 OK\r\n"), "{response}");
+    assert!(response.ends_with("Hello, World!"), "{response}");
+    signal(pid, "TERM");
+    let started = Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if started.elapsed() > Duration::from_secs(10) {
+            let _ = child.kill();
+            panic!("the server did not exit on SIGTERM");
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    assert!(status.success(), "{status:?}");
+    assert!(!path.exists(), "the socket file was left behind");
+    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -257,8 +257,9 @@ impl HTTPServer {
     ///
     /// An `io::Error` naming the address if it cannot be bound.
     pub fn listen(&self, port: u16, address: Option<&str>) -> io::Result<Vec<SocketAddr>> {
+        let addrs = self.shared.tcp.listen(port, address)?;
         self.activate();
-        self.shared.tcp.listen(port, address)
+        Ok(addrs)
     }
 
     /// Binds a Unix-domain socket at `path` (mode 0o600 is typical;
@@ -283,8 +284,9 @@ impl HTTPServer {
         &self,
         listeners: impl IntoIterator<Item = L>,
     ) -> io::Result<()> {
+        self.shared.tcp.add_sockets(listeners)?;
         self.activate();
-        self.shared.tcp.add_sockets(listeners)
+        Ok(())
     }
 
     /// Binds sockets for a later [`start`](HTTPServer::start) (Tornado's
