@@ -5,7 +5,7 @@
 //!
 //! | route | methods | response |
 //! |---|---|---|
-//! | `/` | GET, HEAD | 200 `Hello, World!` (text/plain) |
+//! | `/` | GET, HEAD | 200 `Hello, World!` (text/plain; charset=utf-8) |
 //! | `/echo` | POST | 200 with the request body, as it arrives |
 //! | `/delay?ms=N` | GET, HEAD | 200 `done` after N ms (a loop timeout; N ≤ 60000) |
 //! | `/stream?chunks=N` | GET, HEAD | 200, streamed, N chunks `chunk K\n` (K = 1..=N; N ≤ 100000) |
@@ -100,11 +100,9 @@ async fn echo(request: &mut Request) -> Response {
     }
 }
 
-/// A `text/plain` response.
+/// A `text/plain; charset=utf-8` response.
 fn text(status: u16, body: impl Into<Body>) -> Response {
-    let mut response = Response::new(status).with_body(body);
-    set(&mut response, "Content-Type", "text/plain");
-    response
+    Response::text(status, body)
 }
 
 fn not_allowed(allow: &'static str) -> Response {

@@ -82,7 +82,7 @@ impl Request {
     /// The path part of the target (before `?`), not decoded.
     pub fn path(&self) -> &str {
         let target = self.target();
-        match target.find('?') {
+        match memchr::memchr(b'?', target.as_bytes()) {
             Some(end) => &target[..end],
             None => target,
         }

@@ -187,7 +187,13 @@ const RESERVED: [&str; 7] = [
 ];
 
 fn check_value(name: &str, value: &str) -> Result<(), HeaderError> {
-    if value.bytes().any(|b| (b < 0x20 && b != b'\t') || b == 0x7f) {
+    // Controls but HTAB, and DEL, are refused; everything else (including
+    // UTF-8) may stand in a field value. No early exit: this vectorises.
+    let mut ok = true;
+    for &b in value.as_bytes() {
+        ok &= (b >= 0x20 || b == b'\t') & (b != 0x7f);
+    }
+    if !ok {
         return Err(HeaderError::InvalidValue {
             name: name.to_owned(),
             value: value.to_owned(),

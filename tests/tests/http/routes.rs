@@ -10,7 +10,7 @@ fn get_root_says_hello_with_date_server_and_length() {
     let r = get(server.addr, "/");
     assert_eq!(r.status, 200);
     assert_eq!(r.text(), "Hello, World!");
-    assert_eq!(r.header("content-type"), Some("text/plain"));
+    assert_eq!(r.header("content-type"), Some("text/plain; charset=utf-8"));
     assert_eq!(r.header("content-length"), Some("13"));
     assert!(r.header("server").unwrap().starts_with("netutil/"));
     let date = r.header("date").unwrap();
