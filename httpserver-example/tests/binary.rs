@@ -5,45 +5,13 @@
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-const BIN: &str = env!("CARGO_BIN_EXE_httpserver-example");
-
-/// A server process, killed (by PID) when dropped if still running.
-struct ServerProcess {
-    child: Child,
-    addr: SocketAddr,
-}
+mod common;
+use common::{BIN, ServerProcess};
 
 impl ServerProcess {
-    /// Starts `command` (which runs the binary) and waits for its
-    /// `listening on` line.
-    fn start(mut command: Command) -> ServerProcess {
-        let mut child = command
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("start the server");
-        let stdout = child.stdout.take().unwrap();
-        let mut line = String::new();
-        BufReader::new(stdout).read_line(&mut line).unwrap();
-        let url = line
-            .trim()
-            .strip_prefix("listening on http://")
-            .unwrap_or_else(|| panic!("unexpected first line {line:?}"));
-        ServerProcess {
-            addr: url.parse().unwrap(),
-            child,
-        }
-    }
-
-    fn with_args(args: &[&str]) -> ServerProcess {
-        let mut command = Command::new(BIN);
-        command.args(["--port", "0"]).args(args);
-        ServerProcess::start(command)
-    }
-
     fn signal(&self, signal: &str) {
         let status = Command::new("kill")
             .args([&format!("-{signal}"), &self.child.id().to_string()])
@@ -75,15 +43,6 @@ impl ServerProcess {
             .collect();
         let ticks: u64 = fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap();
         Duration::from_millis(ticks * 10) // USER_HZ is 100 on Linux
-    }
-}
-
-impl Drop for ServerProcess {
-    fn drop(&mut self) {
-        if self.child.try_wait().ok().flatten().is_none() {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
     }
 }
 

@@ -5,52 +5,20 @@
 //! whose memory passes a test's bound is killed at once, so a failing test
 //! cannot exhaust the machine.
 
-use std::io::{self, BufRead, BufReader, Read, Write};
+use std::io::{self, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-const BIN: &str = env!("CARGO_BIN_EXE_httpserver-example");
+mod common;
+use common::{BIN, ServerProcess};
 
 const MIB: u64 = 1024 * 1024;
 
-/// A server process, killed (by PID) when dropped if still running.
-struct ServerProcess {
-    child: Child,
-    addr: SocketAddr,
-}
-
 impl ServerProcess {
-    /// Starts `command` (which runs the binary) and waits for its
-    /// `listening on` line.
-    fn start(mut command: Command) -> ServerProcess {
-        let mut child = command
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("start the server");
-        let stdout = child.stdout.take().unwrap();
-        let mut line = String::new();
-        BufReader::new(stdout).read_line(&mut line).unwrap();
-        let url = line
-            .trim()
-            .strip_prefix("listening on http://")
-            .unwrap_or_else(|| panic!("unexpected first line {line:?}"));
-        ServerProcess {
-            addr: url.parse().unwrap(),
-            child,
-        }
-    }
-
-    fn with_args(args: &[&str]) -> ServerProcess {
-        let mut command = Command::new(BIN);
-        command.args(["--port", "0"]).args(args);
-        ServerProcess::start(command)
-    }
-
     /// The process's resident memory, in bytes.
     fn rss(&self) -> u64 {
         rss_of(self.child.id()).expect("the server is running")
@@ -64,15 +32,6 @@ impl ServerProcess {
         conn.set_write_timeout(Some(Duration::from_secs(10)))
             .unwrap();
         conn
-    }
-}
-
-impl Drop for ServerProcess {
-    fn drop(&mut self) {
-        if self.child.try_wait().ok().flatten().is_none() {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
     }
 }
 

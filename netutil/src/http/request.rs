@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use futures::Stream;
 
 use crate::PeerAddr;
-use crate::http::parse::{BodyDecoder, Field, HttpError};
+use crate::http::parse::{BodyDecoder, Field, HttpError, Limits, parse_head};
 use crate::http::{Method, Version};
 use crate::iostream::IOStream;
 
@@ -158,26 +158,18 @@ struct Headers {
     fields: std::cell::OnceCell<Vec<Field>>,
 }
 
-/// Where the fields of a head that the server has parsed lie in it.
+/// Where the fields of a head that the server has parsed lie in it (the
+/// parser's own ranges; the head passed every check when it arrived).
 fn fields_of(raw: &[u8]) -> Vec<Field> {
-    let mut headers = [httparse::EMPTY_HEADER; crate::http::parse::MAX_HEADERS];
-    let mut request = httparse::Request::new(&mut headers);
-    if request.parse(raw).is_err() {
-        return Vec::new();
+    let unbounded = Limits {
+        max_header_bytes: usize::MAX,
+        max_body_bytes: usize::MAX,
+    };
+    let mut fields = Vec::new();
+    if parse_head(raw, &unbounded, &mut fields).is_err() {
+        fields.clear();
     }
-    let base = raw.as_ptr() as usize;
-    request
-        .headers
-        .iter()
-        .map(|h| {
-            let name_at = h.name.as_ptr() as usize - base;
-            let value_at = h.value.as_ptr() as usize - base;
-            Field {
-                name: name_at..name_at + h.name.len(),
-                value: value_at..value_at + h.value.len(),
-            }
-        })
-        .collect()
+    fields
 }
 
 /// A request's header fields, read-only: names compare case-insensitively,
