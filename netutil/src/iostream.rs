@@ -476,6 +476,11 @@ impl Inner {
     /// The peer closed its sending side: close the stream, or with
     /// `half_close` stop reading and keep it open for writes.
     fn end_of_file(&self, st: &mut State) {
+        self.end_of_file_because(st, eof_error());
+    }
+
+    /// [`end_of_file`](Inner::end_of_file), saying how the peer closed.
+    fn end_of_file_because(&self, st: &mut State, cause: io::Error) {
         if self.half_close {
             st.eof = true;
             st.readable = false;
@@ -486,7 +491,7 @@ impl Inner {
                 waker.wake();
             }
         } else {
-            self.close_locked(st, Some(eof_error()));
+            self.close_locked(st, Some(cause));
         }
     }
 
@@ -601,11 +606,12 @@ impl Inner {
             let asked = spare.len();
             match tls.read_plaintext(spare) {
                 Plaintext::Data(n) => {
-                    st.rbuf.commit(n);
-                    if n == asked {
-                        // More may wait in the session, with no event to say so.
+                    if n == asked || tls.peer_closed() {
+                        // More, or the end, waits in the session, with no
+                        // event to say so.
                         st.readable = true;
                     }
+                    st.rbuf.commit(n);
                     return Filled::Data;
                 }
                 Plaintext::Closed(None) => {
@@ -613,7 +619,7 @@ impl Inner {
                     return Filled::Closed;
                 }
                 Plaintext::Closed(Some(err)) if err.kind() == io::ErrorKind::UnexpectedEof => {
-                    self.end_of_file(st);
+                    self.end_of_file_because(st, err);
                     return Filled::Closed;
                 }
                 Plaintext::Closed(Some(err)) => {
@@ -1444,7 +1450,10 @@ impl IOStream {
             if let Filled::Full = inner.fill(st) {
                 return Poll::Ready(Err(io::Error::new(
                     io::ErrorKind::InvalidData,
-                    format!("stream (fd {}): read buffer full during the tls handshake", inner.fd),
+                    format!(
+                        "stream (fd {}): read buffer full during the tls handshake",
+                        inner.fd
+                    ),
                 )));
             }
         }

@@ -108,7 +108,10 @@ impl fmt::Display for TlsError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             TlsError::Certificate { peer, reason } => {
-                write!(f, "tls handshake with {peer}: certificate rejected: {reason}")
+                write!(
+                    f,
+                    "tls handshake with {peer}: certificate rejected: {reason}"
+                )
             }
             TlsError::Handshake { peer, reason } => {
                 write!(f, "tls handshake with {peer} failed: {reason}")
@@ -133,9 +136,7 @@ impl From<TlsError> for io::Error {
     fn from(err: TlsError) -> io::Error {
         let kind = match err {
             TlsError::Timeout { .. } => io::ErrorKind::TimedOut,
-            TlsError::Certificate { .. } | TlsError::Handshake { .. } => {
-                io::ErrorKind::InvalidData
-            }
+            TlsError::Certificate { .. } | TlsError::Handshake { .. } => io::ErrorKind::InvalidData,
         };
         io::Error::new(kind, err)
     }

@@ -30,6 +30,8 @@ pub(crate) enum Plaintext {
 /// A rustls connection, client or server side.
 pub(crate) struct Session {
     conn: Connection,
+    /// The peer's `close_notify` has arrived.
+    peer_closed: bool,
 }
 
 impl Session {
@@ -37,7 +39,10 @@ impl Session {
     /// stream bounds what it accepts itself.
     pub(crate) fn new(mut conn: Connection) -> Session {
         conn.set_buffer_limit(None);
-        Session { conn }
+        Session {
+            conn,
+            peer_closed: false,
+        }
     }
 
     /// True until the handshake completes.
@@ -61,6 +66,12 @@ impl Session {
             Connection::Server(server) => server.server_name(),
             Connection::Client(_) => None,
         }
+    }
+
+    /// True once the peer's `close_notify` has arrived (data decrypted
+    /// before it may still wait to be read).
+    pub(crate) fn peer_closed(&self) -> bool {
+        self.peer_closed
     }
 
     /// Copies decrypted data into `out` (not empty).
@@ -97,9 +108,11 @@ impl Session {
             }
         }
         if source.got > 0 {
-            self.conn
+            let state = self
+                .conn
                 .process_new_packets()
                 .map_err(|err| io::Error::new(io::ErrorKind::InvalidData, err))?;
+            self.peer_closed = state.peer_has_closed();
         }
         Ok((source.got, source.asked))
     }
