@@ -1,4 +1,4 @@
-//! TLS on rustls (the default `tls` feature): encrypted [`IOStream`]s,
+//! TLS on rustls (the default `tls` feature): encrypted [`IOStream`](crate::IOStream)s,
 //! servers and clients.
 //!
 //! A TLS stream is an [`IOStream`](crate::IOStream) like any other, made by

@@ -12,7 +12,6 @@ use std::time::Duration;
 use integration_tests::{TestLoop, logs};
 use ioloop::{IOLoop, LoopThread, MakeCurrent};
 use netutil::http::{HTTPServer, HTTPServerOptions};
-use netutil::{IOStream, TCPServer};
 
 use crate::pki::pki;
 
@@ -64,24 +63,6 @@ pub(crate) struct ServerThread {
 }
 
 impl ServerThread {
-    /// A TLS echo server: each line comes back upper-cased.
-    pub(crate) fn echo() -> ServerThread {
-        ServerThread::start(|| {
-            let server = TCPServer::new(|stream: IOStream, _| async move {
-                while let Ok(line) = stream.read_until(b"\n", Some(64 * 1024)).await {
-                    if stream.write(&line.to_ascii_uppercase()).await.is_err() {
-                        break;
-                    }
-                }
-            });
-            server.set_tls(Some(
-                pki().server().handshake_timeout(Duration::from_secs(2)),
-            ));
-            let addr = server.listen(0, Some("127.0.0.1")).expect("listen")[0];
-            (addr, Box::new(server))
-        })
-    }
-
     /// The example's HTTP server over TLS (ALPN `http/1.1`).
     pub(crate) fn https() -> ServerThread {
         ServerThread::start(|| {
