@@ -12,7 +12,7 @@
 # connections; `close`, one request per connection (`Connection: close`),
 # so every request pays a full handshake (wrk resumes no session; nginx
 # has its session cache and tickets off). The certificate is a fresh
-# ECDSA P-256 one made with openssl for this run. The table gives medians
+# ECDSA P-256 one (benches/scripts/tls_cert.sh). The table gives medians
 # and requests per server CPU-second as a ratio to hyper_tls. Traffic goes
 # to 127.0.0.1 only; every server is killed by its PID and bounded by
 # `timeout`.
@@ -22,9 +22,7 @@ PEERS_DIR="${PEERS_DIR:-/tmp/peers}"
 OUT="${OUT:-$ROOT/target/bench-https}"
 mkdir -p "$OUT"
 export TLS_CERT="$OUT/cert.pem" TLS_KEY="$OUT/key.pem"
-openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
-    -keyout "$TLS_KEY" -out "$TLS_CERT" -days 7 -subj /CN=localhost \
-    -addext subjectAltName=DNS:localhost,IP:127.0.0.1 2>/dev/null
+"$ROOT/benches/scripts/tls_cert.sh" "$OUT"
 (cd "$ROOT" && cargo build --release -q -p httpserver-example)
 PEER="$PEERS_DIR/rust/target/release/hyper_tls_server"
 [ -x "$PEER" ] || { echo "no $PEER (run benches/peers/setup.sh)" >&2; exit 2; }
