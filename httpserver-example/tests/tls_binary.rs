@@ -391,3 +391,79 @@ fn tls_cert_without_tls_key_is_refused() {
     assert_eq!(stdout, "");
     assert!(stderr.contains("--tls-key"), "{stderr}");
 }
+
+#[test]
+fn limits_timeouts_and_the_access_log_hold_over_tls() {
+    let c = certs();
+    let log = c.dir.join(format!("access-{}.log", std::process::id()));
+    let mut command = Command::new(BIN);
+    command
+        .args([
+            "--port",
+            "0",
+            "--header-timeout",
+            "0.5",
+            "--max-header-bytes",
+            "1024",
+        ])
+        .arg("--tls-cert")
+        .arg(&c.cert)
+        .arg("--tls-key")
+        .arg(&c.key)
+        .env("RUST_LOG", "info")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::fs::File::create(&log).unwrap());
+    let mut child = command.spawn().unwrap();
+    let mut line = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(child.stdout.take().unwrap()),
+        &mut line,
+    )
+    .unwrap();
+    let server = ServerProcess {
+        addr: line
+            .trim()
+            .strip_prefix("listening on https://")
+            .unwrap()
+            .parse()
+            .unwrap(),
+        child,
+    };
+    // A head over --max-header-bytes: 431.
+    let mut tls = tls_connect(server.addr);
+    let big = format!(
+        "GET / HTTP/1.1\r\nHost: t\r\nX-Big: {}\r\n\r\n",
+        "a".repeat(2000)
+    );
+    tls.write_all(big.as_bytes()).unwrap();
+    let reply = read_all(&mut tls);
+    assert!(reply.starts_with("HTTP/1.1 431"), "{reply}");
+    // A head that never ends: 408 after --header-timeout.
+    let mut tls = tls_connect(server.addr);
+    let started = Instant::now();
+    tls.write_all(b"GET / HTTP/1.1\r\nHost: t\r\n").unwrap();
+    let reply = read_all(&mut tls);
+    let waited = started.elapsed();
+    assert!(reply.starts_with("HTTP/1.1 408"), "{reply}");
+    assert!(waited >= Duration::from_millis(500), "{waited:?}");
+    assert!(waited < Duration::from_secs(8), "{waited:?}");
+    // A good request, in the access log.
+    let mut tls = tls_connect(server.addr);
+    tls.write_all(b"GET /?logged HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    assert!(read_all(&mut tls).starts_with("HTTP/1.1 200 OK"));
+    let started = Instant::now();
+    loop {
+        let text = std::fs::read_to_string(&log).unwrap();
+        if text.contains("GET /?logged") {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "no access log line: {text}"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    drop(server);
+    let _ = std::fs::remove_file(&log);
+}
