@@ -64,6 +64,9 @@ struct Cli {
     /// The private key (PEM) of --tls-cert's certificate.
     #[arg(long, value_name = "PATH", requires = "tls_cert")]
     tls_key: Option<PathBuf>,
+    /// Seconds a TLS handshake may take (the connection is closed after).
+    #[arg(long, default_value_t = 10.0, value_name = "SECS", value_parser = positive_secs)]
+    tls_handshake_timeout: f64,
 }
 
 fn positive_secs(text: &str) -> Result<f64, String> {
@@ -84,7 +87,10 @@ fn main() -> ExitCode {
     // key that does not match is a usage error.
     let tls = match (&cli.tls_cert, &cli.tls_key) {
         (Some(cert), Some(key)) => match ServerTls::from_pem_files(cert, key) {
-            Ok(tls) => Some(tls.alpn_protocols([b"http/1.1"])),
+            Ok(tls) => Some(
+                tls.alpn_protocols([b"http/1.1"])
+                    .handshake_timeout(Duration::from_secs_f64(cli.tls_handshake_timeout)),
+            ),
             Err(err) => {
                 eprintln!("httpserver-example: tls: {err}");
                 return ExitCode::from(2);

@@ -245,6 +245,51 @@ fn hostile_clients_are_closed_and_leave_no_descriptor_behind() {
 }
 
 #[test]
+fn a_client_that_never_finishes_its_handshake_is_closed_after_the_timeout() {
+    let c = certs();
+    let server = ServerProcess::with_args(&[
+        "--tls-cert",
+        c.cert.to_str().unwrap(),
+        "--tls-key",
+        c.key.to_str().unwrap(),
+        "--tls-handshake-timeout",
+        "0.3",
+    ]);
+    let pid = server.child.id();
+    // A good connection first, so the baseline counts what the server keeps.
+    let mut tls = tls_connect(server.addr);
+    tls.write_all(b"GET / HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    assert!(read_all(&mut tls).starts_with("HTTP/1.1 200 OK"));
+    drop(tls);
+    let baseline = open_fds(pid);
+    let mut silent = TcpStream::connect(server.addr).unwrap();
+    silent
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    // Half a ClientHello, then nothing.
+    silent.write_all(&[0x16, 0x03, 0x01, 0x02, 0x00]).unwrap();
+    let started = Instant::now();
+    let mut reply = Vec::new();
+    let _ = silent.read_to_end(&mut reply);
+    let waited = started.elapsed();
+    assert!(
+        waited >= Duration::from_millis(300),
+        "closed early: {waited:?}"
+    );
+    assert!(waited < Duration::from_secs(8), "closed late: {waited:?}");
+    assert!(reply.len() < 64, "nothing but an alert: {reply:?}");
+    let started = Instant::now();
+    while open_fds(pid) > baseline {
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "descriptor kept"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+#[test]
 fn sigterm_finishes_a_tls_request_in_flight_and_exits_0() {
     let mut server = tls_server();
     let mut tls = tls_connect(server.addr);
