@@ -282,6 +282,13 @@ impl StreamOptions {
 ///   copied into the write buffer, flushed by the event handler when the
 ///   socket is writable again. The returned future completes when this
 ///   write's last byte has reached the kernel.
+/// * **TLS is a transport inside the stream.** After
+///   [`start_tls`](IOStream::start_tls) (the `tls` feature) the stream
+///   keeps doing its own system calls and readiness bookkeeping, with a
+///   rustls session between the descriptor and the buffers: reads decrypt
+///   into the read buffer, writes encrypt into the write buffer, so every
+///   method works unchanged on the plaintext. A plain stream pays one
+///   branch for it.
 /// * **Closing wakes everyone.** A reset, a hang-up, an error, end of file,
 ///   an overflowing buffer or [`close`](IOStream::close) closes the stream:
 ///   the descriptor is deregistered and closed, and every pending read and
