@@ -261,9 +261,9 @@ fn against_server(
             client(port);
             let _ = tx.send(());
         });
+        // The server logs in the same step as it closes, before this
+        // task hears from the client thread.
         rx.await.unwrap();
-        // Let the server finish with the connection.
-        ioloop::sleep(Duration::from_millis(50)).await;
     });
     (reached.get(), logged(log::Level::Debug))
 }
