@@ -375,3 +375,32 @@ fn data_and_close_notify_arriving_together_are_both_seen() {
     let closed = StreamClosedError::find(&err).expect("a stream-closed error");
     assert_eq!(closed.cause().unwrap().kind(), io::ErrorKind::UnexpectedEof);
 }
+
+#[test]
+fn a_tls_server_on_a_unix_socket_serves_a_tls_client() {
+    let dir = std::env::temp_dir().join(format!("netutil-tls-unix-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("server.sock");
+    let reply = run(|| {
+        let path = path.clone();
+        async move {
+            let server = TCPServer::new(|stream: IOStream, _| async move {
+                if let Ok(line) = stream.read_until(b"\n", Some(64)).await {
+                    let _ = stream.write(&line.to_ascii_uppercase()).await;
+                }
+            });
+            server.set_tls(Some(pki().server()));
+            server.add_sockets([std::os::unix::net::UnixListener::bind(&path)?])?;
+            let stream = IOStream::connect_unix(&path)
+                .await?
+                .start_tls(TlsRole::client(&pki().client(), "localhost"))
+                .await?;
+            stream.write(b"over unix\n").await?;
+            stream.read_until(b"\n", Some(64)).await
+        }
+    })
+    .unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+    assert_eq!(reply, b"OVER UNIX\n");
+}

@@ -145,3 +145,30 @@ fn an_invalid_host_name_is_refused_before_any_handshake() {
     assert_eq!(err.kind(), io::ErrorKind::InvalidInput);
     assert!(err.to_string().contains("\"not a host\""), "{err}");
 }
+
+#[test]
+fn no_common_alpn_protocol_fails_the_handshake_with_a_typed_error() {
+    let err = run(|| async move {
+        let server = TCPServer::new(|_stream: IOStream, _| async {});
+        server.set_tls(Some(pki().server().alpn_protocols([b"http/1.1"])));
+        let port = server.listen(0, Some("127.0.0.1")).unwrap()[0].port();
+        TCPClient::new()
+            .tls(pki().client().alpn_protocols([b"h2"]))
+            .connect("localhost", port)
+            .await
+            .map(drop)
+    })
+    .unwrap_err();
+    match TlsError::find(&err) {
+        Some(TlsError::Handshake { peer, reason }) => {
+            assert_eq!(peer, "localhost");
+            // The server's alert, as the client received it.
+            assert!(
+                matches!(reason, netutil::tls::rustls::Error::AlertReceived(_)),
+                "{reason:?}"
+            );
+        }
+        other => panic!("not a handshake error: {other:?} ({err})"),
+    }
+    assert!(err.to_string().contains("localhost"), "{err}");
+}
