@@ -1198,12 +1198,13 @@ impl IOStream {
     /// [`StreamClosedError`] without a cause, and the close callback is
     /// scheduled. Idempotent. Buffered read data stays readable.
     ///
-    /// A TLS stream first sends a `close_notify` alert, if the descriptor
-    /// takes it at once.
+    /// A TLS stream first sends a `close_notify` alert, if no write is
+    /// queued and the descriptor takes it at once.
     pub fn close(&self) {
         let mut st = self.inner.st.borrow_mut();
         #[cfg(feature = "tls")]
         if st.closed.is_none()
+            && st.wbuf.is_empty()
             && let Some(tls) = st.tls.as_mut()
         {
             tls.send_close_notify();
