@@ -47,6 +47,10 @@ use crate::{IOStream, PeerAddr};
 /// The largest request head copy a connection keeps for the next one.
 const RECYCLED_HEAD_MAX: usize = 4096;
 
+/// The largest request head copy an idle connection keeps (a typical
+/// head's; larger ones are freed while the connection waits).
+const IDLE_HEAD_MAX: usize = 256;
+
 /// Bodies up to this size are copied into the output buffer; larger ones
 /// are written from the handler's buffer.
 const COPY_BODY_MAX: usize = 16 * 1024;
@@ -242,21 +246,29 @@ impl Conn<'_> {
             }
             // 3. Wait for more input.
             let buffered = self.stream.buffered();
+            let now = Instant::now();
             if buffered > 0 && head_started.is_none() {
-                head_started = Some(Instant::now());
+                head_started = Some(now);
             }
             let deadline = match head_started {
                 Some(t0) => t0 + options.header_timeout,
-                None => Instant::now() + options.idle_timeout,
+                None => now + options.idle_timeout,
             };
             // A keep-alive connection between requests (not one yet to
             // send its first, which the header timeout bounds).
             let idle = buffered == 0 && head_started.is_none();
             if idle {
-                // Between requests: hold no buffer memory (freed at once,
-                // so the next connection to need a buffer reuses it).
-                self.out = Vec::new();
-                self.spare_head = None;
+                // Between requests: hold no buffer memory. The buffers go
+                // to pools the next connection to need one takes from, so
+                // a busy connection costs no allocation per request.
+                crate::buffer::give_output_buffer(std::mem::take(&mut self.out));
+                if self
+                    .spare_head
+                    .as_ref()
+                    .is_some_and(|raw| raw.capacity() > IDLE_HEAD_MAX)
+                {
+                    self.spare_head = None;
+                }
                 self.stream.release_buffers();
                 self.shared.set_idle(self.key, true);
             }
@@ -264,6 +276,7 @@ impl Conn<'_> {
             let waited = self.within(deadline, stream.read_more()).await;
             if idle {
                 self.shared.set_idle(self.key, false);
+                self.out = crate::buffer::take_output_buffer();
             }
             match waited {
                 Ok(Ok(_)) => {}

@@ -530,20 +530,16 @@ fn is_valid_host(value: &[u8]) -> bool {
     } else {
         // The reg-name: unreserved and sub-delims bytes, and `%` HEXDIG HEXDIG.
         let mut i = 0;
-        while let Some(&b) = value.get(i) {
-            if is_unreserved_or_sub_delim(b) {
-                i += 1;
-            } else if b == b'%'
-                && value
-                    .get(i + 1..i + 3)
-                    .is_some_and(|hex| hex.iter().all(u8::is_ascii_hexdigit))
-            {
-                i += 3;
-            } else {
-                break;
+        loop {
+            i += value[i..]
+                .iter()
+                .position(|&b| !is_unreserved_or_sub_delim(b))
+                .unwrap_or(value.len() - i);
+            match value.get(i..i + 3) {
+                Some([b'%', hi, lo]) if hi.is_ascii_hexdigit() && lo.is_ascii_hexdigit() => i += 3,
+                _ => break i,
             }
         }
-        i
     };
     match &value[port_at..] {
         [] => true,
