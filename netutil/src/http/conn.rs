@@ -34,9 +34,7 @@ use std::time::{Duration, Instant};
 use futures::FutureExt;
 use ioloop::Sleep;
 
-use crate::http::parse::{
-    BodyDecoder, Field, Framing as RequestFraming, HttpError, Parsed, parse_head,
-};
+use crate::http::parse::{BodyDecoder, Framing as RequestFraming, HttpError, Parsed, parse_head};
 use crate::http::request::{BodyState, BodyTimeouts, FailedBody, Request, RequestBody};
 use crate::http::response::{BodyKind, Pulled, Response};
 use crate::http::server::{Handler, Shared};
@@ -95,7 +93,6 @@ pub(crate) async fn serve<H: Handler>(
         peer: Rc::new(peer),
         key,
         out: Vec::new(),
-        fields: Vec::new(),
         spare_head: None,
         timer: None,
     };
@@ -125,8 +122,6 @@ struct Conn<'a> {
     key: usize,
     /// Responses rendered and not yet handed to the stream.
     out: Vec<u8>,
-    /// Where the parser puts header fields (reused).
-    fields: Vec<Field>,
     /// The allocation of the last request head's copy, for the next one.
     spare_head: Option<Rc<Vec<u8>>>,
     /// The connection's deadline timer and when it fires. A wait whose
@@ -311,13 +306,12 @@ impl Conn<'_> {
     /// Parses the request at the start of the read buffer.
     fn next_request(&mut self) -> Next {
         let shared = self.shared;
-        let fields = &mut self.fields;
         let spare = &mut self.spare_head;
         let parsed = self.stream.with_buffer(|buf| {
             if buf.is_empty() {
                 return Ok(None);
             }
-            match parse_head(buf, &shared.limits, fields)? {
+            match parse_head(buf, &shared.limits, None)? {
                 Parsed::Partial => Ok(None),
                 Parsed::Complete(head, consumed) => {
                     let base = buf.as_ptr() as usize;
