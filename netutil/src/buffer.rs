@@ -1,5 +1,8 @@
 //! The byte buffers behind [`IOStream`](crate::IOStream): one for reads,
-//! one for writes, each reused for the stream's life.
+//! one for writes, each reused for the stream's life, and the pools that
+//! keep emptied buffers for the next stream to need one.
+
+use std::cell::RefCell;
 
 /// The first allocation of a read buffer. Small, so ten thousand idle
 /// connections cost little; it grows (doubling) only while a read waits
@@ -9,6 +12,53 @@ pub(crate) const INITIAL_READ_CAPACITY: usize = 4096;
 /// An emptied buffer larger than this is freed, so one large message does
 /// not pin its memory for the connection's life.
 pub(crate) const SHRINK_ABOVE: usize = 64 * 1024;
+
+/// How many emptied buffers of each kind a thread keeps for the next stream
+/// to need one. A connection that goes idle between requests gives its
+/// buffers back, so idle connections hold none; taking one again costs
+/// neither an allocation nor zeroing. Bounded, so a burst of connections
+/// going idle at once leaves at most this many behind.
+const POOLED_MAX: usize = 64;
+
+/// The largest output buffer worth keeping in the pool.
+const POOLED_OUTPUT_MAX: usize = 16 * 1024;
+
+thread_local! {
+    /// Read buffers of exactly `INITIAL_READ_CAPACITY` initialised bytes.
+    static READ_POOL: RefCell<Vec<Vec<u8>>> = const { RefCell::new(Vec::new()) };
+    /// Empty buffers with room for at least `INITIAL_READ_CAPACITY` bytes.
+    static OUTPUT_POOL: RefCell<Vec<Vec<u8>>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Keeps `buf` in `pool` if there is room.
+fn give(pool: &'static std::thread::LocalKey<RefCell<Vec<Vec<u8>>>>, buf: Vec<u8>) {
+    // A thread being torn down has no pool any more: the buffer is freed.
+    let _ = pool.try_with(|pool| {
+        let mut pool = pool.borrow_mut();
+        if pool.len() < POOLED_MAX {
+            pool.push(buf);
+        }
+    });
+}
+
+fn take(pool: &'static std::thread::LocalKey<RefCell<Vec<Vec<u8>>>>) -> Option<Vec<u8>> {
+    pool.try_with(|pool| pool.borrow_mut().pop()).ok().flatten()
+}
+
+/// An empty buffer to render output into: one from the thread's pool, or a
+/// new one with room for `INITIAL_READ_CAPACITY` bytes.
+pub(crate) fn take_output_buffer() -> Vec<u8> {
+    take(&OUTPUT_POOL).unwrap_or_else(|| Vec::with_capacity(INITIAL_READ_CAPACITY))
+}
+
+/// Gives an output buffer back (emptied) for [`take_output_buffer`]; one
+/// too small or too large to be worth keeping is freed.
+pub(crate) fn give_output_buffer(mut buf: Vec<u8>) {
+    if (INITIAL_READ_CAPACITY..=POOLED_OUTPUT_MAX).contains(&buf.capacity()) {
+        buf.clear();
+        give(&OUTPUT_POOL, buf);
+    }
+}
 
 /// A read buffer: data in `buf[start..end]`, free space after `end`.
 #[derive(Debug, Default)]
@@ -91,7 +141,14 @@ impl ReadBuffer {
                     .max(INITIAL_READ_CAPACITY)
                     .max(len + min_free)
                     .min(limit);
-                self.buf.resize(wanted, 0);
+                if self.buf.is_empty()
+                    && wanted == INITIAL_READ_CAPACITY
+                    && let Some(pooled) = take(&READ_POOL)
+                {
+                    self.buf = pooled;
+                } else {
+                    self.buf.resize(wanted, 0);
+                }
             }
         }
         let end = self.end;
@@ -110,11 +167,23 @@ impl ReadBuffer {
         self.buf.len()
     }
 
-    /// Frees the allocation if no data is held.
+    /// Gives the allocation up (to the thread's pool, if it is of the
+    /// initial size) if no data is held.
     pub(crate) fn release(&mut self) {
         if self.is_empty() {
-            self.buf = Vec::new();
+            let buf = std::mem::take(&mut self.buf);
+            if buf.len() == INITIAL_READ_CAPACITY {
+                give(&READ_POOL, buf);
+            }
         }
+    }
+}
+
+impl Drop for ReadBuffer {
+    fn drop(&mut self) {
+        self.start = 0;
+        self.end = 0;
+        self.release();
     }
 }
 
@@ -221,6 +290,79 @@ mod tests {
         assert!(b.capacity() >= 200_000);
         b.consume(b.len());
         assert_eq!(b.capacity(), 0, "a large emptied buffer is freed");
+    }
+
+    fn pooled(pool: &'static std::thread::LocalKey<RefCell<Vec<Vec<u8>>>>) -> usize {
+        pool.with(|pool| pool.borrow().len())
+    }
+
+    #[test]
+    fn a_released_read_buffer_is_reused_without_a_new_allocation() {
+        let mut first = ReadBuffer::default();
+        let spare = first.spare(65536, 1 << 20);
+        let at = spare.as_ptr();
+        spare[..3].copy_from_slice(b"old");
+        first.commit(3);
+        first.release();
+        assert_eq!(first.capacity(), 4096, "holding data: kept");
+        first.consume(3);
+        first.release();
+        assert_eq!(first.capacity(), 0, "empty: given up");
+        let mut second = ReadBuffer::default();
+        let spare = second.spare(65536, 1 << 20);
+        assert_eq!(
+            (spare.as_ptr(), &spare[..3]),
+            (at, &b"old"[..]),
+            "the next buffer on this thread is the released one, not zeroed again"
+        );
+        assert_eq!(pooled(&READ_POOL), 0);
+        drop(second);
+        assert_eq!(pooled(&READ_POOL), 1, "a dropped buffer goes back too");
+    }
+
+    #[test]
+    fn the_pools_keep_a_bounded_number_of_buffers() {
+        let mut buffers: Vec<ReadBuffer> = (0..POOLED_MAX + 10)
+            .map(|_| {
+                let mut b = ReadBuffer::default();
+                b.spare(65536, 1 << 20);
+                b
+            })
+            .collect();
+        for b in &mut buffers {
+            b.release();
+        }
+        assert_eq!(pooled(&READ_POOL), POOLED_MAX);
+        // A grown buffer is not the pool's size: freed, not kept.
+        let mut large = ReadBuffer::default();
+        while large.capacity() < 3 * INITIAL_READ_CAPACITY {
+            let n = large.spare(65536, 1 << 20).len();
+            large.commit(n);
+        }
+        large.consume(large.len());
+        let before = pooled(&READ_POOL);
+        large.release();
+        assert_eq!(pooled(&READ_POOL), before);
+
+        for _ in 0..POOLED_MAX + 10 {
+            give_output_buffer(Vec::with_capacity(INITIAL_READ_CAPACITY));
+        }
+        assert_eq!(pooled(&OUTPUT_POOL), POOLED_MAX);
+    }
+
+    #[test]
+    fn output_buffers_come_back_empty_and_only_of_a_useful_size() {
+        let mut out = take_output_buffer();
+        assert!(out.is_empty() && out.capacity() >= INITIAL_READ_CAPACITY);
+        out.extend_from_slice(b"rendered");
+        let at = out.as_ptr();
+        give_output_buffer(out);
+        let again = take_output_buffer();
+        assert!(again.is_empty(), "given back emptied");
+        assert_eq!(again.as_ptr(), at, "the same allocation");
+        give_output_buffer(Vec::with_capacity(16));
+        give_output_buffer(Vec::with_capacity(POOLED_OUTPUT_MAX + 1));
+        assert_eq!(pooled(&OUTPUT_POOL), 0, "too small or too large: freed");
     }
 
     #[test]

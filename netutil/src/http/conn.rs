@@ -34,9 +34,7 @@ use std::time::{Duration, Instant};
 use futures::FutureExt;
 use ioloop::Sleep;
 
-use crate::http::parse::{
-    BodyDecoder, Field, Framing as RequestFraming, HttpError, Parsed, parse_head,
-};
+use crate::http::parse::{BodyDecoder, Framing as RequestFraming, HttpError, Parsed, parse_head};
 use crate::http::request::{BodyState, BodyTimeouts, FailedBody, Request, RequestBody};
 use crate::http::response::{BodyKind, Pulled, Response};
 use crate::http::server::{Handler, Shared};
@@ -46,6 +44,10 @@ use crate::{IOStream, PeerAddr};
 
 /// The largest request head copy a connection keeps for the next one.
 const RECYCLED_HEAD_MAX: usize = 4096;
+
+/// The largest request head copy an idle connection keeps (a typical
+/// head's; larger ones are freed while the connection waits).
+const IDLE_HEAD_MAX: usize = 256;
 
 /// Bodies up to this size are copied into the output buffer; larger ones
 /// are written from the handler's buffer.
@@ -91,7 +93,6 @@ pub(crate) async fn serve<H: Handler>(
         peer: Rc::new(peer),
         key,
         out: Vec::new(),
-        fields: Vec::new(),
         spare_head: None,
         timer: None,
     };
@@ -121,8 +122,6 @@ struct Conn<'a> {
     key: usize,
     /// Responses rendered and not yet handed to the stream.
     out: Vec<u8>,
-    /// Where the parser puts header fields (reused).
-    fields: Vec<Field>,
     /// The allocation of the last request head's copy, for the next one.
     spare_head: Option<Rc<Vec<u8>>>,
     /// The connection's deadline timer and when it fires. A wait whose
@@ -242,21 +241,29 @@ impl Conn<'_> {
             }
             // 3. Wait for more input.
             let buffered = self.stream.buffered();
+            let now = Instant::now();
             if buffered > 0 && head_started.is_none() {
-                head_started = Some(Instant::now());
+                head_started = Some(now);
             }
             let deadline = match head_started {
                 Some(t0) => t0 + options.header_timeout,
-                None => Instant::now() + options.idle_timeout,
+                None => now + options.idle_timeout,
             };
             // A keep-alive connection between requests (not one yet to
             // send its first, which the header timeout bounds).
             let idle = buffered == 0 && head_started.is_none();
             if idle {
-                // Between requests: hold no buffer memory (freed at once,
-                // so the next connection to need a buffer reuses it).
-                self.out = Vec::new();
-                self.spare_head = None;
+                // Between requests: hold no buffer memory. The buffers go
+                // to pools the next connection to need one takes from, so
+                // a busy connection costs no allocation per request.
+                crate::buffer::give_output_buffer(std::mem::take(&mut self.out));
+                if self
+                    .spare_head
+                    .as_ref()
+                    .is_some_and(|raw| raw.capacity() > IDLE_HEAD_MAX)
+                {
+                    self.spare_head = None;
+                }
                 self.stream.release_buffers();
                 self.shared.set_idle(self.key, true);
             }
@@ -264,6 +271,7 @@ impl Conn<'_> {
             let waited = self.within(deadline, stream.read_more()).await;
             if idle {
                 self.shared.set_idle(self.key, false);
+                self.out = crate::buffer::take_output_buffer();
             }
             match waited {
                 Ok(Ok(_)) => {}
@@ -298,13 +306,12 @@ impl Conn<'_> {
     /// Parses the request at the start of the read buffer.
     fn next_request(&mut self) -> Next {
         let shared = self.shared;
-        let fields = &mut self.fields;
         let spare = &mut self.spare_head;
         let parsed = self.stream.with_buffer(|buf| {
             if buf.is_empty() {
                 return Ok(None);
             }
-            match parse_head(buf, &shared.limits, fields)? {
+            match parse_head(buf, &shared.limits, None)? {
                 Parsed::Partial => Ok(None),
                 Parsed::Complete(head, consumed) => {
                     let base = buf.as_ptr() as usize;

@@ -207,7 +207,8 @@ pub(crate) enum Parsed<'a> {
     Complete(RequestHead<'a>, usize),
 }
 
-/// Parses a request head at the start of `buf`.
+/// Parses a request head at the start of `buf`; with `fields`, also
+/// records where each header field lies in it.
 ///
 /// # Errors
 ///
@@ -219,7 +220,7 @@ pub(crate) enum Parsed<'a> {
 pub(crate) fn parse_head<'a>(
     buf: &'a [u8],
     limits: &Limits,
-    fields: &mut Vec<Field>,
+    mut fields: Option<&mut Vec<Field>>,
 ) -> Result<Parsed<'a>, HttpError> {
     // Left uninitialised: httparse writes only the headers it finds.
     let mut headers = [const { MaybeUninit::<httparse::Header<'a>>::uninit() }; MAX_HEADERS];
@@ -266,7 +267,9 @@ pub(crate) fn parse_head<'a>(
     let mut expect_continue = false;
     let mut host = false;
     let mut content_type = None;
-    fields.clear();
+    if let Some(fields) = fields.as_deref_mut() {
+        fields.clear();
+    }
     let base = buf.as_ptr() as usize;
     for header in request.headers.iter() {
         let name = header.name;
@@ -275,10 +278,12 @@ pub(crate) fn parse_head<'a>(
         if name_at.checked_sub(2).map(|at| buf[at]) != Some(b'\r') {
             return Err(bare_lf());
         }
-        fields.push(Field {
-            name: name_at..name_at + name.len(),
-            value: value_at..value_at + header.value.len(),
-        });
+        if let Some(fields) = fields.as_deref_mut() {
+            fields.push(Field {
+                name: name_at..name_at + name.len(),
+                value: value_at..value_at + header.value.len(),
+            });
+        }
         // Only the headers acted on are inspected; the length picks at most
         // one name to compare. httparse has already dropped the space and
         // tab around the value, and checked that its bytes are VCHAR,
@@ -530,20 +535,16 @@ fn is_valid_host(value: &[u8]) -> bool {
     } else {
         // The reg-name: unreserved and sub-delims bytes, and `%` HEXDIG HEXDIG.
         let mut i = 0;
-        while let Some(&b) = value.get(i) {
-            if is_unreserved_or_sub_delim(b) {
-                i += 1;
-            } else if b == b'%'
-                && value
-                    .get(i + 1..i + 3)
-                    .is_some_and(|hex| hex.iter().all(u8::is_ascii_hexdigit))
-            {
-                i += 3;
-            } else {
-                break;
+        loop {
+            i += value[i..]
+                .iter()
+                .position(|&b| !is_unreserved_or_sub_delim(b))
+                .unwrap_or(value.len() - i);
+            match value.get(i..i + 3) {
+                Some([b'%', hi, lo]) if hi.is_ascii_hexdigit() && lo.is_ascii_hexdigit() => i += 3,
+                _ => break i,
             }
         }
-        i
     };
     match &value[port_at..] {
         [] => true,
@@ -924,7 +925,7 @@ mod tests {
     use super::*;
 
     fn parse(raw: &str) -> Result<Parsed<'_>, HttpError> {
-        parse_head(raw.as_bytes(), &Limits::default(), &mut Vec::new())
+        parse_head(raw.as_bytes(), &Limits::default(), None)
     }
 
     fn head(raw: &str) -> RequestHead<'_> {
@@ -1050,14 +1051,14 @@ mod tests {
         };
         let long = format!("GET / HTTP/1.1\r\nHost: a\r\nX: {}", "a".repeat(100));
         assert_eq!(
-            parse_head(long.as_bytes(), &limits, &mut Vec::new())
+            parse_head(long.as_bytes(), &limits, None)
                 .unwrap_err()
                 .status,
             431
         );
         let too_big = "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 11\r\n\r\n";
         assert_eq!(
-            parse_head(too_big.as_bytes(), &limits, &mut Vec::new())
+            parse_head(too_big.as_bytes(), &limits, None)
                 .unwrap_err()
                 .status,
             413
@@ -1166,7 +1167,7 @@ mod tests {
         for _ in 0..5 {
             let start = std::time::Instant::now();
             for _ in 0..rounds {
-                let parsed = parse_head(std::hint::black_box(raw), &limits, &mut fields);
+                let parsed = parse_head(std::hint::black_box(raw), &limits, Some(&mut fields));
                 assert!(matches!(parsed, Ok(Parsed::Complete(_, n)) if n == raw.len()));
             }
             let ns = start.elapsed().as_secs_f64() * 1e9 / f64::from(rounds);
@@ -1345,7 +1346,7 @@ mod tests {
             b"GET /a\tb HTTP/1.1\r\nHost: a\r\n\r\n",
         ];
         for raw in cases {
-            let err = parse_head(raw, &Limits::default(), &mut Vec::new()).unwrap_err();
+            let err = parse_head(raw, &Limits::default(), None).unwrap_err();
             assert_eq!(err.status, 400, "{:?}", String::from_utf8_lossy(raw));
         }
         assert_eq!(
@@ -1404,7 +1405,7 @@ mod tests {
             max_header_bytes: 12,
             max_body_bytes: 10,
         };
-        let err = parse_head(b"GET / HTTP/2.0", &limits, &mut Vec::new()).unwrap_err();
+        let err = parse_head(b"GET / HTTP/2.0", &limits, None).unwrap_err();
         assert_eq!(err.status, 431);
     }
 
@@ -1422,7 +1423,7 @@ mod tests {
             b"GET / HTTP/1.1\r\nHost: a\r\n\n",
         ];
         for raw in cases {
-            let err = parse_head(raw, &Limits::default(), &mut Vec::new()).unwrap_err();
+            let err = parse_head(raw, &Limits::default(), None).unwrap_err();
             assert_eq!(err.status, 400, "{:?}", String::from_utf8_lossy(raw));
         }
         // Values the server does not act on may carry obs-text.
@@ -1608,7 +1609,7 @@ mod tests {
     fn fields_locate_names_and_values() {
         let raw = "GET / HTTP/1.1\r\nHost: a\r\nX-Long:  two words \r\nEmpty:\r\n\r\n";
         let mut fields = Vec::new();
-        let parsed = parse_head(raw.as_bytes(), &Limits::default(), &mut fields).unwrap();
+        let parsed = parse_head(raw.as_bytes(), &Limits::default(), Some(&mut fields)).unwrap();
         assert!(matches!(parsed, Parsed::Complete(..)));
         let found: Vec<(&str, &str)> = fields
             .iter()
@@ -1642,24 +1643,21 @@ mod tests {
             max_header_bytes: raw.len(),
             max_body_bytes: 10,
         };
-        let parsed = parse_head(raw.as_bytes(), &exact, &mut Vec::new()).unwrap();
+        let parsed = parse_head(raw.as_bytes(), &exact, None).unwrap();
         assert!(matches!(parsed, Parsed::Complete(ref h, _) if h.framing == Framing::Length(10)));
         let partial = &raw.as_bytes()[..raw.len() - 1];
         let short = Limits {
             max_header_bytes: raw.len() - 1,
             ..exact
         };
-        assert_eq!(
-            parse_head(partial, &short, &mut Vec::new()),
-            Ok(Parsed::Partial)
-        );
-        let err = parse_head(raw.as_bytes(), &short, &mut Vec::new()).unwrap_err();
+        assert_eq!(parse_head(partial, &short, None), Ok(Parsed::Partial));
+        let err = parse_head(raw.as_bytes(), &short, None).unwrap_err();
         assert_eq!(err.status, 431);
         let small = Limits {
             max_body_bytes: 9,
             ..exact
         };
-        let err = parse_head(raw.as_bytes(), &small, &mut Vec::new()).unwrap_err();
+        let err = parse_head(raw.as_bytes(), &small, None).unwrap_err();
         assert_eq!(err.status, 413);
     }
 

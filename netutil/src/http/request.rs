@@ -166,7 +166,7 @@ fn fields_of(raw: &[u8]) -> Vec<Field> {
         max_body_bytes: usize::MAX,
     };
     let mut fields = Vec::new();
-    if parse_head(raw, &unbounded, &mut fields).is_err() {
+    if parse_head(raw, &unbounded, Some(&mut fields)).is_err() {
         fields.clear();
     }
     fields
