@@ -599,6 +599,8 @@ impl Inner {
     /// waiting and the descriptor is readable. Whatever the session has to
     /// send (handshake messages, alerts) goes out as it is produced.
     #[cfg(feature = "tls")]
+    #[cold]
+    #[inline(never)]
     fn fill_tls(&self, st: &mut State) -> Filled {
         use crate::tls::Plaintext;
         loop {
@@ -663,6 +665,8 @@ impl Inner {
     /// [`IOStream::start_write`] on a TLS stream: the plaintext is
     /// encrypted into the write buffer, which is flushed if it can be.
     #[cfg(feature = "tls")]
+    #[cold]
+    #[inline(never)]
     fn start_write_tls(&self, st: &mut State, bufs: &[IoSlice<'_>]) -> io::Result<u64> {
         let tls = st.tls.as_mut().expect("a TLS stream has a session");
         if tls.is_handshaking() {
