@@ -12,7 +12,9 @@ import sys
 
 
 def version(text):
-    return tuple(int(part) for part in (text or "0").split("."))
+    """`1.88` and `1.88.0` are the same version."""
+    parts = [int(part) for part in (text or "0").split(".")]
+    return tuple(parts + [0] * (3 - len(parts)))
 
 
 def main():

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Usage: [NAME=label] [PORT=18080] [DURATION=8] [CONNS=64] [DEPTH=16] [LOGDIR=/tmp/http_bench/logs]
-#        benches/peers/http_bench.sh SERVER_CMD [ARGS...]
+#        [SCHEME=http|https] [MODES="plain pipeline"] benches/peers/http_bench.sh SERVER_CMD [ARGS...]
+# MODES may also name `close`: every request on a new connection
+# (`Connection: close`), which over https is one full handshake per request.
 # Starts SERVER_CMD pinned to core 0 (it gets the port as env PORT), waits for the port,
 # runs wrk pinned to core 1 twice (plain keep-alive, then DEPTH-deep pipelining),
 # prints one line per mode:  name rps p50_ms p99_ms cpu=NN%  (server CPU use during the
@@ -16,7 +18,9 @@ CONNS="${CONNS:-64}"
 DEPTH="${DEPTH:-16}"
 LOGDIR="${LOGDIR:-${TMPDIR:-/tmp}/http_bench/logs}"
 mkdir -p "$LOGDIR"
-URL="http://127.0.0.1:$PORT/"
+SCHEME="${SCHEME:-http}"
+MODES="${MODES:-plain pipeline}"
+URL="$SCHEME://127.0.0.1:$PORT/"
 export PORT
 
 port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null; }
@@ -42,7 +46,7 @@ cpu_ticks() { [ -n "$SRV" ] && sed 's/^.*) //' "/proc/$SRV/stat" 2>/dev/null | a
 
 # Sanity check of the response (headers + body) once per server.
 if command -v curl >/dev/null; then
-  timeout 5 curl -sS -i "$URL" >"$LOGDIR/$NAME.check.txt" 2>&1
+  timeout 5 curl -sS -i -k "$URL" >"$LOGDIR/$NAME.check.txt" 2>&1
 fi
 
 to_ms() { # 487.00us | 1.23ms | 2.00s -> ms
@@ -50,10 +54,11 @@ to_ms() { # 487.00us | 1.23ms | 2.00s -> ms
     f=(u=="us")?0.001:(u=="ms")?1:(u=="s")?1000:(u=="m")?60000:1; printf "%.3f", n*f }'
 }
 
-run_mode() { # mode [script [script-args...]]
+run_mode() { # mode [script [script-args...]]  (WRK_ARGS: more wrk options)
   local mode="$1"; shift
   local script=()
   if [ $# -ge 1 ]; then script=(-s "$1"); shift; fi
+  script+=("${WRK_ARGS[@]}")
   local out="$LOGDIR/$NAME.$mode.wrk.txt"
   local c0 c1 t0 t1 cpu
   c0=$(cpu_ticks); t0=$(date +%s.%N)
@@ -71,5 +76,12 @@ run_mode() { # mode [script [script-args...]]
   echo "$NAME:$mode ${rps:-NA} $( [ -n "$p50" ] && to_ms "$p50" || echo NA) $( [ -n "$p99" ] && to_ms "$p99" || echo NA) cpu=${cpu}%$extra"
 }
 
-run_mode plain
-run_mode pipeline$DEPTH "$HERE/pipeline.lua" "$DEPTH"
+WRK_ARGS=()
+for mode in $MODES; do
+  case $mode in
+    plain) run_mode plain ;;
+    pipeline) run_mode pipeline$DEPTH "$HERE/pipeline.lua" "$DEPTH" ;;
+    close) WRK_ARGS=(-H "Connection: close"); run_mode close; WRK_ARGS=() ;;
+    *) echo "unknown mode $mode" >&2 ;;
+  esac
+done

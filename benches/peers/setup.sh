@@ -2,7 +2,8 @@
 # Builds the HTTP peers: copies this folder (sources only) to $PEERS_DIR
 # (default /tmp/peers), installs wrk and nginx from Debian's packages if they
 # are missing, creates a Python venv there with uvloop and tornado, and
-# builds the Rust peers (raw mio, hyper, may_minihttp) in release mode.
+# builds the Rust peers (raw mio, hyper, hyper on tokio-rustls,
+# may_minihttp) in release mode.
 # Idempotent: a second run only rebuilds what changed.
 #
 # Usage: [PEERS_DIR=/tmp/peers] benches/peers/setup.sh

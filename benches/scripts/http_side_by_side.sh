@@ -17,7 +17,7 @@
 # keep-alive then 16-deep pipelining, server CPU from /proc), servers
 # interleaved so that drift on a shared machine hits them all alike. Then
 # it prints the medians, and requests per server CPU-second as a ratio to
-# the raw mio server. A peer that is not built is left out, with a note.
+# the raw mio server (or to the server named by REF). A peer that is not built is left out, with a note.
 # Traffic goes to 127.0.0.1 only; every server is killed by its PID and
 # bounded by `timeout`.
 set -euo pipefail
@@ -80,8 +80,8 @@ for round in $(seq 1 "$ROUNDS"); do
     done
 done
 
-python3 - "$OUT/runs.txt" <<'PY'
-import statistics as st, sys
+REF="${REF:-mio}" python3 - "$OUT/runs.txt" <<'PY'
+import os, statistics as st, sys
 from collections import defaultdict
 rps, eff, cpu = defaultdict(list), defaultdict(list), defaultdict(list)
 for line in open(sys.argv[1]):
@@ -98,10 +98,11 @@ for line in open(sys.argv[1]):
         eff[key].append(r / (c / 100))
 modes = sorted({m for _, m in rps}, key=lambda m: (m != "plain", m))
 print()
-print("| mode | server | req/s (median) | server CPU % | req per server CPU-s | × mio | runs |")
+REF = os.environ["REF"]
+print(f"| mode | server | req/s (median) | server CPU % | req per server CPU-s | × {REF} | runs |")
 print("|---|---|---:|---:|---:|---:|---:|")
 for mode in modes:
-    ref = eff.get(("mio", mode))
+    ref = eff.get((REF, mode))
     names = sorted({n for n, m in rps if m == mode}, key=lambda n: -st.median(eff[(n, mode)] or [0]))
     for n in names:
         k = (n, mode)

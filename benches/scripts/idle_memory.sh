@@ -4,6 +4,7 @@
 #
 # Usage: [CONNECTIONS=10000] [PER_CLIENT=5000] [PEERS_DIR=/tmp/peers]
 #        [OURS_CMD='...'] [PORT=18180] [OUT=target/bench-idle]
+#        [CLIENT_ARGS='--tls-ca ca.pem'] [REF=hyper]
 #        benches/scripts/idle_memory.sh [server | name='command' ...]
 #
 # Servers by name: ioloop (ours), hyper, nginx (the default three), mio,
@@ -36,6 +37,8 @@ BASE_PORT="${PORT:-18180}"
 OUT="${OUT:-$ROOT/target/bench-idle}"
 DEFAULT_OURS='target/release/httpserver-example --port "$PORT" --idle-timeout 300'
 OURS_CMD="${OURS_CMD:-$DEFAULT_OURS}"
+# More idle_client options (`--tls-ca PATH` for TLS servers).
+CLIENT_ARGS="${CLIENT_ARGS:-}"
 # Seconds: to open every connection, for the RSS to settle, a process's life.
 OPEN_LIMIT=120
 SETTLE_LIMIT=30
@@ -146,7 +149,7 @@ measure() { # name command port
     fi
     # The server itself: timeout's child (taskset and sh exec into it).
     srv=$(pgrep -P "$tpid" | head -1)
-    timeout 30 taskset -c 1 "$CLIENT" --port "$port" --connections 1 --hold 0 >/dev/null
+    timeout 30 taskset -c 1 "$CLIENT" --port "$port" --connections 1 --hold 0 $CLIENT_ARGS >/dev/null
     before=$(settled_rss "$srv")
 
     local clients=() left=$N count
@@ -154,7 +157,7 @@ measure() { # name command port
     i=0
     while [ "$left" -gt 0 ]; do
         count=$((left < PER_CLIENT ? left : PER_CLIENT))
-        timeout -k 5 "$LIFE" taskset -c 1 "$CLIENT" --port "$port" --connections "$count" --hold "$LIFE" \
+        timeout -k 5 "$LIFE" taskset -c 1 "$CLIENT" --port "$port" --connections "$count" --hold "$LIFE" $CLIENT_ARGS \
             >"$OUT/$name.client$i.out" 2>"$OUT/$name.client$i.err" &
         clients+=($!)
         PIDS+=($!)
@@ -196,17 +199,18 @@ for name in "${NAMES[@]}"; do
     sleep 1
 done
 
-python3 - "$OUT/rows.txt" "$N" <<'PY'
-import sys
+REF="${REF:-hyper}" python3 - "$OUT/rows.txt" "$N" <<'PY'
+import os, sys
 rows, n = [], int(sys.argv[2])
 for line in open(sys.argv[1]):
     name, before, after, fds = line.split()
     unsettled = before.endswith("~") or after.endswith("~")
     before, after = int(before.rstrip("~")), int(after.rstrip("~"))
     rows.append((name, before, after, (after - before) * 1024 / n, int(fds), unsettled))
-ref = next((r[3] for r in rows if r[0] == "hyper"), None)
+REF = os.environ["REF"]
+ref = next((r[3] for r in rows if r[0] == REF), None)
 print()
-print(f"| server | RSS before (KiB) | RSS after {n:,} idle connections (KiB) | per idle connection (B) | × hyper | server fds |")
+print(f"| server | RSS before (KiB) | RSS after {n:,} idle connections (KiB) | per idle connection (B) | × {REF} | server fds |")
 print("|---|---:|---:|---:|---:|---:|")
 for name, before, after, per, fds, unsettled in rows:
     ratio = f"{per / ref:.2f}" if ref else "NA"

@@ -4,6 +4,7 @@
 //! cargo run --release -p httpserver-example -- --help
 //! cargo run --release -p httpserver-example            # http://127.0.0.1:8888/
 //! RUST_LOG=info cargo run --release -p httpserver-example   # with an access log
+//! cargo run --release -p httpserver-example -- --tls-cert cert.pem --tls-key key.pem  # https://
 //! ```
 //!
 //! SIGTERM or SIGINT stops accepting, lets requests in flight finish and
@@ -16,6 +17,7 @@ use std::time::Duration;
 use clap::Parser;
 use ioloop::IOLoop;
 use netutil::http::{HTTPServer, HTTPServerOptions};
+use netutil::tls::ServerTls;
 
 /// An HTTP/1.1 server on the ioloop event loop.
 ///
@@ -55,6 +57,16 @@ struct Cli {
     /// to make room; 503 if none is idle).
     #[arg(long, default_value_t = 16_384, value_name = "N")]
     max_connections: usize,
+    /// Serve HTTPS with the certificate chain in this PEM file (the
+    /// server's certificate first); needs --tls-key.
+    #[arg(long, value_name = "PATH", requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// The private key (PEM) of --tls-cert's certificate.
+    #[arg(long, value_name = "PATH", requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
+    /// Seconds a TLS handshake may take (the connection is closed after).
+    #[arg(long, default_value_t = 10.0, value_name = "SECS", value_parser = positive_secs)]
+    tls_handshake_timeout: f64,
 }
 
 fn positive_secs(text: &str) -> Result<f64, String> {
@@ -71,7 +83,22 @@ fn positive_secs(text: &str) -> Result<f64, String> {
 fn main() -> ExitCode {
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("warn")).init();
     let cli = Cli::parse();
-    match run(cli) {
+    // Certificates are checked before anything listens: a bad path or a
+    // key that does not match is a usage error.
+    let tls = match (&cli.tls_cert, &cli.tls_key) {
+        (Some(cert), Some(key)) => match ServerTls::from_pem_files(cert, key) {
+            Ok(tls) => Some(
+                tls.alpn_protocols([b"http/1.1"])
+                    .handshake_timeout(Duration::from_secs_f64(cli.tls_handshake_timeout)),
+            ),
+            Err(err) => {
+                eprintln!("httpserver-example: tls: {err}");
+                return ExitCode::from(2);
+            }
+        },
+        _ => None,
+    };
+    match run(cli, tls) {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
             eprintln!("httpserver-example: {err}");
@@ -80,7 +107,7 @@ fn main() -> ExitCode {
     }
 }
 
-fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
+fn run(cli: Cli, tls: Option<ServerTls>) -> Result<(), Box<dyn std::error::Error>> {
     let options = HTTPServerOptions {
         max_header_bytes: cli.max_header_bytes,
         max_body_bytes: cli.max_body_bytes,
@@ -93,6 +120,8 @@ fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
     // The server touches no loop until it starts, so it may be made before
     // the workers fork; each worker then creates its own loop.
     let server = HTTPServer::new(httpserver_example::handle, options);
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    server.set_tls(tls);
     // One line per listening socket, in one write so a reader sees them
     // whole; printed before forking, once.
     let mut banner = String::new();
@@ -119,7 +148,7 @@ fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
                 .map_err(cannot)?
         };
         for addr in &addrs {
-            banner.push_str(&format!("listening on http://{addr}\n"));
+            banner.push_str(&format!("listening on {scheme}://{addr}\n"));
         }
         print!("{banner}");
         if processes > 1 {

@@ -282,6 +282,13 @@ impl StreamOptions {
 ///   copied into the write buffer, flushed by the event handler when the
 ///   socket is writable again. The returned future completes when this
 ///   write's last byte has reached the kernel.
+/// * **TLS is a transport inside the stream.** After
+///   [`start_tls`](IOStream::start_tls) (the `tls` feature) the stream
+///   keeps doing its own system calls and readiness bookkeeping, with a
+///   rustls session between the descriptor and the buffers: reads decrypt
+///   into the read buffer, writes encrypt into the write buffer, so every
+///   method works unchanged on the plaintext. A plain stream pays one
+///   branch for it.
 /// * **Closing wakes everyone.** A reset, a hang-up, an error, end of file,
 ///   an overflowing buffer or [`close`](IOStream::close) closes the stream:
 ///   the descriptor is deregistered and closed, and every pending read and
@@ -399,6 +406,14 @@ struct State {
     /// else but must stop if the peer goes away).
     close_waker: Option<Waker>,
     close_callback: Option<Box<dyn FnOnce()>>,
+    /// INVARIANT: `Some` exactly on a TLS stream (from
+    /// [`IOStream::start_tls`]). Reads then take plaintext from it and
+    /// writes give it plaintext; `wbuf`, `written` and `queued` count
+    /// ciphertext, and nothing it has to send waits inside it outside a
+    /// method call (it is drained into `wbuf` at once). While it holds
+    /// decrypted data, `readable` is true.
+    #[cfg(feature = "tls")]
+    tls: Option<Box<crate::tls::Session>>,
 }
 
 /// The error a read gets when the peer closed its side.
@@ -468,6 +483,11 @@ impl Inner {
     /// The peer closed its sending side: close the stream, or with
     /// `half_close` stop reading and keep it open for writes.
     fn end_of_file(&self, st: &mut State) {
+        self.end_of_file_because(st, eof_error());
+    }
+
+    /// [`end_of_file`](Inner::end_of_file), saying how the peer closed.
+    fn end_of_file_because(&self, st: &mut State, cause: io::Error) {
         if self.half_close {
             st.eof = true;
             st.readable = false;
@@ -478,13 +498,17 @@ impl Inner {
                 waker.wake();
             }
         } else {
-            self.close_locked(st, Some(eof_error()));
+            self.close_locked(st, Some(cause));
         }
     }
 
     /// One `read` into the buffer. Closes the stream on end of file (see
     /// [`end_of_file`](Inner::end_of_file)) or an error.
     fn fill(&self, st: &mut State) -> Filled {
+        #[cfg(feature = "tls")]
+        if st.tls.is_some() {
+            return self.fill_tls(st);
+        }
         let asked;
         let result = {
             let Some(file) = st.file.as_ref().filter(|_| !st.eof) else {
@@ -570,6 +594,115 @@ impl Inner {
         }
     }
 
+    /// [`fill`](Inner::fill) on a TLS stream: decrypted data into the
+    /// buffer, reading and processing ciphertext as long as none is
+    /// waiting and the descriptor is readable. Whatever the session has to
+    /// send (handshake messages, alerts) goes out as it is produced.
+    #[cfg(feature = "tls")]
+    #[cold]
+    #[inline(never)]
+    fn fill_tls(&self, st: &mut State) -> Filled {
+        use crate::tls::Plaintext;
+        loop {
+            if st.file.is_none() || st.eof {
+                return Filled::Closed;
+            }
+            let tls = st.tls.as_mut().expect("a TLS stream has a session");
+            let spare = st.rbuf.spare(self.read_chunk_size, self.max_buffer_size);
+            if spare.is_empty() {
+                return Filled::Full;
+            }
+            let asked = spare.len();
+            match tls.read_plaintext(spare) {
+                Plaintext::Data(n) => {
+                    if n == asked || tls.peer_closed() {
+                        // More, or the end, waits in the session, with no
+                        // event to say so.
+                        st.readable = true;
+                    }
+                    st.rbuf.commit(n);
+                    return Filled::Data;
+                }
+                Plaintext::Closed(None) => {
+                    self.end_of_file(st);
+                    return Filled::Closed;
+                }
+                Plaintext::Closed(Some(err)) if err.kind() == io::ErrorKind::UnexpectedEof => {
+                    self.end_of_file_because(st, err);
+                    return Filled::Closed;
+                }
+                Plaintext::Closed(Some(err)) => {
+                    self.close_locked(st, Some(err));
+                    return Filled::Closed;
+                }
+                Plaintext::Empty => {}
+            }
+            if !st.readable {
+                return Filled::Blocked;
+            }
+            let file = st.file.as_ref().expect("checked above");
+            match tls.read_tls(file) {
+                // End of file: the session now reports how the peer closed.
+                Ok((0, _)) => {}
+                Ok((n, asked)) => {
+                    self.after_read(st, n, asked);
+                    self.send_tls_output(st);
+                }
+                Err(err) if is_would_block(&err) => {
+                    st.readable = false;
+                    return Filled::Blocked;
+                }
+                Err(err) => {
+                    // An alert for the peer, if the session has one.
+                    self.send_tls_output(st);
+                    self.close_locked(st, Some(err));
+                    return Filled::Closed;
+                }
+            }
+        }
+    }
+
+    /// [`IOStream::start_write`] on a TLS stream: the plaintext is
+    /// encrypted into the write buffer, which is flushed if it can be.
+    #[cfg(feature = "tls")]
+    #[cold]
+    #[inline(never)]
+    fn start_write_tls(&self, st: &mut State, bufs: &[IoSlice<'_>]) -> io::Result<u64> {
+        let tls = st.tls.as_mut().expect("a TLS stream has a session");
+        if tls.is_handshaking() {
+            return Err(io::Error::new(
+                io::ErrorKind::NotConnected,
+                format!(
+                    "stream (fd {}): write before the tls handshake completed",
+                    self.fd
+                ),
+            ));
+        }
+        if let Err(err) = tls.write_plaintext(bufs) {
+            self.close_locked(st, Some(err));
+            return Err(self.closed_error(st));
+        }
+        self.send_tls_output(st);
+        // A failed flush closed the stream: the write's future says so.
+        Ok(st.queued)
+    }
+
+    /// Moves what the TLS session has to send into the write buffer and
+    /// flushes it if the descriptor is writable.
+    #[cfg(feature = "tls")]
+    fn send_tls_output(&self, st: &mut State) {
+        let Some(tls) = st.tls.as_mut() else {
+            return;
+        };
+        let n = tls.drain_output(&mut st.wbuf);
+        if n > 0 {
+            st.queued += n as u64;
+            if st.writable {
+                self.flush(st);
+            }
+        }
+    }
+
     /// The loop's handler for the stream's descriptor.
     fn on_events(&self, events: Events) {
         let mut st = self.st.borrow_mut();
@@ -649,6 +782,15 @@ impl Drop for Inner {
 }
 
 impl State {
+    /// True on a TLS stream.
+    #[inline]
+    fn is_tls(&self) -> bool {
+        #[cfg(feature = "tls")]
+        return self.tls.is_some();
+        #[cfg(not(feature = "tls"))]
+        return false;
+    }
+
     fn new(file: Option<File>, writable: bool) -> State {
         State {
             closed: if file.is_some() { None } else { Some(None) },
@@ -667,6 +809,8 @@ impl State {
             connect_waker: None,
             close_waker: None,
             close_callback: None,
+            #[cfg(feature = "tls")]
+            tls: None,
         }
     }
 }
@@ -973,6 +1117,10 @@ impl IOStream {
                 ),
             ));
         }
+        #[cfg(feature = "tls")]
+        if st.tls.is_some() {
+            return inner.start_write_tls(st, bufs);
+        }
         // (slice index, offset in it) of the first byte not written.
         let (mut index, mut offset) = (0, 0);
         let mut sent = 0;
@@ -1036,7 +1184,8 @@ impl IOStream {
         Ok(st.queued)
     }
 
-    /// True while written data waits in the buffer (Tornado's `writing`).
+    /// True while written data waits in the buffer (Tornado's `writing`;
+    /// on a TLS stream, encrypted data).
     pub fn writing(&self) -> bool {
         !self.inner.st.borrow().wbuf.is_empty()
     }
@@ -1052,8 +1201,19 @@ impl IOStream {
     /// queued writes are dropped, pending reads and writes fail with a
     /// [`StreamClosedError`] without a cause, and the close callback is
     /// scheduled. Idempotent. Buffered read data stays readable.
+    ///
+    /// A TLS stream first sends a `close_notify` alert, if no write is
+    /// queued and the descriptor takes it at once.
     pub fn close(&self) {
         let mut st = self.inner.st.borrow_mut();
+        #[cfg(feature = "tls")]
+        if st.closed.is_none()
+            && st.wbuf.is_empty()
+            && let Some(tls) = st.tls.as_mut()
+        {
+            tls.send_close_notify();
+            self.inner.send_tls_output(&mut st);
+        }
         self.inner.close_locked(&mut st, None);
     }
 
@@ -1222,6 +1382,101 @@ impl IOStream {
         }
     }
 
+    /// Makes this plain stream a TLS one over `session` and sends what the
+    /// session has to say first (a client's hello).
+    ///
+    /// # Errors
+    ///
+    /// `InvalidInput` while data is buffered or a read or write is in
+    /// progress, or if the stream is TLS already; a [`StreamClosedError`]
+    /// if it is closed.
+    #[cfg(feature = "tls")]
+    pub(crate) fn install_tls(&self, session: crate::tls::Session) -> io::Result<()> {
+        let inner = &*self.inner;
+        let mut st = inner.st.borrow_mut();
+        let st = &mut *st;
+        if st.closed.is_some() {
+            return Err(inner.closed_error(st));
+        }
+        let refuse = |why: String| {
+            Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("stream (fd {}): cannot start tls: {why}", inner.fd),
+            ))
+        };
+        if st.tls.is_some() {
+            return refuse("the stream is tls already".into());
+        }
+        if st.reading {
+            return refuse("a read is in progress".into());
+        }
+        if !st.rbuf.is_empty() {
+            return refuse(format!(
+                "{} bytes are buffered and unread (they came before the handshake)",
+                st.rbuf.len()
+            ));
+        }
+        if !st.wbuf.is_empty() {
+            return refuse(format!("{} bytes wait to be written", st.wbuf.len()));
+        }
+        if st.eof {
+            return refuse("the peer closed its side".into());
+        }
+        st.tls = Some(Box::new(session));
+        st.readable = true;
+        inner.send_tls_output(st);
+        Ok(())
+    }
+
+    /// Ready once the TLS handshake has completed, or failed (the stream is
+    /// then closed, and the error is the close's).
+    #[cfg(feature = "tls")]
+    pub(crate) fn poll_handshake(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let inner = &*self.inner;
+        let mut st = inner.st.borrow_mut();
+        let st = &mut *st;
+        loop {
+            if st.closed.is_some() {
+                return Poll::Ready(Err(inner.closed_error(st)));
+            }
+            let Some(tls) = st.tls.as_ref() else {
+                return Poll::Ready(Err(io::Error::new(
+                    io::ErrorKind::InvalidInput,
+                    format!("stream (fd {}): not a tls stream", inner.fd),
+                )));
+            };
+            if !tls.is_handshaking() {
+                return Poll::Ready(Ok(()));
+            }
+            if st.eof {
+                return Poll::Ready(Err(StreamClosedError::new(
+                    inner.fd,
+                    Some(Arc::new(eof_error())),
+                )
+                .into_io()));
+            }
+            if !st.readable {
+                st.read_waker = Some(cx.waker().clone());
+                return Poll::Pending;
+            }
+            if let Filled::Full = inner.fill(st) {
+                return Poll::Ready(Err(io::Error::new(
+                    io::ErrorKind::InvalidData,
+                    format!(
+                        "stream (fd {}): read buffer full during the tls handshake",
+                        inner.fd
+                    ),
+                )));
+            }
+        }
+    }
+
+    /// Calls `f` with the TLS session, if this is a TLS stream.
+    #[cfg(feature = "tls")]
+    pub(crate) fn with_tls<R>(&self, f: impl FnOnce(&crate::tls::Session) -> R) -> Option<R> {
+        self.inner.st.borrow().tls.as_deref().map(f)
+    }
+
     /// Frees the read buffer if it is empty and the write buffer if it is
     /// empty, so an idle connection holds no buffer memory.
     #[cfg_attr(not(feature = "http"), allow(dead_code))]
@@ -1252,6 +1507,7 @@ impl fmt::Debug for IOStream {
             .field("closed", &st.closed.is_some())
             .field("buffered", &st.rbuf.len())
             .field("write_buffer", &st.wbuf.len())
+            .field("tls", &st.is_tls())
             .finish()
     }
 }
@@ -1541,6 +1797,7 @@ impl<'a, R: Request> ReadOp<'a, R> {
                 return Poll::Pending;
             }
             if st.rbuf.is_empty()
+                && !st.is_tls()
                 && let Some(direct) = self.request.direct()
             {
                 let file = st.file.as_ref().expect("open streams have a file");

@@ -74,6 +74,8 @@
 //! * HTTP: [`http::HTTPServer`] (and [`http::HTTPServerOptions`]) with
 //!   handlers from [`http::Request`] to [`http::Response`], behind the
 //!   default `http` feature.
+//! * TLS: [`tls::ServerTls`], [`tls::ClientTls`] and
+//!   [`IOStream::start_tls`], behind the default `tls` feature.
 //! * [`guide`]: Tornado's API, function by function, and what it maps to.
 //!
 //! # Portability
@@ -100,6 +102,8 @@ mod udp;
 pub mod guide;
 #[cfg(feature = "http")]
 pub mod http;
+#[cfg(feature = "tls")]
+pub mod tls;
 
 pub use crate::accept::{
     AcceptHandle, AcceptOptions, AnyListener, DEFAULT_MAX_ACCEPTS_PER_EVENT, Listener, PAUSE_MAX,

@@ -12,6 +12,8 @@ use futures::future::{self, Either};
 use crate::bind::Family;
 use crate::iostream::{IOStream, StreamOptions};
 use crate::resolver::{Resolver, ThreadedResolver};
+#[cfg(feature = "tls")]
+use crate::tls::{ClientTls, TlsRole};
 
 /// How long the addresses of the first family get before the other
 /// family's are tried in parallel (Tornado's `_INITIAL_CONNECT_TIMEOUT`,
@@ -44,6 +46,8 @@ pub const SECONDARY_FAMILY_DELAY: Duration = Duration::from_millis(300);
 pub struct TCPClient {
     resolver: Rc<dyn Resolver>,
     options: StreamOptions,
+    #[cfg(feature = "tls")]
+    tls: Option<ClientTls>,
 }
 
 impl Default for TCPClient {
@@ -63,7 +67,24 @@ impl TCPClient {
         TCPClient {
             resolver: Rc::new(resolver),
             options: StreamOptions::default(),
+            #[cfg(feature = "tls")]
+            tls: None,
         }
+    }
+
+    /// Connects with TLS: after the TCP connection, a handshake that sends
+    /// the host name given to [`connect`](TCPClient::connect) as SNI and
+    /// verifies the server's certificate for it (with the roots and ALPN
+    /// protocols of `tls`), within its handshake timeout. asyncio's
+    /// `ssl=`, with `server_hostname=` from the host.
+    ///
+    /// A rejected certificate or failed handshake is an `io::Error` holding
+    /// a [`TlsError`](crate::tls::TlsError) that names the host and the
+    /// reason.
+    #[cfg(feature = "tls")]
+    pub fn tls(mut self, tls: ClientTls) -> TCPClient {
+        self.tls = Some(tls);
+        self
     }
 
     /// Uses `options` for the streams it opens.
@@ -97,7 +118,12 @@ impl TCPClient {
     ) -> io::Result<IOStream> {
         let attempt = async {
             let addrs = self.resolver.resolve(host, port, family).await?;
-            self.connect_addrs(addrs).await
+            let stream = self.connect_addrs(addrs).await?;
+            #[cfg(feature = "tls")]
+            if let Some(tls) = &self.tls {
+                return stream.start_tls(TlsRole::client(tls, host)).await;
+            }
+            Ok(stream)
         };
         match timeout {
             None => attempt.await,

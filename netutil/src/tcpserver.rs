@@ -13,6 +13,8 @@ use crate::accept::{AcceptHandle, AcceptOptions, AnyListener, ExhaustedHook, Pee
 use crate::bind::{BindOptions, bind_reuse_port_sibling};
 use crate::iostream::{IOStream, StreamOptions};
 use crate::process::fork_processes;
+#[cfg(feature = "tls")]
+use crate::tls::{ServerTls, TlsRole};
 
 type Handler = dyn Fn(IOStream, PeerAddr) -> Pin<Box<dyn Future<Output = ()>>>;
 
@@ -87,6 +89,9 @@ struct ServerInner {
     /// INVARIANT: once true, the server accepts nothing more and holds no
     /// listener.
     stopped: Cell<bool>,
+    /// Set by [`TCPServer::set_tls`]: accepted connections do a TLS handshake.
+    #[cfg(feature = "tls")]
+    tls: RefCell<Option<ServerTls>>,
 }
 
 impl TCPServer {
@@ -118,8 +123,25 @@ impl TCPServer {
                 pending: RefCell::new(Vec::new()),
                 on_exhausted: RefCell::new(None),
                 stopped: Cell::new(false),
+                #[cfg(feature = "tls")]
+                tls: RefCell::new(None),
             }),
         }
+    }
+
+    /// Serves TLS with `tls` on the sockets added afterwards (`None`: plain
+    /// TCP, the default); call it before [`listen`](TCPServer::listen),
+    /// [`add_sockets`](TCPServer::add_sockets) or
+    /// [`start`](TCPServer::start). Tornado's `ssl_options`.
+    ///
+    /// Each accepted connection does its handshake on the loop, within the
+    /// configuration's handshake timeout (10 s by default), before the
+    /// handler sees it: `handle_stream` gets only TLS streams whose
+    /// handshake completed. A failed or timed-out handshake closes the
+    /// connection and is logged at debug level with the peer's address.
+    #[cfg(feature = "tls")]
+    pub fn set_tls(&self, tls: Option<ServerTls>) {
+        *self.inner.tls.borrow_mut() = tls;
     }
 
     /// Sets the accept options (connections accepted per readiness event,
@@ -230,6 +252,8 @@ impl TCPServer {
         let describe = listener.local_addr_string();
         let handler = Rc::clone(&self.inner.handler);
         let options = self.inner.stream_options.clone();
+        #[cfg(feature = "tls")]
+        let tls = self.inner.tls.borrow().clone();
         let mut options_accept = self.inner.accept_options.borrow().clone();
         // The server's hook as it is when descriptors run out, else the
         // accept options' own.
@@ -253,6 +277,20 @@ impl TCPServer {
                 }
             };
             let ioloop = stream.ioloop().clone();
+            #[cfg(feature = "tls")]
+            if let Some(tls) = &tls {
+                let role = TlsRole::server(tls);
+                let handler = Rc::clone(&handler);
+                ioloop
+                    .spawn(async move {
+                        match stream.start_tls(role).await {
+                            Ok(stream) => (handler)(stream, address).await,
+                            Err(err) => log::debug!(target: "netutil", "TCPServer: {err}"),
+                        }
+                    })
+                    .detach();
+                return;
+            }
             ioloop.spawn((handler)(stream, address)).detach();
         })?;
         log::debug!(target: "netutil", "TCPServer: accepting on {describe}");

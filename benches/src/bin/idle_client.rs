@@ -4,8 +4,12 @@
 //! holds them all open and idle.
 //!
 //! ```text
-//! cargo run --release -p benches --bin idle_client -- --port PORT [--connections N] [--hold SECS]
+//! cargo run --release -p benches --bin idle_client -- --port PORT [--connections N] [--hold SECS] [--tls-ca PATH]
 //! ```
+//!
+//! With `--tls-ca`, each connection is TLS (rustls), verifying the
+//! server's certificate for `localhost` against the CA certificates in
+//! that PEM file.
 //!
 //! When every connection has had its answer it prints `ready N` on
 //! standard output and sleeps; it exits when it is killed or after `--hold`
@@ -18,7 +22,9 @@
 
 use std::io::{self, Read, Write};
 use std::net::{Ipv4Addr, TcpStream};
+use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// The request each connection sends, once.
@@ -36,12 +42,14 @@ struct Options {
     port: u16,
     connections: usize,
     hold: Duration,
+    tls_ca: Option<PathBuf>,
 }
 
 fn parse_options(args: &[String]) -> Result<Options, String> {
     let mut port = None;
     let mut connections = 10_000;
     let mut hold = Duration::from_secs(120);
+    let mut tls_ca = None;
     let mut args = args.iter();
     while let Some(option) = args.next() {
         let value = args
@@ -52,6 +60,7 @@ fn parse_options(args: &[String]) -> Result<Options, String> {
             "--port" => port = Some(value.parse().map_err(|_| bad())?),
             "--connections" => connections = value.parse().map_err(|_| bad())?,
             "--hold" => hold = Duration::from_secs(value.parse().map_err(|_| bad())?),
+            "--tls-ca" => tls_ca = Some(PathBuf::from(value)),
             _ => return Err(format!("unknown option {option}")),
         }
     }
@@ -60,6 +69,7 @@ fn parse_options(args: &[String]) -> Result<Options, String> {
         port,
         connections,
         hold,
+        tls_ca,
     })
 }
 
@@ -106,10 +116,48 @@ fn response_len(buf: &[u8]) -> Result<Option<usize>, String> {
     Ok((buf.len() >= len).then_some(len))
 }
 
-/// Opens one connection, sends the request and reads the whole response.
-fn open(port: u16, buf: &mut Vec<u8>) -> io::Result<TcpStream> {
-    let mut conn = TcpStream::connect((Ipv4Addr::LOCALHOST, port))?;
-    conn.set_read_timeout(Some(READ_TIMEOUT))?;
+/// A connection, plain or TLS.
+trait Stream: Read + Write {}
+impl<T: Read + Write> Stream for T {}
+
+/// The TLS client configuration trusting the CA certificates in `path`.
+fn tls_config(path: &PathBuf) -> Result<Arc<rustls::ClientConfig>, String> {
+    use rustls_pki_types::CertificateDer;
+    use rustls_pki_types::pem::PemObject;
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in
+        CertificateDer::pem_file_iter(path).map_err(|e| format!("{}: {e}", path.display()))?
+    {
+        let cert = cert.map_err(|e| format!("{}: {e}", path.display()))?;
+        roots
+            .add(cert)
+            .map_err(|e| format!("{}: {e}", path.display()))?;
+    }
+    Ok(Arc::new(
+        rustls::ClientConfig::builder()
+            .with_root_certificates(roots)
+            .with_no_client_auth(),
+    ))
+}
+
+/// Opens one connection (TLS with `tls`), sends the request and reads the
+/// whole response.
+fn open(
+    port: u16,
+    tls: Option<&Arc<rustls::ClientConfig>>,
+    buf: &mut Vec<u8>,
+) -> io::Result<Box<dyn Stream>> {
+    let sock = TcpStream::connect((Ipv4Addr::LOCALHOST, port))?;
+    sock.set_read_timeout(Some(READ_TIMEOUT))?;
+    let mut conn: Box<dyn Stream> = match tls {
+        None => Box::new(sock),
+        Some(config) => {
+            let name = rustls_pki_types::ServerName::try_from("localhost").expect("a valid name");
+            let session = rustls::ClientConnection::new(Arc::clone(config), name)
+                .map_err(io::Error::other)?;
+            Box::new(rustls::StreamOwned::new(session, sock))
+        }
+    };
     conn.write_all(REQUEST)?;
     buf.clear();
     let mut chunk = [0u8; 4096];
@@ -141,14 +189,23 @@ fn main() -> ExitCode {
         Ok(options) => options,
         Err(message) => {
             eprintln!("idle_client: {message}");
-            eprintln!("usage: idle_client --port PORT [--connections N] [--hold SECS]");
+            eprintln!(
+                "usage: idle_client --port PORT [--connections N] [--hold SECS] [--tls-ca PATH]"
+            );
+            return ExitCode::from(2);
+        }
+    };
+    let tls = match options.tls_ca.as_ref().map(tls_config).transpose() {
+        Ok(tls) => tls,
+        Err(message) => {
+            eprintln!("idle_client: {message}");
             return ExitCode::from(2);
         }
     };
     let mut held = Vec::with_capacity(options.connections);
     let mut buf = Vec::with_capacity(1024);
     for i in 0..options.connections {
-        match open(options.port, &mut buf) {
+        match open(options.port, tls.as_ref(), &mut buf) {
             Ok(conn) => held.push(conn),
             Err(e) => {
                 eprintln!(

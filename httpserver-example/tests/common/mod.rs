@@ -29,6 +29,7 @@ impl ServerProcess {
         let url = line
             .trim()
             .strip_prefix("listening on http://")
+            .or_else(|| line.trim().strip_prefix("listening on https://"))
             .unwrap_or_else(|| panic!("unexpected first line {line:?}"));
         ServerProcess {
             addr: url.parse().unwrap(),

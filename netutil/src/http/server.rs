@@ -244,6 +244,40 @@ impl HTTPServer {
         HTTPServer { shared }
     }
 
+    /// Serves HTTPS with `tls` on the sockets added afterwards (`None`:
+    /// plain HTTP, the default): call it before
+    /// [`listen`](HTTPServer::listen), [`add_sockets`](HTTPServer::add_sockets)
+    /// or [`start`](HTTPServer::start). Everything else (keep-alive,
+    /// pipelining, limits, timeouts, shutdown) is the same over TLS. As
+    /// [`TCPServer::set_tls`]: each handshake runs on the loop within its
+    /// timeout, and a connection reaches the server only once it completed.
+    /// Offer ALPN `http/1.1` through
+    /// [`ServerTls::alpn_protocols`](crate::tls::ServerTls::alpn_protocols).
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// use netutil::http::{HTTPServer, HTTPServerOptions, Request, Response};
+    /// use netutil::tls::ServerTls;
+    ///
+    /// async fn hello(_: Request) -> Response {
+    ///     Response::text(200, "hello\n")
+    /// }
+    ///
+    /// let ioloop = ioloop::IOLoop::new()?;
+    /// let server = HTTPServer::new(hello, HTTPServerOptions::default());
+    /// server.set_tls(Some(
+    ///     ServerTls::from_pem_files("cert.pem", "key.pem")?.alpn_protocols([b"http/1.1"]),
+    /// ));
+    /// server.listen(8443, Some("127.0.0.1"))?;
+    /// ioloop.start()?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    #[cfg(feature = "tls")]
+    pub fn set_tls(&self, tls: Option<crate::tls::ServerTls>) {
+        self.shared.tcp.set_tls(tls);
+    }
+
     /// The options.
     pub fn options(&self) -> &HTTPServerOptions {
         &self.shared.options
