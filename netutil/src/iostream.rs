@@ -25,6 +25,10 @@ use crate::buffer::{ReadBuffer, WriteBuffer};
 use crate::error::{StreamClosedError, context};
 use crate::sys;
 
+mod futures_io;
+
+pub use futures_io::AsyncIOStream;
+
 /// The default [`StreamOptions::max_buffer_size`]: 4 MiB (Tornado's is
 /// 100 MB).
 ///

@@ -108,8 +108,9 @@ pub use crate::accept::{
 pub use crate::bind::{BindOptions, DEFAULT_BACKLOG, Family, bind_sockets, bind_unix_socket};
 pub use crate::error::StreamClosedError;
 pub use crate::iostream::{
-    DEFAULT_MAX_BUFFER_SIZE, DEFAULT_MAX_WRITE_BUFFER_SIZE, DEFAULT_READ_CHUNK_SIZE, FillUntil,
-    IOStream, ReadBytes, ReadInto, ReadMore, ReadUntil, ReadUntilClose, StreamOptions, Write,
+    AsyncIOStream, DEFAULT_MAX_BUFFER_SIZE, DEFAULT_MAX_WRITE_BUFFER_SIZE, DEFAULT_READ_CHUNK_SIZE,
+    FillUntil, IOStream, ReadBytes, ReadInto, ReadMore, ReadUntil, ReadUntilClose, StreamOptions,
+    Write,
 };
 pub use crate::process::{DEFAULT_MAX_RESTARTS, fork_processes, task_id};
 pub use crate::resolver::{
