@@ -26,6 +26,8 @@ use crate::error::{StreamClosedError, context};
 use crate::sys;
 
 mod futures_io;
+#[cfg(feature = "hyper")]
+mod hyper_io;
 
 pub use futures_io::AsyncIOStream;
 

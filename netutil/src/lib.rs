@@ -100,6 +100,8 @@ mod udp;
 pub mod guide;
 #[cfg(feature = "http")]
 pub mod http;
+#[cfg(feature = "hyper")]
+pub mod hyper;
 
 pub use crate::accept::{
     AcceptHandle, AcceptOptions, AnyListener, DEFAULT_MAX_ACCEPTS_PER_EVENT, Listener, PAUSE_MAX,

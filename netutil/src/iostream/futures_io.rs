@@ -20,7 +20,7 @@ use super::{DIRECT_READ_MIN, Filled, IOStream, Inner, State, is_interrupted, is_
 use crate::buffer::ReadBuffer;
 
 /// What [`IOStream::poll_input`] found.
-enum Input {
+pub(super) enum Input {
     /// Bytes are in the read buffer.
     Buffered,
     /// This many bytes were read straight into the caller's buffer.
@@ -72,7 +72,7 @@ impl IOStream {
     /// Waits for input: buffered bytes, or with `direct` (when nothing is
     /// buffered and it is large enough) bytes read straight into it, or
     /// the end of the stream.
-    fn poll_input(
+    pub(super) fn poll_input(
         &self,
         cx: &mut Context<'_>,
         mut direct: Option<&mut [u8]>,
@@ -124,7 +124,11 @@ impl IOStream {
     }
 
     /// [`AsyncRead::poll_read`] for the stream and its [`AsyncIOStream`].
-    fn poll_read_some(&self, cx: &mut Context<'_>, out: &mut [u8]) -> Poll<io::Result<usize>> {
+    pub(super) fn poll_read_some(
+        &self,
+        cx: &mut Context<'_>,
+        out: &mut [u8],
+    ) -> Poll<io::Result<usize>> {
         if out.is_empty() {
             return Poll::Ready(Ok(0));
         }
@@ -135,11 +139,16 @@ impl IOStream {
         })
     }
 
-    /// [`AsyncWrite::poll_write`]: takes as much of `data` as the write
-    /// buffer's limit allows (all of it into an empty buffer), waiting
-    /// only while the buffer is over the limit.
-    fn poll_write_some(&self, cx: &mut Context<'_>, data: &[u8]) -> Poll<io::Result<usize>> {
-        if data.is_empty() {
+    /// [`AsyncWrite::poll_write_vectored`]: takes as much of `bufs` as the
+    /// write buffer's limit allows (all of it into an empty buffer, in one
+    /// `writev`), waiting only while the buffer is over the limit.
+    pub(super) fn poll_write_some(
+        &self,
+        cx: &mut Context<'_>,
+        bufs: &[IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        let total: usize = bufs.iter().map(|b| b.len()).sum();
+        if total == 0 {
             return Poll::Ready(Ok(0));
         }
         let inner: &Inner = &self.inner;
@@ -158,18 +167,19 @@ impl IOStream {
             wait_written(&mut st, target, cx.waker());
             return Poll::Pending;
         }
-        let n = if queued == 0 {
-            data.len()
-        } else {
-            data.len().min(limit - queued)
-        };
         drop(st);
-        Poll::Ready(self.start_write(&[IoSlice::new(&data[..n])]).map(|_| n))
+        if queued == 0 {
+            return Poll::Ready(self.start_write(bufs).map(|_| total));
+        }
+        // Bytes are queued: append what fits of the first buffer.
+        let first = bufs.iter().find(|b| !b.is_empty()).expect("total > 0");
+        let n = first.len().min(limit - queued);
+        Poll::Ready(self.start_write(&[IoSlice::new(&first[..n])]).map(|_| n))
     }
 
     /// [`AsyncWrite::poll_flush`]: ready once every queued byte is with
     /// the kernel.
-    fn poll_flush_all(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+    pub(super) fn poll_flush_all(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         let inner: &Inner = &self.inner;
         let mut st = inner.st.borrow_mut();
         if st.wbuf.is_empty() {
@@ -189,7 +199,7 @@ impl IOStream {
     /// [`AsyncWrite::poll_close`]: flushes, then shuts down the sending
     /// side of a socket (the peer reads an end of file; reading goes on)
     /// or closes any other descriptor.
-    fn poll_shutdown(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+    pub(super) fn poll_shutdown(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         std::task::ready!(self.poll_flush_all(cx))?;
         let inner: &Inner = &self.inner;
         let mut st = inner.st.borrow_mut();
@@ -263,7 +273,15 @@ impl AsyncWrite for IOStream {
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
-        self.poll_write_some(cx, buf)
+        self.poll_write_some(cx, &[IoSlice::new(buf)])
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        self.poll_write_some(cx, bufs)
     }
 
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
@@ -425,7 +443,15 @@ impl AsyncWrite for AsyncIOStream {
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
-        self.stream.poll_write_some(cx, buf)
+        self.stream.poll_write_some(cx, &[IoSlice::new(buf)])
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        self.stream.poll_write_some(cx, bufs)
     }
 
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
