@@ -11,7 +11,7 @@ use std::rc::Rc;
 use std::time::Duration;
 
 use http_body_util::{BodyExt, Full};
-use hyper::body::Bytes;
+use hyper::body::{Bytes, Incoming};
 use hyper::client::conn::http1::{self, SendRequest};
 use hyper::header::{self, HeaderMap, HeaderName, HeaderValue};
 use hyper::{Method, StatusCode, Uri, Version};
@@ -478,37 +478,28 @@ impl Client {
         let target = parse_url(&request.url)?;
         let message = build_request(request, &target)?;
         let (mut sender, reused) = self.connection(&target.origin).await?;
-        let response = match sender.send_request(message.clone()).await {
+        let response = match sender.send_request(message).await {
             Ok(response) => response,
             // A pooled connection the server closed meanwhile: once more
             // on a new one, as the request never reached it.
             Err(err) if reused && (err.is_canceled() || err.is_incomplete_message()) => {
                 sender = self.connect(&target.origin).await?;
                 sender
-                    .send_request(message)
+                    .send_request(build_request(request, &target)?)
                     .await
                     .map_err(FetchErrorKind::Http)?
             }
             Err(err) => return Err(FetchErrorKind::Http(err)),
         };
-        let (parts, mut body) = response.into_parts();
-        let mut data = Vec::new();
-        while let Some(frame) = body.frame().await {
-            let frame = frame.map_err(FetchErrorKind::Http)?;
-            if let Ok(chunk) = frame.into_data() {
-                if data.len() + chunk.len() > request.max_body_size {
-                    return Err(FetchErrorKind::BodyTooLarge(request.max_body_size));
-                }
-                data.extend_from_slice(&chunk);
-            }
-        }
+        let (parts, body) = response.into_parts();
+        let body = read_body(body, request.max_body_size).await?;
         self.release(target.origin, sender);
         Ok(Response {
             url: request.url.clone(),
             status: parts.status,
             version: parts.version,
             headers: parts.headers,
-            body: Bytes::from(data),
+            body,
         })
     }
 
@@ -566,6 +557,37 @@ impl Client {
             list.push(sender);
         }
     }
+}
+
+/// The whole body, refused past `limit` bytes; a body that comes in one
+/// piece is kept as it is, without a copy.
+async fn read_body(mut body: Incoming, limit: usize) -> Result<Bytes, FetchErrorKind> {
+    let mut first: Option<Bytes> = None;
+    let mut rest: Vec<u8> = Vec::new();
+    let mut total = 0usize;
+    while let Some(frame) = body.frame().await {
+        let Ok(chunk) = frame.map_err(FetchErrorKind::Http)?.into_data() else {
+            continue; // trailers
+        };
+        total += chunk.len();
+        if total > limit {
+            return Err(FetchErrorKind::BodyTooLarge(limit));
+        }
+        match &first {
+            None => first = Some(chunk),
+            Some(head) => {
+                if rest.is_empty() {
+                    rest.extend_from_slice(head);
+                }
+                rest.extend_from_slice(&chunk);
+            }
+        }
+    }
+    Ok(if rest.is_empty() {
+        first.unwrap_or_default()
+    } else {
+        Bytes::from(rest)
+    })
 }
 
 fn build_request(
