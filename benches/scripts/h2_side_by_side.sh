@@ -12,6 +12,8 @@
 # nghttp2-client package. Traffic goes to 127.0.0.1 only; each server is
 # bounded by `timeout` and killed by its PID.
 set -euo pipefail
+RUNS="$(mktemp)"
+trap 'rm -f "$RUNS"' EXIT
 ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
 ROUNDS="${ROUNDS:-3}"
 DURATION="${DURATION:-5}"
@@ -46,7 +48,9 @@ for round in $(seq 1 "$ROUNDS"); do
         run_one "$runtime"
         sleep 1
     done
-done | tee /dev/stderr | python3 -c '
+done >"$RUNS"
+cat "$RUNS"
+python3 -c '
 import statistics as st, sys
 from collections import defaultdict
 rps, eff = defaultdict(list), defaultdict(list)
@@ -61,4 +65,4 @@ print("| mode | server | req/s (median) | req per server CPU-s | runs |")
 print("|---|---|---:|---:|---:|")
 for name in sorted(rps, key=lambda n: -st.median(eff[n])):
     print(f"| h2 -c64 -m16 | {name.split(chr(58))[0]} | {st.median(rps[name]):,.0f} | {st.median(eff[name]):,.0f} | {len(rps[name])} |")
-'
+' <"$RUNS"

@@ -101,6 +101,9 @@ impl IOStream {
                 return Poll::Pending;
             }
             match direct.as_deref_mut() {
+                // Straight from the descriptor, as `ReadOp`'s direct path:
+                // a transport that transforms the bytes must read through
+                // `fill` instead, as the buffered path does.
                 Some(out) if out.len() >= DIRECT_READ_MIN => {
                     let file = st.file.as_ref().expect("open streams have a file");
                     let asked = out.len();
