@@ -64,7 +64,9 @@
 //! * Names: the [`Resolver`] trait, [`ThreadedResolver`] (the default),
 //!   [`OverrideResolver`], [`is_valid_ip`].
 //! * Streams: [`IOStream`] (and [`StreamOptions`]), with
-//!   [`StreamClosedError`] saying why a stream closed.
+//!   [`StreamClosedError`] saying why a stream closed. `IOStream`
+//!   implements `futures::io::AsyncRead` and `AsyncWrite`;
+//!   [`AsyncIOStream`] adds `AsyncBufRead` over the stream's own buffer.
 //! * Servers and clients: [`TCPServer`], [`TCPClient`].
 //! * Datagrams: [`UdpSocket`] (and [`UdpOptions`]), with [`UdpError`]
 //!   for the failures a caller branches on.
@@ -74,6 +76,8 @@
 //! * HTTP: [`http::HTTPServer`] (and [`http::HTTPServerOptions`]) with
 //!   handlers from [`http::Request`] to [`http::Response`], behind the
 //!   default `http` feature.
+//! * hyper 1.x on the loop, and an HTTP client: `netutil::hyper`, behind
+//!   the `hyper` feature.
 //! * [`guide`]: Tornado's API, function by function, and what it maps to.
 //!
 //! # Portability
