@@ -195,3 +195,31 @@ fn header_read_timeout_fires_on_the_loop_timer() {
     );
     thread.stop().expect("stop");
 }
+
+/// A `LoopTimer` sleep polled on another thread (hyper requires sleeps to
+/// be `Send`) is registered through the loop's remote handle and fires
+/// after its duration, not before.
+#[test]
+fn loop_timer_sleep_polled_from_another_thread() {
+    use hyper::rt::Timer;
+    const DELAY: Duration = Duration::from_millis(200);
+    let (tx, rx) = mpsc::channel();
+    let thread = LoopThread::spawn_with("hyper-timer", move |ioloop| {
+        tx.send(netutil::hyper::LoopTimer::new(ioloop)).unwrap();
+    })
+    .expect("loop thread");
+    let timer = rx.recv_timeout(LIMIT).expect("timer");
+    let (done_tx, done_rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let start = Instant::now();
+        futures::executor::block_on(timer.sleep(DELAY));
+        let _ = done_tx.send(start.elapsed());
+    });
+    let elapsed = done_rx.recv_timeout(LIMIT).expect("the sleep never fired");
+    assert!(elapsed >= DELAY, "fired after {elapsed:?}");
+    assert!(
+        elapsed < Duration::from_secs(10),
+        "fired only after {elapsed:?}"
+    );
+    thread.stop().expect("stop");
+}
