@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The HTTP client side by side: 10,000 sequential keep-alive GETs of `/`
 # from httpserver-example, by our client (netutil::hyper::Client on the
-# loop), hyper's client on tokio's current_thread runtime, and reqwest's
+# loop), hyper's own client connection on our loop (hyper-ioloop) and on
+# tokio's current_thread runtime, and reqwest's
 # blocking client (benches/src/bin/http_client_bench.rs).
 #
 # Usage: [ROUNDS=7] [N=10000] [PORT=18095] benches/scripts/http_client_side_by_side.sh
@@ -24,7 +25,7 @@ trap 'kill "$SPID" 2>/dev/null || true; wait "$SPID" 2>/dev/null || true; rm -f 
 for _ in $(seq 1 100); do (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null && break; sleep 0.1; done
 URL="http://127.0.0.1:$PORT/"
 for round in $(seq 1 "$ROUNDS"); do
-    for client in ours tokio reqwest; do
+    for client in ours hyper-ioloop tokio reqwest; do
         timeout 120 taskset -c 1 "$ROOT/target/release/http_client_bench" "$client" "$URL" "$N"
     done
 done >"$RUNS"

@@ -1,11 +1,11 @@
 //! The HTTP client benchmark: N sequential keep-alive `GET`s of one URL,
-//! by our client on the loop, by hyper's client on tokio's
-//! `current_thread` runtime, or by reqwest's blocking client; prints the
-//! requests per client CPU-second (user + system, every thread of the
+//! by our client on the loop, by hyper's own client connection on our loop
+//! or on tokio's `current_thread` runtime, or by reqwest's blocking client;
+//! prints the requests per client CPU-second (every live thread of the
 //! process) and per wall-clock second.
 //!
 //! ```text
-//! cargo run --release -p benches --bin http_client_bench -- ours|tokio|reqwest URL [N]
+//! cargo run --release -p benches --bin http_client_bench -- ours|tokio|hyper-ioloop|reqwest URL [N]
 //! ```
 //!
 //! Every client checks each response (status 200, the body read to its
@@ -35,7 +35,7 @@ fn cpu_time() -> Duration {
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let (Some(client), Some(url)) = (args.first(), args.get(1)) else {
-        eprintln!("usage: http_client_bench ours|tokio|reqwest URL [N]");
+        eprintln!("usage: http_client_bench ours|tokio|hyper-ioloop|reqwest URL [N]");
         return ExitCode::FAILURE;
     };
     let n: usize = args.get(2).and_then(|n| n.parse().ok()).unwrap_or(10_000);
@@ -43,6 +43,7 @@ fn main() -> ExitCode {
     let result = match client.as_str() {
         "ours" => ours(url, n),
         "tokio" => tokio_hyper(url, n),
+        "hyper-ioloop" => ioloop_hyper(url, n),
         "reqwest" => reqwest_blocking(url, n),
         other => Err(format!("unknown client {other}").into()),
     };
@@ -122,6 +123,40 @@ fn tokio_hyper(url: &str, n: usize) -> Result<Duration> {
         }
         Ok(cpu_time() - cpu0)
     })
+}
+
+/// hyper's own client connection on our loop, driven as `tokio_hyper`
+/// drives it: what the loop costs hyper, without our client's pool, URL
+/// parsing and timeout.
+fn ioloop_hyper(url: &str, n: usize) -> Result<Duration> {
+    use http_body_util::{BodyExt, Empty};
+    use hyper::body::Bytes;
+    let uri: hyper::Uri = url.parse()?;
+    let authority = uri.authority().ok_or("no host")?.clone();
+    let addr: std::net::SocketAddr = authority.as_str().parse()?;
+    let ioloop = ioloop::IOLoop::new()?;
+    ioloop.run_sync(
+        || async move {
+            let stream = netutil::IOStream::connect(addr).await?;
+            stream.set_nodelay(true)?;
+            let (mut sender, connection) = hyper::client::conn::http1::handshake(stream).await?;
+            ioloop::IOLoop::current().spawn(connection).detach();
+            let cpu0 = cpu_time();
+            for _ in 0..n {
+                sender.ready().await?;
+                let request = hyper::Request::get(uri.path())
+                    .header(hyper::header::HOST, authority.as_str())
+                    .body(Empty::<Bytes>::new())?;
+                let response = sender.send_request(request).await?;
+                if response.status() != 200 {
+                    return Err(format!("status {}", response.status()).into());
+                }
+                response.into_body().collect().await?;
+            }
+            Ok::<Duration, Box<dyn std::error::Error>>(cpu_time() - cpu0)
+        },
+        Some(Duration::from_secs(600)),
+    )?
 }
 
 fn reqwest_blocking(url: &str, n: usize) -> Result<Duration> {
