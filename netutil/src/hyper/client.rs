@@ -3,7 +3,6 @@
 //! and `HTTPResponse`).
 
 use std::cell::RefCell;
-use std::collections::HashMap;
 use std::error::Error as StdError;
 use std::fmt;
 use std::io;
@@ -395,8 +394,9 @@ pub struct Client {
 #[derive(Default)]
 struct ClientInner {
     tcp: TCPClient,
-    /// Idle connections, most recently used last.
-    idle: RefCell<HashMap<Origin, Vec<SendRequest<Full<Bytes>>>>>,
+    /// Idle connections with where they lead, most recently used last (a
+    /// short list: at most [`MAX_IDLE_PER_HOST`] per host).
+    idle: RefCell<Vec<(Origin, SendRequest<Full<Bytes>>)>>,
 }
 
 impl fmt::Debug for Client {
@@ -426,7 +426,7 @@ impl Client {
 
     /// The number of idle connections in the pool, all hosts together.
     pub fn idle_connections(&self) -> usize {
-        self.inner.idle.borrow().values().map(Vec::len).sum()
+        self.inner.idle.borrow().len()
     }
 
     /// Closes every idle connection.
@@ -510,12 +510,12 @@ impl Client {
         origin: &Origin,
     ) -> Result<(SendRequest<Full<Bytes>>, bool), FetchErrorKind> {
         loop {
-            let pooled = self
-                .inner
-                .idle
-                .borrow_mut()
-                .get_mut(origin)
-                .and_then(Vec::pop);
+            let pooled = {
+                let mut idle = self.inner.idle.borrow_mut();
+                idle.iter()
+                    .rposition(|(o, _)| o == origin)
+                    .map(|i| idle.remove(i).1)
+            };
             let Some(mut sender) = pooled else { break };
             if !sender.is_closed() && sender.ready().await.is_ok() {
                 return Ok((sender, true));
@@ -552,9 +552,8 @@ impl Client {
             return;
         }
         let mut idle = self.inner.idle.borrow_mut();
-        let list = idle.entry(origin).or_default();
-        if list.len() < MAX_IDLE_PER_HOST {
-            list.push(sender);
+        if idle.iter().filter(|(o, _)| *o == origin).count() < MAX_IDLE_PER_HOST {
+            idle.push((origin, sender));
         }
     }
 }
