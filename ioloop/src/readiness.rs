@@ -31,6 +31,15 @@ struct ReadyState {
 /// removes itself when it fires. Dropping the future first removes it.
 /// The output is the events delivered, which include
 /// [`ERROR`](Events::ERROR) on an error or hang-up.
+///
+/// # Thread safety
+///
+/// `Ready` is not `Send`: only the loop's thread can poll it, and only
+/// the loop's events complete it. Poll it from a task on the loop
+/// ([`IOLoop::spawn`], [`IOLoop::run_sync`]). Another executor on the
+/// loop's thread (`futures::executor::block_on`) is not supported: with
+/// the loop stopped, or blocked by that executor inside a callback, no
+/// event is delivered and the future never completes.
 #[must_use = "futures do nothing unless polled"]
 pub struct Ready {
     ioloop: IOLoop,

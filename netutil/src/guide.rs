@@ -148,3 +148,33 @@
 //! in each child (as [`TCPServer::start`](crate::TCPServer::start) does),
 //! so each worker also listens on a socket of its own and the kernel
 //! spreads new connections over them.
+//!
+//! ## `tornado.httpclient` (the `hyper` feature)
+//!
+//! Items of `netutil::hyper`, which exists with the `hyper` feature only.
+//!
+//! | Tornado | here | notes |
+//! |---|---|---|
+//! | `AsyncHTTPClient()` (one per loop) | `netutil::hyper::Client::new()` | An HTTP/1.1 client on hyper over [`TCPClient`](crate::TCPClient) (`Client::with_tcp_client` to choose the resolver and stream options), with a keep-alive pool per host and port; clones share the pool. Not a per-loop singleton: keep one client to reuse connections. |
+//! | `AsyncHTTPClient().fetch(url_or_request, raise_error=True)` | `client.fetch(Request)` → `Result<Response, FetchError>`; `netutil::hyper::fetch(url)` | Any status is a `Response` (Tornado's `raise_error=False`); errors are only transport failures: `FetchErrorKind::{BadUrl, UnsupportedScheme, Connect, Timeout, BodyTooLarge, TooManyRedirects, Http}`, each naming the method and URL. Dropping the future cancels the fetch and closes its connection. |
+//! | `HTTPRequest(url, method, headers, body, request_timeout=20, follow_redirects=True, max_redirects=5)` | `Request::new(method, url)`, `Request::get(url)`, `Request::post(url, body)`, `.header(..)`, `.body(..)`, `.timeout(..)`, `.follow_redirects(max)`, `.max_body_size(..)` | **Redirects are off by default** (Tornado follows five); `follow_redirects(n)` turns them on. One timeout for the whole fetch (20 s by default, as `request_timeout`); no separate `connect_timeout`. `max_body_size` (16 MiB by default) bounds the response, as Tornado's client `max_body_size`. |
+//! | `HTTPResponse.code`, `.reason`, `.headers`, `.body`, `.effective_url` | `Response::status()`, `status_line()`, `headers()`, `body()`, `url()` | The body is read whole (decoded from chunked coding). No `streaming_callback`: use hyper's client directly for streaming. |
+//! | `HTTPClientError` / `HTTPError(599)` | `FetchError` | Tornado reports transport errors as status 599; here they are a typed error. |
+//! | `https://` URLs, `validate_cert` | none yet | `UnsupportedScheme` ("https is not supported by this build") until the TLS connector is plugged in below hyper. |
+//! | `HTTPServer` with a hyper service | `netutil::hyper::server_builder(&ioloop)` + [`TCPServer`](crate::TCPServer) | HTTP/1.1 and HTTP/2 prior knowledge on the loop; see the `hyper_server` example. |
+//!
+//! ## asyncio streams
+//!
+//! | asyncio | here | notes |
+//! |---|---|---|
+//! | `await asyncio.open_connection(host, port)` → `(reader, writer)` | [`TCPClient::new().connect(host, port).await`](crate::TCPClient::connect) → [`IOStream`](crate::IOStream) | One stream reads and writes; clone it for a reader and a writer in separate tasks. |
+//! | `await asyncio.open_unix_connection(path)` | [`IOStream::connect_unix(path)`](crate::IOStream::connect_unix) | |
+//! | `await asyncio.start_server(client_connected_cb, host, port)` | [`TCPServer::new(handler)`](crate::TCPServer::new)`.listen(port, host)` | The handler gets the stream and the peer's address and runs as a task of its own. |
+//! | `StreamReader.readline()`, `readuntil(sep)` | [`read_until(b"\n", max)`](crate::IOStream::read_until) | Or `futures::io::AsyncBufReadExt::read_line` / `lines()` on an [`AsyncIOStream`](crate::AsyncIOStream). asyncio's `limit` is `max_bytes` here. |
+//! | `StreamReader.read(n)`, `readexactly(n)` | [`read_bytes(n, true)`](crate::IOStream::read_bytes), [`read_bytes(n, false)`](crate::IOStream::read_bytes) | Or `futures::io::AsyncReadExt::read` / `read_exact`: [`IOStream`](crate::IOStream) implements `futures::io::AsyncRead`. |
+//! | `StreamReader.at_eof()` | a read giving `Ok(0)` (`AsyncRead`) or an `UnexpectedEof` [`StreamClosedError`](crate::StreamClosedError) | |
+//! | `StreamWriter.write(data)` + `await drain()` | [`write(&data).await`](crate::IOStream::write) | Or `futures::io::AsyncWriteExt::write_all`; `poll_write` waits only while the write buffer is over its limit, as `drain`. |
+//! | `StreamWriter.write_eof()` | `futures::io::AsyncWriteExt::close` | Shuts down the sending side of a socket and keeps reading, as `write_eof`; [`IOStream::close`](crate::IOStream::close) closes both sides. |
+//! | `StreamWriter.close()` + `await wait_closed()` | [`IOStream::close`](crate::IOStream::close) | Immediate: queued writes are dropped. Flush first (`write(..).await` or `AsyncWriteExt::flush`). |
+//! | `StreamWriter.get_extra_info("peername")` | [`peer_addr`](crate::IOStream::peer_addr), [`local_addr`](crate::IOStream::local_addr) | |
+//! | protocols and transports, codecs | `futures::io` adapters, `asynchronous-codec`, hyper | [`IOStream`](crate::IOStream) speaks `futures-io` and hyper's `rt` traits, so crates built on them run on the loop. |

@@ -25,6 +25,12 @@ use crate::buffer::{ReadBuffer, WriteBuffer};
 use crate::error::{StreamClosedError, context};
 use crate::sys;
 
+mod futures_io;
+#[cfg(feature = "hyper")]
+mod hyper_io;
+
+pub use futures_io::AsyncIOStream;
+
 /// The default [`StreamOptions::max_buffer_size`]: 4 MiB (Tornado's is
 /// 100 MB).
 ///

@@ -64,7 +64,9 @@
 //! * Names: the [`Resolver`] trait, [`ThreadedResolver`] (the default),
 //!   [`OverrideResolver`], [`is_valid_ip`].
 //! * Streams: [`IOStream`] (and [`StreamOptions`]), with
-//!   [`StreamClosedError`] saying why a stream closed.
+//!   [`StreamClosedError`] saying why a stream closed. `IOStream`
+//!   implements `futures::io::AsyncRead` and `AsyncWrite`;
+//!   [`AsyncIOStream`] adds `AsyncBufRead` over the stream's own buffer.
 //! * Servers and clients: [`TCPServer`], [`TCPClient`].
 //! * Datagrams: [`UdpSocket`] (and [`UdpOptions`]), with [`UdpError`]
 //!   for the failures a caller branches on.
@@ -76,6 +78,8 @@
 //!   default `http` feature.
 //! * TLS: [`tls::ServerTls`], [`tls::ClientTls`] and
 //!   [`IOStream::start_tls`], behind the default `tls` feature.
+//! * hyper 1.x on the loop, and an HTTP client: `netutil::hyper`, behind
+//!   the `hyper` feature.
 //! * [`guide`]: Tornado's API, function by function, and what it maps to.
 //!
 //! # Portability
@@ -102,6 +106,8 @@ mod udp;
 pub mod guide;
 #[cfg(feature = "http")]
 pub mod http;
+#[cfg(feature = "hyper")]
+pub mod hyper;
 #[cfg(feature = "tls")]
 pub mod tls;
 
@@ -112,8 +118,9 @@ pub use crate::accept::{
 pub use crate::bind::{BindOptions, DEFAULT_BACKLOG, Family, bind_sockets, bind_unix_socket};
 pub use crate::error::StreamClosedError;
 pub use crate::iostream::{
-    DEFAULT_MAX_BUFFER_SIZE, DEFAULT_MAX_WRITE_BUFFER_SIZE, DEFAULT_READ_CHUNK_SIZE, FillUntil,
-    IOStream, ReadBytes, ReadInto, ReadMore, ReadUntil, ReadUntilClose, StreamOptions, Write,
+    AsyncIOStream, DEFAULT_MAX_BUFFER_SIZE, DEFAULT_MAX_WRITE_BUFFER_SIZE, DEFAULT_READ_CHUNK_SIZE,
+    FillUntil, IOStream, ReadBytes, ReadInto, ReadMore, ReadUntil, ReadUntilClose, StreamOptions,
+    Write,
 };
 pub use crate::process::{DEFAULT_MAX_RESTARTS, fork_processes, task_id};
 pub use crate::resolver::{

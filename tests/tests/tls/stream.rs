@@ -404,3 +404,32 @@ fn a_tls_server_on_a_unix_socket_serves_a_tls_client() {
     let _ = std::fs::remove_dir_all(&dir);
     assert_eq!(reply, b"OVER UNIX\n");
 }
+
+#[test]
+fn a_tls_stream_reads_plaintext_through_async_read_into_a_large_buffer() {
+    use futures::{AsyncReadExt, AsyncWriteExt};
+    let got = run(|| async move {
+        let (_server, port) = serve(|stream: IOStream| async move {
+            while let Ok(line) = stream.read_until(b"\n", Some(1 << 20)).await {
+                if stream.write(&line.to_ascii_uppercase()).await.is_err() {
+                    break;
+                }
+            }
+        });
+        let mut stream = client().connect("localhost", port).await?;
+        stream.write_all(b"through the traits\n").await?;
+        // Large enough that a plain stream would read straight into it.
+        let mut buf = vec![0; 64 * 1024];
+        let mut got = Vec::new();
+        while !got.ends_with(b"\n") {
+            let n = stream.read(&mut buf).await?;
+            if n == 0 {
+                break;
+            }
+            got.extend_from_slice(&buf[..n]);
+        }
+        io::Result::Ok(got)
+    })
+    .unwrap();
+    assert_eq!(got, b"THROUGH THE TRAITS\n");
+}

@@ -1,0 +1,713 @@
+//! [`Client`]: an HTTP/1.1 client on hyper over [`TCPClient`], with a
+//! keep-alive pool per host (Tornado's `AsyncHTTPClient`, `HTTPRequest`
+//! and `HTTPResponse`).
+
+use std::cell::RefCell;
+use std::error::Error as StdError;
+use std::fmt;
+use std::io;
+use std::rc::Rc;
+use std::time::Duration;
+
+use http_body_util::{BodyExt, Full};
+use hyper::body::{Bytes, Incoming};
+use hyper::client::conn::http1::{self, SendRequest};
+use hyper::header::{self, HeaderMap, HeaderName, HeaderValue};
+use hyper::{Method, StatusCode, Uri, Version};
+use ioloop::IOLoop;
+
+use crate::TCPClient;
+
+/// The default [`Request::timeout`]: 20 s, Tornado's `request_timeout`.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(20);
+/// The default [`Request::max_body_size`]: 16 MiB.
+pub const DEFAULT_MAX_BODY_SIZE: usize = 16 * 1024 * 1024;
+/// The most idle connections [`Client`] keeps per host.
+pub const MAX_IDLE_PER_HOST: usize = 8;
+
+/// An HTTP request for [`Client::fetch`] (Tornado's `HTTPRequest`).
+///
+/// Redirects are not followed unless asked for
+/// ([`follow_redirects`](Request::follow_redirects)), unlike Tornado's
+/// default: a 3xx response is returned as it is.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use netutil::hyper::Request;
+///
+/// let request = Request::post("http://127.0.0.1:8888/items", "name=a")
+///     .header("content-type", "application/x-www-form-urlencoded")
+///     .timeout(Duration::from_secs(5))
+///     .follow_redirects(3);
+/// assert_eq!(request.method(), "POST");
+/// ```
+#[derive(Clone, Debug)]
+pub struct Request {
+    method: Method,
+    url: String,
+    headers: Vec<(String, String)>,
+    body: Bytes,
+    timeout: Duration,
+    max_redirects: usize,
+    max_body_size: usize,
+}
+
+impl Request {
+    /// A request with `method` for `url`.
+    pub fn new(method: Method, url: impl Into<String>) -> Request {
+        Request {
+            method,
+            url: url.into(),
+            headers: Vec::new(),
+            body: Bytes::new(),
+            timeout: DEFAULT_TIMEOUT,
+            max_redirects: 0,
+            max_body_size: DEFAULT_MAX_BODY_SIZE,
+        }
+    }
+
+    /// A `GET` of `url`.
+    pub fn get(url: impl Into<String>) -> Request {
+        Request::new(Method::GET, url)
+    }
+
+    /// A `POST` of `body` to `url`.
+    pub fn post(url: impl Into<String>, body: impl Into<Bytes>) -> Request {
+        Request::new(Method::POST, url).body(body)
+    }
+
+    /// Adds a header (checked when the request is sent: an invalid name or
+    /// value fails the fetch as a bad request).
+    pub fn header(mut self, name: impl Into<String>, value: impl Into<String>) -> Request {
+        self.headers.push((name.into(), value.into()));
+        self
+    }
+
+    /// The body, sent with a `Content-Length`.
+    pub fn body(mut self, body: impl Into<Bytes>) -> Request {
+        self.body = body.into();
+        self
+    }
+
+    /// The time allowed for the whole fetch (connection, request,
+    /// response and body, redirects included); [`DEFAULT_TIMEOUT`] unless
+    /// set.
+    pub fn timeout(mut self, timeout: Duration) -> Request {
+        self.timeout = timeout;
+        self
+    }
+
+    /// Follows up to `max` redirects (301, 302, 303, 307, 308); 0, the
+    /// default, follows none. A 303, and a 301 or 302 answering a `POST`,
+    /// is followed with a `GET` without a body, as browsers do.
+    pub fn follow_redirects(mut self, max: usize) -> Request {
+        self.max_redirects = max;
+        self
+    }
+
+    /// The largest response body accepted, in bytes; a larger one fails
+    /// the fetch with [`FetchErrorKind::BodyTooLarge`] and its connection
+    /// is closed. [`DEFAULT_MAX_BODY_SIZE`] unless set.
+    pub fn max_body_size(mut self, bytes: usize) -> Request {
+        self.max_body_size = bytes;
+        self
+    }
+
+    /// The method.
+    pub fn method(&self) -> &Method {
+        &self.method
+    }
+
+    /// The URL.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+}
+
+/// A complete response (Tornado's `HTTPResponse`): status, headers and the
+/// whole body.
+#[derive(Clone, Debug)]
+pub struct Response {
+    url: String,
+    status: StatusCode,
+    version: Version,
+    headers: HeaderMap,
+    body: Bytes,
+}
+
+impl Response {
+    /// The status code.
+    pub fn status(&self) -> StatusCode {
+        self.status
+    }
+
+    /// The status line, for example `HTTP/1.1 200 OK`.
+    pub fn status_line(&self) -> String {
+        format!(
+            "{:?} {} {}",
+            self.version,
+            self.status.as_u16(),
+            self.status.canonical_reason().unwrap_or("")
+        )
+        .trim_end()
+        .to_owned()
+    }
+
+    /// The protocol version of the response.
+    pub fn version(&self) -> Version {
+        self.version
+    }
+
+    /// The headers.
+    pub fn headers(&self) -> &HeaderMap {
+        &self.headers
+    }
+
+    /// The body (decoded from chunked transfer coding if need be).
+    pub fn body(&self) -> &[u8] {
+        &self.body
+    }
+
+    /// The body, owned.
+    pub fn into_body(self) -> Bytes {
+        self.body
+    }
+
+    /// The URL that answered: the request's, or the last redirect's.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+}
+
+/// Why a fetch failed: [`FetchError::kind`].
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum FetchErrorKind {
+    /// The URL cannot be fetched as written: not an absolute `http://` URL,
+    /// or a header that is not valid.
+    BadUrl(String),
+    /// The URL's scheme needs a transport this build does not have
+    /// (`https`: no TLS connector yet).
+    UnsupportedScheme(String),
+    /// Name resolution or the TCP connection failed.
+    Connect(io::Error),
+    /// The fetch did not complete within [`Request::timeout`].
+    Timeout(Duration),
+    /// The response body exceeds [`Request::max_body_size`].
+    BodyTooLarge(usize),
+    /// More redirects than [`Request::follow_redirects`] allows.
+    TooManyRedirects(usize),
+    /// The server broke the protocol or the connection.
+    Http(hyper::Error),
+}
+
+/// A failed fetch, naming the method and URL.
+#[derive(Debug)]
+pub struct FetchError {
+    method: Method,
+    url: String,
+    kind: FetchErrorKind,
+}
+
+impl FetchError {
+    fn new(request: &Request, kind: FetchErrorKind) -> FetchError {
+        FetchError {
+            method: request.method.clone(),
+            url: request.url.clone(),
+            kind,
+        }
+    }
+
+    /// What went wrong.
+    pub fn kind(&self) -> &FetchErrorKind {
+        &self.kind
+    }
+
+    /// The URL that failed (the last redirect's, if redirects were
+    /// followed).
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// True for [`FetchErrorKind::Timeout`].
+    pub fn is_timeout(&self) -> bool {
+        matches!(self.kind, FetchErrorKind::Timeout(_))
+    }
+
+    /// True for [`FetchErrorKind::Connect`].
+    pub fn is_connect(&self) -> bool {
+        matches!(self.kind, FetchErrorKind::Connect(_))
+    }
+}
+
+impl fmt::Display for FetchError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} {}: ", self.method, self.url)?;
+        match &self.kind {
+            FetchErrorKind::BadUrl(why) => write!(f, "bad url: {why}"),
+            FetchErrorKind::UnsupportedScheme(scheme) => {
+                write!(f, "{scheme} is not supported by this build")
+            }
+            FetchErrorKind::Connect(err) => write!(f, "connect: {err}"),
+            FetchErrorKind::Timeout(limit) => write!(f, "timed out after {limit:?}"),
+            FetchErrorKind::BodyTooLarge(limit) => {
+                write!(f, "response body exceeds {limit} bytes")
+            }
+            FetchErrorKind::TooManyRedirects(max) => write!(f, "more than {max} redirects"),
+            FetchErrorKind::Http(err) => write!(f, "{err}"),
+        }
+    }
+}
+
+impl StdError for FetchError {
+    fn source(&self) -> Option<&(dyn StdError + 'static)> {
+        match &self.kind {
+            FetchErrorKind::Connect(err) => Some(err),
+            FetchErrorKind::Http(err) => Some(err),
+            _ => None,
+        }
+    }
+}
+
+impl From<FetchError> for io::Error {
+    fn from(err: FetchError) -> io::Error {
+        let kind = match &err.kind {
+            FetchErrorKind::BadUrl(_) | FetchErrorKind::UnsupportedScheme(_) => {
+                io::ErrorKind::InvalidInput
+            }
+            FetchErrorKind::Connect(e) => e.kind(),
+            FetchErrorKind::Timeout(_) => io::ErrorKind::TimedOut,
+            FetchErrorKind::BodyTooLarge(_) | FetchErrorKind::TooManyRedirects(_) => {
+                io::ErrorKind::InvalidData
+            }
+            FetchErrorKind::Http(_) => io::ErrorKind::Other,
+        };
+        io::Error::new(kind, err)
+    }
+}
+
+/// Fetches `url` with a `GET` on a client of its own (Tornado's
+/// `AsyncHTTPClient().fetch(url)`); use a [`Client`] to reuse connections
+/// across fetches.
+///
+/// # Errors
+///
+/// As [`Client::fetch`].
+pub async fn fetch(url: &str) -> Result<Response, FetchError> {
+    Client::new().fetch(Request::get(url)).await
+}
+
+/// Where a URL points: what a connection is pooled by.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+struct Origin {
+    host: String,
+    port: u16,
+}
+
+/// A parsed `http://` URL.
+struct Target {
+    origin: Origin,
+    /// The `Host` header: the host and any explicit port, as written.
+    authority: String,
+    path: String,
+}
+
+fn parse_url(url: &str) -> Result<Target, FetchErrorKind> {
+    let uri: Uri = url
+        .parse()
+        .map_err(|e: hyper::http::uri::InvalidUri| FetchErrorKind::BadUrl(e.to_string()))?;
+    match uri.scheme_str() {
+        Some("http") => {}
+        // The TLS connector plugs in here, with host verification.
+        Some(scheme @ "https") => {
+            return Err(FetchErrorKind::UnsupportedScheme(scheme.to_owned()));
+        }
+        Some(scheme) => return Err(FetchErrorKind::UnsupportedScheme(scheme.to_owned())),
+        None => return Err(FetchErrorKind::BadUrl("not an absolute http:// url".into())),
+    }
+    let authority = uri
+        .authority()
+        .ok_or_else(|| FetchErrorKind::BadUrl("no host".into()))?;
+    if authority.as_str().contains('@') {
+        return Err(FetchErrorKind::BadUrl(
+            "credentials in urls are not supported".into(),
+        ));
+    }
+    let host = authority.host();
+    if host.is_empty() {
+        return Err(FetchErrorKind::BadUrl("no host".into()));
+    }
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    Ok(Target {
+        origin: Origin {
+            host: host.to_owned(),
+            port: authority.port_u16().unwrap_or(80),
+        },
+        authority: authority.as_str().to_owned(),
+        path: uri.path_and_query().map_or("/", |p| p.as_str()).to_owned(),
+    })
+}
+
+/// An HTTP/1.1 client on the loop, with a pool of keep-alive connections
+/// per host and port (Tornado's `AsyncHTTPClient`). Cheap to clone: the
+/// clones share the pool.
+///
+/// Connections come from a [`TCPClient`] (its resolver and stream
+/// options); each is driven by a task on the current loop. A connection
+/// goes back to the pool once its response body has been read in full; a
+/// fetch that fails or is dropped (cancelled) closes its connection.
+///
+/// `https://` URLs fail with [`FetchErrorKind::UnsupportedScheme`] in this
+/// build: the TLS connector, when there is one, plugs in where the client
+/// opens a connection, below hyper.
+///
+/// # Examples
+///
+/// ```no_run
+/// use netutil::hyper::{Client, Request};
+///
+/// let ioloop = ioloop::IOLoop::new()?;
+/// let client = Client::new();
+/// let response = ioloop.run_sync(
+///     || async move {
+///         let first = client.fetch(Request::get("http://127.0.0.1:8888/")).await?;
+///         // The same connection, kept alive.
+///         let second = client.fetch(Request::get("http://127.0.0.1:8888/")).await?;
+///         Ok::<_, netutil::hyper::FetchError>((first, second))
+///     },
+///     None,
+/// )??;
+/// println!("{}", response.0.status_line());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+///
+/// # Thread safety
+///
+/// Not `Send`: a client belongs to its loop's thread.
+#[derive(Clone, Default)]
+pub struct Client {
+    inner: Rc<ClientInner>,
+}
+
+#[derive(Default)]
+struct ClientInner {
+    tcp: TCPClient,
+    /// Idle connections with where they lead, most recently used last (a
+    /// short list: at most [`MAX_IDLE_PER_HOST`] per host).
+    idle: RefCell<Vec<(Origin, SendRequest<Full<Bytes>>)>>,
+}
+
+impl fmt::Debug for Client {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Client")
+            .field("idle_connections", &self.idle_connections())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Client {
+    /// A client with a default [`TCPClient`].
+    pub fn new() -> Client {
+        Client::with_tcp_client(TCPClient::new())
+    }
+
+    /// A client connecting through `tcp` (its resolver and stream
+    /// options).
+    pub fn with_tcp_client(tcp: TCPClient) -> Client {
+        Client {
+            inner: Rc::new(ClientInner {
+                tcp,
+                idle: RefCell::default(),
+            }),
+        }
+    }
+
+    /// The number of idle connections in the pool, all hosts together.
+    pub fn idle_connections(&self) -> usize {
+        self.inner.idle.borrow().len()
+    }
+
+    /// Closes every idle connection.
+    pub fn close_idle(&self) {
+        self.inner.idle.borrow_mut().clear();
+    }
+
+    /// Sends `request` and reads the whole response (Tornado's
+    /// `AsyncHTTPClient.fetch`, with `raise_error=False`: any status is a
+    /// response).
+    ///
+    /// # Errors
+    ///
+    /// A [`FetchError`] naming the URL: a bad or unsupported URL, a
+    /// connection or name resolution failure, the timeout, a body over the
+    /// limit, too many redirects, or a protocol error.
+    pub async fn fetch(&self, request: Request) -> Result<Response, FetchError> {
+        let limit = request.timeout;
+        let mut current = request;
+        let outcome = ioloop::timeout(limit, self.follow(&mut current)).await;
+        match outcome {
+            Ok(result) => result.map_err(|kind| FetchError::new(&current, kind)),
+            Err(_) => Err(FetchError::new(&current, FetchErrorKind::Timeout(limit))),
+        }
+    }
+
+    /// Sends `request`, and its redirects as asked; `request` is left as
+    /// the last one sent.
+    async fn follow(&self, request: &mut Request) -> Result<Response, FetchErrorKind> {
+        let mut redirects = 0;
+        loop {
+            let response = self.fetch_once(request).await?;
+            let Some(next) = redirect(request, &response) else {
+                return Ok(response);
+            };
+            if request.max_redirects == 0 {
+                return Ok(response);
+            }
+            if redirects == request.max_redirects {
+                return Err(FetchErrorKind::TooManyRedirects(request.max_redirects));
+            }
+            redirects += 1;
+            *request = next;
+        }
+    }
+
+    /// One request and its response, on a pooled connection or a new one.
+    async fn fetch_once(&self, request: &Request) -> Result<Response, FetchErrorKind> {
+        let target = parse_url(&request.url)?;
+        let message = build_request(request, &target)?;
+        let (mut sender, reused) = self.connection(&target.origin).await?;
+        let response = match sender.send_request(message).await {
+            Ok(response) => response,
+            // A pooled connection the server closed meanwhile: once more
+            // on a new one, as the request never reached it.
+            Err(err) if reused && (err.is_canceled() || err.is_incomplete_message()) => {
+                sender = self.connect(&target.origin).await?;
+                sender
+                    .send_request(build_request(request, &target)?)
+                    .await
+                    .map_err(FetchErrorKind::Http)?
+            }
+            Err(err) => return Err(FetchErrorKind::Http(err)),
+        };
+        let (parts, body) = response.into_parts();
+        let body = read_body(body, request.max_body_size).await?;
+        self.release(target.origin, sender);
+        Ok(Response {
+            url: request.url.clone(),
+            status: parts.status,
+            version: parts.version,
+            headers: parts.headers,
+            body,
+        })
+    }
+
+    /// A ready connection to `origin`: an idle one if the pool has one
+    /// that is still open (and then `true`), else a new one.
+    async fn connection(
+        &self,
+        origin: &Origin,
+    ) -> Result<(SendRequest<Full<Bytes>>, bool), FetchErrorKind> {
+        loop {
+            let pooled = {
+                let mut idle = self.inner.idle.borrow_mut();
+                idle.iter()
+                    .rposition(|(o, _)| o == origin)
+                    .map(|i| idle.remove(i).1)
+            };
+            let Some(mut sender) = pooled else { break };
+            if !sender.is_closed() && sender.ready().await.is_ok() {
+                return Ok((sender, true));
+            }
+        }
+        Ok((self.connect(origin).await?, false))
+    }
+
+    async fn connect(&self, origin: &Origin) -> Result<SendRequest<Full<Bytes>>, FetchErrorKind> {
+        let stream = self
+            .inner
+            .tcp
+            .connect(&origin.host, origin.port)
+            .await
+            .map_err(FetchErrorKind::Connect)?;
+        let _ = stream.set_nodelay(true);
+        let (sender, connection) = http1::Builder::new()
+            .handshake(stream)
+            .await
+            .map_err(FetchErrorKind::Http)?;
+        IOLoop::current()
+            .spawn(async move {
+                if let Err(err) = connection.await {
+                    log::debug!(target: "netutil", "http client connection: {err}");
+                }
+            })
+            .detach();
+        Ok(sender)
+    }
+
+    /// Puts a connection whose exchange is complete back in the pool.
+    fn release(&self, origin: Origin, sender: SendRequest<Full<Bytes>>) {
+        if sender.is_closed() {
+            return;
+        }
+        let mut idle = self.inner.idle.borrow_mut();
+        if idle.iter().filter(|(o, _)| *o == origin).count() < MAX_IDLE_PER_HOST {
+            idle.push((origin, sender));
+        }
+    }
+}
+
+/// The whole body, refused past `limit` bytes; a body that comes in one
+/// piece is kept as it is, without a copy.
+async fn read_body(mut body: Incoming, limit: usize) -> Result<Bytes, FetchErrorKind> {
+    let mut first: Option<Bytes> = None;
+    let mut rest: Vec<u8> = Vec::new();
+    let mut total = 0usize;
+    while let Some(frame) = body.frame().await {
+        let Ok(chunk) = frame.map_err(FetchErrorKind::Http)?.into_data() else {
+            continue; // trailers
+        };
+        total += chunk.len();
+        if total > limit {
+            return Err(FetchErrorKind::BodyTooLarge(limit));
+        }
+        match &first {
+            None => first = Some(chunk),
+            Some(head) => {
+                if rest.is_empty() {
+                    rest.extend_from_slice(head);
+                }
+                rest.extend_from_slice(&chunk);
+            }
+        }
+    }
+    Ok(if rest.is_empty() {
+        first.unwrap_or_default()
+    } else {
+        Bytes::from(rest)
+    })
+}
+
+fn build_request(
+    request: &Request,
+    target: &Target,
+) -> Result<hyper::Request<Full<Bytes>>, FetchErrorKind> {
+    let mut builder = hyper::Request::builder()
+        .method(request.method.clone())
+        .uri(target.path.as_str());
+    let headers = builder.headers_mut().expect("a fresh builder has headers");
+    let host = HeaderValue::from_str(&target.authority)
+        .map_err(|e| FetchErrorKind::BadUrl(format!("host: {e}")))?;
+    headers.insert(header::HOST, host);
+    for (name, value) in &request.headers {
+        let name = HeaderName::from_bytes(name.as_bytes())
+            .map_err(|e| FetchErrorKind::BadUrl(format!("header name {name:?}: {e}")))?;
+        let value = HeaderValue::from_str(value)
+            .map_err(|e| FetchErrorKind::BadUrl(format!("header {name} value: {e}")))?;
+        headers.append(name, value);
+    }
+    if !request.body.is_empty() || request.method == Method::POST || request.method == Method::PUT {
+        headers.insert(
+            header::CONTENT_LENGTH,
+            HeaderValue::from(request.body.len()),
+        );
+    }
+    builder
+        .body(Full::new(request.body.clone()))
+        .map_err(|e| FetchErrorKind::BadUrl(e.to_string()))
+}
+
+/// The request a redirect response asks for, if it is one.
+fn redirect(request: &Request, response: &Response) -> Option<Request> {
+    let status = response.status.as_u16();
+    if !matches!(status, 301 | 302 | 303 | 307 | 308) {
+        return None;
+    }
+    let location = response.headers.get(header::LOCATION)?.to_str().ok()?;
+    let url = if location.starts_with("http://") || location.starts_with("https://") {
+        location.to_owned()
+    } else {
+        let base: Uri = request.url.parse().ok()?;
+        let scheme = base.scheme_str()?;
+        let authority = base.authority()?.as_str();
+        if location.starts_with('/') {
+            format!("{scheme}://{authority}{location}")
+        } else {
+            let path = base.path();
+            let dir = &path[..path.rfind('/').map_or(0, |i| i + 1)];
+            format!("{scheme}://{authority}{dir}{location}")
+        }
+    };
+    let mut next = request.clone();
+    next.url = url;
+    if status == 303 || (matches!(status, 301 | 302) && request.method == Method::POST) {
+        next.method = Method::GET;
+        next.body = Bytes::new();
+    }
+    Some(next)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls() {
+        let t = parse_url("http://example.com:8080/a?b=1").unwrap();
+        assert_eq!(
+            t.origin,
+            Origin {
+                host: "example.com".into(),
+                port: 8080
+            }
+        );
+        assert_eq!(t.authority, "example.com:8080");
+        assert_eq!(t.path, "/a?b=1");
+        let t = parse_url("http://[::1]/").unwrap();
+        assert_eq!(
+            t.origin,
+            Origin {
+                host: "::1".into(),
+                port: 80
+            }
+        );
+        assert_eq!(parse_url("http://h").unwrap().path, "/");
+        for bad in ["", "/path", "http://", "not a url", "http://u:p@h/"] {
+            assert!(
+                matches!(parse_url(bad), Err(FetchErrorKind::BadUrl(_))),
+                "{bad}"
+            );
+        }
+        assert!(matches!(
+            parse_url("https://example.com/"),
+            Err(FetchErrorKind::UnsupportedScheme(s)) if s == "https"
+        ));
+    }
+
+    #[test]
+    fn redirects() {
+        let response = |status: u16, location: &str| Response {
+            url: String::new(),
+            status: StatusCode::from_u16(status).unwrap(),
+            version: Version::HTTP_11,
+            headers: [(header::LOCATION, HeaderValue::from_str(location).unwrap())]
+                .into_iter()
+                .collect(),
+            body: Bytes::new(),
+        };
+        let post = Request::post("http://h:1/a/b", "x");
+        let next = redirect(&post, &response(302, "/c")).unwrap();
+        assert_eq!(
+            (next.url.as_str(), next.method.as_str()),
+            ("http://h:1/c", "GET")
+        );
+        assert!(next.body.is_empty());
+        let next = redirect(&post, &response(307, "d")).unwrap();
+        assert_eq!(
+            (next.url.as_str(), next.method.as_str()),
+            ("http://h:1/a/d", "POST")
+        );
+        assert!(redirect(&post, &response(200, "/c")).is_none());
+    }
+}

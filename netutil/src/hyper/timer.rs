@@ -1,0 +1,133 @@
+//! [`LoopTimer`]: hyper's [`Timer`] on the loop's timeouts.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll, Waker};
+use std::time::{Duration, Instant};
+
+use hyper::rt::{Sleep, Timer};
+use ioloop::{IOLoop, Remote, TimeoutHandle};
+
+/// hyper's [`Timer`] on a loop: each sleep is one of the loop's timeouts
+/// ([`IOLoop::add_timeout`]), removed when the sleep is dropped early.
+///
+/// hyper requires timers and sleeps to be `Send + Sync`, so this holds the
+/// loop's [`Remote`]: a sleep first polled on the loop's thread registers
+/// its timeout directly, one polled elsewhere through the remote queue.
+/// A deadline fires up to a millisecond late (the loop's poll has
+/// millisecond granularity), never early.
+#[derive(Clone, Debug)]
+pub struct LoopTimer {
+    remote: Remote,
+}
+
+impl LoopTimer {
+    /// A timer on `ioloop`.
+    pub fn new(ioloop: &IOLoop) -> LoopTimer {
+        LoopTimer {
+            remote: ioloop.remote(),
+        }
+    }
+}
+
+impl Timer for LoopTimer {
+    fn sleep(&self, duration: Duration) -> Pin<Box<dyn Sleep>> {
+        self.sleep_until(Instant::now() + duration)
+    }
+
+    fn sleep_until(&self, deadline: Instant) -> Pin<Box<dyn Sleep>> {
+        Box::pin(LoopSleep {
+            deadline,
+            remote: self.remote.clone(),
+            shared: Arc::new(Mutex::new(Shared::default())),
+            timeout: None,
+            registered: false,
+        })
+    }
+}
+
+#[derive(Default)]
+struct Shared {
+    fired: bool,
+    waker: Option<Waker>,
+}
+
+/// A sleep of [`LoopTimer`].
+pub struct LoopSleep {
+    deadline: Instant,
+    remote: Remote,
+    shared: Arc<Mutex<Shared>>,
+    /// The loop's timeout, when it was registered from the loop's thread
+    /// (so that dropping the sleep there can remove it).
+    timeout: Option<TimeoutHandle>,
+    /// INVARIANT: true once a timeout for `deadline` was added or queued.
+    registered: bool,
+}
+
+impl std::fmt::Debug for LoopSleep {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LoopSleep")
+            .field("deadline", &self.deadline)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The loop running on this thread, if it is the one `remote` belongs to.
+fn local_loop(remote: &Remote) -> Option<IOLoop> {
+    IOLoop::try_current().filter(|l| l.remote().same_loop(remote))
+}
+
+fn fire(shared: &Mutex<Shared>) {
+    let waker = {
+        let mut shared = shared.lock().unwrap_or_else(|e| e.into_inner());
+        shared.fired = true;
+        shared.waker.take()
+    };
+    if let Some(waker) = waker {
+        waker.wake();
+    }
+}
+
+impl Future for LoopSleep {
+    type Output = ();
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        {
+            let mut shared = self.shared.lock().unwrap_or_else(|e| e.into_inner());
+            if shared.fired {
+                return Poll::Ready(());
+            }
+            match &shared.waker {
+                Some(w) if w.will_wake(cx.waker()) => {}
+                _ => shared.waker = Some(cx.waker().clone()),
+            }
+        }
+        if !self.registered {
+            self.registered = true;
+            let (deadline, shared) = (self.deadline, Arc::clone(&self.shared));
+            match local_loop(&self.remote) {
+                Some(ioloop) => {
+                    let handle = ioloop.add_timeout(deadline, move || fire(&shared));
+                    self.timeout = Some(handle);
+                }
+                None => self.remote.add_callback(move || {
+                    IOLoop::current().add_timeout(deadline, move || fire(&shared));
+                }),
+            }
+        }
+        Poll::Pending
+    }
+}
+
+impl Sleep for LoopSleep {}
+
+impl Drop for LoopSleep {
+    fn drop(&mut self) {
+        if let Some(handle) = self.timeout.take()
+            && let Some(ioloop) = local_loop(&self.remote)
+        {
+            ioloop.remove_timeout(handle);
+        }
+    }
+}

@@ -1,0 +1,261 @@
+//! `netutil::hyper::Client` against the HTTP/1.1 server of
+//! `httpserver-example` on the same loop: keep-alive reuse, chunked
+//! responses, redirects, body limits, a timeout, a refused port, a name
+//! that does not resolve (a cancelled fetch is in `http_client_cancel`).
+
+use std::io;
+use std::net::{Ipv4Addr, SocketAddr, TcpListener};
+use std::time::{Duration, Instant};
+
+use ioloop::IOLoop;
+use netutil::http::{HTTPServer, HTTPServerOptions, Response as ServerResponse};
+use netutil::hyper::{Client, FetchErrorKind, Request};
+use netutil::{Family, ResolveFuture, Resolver, TCPClient};
+
+/// The safety net of every wait: only a bug reaches it.
+const LIMIT: Duration = Duration::from_secs(20);
+
+/// Runs `main` on a fresh loop with `httpserver-example`'s routes served
+/// on 127.0.0.1; `main` gets the server and its address.
+fn with_server<F, Fut, T>(main: F) -> T
+where
+    F: FnOnce(HTTPServer, SocketAddr) -> Fut,
+    Fut: Future<Output = T>,
+{
+    let _ = env_logger::builder().is_test(true).try_init();
+    let ioloop = IOLoop::new().expect("loop");
+    let server = HTTPServer::new(routes, HTTPServerOptions::default());
+    let addr = server.listen(0, Some("127.0.0.1")).expect("listen")[0];
+    let out = ioloop
+        .run_sync(|| main(server.clone(), addr), Some(LIMIT))
+        .expect("run_sync timed out");
+    drop(server);
+    ioloop.close(true).unwrap();
+    out
+}
+
+/// `httpserver-example`'s routes, and `/peer`: the client's address, to
+/// tell connections apart.
+async fn routes(request: netutil::http::Request) -> ServerResponse {
+    if request.path() == "/peer" {
+        return ServerResponse::text(200, request.peer().to_string());
+    }
+    httpserver_example::handle(request).await
+}
+
+#[test]
+fn keep_alive_reuses_one_connection() {
+    let (peers, connections) = with_server(|server, addr| async move {
+        let client = Client::new();
+        let mut peers = Vec::new();
+        for _ in 0..5 {
+            let response = client
+                .fetch(Request::get(format!("http://{addr}/peer")))
+                .await
+                .expect("fetch");
+            assert_eq!(response.status(), 200);
+            peers.push(String::from_utf8_lossy(response.body()).into_owned());
+        }
+        (peers, server.connections())
+    });
+    assert!(
+        peers.iter().all(|p| *p == peers[0]),
+        "several connections: {peers:?}"
+    );
+    assert_eq!(connections, 1, "five fetches on one connection");
+}
+
+#[test]
+fn chunked_response_is_reassembled() {
+    let (response, connections) = with_server(|server, addr| async move {
+        let client = Client::new();
+        let url = format!("http://{addr}/stream?chunks=2000");
+        let response = client.fetch(Request::get(url)).await.expect("fetch");
+        // The connection survives a chunked body.
+        client
+            .fetch(Request::get(format!("http://{addr}/")))
+            .await
+            .expect("second fetch");
+        (response, server.connections())
+    });
+    assert_eq!(response.status(), 200);
+    assert_eq!(
+        response
+            .headers()
+            .get("transfer-encoding")
+            .map(|v| v.as_bytes()),
+        Some(&b"chunked"[..])
+    );
+    let expected: String = (1..=2000).map(|k| format!("chunk {k}\n")).collect();
+    assert!(
+        response.body() == expected.as_bytes(),
+        "chunked body differs"
+    );
+    assert_eq!(connections, 1);
+}
+
+#[test]
+fn post_body_and_body_limit() {
+    let (echo, too_large) = with_server(|_, addr| async move {
+        let client = Client::new();
+        let body = vec![b'x'; 100_000];
+        let echo = client
+            .fetch(Request::post(format!("http://{addr}/echo"), body))
+            .await
+            .expect("echo");
+        let too_large = client
+            .fetch(Request::get(format!("http://{addr}/stream?chunks=2000")).max_body_size(1000))
+            .await
+            .expect_err("over the limit");
+        (echo, too_large)
+    });
+    assert_eq!(echo.body().len(), 100_000);
+    assert!(
+        matches!(too_large.kind(), FetchErrorKind::BodyTooLarge(1000)),
+        "{too_large}"
+    );
+    assert!(
+        too_large.to_string().contains("/stream?chunks=2000"),
+        "{too_large}"
+    );
+}
+
+#[test]
+fn timeout_is_an_error_naming_the_url() {
+    const TIMEOUT: Duration = Duration::from_millis(200);
+    let (err, elapsed) = with_server(|_, addr| async move {
+        let start = Instant::now();
+        let err = Client::new()
+            .fetch(Request::get(format!("http://{addr}/delay?ms=10000")).timeout(TIMEOUT))
+            .await
+            .expect_err("times out");
+        (err, start.elapsed())
+    });
+    assert!(err.is_timeout(), "{err}");
+    assert!(err.to_string().contains("/delay?ms=10000"), "{err}");
+    assert!(elapsed >= TIMEOUT, "gave up after {elapsed:?}");
+    assert!(
+        elapsed < Duration::from_secs(5),
+        "gave up only after {elapsed:?}"
+    );
+}
+
+#[test]
+fn refused_port_is_a_connect_error() {
+    let port = {
+        let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
+        listener.local_addr().unwrap().port()
+    };
+    let url = format!("http://127.0.0.1:{port}/");
+    let u = url.clone();
+    let err = with_server(|_, _| async move { Client::new().fetch(Request::get(u)).await })
+        .expect_err("refused");
+    assert!(err.is_connect(), "{err}");
+    let message = err.to_string();
+    assert!(
+        message.contains(&url) && message.contains("refused"),
+        "{message}"
+    );
+}
+
+/// A resolver that knows no names (so the test sends no DNS query).
+struct NoNames;
+
+impl Resolver for NoNames {
+    fn resolve(&self, host: &str, _port: u16, _family: Family) -> ResolveFuture {
+        let err = io::Error::new(
+            io::ErrorKind::NotFound,
+            format!("resolve {host}: no such name"),
+        );
+        Box::pin(std::future::ready(Err(err)))
+    }
+}
+
+#[test]
+fn unresolvable_name_is_a_connect_error() {
+    let err = with_server(|_, _| async move {
+        Client::with_tcp_client(TCPClient::with_resolver(NoNames))
+            .fetch(Request::get("http://nowhere.test:8080/x"))
+            .await
+    })
+    .expect_err("no such name");
+    assert!(err.is_connect(), "{err}");
+    assert!(
+        err.to_string().contains("http://nowhere.test:8080/x"),
+        "{err}"
+    );
+    assert!(err.to_string().contains("no such name"), "{err}");
+}
+
+#[test]
+fn bad_and_https_urls() {
+    let errors = with_server(|_, _| async move {
+        let client = Client::new();
+        let mut errors = Vec::new();
+        for url in ["not a url", "/relative", "https://127.0.0.1/", "ftp://h/"] {
+            errors.push(client.fetch(Request::get(url)).await.expect_err(url));
+        }
+        errors
+    });
+    assert!(matches!(errors[0].kind(), FetchErrorKind::BadUrl(_)));
+    assert!(matches!(errors[1].kind(), FetchErrorKind::BadUrl(_)));
+    assert_eq!(
+        errors[2].to_string(),
+        "GET https://127.0.0.1/: https is not supported by this build"
+    );
+    assert!(matches!(
+        errors[3].kind(),
+        FetchErrorKind::UnsupportedScheme(_)
+    ));
+}
+
+#[test]
+fn redirects_are_off_by_default_and_followed_on_request() {
+    let ioloop = IOLoop::new().expect("loop");
+    // `/hop/N` redirects to `/hop/N-1`; `/hop/0` answers.
+    let server = HTTPServer::new(
+        |request: netutil::http::Request| async move {
+            let n: u32 = request
+                .path()
+                .trim_start_matches("/hop/")
+                .parse()
+                .unwrap_or(0);
+            if n == 0 {
+                ServerResponse::text(200, "arrived")
+            } else {
+                ServerResponse::text(302, "")
+                    .with_header("Location", format!("/hop/{}", n - 1))
+                    .expect("a valid header")
+            }
+        },
+        HTTPServerOptions::default(),
+    );
+    let addr = server.listen(0, Some("127.0.0.1")).expect("listen")[0];
+    let (unfollowed, followed, too_many) = ioloop
+        .run_sync(
+            || async move {
+                let client = Client::new();
+                let url = format!("http://{addr}/hop/3");
+                let unfollowed = client.fetch(Request::get(&url)).await.expect("302");
+                let followed = client
+                    .fetch(Request::get(&url).follow_redirects(3))
+                    .await
+                    .expect("followed");
+                let too_many = client
+                    .fetch(Request::get(&url).follow_redirects(2))
+                    .await
+                    .expect_err("too many");
+                (unfollowed, followed, too_many)
+            },
+            Some(LIMIT),
+        )
+        .expect("run_sync");
+    assert_eq!(unfollowed.status(), 302);
+    assert_eq!(followed.status(), 200);
+    assert_eq!(followed.body(), b"arrived");
+    assert!(followed.url().ends_with("/hop/0"), "{}", followed.url());
+    assert!(
+        matches!(too_many.kind(), FetchErrorKind::TooManyRedirects(2)),
+        "{too_many}"
+    );
+}
