@@ -160,7 +160,7 @@
 //! | `HTTPRequest(url, method, headers, body, request_timeout=20, follow_redirects=True, max_redirects=5)` | `Request::new(method, url)`, `Request::get(url)`, `Request::post(url, body)`, `.header(..)`, `.body(..)`, `.timeout(..)`, `.follow_redirects(max)`, `.max_body_size(..)` | **Redirects are off by default** (Tornado follows five); `follow_redirects(n)` turns them on. One timeout for the whole fetch (20 s by default, as `request_timeout`); no separate `connect_timeout`. `max_body_size` (16 MiB by default) bounds the response, as Tornado's client `max_body_size`. |
 //! | `HTTPResponse.code`, `.reason`, `.headers`, `.body`, `.effective_url` | `Response::status()`, `status_line()`, `headers()`, `body()`, `url()` | The body is read whole (decoded from chunked coding). No `streaming_callback`: use hyper's client directly for streaming. |
 //! | `HTTPClientError` / `HTTPError(599)` | `FetchError` | Tornado reports transport errors as status 599; here they are a typed error. |
-//! | `https://` URLs, `validate_cert` | none yet | `UnsupportedScheme` ("https is not supported by this build") until the TLS connector is plugged in below hyper. |
+//! | `https://` URLs, `validate_cert=True`, `ca_certs` | `https://` URLs; `Client::tls(ClientTls)` | Fetched over TLS with the certificate and host name verified, against the system's roots or a [`ClientTls`](crate::tls::ClientTls) (`ClientTls::with_ca_file` for `ca_certs`). Verification cannot be turned off. |
 //! | `HTTPServer` with a hyper service | `netutil::hyper::server_builder(&ioloop)` + [`TCPServer`](crate::TCPServer) | HTTP/1.1 and HTTP/2 prior knowledge on the loop; see the `hyper_server` example. |
 //!
 //! ## asyncio streams

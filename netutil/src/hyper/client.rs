@@ -17,6 +17,8 @@ use hyper::{Method, StatusCode, Uri, Version};
 use ioloop::IOLoop;
 
 use crate::TCPClient;
+#[cfg(feature = "tls")]
+use crate::tls::{ClientTls, TlsRole};
 
 /// The default [`Request::timeout`]: 20 s, Tornado's `request_timeout`.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(20);
@@ -188,10 +190,13 @@ pub enum FetchErrorKind {
     /// The URL cannot be fetched as written: not an absolute `http://` URL,
     /// or a header that is not valid.
     BadUrl(String),
-    /// The URL's scheme needs a transport this build does not have
-    /// (`https`: no TLS connector yet).
+    /// The URL's scheme is neither `http` nor `https` (or `https` in a
+    /// build without the `tls` feature).
     UnsupportedScheme(String),
-    /// Name resolution or the TCP connection failed.
+    /// Name resolution, the TCP connection or the TLS handshake failed; a
+    /// certificate that does not verify is a
+    /// [`TlsError`](crate::tls::TlsError) inside (find it with
+    /// [`TlsError::find`](crate::tls::TlsError::find)).
     Connect(io::Error),
     /// The fetch did not complete within [`Request::timeout`].
     Timeout(Duration),
@@ -302,6 +307,8 @@ pub async fn fetch(url: &str) -> Result<Response, FetchError> {
 /// Where a URL points: what a connection is pooled by.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 struct Origin {
+    /// `https`: the connection is TLS, verified for `host`.
+    tls: bool,
     host: String,
     port: u16,
 }
@@ -318,15 +325,17 @@ fn parse_url(url: &str) -> Result<Target, FetchErrorKind> {
     let uri: Uri = url
         .parse()
         .map_err(|e: hyper::http::uri::InvalidUri| FetchErrorKind::BadUrl(e.to_string()))?;
-    match uri.scheme_str() {
-        Some("http") => {}
-        // The TLS connector plugs in here, with host verification.
-        Some(scheme @ "https") => {
-            return Err(FetchErrorKind::UnsupportedScheme(scheme.to_owned()));
-        }
+    let tls = match uri.scheme_str() {
+        Some("http") => false,
+        #[cfg(feature = "tls")]
+        Some("https") => true,
         Some(scheme) => return Err(FetchErrorKind::UnsupportedScheme(scheme.to_owned())),
-        None => return Err(FetchErrorKind::BadUrl("not an absolute http:// url".into())),
-    }
+        None => {
+            return Err(FetchErrorKind::BadUrl(
+                "not an absolute http:// or https:// url".into(),
+            ));
+        }
+    };
     let authority = uri
         .authority()
         .ok_or_else(|| FetchErrorKind::BadUrl("no host".into()))?;
@@ -342,8 +351,9 @@ fn parse_url(url: &str) -> Result<Target, FetchErrorKind> {
     let host = host.trim_start_matches('[').trim_end_matches(']');
     Ok(Target {
         origin: Origin {
+            tls,
             host: host.to_owned(),
-            port: authority.port_u16().unwrap_or(80),
+            port: authority.port_u16().unwrap_or(if tls { 443 } else { 80 }),
         },
         authority: authority.as_str().to_owned(),
         path: uri.path_and_query().map_or("/", |p| p.as_str()).to_owned(),
@@ -359,9 +369,11 @@ fn parse_url(url: &str) -> Result<Target, FetchErrorKind> {
 /// goes back to the pool once its response body has been read in full; a
 /// fetch that fails or is dropped (cancelled) closes its connection.
 ///
-/// `https://` URLs fail with [`FetchErrorKind::UnsupportedScheme`] in this
-/// build: the TLS connector, when there is one, plugs in where the client
-/// opens a connection, below hyper.
+/// `https://` URLs are fetched over TLS (the `tls` feature), with the
+/// server's certificate and host name verified: against the system's roots
+/// by default, or the configuration given to [`tls`](Client::tls). A
+/// certificate that does not verify fails the fetch with
+/// [`FetchErrorKind::Connect`].
 ///
 /// # Examples
 ///
@@ -394,6 +406,10 @@ pub struct Client {
 #[derive(Default)]
 struct ClientInner {
     tcp: TCPClient,
+    /// The configuration of `https` connections, set by [`Client::tls`] or
+    /// made from the system's roots on the first `https` fetch.
+    #[cfg(feature = "tls")]
+    tls: RefCell<Option<ClientTls>>,
     /// Idle connections with where they lead, most recently used last (a
     /// short list: at most [`MAX_IDLE_PER_HOST`] per host).
     idle: RefCell<Vec<(Origin, SendRequest<Full<Bytes>>)>>,
@@ -419,9 +435,33 @@ impl Client {
         Client {
             inner: Rc::new(ClientInner {
                 tcp,
+                #[cfg(feature = "tls")]
+                tls: RefCell::default(),
                 idle: RefCell::default(),
             }),
         }
+    }
+
+    /// Verifies `https` servers with `tls` (for example
+    /// [`ClientTls::with_ca_file`] for a private authority) instead of the
+    /// system's roots. The client speaks HTTP/1.1: a configuration's ALPN
+    /// protocols, if any, must offer `http/1.1` only.
+    #[cfg(feature = "tls")]
+    pub fn tls(self, tls: ClientTls) -> Client {
+        *self.inner.tls.borrow_mut() = Some(tls);
+        self
+    }
+
+    /// The configuration for an `https` connection.
+    #[cfg(feature = "tls")]
+    fn tls_config(&self) -> io::Result<ClientTls> {
+        let mut tls = self.inner.tls.borrow_mut();
+        if let Some(tls) = &*tls {
+            return Ok(tls.clone());
+        }
+        let made = ClientTls::new()?.alpn_protocols(["http/1.1"]);
+        *tls = Some(made.clone());
+        Ok(made)
     }
 
     /// The number of idle connections in the pool, all hosts together.
@@ -532,6 +572,16 @@ impl Client {
             .await
             .map_err(FetchErrorKind::Connect)?;
         let _ = stream.set_nodelay(true);
+        #[cfg(feature = "tls")]
+        let stream = if origin.tls {
+            let tls = self.tls_config().map_err(FetchErrorKind::Connect)?;
+            stream
+                .start_tls(TlsRole::client(&tls, &origin.host))
+                .await
+                .map_err(FetchErrorKind::Connect)?
+        } else {
+            stream
+        };
         let (sender, connection) = http1::Builder::new()
             .handshake(stream)
             .await
@@ -658,6 +708,7 @@ mod tests {
         assert_eq!(
             t.origin,
             Origin {
+                tls: false,
                 host: "example.com".into(),
                 port: 8080
             }
@@ -668,6 +719,7 @@ mod tests {
         assert_eq!(
             t.origin,
             Origin {
+                tls: false,
                 host: "::1".into(),
                 port: 80
             }
@@ -679,9 +731,19 @@ mod tests {
                 "{bad}"
             );
         }
+        let secure = parse_url("https://example.com/x").unwrap();
+        assert_eq!(
+            secure.origin,
+            Origin {
+                tls: true,
+                host: "example.com".into(),
+                port: 443
+            }
+        );
+        assert!(!parse_url("http://example.com:443/").unwrap().origin.tls);
         assert!(matches!(
-            parse_url("https://example.com/"),
-            Err(FetchErrorKind::UnsupportedScheme(s)) if s == "https"
+            parse_url("ftp://example.com/"),
+            Err(FetchErrorKind::UnsupportedScheme(s)) if s == "ftp"
         ));
     }
 

@@ -4,6 +4,7 @@
 
 mod clients;
 mod config;
+mod http_client;
 mod idle;
 mod pki;
 mod stream;
