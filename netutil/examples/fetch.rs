@@ -4,6 +4,7 @@
 //! ```text
 //! cargo run -p netutil --features hyper --example fetch -- http://127.0.0.1:8888/
 //! cargo run -p netutil --features hyper --example fetch -- --method POST --data hi URL
+//! cargo run -p netutil --features hyper --example fetch -- --cacert ca.pem https://localhost:8443/
 //! ```
 //!
 //! Prints the status line and the body. On a connection error, a timeout
@@ -16,12 +17,17 @@ use std::time::Duration;
 use clap::Parser;
 use ioloop::IOLoop;
 use netutil::hyper::{Client, Request};
+use netutil::tls::ClientTls;
 
 /// Fetch a URL over HTTP/1.1 and print the status line and body.
 #[derive(Debug, Parser)]
 struct Cli {
-    /// The URL (http:// only in this build).
+    /// The URL, http:// or https://.
     url: String,
+    /// Verify https:// servers against the certificates in this PEM file
+    /// instead of the system's roots.
+    #[arg(long)]
+    cacert: Option<std::path::PathBuf>,
     /// The request method.
     #[arg(long, short = 'X', default_value = "GET")]
     method: String,
@@ -73,10 +79,14 @@ fn run(cli: &Cli) -> Result<(), Box<dyn std::error::Error>> {
             .ok_or_else(|| format!("header {header:?}: expected `Name: value`"))?;
         request = request.header(name.trim(), value.trim());
     }
+    let mut client = Client::new();
+    if let Some(path) = &cli.cacert {
+        client = client.tls(ClientTls::with_ca_file(path)?);
+    }
     let ioloop = IOLoop::new()?;
     // run_sync's own limit is a safety net behind the request's timeout.
     let response = ioloop.run_sync(
-        || async move { Client::new().fetch(request).await },
+        || async move { client.fetch(request).await },
         Some(timeout + Duration::from_secs(5)),
     )??;
     let mut out = std::io::stdout().lock();
