@@ -13,6 +13,7 @@ use http_body_util::{BodyExt, Full};
 use hyper::body::{Bytes, Incoming};
 use hyper::client::conn::http1::{self, SendRequest};
 use hyper::header::{self, HeaderMap, HeaderName, HeaderValue};
+use hyper::http::uri::PathAndQuery;
 use hyper::{Method, StatusCode, Uri, Version};
 use ioloop::IOLoop;
 
@@ -309,16 +310,18 @@ pub async fn fetch(url: &str) -> Result<Response, FetchError> {
 struct Origin {
     /// `https`: the connection is TLS, verified for `host`.
     tls: bool,
-    host: String,
+    host: Rc<str>,
     port: u16,
 }
 
-/// A parsed `http://` URL.
+/// A parsed `http://` or `https://` URL; cheap to clone.
+#[derive(Clone)]
 struct Target {
     origin: Origin,
     /// The `Host` header: the host and any explicit port, as written.
-    authority: String,
-    path: String,
+    authority: HeaderValue,
+    /// The request target: the path and query.
+    path: Uri,
 }
 
 fn parse_url(url: &str) -> Result<Target, FetchErrorKind> {
@@ -349,14 +352,19 @@ fn parse_url(url: &str) -> Result<Target, FetchErrorKind> {
         return Err(FetchErrorKind::BadUrl("no host".into()));
     }
     let host = host.trim_start_matches('[').trim_end_matches(']');
+    let path = uri
+        .path_and_query()
+        .cloned()
+        .unwrap_or_else(|| PathAndQuery::from_static("/"));
     Ok(Target {
         origin: Origin {
             tls,
-            host: host.to_owned(),
+            host: host.into(),
             port: authority.port_u16().unwrap_or(if tls { 443 } else { 80 }),
         },
-        authority: authority.as_str().to_owned(),
-        path: uri.path_and_query().map_or("/", |p| p.as_str()).to_owned(),
+        authority: HeaderValue::from_str(authority.as_str())
+            .map_err(|e| FetchErrorKind::BadUrl(format!("host: {e}")))?,
+        path: Uri::from(path),
     })
 }
 
@@ -410,6 +418,9 @@ struct ClientInner {
     /// made from the system's roots on the first `https` fetch.
     #[cfg(feature = "tls")]
     tls: RefCell<Option<ClientTls>>,
+    /// The last URL fetched and what it parsed to: a client fetching the
+    /// same URL again parses it once.
+    last_target: RefCell<Option<(String, Target)>>,
     /// Idle connections with where they lead, most recently used last (a
     /// short list: at most [`MAX_IDLE_PER_HOST`] per host).
     idle: RefCell<Vec<(Origin, SendRequest<Full<Bytes>>)>>,
@@ -437,9 +448,22 @@ impl Client {
                 tcp,
                 #[cfg(feature = "tls")]
                 tls: RefCell::default(),
+                last_target: RefCell::default(),
                 idle: RefCell::default(),
             }),
         }
+    }
+
+    /// `url` parsed, from the one-entry cache if it was the last one.
+    fn target(&self, url: &str) -> Result<Target, FetchErrorKind> {
+        if let Some((last, target)) = &*self.inner.last_target.borrow()
+            && last == url
+        {
+            return Ok(target.clone());
+        }
+        let target = parse_url(url)?;
+        *self.inner.last_target.borrow_mut() = Some((url.to_owned(), target.clone()));
+        Ok(target)
     }
 
     /// Verifies `https` servers with `tls` (for example
@@ -515,7 +539,7 @@ impl Client {
 
     /// One request and its response, on a pooled connection or a new one.
     async fn fetch_once(&self, request: &Request) -> Result<Response, FetchErrorKind> {
-        let target = parse_url(&request.url)?;
+        let target = self.target(&request.url)?;
         let message = build_request(request, &target)?;
         let (mut sender, reused) = self.connection(&target.origin).await?;
         let response = match sender.send_request(message).await {
@@ -645,11 +669,9 @@ fn build_request(
 ) -> Result<hyper::Request<Full<Bytes>>, FetchErrorKind> {
     let mut builder = hyper::Request::builder()
         .method(request.method.clone())
-        .uri(target.path.as_str());
+        .uri(target.path.clone());
     let headers = builder.headers_mut().expect("a fresh builder has headers");
-    let host = HeaderValue::from_str(&target.authority)
-        .map_err(|e| FetchErrorKind::BadUrl(format!("host: {e}")))?;
-    headers.insert(header::HOST, host);
+    headers.insert(header::HOST, target.authority.clone());
     for (name, value) in &request.headers {
         let name = HeaderName::from_bytes(name.as_bytes())
             .map_err(|e| FetchErrorKind::BadUrl(format!("header name {name:?}: {e}")))?;
@@ -745,6 +767,26 @@ mod tests {
             parse_url("ftp://example.com/"),
             Err(FetchErrorKind::UnsupportedScheme(s)) if s == "ftp"
         ));
+    }
+
+    #[test]
+    fn the_last_url_is_parsed_once_and_a_new_one_replaces_it() {
+        let client = Client::new();
+        let a = client.target("http://a.test:81/x?q").unwrap();
+        let b = client.target("https://b.test/y").unwrap();
+        let a_again = client.target("http://a.test:81/x?q").unwrap();
+        assert_eq!(
+            (&*a.origin.host, a.origin.port, a.path.to_string()),
+            ("a.test", 81, "/x?q".into())
+        );
+        assert_eq!(
+            (&*b.origin.host, b.origin.port, b.path.to_string()),
+            ("b.test", 443, "/y".into())
+        );
+        assert_eq!(a_again.origin, a.origin);
+        assert_eq!(a_again.authority, "a.test:81");
+        assert!(client.target("not a url").is_err());
+        assert_eq!(client.target("https://b.test/y").unwrap().origin, b.origin);
     }
 
     #[test]
