@@ -511,14 +511,7 @@ impl Conn<'_> {
                     request_line(&raw),
                     panic_message(&*panic)
                 );
-                let mut out = std::mem::take(&mut self.out);
-                wire::write_error(
-                    &mut out,
-                    500,
-                    "the handler failed",
-                    &self.shared.date.borrow(),
-                );
-                self.out = out;
+                self.render_error(500, "the handler failed");
                 return Ok(false);
             }
         };
@@ -529,14 +522,7 @@ impl Conn<'_> {
             Some(FailedBody::Invalid(error)) => {
                 self.log_request(&raw, error.status, 0);
                 log::warn!(target: "netutil::http", "{}: {error}", self.peer);
-                let mut out = std::mem::take(&mut self.out);
-                wire::write_error(
-                    &mut out,
-                    error.status,
-                    error.reason,
-                    &self.shared.date.borrow(),
-                );
-                self.out = out;
+                self.render_error(error.status, error.reason);
                 return Ok(false);
             }
             Some(FailedBody::Gone) => {
@@ -909,17 +895,16 @@ impl Conn<'_> {
         self.drain().await
     }
 
+    /// Renders an error response (which closes the connection) after what
+    /// is already rendered.
+    fn render_error(&mut self, status: u16, reason: &str) {
+        wire::write_error(&mut self.out, status, reason, &self.shared.date.borrow());
+    }
+
     /// Answers with an error status and ends the connection.
     async fn refuse(&mut self, error: HttpError) -> Result<(), Closed> {
         log::warn!(target: "netutil::http", "{}: {error}", self.peer);
-        let mut out = std::mem::take(&mut self.out);
-        wire::write_error(
-            &mut out,
-            error.status,
-            error.reason,
-            &self.shared.date.borrow(),
-        );
-        self.out = out;
+        self.render_error(error.status, error.reason);
         self.finish().await
     }
 
