@@ -8,7 +8,7 @@
 //!   `write_all`, `read_exact`) on a current-thread runtime.
 //!
 //! ```text
-//! cargo bench -p benches --bench echo
+//! cargo bench -p benches --features peers --bench echo
 //! ```
 
 use std::rc::Rc;

@@ -7,7 +7,7 @@
 //!   (`yield_now`).
 //!
 //! ```text
-//! cargo bench -p benches --bench futures
+//! cargo bench -p benches --features peers --bench futures
 //! ```
 
 use std::cell::Cell;

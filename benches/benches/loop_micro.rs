@@ -4,8 +4,8 @@
 //! (`benches/scripts/paired.py`), `strace -c` or callgrind.
 //!
 //! ```text
-//! cargo bench -p benches --bench loop_micro                   # everything
-//! cargo bench -p benches --bench loop_micro -- callbacks      # one family
+//! cargo bench -p benches --features peers --bench loop_micro                   # everything
+//! cargo bench -p benches --features peers --bench loop_micro -- callbacks      # one family
 //! ```
 
 use std::time::Duration;

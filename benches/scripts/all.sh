@@ -3,7 +3,7 @@
 #
 # Usage: [PEERS_DIR=/tmp/peers] [ROUNDS=3] benches/scripts/all.sh
 #
-# 1. criterion: cargo bench -p benches (loop micro-benchmarks, futures,
+# 1. criterion: cargo bench -p benches --features peers (loop micro-benchmarks, futures,
 #    echo), ours and the peers side by side; the medians as a table.
 # 2. HTTP hello world against the peers (http_side_by_side.sh).
 # 3. System calls per HTTP request (syscalls_per_request.sh), plain and
@@ -28,7 +28,7 @@ rustc --version >>"$OUT/machine.txt"
 
 echo "== 1. criterion" >&2
 rm -rf target/criterion
-cargo bench -p benches 2>&1 | tee "$OUT/criterion.txt" | grep -E "^[a-z_/0-9A-Z]+ +time:|^Benchmarking .*: Analyzing" >&2 || true
+cargo bench -p benches --features peers 2>&1 | tee "$OUT/criterion.txt" | grep -E "^[a-z_/0-9A-Z]+ +time:|^Benchmarking .*: Analyzing" >&2 || true
 python3 benches/scripts/criterion_table.py >"$OUT/criterion_table.md"
 cat "$OUT/criterion_table.md" >&2
 
@@ -44,7 +44,7 @@ echo "== 4. idle connections" >&2
 OUT="$OUT/idle" benches/scripts/idle_memory.sh 2>&1 | tee "$OUT/idle_memory.txt" >&2
 
 echo "== 5. paired whole-process runs" >&2
-cargo build --release -q -p benches --bin micro
+cargo build --release -q -p benches --features peers --bin micro
 {
     REPEAT=5 python3 benches/scripts/paired.py callbacks_chain_2M ioloop_watchdog ioloop 10
     python3 benches/scripts/paired.py callbacks_batch_2M ioloop calloop 10

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Prints the medians of the last `cargo bench -p benches` run side by side.
+"""Prints the medians of the last `cargo bench -p benches --features peers` run side by side.
 
 Usage: python3 benches/scripts/criterion_table.py [target/criterion]
 

@@ -19,7 +19,7 @@ ROUNDS="${ROUNDS:-3}"
 DURATION="${DURATION:-5}"
 PORT="${PORT:-18090}"
 command -v h2load >/dev/null || { echo "h2load is not installed (apt-get install nghttp2-client)" >&2; exit 2; }
-(cd "$ROOT" && cargo build --release -q -p benches --bin hyper_peer)
+(cd "$ROOT" && cargo build --release -q -p benches --features peers --bin hyper_peer)
 BIN="$ROOT/target/release/hyper_peer"
 TCK=$(getconf CLK_TCK)
 port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null; }

@@ -18,7 +18,7 @@ ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
 ROUNDS="${ROUNDS:-7}"
 N="${N:-10000}"
 PORT="${PORT:-18095}"
-(cd "$ROOT" && cargo build --release -q -p httpserver-example && cargo build --release -q -p benches --bin http_client_bench)
+(cd "$ROOT" && cargo build --release -q -p httpserver-example && cargo build --release -q -p benches --features peers --bin http_client_bench)
 timeout -k 5 600 taskset -c 0 "$ROOT/target/release/httpserver-example" --port "$PORT" >/dev/null 2>&1 &
 SPID=$!
 trap 'kill "$SPID" 2>/dev/null || true; wait "$SPID" 2>/dev/null || true; rm -f "$RUNS"' EXIT

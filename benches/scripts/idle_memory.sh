@@ -53,7 +53,7 @@ if [ "$(ulimit -n)" != unlimited ] && [ "$(ulimit -n)" -lt "$want" ]; then
     exit 2
 fi
 
-(cd "$ROOT" && cargo build --release -q -p benches --bin idle_client)
+(cd "$ROOT" && cargo build --release -q -p benches --features peers --bin idle_client)
 CLIENT="$ROOT/target/release/idle_client"
 if [ "$OURS_CMD" = "$DEFAULT_OURS" ]; then
     (cd "$ROOT" && cargo build --release -q -p httpserver-example)

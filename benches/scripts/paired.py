@@ -4,7 +4,7 @@
 Usage: [REPEAT=K] python3 benches/scripts/paired.py GROUP IMPL_A IMPL_B [RUNS] [CPUS]
 
 Runs `target/release/micro GROUP IMPL` (build it first with
-`cargo build --release -p benches --bin micro`) RUNS times for each
+`cargo build --release -p benches --features peers --bin micro`) RUNS times for each
 implementation (default 10), alternating, after one warm-up run of each,
 pinned to CPUS (default "0"; the cross-thread group needs "0,1"). For each
 run it records the workload's own time (what the binary prints, set-up
@@ -51,7 +51,7 @@ def main():
     runs = int(sys.argv[4]) if len(sys.argv) > 4 else 10
     cpus = sys.argv[5] if len(sys.argv) > 5 else "0"
     if not os.access(MICRO, os.X_OK):
-        sys.exit(f"{MICRO} is missing: cargo build --release -p benches --bin micro")
+        sys.exit(f"{MICRO} is missing: cargo build --release -p benches --features peers --bin micro")
     run(group, a, cpus)
     run(group, b, cpus)
     results = {a: [], b: []}

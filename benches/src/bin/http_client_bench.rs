@@ -5,7 +5,7 @@
 //! process) and per wall-clock second.
 //!
 //! ```text
-//! cargo run --release -p benches --bin http_client_bench -- ours|tokio|hyper-ioloop|reqwest URL [N]
+//! cargo run --release -p benches --features peers --bin http_client_bench -- ours|tokio|hyper-ioloop|reqwest URL [N]
 //! ```
 //!
 //! Every client checks each response (status 200, the body read to its

@@ -3,8 +3,8 @@
 //! `benches/scripts/http_side_by_side.sh` for what the loop costs hyper.
 //!
 //! ```text
-//! cargo run --release -p benches --bin hyper_peer -- --runtime ioloop --port 8080
-//! cargo run --release -p benches --bin hyper_peer -- --runtime tokio --port 8080
+//! cargo run --release -p benches --features peers --bin hyper_peer -- --runtime ioloop --port 8080
+//! cargo run --release -p benches --features peers --bin hyper_peer -- --runtime tokio --port 8080
 //! ```
 //!
 //! Both answer every request with `Hello, World!`, over HTTP/1.1 or

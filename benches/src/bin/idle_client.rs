@@ -4,7 +4,7 @@
 //! holds them all open and idle.
 //!
 //! ```text
-//! cargo run --release -p benches --bin idle_client -- --port PORT [--connections N] [--hold SECS] [--tls-ca PATH]
+//! cargo run --release -p benches --features peers --bin idle_client -- --port PORT [--connections N] [--hold SECS] [--tls-ca PATH]
 //! ```
 //!
 //! With `--tls-ca`, each connection is TLS (rustls), verifying the

@@ -4,8 +4,8 @@
 //! and callgrind.
 //!
 //! ```text
-//! cargo run --release -p benches --bin micro -- GROUP IMPLEMENTATION [REPEAT]
-//! cargo run --release -p benches --bin micro -- --list
+//! cargo run --release -p benches --features peers --bin micro -- GROUP IMPLEMENTATION [REPEAT]
+//! cargo run --release -p benches --features peers --bin micro -- --list
 //! ```
 //!
 //! With `REPEAT` the workload runs that many times in the process and the
