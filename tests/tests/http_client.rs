@@ -259,3 +259,108 @@ fn redirects_are_off_by_default_and_followed_on_request() {
         "{too_many}"
     );
 }
+
+/// A port nothing listens on.
+fn refused_url() -> String {
+    let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
+    format!("http://{}/", listener.local_addr().unwrap())
+}
+
+#[test]
+fn concurrent_timeouts_expire_each_at_its_own_deadline() {
+    const SHORT: Duration = Duration::from_millis(300);
+    const LONG: Duration = Duration::from_secs(3);
+    let (quick, outcomes) = with_server(|_, addr| async move {
+        let client = Client::new();
+        // A fetch with the default timeout first: a later, shorter
+        // timeout must not wait for the earlier, longer one.
+        let quick = client.fetch(Request::get(format!("http://{addr}/"))).await;
+        let slow = format!("http://{addr}/delay?ms=10000");
+        let start = Instant::now();
+        let ioloop = IOLoop::current();
+        let spawn = |limit: Duration| {
+            let (client, url) = (client.clone(), slow.clone());
+            ioloop.spawn(async move {
+                let err = client
+                    .fetch(Request::get(url).timeout(limit))
+                    .await
+                    .expect_err("times out");
+                (limit, err.is_timeout(), start.elapsed())
+            })
+        };
+        let long = spawn(LONG);
+        let short = spawn(SHORT);
+        let short = short.await.expect("short fetch");
+        let long = long.await.expect("long fetch");
+        (quick.map(|r| r.status()), [short, long])
+    });
+    assert_eq!(quick.expect("quick fetch"), 200);
+    for (limit, timed_out, elapsed) in outcomes {
+        assert!(timed_out, "the {limit:?} fetch failed otherwise");
+        assert!(
+            elapsed >= limit,
+            "the {limit:?} fetch gave up after {elapsed:?}"
+        );
+    }
+    let (_, _, short_elapsed) = outcomes[0];
+    assert!(
+        short_elapsed < LONG - Duration::from_millis(500),
+        "the {SHORT:?} timeout waited for the {LONG:?} one: {short_elapsed:?}"
+    );
+}
+
+#[test]
+fn a_client_keeps_no_loop_running_after_its_fetches() {
+    let ioloop = IOLoop::new().expect("loop");
+    let client = Client::new();
+    let c = client.clone();
+    let refused = ioloop
+        .run_sync(
+            || async move { c.fetch(Request::get(refused_url())).await },
+            Some(LIMIT),
+        )
+        .expect("run_sync");
+    assert!(refused.expect_err("refused").is_connect());
+    // The fetch's 20 s timeout is still armed for the client, but it is
+    // not a reason to keep running.
+    let start = Instant::now();
+    ioloop.run().expect("run");
+    assert!(
+        start.elapsed() < Duration::from_secs(5),
+        "run() waited {:?} for the client's timeout",
+        start.elapsed()
+    );
+    drop(client);
+    ioloop.close(true).unwrap();
+}
+
+#[test]
+fn a_client_used_on_a_second_loop_still_times_out() {
+    const TIMEOUT: Duration = Duration::from_millis(300);
+    let first = IOLoop::new().expect("loop");
+    let client = Client::new();
+    let c = client.clone();
+    let refused = first
+        .run_sync(
+            || async move { c.fetch(Request::get(refused_url())).await },
+            Some(LIMIT),
+        )
+        .expect("run_sync");
+    assert!(refused.is_err());
+    // The first loop is still alive; the second one runs the next fetch.
+    let (err, elapsed) = with_server(|_, addr| async move {
+        let start = Instant::now();
+        let err = client
+            .fetch(Request::get(format!("http://{addr}/delay?ms=10000")).timeout(TIMEOUT))
+            .await
+            .expect_err("times out");
+        (err, start.elapsed())
+    });
+    assert!(err.is_timeout(), "{err}");
+    assert!(elapsed >= TIMEOUT, "gave up after {elapsed:?}");
+    assert!(
+        elapsed < Duration::from_secs(5),
+        "gave up only after {elapsed:?}"
+    );
+    first.close(true).unwrap();
+}

@@ -17,6 +17,7 @@ use hyper::http::uri::PathAndQuery;
 use hyper::{Method, StatusCode, Uri, Version};
 use ioloop::IOLoop;
 
+use super::deadlines::Deadlines;
 use crate::TCPClient;
 #[cfg(feature = "tls")]
 use crate::tls::{ClientTls, TlsRole};
@@ -424,6 +425,8 @@ struct ClientInner {
     /// Idle connections with where they lead, most recently used last (a
     /// short list: at most [`MAX_IDLE_PER_HOST`] per host).
     idle: RefCell<Vec<(Origin, SendRequest<Full<Bytes>>)>>,
+    /// The timeouts of the fetches in flight, on one loop timeout.
+    deadlines: Rc<Deadlines>,
 }
 
 impl fmt::Debug for Client {
@@ -450,6 +453,7 @@ impl Client {
                 tls: RefCell::default(),
                 last_target: RefCell::default(),
                 idle: RefCell::default(),
+                deadlines: Rc::default(),
             }),
         }
     }
@@ -510,9 +514,18 @@ impl Client {
     pub async fn fetch(&self, request: Request) -> Result<Response, FetchError> {
         let limit = request.timeout;
         let mut current = request;
-        let outcome = ioloop::timeout(limit, self.follow(&mut current)).await;
+        let outcome = self
+            .inner
+            .deadlines
+            .timeout(limit, self.follow(&mut current))
+            .await;
         match outcome {
-            Ok(result) => result.map_err(|kind| FetchError::new(&current, kind)),
+            Ok(Ok(mut response)) => {
+                // The URL answered: the last one sent, moved, not copied.
+                response.url = std::mem::take(&mut current.url);
+                Ok(response)
+            }
+            Ok(Err(kind)) => Err(FetchError::new(&current, kind)),
             Err(_) => Err(FetchError::new(&current, FetchErrorKind::Timeout(limit))),
         }
     }
@@ -547,7 +560,7 @@ impl Client {
             // A pooled connection the server closed meanwhile: once more
             // on a new one, as the request never reached it.
             Err(err) if reused && (err.is_canceled() || err.is_incomplete_message()) => {
-                sender = self.connect(&target.origin).await?;
+                sender = Box::pin(self.connect(&target.origin)).await?;
                 sender
                     .send_request(build_request(request, &target)?)
                     .await
@@ -559,7 +572,8 @@ impl Client {
         let body = read_body(body, request.max_body_size).await?;
         self.release(target.origin, sender);
         Ok(Response {
-            url: request.url.clone(),
+            // Set by `fetch` to the URL of the request that answered.
+            url: String::new(),
             status: parts.status,
             version: parts.version,
             headers: parts.headers,
@@ -585,7 +599,9 @@ impl Client {
                 return Ok((sender, true));
             }
         }
-        Ok((self.connect(origin).await?, false))
+        // Boxed: the connect path (resolver, TLS handshake) is rare, and
+        // inline it would make every fetch's future several times larger.
+        Ok((Box::pin(self.connect(origin)).await?, false))
     }
 
     async fn connect(&self, origin: &Origin) -> Result<SendRequest<Full<Bytes>>, FetchErrorKind> {

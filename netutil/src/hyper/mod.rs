@@ -53,6 +53,7 @@
 //! thread, but they fire only while the loop runs.
 
 mod client;
+mod deadlines;
 mod executor;
 mod timer;
 
