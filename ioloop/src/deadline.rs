@@ -2,7 +2,8 @@
 //!
 //! Every deadline is kept as nanoseconds on one monotonic clock (an
 //! [`Instant`] origin shared by every loop in the process), so wall-clock
-//! jumps never move a pending timeout (Tornado's issues #2035 and #1290).
+//! jumps never move a pending timeout (they moved Tornado's:
+//! tornadoweb/tornado#2035, #1290).
 //! Wall-clock deadlines (`chrono::DateTime<Utc>`) are converted once, when
 //! the timeout is added.
 
@@ -74,7 +75,7 @@ fn duration_to_ns(d: Duration) -> u64 {
 /// | `f64` | absolute, in seconds on the [`IOLoop::time`](crate::IOLoop::time) scale |
 ///
 /// A deadline in the past is due at once: the timeout runs on the next
-/// loop iteration (never in the current one, Tornado's rule T9).
+/// loop iteration (never in the current one, Tornado's rule [T9](crate::guide::rules#t9)).
 ///
 /// # Panics
 ///

@@ -14,21 +14,21 @@ use std::io;
 #[non_exhaustive]
 pub enum Error {
     /// `start()` (or `run_sync`) was called on a loop that is already running
-    /// (Tornado's `RuntimeError("IOLoop is already running")`, rule L6).
+    /// (Tornado's `RuntimeError("IOLoop is already running")`, rule [L6](crate::guide::rules#l6)).
     AlreadyRunning,
-    /// The operation needs a loop that is not running (`close`, rule L9).
+    /// The operation needs a loop that is not running (`close`, rule [L9](crate::guide::rules#l9)).
     Running,
     /// The loop has been closed.
     Closed,
     /// A current loop already exists on this thread and the caller asked to
-    /// become current anyway (rule S6).
+    /// become current anyway (rule [S6](crate::guide::rules#s6)).
     CurrentExists,
-    /// The process-wide instance already exists (`install`, rule S2).
+    /// The process-wide instance already exists (`install`, rule [S2](crate::guide::rules#s2)).
     InstanceExists,
     /// The loop was created in another process: this process is a `fork()`
     /// child that did not call
     /// [`reset_after_fork`](crate::IOLoop::reset_after_fork) (Tornado's rule
-    /// L13: its epoll descriptor is shared with the parent).
+    /// [L13](crate::guide::rules#l13): its epoll descriptor is shared with the parent).
     Forked {
         /// The process that created the loop.
         created_in: u32,

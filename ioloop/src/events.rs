@@ -13,7 +13,7 @@ use std::ops::{BitAnd, BitAndAssign, BitOr, BitOrAssign, Not, Sub};
 /// # Semantics
 ///
 /// `ERROR` (an error or a hang-up on the descriptor) is always delivered to a
-/// handler, whether or not its mask asked for it (Tornado's rule H5). When it
+/// handler, whether or not its mask asked for it (Tornado's rule [H5](crate::guide::rules#h5)). When it
 /// is delivered, both of its bits are set, so `events.contains(Events::ERROR)`
 /// is the test to use.
 ///

@@ -53,7 +53,7 @@ impl fmt::Display for CallbackKind {
 /// The loop runs every callback, timeout and handler under
 /// [`catch_unwind`](std::panic::catch_unwind). A panic is reported here and
 /// the loop goes on; a handler that panicked stays registered (Tornado's
-/// rules E1 and H10).
+/// rules [E1](crate::guide::rules#e1) and [H10](crate::guide::rules#h10)).
 #[derive(Clone, Copy)]
 pub struct CallbackPanic<'a> {
     kind: CallbackKind,

@@ -1,6 +1,6 @@
 //! `run_in_executor`: blocking work on a thread pool, its result back on
 //! the loop (Tornado's `run_in_executor` and `set_default_executor`, rule
-//! F2).
+//! [F2](crate::guide::rules#f2)).
 
 use std::fmt;
 use std::future::Future;
@@ -113,7 +113,7 @@ impl<T> fmt::Debug for ExecutorFuture<T> {
 impl IOLoop {
     /// Runs the blocking function `f` on this loop's executor and returns
     /// a future of its result, to await on the loop (Tornado's
-    /// `run_in_executor(None, f)`, rule F2).
+    /// `run_in_executor(None, f)`, rule [F2](crate::guide::rules#f2)).
     ///
     /// The default executor is a process-wide [`ThreadPool`] of
     /// [`ThreadPool::default_size`] threads, created on first use (Tornado

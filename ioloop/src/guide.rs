@@ -20,12 +20,12 @@
 //! | Tornado | here | notes |
 //! |---|---|---|
 //! | `IOLoop()` | [`IOLoop::new`], [`IOLoop::builder`] | Fallible: the OS may refuse the epoll or eventfd descriptor. |
-//! | `IOLoop(make_current=...)` | [`Builder::make_current`](crate::Builder::make_current) with [`MakeCurrent`](crate::MakeCurrent) | `IfNone` (default, rule S4), `Always` (S6, errors if one exists), `Never` (S5). |
+//! | `IOLoop(make_current=...)` | [`Builder::make_current`](crate::Builder::make_current) with [`MakeCurrent`](crate::MakeCurrent) | `IfNone` (default, rule [S4](crate::guide::rules#s4)), `Always` ([S6](crate::guide::rules#s6), errors if one exists), `Never` ([S5](crate::guide::rules#s5)). |
 //! | `IOLoop.READ`, `WRITE`, `ERROR`, `NONE` | [`Events::READ`](crate::Events::READ) (also [`IOLoop::READ`], [`crate::READ`]) ... | Same numeric values. `ERROR` is delivered with both bits set. |
 //! | `add_handler(fd, handler, events)` | [`IOLoop::add_handler(fd, events, handler)`](crate::IOLoop::add_handler) | Arguments in the order `fd, events, handler`, the closure last as Rust APIs put it. The loop **borrows** the fd. |
 //! | `add_handler(fileobj, ...)` (the loop may close it) | [`IOLoop::add_handler_owned`] | The loop **owns** the fd: `remove_handler` returns it, `close(true)` closes it. |
 //! | `update_handler(fd, events)` | [`IOLoop::update_handler`] | Unknown fd: `NotFound` error naming it (Tornado: `KeyError`). |
-//! | `remove_handler(fd)` | [`IOLoop::remove_handler`] | Unknown fd: no-op (rule H4). Returns the fd if the loop owned it. |
+//! | `remove_handler(fd)` | [`IOLoop::remove_handler`] | Unknown fd: no-op (rule [H4](crate::guide::rules#h4)). Returns the fd if the loop owned it. |
 //! | `add_timeout(deadline, cb)` | [`IOLoop::add_timeout`] | Deadline from `Duration`/`chrono::TimeDelta` (Tornado's `timedelta`), or `Instant`/`chrono::DateTime<Utc>`/`f64` (absolute). See [`Deadline`](crate::Deadline). |
 //! | `call_later(delay, cb)` | [`IOLoop::call_later`] | Takes a `Duration`. |
 //! | `call_at(when, cb)` | [`IOLoop::call_at`] | `when` on the [`IOLoop::time`] scale. |
@@ -35,11 +35,11 @@
 //! | `add_callback_from_signal(cb)` | [`IOLoop::add_signal_handler`] | Not needed: see [Signals](#signals). |
 //! | (asyncio) `add_signal_handler(sig, cb)`, `remove_signal_handler(sig)` | [`IOLoop::add_signal_handler`], [`IOLoop::remove_signal_handler`], [`IOLoop::remove_signal_handler_handle`] | Several handlers per signal, each removable alone through its [`SignalHandle`](crate::SignalHandle); each runs on the loop thread as an ordinary callback. |
 //! | `spawn_callback(cb)` | [`IOLoop::spawn_callback`] | An alias of `add_callback`, as in Tornado 6. |
-//! | `start()` | [`IOLoop::start`] | Returns `Result`: nested start is [`Error::AlreadyRunning`](crate::Error::AlreadyRunning) (rule L6). |
-//! | `stop()` | [`IOLoop::stop`], [`Remote::stop`](crate::Remote::stop) | Before `start`, makes the next `start` return at once (L2). |
-//! | `start()` in a forked child (5.x, rule L13) | [`IOLoop::reset_after_fork`] | Without it, `start` fails with [`Error::Forked`](crate::Error::Forked) naming both processes. |
-//! | `PeriodicCallback` | [`PeriodicCallback`](crate::PeriodicCallback) | Rules P1 to P7; for libev's repeating timers see [`libev`]. |
-//! | `close(all_fds=False)` | [`IOLoop::close`] | Only after `start` returned ([`Error::Running`](crate::Error::Running) otherwise, rule L9). See [Ownership](#ownership-of-descriptors). |
+//! | `start()` | [`IOLoop::start`] | Returns `Result`: nested start is [`Error::AlreadyRunning`](crate::Error::AlreadyRunning) (rule [L6](crate::guide::rules#l6)). |
+//! | `stop()` | [`IOLoop::stop`], [`Remote::stop`](crate::Remote::stop) | Before `start`, makes the next `start` return at once ([L2](crate::guide::rules#l2)). |
+//! | `start()` in a forked child (5.x, rule [L13](crate::guide::rules#l13)) | [`IOLoop::reset_after_fork`] | Without it, `start` fails with [`Error::Forked`](crate::Error::Forked) naming both processes. |
+//! | `PeriodicCallback` | [`PeriodicCallback`](crate::PeriodicCallback) | Rules [P1](crate::guide::rules#p1) to [P7](crate::guide::rules#p7); for libev's repeating timers see [`libev`]. |
+//! | `close(all_fds=False)` | [`IOLoop::close`] | Only after `start` returned ([`Error::Running`](crate::Error::Running) otherwise, rule [L9](crate::guide::rules#l9)). See [Ownership](#ownership-of-descriptors). |
 //! | `handle_callback_exception(cb)` | [`IOLoop::set_exception_handler`] | A closure instead of a method override; it gets a [`CallbackPanic`](crate::CallbackPanic) with the panic, the kind of callback and where it was registered. |
 //! | `current()` | [`IOLoop::current`] | Creates a loop if the thread has none (and it is not the instance's thread), as Tornado 4 does; nothing runs that loop unless this thread starts it. A loop created this way and let go with callbacks or timeouts it never ran (at the thread's exit, or by `clear_current` on its last handle) logs a `warn!` naming how many, so lost work is never silent. |
 //! | `IOLoop.current().add_callback(f)` on a worker thread (Tornado 4's habit) | [`IOLoop::instance_remote`]`()?.add_callback(f)`, or the running loop's [`Remote`](crate::Remote) | In Tornado 4 on a thread with no loop this made a new loop that nothing ran; here the work goes to the loop that runs. `instance_remote` works from any thread, and is `None` (never a new loop) before the instance exists. |
@@ -52,12 +52,12 @@
 //! | `set_blocking_log_threshold(s)` | [`IOLoop::set_blocking_log_threshold`] | Per callback (Tornado's `SIGALRM` timer spanned a whole iteration), on a loop on any thread, several loops at once; reported while the callback still runs, with the loop thread's stack (Linux x86_64), walked in the signal handler from unwind tables copied beforehand, so a capture never takes a lock nor reads outside the loop thread's stack. See [`watchdog`](crate::watchdog). |
 //! | `set_blocking_signal_threshold(s, action)` | [`IOLoop::set_blocking_signal_threshold`] with [`BlockingAction`](crate::BlockingAction) | The action gets a [`BlockingReport`](crate::BlockingReport) on a watchdog thread, with its stack symbolised, not `(signal, frame)` in a signal handler; the log and abort actions log at once and the symbolised stack in a second record. `action=None` (kill the process) is [`BlockingAction::Abort`](crate::BlockingAction::Abort). |
 //! | `log_stack(signal, frame)` | [`BlockingAction::Log`](crate::BlockingAction::Log) | A `log::warn!` record with the report, stack included. |
-//! | `run_sync(func, timeout)` | [`IOLoop::run_sync(main, timeout)`](crate::IOLoop::run_sync) | `main` returns a future (R2's non-future case is a type error). Timeout: [`RunSyncError::TimedOut`](crate::RunSyncError::TimedOut) naming the duration, the future dropped (5.0+ cancels it, R6). Stopped first: [`RunSyncError::Stopped`](crate::RunSyncError::Stopped) (R7). Panics are re-raised (R3, R4). The future need not be `'static`. |
-//! | `add_future(future, cb)` | [`IOLoop::add_future`] | The callback gets the future's output (Tornado passes the future itself); it runs as a callback on the loop even when another thread completes the future (F1). |
-//! | `spawn_callback(coroutine_fn)` / returning a coroutine from a callback (C8) | [`IOLoop::spawn`] | Spawn the future; drop or [`detach`](crate::JoinHandle::detach) the handle for fire-and-forget. A panic is logged by the loop (C8) and handed to the handle's awaiter. |
+//! | `run_sync(func, timeout)` | [`IOLoop::run_sync(main, timeout)`](crate::IOLoop::run_sync) | `main` returns a future ([R2](crate::guide::rules#r2)'s non-future case is a type error). Timeout: [`RunSyncError::TimedOut`](crate::RunSyncError::TimedOut) naming the duration, the future dropped (5.0+ cancels it, [R6](crate::guide::rules#r6)). Stopped first: [`RunSyncError::Stopped`](crate::RunSyncError::Stopped) ([R7](crate::guide::rules#r7)). Panics are re-raised ([R3](crate::guide::rules#r3), [R4](crate::guide::rules#r4)). The future need not be `'static`. |
+//! | `add_future(future, cb)` | [`IOLoop::add_future`] | The callback gets the future's output (Tornado passes the future itself); it runs as a callback on the loop even when another thread completes the future ([F1](crate::guide::rules#f1)). |
+//! | `spawn_callback(coroutine_fn)` / returning a coroutine from a callback ([C8](crate::guide::rules#c8)) | [`IOLoop::spawn`] | Spawn the future; drop or [`detach`](crate::JoinHandle::detach) the handle for fire-and-forget. A panic is logged by the loop ([C8](crate::guide::rules#c8)) and handed to the handle's awaiter. |
 //! | `asyncio.ensure_future` / `IOLoop.current().spawn_callback` | [`IOLoop::spawn`] → [`JoinHandle`](crate::JoinHandle) | The handle is a future of `Result<T, JoinError>`, can [`abort`](crate::JoinHandle::abort) the task, and detaches on drop. |
 //! | (asyncio) `run_coroutine_threadsafe(coro, loop)` | [`Remote::spawn(factory)`](crate::Remote::spawn) → [`RemoteJoinHandle`](crate::RemoteJoinHandle) | The factory is `Send` and is called on the loop's thread, so the future need not be `Send` and may hold the loop's `Rc` state; the output crosses back. The handle is a future for any executor, or blocks a plain thread with [`wait_timeout`](crate::RemoteJoinHandle::wait_timeout) (`concurrent.futures.Future.result(timeout)`) or [`join`](crate::RemoteJoinHandle::join). [`cancel`](crate::RemoteJoinHandle::cancel) drops the future on the loop, as `Future.cancel()`; dropping the handle does not. Panics and a closed loop are [`RemoteSpawnError`](crate::RemoteSpawnError)s. |
-//! | `run_in_executor(None, f)` / `set_default_executor(e)` | [`IOLoop::run_in_executor`] / [`IOLoop::set_default_executor`] | Default pool: 5 threads per CPU, shared by the process's loops (F2). Any [`Executor`](crate::Executor) can be installed. |
+//! | `run_in_executor(None, f)` / `set_default_executor(e)` | [`IOLoop::run_in_executor`] / [`IOLoop::set_default_executor`] | Default pool: 5 threads per CPU, shared by the process's loops ([F2](crate::guide::rules#f2)). Any [`Executor`](crate::Executor) can be installed. |
 //! | `gen.sleep(s)` / `asyncio.sleep` | [`sleep`](crate::sleep), [`IOLoop::sleep`], [`sleep_until`](crate::sleep_until) | On the loop's own timers; the timer is added on first poll and removed on drop. |
 //! | `gen.with_timeout(t, f)` / `asyncio.wait_for` | [`timeout`](crate::timeout), [`IOLoop::timeout`] | [`Elapsed`](crate::Elapsed) names the duration; the inner future is dropped. |
 //! | `gen.moment` / `asyncio.sleep(0)` | [`yield_now`](crate::yield_now) | |
@@ -90,7 +90,7 @@
 //! | `set_blocking_log_threshold`, `set_blocking_signal_threshold` | [`IOLoop::set_blocking_log_threshold`](crate::IOLoop::set_blocking_log_threshold), [`IOLoop::set_blocking_signal_threshold`](crate::IOLoop::set_blocking_signal_threshold) | The blocking watchdog; see [`watchdog`](crate::watchdog). |
 //! | `spawn_callback` | [`IOLoop::spawn_callback`], [`IOLoop::spawn`] | |
 //! | `split_fd` | none | One kind of descriptor, `RawFd`; ownership said by the method. |
-//! | `start` | [`IOLoop::start`] (also [`IOLoop::run_forever`]) | Refuses to run in a forked child until [`IOLoop::reset_after_fork`] (rule L13). |
+//! | `start` | [`IOLoop::start`] (also [`IOLoop::run_forever`]) | Refuses to run in a forked child until [`IOLoop::reset_after_fork`] (rule [L13](crate::guide::rules#l13)). |
 //! | `stop` | [`IOLoop::stop`], [`Remote::stop`](crate::Remote::stop) | Also ends [`IOLoop::run`] and [`IOLoop::run_once`]. |
 //! | `time` | [`IOLoop::time`] | Monotonic. [`IOLoop::now`] is the cached time. |
 //! | `update_handler` | [`IOLoop::update_handler`] | |
@@ -100,7 +100,7 @@
 //! | `_setup_logging` | none | Logging goes through the `log` facade; binaries install a logger. |
 //! | `_current`, `_instance_lock` | internal | A thread-local and a mutex, as in Tornado. |
 //! | `_EPOLLIN`, `_EPOLLPRI`, `_EPOLLOUT`, `_EPOLLERR`, `_EPOLLHUP`, `_EPOLLRDHUP`, `_EPOLLONESHOT`, `_EPOLLET` | internal | mio's interests. Edge-triggered epoll with re-arming gives Tornado's level-triggered contract; `ERROR` is `EPOLLERR` or `EPOLLHUP`. |
-//! | `PeriodicCallback(callback, callback_time, jitter)` (`tornado.ioloop`, beside the class) | [`PeriodicCallback::new`](crate::PeriodicCallback::new), [`with_jitter`](crate::PeriodicCallback::with_jitter), [`new_async`](crate::PeriodicCallback::new_async) | Rules P1 to P7; `start`, `stop`, `is_running` as in Tornado, plus [`start_on`](crate::PeriodicCallback::start_on) and [`set_ref`](crate::PeriodicCallback::set_ref). |
+//! | `PeriodicCallback(callback, callback_time, jitter)` (`tornado.ioloop`, beside the class) | [`PeriodicCallback::new`](crate::PeriodicCallback::new), [`with_jitter`](crate::PeriodicCallback::with_jitter), [`new_async`](crate::PeriodicCallback::new_async) | Rules [P1](crate::guide::rules#p1) to [P7](crate::guide::rules#p7); `start`, `stop`, `is_running` as in Tornado, plus [`start_on`](crate::PeriodicCallback::start_on) and [`set_ref`](crate::PeriodicCallback::set_ref). |
 //!
 //! ## How the other loops' features fit
 //!
@@ -217,7 +217,7 @@
 //!
 //! The loop is a single-threaded executor. A task is polled as a callback
 //! is run: waking it puts it in the same first-in, first-out queue, so a
-//! task woken during an iteration is polled on the next one (rule C2), in
+//! task woken during an iteration is polled on the next one (rule [C2](crate::guide::rules#c2)), in
 //! order with the callbacks. Task wakers are `Send + Sync`: woken on the
 //! loop's thread they queue with no lock and no system call; woken from
 //! another thread (a channel completed by a worker, for example) they go

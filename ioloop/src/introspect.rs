@@ -100,7 +100,7 @@ impl IOLoop {
     ///
     /// Never more than 1: a nested call is refused with
     /// [`Error::AlreadyRunning`](crate::Error::AlreadyRunning) (Tornado's
-    /// rule L6; see [`run_once`](IOLoop::run_once) for why). So this is
+    /// rule [L6](crate::guide::rules#l6); see [`run_once`](IOLoop::run_once) for why). So this is
     /// [`is_running`](IOLoop::is_running) as a number, kept for code
     /// written against libev.
     pub fn depth(&self) -> u32 {
@@ -168,7 +168,7 @@ impl IOLoop {
     ///
     /// It changes nothing else: the timeouts due in this iteration were
     /// chosen before the callbacks ran (a timeout that became due since
-    /// runs on the next iteration, rule T9), and the poll timeout and
+    /// runs on the next iteration, rule [T9](crate::guide::rules#t9)), and the poll timeout and
     /// relative deadlines read the clock themselves.
     ///
     /// # Examples

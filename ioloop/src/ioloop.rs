@@ -236,14 +236,14 @@ pub struct TimeoutHandle {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[non_exhaustive]
 pub enum MakeCurrent {
-    /// Become current if the thread has no current loop (the default; rule S4).
+    /// Become current if the thread has no current loop (the default; rule [S4](crate::guide::rules#s4)).
     #[default]
     IfNone,
     /// Become current; fail with [`Error::CurrentExists`] if the thread
-    /// already has one (rule S6).
+    /// already has one (rule [S6](crate::guide::rules#s6)).
     Always,
     /// Do not become current; `start` makes the loop current while it runs
-    /// (rule S5).
+    /// (rule [S5](crate::guide::rules#s5)).
     Never,
 }
 
@@ -428,7 +428,7 @@ impl IOLoop {
     }
 
     /// Creates a loop. It becomes the thread's current loop if the thread
-    /// has none (Tornado's rule S4); see [`builder`](IOLoop::builder) for
+    /// has none (Tornado's rule [S4](crate::guide::rules#s4)); see [`builder`](IOLoop::builder) for
     /// other choices.
     ///
     /// # Errors
@@ -465,10 +465,10 @@ impl IOLoop {
     ///
     /// Callbacks run first in, first out. One added while an iteration runs
     /// (by a callback, a timeout or a handler) runs on the next iteration,
-    /// never the current one (rule C2). From other threads use
+    /// never the current one (rule [C2](crate::guide::rules#c2)). From other threads use
     /// [`Remote::add_callback`].
     ///
-    /// On a closed loop `f` is dropped silently (rule C7).
+    /// On a closed loop `f` is dropped silently (rule [C7](crate::guide::rules#c7)).
     ///
     /// # Semantics
     ///
@@ -560,12 +560,12 @@ impl IOLoop {
     /// # Semantics
     ///
     /// * Timeouts with equal deadlines run in the order they were added
-    ///   (rule T4).
+    ///   (rule [T4](crate::guide::rules#t4)).
     /// * A timeout never runs early. The poller's resolution is one
     ///   millisecond, so it may run up to about a millisecond late, more
     ///   when the loop is busy.
     /// * A timeout added during an iteration runs on a later iteration,
-    ///   even if its deadline has passed (rule T9).
+    ///   even if its deadline has passed (rule [T9](crate::guide::rules#t9)).
     /// * On a closed loop, `f` is dropped and the handle is inert.
     ///
     /// # Panics
@@ -643,11 +643,11 @@ impl IOLoop {
 
     /// Cancels a pending timeout: it will not run. Returns whether it was
     /// pending; removing a timeout that already ran or was already removed
-    /// is a no-op returning false (rules T5, T6).
+    /// is a no-op returning false (rules [T5](crate::guide::rules#t5), [T6](crate::guide::rules#t6)).
     ///
     /// The entry is removed from the timer heap at once (no tombstone), and
     /// its callback is dropped before this returns. A timeout that is due
-    /// in the current iteration but has not run yet is removed too (rule T7).
+    /// in the current iteration but has not run yet is removed too (rule [T7](crate::guide::rules#t7)).
     pub fn remove_timeout(&self, handle: TimeoutHandle) -> bool {
         if handle.loop_id != self.inner.id {
             return false;
@@ -673,10 +673,10 @@ impl IOLoop {
     /// `events` (data left unread, or a writable socket with `WRITE`
     /// interest), the handler is called again on every iteration.
     /// `ERROR` (error or hang-up) is always delivered, even when `events`
-    /// does not ask for it (rule H5). The handler gets only the events it
-    /// asked for, plus `ERROR` (rule H6). A handler removed by another
-    /// handler earlier in the same batch is not called (rule H8). A panic
-    /// in the handler is reported and the handler stays registered (H10).
+    /// does not ask for it (rule [H5](crate::guide::rules#h5)). The handler gets only the events it
+    /// asked for, plus `ERROR` (rule [H6](crate::guide::rules#h6)). A handler removed by another
+    /// handler earlier in the same batch is not called (rule [H8](crate::guide::rules#h8)). A panic
+    /// in the handler is reported and the handler stays registered ([H10](crate::guide::rules#h10)).
     ///
     /// A handler that reads or writes until `WouldBlock` can say so with
     /// [`mark_drained`](IOLoop::mark_drained) and save the loop a system
@@ -685,7 +685,7 @@ impl IOLoop {
     /// # Errors
     ///
     /// An `io::Error` naming `fd` if the descriptor is already registered
-    /// (`AlreadyExists`, rule H2), if epoll refuses it (a regular file or a
+    /// (`AlreadyExists`, rule [H2](crate::guide::rules#h2)), if epoll refuses it (a regular file or a
     /// directory: `PermissionDenied`), if it is negative or not open
     /// (`EBADF`), or if the loop is closed.
     ///
@@ -879,7 +879,7 @@ impl IOLoop {
     }
 
     /// Changes the events `fd`'s handler listens for (`ERROR` is always
-    /// included, rule H11).
+    /// included, rule [H11](crate::guide::rules#h11)).
     ///
     /// # Errors
     ///
@@ -909,7 +909,7 @@ impl IOLoop {
 
     /// Stops listening on `fd`. A removed handler is never called again,
     /// not even for an event already collected in the current batch (rule
-    /// H8). Removing an `fd` without a handler is a no-op (rule H4).
+    /// [H8](crate::guide::rules#h8)). Removing an `fd` without a handler is a no-op (rule [H4](crate::guide::rules#h4)).
     ///
     /// Returns the descriptor if the loop owned it
     /// ([`add_handler_owned`](IOLoop::add_handler_owned)); dropping the
@@ -958,29 +958,29 @@ impl IOLoop {
     /// Runs the loop until [`stop`](IOLoop::stop) is called.
     ///
     /// While it runs, this loop is the thread's current loop; the previous
-    /// one is restored when `start` returns (rules S5, L8).
+    /// one is restored when `start` returns (rules [S5](crate::guide::rules#s5), [L8](crate::guide::rules#l8)).
     ///
     /// # Semantics
     ///
     /// * `stop()` called before `start()` makes this `start()` return at
-    ///   once, without running anything; the one after runs normally (L2).
-    /// * A stopped loop can be started again (L7).
+    ///   once, without running anything; the one after runs normally ([L2](crate::guide::rules#l2)).
+    /// * A stopped loop can be started again ([L7](crate::guide::rules#l7)).
     ///
     /// # Errors
     ///
     /// * [`Error::AlreadyRunning`] if the loop is running (a nested
-    ///   `start`, rule L6); the running loop is not disturbed.
+    ///   `start`, rule [L6](crate::guide::rules#l6)); the running loop is not disturbed.
     /// * [`Error::Closed`] after [`close`](IOLoop::close).
     /// * [`Error::Io`] if polling fails with anything but `EINTR` (which is
-    ///   a wakeup, rule O5).
+    ///   a wakeup, rule [O5](crate::guide::rules#o5)).
     pub fn start(&self) -> Result<(), Error> {
         crate::run::run(self, None)
     }
 
     /// Stops the loop: [`start`](IOLoop::start) returns at the end of the
     /// current iteration, after the remaining callbacks and due timeouts
-    /// of the iteration (rules L1, L3, L4). If the loop is not running, the
-    /// next `start()` returns at once (rule L2). From another thread, use
+    /// of the iteration (rules [L1](crate::guide::rules#l1), [L3](crate::guide::rules#l3), [L4](crate::guide::rules#l4)). If the loop is not running, the
+    /// next `start()` returns at once (rule [L2](crate::guide::rules#l2)). From another thread, use
     /// [`Remote::stop`].
     pub fn stop(&self) {
         self.inner.shared.request_stop();
@@ -1014,7 +1014,7 @@ impl IOLoop {
     /// # Errors
     ///
     /// [`Error::Running`] if the loop is running: stop it and let `start`
-    /// return first (rule L9).
+    /// return first (rule [L9](crate::guide::rules#l9)).
     pub fn close(&self, all_fds: bool) -> Result<(), Error> {
         if self.inner.running.get() {
             return Err(Error::Running);
@@ -1069,7 +1069,7 @@ impl IOLoop {
 
     /// Replaces the exception handler: the function told about every panic
     /// the loop catches in a callback, timeout or handler (Tornado's
-    /// `handle_callback_exception`, rule E2). The default logs one
+    /// `handle_callback_exception`, rule [E2](crate::guide::rules#e2)). The default logs one
     /// `log::error!` record naming what panicked and where it was
     /// registered. A panic inside the exception handler is itself caught
     /// and logged.
@@ -1219,12 +1219,12 @@ impl IOLoop {
         current::get()
     }
 
-    /// Makes this loop the thread's current loop (rule S7).
+    /// Makes this loop the thread's current loop (rule [S7](crate::guide::rules#s7)).
     pub fn make_current(&self) {
         current::set(Some(self.clone()));
     }
 
-    /// Clears the thread's current loop; a no-op if there is none (rule S7).
+    /// Clears the thread's current loop; a no-op if there is none (rule [S7](crate::guide::rules#s7)).
     pub fn clear_current() {
         current::set(None);
     }
@@ -1234,9 +1234,9 @@ impl IOLoop {
     ///
     /// Created on first use, on the calling thread, which becomes its home:
     /// if the thread has a current loop, that loop is installed as the
-    /// instance (so one thread never runs two "main" loops, the confusion
-    /// of Tornado's issue #1390); otherwise a new loop is created. Creation
-    /// is thread-safe (rule S1).
+    /// instance (so one thread never runs two "main" loops, a confusion
+    /// Tornado users met: tornadoweb/tornado#1390); otherwise a new loop is created. Creation
+    /// is thread-safe (rule [S1](crate::guide::rules#s1)).
     ///
     /// Other threads reach the instance through its remote handle,
     /// [`Remote::instance`].
@@ -1289,7 +1289,7 @@ impl IOLoop {
     ///
     /// # Errors
     ///
-    /// [`Error::InstanceExists`] if there is already an instance (rule S2).
+    /// [`Error::InstanceExists`] if there is already an instance (rule [S2](crate::guide::rules#s2)).
     pub fn install(&self) -> Result<(), Error> {
         current::install(self)
     }

@@ -46,7 +46,7 @@ impl IOLoop {
     ///
     /// Unlike evergreen's, a loop that `run` returned from can run again.
     /// A stop request pending when `run` is called makes it return at once
-    /// (rule L2), and a suspended loop returns at the next stop check.
+    /// (rule [L2](crate::guide::rules#l2)), and a suspended loop returns at the next stop check.
     ///
     /// # Errors
     ///
@@ -119,9 +119,9 @@ impl IOLoop {
     ///   loop with no active watcher either).
     /// * [`RunMode::NoWait`] never blocks.
     ///
-    /// A `stop()` before the call makes it return at once (rule L2); one
+    /// A `stop()` before the call makes it return at once (rule [L2](crate::guide::rules#l2)); one
     /// made during it is consumed when it returns. A nested call, from a
-    /// callback of this loop, is refused as a nested `start` is (rule L6),
+    /// callback of this loop, is refused as a nested `start` is (rule [L6](crate::guide::rules#l6)),
     /// so [`depth`](IOLoop::depth) is never above 1: running the loop's
     /// phases inside one of its own callbacks would run callbacks queued
     /// after the current one before it returns.

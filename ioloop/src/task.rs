@@ -4,7 +4,7 @@
 //! A task is a boxed future in the loop's task table. Waking it queues a
 //! [`Runnable::Task`](crate::ioloop::Runnable) in the same first-in,
 //! first-out queue as callbacks, so tasks obey the callback rules: a task
-//! woken during an iteration is polled on the next one (rule C2).
+//! woken during an iteration is polled on the next one (rule [C2](crate::guide::rules#c2)).
 //!
 //! Wakers are `Send + Sync`. A wake on the loop's thread, while the loop is
 //! current there, pushes to the local queue (no lock, no system call); a
@@ -484,7 +484,7 @@ impl IOLoop {
 
     /// Calls `callback(output)` on the loop once `future` completes, even
     /// if what completes it runs on another thread (Tornado's `add_future`,
-    /// rule F1). The callback runs as an ordinary callback, on the
+    /// rule [F1](crate::guide::rules#f1)). The callback runs as an ordinary callback, on the
     /// iteration after completion.
     ///
     /// # Examples

@@ -13,7 +13,7 @@
 //! |---|---|---|
 //! | `Loop(flags, callback, data, io_interval, timeout_interval)` | [`IOLoop::builder`], then [`IOLoop::set_io_interval`], [`IOLoop::set_timeout_interval`] | `flags`, `callback` and `data`: see below. Every loop here can watch children (libev's non-default loops cannot). |
 //! | `start([flags])` → bool | [`IOLoop::run`] (flags 0); [`IOLoop::run_once`] with [`RunMode::Wait`](crate::RunMode::Wait) (`EVRUN_ONCE`) or [`RunMode::NoWait`](crate::RunMode::NoWait) (`EVRUN_NOWAIT`) | `run_once` returns libev's bool: whether referenced work is left. |
-//! | `stop([how])` | [`IOLoop::stop`] | Loops do not nest (rule L6), so `EVBREAK_ONE` and `EVBREAK_ALL` are the same. |
+//! | `stop([how])` | [`IOLoop::stop`] | Loops do not nest (rule [L6](crate::guide::rules#l6)), so `EVBREAK_ONE` and `EVBREAK_ALL` are the same. |
 //! | `invoke()` | none | Pending work runs inside the iteration; there is no separate pending queue to invoke by hand. |
 //! | `reset()` | [`IOLoop::reset_after_fork`] | And a loop used in a forked child without it fails with [`Error::Forked`](crate::Error::Forked). |
 //! | `now([update])` | [`IOLoop::now`], and [`IOLoop::update_time`] for `update=True` (`ev_now_update`) | |
@@ -27,7 +27,7 @@
 //! | `io_interval`, `timeout_interval` | [`IOLoop::set_io_interval`] / [`IOLoop::io_interval`], [`IOLoop::set_timeout_interval`] / [`IOLoop::timeout_interval`] | libev's meaning; both 0 by default. |
 //! | `default` | [`IOLoop::instance`], [`IOLoop::initialized`] | The process-wide instance plays the default loop. |
 //! | `iteration` | [`IOLoop::iteration`] | |
-//! | `depth` | [`IOLoop::depth`] | 0 or 1: nested runs are refused (rule L6). |
+//! | `depth` | [`IOLoop::depth`] | 0 or 1: nested runs are refused (rule [L6](crate::guide::rules#l6)). |
 //! | `backend` | none | Always mio's platform poller (epoll on Linux). |
 //! | `pending` | [`IOLoop::pending`] | Queued callbacks and woken tasks. |
 //! | the module's `loop()` (the default loop) | [`IOLoop::instance`] | |
