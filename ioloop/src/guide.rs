@@ -21,7 +21,7 @@
 //! |---|---|---|
 //! | `IOLoop()` | [`IOLoop::new`], [`IOLoop::builder`] | Fallible: the OS may refuse the epoll or eventfd descriptor. |
 //! | `IOLoop(make_current=...)` | [`Builder::make_current`](crate::Builder::make_current) with [`MakeCurrent`](crate::MakeCurrent) | `IfNone` (default, rule [S4](crate::guide::rules#s4)), `Always` ([S6](crate::guide::rules#s6), errors if one exists), `Never` ([S5](crate::guide::rules#s5)). |
-//! | `IOLoop.READ`, `WRITE`, `ERROR`, `NONE` | [`Events::READ`](crate::Events::READ) (also [`IOLoop::READ`], [`crate::READ`]) ... | Same numeric values. `ERROR` is delivered with both bits set. |
+//! | `IOLoop.READ`, `WRITE`, `ERROR`, `NONE` | [`IOLoop::READ`], [`IOLoop::WRITE`], [`IOLoop::ERROR`], [`IOLoop::NONE`] (the same values as [`Events::READ`](crate::Events::READ), ...) | Same numeric values. `ERROR` is delivered with both bits set. |
 //! | `add_handler(fd, handler, events)` | [`IOLoop::add_handler(fd, events, handler)`](crate::IOLoop::add_handler) | Arguments in the order `fd, events, handler`, the closure last as Rust APIs put it. The loop **borrows** the fd. |
 //! | `add_handler(fileobj, ...)` (the loop may close it) | [`IOLoop::add_handler_owned`] | The loop **owns** the fd: `remove_handler` returns it, `close(true)` closes it. |
 //! | `update_handler(fd, events)` | [`IOLoop::update_handler`] | Unknown fd: `NotFound` error naming it (Tornado: `KeyError`). |

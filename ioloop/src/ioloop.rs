@@ -166,6 +166,60 @@ impl Inner {
 /// handlers ([`add_handler`](IOLoop::add_handler)) on one thread, from
 /// [`start`](IOLoop::start) until [`stop`](IOLoop::stop).
 ///
+/// # The API at a glance
+///
+/// **Tornado's `IOLoop`**, the core; start here:
+///
+/// | for | methods |
+/// |---|---|
+/// | the loop | [`new`](IOLoop::new), [`builder`](IOLoop::builder), [`current`](IOLoop::current), [`instance`](IOLoop::instance), [`make_current`](IOLoop::make_current), [`clear_current`](IOLoop::clear_current), [`install`](IOLoop::install), [`clear_instance`](IOLoop::clear_instance), [`initialized`](IOLoop::initialized) |
+/// | I/O | [`add_handler`](IOLoop::add_handler), [`update_handler`](IOLoop::update_handler), [`remove_handler`](IOLoop::remove_handler), with [`IOLoop::READ`], [`IOLoop::WRITE`], [`IOLoop::ERROR`] ([`Events`](crate::Events)) |
+/// | time | [`add_timeout`](IOLoop::add_timeout), [`call_later`](IOLoop::call_later), [`call_at`](IOLoop::call_at), [`remove_timeout`](IOLoop::remove_timeout), [`time`](IOLoop::time) |
+/// | callbacks | [`add_callback`](IOLoop::add_callback) (from other threads: [`remote`](IOLoop::remote)`().add_callback`), [`spawn_callback`](IOLoop::spawn_callback) (Tornado 6's alias of `add_callback`) |
+/// | futures | [`spawn`](IOLoop::spawn), [`add_future`](IOLoop::add_future), [`run_sync`](IOLoop::run_sync), [`run_in_executor`](IOLoop::run_in_executor) |
+/// | running | [`start`](IOLoop::start), [`stop`](IOLoop::stop), [`close`](IOLoop::close) |
+/// | the rest of Tornado | [`set_exception_handler`](IOLoop::set_exception_handler), [`add_signal_handler`](IOLoop::add_signal_handler), [`set_blocking_log_threshold`](IOLoop::set_blocking_log_threshold), [`set_blocking_signal_threshold`](IOLoop::set_blocking_signal_threshold); [`PeriodicCallback`](crate::PeriodicCallback) |
+///
+/// The guide maps each of Tornado's methods: [`guide`](crate::guide).
+///
+/// **For asyncio and evergreen users**, the same loop under their names
+/// ([`guide::asyncio`](crate::guide::asyncio)): [`call_soon`](IOLoop::call_soon),
+/// [`call_later_handle`](IOLoop::call_later_handle) and
+/// [`call_at_handle`](IOLoop::call_at_handle) return a handle with
+/// `cancel()` ([`add_timeout_handle`](IOLoop::add_timeout_handle) does so
+/// for any [`Deadline`](crate::Deadline)); [`run_forever`](IOLoop::run_forever)
+/// is `start`; [`is_running`](IOLoop::is_running),
+/// [`is_closed`](IOLoop::is_closed),
+/// [`set_default_executor`](IOLoop::set_default_executor),
+/// [`remove_signal_handler`](IOLoop::remove_signal_handler). Async
+/// helpers: [`sleep`](IOLoop::sleep), [`timeout`](IOLoop::timeout),
+/// [`readable`](IOLoop::readable), [`writable`](IOLoop::writable).
+///
+/// **For libev users** ([`guide::libev`](crate::guide::libev)): watchers
+/// that keep the loop alive or not ([`run`](IOLoop::run) returns when no
+/// referenced one is left, [`run_once`](IOLoop::run_once) runs one
+/// iteration; [`set_handler_ref`](IOLoop::set_handler_ref),
+/// [`set_timeout_ref`](IOLoop::set_timeout_ref), [`is_alive`](IOLoop::is_alive));
+/// prepare, check and idle hooks ([`add_prepare`](IOLoop::add_prepare),
+/// [`add_check`](IOLoop::add_check), [`add_idle`](IOLoop::add_idle));
+/// child watchers ([`add_child_handler`](IOLoop::add_child_handler));
+/// [`feed_fd_event`](IOLoop::feed_fd_event),
+/// [`feed_signal_event`](IOLoop::feed_signal_event);
+/// [`suspend`](IOLoop::suspend) and [`resume`](IOLoop::resume);
+/// [`now`](IOLoop::now), [`update_time`](IOLoop::update_time),
+/// [`iteration`](IOLoop::iteration), [`depth`](IOLoop::depth),
+/// [`pending`](IOLoop::pending); the batching intervals
+/// ([`set_io_interval`](IOLoop::set_io_interval),
+/// [`set_timeout_interval`](IOLoop::set_timeout_interval));
+/// [`reset_after_fork`](IOLoop::reset_after_fork).
+///
+/// **Beyond all three**: edge-triggered handlers for code that reads until
+/// `WouldBlock` ([`add_edge_handler`](IOLoop::add_edge_handler),
+/// [`mark_drained`](IOLoop::mark_drained)), descriptors the loop owns
+/// ([`add_handler_owned`](IOLoop::add_handler_owned)), and
+/// [`Remote::spawn`](crate::Remote::spawn) to run a future on the loop from
+/// another thread.
+///
 /// # Thread safety
 ///
 /// `IOLoop` is a cheap handle (`Clone` shares the loop) and is **not**
@@ -187,9 +241,14 @@ impl Inner {
 ///    iteration run, in (deadline, insertion) order; one removed meanwhile
 ///    does not run;
 /// 3. if [`stop`](IOLoop::stop) was called, `start` returns here;
-/// 4. the loop polls: without blocking if callbacks are queued, else until
+/// 4. the prepare hooks run ([`add_prepare`](IOLoop::add_prepare));
+/// 5. the loop polls: without blocking if callbacks are queued, else until
 ///    the next deadline, else until an event or a wakeup;
-/// 5. the handlers of the ready descriptors run.
+/// 6. the handlers of the ready descriptors run (and those of events fed
+///    with [`feed_fd_event`](IOLoop::feed_fd_event));
+/// 7. the check hooks run ([`add_check`](IOLoop::add_check)), then the idle
+///    hooks ([`add_idle`](IOLoop::add_idle)) if the loop would have slept
+///    and nothing came up.
 ///
 /// While callbacks keep arriving (each iteration queues more), the loop
 /// skips the non-blocking poll for I/O on at most

@@ -200,12 +200,3 @@ pub use crate::handle::{Handle, TimerHandle};
 pub use crate::hooks::{Hook, HookKind};
 pub use crate::periodic::{InvalidPeriod, Period, PeriodicCallback};
 pub use crate::run_modes::RunMode;
-
-/// Readable: [`Events::READ`].
-pub const READ: Events = Events::READ;
-/// Writable: [`Events::WRITE`].
-pub const WRITE: Events = Events::WRITE;
-/// Error or hang-up, always delivered: [`Events::ERROR`].
-pub const ERROR: Events = Events::ERROR;
-/// No events: [`Events::NONE`].
-pub const NONE: Events = Events::NONE;
