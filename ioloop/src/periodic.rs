@@ -22,6 +22,18 @@ use crate::{IOLoop, TimeoutHandle, WeakIOLoop, deadline};
 ///
 /// Any value converts; a period that is not positive is refused by
 /// [`PeriodicCallback::new`] (rule [P1](crate::guide::rules#p1)).
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use ioloop::{Period, PeriodicCallback};
+///
+/// let from_std: Period = Duration::from_millis(250).into();
+/// let from_chrono: Period = chrono::TimeDelta::milliseconds(250).into();
+/// assert_eq!(from_std.to_string(), from_chrono.to_string());
+/// assert!(PeriodicCallback::new(|| {}, chrono::TimeDelta::seconds(-1)).is_err());
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Period {
     nanos: i128,
@@ -56,6 +68,16 @@ impl fmt::Display for Period {
 
 /// The error from [`PeriodicCallback::new`]: the period is zero or
 /// negative (Tornado raises `ValueError`, rule [P1](crate::guide::rules#p1)).
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use ioloop::{InvalidPeriod, PeriodicCallback};
+///
+/// let err: InvalidPeriod = PeriodicCallback::new(|| {}, Duration::ZERO).unwrap_err();
+/// assert_eq!(err.0.to_string(), "0ns"); // the refused period
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct InvalidPeriod(pub Period);
 
@@ -371,6 +393,21 @@ impl PeriodicCallback {
     /// # Errors
     ///
     /// [`InvalidPeriod`] if `period` is zero or negative (rule [P1](crate::guide::rules#p1)).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use ioloop::{IOLoop, PeriodicCallback};
+    ///
+    /// let ioloop = IOLoop::new()?;
+    /// let l = ioloop.clone();
+    /// let periodic = PeriodicCallback::new(move || l.stop(), Duration::from_millis(5))?;
+    /// periodic.start();
+    /// ioloop.start()?; // stopped by the first call, 5 ms after start
+    /// periodic.stop();
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     #[track_caller]
     pub fn new<F>(callback: F, period: impl Into<Period>) -> Result<PeriodicCallback, InvalidPeriod>
     where
@@ -426,6 +463,17 @@ impl PeriodicCallback {
     /// # Panics
     ///
     /// If `jitter` is not in `[0, 1]` (or is NaN).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use ioloop::PeriodicCallback;
+    ///
+    /// let periodic = PeriodicCallback::new(|| {}, Duration::from_secs(1))?.with_jitter(0.1);
+    /// assert_eq!(periodic.jitter(), 0.1); // each period in 0.95 s ..= 1.05 s
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn with_jitter(self, jitter: f64) -> PeriodicCallback {
         assert!(
             (0.0..=1.0).contains(&jitter),
@@ -439,6 +487,21 @@ impl PeriodicCallback {
     /// ([`IOLoop::current`]), which is bound now (rule [P4](crate::guide::rules#p4)). The first call
     /// comes one period from now. Starting a running periodic callback is a
     /// no-op.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use ioloop::{IOLoop, PeriodicCallback};
+    ///
+    /// let ioloop = IOLoop::new()?;
+    /// let periodic = PeriodicCallback::new(|| {}, Duration::from_secs(60))?;
+    /// periodic.start(); // on IOLoop::current(), here `ioloop`
+    /// assert!(periodic.is_running());
+    /// periodic.stop();
+    /// # drop(ioloop);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn start(&self) {
         self.start_on(&IOLoop::current());
     }
@@ -446,6 +509,21 @@ impl PeriodicCallback {
     /// Starts calling back on `ioloop`. The first call comes one period
     /// from now. Starting a running periodic callback is a no-op, even for
     /// another loop: stop it first.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use ioloop::{IOLoop, MakeCurrent, PeriodicCallback};
+    ///
+    /// let ioloop = IOLoop::builder().make_current(MakeCurrent::Never).build()?;
+    /// let l = ioloop.clone();
+    /// let periodic = PeriodicCallback::new(move || l.stop(), Duration::from_millis(5))?;
+    /// periodic.start_on(&ioloop); // not the current loop: name it
+    /// ioloop.start()?;
+    /// periodic.stop();
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn start_on(&self, ioloop: &IOLoop) {
         let state = &self.state;
         if state.running.get() {
@@ -469,6 +547,25 @@ impl PeriodicCallback {
     /// Stops calling back: the next call is cancelled. An async call in
     /// progress is not cancelled, but no call follows it. Stopping a
     /// stopped periodic callback is a no-op.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::cell::Cell;
+    /// use std::rc::Rc;
+    /// use std::time::Duration;
+    /// use ioloop::{IOLoop, PeriodicCallback};
+    ///
+    /// let ioloop = IOLoop::new()?;
+    /// let calls = Rc::new(Cell::new(0));
+    /// let c = calls.clone();
+    /// let periodic = PeriodicCallback::new(move || c.set(c.get() + 1), Duration::from_millis(1))?;
+    /// periodic.start();
+    /// periodic.stop(); // the next call is cancelled
+    /// ioloop.run()?; // nothing is left: returns at once
+    /// assert_eq!(calls.get(), 0);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn stop(&self) {
         let state = &self.state;
         if !state.running.replace(false) {
@@ -486,6 +583,22 @@ impl PeriodicCallback {
 
     /// True between [`start`](PeriodicCallback::start) and
     /// [`stop`](PeriodicCallback::stop).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use ioloop::{IOLoop, PeriodicCallback};
+    ///
+    /// let _ioloop = IOLoop::new()?;
+    /// let periodic = PeriodicCallback::new(|| {}, Duration::from_secs(1))?;
+    /// assert!(!periodic.is_running());
+    /// periodic.start();
+    /// assert!(periodic.is_running());
+    /// periodic.stop();
+    /// assert!(!periodic.is_running());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn is_running(&self) -> bool {
         self.state.running.get()
     }
@@ -494,6 +607,22 @@ impl PeriodicCallback {
     /// default) or not; idempotent. The flag applies to every call
     /// scheduled from now on and to the one pending. (An async call in
     /// progress is a task, and tasks always keep `run` going.)
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use ioloop::{IOLoop, PeriodicCallback};
+    ///
+    /// let ioloop = IOLoop::new()?;
+    /// let heartbeat = PeriodicCallback::new(|| {}, Duration::from_millis(1))?;
+    /// heartbeat.set_ref(false); // a background chore: run() need not wait for it
+    /// heartbeat.start();
+    /// ioloop.run()?; // returns at once
+    /// assert!(heartbeat.is_running());
+    /// # heartbeat.stop();
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn set_ref(&self, referenced: bool) {
         let state = &self.state;
         state.referenced.set(referenced);
@@ -503,16 +632,51 @@ impl PeriodicCallback {
     }
 
     /// Whether the periodic callback keeps [`IOLoop::run`] going.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use ioloop::PeriodicCallback;
+    ///
+    /// let periodic = PeriodicCallback::new(|| {}, Duration::from_secs(1))?;
+    /// assert!(periodic.is_referenced());
+    /// periodic.set_ref(false);
+    /// assert!(!periodic.is_referenced());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn is_referenced(&self) -> bool {
         self.state.referenced.get()
     }
 
     /// The period.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use ioloop::PeriodicCallback;
+    ///
+    /// let periodic = PeriodicCallback::new(|| {}, chrono::TimeDelta::milliseconds(1500))?;
+    /// assert_eq!(periodic.period(), Duration::from_millis(1500));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn period(&self) -> Duration {
         Duration::from_nanos(self.state.period_ns)
     }
 
     /// The jitter fraction (0 for none).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use ioloop::PeriodicCallback;
+    ///
+    /// let periodic = PeriodicCallback::new(|| {}, Duration::from_secs(1))?;
+    /// assert_eq!(periodic.jitter(), 0.0); // none by default
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn jitter(&self) -> f64 {
         self.state.jitter.get()
     }

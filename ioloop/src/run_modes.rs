@@ -8,6 +8,19 @@ use crate::{Error, IOLoop, refs};
 
 /// How [`IOLoop::run_once`] may wait: libev's `EVRUN_ONCE` and
 /// `EVRUN_NOWAIT`, libuv's `UV_RUN_ONCE` and `UV_RUN_NOWAIT`.
+///
+/// # Examples
+///
+/// ```
+/// use ioloop::{IOLoop, RunMode};
+///
+/// let ioloop = IOLoop::new()?;
+/// ioloop.add_callback(|| {});
+/// // One iteration, never blocking: libev's EVRUN_NOWAIT.
+/// let work_left = ioloop.run_once(RunMode::NoWait)?;
+/// assert!(!work_left);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum RunMode {
     /// Block in the poll until something happens (an I/O event, a due
@@ -82,6 +95,18 @@ impl IOLoop {
     /// # Errors
     ///
     /// As [`start`](IOLoop::start).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ioloop::IOLoop;
+    ///
+    /// let ioloop = IOLoop::new()?;
+    /// let l = ioloop.clone();
+    /// ioloop.add_callback(move || l.stop());
+    /// ioloop.run_forever()?; // asyncio's name for start()
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn run_forever(&self) -> Result<(), Error> {
         self.start()
     }

@@ -18,6 +18,21 @@ use crate::task::{TaskId, TaskWaker};
 use crate::{Error, IOLoop};
 
 /// Why [`IOLoop::run_sync`] returned no output.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use ioloop::{IOLoop, RunSyncError};
+///
+/// let ioloop = IOLoop::new()?;
+/// let result = ioloop.run_sync(|| std::future::pending::<()>(), Some(Duration::from_millis(10)));
+/// assert!(matches!(result, Err(RunSyncError::TimedOut(d)) if d == Duration::from_millis(10)));
+/// let l = ioloop.clone();
+/// let result = ioloop.run_sync(move || async move { l.stop(); std::future::pending::<()>().await }, None);
+/// assert!(matches!(result, Err(RunSyncError::Stopped)));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum RunSyncError {
