@@ -99,7 +99,7 @@
 //! | `_run_callback` | internal | Every callback, timeout, handler, hook and task runs under `catch_unwind`; a panic is reported as a [`CallbackPanic`](crate::CallbackPanic). |
 //! | `_setup_logging` | none | Logging goes through the `log` facade; binaries install a logger. |
 //! | `_current`, `_instance_lock` | internal | A thread-local and a mutex, as in Tornado. |
-//! | `_EPOLLIN`, `_EPOLLPRI`, `_EPOLLOUT`, `_EPOLLERR`, `_EPOLLHUP`, `_EPOLLRDHUP`, `_EPOLLONESHOT`, `_EPOLLET` | internal | mio's interests. Edge-triggered epoll with re-arming gives Tornado's level-triggered contract; `ERROR` is `EPOLLERR` or `EPOLLHUP`. |
+//! | `_EPOLLIN`, `_EPOLLPRI`, `_EPOLLOUT`, `_EPOLLERR`, `_EPOLLHUP`, `_EPOLLRDHUP`, `_EPOLLONESHOT`, `_EPOLLET` | internal | mio's interests. On Linux descriptors are registered level-triggered (no `EPOLLET`); elsewhere the loop re-arms after each dispatch (see [Level-triggered on mio](#level-triggered-on-mio)). `ERROR` is `EPOLLERR` or `EPOLLHUP`; `EPOLLRDHUP` reaches edge handlers as [`Events::READ_CLOSED`](crate::Events::READ_CLOSED). |
 //! | `PeriodicCallback(callback, callback_time, jitter)` (`tornado.ioloop`, beside the class) | [`PeriodicCallback::new`](crate::PeriodicCallback::new), [`with_jitter`](crate::PeriodicCallback::with_jitter), [`new_async`](crate::PeriodicCallback::new_async) | Rules [P1](crate::guide::rules#p1) to [P7](crate::guide::rules#p7); `start`, `stop`, `is_running` as in Tornado, plus [`start_on`](crate::PeriodicCallback::start_on) and [`set_ref`](crate::PeriodicCallback::set_ref). |
 //!
 //! ## How the other loops' features fit

@@ -27,8 +27,8 @@
 //! | `call_at(when, callback, *args)` | [`IOLoop::call_at_handle`] → [`TimerHandle`](crate::TimerHandle) | `when` on the [`IOLoop::time`] scale. |
 //! | `time()` | [`IOLoop::time`] | Monotonic, as asyncio's. |
 //! | `Handle.cancel()` (returned by the calls above) | [`Handle::cancel`](crate::Handle::cancel), [`TimerHandle::cancel`](crate::TimerHandle::cancel) | `O(1)` and `O(log n)`, no tombstones; plus `cancelled()` and `TimerHandle::when()`. |
-//! | `create_connection`, `create_datagram_endpoint`, `create_unix_connection` | `netutil`'s `TCPClient::connect`, `UdpSocket`, `IOStream` over a Unix socket | Streams rather than transport/protocol pairs; see `netutil`'s guide. |
-//! | `create_server`, `create_unix_server`, `AbstractServer.close`, `AbstractServer.wait_closed` | `netutil`'s `TCPServer` (`listen`, `add_sockets` with `bind_unix_socket`, `stop`) | |
+//! | `create_connection`, `create_datagram_endpoint`, `create_unix_connection` | `netutil`'s `TCPClient::connect`, `UdpSocket`, `IOStream` over a Unix socket | Streams rather than transport/protocol pairs; see `netutil`'s guide. With `ssl=`: `TCPClient::tls` (certificate and host name verified). |
+//! | `create_server`, `create_unix_server`, `AbstractServer.close`, `AbstractServer.wait_closed` | `netutil`'s `TCPServer` (`listen`, `add_sockets` with `bind_unix_socket`, `stop`) | With `ssl=`: `TCPServer::set_tls`. For HTTP, `netutil::http::HTTPServer`. |
 //! | `add_reader(fd, callback)`, `add_writer(fd, callback)` | [`IOLoop::add_handler`] with [`Events::READ`](crate::Events::READ) / [`Events::WRITE`](crate::Events::WRITE); [`IOLoop::readable`], [`IOLoop::writable`] in async code | Tornado's one handler per descriptor, with a mask; add both bits for a reader and a writer. |
 //! | `remove_reader(fd)`, `remove_writer(fd)` | [`IOLoop::update_handler`] (drop one bit), [`IOLoop::remove_handler`] (both) | |
 //! | `sock_recv`, `sock_sendall`, `sock_connect`, `sock_accept` | [`IOLoop::readable`] / [`IOLoop::writable`] and the socket's own non-blocking call; `netutil` streams | |

@@ -28,7 +28,7 @@
 //! | `default` | [`IOLoop::instance`], [`IOLoop::initialized`] | The process-wide instance plays the default loop. |
 //! | `iteration` | [`IOLoop::iteration`] | |
 //! | `depth` | [`IOLoop::depth`] | 0 or 1: nested runs are refused (rule [L6](crate::guide::rules#l6)). |
-//! | `backend` | none | Always mio's platform poller (epoll on Linux). |
+//! | `backend` | [`IOLoop::poller`] | [`PollerKind::Native`](crate::PollerKind::Native) (epoll, natively level-triggered, on Linux) or [`PollerKind::Portable`](crate::PollerKind::Portable) (mio's edge-triggered registry, re-armed after each dispatch: kqueue on the BSDs and macOS). |
 //! | `pending` | [`IOLoop::pending`] | Queued callbacks and woken tasks. |
 //! | the module's `loop()` (the default loop) | [`IOLoop::instance`] | |
 //!
@@ -56,11 +56,11 @@
 //! | mood.event / libev | here | notes |
 //! |---|---|---|
 //! | `EVFLAG_AUTO` | the default | |
-//! | `EVFLAG_NOENV` | the default | The loop reads no environment variable (logging aside). |
+//! | `EVFLAG_NOENV` | [`Builder::poller`](crate::Builder::poller) | The loop reads one environment variable, [`POLLER_ENV`](crate::POLLER_ENV) (`IOLOOP_POLLER`), and only when the builder chose no poller. |
 //! | `EVFLAG_FORKCHECK` | always, per run call | Every `start`, `run`, `run_once` and `run_sync` compares the pid (one `getpid` per call, not per iteration) and fails with [`Error::Forked`](crate::Error::Forked). |
 //! | `EVFLAG_SIGNALFD`, `EVFLAG_NOSIGMASK` | none | The loop never changes the signal mask; signals go through signal-hook's self-pipe. |
 //! | `EVFLAG_NOTIMERFD` | none | No timerfd: the clock is monotonic, so there are no time jumps to detect. |
-//! | `EVBACKEND_SELECT`, `EVBACKEND_POLL`, `EVBACKEND_EPOLL`, `EVBACKEND_IOURING`, `EVBACKEND_LINUXAIO`, `EVBACKEND_KQUEUE`, `EVBACKEND_DEVPOLL`, `EVBACKEND_PORT`, `EVBACKEND_ALL`, `EVBACKEND_MASK`, the module's `recommended_backends()` | none | mio chooses: epoll on Linux, kqueue on the BSDs and macOS. |
+//! | `EVBACKEND_SELECT`, `EVBACKEND_POLL`, `EVBACKEND_EPOLL`, `EVBACKEND_IOURING`, `EVBACKEND_LINUXAIO`, `EVBACKEND_KQUEUE`, `EVBACKEND_DEVPOLL`, `EVBACKEND_PORT`, `EVBACKEND_ALL`, `EVBACKEND_MASK`, the module's `recommended_backends()` | [`Builder::poller`](crate::Builder::poller) | mio's platform poller: epoll on Linux, kqueue on the BSDs and macOS; on Linux the builder chooses between native level-triggered epoll and the portable path. |
 //! | `EVRUN_NOWAIT` | [`RunMode::NoWait`](crate::RunMode::NoWait) | |
 //! | `EVRUN_ONCE` | [`RunMode::Wait`](crate::RunMode::Wait) | |
 //! | `EVBREAK_ONE`, `EVBREAK_ALL` | [`IOLoop::stop`] | See `stop([how])`. |
