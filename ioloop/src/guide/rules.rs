@@ -29,7 +29,7 @@
 //! | <a id="l8"></a>**L8** | When `start` returns it clears the stop request and restores the thread's previous current loop. | `lifecycle.rs`: `l8_…` |
 //! | <a id="l9"></a>**L9** | [`close`](crate::IOLoop::close) is refused ([`Error::Running`](crate::Error::Running)) until `start` has returned. | `lifecycle.rs`: `l9_…` |
 //! | <a id="l10"></a>**L10** | `close(false)` frees only the loop's own descriptors; the caller's stay open. | `lifecycle.rs`: `l10_…`; `fd_accounting.rs` |
-//! | <a id="l11"></a>**L11** | `close(true)` also closes the descriptors the loop owns ([`add_handler_owned`](crate::IOLoop::add_handler_owned)); a handler removed meanwhile is not closed twice. | `lifecycle.rs`: `l11_…`; `fd_accounting.rs` |
+//! | <a id="l11"></a>**L11** | `close(true)` also closes the descriptors the loop owns ([`add_handler_owned`](crate::IOLoop::add_handler_owned)), and tolerates a handler removed while it closes. | `lifecycle.rs`: `l11_…`; `fd_accounting.rs` |
 //! | <a id="l12"></a>**L12** | `close` drops the pending callbacks, timeouts and handlers. | `lifecycle.rs`: `l12_…` |
 //! | <a id="l13"></a>**L13** | A loop used in a child made by `fork` fails with [`Error::Forked`](crate::Error::Forked) naming both processes, until the child calls [`reset_after_fork`](crate::IOLoop::reset_after_fork). | `fork.rs` |
 //!
@@ -154,4 +154,4 @@
 //! | <a id="p6"></a>**P6** | If the clock went backwards, the next deadline still advances by one period: no call is made twice. | unit test `p6_a_clock_going_backwards_still_advances_one_period` |
 //! | <a id="p7"></a>**P7** | An async callback ([`new_async`](crate::PeriodicCallback::new_async)) is awaited before the next call is scheduled, so calls never overlap. | `periodic.rs`: `p7_…` |
 //! | <a id="f1"></a>**F1** | [`add_future`](crate::IOLoop::add_future) runs its callback on the loop when the future completes, even if another thread completes it. | `tasks.rs`: `f1_…` |
-//! | <a id="f2"></a>**F2** | [`run_in_executor`](crate::IOLoop::run_in_executor) runs blocking work on a default pool of five threads per CPU, made on first use; [`set_default_executor`](crate::IOLoop::set_default_executor) replaces it. | `async_io.rs`: `f2_…` |
+//! | <a id="f2"></a>**F2** | [`run_in_executor`](crate::IOLoop::run_in_executor) runs blocking work on a default pool of five threads per CPU, shared by the process's loops; [`set_default_executor`](crate::IOLoop::set_default_executor) replaces it. | `async_io.rs`: `f2_…` |
