@@ -100,6 +100,16 @@ impl IOLoop {
     }
 
     /// The interval set by [`set_io_interval`](IOLoop::set_io_interval).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let ioloop = ioloop::IOLoop::new()?;
+    /// assert_eq!(ioloop.io_interval(), Duration::ZERO); // off by default
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn io_interval(&self) -> Duration {
         Duration::from_nanos(self.inner.batching.io_ns.get())
     }
@@ -144,6 +154,17 @@ impl IOLoop {
     }
 
     /// The interval set by [`set_timeout_interval`](IOLoop::set_timeout_interval).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let ioloop = ioloop::IOLoop::new()?;
+    /// ioloop.set_timeout_interval(Duration::from_millis(5));
+    /// assert_eq!(ioloop.timeout_interval(), Duration::from_millis(5));
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn timeout_interval(&self) -> Duration {
         Duration::from_nanos(self.inner.batching.timeout_ns.get())
     }

@@ -5,7 +5,7 @@
 //! The instance is an `IOLoop` on one thread (its home), so it lives in that
 //! thread's `INSTANCE_HOME`; the process-wide part is its home thread's id and
 //! its [`Remote`], under a lock that makes lazy creation thread-safe
-//! (Tornado's rule S1).
+//! (Tornado's rule [S1](crate::guide::rules#s1)).
 //!
 //! A loop that [`IOLoop::current`] had to create is marked implicit: nobody
 //! asked for it, so nobody may ever run it (Tornado 4's habit of calling

@@ -2,7 +2,8 @@
 //!
 //! Every deadline is kept as nanoseconds on one monotonic clock (an
 //! [`Instant`] origin shared by every loop in the process), so wall-clock
-//! jumps never move a pending timeout (Tornado's issues #2035 and #1290).
+//! jumps never move a pending timeout (they moved Tornado's:
+//! tornadoweb/tornado#2035, #1290).
 //! Wall-clock deadlines (`chrono::DateTime<Utc>`) are converted once, when
 //! the timeout is added.
 
@@ -74,7 +75,7 @@ fn duration_to_ns(d: Duration) -> u64 {
 /// | `f64` | absolute, in seconds on the [`IOLoop::time`](crate::IOLoop::time) scale |
 ///
 /// A deadline in the past is due at once: the timeout runs on the next
-/// loop iteration (never in the current one, Tornado's rule T9).
+/// loop iteration (never in the current one, Tornado's rule [T9](crate::guide::rules#t9)).
 ///
 /// # Panics
 ///
@@ -113,6 +114,15 @@ enum Repr {
 }
 
 /// The error from [`Deadline::try_at_secs`]: the value is not a number.
+///
+/// # Examples
+///
+/// ```
+/// use ioloop::Deadline;
+///
+/// let err = Deadline::try_at_secs(f64::NAN).unwrap_err();
+/// assert!(err.to_string().contains("NaN"));
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct InvalidDeadline(f64);
 
@@ -126,11 +136,39 @@ impl std::error::Error for InvalidDeadline {}
 
 impl Deadline {
     /// A deadline `delay` after the moment the timeout is added.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use ioloop::{Deadline, IOLoop};
+    ///
+    /// let ioloop = IOLoop::new()?;
+    /// let l = ioloop.clone();
+    /// ioloop.add_timeout(Deadline::after(Duration::from_millis(5)), move || l.stop());
+    /// ioloop.start()?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn after(delay: Duration) -> Deadline {
         Deadline(Repr::After(duration_to_ns(delay)))
     }
 
     /// A deadline at `instant` on the monotonic clock.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::{Duration, Instant};
+    /// use ioloop::{Deadline, IOLoop};
+    ///
+    /// let ioloop = IOLoop::new()?;
+    /// let at = Instant::now() + Duration::from_millis(5);
+    /// let l = ioloop.clone();
+    /// ioloop.add_timeout(Deadline::at(at), move || l.stop());
+    /// ioloop.start()?;
+    /// assert!(Instant::now() >= at);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn at(instant: Instant) -> Deadline {
         Deadline(Repr::At(instant_to_ns(instant)))
     }
@@ -140,6 +178,20 @@ impl Deadline {
     /// # Errors
     ///
     /// [`InvalidDeadline`] if `secs` is NaN.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ioloop::{Deadline, IOLoop};
+    ///
+    /// let ioloop = IOLoop::new()?;
+    /// let deadline = Deadline::try_at_secs(ioloop.time() + 0.005)?;
+    /// let l = ioloop.clone();
+    /// ioloop.add_timeout(deadline, move || l.stop());
+    /// ioloop.start()?;
+    /// assert!(Deadline::try_at_secs(f64::NAN).is_err());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn try_at_secs(secs: f64) -> Result<Deadline, InvalidDeadline> {
         if secs.is_nan() {
             return Err(InvalidDeadline(secs));

@@ -10,25 +10,42 @@ use std::io;
 /// `install`) return this enum, so a caller can branch on what went wrong.
 /// It converts to and from `io::Error` both ways, and an `io::Error` built
 /// from it can be downcast back with [`io::Error::get_ref`].
+///
+/// # Examples
+///
+/// ```
+/// use ioloop::{Error, IOLoop};
+///
+/// let ioloop = IOLoop::new()?;
+/// ioloop.close(false)?;
+/// match ioloop.start() {
+///     Err(Error::Closed) => {} // branch on what went wrong
+///     other => panic!("expected Closed, got {other:?}"),
+/// }
+/// // It converts into an io::Error, and back with get_ref.
+/// let io: std::io::Error = Error::Closed.into();
+/// assert!(matches!(io.get_ref().and_then(|e| e.downcast_ref::<Error>()), Some(Error::Closed)));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum Error {
     /// `start()` (or `run_sync`) was called on a loop that is already running
-    /// (Tornado's `RuntimeError("IOLoop is already running")`, rule L6).
+    /// (Tornado's `RuntimeError("IOLoop is already running")`, rule [L6](crate::guide::rules#l6)).
     AlreadyRunning,
-    /// The operation needs a loop that is not running (`close`, rule L9).
+    /// The operation needs a loop that is not running (`close`, rule [L9](crate::guide::rules#l9)).
     Running,
     /// The loop has been closed.
     Closed,
     /// A current loop already exists on this thread and the caller asked to
-    /// become current anyway (rule S6).
+    /// become current anyway (rule [S6](crate::guide::rules#s6)).
     CurrentExists,
-    /// The process-wide instance already exists (`install`, rule S2).
+    /// The process-wide instance already exists (`install`, rule [S2](crate::guide::rules#s2)).
     InstanceExists,
     /// The loop was created in another process: this process is a `fork()`
     /// child that did not call
     /// [`reset_after_fork`](crate::IOLoop::reset_after_fork) (Tornado's rule
-    /// L13: its epoll descriptor is shared with the parent).
+    /// [L13](crate::guide::rules#l13): its epoll descriptor is shared with the parent).
     Forked {
         /// The process that created the loop.
         created_in: u32,
@@ -142,6 +159,17 @@ pub struct ContextError {
 impl ContextError {
     /// `cause` inside an `io::Error` of the same kind whose message is
     /// `"{context}: {cause}"`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::io;
+    /// use ioloop::ContextError;
+    ///
+    /// let err = ContextError::wrap(io::Error::from_raw_os_error(libc::ENOENT), "open /nowhere");
+    /// assert_eq!(err.kind(), io::ErrorKind::NotFound);
+    /// assert!(err.to_string().starts_with("open /nowhere: "));
+    /// ```
     pub fn wrap(cause: io::Error, context: impl fmt::Display) -> io::Error {
         io::Error::new(
             cause.kind(),
@@ -153,27 +181,80 @@ impl ContextError {
     }
 
     /// The `ContextError` carried by `err`, if it carries one.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::io;
+    /// use ioloop::ContextError;
+    ///
+    /// let err = ContextError::wrap(io::Error::from(io::ErrorKind::TimedOut), "connect to 10.0.0.1:80");
+    /// assert_eq!(ContextError::find(&err).unwrap().context(), "connect to 10.0.0.1:80");
+    /// assert!(ContextError::find(&io::Error::from(io::ErrorKind::TimedOut)).is_none());
+    /// ```
     pub fn find(err: &io::Error) -> Option<&ContextError> {
         err.get_ref()?.downcast_ref::<ContextError>()
     }
 
     /// What was being done, for example `"connect to 127.0.0.1:8899"`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::io;
+    /// use ioloop::ContextError;
+    ///
+    /// let err = ContextError::wrap(io::Error::from(io::ErrorKind::TimedOut), "read fd 7");
+    /// assert_eq!(ContextError::find(&err).unwrap().context(), "read fd 7");
+    /// ```
     pub fn context(&self) -> &str {
         &self.context
     }
 
     /// The error that happened (an OS error, or another `ContextError`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::io;
+    /// use ioloop::ContextError;
+    ///
+    /// let err = ContextError::wrap(io::Error::from_raw_os_error(libc::EBADF), "close fd 99");
+    /// let cause = ContextError::find(&err).unwrap().cause();
+    /// assert_eq!(cause.raw_os_error(), Some(libc::EBADF));
+    /// ```
     pub fn cause(&self) -> &io::Error {
         &self.cause
     }
 
     /// The kind of the cause.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::io;
+    /// use ioloop::ContextError;
+    ///
+    /// let err = ContextError::wrap(io::Error::from_raw_os_error(libc::ECONNREFUSED), "connect");
+    /// assert_eq!(ContextError::find(&err).unwrap().kind(), io::ErrorKind::ConnectionRefused);
+    /// ```
     pub fn kind(&self) -> io::ErrorKind {
         self.cause.kind()
     }
 
     /// The OS error number of the cause, looking through nested
     /// `ContextError`s.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::io;
+    /// use ioloop::ContextError;
+    ///
+    /// let inner = ContextError::wrap(io::Error::from_raw_os_error(libc::EPIPE), "write fd 5");
+    /// let outer = ContextError::wrap(inner, "send response");
+    /// assert_eq!(ContextError::find(&outer).unwrap().raw_os_error(), Some(libc::EPIPE));
+    /// ```
     pub fn raw_os_error(&self) -> Option<i32> {
         raw_os_error(&self.cause)
     }

@@ -13,7 +13,7 @@ use std::ops::{BitAnd, BitAndAssign, BitOr, BitOrAssign, Not, Sub};
 /// # Semantics
 ///
 /// `ERROR` (an error or a hang-up on the descriptor) is always delivered to a
-/// handler, whether or not its mask asked for it (Tornado's rule H5). When it
+/// handler, whether or not its mask asked for it (Tornado's rule [H5](crate::guide::rules#h5)). When it
 /// is delivered, both of its bits are set, so `events.contains(Events::ERROR)`
 /// is the test to use.
 ///
@@ -33,12 +33,49 @@ pub struct Events(u32);
 
 impl Events {
     /// No events. A handler registered with `NONE` still receives `ERROR`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ioloop::Events;
+    ///
+    /// assert!(Events::NONE.is_empty());
+    /// assert_eq!(Events::READ & Events::WRITE, Events::NONE);
+    /// ```
     pub const NONE: Events = Events(0);
     /// The descriptor is readable (data, a pending connection, or end of file).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ioloop::Events;
+    ///
+    /// let interest = Events::READ;
+    /// assert!(interest.is_readable() && !interest.is_writable());
+    /// ```
     pub const READ: Events = Events(0x001);
     /// The descriptor is writable.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ioloop::Events;
+    ///
+    /// let interest = Events::READ | Events::WRITE;
+    /// assert!(interest.contains(Events::WRITE));
+    /// ```
     pub const WRITE: Events = Events(0x004);
     /// An error or hang-up on the descriptor (`EPOLLERR | EPOLLHUP`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ioloop::Events;
+    ///
+    /// // A handler may get ERROR without asking for it: test it first.
+    /// let got = Events::READ | Events::ERROR;
+    /// assert!(got.is_error());
+    /// ```
     pub const ERROR: Events = Events(0x008 | 0x010);
     /// The peer shut down its sending side: an end of file is waiting
     /// behind any data still unread (`EPOLLRDHUP`, kqueue's `EV_EOF`).
@@ -50,11 +87,28 @@ impl Events {
     /// a short read as proof the descriptor is drained (no further edge
     /// would announce an end of file that came with the data) knows when it
     /// is not. Level-triggered handlers see exactly Tornado's masks.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ioloop::Events;
+    ///
+    /// let got = Events::READ | Events::READ_CLOSED;
+    /// assert!(got.contains(Events::READ_CLOSED)); // the peer shut down its side
+    /// ```
     pub const READ_CLOSED: Events = Events(0x2000);
 
     const ALL: u32 = Self::READ.0 | Self::WRITE.0 | Self::ERROR.0;
 
     /// The mask's bits, with Tornado's numeric values.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ioloop::Events;
+    ///
+    /// assert_eq!((Events::READ | Events::WRITE).bits(), 0x005);
+    /// ```
     pub const fn bits(self) -> u32 {
         self.0
     }
@@ -71,31 +125,87 @@ impl Events {
     }
 
     /// True if every event in `other` is in `self`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ioloop::Events;
+    ///
+    /// let both = Events::READ | Events::WRITE;
+    /// assert!(both.contains(Events::READ));
+    /// assert!(!Events::READ.contains(both));
+    /// ```
     pub const fn contains(self, other: Events) -> bool {
         self.0 & other.0 == other.0
     }
 
     /// True if `self` and `other` have an event in common.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ioloop::Events;
+    ///
+    /// let both = Events::READ | Events::WRITE;
+    /// assert!(Events::READ.intersects(both));
+    /// assert!(!Events::READ.intersects(Events::WRITE));
+    /// ```
     pub const fn intersects(self, other: Events) -> bool {
         self.0 & other.0 != 0
     }
 
     /// True for the empty mask.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ioloop::Events;
+    ///
+    /// assert!(Events::NONE.is_empty());
+    /// assert!(!Events::READ.is_empty());
+    /// ```
     pub const fn is_empty(self) -> bool {
         self.0 == 0
     }
 
     /// True if the mask contains `READ`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ioloop::Events;
+    ///
+    /// assert!(Events::READ.is_readable());
+    /// assert!(!Events::WRITE.is_readable());
+    /// ```
     pub const fn is_readable(self) -> bool {
         self.contains(Events::READ)
     }
 
     /// True if the mask contains `WRITE`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ioloop::Events;
+    ///
+    /// assert!((Events::READ | Events::WRITE).is_writable());
+    /// assert!(!Events::READ.is_writable());
+    /// ```
     pub const fn is_writable(self) -> bool {
         self.contains(Events::WRITE)
     }
 
     /// True if the mask contains any bit of `ERROR`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ioloop::Events;
+    ///
+    /// assert!(Events::ERROR.is_error());
+    /// assert!(!(Events::READ | Events::WRITE).is_error());
+    /// ```
     pub const fn is_error(self) -> bool {
         self.intersects(Events::ERROR)
     }

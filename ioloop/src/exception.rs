@@ -10,6 +10,25 @@ use crate::Events;
 use crate::hooks::HookKind;
 
 /// What kind of work panicked.
+///
+/// # Examples
+///
+/// ```
+/// use std::cell::RefCell;
+/// use std::rc::Rc;
+/// use ioloop::{CallbackKind, IOLoop};
+///
+/// let ioloop = IOLoop::new()?;
+/// let kinds = Rc::new(RefCell::new(Vec::new()));
+/// let k = kinds.clone();
+/// ioloop.set_exception_handler(move |panic| k.borrow_mut().push(panic.kind()));
+/// ioloop.add_callback(|| panic!("in a callback"));
+/// ioloop.add_timeout(std::time::Duration::ZERO, || panic!("in a timeout"));
+/// # std::panic::set_hook(Box::new(|_| {}));
+/// ioloop.run()?;
+/// assert!(matches!(kinds.borrow()[..], [CallbackKind::Callback, CallbackKind::Timeout]));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum CallbackKind {
@@ -53,7 +72,28 @@ impl fmt::Display for CallbackKind {
 /// The loop runs every callback, timeout and handler under
 /// [`catch_unwind`](std::panic::catch_unwind). A panic is reported here and
 /// the loop goes on; a handler that panicked stays registered (Tornado's
-/// rules E1 and H10).
+/// rules [E1](crate::guide::rules#e1) and [H10](crate::guide::rules#h10)).
+///
+/// # Examples
+///
+/// ```
+/// use std::cell::RefCell;
+/// use std::rc::Rc;
+/// use ioloop::IOLoop;
+///
+/// let ioloop = IOLoop::new()?;
+/// let seen = Rc::new(RefCell::new(None));
+/// let s = seen.clone();
+/// ioloop.set_exception_handler(move |panic| {
+///     *s.borrow_mut() = Some((panic.message().map(str::to_owned), panic.site().line()));
+/// });
+/// let line = line!() + 1;
+/// ioloop.add_callback(|| panic!("boom"));
+/// # std::panic::set_hook(Box::new(|_| {}));
+/// ioloop.run()?;
+/// assert_eq!(*seen.borrow(), Some((Some("boom".to_owned()), line)));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Clone, Copy)]
 pub struct CallbackPanic<'a> {
     kind: CallbackKind,
@@ -75,22 +115,98 @@ impl<'a> CallbackPanic<'a> {
     }
 
     /// What kind of work panicked.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::cell::Cell;
+    /// use std::rc::Rc;
+    /// use ioloop::{CallbackKind, IOLoop};
+    ///
+    /// let ioloop = IOLoop::new()?;
+    /// let task_panicked = Rc::new(Cell::new(false));
+    /// let t = task_panicked.clone();
+    /// ioloop.set_exception_handler(move |panic| t.set(panic.kind() == CallbackKind::Task));
+    /// ioloop.spawn(async { panic!("in a task") }).detach();
+    /// # std::panic::set_hook(Box::new(|_| {}));
+    /// ioloop.run()?;
+    /// assert!(task_panicked.get());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn kind(&self) -> CallbackKind {
         self.kind
     }
 
     /// Where the callback, timeout or handler was registered (the caller of
     /// `add_callback`, `add_timeout`, `add_handler`, ...).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::cell::Cell;
+    /// use std::rc::Rc;
+    /// use ioloop::IOLoop;
+    ///
+    /// let ioloop = IOLoop::new()?;
+    /// let site = Rc::new(Cell::new(0));
+    /// let s = site.clone();
+    /// ioloop.set_exception_handler(move |panic| s.set(panic.site().line()));
+    /// let line = line!() + 1;
+    /// ioloop.add_callback(|| panic!("boom"));
+    /// # std::panic::set_hook(Box::new(|_| {}));
+    /// ioloop.run()?;
+    /// assert_eq!(site.get(), line); // where the callback was added
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn site(&self) -> &'static Location<'static> {
         self.site
     }
 
     /// The panic payload, as `catch_unwind` returned it.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::cell::Cell;
+    /// use std::rc::Rc;
+    /// use ioloop::IOLoop;
+    ///
+    /// let ioloop = IOLoop::new()?;
+    /// let code = Rc::new(Cell::new(0));
+    /// let c = code.clone();
+    /// ioloop.set_exception_handler(move |panic| {
+    ///     c.set(*panic.payload().downcast_ref::<i32>().unwrap());
+    /// });
+    /// ioloop.add_callback(|| std::panic::panic_any(42_i32));
+    /// # std::panic::set_hook(Box::new(|_| {}));
+    /// ioloop.run()?;
+    /// assert_eq!(code.get(), 42);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn payload(&self) -> &'a (dyn Any + Send) {
         self.payload
     }
 
     /// The panic message, if the payload is a string (as `panic!` makes it).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::cell::RefCell;
+    /// use std::rc::Rc;
+    /// use ioloop::IOLoop;
+    ///
+    /// let ioloop = IOLoop::new()?;
+    /// let messages = Rc::new(RefCell::new(Vec::new()));
+    /// let m = messages.clone();
+    /// ioloop.set_exception_handler(move |panic| m.borrow_mut().push(panic.message().map(str::to_owned)));
+    /// ioloop.add_callback(|| panic!("code {}", 7));
+    /// ioloop.add_callback(|| std::panic::panic_any(7_u8));
+    /// # std::panic::set_hook(Box::new(|_| {}));
+    /// ioloop.run()?;
+    /// assert_eq!(*messages.borrow(), [Some("code 7".to_owned()), None]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn message(&self) -> Option<&'a str> {
         payload_message(self.payload)
     }

@@ -1,6 +1,6 @@
 //! `run_in_executor`: blocking work on a thread pool, its result back on
 //! the loop (Tornado's `run_in_executor` and `set_default_executor`, rule
-//! F2).
+//! [F2](crate::guide::rules#f2)).
 
 use std::fmt;
 use std::future::Future;
@@ -16,13 +16,62 @@ use crate::{IOLoop, JoinError};
 /// Runs blocking jobs off the loop: what [`IOLoop::run_in_executor`] hands
 /// its work to. Implement it to plug in a pool of your own, and install it
 /// with [`IOLoop::set_default_executor`].
+///
+/// # Examples
+///
+/// ```
+/// use ioloop::{Executor, IOLoop};
+///
+/// /// Runs each job on a thread of its own.
+/// struct ThreadPerJob;
+///
+/// impl Executor for ThreadPerJob {
+///     fn execute(&self, job: Box<dyn FnOnce() + Send + 'static>) {
+///         std::thread::spawn(job);
+///     }
+/// }
+///
+/// let ioloop = IOLoop::new()?;
+/// ioloop.set_default_executor(ThreadPerJob);
+/// let n = ioloop.run_sync(|| IOLoop::current().run_in_executor(|| 6 * 7), None)??;
+/// assert_eq!(n, 42);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub trait Executor: Send + Sync + 'static {
     /// Runs `job` on some other thread, eventually.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::mpsc;
+    /// use ioloop::{Executor, ThreadPool};
+    ///
+    /// let pool = ThreadPool::new(1)?;
+    /// let (tx, rx) = mpsc::channel();
+    /// pool.execute(Box::new(move || tx.send("ran off the loop").unwrap()));
+    /// assert_eq!(rx.recv_timeout(std::time::Duration::from_secs(10))?, "ran off the loop");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     fn execute(&self, job: Box<dyn FnOnce() + Send + 'static>);
 }
 
 /// A pool of worker threads, the default [`Executor`] (a thin wrapper over
 /// the `futures` crate's thread pool).
+///
+/// # Examples
+///
+/// ```
+/// use ioloop::{IOLoop, ThreadPool};
+///
+/// let ioloop = IOLoop::new()?;
+/// ioloop.set_default_executor(ThreadPool::new(2)?); // a smaller pool
+/// let name = ioloop.run_sync(
+///     || IOLoop::current().run_in_executor(|| std::thread::current().name().map(str::to_owned)),
+///     None,
+/// )??;
+/// assert!(name.unwrap().starts_with("ioloop-executor"));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub struct ThreadPool {
     pool: futures::executor::ThreadPool,
     size: usize,
@@ -34,6 +83,14 @@ impl ThreadPool {
     /// # Errors
     ///
     /// An `io::Error` if a thread cannot be spawned.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let pool = ioloop::ThreadPool::new(4)?;
+    /// assert_eq!(pool.size(), 4);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn new(size: usize) -> std::io::Result<ThreadPool> {
         let size = size.max(1);
         let pool = futures::executor::ThreadPool::builder()
@@ -44,12 +101,28 @@ impl ThreadPool {
     }
 
     /// The number of threads.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// assert_eq!(ioloop::ThreadPool::new(0)?.size(), 1, "at least one thread");
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn size(&self) -> usize {
         self.size
     }
 
     /// The size of the default pool: five threads per CPU, as Tornado's
     /// (and Python's `ThreadPoolExecutor` before 3.8).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ioloop::ThreadPool;
+    ///
+    /// let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+    /// assert_eq!(ThreadPool::default_size(), 5 * cpus);
+    /// ```
     pub fn default_size() -> usize {
         std::thread::available_parallelism().map_or(1, usize::from) * 5
     }
@@ -86,6 +159,23 @@ fn default_executor() -> Arc<dyn Executor> {
 /// the loop like any cross-thread wake. A panic in the job gives
 /// [`JoinError::Panicked`]; a job the executor dropped without running
 /// gives [`JoinError::Cancelled`].
+///
+/// # Examples
+///
+/// ```
+/// use ioloop::{ExecutorFuture, IOLoop};
+///
+/// let ioloop = IOLoop::new()?;
+/// let sum = ioloop.run_sync(
+///     || async {
+///         let job: ExecutorFuture<u64> = IOLoop::current().run_in_executor(|| (1..=100).sum());
+///         job.await
+///     },
+///     None,
+/// )??;
+/// assert_eq!(sum, 5050);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[must_use = "futures do nothing unless polled"]
 pub struct ExecutorFuture<T> {
     receiver: oneshot::Receiver<std::thread::Result<T>>,
@@ -113,7 +203,7 @@ impl<T> fmt::Debug for ExecutorFuture<T> {
 impl IOLoop {
     /// Runs the blocking function `f` on this loop's executor and returns
     /// a future of its result, to await on the loop (Tornado's
-    /// `run_in_executor(None, f)`, rule F2).
+    /// `run_in_executor(None, f)`, rule [F2](crate::guide::rules#f2)).
     ///
     /// The default executor is a process-wide [`ThreadPool`] of
     /// [`ThreadPool::default_size`] threads, created on first use (Tornado

@@ -56,7 +56,7 @@ impl IOLoop {
     ///   same dispatch, the events are merged into one call.
     /// * The event is for the registration that exists now: if the handler
     ///   is removed before the dispatch, it is dropped, even if `fd` has
-    ///   been registered again meanwhile (rule H8).
+    ///   been registered again meanwhile (rule [H8](crate::guide::rules#h8)).
     /// * After the handler, the descriptor is re-armed as after a real
     ///   event, so a descriptor that is really ready is reported again.
     ///

@@ -1,7 +1,7 @@
 //! A loop and `fork()`: [`IOLoop::reset_after_fork`] (libev's
 //! `ev_loop_fork`, mood.event's `reset`, libuv's `uv_loop_fork`), and the
 //! check that refuses to run a loop in a process other than the one that
-//! created it (Tornado 5's rule L13).
+//! created it (Tornado 5's rule [L13](crate::guide::rules#l13)).
 //!
 //! After `fork()` the child shares the parent's epoll instance: every
 //! registration the child adds, changes or removes would change the

@@ -107,17 +107,52 @@ impl Handle {
     /// everything it captured). Returns true if this call cancelled it;
     /// cancelling a callback that already ran, or cancelling twice, is a
     /// no-op returning false. `O(1)`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ioloop::IOLoop;
+    ///
+    /// let ioloop = IOLoop::new()?;
+    /// let handle = ioloop.call_soon(|| unreachable!("cancelled"));
+    /// assert!(handle.cancel());
+    /// assert!(!handle.cancel(), "already cancelled");
+    /// ioloop.run()?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn cancel(&self) -> bool {
         self.cell.cancel()
     }
 
     /// True if [`cancel`](Handle::cancel) cancelled the callback before it
     /// ran.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let ioloop = ioloop::IOLoop::new()?;
+    /// let handle = ioloop.call_soon(|| {});
+    /// assert!(!handle.cancelled());
+    /// handle.cancel();
+    /// assert!(handle.cancelled());
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn cancelled(&self) -> bool {
         self.cell.cancelled()
     }
 
     /// True until the callback runs or is cancelled (or its loop closes).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let ioloop = ioloop::IOLoop::new()?;
+    /// let handle = ioloop.call_soon(|| {});
+    /// assert!(handle.is_pending());
+    /// ioloop.run()?;
+    /// assert!(!handle.is_pending(), "it ran");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn is_pending(&self) -> bool {
         self.cell.is_pending()
     }
@@ -140,6 +175,20 @@ impl fmt::Debug for Handle {
 /// [`TimeoutHandle`]; cancelling removes the timeout from the timer heap at
 /// once (`O(log n)`, no tombstone). Dropping it does not cancel the
 /// timeout.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use ioloop::{IOLoop, TimerHandle};
+///
+/// let ioloop = IOLoop::new()?;
+/// let timer: TimerHandle = ioloop.call_later_handle(Duration::from_secs(60), || unreachable!());
+/// assert!(timer.is_pending());
+/// timer.cancel(); // asyncio's TimerHandle.cancel()
+/// assert!(timer.cancelled());
+/// # Ok::<(), std::io::Error>(())
+/// ```
 pub struct TimerHandle {
     ioloop: WeakIOLoop,
     handle: TimeoutHandle,
@@ -151,6 +200,19 @@ impl TimerHandle {
     /// Cancels the timeout: it will never run, and its callback is dropped
     /// now. Returns true if this call cancelled it; cancelling a timeout
     /// that already ran, or cancelling twice, is a no-op returning false.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let ioloop = ioloop::IOLoop::new()?;
+    /// let timer = ioloop.call_later_handle(Duration::from_millis(1), || unreachable!());
+    /// assert!(timer.cancel());
+    /// assert!(!timer.cancel(), "already cancelled");
+    /// ioloop.run()?; // nothing left to wait for
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn cancel(&self) -> bool {
         let removed = self
             .ioloop
@@ -164,12 +226,38 @@ impl TimerHandle {
 
     /// True if [`cancel`](TimerHandle::cancel) (on this handle) cancelled
     /// the timeout before it ran.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let ioloop = ioloop::IOLoop::new()?;
+    /// let timer = ioloop.call_later_handle(Duration::from_secs(1), || {});
+    /// assert!(!timer.cancelled());
+    /// timer.cancel();
+    /// assert!(timer.cancelled());
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn cancelled(&self) -> bool {
         self.cancelled.get()
     }
 
     /// True until the timeout runs or is removed (by this handle, by
     /// [`IOLoop::remove_timeout`], or by closing the loop).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let ioloop = ioloop::IOLoop::new()?;
+    /// let timer = ioloop.call_later_handle(Duration::from_millis(1), || {});
+    /// assert!(timer.is_pending());
+    /// ioloop.run()?;
+    /// assert!(!timer.is_pending(), "it fired");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn is_pending(&self) -> bool {
         self.ioloop
             .upgrade()
@@ -178,12 +266,36 @@ impl TimerHandle {
 
     /// The deadline, in seconds on the [`IOLoop::time`] scale (asyncio's
     /// `TimerHandle.when()`), as fixed when the timeout was added.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let ioloop = ioloop::IOLoop::new()?;
+    /// let when = ioloop.time() + 30.0;
+    /// let timer = ioloop.call_at_handle(when, || {});
+    /// assert!((timer.when() - when).abs() < 1e-6);
+    /// # timer.cancel();
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn when(&self) -> f64 {
         deadline::ns_to_secs(self.when_ns)
     }
 
     /// The Tornado-style handle of the same timeout, for
     /// [`IOLoop::remove_timeout`] and [`IOLoop::set_timeout_ref`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let ioloop = ioloop::IOLoop::new()?;
+    /// let timer = ioloop.call_later_handle(Duration::from_secs(60), || unreachable!());
+    /// // Tornado's remove_timeout takes it too.
+    /// assert!(ioloop.remove_timeout(timer.timeout_handle()));
+    /// assert!(!timer.is_pending());
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn timeout_handle(&self) -> TimeoutHandle {
         self.handle
     }
@@ -191,6 +303,19 @@ impl TimerHandle {
     /// Marks the timeout as keeping [`IOLoop::run`] going (the default) or
     /// not; see [`IOLoop::set_timeout_ref`]. Returns false if the timeout is
     /// no longer pending.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let ioloop = ioloop::IOLoop::new()?;
+    /// let timer = ioloop.call_later_handle(Duration::from_secs(3600), || {});
+    /// timer.set_ref(false); // does not keep run() going
+    /// ioloop.run()?; // returns at once
+    /// assert!(timer.is_pending());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn set_ref(&self, referenced: bool) -> bool {
         self.ioloop
             .upgrade()
@@ -266,6 +391,22 @@ impl IOLoop {
     /// # Panics
     ///
     /// Converting a NaN `f64` into a [`Deadline`] panics.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use ioloop::IOLoop;
+    ///
+    /// let ioloop = IOLoop::new()?;
+    /// let l = ioloop.clone();
+    /// let timer = ioloop.add_timeout_handle(Duration::from_millis(5), move || l.stop());
+    /// let wall_clock = ioloop.add_timeout_handle(chrono::Utc::now() + chrono::TimeDelta::hours(1), || {});
+    /// wall_clock.cancel();
+    /// ioloop.start()?;
+    /// assert!(!timer.is_pending());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     #[track_caller]
     pub fn add_timeout_handle<D, F>(&self, deadline: D, f: F) -> TimerHandle
     where
@@ -317,6 +458,19 @@ impl IOLoop {
     /// # Panics
     ///
     /// If `when` is NaN.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ioloop::IOLoop;
+    ///
+    /// let ioloop = IOLoop::new()?;
+    /// let when = ioloop.time() + 0.005;
+    /// let timer = ioloop.call_at_handle(when, || {});
+    /// ioloop.run()?; // returns once the timer has fired
+    /// assert!(ioloop.time() >= when && !timer.is_pending());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     #[track_caller]
     pub fn call_at_handle<F>(&self, when: f64, f: F) -> TimerHandle
     where

@@ -20,6 +20,18 @@ use crate::refs::{KeepAlive, RefFlag};
 use crate::{IOLoop, WeakIOLoop};
 
 /// Which phase of the iteration a hook runs in.
+///
+/// # Examples
+///
+/// ```
+/// use ioloop::{HookKind, IOLoop};
+///
+/// let ioloop = IOLoop::new()?;
+/// let hook = ioloop.add_check(|_| {});
+/// assert_eq!(hook.kind(), HookKind::Check);
+/// hook.stop();
+/// # Ok::<(), std::io::Error>(())
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum HookKind {
@@ -158,6 +170,25 @@ pub(crate) fn idle_now(ioloop: &IOLoop) -> bool {
 /// does **not** stop the hook (as with a timeout, whose handle is only a
 /// way to cancel it): call [`stop`](Hook::stop), from outside or from the
 /// hook itself.
+///
+/// # Examples
+///
+/// ```
+/// use std::cell::Cell;
+/// use std::rc::Rc;
+/// use ioloop::IOLoop;
+///
+/// let ioloop = IOLoop::new()?;
+/// let calls = Rc::new(Cell::new(0));
+/// let c = calls.clone();
+/// ioloop.add_idle(move |hook| {
+///     c.set(c.get() + 1);
+///     hook.stop(); // the hook gets its own handle
+/// });
+/// ioloop.run()?; // returns when the stopped hook leaves nothing to do
+/// assert_eq!(calls.get(), 1);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Clone)]
 pub struct Hook {
     state: Rc<HookState>,
@@ -168,6 +199,17 @@ impl Hook {
     /// current pass, and its callback is dropped (after the call in
     /// progress, if the hook stops itself). Stopping a stopped hook is a
     /// no-op. Returns whether the hook was active.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let ioloop = ioloop::IOLoop::new()?;
+    /// let hook = ioloop.add_prepare(|_| unreachable!("stopped before the loop ran"));
+    /// assert!(hook.stop());
+    /// assert!(!hook.stop(), "already stopped");
+    /// ioloop.run()?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn stop(&self) -> bool {
         let state = &self.state;
         if !state.flag.is_active() {
@@ -184,11 +226,32 @@ impl Hook {
     }
 
     /// True until the hook is stopped (or its loop closed).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let ioloop = ioloop::IOLoop::new()?;
+    /// let hook = ioloop.add_idle(|_| {});
+    /// assert!(hook.is_active());
+    /// hook.stop();
+    /// assert!(!hook.is_active());
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn is_active(&self) -> bool {
         self.state.flag.is_active()
     }
 
     /// Which phase the hook runs in.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ioloop::HookKind;
+    ///
+    /// let ioloop = ioloop::IOLoop::new()?;
+    /// assert_eq!(ioloop.add_prepare(|h| { h.stop(); }).kind(), HookKind::Prepare);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn kind(&self) -> HookKind {
         self.state.kind
     }
@@ -197,6 +260,17 @@ impl Hook {
     /// (libuv's `uv_ref`/`uv_unref`; idempotent). An unreferenced hook still
     /// runs; it just does not count as work left. It has no effect on a
     /// stopped hook.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let ioloop = ioloop::IOLoop::new()?;
+    /// let hook = ioloop.add_check(|_| {}); // would keep run() going forever...
+    /// hook.set_ref(false); // ...but not once unreferenced
+    /// ioloop.run()?;
+    /// assert!(hook.is_active(), "it still runs while the loop does");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn set_ref(&self, referenced: bool) {
         if let Some(ioloop) = self.state.ioloop.upgrade() {
             self.state.flag.set(&ioloop.inner.keep_alive, referenced);
@@ -204,6 +278,18 @@ impl Hook {
     }
 
     /// Whether the hook keeps [`IOLoop::run`] going.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let ioloop = ioloop::IOLoop::new()?;
+    /// let hook = ioloop.add_check(|_| {});
+    /// assert!(hook.is_referenced());
+    /// hook.set_ref(false);
+    /// assert!(!hook.is_referenced());
+    /// # hook.stop();
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn is_referenced(&self) -> bool {
         self.state.flag.is_referenced()
     }

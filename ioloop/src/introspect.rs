@@ -100,9 +100,26 @@ impl IOLoop {
     ///
     /// Never more than 1: a nested call is refused with
     /// [`Error::AlreadyRunning`](crate::Error::AlreadyRunning) (Tornado's
-    /// rule L6; see [`run_once`](IOLoop::run_once) for why). So this is
+    /// rule [L6](crate::guide::rules#l6); see [`run_once`](IOLoop::run_once) for why). So this is
     /// [`is_running`](IOLoop::is_running) as a number, kept for code
     /// written against libev.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::cell::Cell;
+    /// use std::rc::Rc;
+    /// use ioloop::IOLoop;
+    ///
+    /// let ioloop = IOLoop::new()?;
+    /// assert_eq!(ioloop.depth(), 0);
+    /// let (inside, l) = (Rc::new(Cell::new(0)), ioloop.clone());
+    /// let seen = inside.clone();
+    /// ioloop.add_callback(move || seen.set(l.depth()));
+    /// ioloop.run()?;
+    /// assert_eq!(inside.get(), 1);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn depth(&self) -> u32 {
         u32::from(self.inner.running.get())
     }
@@ -154,6 +171,23 @@ impl IOLoop {
     /// the clock when it is added, so, unlike in libev, a timeout added
     /// after a long callback does not fire early. Use [`time`](IOLoop::time)
     /// for the current time.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::cell::Cell;
+    /// use std::rc::Rc;
+    /// use ioloop::IOLoop;
+    ///
+    /// let ioloop = IOLoop::new()?;
+    /// let deadline = ioloop.time() + 0.005;
+    /// let (now, l) = (Rc::new(Cell::new(0.0)), ioloop.clone());
+    /// let n = now.clone();
+    /// ioloop.call_at(deadline, move || n.set(l.now()));
+    /// ioloop.run()?;
+    /// assert!(now.get() >= deadline); // cached when the timeout was collected
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn now(&self) -> f64 {
         let stats = &self.inner.stats;
         if stats.now_iteration.get() != stats.iteration.get() {
@@ -168,7 +202,7 @@ impl IOLoop {
     ///
     /// It changes nothing else: the timeouts due in this iteration were
     /// chosen before the callbacks ran (a timeout that became due since
-    /// runs on the next iteration, rule T9), and the poll timeout and
+    /// runs on the next iteration, rule [T9](crate::guide::rules#t9)), and the poll timeout and
     /// relative deadlines read the clock themselves.
     ///
     /// # Examples

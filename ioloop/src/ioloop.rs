@@ -166,6 +166,60 @@ impl Inner {
 /// handlers ([`add_handler`](IOLoop::add_handler)) on one thread, from
 /// [`start`](IOLoop::start) until [`stop`](IOLoop::stop).
 ///
+/// # The API at a glance
+///
+/// **Tornado's `IOLoop`**, the core; start here:
+///
+/// | for | methods |
+/// |---|---|
+/// | the loop | [`new`](IOLoop::new), [`builder`](IOLoop::builder), [`current`](IOLoop::current), [`instance`](IOLoop::instance), [`make_current`](IOLoop::make_current), [`clear_current`](IOLoop::clear_current), [`install`](IOLoop::install), [`clear_instance`](IOLoop::clear_instance), [`initialized`](IOLoop::initialized) |
+/// | I/O | [`add_handler`](IOLoop::add_handler), [`update_handler`](IOLoop::update_handler), [`remove_handler`](IOLoop::remove_handler), with [`IOLoop::READ`], [`IOLoop::WRITE`], [`IOLoop::ERROR`] ([`Events`](crate::Events)) |
+/// | time | [`add_timeout`](IOLoop::add_timeout), [`call_later`](IOLoop::call_later), [`call_at`](IOLoop::call_at), [`remove_timeout`](IOLoop::remove_timeout), [`time`](IOLoop::time) |
+/// | callbacks | [`add_callback`](IOLoop::add_callback) (from other threads: [`remote`](IOLoop::remote)`().add_callback`), [`spawn_callback`](IOLoop::spawn_callback) (Tornado 6's alias of `add_callback`) |
+/// | futures | [`spawn`](IOLoop::spawn), [`add_future`](IOLoop::add_future), [`run_sync`](IOLoop::run_sync), [`run_in_executor`](IOLoop::run_in_executor) |
+/// | running | [`start`](IOLoop::start), [`stop`](IOLoop::stop), [`close`](IOLoop::close) |
+/// | the rest of Tornado | [`set_exception_handler`](IOLoop::set_exception_handler), [`add_signal_handler`](IOLoop::add_signal_handler), [`set_blocking_log_threshold`](IOLoop::set_blocking_log_threshold), [`set_blocking_signal_threshold`](IOLoop::set_blocking_signal_threshold); [`PeriodicCallback`](crate::PeriodicCallback) |
+///
+/// The guide maps each of Tornado's methods: [`guide`](crate::guide).
+///
+/// **For asyncio and evergreen users**, the same loop under their names
+/// ([`guide::asyncio`](crate::guide::asyncio)): [`call_soon`](IOLoop::call_soon),
+/// [`call_later_handle`](IOLoop::call_later_handle) and
+/// [`call_at_handle`](IOLoop::call_at_handle) return a handle with
+/// `cancel()` ([`add_timeout_handle`](IOLoop::add_timeout_handle) does so
+/// for any [`Deadline`](crate::Deadline)); [`run_forever`](IOLoop::run_forever)
+/// is `start`; [`is_running`](IOLoop::is_running),
+/// [`is_closed`](IOLoop::is_closed),
+/// [`set_default_executor`](IOLoop::set_default_executor),
+/// [`remove_signal_handler`](IOLoop::remove_signal_handler). Async
+/// helpers: [`sleep`](IOLoop::sleep), [`timeout`](IOLoop::timeout),
+/// [`readable`](IOLoop::readable), [`writable`](IOLoop::writable).
+///
+/// **For libev users** ([`guide::libev`](crate::guide::libev)): watchers
+/// that keep the loop alive or not ([`run`](IOLoop::run) returns when no
+/// referenced one is left, [`run_once`](IOLoop::run_once) runs one
+/// iteration; [`set_handler_ref`](IOLoop::set_handler_ref),
+/// [`set_timeout_ref`](IOLoop::set_timeout_ref), [`is_alive`](IOLoop::is_alive));
+/// prepare, check and idle hooks ([`add_prepare`](IOLoop::add_prepare),
+/// [`add_check`](IOLoop::add_check), [`add_idle`](IOLoop::add_idle));
+/// child watchers ([`add_child_handler`](IOLoop::add_child_handler));
+/// [`feed_fd_event`](IOLoop::feed_fd_event),
+/// [`feed_signal_event`](IOLoop::feed_signal_event);
+/// [`suspend`](IOLoop::suspend) and [`resume`](IOLoop::resume);
+/// [`now`](IOLoop::now), [`update_time`](IOLoop::update_time),
+/// [`iteration`](IOLoop::iteration), [`depth`](IOLoop::depth),
+/// [`pending`](IOLoop::pending); the batching intervals
+/// ([`set_io_interval`](IOLoop::set_io_interval),
+/// [`set_timeout_interval`](IOLoop::set_timeout_interval));
+/// [`reset_after_fork`](IOLoop::reset_after_fork).
+///
+/// **Beyond all three**: edge-triggered handlers for code that reads until
+/// `WouldBlock` ([`add_edge_handler`](IOLoop::add_edge_handler),
+/// [`mark_drained`](IOLoop::mark_drained)), descriptors the loop owns
+/// ([`add_handler_owned`](IOLoop::add_handler_owned)), and
+/// [`Remote::spawn`](crate::Remote::spawn) to run a future on the loop from
+/// another thread.
+///
 /// # Thread safety
 ///
 /// `IOLoop` is a cheap handle (`Clone` shares the loop) and is **not**
@@ -187,9 +241,14 @@ impl Inner {
 ///    iteration run, in (deadline, insertion) order; one removed meanwhile
 ///    does not run;
 /// 3. if [`stop`](IOLoop::stop) was called, `start` returns here;
-/// 4. the loop polls: without blocking if callbacks are queued, else until
+/// 4. the prepare hooks run ([`add_prepare`](IOLoop::add_prepare));
+/// 5. the loop polls: without blocking if callbacks are queued, else until
 ///    the next deadline, else until an event or a wakeup;
-/// 5. the handlers of the ready descriptors run.
+/// 6. the handlers of the ready descriptors run (and those of events fed
+///    with [`feed_fd_event`](IOLoop::feed_fd_event));
+/// 7. the check hooks run ([`add_check`](IOLoop::add_check)), then the idle
+///    hooks ([`add_idle`](IOLoop::add_idle)) if the loop would have slept
+///    and nothing came up.
 ///
 /// While callbacks keep arriving (each iteration queues more), the loop
 /// skips the non-blocking poll for I/O on at most
@@ -225,6 +284,20 @@ pub struct IOLoop {
 /// It is `Copy` and holds no reference to the loop or the callback.
 /// Removing a timeout that already ran or was already removed is a no-op,
 /// as is removing a handle on a loop other than the one that made it.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use ioloop::{IOLoop, TimeoutHandle};
+///
+/// let ioloop = IOLoop::new()?;
+/// let handle: TimeoutHandle = ioloop.call_later(Duration::from_secs(60), || unreachable!());
+/// let copy = handle; // Copy: no loop reference inside
+/// assert!(ioloop.remove_timeout(handle));
+/// assert!(!ioloop.remove_timeout(copy), "already removed");
+/// # Ok::<(), std::io::Error>(())
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct TimeoutHandle {
     pub(crate) loop_id: u32,
@@ -233,21 +306,48 @@ pub struct TimeoutHandle {
 
 /// Whether a new loop becomes the thread's current loop (Tornado's
 /// `make_current` constructor argument).
+///
+/// # Examples
+///
+/// ```
+/// use ioloop::{IOLoop, MakeCurrent};
+///
+/// let first = IOLoop::new()?; // the thread had none: current now
+/// let side = IOLoop::builder().make_current(MakeCurrent::Never).build()?;
+/// assert!(IOLoop::current().ptr_eq(&first));
+/// assert!(!IOLoop::current().ptr_eq(&side));
+/// assert!(IOLoop::builder().make_current(MakeCurrent::Always).build().is_err());
+/// # Ok::<(), std::io::Error>(())
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[non_exhaustive]
 pub enum MakeCurrent {
-    /// Become current if the thread has no current loop (the default; rule S4).
+    /// Become current if the thread has no current loop (the default; rule [S4](crate::guide::rules#s4)).
     #[default]
     IfNone,
     /// Become current; fail with [`Error::CurrentExists`] if the thread
-    /// already has one (rule S6).
+    /// already has one (rule [S6](crate::guide::rules#s6)).
     Always,
     /// Do not become current; `start` makes the loop current while it runs
-    /// (rule S5).
+    /// (rule [S5](crate::guide::rules#s5)).
     Never,
 }
 
 /// Options for a new loop; see [`IOLoop::builder`].
+///
+/// # Examples
+///
+/// ```
+/// use ioloop::{IOLoop, MakeCurrent};
+///
+/// let ioloop = IOLoop::builder()
+///     .make_current(MakeCurrent::Never)
+///     .event_capacity(256)
+///     .build()?;
+/// assert!(IOLoop::try_current().is_none());
+/// # drop(ioloop);
+/// # Ok::<(), std::io::Error>(())
+/// ```
 #[derive(Debug, Clone)]
 pub struct Builder {
     make_current: MakeCurrent,
@@ -270,6 +370,16 @@ impl Default for Builder {
 
 impl Builder {
     /// Whether the new loop becomes the thread's current loop.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ioloop::{IOLoop, MakeCurrent};
+    ///
+    /// let ioloop = IOLoop::builder().make_current(MakeCurrent::Always).build()?;
+    /// assert!(IOLoop::current().ptr_eq(&ioloop));
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn make_current(mut self, make_current: MakeCurrent) -> Builder {
         self.make_current = make_current;
         self
@@ -278,6 +388,14 @@ impl Builder {
     /// How many readiness events one poll can return (default 1024; at
     /// least 1). More ready descriptors than this are reported by the next
     /// poll.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let ioloop = ioloop::IOLoop::builder().event_capacity(64).build()?;
+    /// # drop(ioloop);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn event_capacity(mut self, capacity: usize) -> Builder {
         self.event_capacity = capacity.max(1);
         self
@@ -339,6 +457,14 @@ impl Builder {
     /// value if no poller was chosen and `IOLOOP_POLLER` names none; or one
     /// wrapping [`Error::CurrentExists`] with [`MakeCurrent::Always`] when
     /// the thread already has a current loop.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let ioloop = ioloop::IOLoop::builder().build()?;
+    /// assert!(!ioloop.is_running());
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn build(self) -> io::Result<IOLoop> {
         if self.make_current == MakeCurrent::Always && current::get().is_some() {
             return Err(Error::CurrentExists.into());
@@ -397,18 +523,66 @@ impl Builder {
 
 impl IOLoop {
     /// No events.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ioloop::{Events, IOLoop};
+    ///
+    /// assert!(IOLoop::NONE.is_empty());
+    /// assert_eq!(IOLoop::NONE, Events::NONE);
+    /// ```
     pub const NONE: Events = Events::NONE;
     /// Readable.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ioloop::{Events, IOLoop};
+    ///
+    /// assert_eq!(IOLoop::READ.bits(), 0x001); // Tornado's IOLoop.READ
+    /// assert_eq!(IOLoop::READ, Events::READ);
+    /// ```
     pub const READ: Events = Events::READ;
     /// Writable.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ioloop::{Events, IOLoop};
+    ///
+    /// assert_eq!(IOLoop::WRITE.bits(), 0x004); // Tornado's IOLoop.WRITE
+    /// assert!((IOLoop::READ | IOLoop::WRITE).contains(Events::WRITE));
+    /// ```
     pub const WRITE: Events = Events::WRITE;
     /// Error or hang-up; always delivered.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ioloop::IOLoop;
+    ///
+    /// assert_eq!(IOLoop::ERROR.bits(), 0x018); // Tornado's IOLoop.ERROR
+    /// assert!(IOLoop::ERROR.is_error());
+    /// ```
     pub const ERROR: Events = Events::ERROR;
     /// While callbacks are queued, the loop skips its non-blocking poll for
     /// I/O on at most this many iterations in a row by default: it polls at
     /// least once every `MAX_POLL_SKIPS + 1` iterations. Tornado polls on
     /// every iteration; [`Builder::max_poll_skips`] sets the bound per loop
     /// (`0` for Tornado's cadence).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ioloop::IOLoop;
+    ///
+    /// // The default bound, and a loop with Tornado's poll on every iteration.
+    /// assert_eq!(IOLoop::new()?.max_poll_skips(), IOLoop::MAX_POLL_SKIPS);
+    /// let tornado_like = IOLoop::builder().max_poll_skips(0).build()?;
+    /// assert_eq!(tornado_like.max_poll_skips(), 0);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub const MAX_POLL_SKIPS: u32 = 32;
 
     /// The loop's bound on busy iterations in a row without a poll for I/O
@@ -428,7 +602,7 @@ impl IOLoop {
     }
 
     /// Creates a loop. It becomes the thread's current loop if the thread
-    /// has none (Tornado's rule S4); see [`builder`](IOLoop::builder) for
+    /// has none (Tornado's rule [S4](crate::guide::rules#s4)); see [`builder`](IOLoop::builder) for
     /// other choices.
     ///
     /// # Errors
@@ -465,10 +639,10 @@ impl IOLoop {
     ///
     /// Callbacks run first in, first out. One added while an iteration runs
     /// (by a callback, a timeout or a handler) runs on the next iteration,
-    /// never the current one (rule C2). From other threads use
+    /// never the current one (rule [C2](crate::guide::rules#c2)). From other threads use
     /// [`Remote::add_callback`].
     ///
-    /// On a closed loop `f` is dropped silently (rule C7).
+    /// On a closed loop `f` is dropped silently (rule [C7](crate::guide::rules#c7)).
     ///
     /// # Semantics
     ///
@@ -501,6 +675,26 @@ impl IOLoop {
     ///
     /// A panic in `f` is caught and reported to the exception handler,
     /// naming this call's location; the loop goes on.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::cell::RefCell;
+    /// use std::rc::Rc;
+    /// use ioloop::IOLoop;
+    ///
+    /// let ioloop = IOLoop::new()?;
+    /// let order = Rc::new(RefCell::new(Vec::new()));
+    /// for i in 1..=3 {
+    ///     let o = order.clone();
+    ///     ioloop.add_callback(move || o.borrow_mut().push(i));
+    /// }
+    /// let l = ioloop.clone();
+    /// ioloop.add_callback(move || l.stop());
+    /// ioloop.start()?;
+    /// assert_eq!(*order.borrow(), [1, 2, 3]); // first in, first out
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     #[track_caller]
     pub fn add_callback<F>(&self, f: F)
     where
@@ -525,6 +719,18 @@ impl IOLoop {
     /// Fire-and-forget: the same as [`add_callback`](IOLoop::add_callback)
     /// (Tornado 6 made them aliases; there is no stack context to leave
     /// behind in Rust). A panic in `f` is logged by the loop.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ioloop::IOLoop;
+    ///
+    /// let ioloop = IOLoop::new()?;
+    /// let l = ioloop.clone();
+    /// ioloop.spawn_callback(move || l.stop());
+    /// ioloop.start()?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     #[track_caller]
     pub fn spawn_callback<F>(&self, f: F)
     where
@@ -534,6 +740,19 @@ impl IOLoop {
     }
 
     /// A handle for other threads: see [`Remote`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ioloop::IOLoop;
+    ///
+    /// let ioloop = IOLoop::new()?;
+    /// let remote = ioloop.remote(); // Send + Sync: give it to other threads
+    /// let worker = std::thread::spawn(move || remote.add_callback(|| IOLoop::current().stop()));
+    /// ioloop.start()?;
+    /// worker.join().unwrap();
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn remote(&self) -> Remote {
         Remote {
             shared: Arc::clone(&self.inner.shared),
@@ -548,6 +767,25 @@ impl IOLoop {
     /// the same for every loop in the process. Absolute deadlines given as
     /// `f64` ([`call_at`](IOLoop::call_at), or `add_timeout` with an `f64`)
     /// are on this scale.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use ioloop::IOLoop;
+    ///
+    /// let ioloop = IOLoop::new()?;
+    /// let start = ioloop.time();
+    /// let elapsed = ioloop.run_sync(
+    ///     || async move {
+    ///         ioloop::sleep(Duration::from_millis(20)).await;
+    ///         IOLoop::current().time() - start
+    ///     },
+    ///     Some(Duration::from_secs(10)),
+    /// )?;
+    /// assert!(elapsed >= 0.020, "deadlines never fire early");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn time(&self) -> f64 {
         deadline::ns_to_secs(deadline::now_ns())
     }
@@ -560,12 +798,12 @@ impl IOLoop {
     /// # Semantics
     ///
     /// * Timeouts with equal deadlines run in the order they were added
-    ///   (rule T4).
+    ///   (rule [T4](crate::guide::rules#t4)).
     /// * A timeout never runs early. The poller's resolution is one
     ///   millisecond, so it may run up to about a millisecond late, more
     ///   when the loop is busy.
     /// * A timeout added during an iteration runs on a later iteration,
-    ///   even if its deadline has passed (rule T9).
+    ///   even if its deadline has passed (rule [T9](crate::guide::rules#t9)).
     /// * On a closed loop, `f` is dropped and the handle is inert.
     ///
     /// # Panics
@@ -596,6 +834,21 @@ impl IOLoop {
     }
 
     /// Runs `f` after `delay`: the same as `add_timeout(delay, f)`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use ioloop::IOLoop;
+    ///
+    /// let ioloop = IOLoop::new()?;
+    /// let start = ioloop.time();
+    /// let l = ioloop.clone();
+    /// ioloop.call_later(Duration::from_millis(10), move || l.stop());
+    /// ioloop.start()?;
+    /// assert!(ioloop.time() - start >= 0.010);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     #[track_caller]
     pub fn call_later<F>(&self, delay: Duration, f: F) -> TimeoutHandle
     where
@@ -609,6 +862,20 @@ impl IOLoop {
     /// # Panics
     ///
     /// If `when` is NaN.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ioloop::IOLoop;
+    ///
+    /// let ioloop = IOLoop::new()?;
+    /// let when = ioloop.time() + 0.010; // 10 ms from now, on the loop's clock
+    /// let l = ioloop.clone();
+    /// ioloop.call_at(when, move || l.stop());
+    /// ioloop.start()?;
+    /// assert!(ioloop.time() >= when);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     #[track_caller]
     pub fn call_at<F>(&self, when: f64, f: F) -> TimeoutHandle
     where
@@ -643,11 +910,26 @@ impl IOLoop {
 
     /// Cancels a pending timeout: it will not run. Returns whether it was
     /// pending; removing a timeout that already ran or was already removed
-    /// is a no-op returning false (rules T5, T6).
+    /// is a no-op returning false (rules [T5](crate::guide::rules#t5), [T6](crate::guide::rules#t6)).
     ///
     /// The entry is removed from the timer heap at once (no tombstone), and
     /// its callback is dropped before this returns. A timeout that is due
-    /// in the current iteration but has not run yet is removed too (rule T7).
+    /// in the current iteration but has not run yet is removed too (rule [T7](crate::guide::rules#t7)).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use ioloop::IOLoop;
+    ///
+    /// let ioloop = IOLoop::new()?;
+    /// let never = ioloop.call_later(Duration::from_millis(1), || unreachable!("removed"));
+    /// assert!(ioloop.remove_timeout(never));
+    /// let l = ioloop.clone();
+    /// ioloop.call_later(Duration::from_millis(5), move || l.stop());
+    /// ioloop.start()?; // the removed timeout does not run
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn remove_timeout(&self, handle: TimeoutHandle) -> bool {
         if handle.loop_id != self.inner.id {
             return false;
@@ -673,10 +955,10 @@ impl IOLoop {
     /// `events` (data left unread, or a writable socket with `WRITE`
     /// interest), the handler is called again on every iteration.
     /// `ERROR` (error or hang-up) is always delivered, even when `events`
-    /// does not ask for it (rule H5). The handler gets only the events it
-    /// asked for, plus `ERROR` (rule H6). A handler removed by another
-    /// handler earlier in the same batch is not called (rule H8). A panic
-    /// in the handler is reported and the handler stays registered (H10).
+    /// does not ask for it (rule [H5](crate::guide::rules#h5)). The handler gets only the events it
+    /// asked for, plus `ERROR` (rule [H6](crate::guide::rules#h6)). A handler removed by another
+    /// handler earlier in the same batch is not called (rule [H8](crate::guide::rules#h8)). A panic
+    /// in the handler is reported and the handler stays registered ([H10](crate::guide::rules#h10)).
     ///
     /// A handler that reads or writes until `WouldBlock` can say so with
     /// [`mark_drained`](IOLoop::mark_drained) and save the loop a system
@@ -685,7 +967,7 @@ impl IOLoop {
     /// # Errors
     ///
     /// An `io::Error` naming `fd` if the descriptor is already registered
-    /// (`AlreadyExists`, rule H2), if epoll refuses it (a regular file or a
+    /// (`AlreadyExists`, rule [H2](crate::guide::rules#h2)), if epoll refuses it (a regular file or a
     /// directory: `PermissionDenied`), if it is negative or not open
     /// (`EBADF`), or if the loop is closed.
     ///
@@ -752,6 +1034,36 @@ impl IOLoop {
     /// # Errors
     ///
     /// As [`add_handler`](IOLoop::add_handler).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::cell::RefCell;
+    /// use std::io::{Read, Write};
+    /// use std::os::fd::AsRawFd;
+    /// use std::os::unix::net::UnixStream;
+    /// use std::rc::Rc;
+    /// use ioloop::{Events, IOLoop};
+    ///
+    /// let ioloop = IOLoop::new()?;
+    /// let (mut a, mut b) = UnixStream::pair()?;
+    /// b.set_nonblocking(true)?;
+    /// a.write_all(b"ping")?;
+    /// let (got, l, fd) = (Rc::new(RefCell::new(Vec::new())), ioloop.clone(), b.as_raw_fd());
+    /// let g = got.clone();
+    /// ioloop.add_edge_handler(fd, Events::READ, move |fd, _| {
+    ///     // Edge-triggered: read until WouldBlock.
+    ///     let mut buf = [0; 16];
+    ///     while let Ok(n @ 1..) = b.read(&mut buf) {
+    ///         g.borrow_mut().extend_from_slice(&buf[..n]);
+    ///     }
+    ///     l.remove_handler(fd);
+    ///     l.stop();
+    /// })?;
+    /// ioloop.start()?;
+    /// assert_eq!(*got.borrow(), b"ping");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     #[track_caller]
     pub fn add_edge_handler<H>(&self, fd: RawFd, events: Events, handler: H) -> io::Result<()>
     where
@@ -770,6 +1082,28 @@ impl IOLoop {
     /// # Errors
     ///
     /// As `add_handler`; on error the descriptor is closed.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::io::Write;
+    /// use std::os::unix::net::UnixStream;
+    /// use ioloop::{Events, IOLoop};
+    ///
+    /// let ioloop = IOLoop::new()?;
+    /// let (mut a, b) = UnixStream::pair()?;
+    /// a.write_all(b"x")?;
+    /// let l = ioloop.clone();
+    /// // The loop owns `b` now; remove_handler hands it back.
+    /// let fd = ioloop.add_handler_owned(b, Events::READ, move |fd, _| {
+    ///     let b: UnixStream = l.remove_handler(fd).expect("owned").into();
+    ///     drop(b); // closes it
+    ///     l.stop();
+    /// })?;
+    /// assert!(fd >= 0);
+    /// ioloop.start()?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     #[track_caller]
     pub fn add_handler_owned<H>(
         &self,
@@ -879,12 +1213,37 @@ impl IOLoop {
     }
 
     /// Changes the events `fd`'s handler listens for (`ERROR` is always
-    /// included, rule H11).
+    /// included, rule [H11](crate::guide::rules#h11)).
     ///
     /// # Errors
     ///
     /// `NotFound` naming `fd` if it has no handler; an OS error from epoll
     /// otherwise.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::cell::Cell;
+    /// use std::os::fd::AsRawFd;
+    /// use std::os::unix::net::UnixStream;
+    /// use std::rc::Rc;
+    /// use ioloop::{Events, IOLoop};
+    ///
+    /// let ioloop = IOLoop::new()?;
+    /// let (a, _b) = UnixStream::pair()?;
+    /// let (got, l, fd) = (Rc::new(Cell::new(Events::NONE)), ioloop.clone(), a.as_raw_fd());
+    /// let g = got.clone();
+    /// ioloop.add_handler(fd, Events::NONE, move |fd, events| {
+    ///     g.set(events);
+    ///     l.remove_handler(fd);
+    ///     l.stop();
+    /// })?;
+    /// ioloop.update_handler(fd, Events::WRITE)?; // now tell me when it is writable
+    /// ioloop.start()?;
+    /// assert!(got.get().is_writable());
+    /// assert!(ioloop.update_handler(fd, Events::READ).is_err(), "no handler any more");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn update_handler(&self, fd: RawFd, events: Events) -> io::Result<()> {
         let poll = self.inner.poll.borrow();
         let Some(poll) = poll.as_ref() else {
@@ -909,11 +1268,28 @@ impl IOLoop {
 
     /// Stops listening on `fd`. A removed handler is never called again,
     /// not even for an event already collected in the current batch (rule
-    /// H8). Removing an `fd` without a handler is a no-op (rule H4).
+    /// [H8](crate::guide::rules#h8)). Removing an `fd` without a handler is a no-op (rule [H4](crate::guide::rules#h4)).
     ///
     /// Returns the descriptor if the loop owned it
     /// ([`add_handler_owned`](IOLoop::add_handler_owned)); dropping the
     /// returned value closes it. Returns `None` for a borrowed descriptor.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::os::fd::AsRawFd;
+    /// use std::os::unix::net::UnixStream;
+    /// use ioloop::{Events, IOLoop};
+    ///
+    /// let ioloop = IOLoop::new()?;
+    /// let (a, _b) = UnixStream::pair()?;
+    /// ioloop.add_handler(a.as_raw_fd(), Events::READ, |_, _| {})?;
+    /// // A borrowed descriptor: nothing is handed back; remove before closing.
+    /// assert!(ioloop.remove_handler(a.as_raw_fd()).is_none());
+    /// drop(a);
+    /// assert!(ioloop.remove_handler(12345).is_none(), "no handler: a no-op");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn remove_handler(&self, fd: RawFd) -> Option<OwnedFd> {
         let removed = self.inner.handlers.borrow_mut().remove(fd);
         let Some(mut reg) = removed else {
@@ -947,6 +1323,30 @@ impl IOLoop {
     /// events that are not drained makes the handler miss level-triggered
     /// repeats there until the descriptor's readiness changes. Outside a
     /// handler for `fd` it has no effect.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::io::{Read, Write};
+    /// use std::os::fd::AsRawFd;
+    /// use std::os::unix::net::UnixStream;
+    /// use ioloop::{Events, IOLoop};
+    ///
+    /// let ioloop = IOLoop::new()?;
+    /// let (mut a, mut b) = UnixStream::pair()?;
+    /// b.set_nonblocking(true)?;
+    /// a.write_all(b"data")?;
+    /// let l = ioloop.clone();
+    /// ioloop.add_handler(b.as_raw_fd(), Events::READ, move |fd, _| {
+    ///     let mut buf = [0; 64];
+    ///     while let Ok(1..) = b.read(&mut buf) {} // read until WouldBlock...
+    ///     l.mark_drained(fd, Events::READ); // ...so no re-arm is needed
+    ///     l.remove_handler(fd);
+    ///     l.stop();
+    /// })?;
+    /// ioloop.start()?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn mark_drained(&self, fd: RawFd, events: Events) {
         if let Some((_, reg)) = self.inner.handlers.borrow_mut().by_fd(fd) {
             reg.drained |= events;
@@ -958,40 +1358,103 @@ impl IOLoop {
     /// Runs the loop until [`stop`](IOLoop::stop) is called.
     ///
     /// While it runs, this loop is the thread's current loop; the previous
-    /// one is restored when `start` returns (rules S5, L8).
+    /// one is restored when `start` returns (rules [S5](crate::guide::rules#s5), [L8](crate::guide::rules#l8)).
     ///
     /// # Semantics
     ///
     /// * `stop()` called before `start()` makes this `start()` return at
-    ///   once, without running anything; the one after runs normally (L2).
-    /// * A stopped loop can be started again (L7).
+    ///   once, without running anything; the one after runs normally ([L2](crate::guide::rules#l2)).
+    /// * A stopped loop can be started again ([L7](crate::guide::rules#l7)).
     ///
     /// # Errors
     ///
     /// * [`Error::AlreadyRunning`] if the loop is running (a nested
-    ///   `start`, rule L6); the running loop is not disturbed.
+    ///   `start`, rule [L6](crate::guide::rules#l6)); the running loop is not disturbed.
     /// * [`Error::Closed`] after [`close`](IOLoop::close).
     /// * [`Error::Io`] if polling fails with anything but `EINTR` (which is
-    ///   a wakeup, rule O5).
+    ///   a wakeup, rule [O5](crate::guide::rules#o5)).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::cell::RefCell;
+    /// use std::rc::Rc;
+    /// use ioloop::{Error, IOLoop};
+    ///
+    /// let ioloop = IOLoop::new()?;
+    /// let (nested, l) = (Rc::new(RefCell::new(None)), ioloop.clone());
+    /// let n = nested.clone();
+    /// ioloop.add_callback(move || {
+    ///     *n.borrow_mut() = Some(l.start()); // a nested start is refused
+    ///     l.stop();
+    /// });
+    /// ioloop.start()?; // runs until stop()
+    /// assert!(matches!(*nested.borrow(), Some(Err(Error::AlreadyRunning))));
+    /// ioloop.stop();
+    /// ioloop.start()?; // stopped before it started: returns at once
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn start(&self) -> Result<(), Error> {
         crate::run::run(self, None)
     }
 
     /// Stops the loop: [`start`](IOLoop::start) returns at the end of the
     /// current iteration, after the remaining callbacks and due timeouts
-    /// of the iteration (rules L1, L3, L4). If the loop is not running, the
-    /// next `start()` returns at once (rule L2). From another thread, use
+    /// of the iteration (rules [L1](crate::guide::rules#l1), [L3](crate::guide::rules#l3), [L4](crate::guide::rules#l4)). If the loop is not running, the
+    /// next `start()` returns at once (rule [L2](crate::guide::rules#l2)). From another thread, use
     /// [`Remote::stop`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ioloop::IOLoop;
+    ///
+    /// let ioloop = IOLoop::new()?;
+    /// ioloop.stop(); // before start: the next start returns at once
+    /// ioloop.add_callback(|| unreachable!("start returned before running it"));
+    /// ioloop.start()?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn stop(&self) {
         self.inner.shared.request_stop();
     }
 
     /// True while [`start`](IOLoop::start) runs.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::cell::Cell;
+    /// use std::rc::Rc;
+    /// use ioloop::IOLoop;
+    ///
+    /// let ioloop = IOLoop::new()?;
+    /// assert!(!ioloop.is_running());
+    /// let (running, l) = (Rc::new(Cell::new(false)), ioloop.clone());
+    /// let r = running.clone();
+    /// ioloop.add_callback(move || {
+    ///     r.set(l.is_running());
+    ///     l.stop();
+    /// });
+    /// ioloop.start()?;
+    /// assert!(running.get());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn is_running(&self) -> bool {
         self.inner.running.get()
     }
 
     /// True after [`close`](IOLoop::close).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let ioloop = ioloop::IOLoop::new()?;
+    /// assert!(!ioloop.is_closed());
+    /// ioloop.close(false)?;
+    /// assert!(ioloop.is_closed());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn is_closed(&self) -> bool {
         self.inner.closed.get()
     }
@@ -1014,7 +1477,20 @@ impl IOLoop {
     /// # Errors
     ///
     /// [`Error::Running`] if the loop is running: stop it and let `start`
-    /// return first (rule L9).
+    /// return first (rule [L9](crate::guide::rules#l9)).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ioloop::{Error, IOLoop};
+    ///
+    /// let ioloop = IOLoop::new()?;
+    /// ioloop.add_callback(|| unreachable!("dropped by close"));
+    /// ioloop.close(true)?;
+    /// assert!(matches!(ioloop.start(), Err(Error::Closed)));
+    /// ioloop.close(true)?; // closing twice is a no-op
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn close(&self, all_fds: bool) -> Result<(), Error> {
         if self.inner.running.get() {
             return Err(Error::Running);
@@ -1069,7 +1545,7 @@ impl IOLoop {
 
     /// Replaces the exception handler: the function told about every panic
     /// the loop catches in a callback, timeout or handler (Tornado's
-    /// `handle_callback_exception`, rule E2). The default logs one
+    /// `handle_callback_exception`, rule [E2](crate::guide::rules#e2)). The default logs one
     /// `log::error!` record naming what panicked and where it was
     /// registered. A panic inside the exception handler is itself caught
     /// and logged.
@@ -1103,6 +1579,17 @@ impl IOLoop {
     }
 
     /// Restores the default exception handler (log with `log::error!`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ioloop::IOLoop;
+    ///
+    /// let ioloop = IOLoop::new()?;
+    /// ioloop.set_exception_handler(|_| {});
+    /// ioloop.reset_exception_handler(); // back to log::error!
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn reset_exception_handler(&self) {
         let old = self.inner.exception_handler.borrow_mut().take();
         drop(old);
@@ -1219,12 +1706,37 @@ impl IOLoop {
         current::get()
     }
 
-    /// Makes this loop the thread's current loop (rule S7).
+    /// Makes this loop the thread's current loop (rule [S7](crate::guide::rules#s7)).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ioloop::{IOLoop, MakeCurrent};
+    ///
+    /// let ioloop = IOLoop::builder().make_current(MakeCurrent::Never).build()?;
+    /// assert!(IOLoop::try_current().is_none());
+    /// ioloop.make_current();
+    /// assert!(IOLoop::current().ptr_eq(&ioloop));
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn make_current(&self) {
         current::set(Some(self.clone()));
     }
 
-    /// Clears the thread's current loop; a no-op if there is none (rule S7).
+    /// Clears the thread's current loop; a no-op if there is none (rule [S7](crate::guide::rules#s7)).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ioloop::IOLoop;
+    ///
+    /// let _ioloop = IOLoop::new()?;
+    /// assert!(IOLoop::try_current().is_some());
+    /// IOLoop::clear_current();
+    /// assert!(IOLoop::try_current().is_none());
+    /// IOLoop::clear_current(); // no current loop: a no-op
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn clear_current() {
         current::set(None);
     }
@@ -1234,9 +1746,9 @@ impl IOLoop {
     ///
     /// Created on first use, on the calling thread, which becomes its home:
     /// if the thread has a current loop, that loop is installed as the
-    /// instance (so one thread never runs two "main" loops, the confusion
-    /// of Tornado's issue #1390); otherwise a new loop is created. Creation
-    /// is thread-safe (rule S1).
+    /// instance (so one thread never runs two "main" loops, a confusion
+    /// Tornado users met: tornadoweb/tornado#1390); otherwise a new loop is created. Creation
+    /// is thread-safe (rule [S1](crate::guide::rules#s1)).
     ///
     /// Other threads reach the instance through its remote handle,
     /// [`Remote::instance`].
@@ -1280,6 +1792,18 @@ impl IOLoop {
     }
 
     /// True if the process-wide instance exists.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ioloop::IOLoop;
+    ///
+    /// # IOLoop::clear_instance();
+    /// assert!(!IOLoop::initialized());
+    /// let _main = IOLoop::instance();
+    /// assert!(IOLoop::initialized());
+    /// # IOLoop::clear_instance();
+    /// ```
     pub fn initialized() -> bool {
         current::initialized()
     }
@@ -1289,7 +1813,21 @@ impl IOLoop {
     ///
     /// # Errors
     ///
-    /// [`Error::InstanceExists`] if there is already an instance (rule S2).
+    /// [`Error::InstanceExists`] if there is already an instance (rule [S2](crate::guide::rules#s2)).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ioloop::{Error, IOLoop};
+    ///
+    /// # IOLoop::clear_instance();
+    /// let custom = IOLoop::builder().max_poll_skips(0).build()?;
+    /// custom.install()?;
+    /// assert!(IOLoop::instance().ptr_eq(&custom));
+    /// assert!(matches!(IOLoop::new()?.install(), Err(Error::InstanceExists)));
+    /// # IOLoop::clear_instance();
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn install(&self) -> Result<(), Error> {
         current::install(self)
     }
@@ -1297,6 +1835,18 @@ impl IOLoop {
     /// Forgets the process-wide instance, so the next
     /// [`instance`](IOLoop::instance) creates a new one. The loop itself is
     /// neither stopped nor closed.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ioloop::IOLoop;
+    ///
+    /// let first = IOLoop::instance();
+    /// IOLoop::clear_instance();
+    /// assert!(!IOLoop::initialized());
+    /// assert!(!first.is_closed(), "neither stopped nor closed");
+    /// # IOLoop::clear_instance();
+    /// ```
     pub fn clear_instance() {
         current::clear_instance();
     }
@@ -1305,17 +1855,54 @@ impl IOLoop {
     /// neither closed nor dropped, on any thread. A process that forks
     /// (`netutil::fork_processes`) checks it is zero: a loop's epoll
     /// descriptor would be shared with the children.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ioloop::IOLoop;
+    ///
+    /// let ioloop = IOLoop::new()?;
+    /// assert!(IOLoop::open_loops() >= 1);
+    /// ioloop.close(false)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn open_loops() -> usize {
         OPEN_LOOPS.load(Ordering::SeqCst)
     }
 
     /// True if both handles refer to the same loop.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ioloop::IOLoop;
+    ///
+    /// let a = IOLoop::new()?;
+    /// let b = IOLoop::new()?;
+    /// assert!(a.ptr_eq(&a.clone()));
+    /// assert!(!a.ptr_eq(&b));
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn ptr_eq(&self, other: &IOLoop) -> bool {
         Rc::ptr_eq(&self.inner, &other.inner)
     }
 
     /// A weak handle, which does not keep the loop alive (to break cycles
     /// through callbacks that hold the loop).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ioloop::IOLoop;
+    ///
+    /// let ioloop = IOLoop::new()?;
+    /// let weak = ioloop.downgrade();
+    /// assert!(weak.upgrade().is_some());
+    /// # IOLoop::clear_current();
+    /// drop(ioloop);
+    /// assert!(weak.upgrade().is_none(), "a weak handle does not keep the loop alive");
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn downgrade(&self) -> WeakIOLoop {
         WeakIOLoop {
             inner: Rc::downgrade(&self.inner),
@@ -1338,6 +1925,19 @@ impl fmt::Debug for IOLoop {
 }
 
 /// A weak reference to an [`IOLoop`], from [`IOLoop::downgrade`].
+///
+/// # Examples
+///
+/// ```
+/// use ioloop::IOLoop;
+///
+/// let ioloop = IOLoop::new()?;
+/// let weak = ioloop.downgrade();
+/// // A callback holding a weak handle forms no cycle through the loop.
+/// ioloop.add_callback(move || weak.upgrade().expect("alive while it runs").stop());
+/// ioloop.start()?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Clone, Debug)]
 pub struct WeakIOLoop {
     inner: Weak<Inner>,
@@ -1345,6 +1945,16 @@ pub struct WeakIOLoop {
 
 impl WeakIOLoop {
     /// The loop, if it is still alive.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ioloop::IOLoop;
+    ///
+    /// let ioloop = IOLoop::new()?;
+    /// assert!(ioloop.downgrade().upgrade().unwrap().ptr_eq(&ioloop));
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn upgrade(&self) -> Option<IOLoop> {
         self.inner.upgrade().map(|inner| IOLoop { inner })
     }

@@ -96,7 +96,7 @@
 //!   [`BlockingAction`], [`BlockingReport`].
 //! * [`Events`], [`Deadline`], [`TimeoutHandle`], [`Error`]: the values the
 //!   API takes and returns.
-//! * What the other seed loops offer (libev, asyncio, evergreen):
+//! * What libev, asyncio and evergreen users look for:
 //!   [`PeriodicCallback`]; cancellable [`IOLoop::call_soon`] and
 //!   [`IOLoop::call_later_handle`] ([`Handle`], [`TimerHandle`]); prepare,
 //!   check and idle [`Hook`]s; per-watcher reference counting with
@@ -106,7 +106,9 @@
 //!   child exit watchers ([`IOLoop::add_child_handler`]); and
 //!   [`IOLoop::reset_after_fork`].
 //! * [`guide`]: Tornado's `IOLoop`, method by method, and what it maps to;
-//!   [`guide::seeds`] does the same for every seed loop.
+//!   [`guide::asyncio`], [`guide::evergreen`] and [`guide::libev`] do the
+//!   same for those loops, and [`guide::rules`] states Tornado's behaviour
+//!   rules that the docs cite.
 //!
 //! # Semantics in brief
 //!
@@ -198,12 +200,3 @@ pub use crate::handle::{Handle, TimerHandle};
 pub use crate::hooks::{Hook, HookKind};
 pub use crate::periodic::{InvalidPeriod, Period, PeriodicCallback};
 pub use crate::run_modes::RunMode;
-
-/// Readable: [`Events::READ`].
-pub const READ: Events = Events::READ;
-/// Writable: [`Events::WRITE`].
-pub const WRITE: Events = Events::WRITE;
-/// Error or hang-up, always delivered: [`Events::ERROR`].
-pub const ERROR: Events = Events::ERROR;
-/// No events: [`Events::NONE`].
-pub const NONE: Events = Events::NONE;

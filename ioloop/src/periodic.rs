@@ -1,5 +1,5 @@
 //! [`PeriodicCallback`]: Tornado's `tornado.ioloop.PeriodicCallback`, with
-//! its rules P1 to P7, on the loop's timeouts.
+//! its rules [P1](crate::guide::rules#p1) to [P7](crate::guide::rules#p7), on the loop's timeouts.
 
 use std::cell::{Cell, RefCell};
 use std::fmt;
@@ -21,7 +21,19 @@ use crate::{IOLoop, TimeoutHandle, WeakIOLoop, deadline};
 /// [`chrono::TimeDelta`] (Tornado takes milliseconds or a `timedelta`).
 ///
 /// Any value converts; a period that is not positive is refused by
-/// [`PeriodicCallback::new`] (rule P1).
+/// [`PeriodicCallback::new`] (rule [P1](crate::guide::rules#p1)).
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use ioloop::{Period, PeriodicCallback};
+///
+/// let from_std: Period = Duration::from_millis(250).into();
+/// let from_chrono: Period = chrono::TimeDelta::milliseconds(250).into();
+/// assert_eq!(from_std.to_string(), from_chrono.to_string());
+/// assert!(PeriodicCallback::new(|| {}, chrono::TimeDelta::seconds(-1)).is_err());
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Period {
     nanos: i128,
@@ -55,7 +67,17 @@ impl fmt::Display for Period {
 }
 
 /// The error from [`PeriodicCallback::new`]: the period is zero or
-/// negative (Tornado raises `ValueError`, rule P1).
+/// negative (Tornado raises `ValueError`, rule [P1](crate::guide::rules#p1)).
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use ioloop::{InvalidPeriod, PeriodicCallback};
+///
+/// let err: InvalidPeriod = PeriodicCallback::new(|| {}, Duration::ZERO).unwrap_err();
+/// assert_eq!(err.0.to_string(), "0ns"); // the refused period
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct InvalidPeriod(pub Period);
 
@@ -81,9 +103,9 @@ enum Callback {
 ///
 /// * on time or late: the first point of the grid `next + k * period` after
 ///   `now`, so an overrun skips the missed calls rather than bursting them
-///   (rule P2);
+///   (rule [P2](crate::guide::rules#p2));
 /// * `now` before `next` (the clock went backwards): `next + period`, so
-///   the same deadline is never computed twice (rule P6).
+///   the same deadline is never computed twice (rule [P6](crate::guide::rules#p6)).
 fn next_deadline(next: u64, now: u64, period: u64) -> u64 {
     if next <= now {
         let periods = (now - next) / period + 1;
@@ -94,7 +116,7 @@ fn next_deadline(next: u64, now: u64, period: u64) -> u64 {
 }
 
 /// `period` spread by `jitter * period`, centred on it, given `unit` in
-/// `[0, 1)` (rule P5). Never below 1 ns.
+/// `[0, 1)` (rule [P5](crate::guide::rules#p5)). Never below 1 ns.
 fn jittered(period: u64, jitter: f64, unit: f64) -> u64 {
     if jitter == 0.0 {
         return period;
@@ -117,7 +139,7 @@ struct State {
     /// The deadline of the next (or current) call, on the grid.
     next_ns: Cell<u64>,
     timeout: Cell<Option<TimeoutHandle>>,
-    /// The loop bound at `start` (rule P4).
+    /// The loop bound at `start` (rule [P4](crate::guide::rules#p4)).
     ioloop: RefCell<Option<WeakIOLoop>>,
     referenced: Cell<bool>,
     /// The key in the bound loop's [`Periodics`] while running.
@@ -207,7 +229,7 @@ impl State {
     }
 
     /// Reports a caught panic through the loop's exception handler; the
-    /// schedule goes on (rule P3).
+    /// schedule goes on (rule [P3](crate::guide::rules#p3)).
     fn report(&self, ioloop: &IOLoop, payload: Option<Box<dyn std::any::Any + Send>>) {
         if let Some(payload) = payload {
             ioloop.report_panic(&CallbackPanic::new(
@@ -265,33 +287,33 @@ pub(crate) fn reschedule_all(ioloop: &IOLoop, now: u64) {
 
 /// Calls a function every period, on a loop: Tornado's `PeriodicCallback`.
 ///
-/// # Semantics (Tornado's rules P1 to P7)
+/// # Semantics (Tornado's rules [P1](crate::guide::rules#p1) to [P7](crate::guide::rules#p7))
 ///
-/// * **P1** A period that is not positive is an error. After
+/// * **[P1](crate::guide::rules#p1)** A period that is not positive is an error. After
 ///   [`start`](PeriodicCallback::start), the first call comes one period
 ///   later, then one every period.
-/// * **P2** The calls stay on the grid `start + k * period`: a call that
+/// * **[P2](crate::guide::rules#p2)** The calls stay on the grid `start + k * period`: a call that
 ///   overruns makes the callback skip the calls it missed, rather than
 ///   run them in a burst. The period runs from the start of one call to
 ///   the start of the next.
-/// * **P3** A panic in the callback is caught and reported through the
+/// * **[P3](crate::guide::rules#p3)** A panic in the callback is caught and reported through the
 ///   loop's exception handler (as [`CallbackKind::Periodic`], naming where
 ///   the `PeriodicCallback` was created), and the schedule goes on.
 ///   [`stop`](PeriodicCallback::stop) cancels the next call;
 ///   [`is_running`](PeriodicCallback::is_running) says whether it is
 ///   running.
-/// * **P4** The loop is bound at `start` (the thread's current loop, or the
+/// * **[P4](crate::guide::rules#p4)** The loop is bound at `start` (the thread's current loop, or the
 ///   one given to [`start_on`](PeriodicCallback::start_on)), not at
 ///   creation.
-/// * **P5** [`with_jitter(j)`](PeriodicCallback::with_jitter) spreads each
+/// * **[P5](crate::guide::rules#p5)** [`with_jitter(j)`](PeriodicCallback::with_jitter) spreads each
 ///   period at random over `period * (1 ± j / 2)`.
-/// * **P6** The loop clock is monotonic, but the scheduling still guards
+/// * **[P6](crate::guide::rules#p6)** The loop clock is monotonic, but the scheduling still guards
 ///   against a clock that would go backwards: the next deadline then
 ///   advances by one period, so no call is repeated.
-/// * **P7** An async callback ([`new_async`](PeriodicCallback::new_async))
+/// * **[P7](crate::guide::rules#p7)** An async callback ([`new_async`](PeriodicCallback::new_async))
 ///   is awaited, on the loop as a task, before the next call is scheduled:
 ///   calls never overlap, and one that takes longer than the period skips
-///   ticks as in P2. Periods are a [`Duration`] or a [`chrono::TimeDelta`].
+///   ticks as in [P2](crate::guide::rules#p2). Periods are a [`Duration`] or a [`chrono::TimeDelta`].
 ///
 /// Each call runs as a timeout on the loop, so it follows the timeout rules
 /// (never early; about a millisecond late at most on an idle loop). A
@@ -370,7 +392,22 @@ impl PeriodicCallback {
     ///
     /// # Errors
     ///
-    /// [`InvalidPeriod`] if `period` is zero or negative (rule P1).
+    /// [`InvalidPeriod`] if `period` is zero or negative (rule [P1](crate::guide::rules#p1)).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use ioloop::{IOLoop, PeriodicCallback};
+    ///
+    /// let ioloop = IOLoop::new()?;
+    /// let l = ioloop.clone();
+    /// let periodic = PeriodicCallback::new(move || l.stop(), Duration::from_millis(5))?;
+    /// periodic.start();
+    /// ioloop.start()?; // stopped by the first call, 5 ms after start
+    /// periodic.stop();
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     #[track_caller]
     pub fn new<F>(callback: F, period: impl Into<Period>) -> Result<PeriodicCallback, InvalidPeriod>
     where
@@ -381,12 +418,12 @@ impl PeriodicCallback {
     }
 
     /// A periodic callback whose callback returns a future, awaited on the
-    /// loop before the next call is scheduled (rule P7: calls never
+    /// loop before the next call is scheduled (rule [P7](crate::guide::rules#p7): calls never
     /// overlap).
     ///
     /// # Errors
     ///
-    /// [`InvalidPeriod`] if `period` is zero or negative (rule P1).
+    /// [`InvalidPeriod`] if `period` is zero or negative (rule [P1](crate::guide::rules#p1)).
     ///
     /// # Examples
     ///
@@ -421,11 +458,22 @@ impl PeriodicCallback {
     }
 
     /// Spreads each period at random over `period * (1 ± jitter / 2)`
-    /// (Tornado's `jitter`, rule P5). 0, the default, means none.
+    /// (Tornado's `jitter`, rule [P5](crate::guide::rules#p5)). 0, the default, means none.
     ///
     /// # Panics
     ///
     /// If `jitter` is not in `[0, 1]` (or is NaN).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use ioloop::PeriodicCallback;
+    ///
+    /// let periodic = PeriodicCallback::new(|| {}, Duration::from_secs(1))?.with_jitter(0.1);
+    /// assert_eq!(periodic.jitter(), 0.1); // each period in 0.95 s ..= 1.05 s
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn with_jitter(self, jitter: f64) -> PeriodicCallback {
         assert!(
             (0.0..=1.0).contains(&jitter),
@@ -436,9 +484,24 @@ impl PeriodicCallback {
     }
 
     /// Starts calling back, on the thread's current loop
-    /// ([`IOLoop::current`]), which is bound now (rule P4). The first call
+    /// ([`IOLoop::current`]), which is bound now (rule [P4](crate::guide::rules#p4)). The first call
     /// comes one period from now. Starting a running periodic callback is a
     /// no-op.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use ioloop::{IOLoop, PeriodicCallback};
+    ///
+    /// let ioloop = IOLoop::new()?;
+    /// let periodic = PeriodicCallback::new(|| {}, Duration::from_secs(60))?;
+    /// periodic.start(); // on IOLoop::current(), here `ioloop`
+    /// assert!(periodic.is_running());
+    /// periodic.stop();
+    /// # drop(ioloop);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn start(&self) {
         self.start_on(&IOLoop::current());
     }
@@ -446,6 +509,21 @@ impl PeriodicCallback {
     /// Starts calling back on `ioloop`. The first call comes one period
     /// from now. Starting a running periodic callback is a no-op, even for
     /// another loop: stop it first.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use ioloop::{IOLoop, MakeCurrent, PeriodicCallback};
+    ///
+    /// let ioloop = IOLoop::builder().make_current(MakeCurrent::Never).build()?;
+    /// let l = ioloop.clone();
+    /// let periodic = PeriodicCallback::new(move || l.stop(), Duration::from_millis(5))?;
+    /// periodic.start_on(&ioloop); // not the current loop: name it
+    /// ioloop.start()?;
+    /// periodic.stop();
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn start_on(&self, ioloop: &IOLoop) {
         let state = &self.state;
         if state.running.get() {
@@ -469,6 +547,25 @@ impl PeriodicCallback {
     /// Stops calling back: the next call is cancelled. An async call in
     /// progress is not cancelled, but no call follows it. Stopping a
     /// stopped periodic callback is a no-op.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::cell::Cell;
+    /// use std::rc::Rc;
+    /// use std::time::Duration;
+    /// use ioloop::{IOLoop, PeriodicCallback};
+    ///
+    /// let ioloop = IOLoop::new()?;
+    /// let calls = Rc::new(Cell::new(0));
+    /// let c = calls.clone();
+    /// let periodic = PeriodicCallback::new(move || c.set(c.get() + 1), Duration::from_millis(1))?;
+    /// periodic.start();
+    /// periodic.stop(); // the next call is cancelled
+    /// ioloop.run()?; // nothing is left: returns at once
+    /// assert_eq!(calls.get(), 0);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn stop(&self) {
         let state = &self.state;
         if !state.running.replace(false) {
@@ -486,6 +583,22 @@ impl PeriodicCallback {
 
     /// True between [`start`](PeriodicCallback::start) and
     /// [`stop`](PeriodicCallback::stop).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use ioloop::{IOLoop, PeriodicCallback};
+    ///
+    /// let _ioloop = IOLoop::new()?;
+    /// let periodic = PeriodicCallback::new(|| {}, Duration::from_secs(1))?;
+    /// assert!(!periodic.is_running());
+    /// periodic.start();
+    /// assert!(periodic.is_running());
+    /// periodic.stop();
+    /// assert!(!periodic.is_running());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn is_running(&self) -> bool {
         self.state.running.get()
     }
@@ -494,6 +607,22 @@ impl PeriodicCallback {
     /// default) or not; idempotent. The flag applies to every call
     /// scheduled from now on and to the one pending. (An async call in
     /// progress is a task, and tasks always keep `run` going.)
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use ioloop::{IOLoop, PeriodicCallback};
+    ///
+    /// let ioloop = IOLoop::new()?;
+    /// let heartbeat = PeriodicCallback::new(|| {}, Duration::from_millis(1))?;
+    /// heartbeat.set_ref(false); // a background chore: run() need not wait for it
+    /// heartbeat.start();
+    /// ioloop.run()?; // returns at once
+    /// assert!(heartbeat.is_running());
+    /// # heartbeat.stop();
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn set_ref(&self, referenced: bool) {
         let state = &self.state;
         state.referenced.set(referenced);
@@ -503,16 +632,51 @@ impl PeriodicCallback {
     }
 
     /// Whether the periodic callback keeps [`IOLoop::run`] going.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use ioloop::PeriodicCallback;
+    ///
+    /// let periodic = PeriodicCallback::new(|| {}, Duration::from_secs(1))?;
+    /// assert!(periodic.is_referenced());
+    /// periodic.set_ref(false);
+    /// assert!(!periodic.is_referenced());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn is_referenced(&self) -> bool {
         self.state.referenced.get()
     }
 
     /// The period.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use ioloop::PeriodicCallback;
+    ///
+    /// let periodic = PeriodicCallback::new(|| {}, chrono::TimeDelta::milliseconds(1500))?;
+    /// assert_eq!(periodic.period(), Duration::from_millis(1500));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn period(&self) -> Duration {
         Duration::from_nanos(self.state.period_ns)
     }
 
     /// The jitter fraction (0 for none).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use ioloop::PeriodicCallback;
+    ///
+    /// let periodic = PeriodicCallback::new(|| {}, Duration::from_secs(1))?;
+    /// assert_eq!(periodic.jitter(), 0.0); // none by default
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn jitter(&self) -> f64 {
         self.state.jitter.get()
     }

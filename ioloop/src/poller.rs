@@ -29,6 +29,19 @@ use crate::{Events, IOLoop};
 
 /// The environment variable read when a loop is built without an explicit
 /// [`Builder::poller`](crate::Builder::poller).
+///
+/// # Examples
+///
+/// ```
+/// use ioloop::{IOLoop, POLLER_ENV, PollerKind};
+///
+/// assert_eq!(POLLER_ENV, "IOLOOP_POLLER");
+/// // `IOLOOP_POLLER=portable cargo test` runs a test suite on the portable
+/// // poller; an explicit choice on the builder wins over the environment.
+/// let ioloop = IOLoop::builder().poller(PollerKind::Native).build()?;
+/// assert_eq!(ioloop.poller(), PollerKind::Native);
+/// # Ok::<(), std::io::Error>(())
+/// ```
 pub const POLLER_ENV: &str = "IOLOOP_POLLER";
 
 /// Which poller a loop registers its descriptors with; see
@@ -45,6 +58,16 @@ pub const POLLER_ENV: &str = "IOLOOP_POLLER";
 /// Elsewhere (kqueue on the BSDs and macOS) the portable path is the only
 /// one, and both values select it. The portable poller exists on Linux so
 /// that the path every other platform takes can be tested there.
+///
+/// # Examples
+///
+/// ```
+/// use ioloop::{IOLoop, PollerKind};
+///
+/// let ioloop = IOLoop::builder().poller(PollerKind::Portable).build()?;
+/// assert_eq!(ioloop.poller(), PollerKind::Portable);
+/// # Ok::<(), std::io::Error>(())
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 #[non_exhaustive]
 pub enum PollerKind {

@@ -162,6 +162,22 @@ impl IOLoop {
     /// called, and the child is left unreaped (a zombie until someone waits
     /// for it). Returns whether there was a watcher (asyncio's
     /// `remove_child_handler`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::process::Command;
+    /// use ioloop::IOLoop;
+    ///
+    /// let ioloop = IOLoop::new()?;
+    /// let mut child = Command::new("/bin/sh").args(["-c", "exit 0"]).spawn()?;
+    /// ioloop.add_child_handler(child.id(), |_| unreachable!("removed"))?;
+    /// assert!(ioloop.remove_child_handler(child.id()));
+    /// assert!(!ioloop.remove_child_handler(child.id()), "already removed");
+    /// child.wait()?; // reaped by its owner now
+    /// ioloop.run()?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn remove_child_handler(&self, pid: u32) -> bool {
         let fd = self.inner.children.by_pid.borrow_mut().remove(&pid);
         match fd {
@@ -176,6 +192,23 @@ impl IOLoop {
     /// Marks the watcher of child `pid` as keeping [`run`](IOLoop::run)
     /// going (the default) or not; idempotent. Returns false if `pid` has
     /// no watcher.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::process::Command;
+    /// use ioloop::IOLoop;
+    ///
+    /// let ioloop = IOLoop::new()?;
+    /// let mut child = Command::new("/bin/sleep").arg("10").spawn()?;
+    /// ioloop.add_child_handler(child.id(), |_| {})?;
+    /// assert!(ioloop.set_child_ref(child.id(), false)); // run() need not wait for it
+    /// ioloop.run()?; // returns at once
+    /// # assert!(ioloop.remove_child_handler(child.id()));
+    /// # child.kill()?;
+    /// # child.wait()?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn set_child_ref(&self, pid: u32, referenced: bool) -> bool {
         self.inner
             .children

@@ -40,6 +40,26 @@ struct ReadyState {
 /// loop's thread (`futures::executor::block_on`) is not supported: with
 /// the loop stopped, or blocked by that executor inside a callback, no
 /// event is delivered and the future never completes.
+///
+/// # Examples
+///
+/// ```
+/// use std::os::fd::AsRawFd;
+/// use std::os::unix::net::UnixStream;
+/// use ioloop::{Events, IOLoop, Ready};
+///
+/// let ioloop = IOLoop::new()?;
+/// let (a, _b) = UnixStream::pair()?;
+/// let events = ioloop.run_sync(
+///     || {
+///         let ready: Ready = IOLoop::current().ready(a.as_raw_fd(), Events::WRITE);
+///         ready
+///     },
+///     Some(std::time::Duration::from_secs(10)),
+/// )??;
+/// assert!(events.is_writable());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[must_use = "futures do nothing unless polled"]
 pub struct Ready {
     ioloop: IOLoop,
@@ -145,12 +165,41 @@ impl IOLoop {
 
     /// A future that completes when `fd` is writable (or has an error or
     /// hang-up). See [`readable`](IOLoop::readable).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::os::fd::AsRawFd;
+    /// use std::os::unix::net::UnixStream;
+    /// use ioloop::IOLoop;
+    ///
+    /// let ioloop = IOLoop::new()?;
+    /// let (a, _b) = UnixStream::pair()?; // an empty socket buffer is writable
+    /// let events = ioloop.run_sync(|| IOLoop::current().writable(a.as_raw_fd()), None)??;
+    /// assert!(events.is_writable());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     #[track_caller]
     pub fn writable(&self, fd: RawFd) -> Ready {
         self.ready(fd, Events::WRITE)
     }
 
     /// A future that completes when `fd` is ready for any of `interest`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::os::fd::AsRawFd;
+    /// use std::os::unix::net::UnixStream;
+    /// use ioloop::{Events, IOLoop};
+    ///
+    /// let ioloop = IOLoop::new()?;
+    /// let (a, b) = UnixStream::pair()?;
+    /// drop(b); // the peer hangs up
+    /// let events = ioloop.run_sync(|| IOLoop::current().ready(a.as_raw_fd(), Events::READ), None)??;
+    /// assert!(events.is_readable() || events.is_error());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     #[track_caller]
     pub fn ready(&self, fd: RawFd, interest: Events) -> Ready {
         Ready {

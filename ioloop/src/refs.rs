@@ -139,6 +139,21 @@ impl IOLoop {
     /// [`set_signal_handler_ref`](IOLoop::set_signal_handler_ref) change that. A
     /// [`Remote`](crate::Remote) does not keep the loop alive (nor does the
     /// loop's own waker); the callbacks it sends do, once sent.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use ioloop::IOLoop;
+    ///
+    /// let ioloop = IOLoop::new()?;
+    /// assert!(!ioloop.is_alive());
+    /// let timeout = ioloop.call_later(Duration::from_secs(60), || {});
+    /// assert!(ioloop.is_alive());
+    /// ioloop.set_timeout_ref(timeout, false);
+    /// assert!(!ioloop.is_alive(), "an unreferenced timeout does not count");
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn is_alive(&self) -> bool {
         alive(&self.inner)
     }

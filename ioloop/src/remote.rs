@@ -154,6 +154,29 @@ impl Remote {
     /// iteration. If the
     /// loop is closed or dropped, `f` is dropped silently, as in Tornado;
     /// use [`try_add_callback`](Remote::try_add_callback) to get it back.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::mpsc;
+    /// use std::time::Duration;
+    /// use ioloop::LoopThread;
+    ///
+    /// let background = LoopThread::spawn()?;
+    /// let remote = background.remote().clone();
+    /// let (tx, rx) = mpsc::channel();
+    /// std::thread::spawn(move || {
+    ///     // From any thread: runs on the loop's thread, in order.
+    ///     for i in 0..3 {
+    ///         let tx = tx.clone();
+    ///         remote.add_callback(move || tx.send(i).unwrap());
+    ///     }
+    /// });
+    /// let got: Vec<i32> = (0..3).map(|_| rx.recv_timeout(Duration::from_secs(10))).collect::<Result<_, _>>()?;
+    /// assert_eq!(got, [0, 1, 2]);
+    /// background.stop()?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     #[track_caller]
     pub fn add_callback<F>(&self, f: F)
     where
@@ -174,6 +197,22 @@ impl Remote {
     /// # Errors
     ///
     /// [`Rejected`] holding `f` when the loop has been closed or dropped.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ioloop::IOLoop;
+    ///
+    /// let ioloop = IOLoop::new()?;
+    /// let remote = ioloop.remote();
+    /// assert!(remote.try_add_callback(|| {}).is_ok());
+    /// ioloop.close(false)?;
+    /// let (tx, rx) = std::sync::mpsc::channel();
+    /// let rejected = remote.try_add_callback(move || tx.send("handed back").unwrap());
+    /// (rejected.unwrap_err().into_inner())(); // run it here instead
+    /// assert_eq!(rx.try_recv()?, "handed back");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     #[track_caller]
     pub fn try_add_callback<F>(&self, f: F) -> Result<(), Rejected<F>>
     where
@@ -192,6 +231,19 @@ impl Remote {
     /// Asks the loop to stop, waking it if it sleeps: `start()` returns at
     /// the end of the current iteration, or at once if the loop is not
     /// running yet (Tornado's `stop()`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ioloop::IOLoop;
+    ///
+    /// let ioloop = IOLoop::new()?;
+    /// let remote = ioloop.remote();
+    /// let worker = std::thread::spawn(move || remote.stop());
+    /// worker.join().unwrap();
+    /// ioloop.start()?; // the stop came first: returns at once
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn stop(&self) {
         self.shared.request_stop();
     }
@@ -199,17 +251,54 @@ impl Remote {
     /// True once the loop has been closed, or dropped (the last
     /// [`IOLoop`](crate::IOLoop) handle gone) without a close;
     /// `add_callback` then drops its callbacks.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ioloop::IOLoop;
+    ///
+    /// let ioloop = IOLoop::new()?;
+    /// let remote = ioloop.remote();
+    /// assert!(!remote.is_closed());
+    /// # IOLoop::clear_current();
+    /// drop(ioloop); // the last handle: closed without close()
+    /// assert!(remote.is_closed());
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn is_closed(&self) -> bool {
         self.shared.is_closed()
     }
 
     /// The process-wide instance's remote handle, if the instance exists
     /// (see [`IOLoop::instance`](crate::IOLoop::instance)).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ioloop::{IOLoop, Remote};
+    ///
+    /// # IOLoop::clear_instance();
+    /// assert!(Remote::instance().is_none(), "never creates a loop");
+    /// let main_loop = IOLoop::instance();
+    /// assert!(Remote::instance().unwrap().same_loop(&main_loop.remote()));
+    /// # IOLoop::clear_instance();
+    /// ```
     pub fn instance() -> Option<Remote> {
         crate::current::instance_remote()
     }
 
     /// True if both handles refer to the same loop.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ioloop::IOLoop;
+    ///
+    /// let (a, b) = (IOLoop::new()?, IOLoop::new()?);
+    /// assert!(a.remote().same_loop(&a.remote()));
+    /// assert!(!a.remote().same_loop(&b.remote()));
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn same_loop(&self, other: &Remote) -> bool {
         Arc::ptr_eq(&self.shared, &other.shared)
     }
@@ -226,10 +315,38 @@ impl fmt::Debug for Remote {
 
 /// A callback handed back by [`Remote::try_add_callback`] because the loop
 /// is closed or dropped.
+///
+/// # Examples
+///
+/// ```
+/// use ioloop::{IOLoop, Rejected};
+///
+/// let ioloop = IOLoop::new()?;
+/// let remote = ioloop.remote();
+/// ioloop.close(false)?;
+/// let (tx, rx) = std::sync::mpsc::channel();
+/// let Rejected(callback) = remote.try_add_callback(move || tx.send(7).unwrap()).unwrap_err();
+/// callback();
+/// assert_eq!(rx.try_recv()?, 7);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub struct Rejected<F>(pub F);
 
 impl<F> Rejected<F> {
     /// The rejected callback.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let ioloop = ioloop::IOLoop::new()?;
+    /// let remote = ioloop.remote();
+    /// ioloop.close(false)?;
+    /// let (tx, rx) = std::sync::mpsc::channel();
+    /// let back = remote.try_add_callback(move || tx.send("not lost").unwrap());
+    /// (back.unwrap_err().into_inner())();
+    /// assert_eq!(rx.try_recv()?, "not lost");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn into_inner(self) -> F {
         self.0
     }

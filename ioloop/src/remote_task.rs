@@ -209,21 +209,80 @@ pub enum RemoteSpawnError {
 
 impl RemoteSpawnError {
     /// True if the loop was closed before the future finished.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ioloop::IOLoop;
+    ///
+    /// // A loop on another thread, closed there.
+    /// let remote = std::thread::spawn(|| {
+    ///     let ioloop = IOLoop::new().unwrap();
+    ///     let remote = ioloop.remote();
+    ///     ioloop.close(false).unwrap();
+    ///     remote
+    /// })
+    /// .join()
+    /// .unwrap();
+    /// let handle = remote.spawn(|| async {});
+    /// assert!(handle.join().unwrap_err().is_closed());
+    /// ```
     pub fn is_closed(&self) -> bool {
         matches!(self, RemoteSpawnError::Closed)
     }
 
     /// True if the future was cancelled.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use ioloop::LoopThread;
+    ///
+    /// let background = LoopThread::spawn()?;
+    /// let mut handle = background.remote().spawn(|| std::future::pending::<()>());
+    /// handle.cancel();
+    /// assert!(handle.wait_timeout(Duration::from_secs(10))?.unwrap_err().is_cancelled());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn is_cancelled(&self) -> bool {
         matches!(self, RemoteSpawnError::Cancelled)
     }
 
     /// True if the factory or the future panicked.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use ioloop::LoopThread;
+    ///
+    /// # std::panic::set_hook(Box::new(|_| {}));
+    /// let background = LoopThread::spawn()?;
+    /// let mut handle = background.remote().spawn(|| async { panic!("no") });
+    /// let err = handle.wait_timeout(Duration::from_secs(10))?.unwrap_err();
+    /// assert!(err.is_panic());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn is_panic(&self) -> bool {
         matches!(self, RemoteSpawnError::Panicked(_))
     }
 
     /// The panic's message, if it panicked with a string.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use ioloop::LoopThread;
+    ///
+    /// # std::panic::set_hook(Box::new(|_| {}));
+    /// let background = LoopThread::spawn()?;
+    /// let mut handle = background.remote().spawn(|| async { panic!("disk {} full", 2) });
+    /// let err = handle.wait_timeout(Duration::from_secs(10))?.unwrap_err();
+    /// assert_eq!(err.panic_message(), Some("disk 2 full"));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn panic_message(&self) -> Option<&str> {
         match self {
             RemoteSpawnError::Panicked(payload) => exception::payload_message(&**payload),
@@ -237,6 +296,20 @@ impl RemoteSpawnError {
     /// # Panics
     ///
     /// If the future did not panic.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use ioloop::LoopThread;
+    ///
+    /// # std::panic::set_hook(Box::new(|_| {}));
+    /// let background = LoopThread::spawn()?;
+    /// let mut handle = background.remote().spawn(|| async { std::panic::panic_any(7_u32) });
+    /// let payload = handle.wait_timeout(Duration::from_secs(10))?.unwrap_err().into_panic();
+    /// assert_eq!(payload.downcast_ref::<u32>(), Some(&7)); // or std::panic::resume_unwind(payload)
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn into_panic(self) -> Box<dyn Any + Send + 'static> {
         match self {
             RemoteSpawnError::Panicked(payload) => payload,
@@ -333,6 +406,21 @@ impl std::error::Error for WaitTimedOut {}
 /// The handle is `Send` and `Sync` when the output is `Send`. Blocking on
 /// it on the loop's own thread would stop the loop it waits for, so
 /// `wait_timeout` and `join` panic there; await it instead.
+///
+/// # Examples
+///
+/// ```
+/// use ioloop::{IOLoop, LoopThread};
+///
+/// let background = LoopThread::spawn()?;
+/// // The factory runs on the loop's thread, so the future may hold !Send state.
+/// let handle = background.remote().spawn(|| async {
+///     let shared = std::rc::Rc::new(21);
+///     IOLoop::current().spawn(async move { *shared * 2 }).await.unwrap()
+/// });
+/// assert_eq!(handle.join()?, 42);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[must_use = "dropping a RemoteJoinHandle detaches the future; use .detach() to say so"]
 pub struct RemoteJoinHandle<T> {
     result: oneshot::Receiver<Outcome<T>>,
@@ -432,6 +520,20 @@ impl<T> RemoteJoinHandle<T> {
 
     /// Lets the future run on without a handle (the same as dropping it,
     /// but explicit).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::mpsc;
+    /// use std::time::Duration;
+    /// use ioloop::LoopThread;
+    ///
+    /// let background = LoopThread::spawn()?;
+    /// let (tx, rx) = mpsc::channel();
+    /// background.remote().spawn(move || async move { tx.send("ran").unwrap() }).detach();
+    /// assert_eq!(rx.recv_timeout(Duration::from_secs(10))?, "ran");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn detach(self) {}
 
     /// Polls the outcome on this thread, parking between polls, until

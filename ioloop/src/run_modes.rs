@@ -8,6 +8,19 @@ use crate::{Error, IOLoop, refs};
 
 /// How [`IOLoop::run_once`] may wait: libev's `EVRUN_ONCE` and
 /// `EVRUN_NOWAIT`, libuv's `UV_RUN_ONCE` and `UV_RUN_NOWAIT`.
+///
+/// # Examples
+///
+/// ```
+/// use ioloop::{IOLoop, RunMode};
+///
+/// let ioloop = IOLoop::new()?;
+/// ioloop.add_callback(|| {});
+/// // One iteration, never blocking: libev's EVRUN_NOWAIT.
+/// let work_left = ioloop.run_once(RunMode::NoWait)?;
+/// assert!(!work_left);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum RunMode {
     /// Block in the poll until something happens (an I/O event, a due
@@ -46,7 +59,7 @@ impl IOLoop {
     ///
     /// Unlike evergreen's, a loop that `run` returned from can run again.
     /// A stop request pending when `run` is called makes it return at once
-    /// (rule L2), and a suspended loop returns at the next stop check.
+    /// (rule [L2](crate::guide::rules#l2)), and a suspended loop returns at the next stop check.
     ///
     /// # Errors
     ///
@@ -82,6 +95,18 @@ impl IOLoop {
     /// # Errors
     ///
     /// As [`start`](IOLoop::start).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ioloop::IOLoop;
+    ///
+    /// let ioloop = IOLoop::new()?;
+    /// let l = ioloop.clone();
+    /// ioloop.add_callback(move || l.stop());
+    /// ioloop.run_forever()?; // asyncio's name for start()
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn run_forever(&self) -> Result<(), Error> {
         self.start()
     }
@@ -119,9 +144,9 @@ impl IOLoop {
     ///   loop with no active watcher either).
     /// * [`RunMode::NoWait`] never blocks.
     ///
-    /// A `stop()` before the call makes it return at once (rule L2); one
+    /// A `stop()` before the call makes it return at once (rule [L2](crate::guide::rules#l2)); one
     /// made during it is consumed when it returns. A nested call, from a
-    /// callback of this loop, is refused as a nested `start` is (rule L6),
+    /// callback of this loop, is refused as a nested `start` is (rule [L6](crate::guide::rules#l6)),
     /// so [`depth`](IOLoop::depth) is never above 1: running the loop's
     /// phases inside one of its own callbacks would run callbacks queued
     /// after the current one before it returns.

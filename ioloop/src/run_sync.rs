@@ -18,18 +18,33 @@ use crate::task::{TaskId, TaskWaker};
 use crate::{Error, IOLoop};
 
 /// Why [`IOLoop::run_sync`] returned no output.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use ioloop::{IOLoop, RunSyncError};
+///
+/// let ioloop = IOLoop::new()?;
+/// let result = ioloop.run_sync(|| std::future::pending::<()>(), Some(Duration::from_millis(10)));
+/// assert!(matches!(result, Err(RunSyncError::TimedOut(d)) if d == Duration::from_millis(10)));
+/// let l = ioloop.clone();
+/// let result = ioloop.run_sync(move || async move { l.stop(); std::future::pending::<()>().await }, None);
+/// assert!(matches!(result, Err(RunSyncError::Stopped)));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum RunSyncError {
     /// The timeout passed before the future completed; the future was
     /// dropped (cancelled). Holds the timeout (Tornado's
-    /// `TimeoutError("Operation timed out after t seconds")`, rule R6).
+    /// `TimeoutError("Operation timed out after t seconds")`, rule [R6](crate::guide::rules#r6)).
     TimedOut(Duration),
     /// The loop was stopped (by `stop()` from a callback, or a
     /// [`Remote::stop`](crate::Remote::stop)) before the future completed,
-    /// and no timeout fired; the future was dropped (rule R7).
+    /// and no timeout fired; the future was dropped (rule [R7](crate::guide::rules#r7)).
     Stopped,
-    /// The loop could not run: already running (rule R8), closed, or a
+    /// The loop could not run: already running (rule [R8](crate::guide::rules#r8)), closed, or a
     /// polling error.
     Loop(Error),
 }
@@ -76,7 +91,7 @@ impl IOLoop {
     ///
     /// `main` is called on the loop's first iteration, with this loop
     /// current, so [`IOLoop::current`] inside it (and inside the future) is
-    /// this loop (rule R5). The future need not be `Send` or `'static`: it
+    /// this loop (rule [R5](crate::guide::rules#r5)). The future need not be `Send` or `'static`: it
     /// lives on this call's stack. Other tasks it spawns stay on the loop
     /// and continue at the next `start` or `run_sync`.
     ///
@@ -86,16 +101,16 @@ impl IOLoop {
     ///   is dropped, so whatever it held is released.
     /// * [`RunSyncError::Stopped`] if the loop is stopped before the future
     ///   completes (including by a `stop()` called before `run_sync`, rule
-    ///   L2); the future is dropped.
+    ///   [L2](crate::guide::rules#l2)); the future is dropped.
     /// * [`RunSyncError::Loop`] with [`Error::AlreadyRunning`] on a running
-    ///   loop (rule R8: an error, not a deadlock), [`Error::Closed`] on a
+    ///   loop (rule [R8](crate::guide::rules#r8): an error, not a deadlock), [`Error::Closed`] on a
     ///   closed one, or a polling error.
     ///
     /// # Panics
     ///
     /// A panic in `main` or in the future is re-raised here, with its
     /// original payload, once the loop has stopped (Tornado re-raises the
-    /// future's exception, rules R3 and R4). It is not reported to the
+    /// future's exception, rules [R3](crate::guide::rules#r3) and [R4](crate::guide::rules#r4)). It is not reported to the
     /// exception handler.
     ///
     /// # Examples

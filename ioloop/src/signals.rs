@@ -35,6 +35,19 @@ use crate::{Error, Events, IOLoop, sys, watchdog};
 /// It is `Copy` and holds no reference to the loop or the handler.
 /// Removing a handler twice, or with a handle from another loop, is a
 /// no-op that returns false.
+///
+/// # Examples
+///
+/// ```
+/// use ioloop::IOLoop;
+///
+/// let ioloop = IOLoop::new()?;
+/// let handle = ioloop.add_signal_handler(libc::SIGUSR2, |_| {})?;
+/// assert_eq!(handle.signum(), libc::SIGUSR2);
+/// assert!(ioloop.remove_signal_handler_handle(handle));
+/// assert!(!ioloop.remove_signal_handler_handle(handle), "removed twice: a no-op");
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct SignalHandle {
     loop_id: u32,
@@ -44,6 +57,16 @@ pub struct SignalHandle {
 
 impl SignalHandle {
     /// The signal this handler was added for.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let ioloop = ioloop::IOLoop::new()?;
+    /// let handle = ioloop.add_signal_handler(libc::SIGWINCH, |_| {})?;
+    /// assert_eq!(handle.signum(), libc::SIGWINCH);
+    /// # ioloop.remove_signal_handler(libc::SIGWINCH);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn signum(&self) -> c_int {
         self.signum
     }
@@ -373,6 +396,17 @@ impl IOLoop {
     /// [`add_signal_handler`](IOLoop::add_signal_handler) for what that
     /// means for its default action). An invalid signal number has no
     /// handlers: false.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let ioloop = ioloop::IOLoop::new()?;
+    /// ioloop.add_signal_handler(libc::SIGWINCH, |_| {})?;
+    /// ioloop.add_signal_handler(libc::SIGWINCH, |_| {})?;
+    /// assert!(ioloop.remove_signal_handler(libc::SIGWINCH)); // both go
+    /// assert!(!ioloop.remove_signal_handler(libc::SIGWINCH));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn remove_signal_handler(&self, signum: c_int) -> bool {
         let removed = {
             let mut state = self.inner.signals.state.borrow_mut();

@@ -81,6 +81,17 @@ impl IOLoop {
     ///
     /// Moving the timeouts is `O(n)` in the number of pending timeouts
     /// (adding the same amount to every deadline keeps the heap's order).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let ioloop = ioloop::IOLoop::new()?;
+    /// ioloop.suspend();
+    /// ioloop.resume();
+    /// ioloop.resume(); // not suspended: a no-op
+    /// ioloop.run()?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn resume(&self) {
         let Some(since) = self.inner.suspension.since.take() else {
             return;
@@ -97,6 +108,18 @@ impl IOLoop {
 
     /// True between [`suspend`](IOLoop::suspend) and
     /// [`resume`](IOLoop::resume).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let ioloop = ioloop::IOLoop::new()?;
+    /// assert!(!ioloop.is_suspended());
+    /// ioloop.suspend();
+    /// assert!(ioloop.is_suspended());
+    /// ioloop.resume();
+    /// assert!(!ioloop.is_suspended());
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn is_suspended(&self) -> bool {
         self.inner.features.has(Features::SUSPENDED)
     }

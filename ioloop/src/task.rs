@@ -4,7 +4,7 @@
 //! A task is a boxed future in the loop's task table. Waking it queues a
 //! [`Runnable::Task`](crate::ioloop::Runnable) in the same first-in,
 //! first-out queue as callbacks, so tasks obey the callback rules: a task
-//! woken during an iteration is polled on the next one (rule C2).
+//! woken during an iteration is polled on the next one (rule [C2](crate::guide::rules#c2)).
 //!
 //! Wakers are `Send + Sync`. A wake on the loop's thread, while the loop is
 //! current there, pushes to the local queue (no lock, no system call); a
@@ -239,6 +239,24 @@ fn abort(ioloop: &IOLoop, id: TaskId) {
 }
 
 /// Why a task gave no output.
+///
+/// # Examples
+///
+/// ```
+/// use ioloop::{IOLoop, JoinError};
+///
+/// let ioloop = IOLoop::new()?;
+/// let result = ioloop.run_sync(
+///     || async {
+///         let task = IOLoop::current().spawn(std::future::pending::<()>());
+///         task.abort();
+///         task.await
+///     },
+///     None,
+/// )?;
+/// assert!(matches!(result, Err(JoinError::Cancelled)));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub enum JoinError {
     /// The task was aborted, or dropped because its loop was closed.
     Cancelled,
@@ -249,11 +267,36 @@ pub enum JoinError {
 
 impl JoinError {
     /// True if the task was cancelled.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ioloop::IOLoop;
+    ///
+    /// let ioloop = IOLoop::new()?;
+    /// let task = ioloop.spawn(async {});
+    /// ioloop.close(false)?; // drops the unfinished task
+    /// let err = futures::executor::block_on(task).unwrap_err();
+    /// assert!(err.is_cancelled());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn is_cancelled(&self) -> bool {
         matches!(self, JoinError::Cancelled)
     }
 
     /// True if the task panicked.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ioloop::IOLoop;
+    ///
+    /// # std::panic::set_hook(Box::new(|_| {}));
+    /// let ioloop = IOLoop::new()?;
+    /// let err = ioloop.run_sync(|| IOLoop::current().spawn(async { panic!("oops") }), None)?.unwrap_err();
+    /// assert!(err.is_panic());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn is_panic(&self) -> bool {
         matches!(self, JoinError::Panicked(_))
     }
@@ -264,6 +307,19 @@ impl JoinError {
     /// # Panics
     ///
     /// If the task was cancelled rather than panicking.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ioloop::IOLoop;
+    ///
+    /// # std::panic::set_hook(Box::new(|_| {}));
+    /// let ioloop = IOLoop::new()?;
+    /// let err = ioloop.run_sync(|| IOLoop::current().spawn(async { panic!("oops") }), None)?.unwrap_err();
+    /// let payload = err.into_panic(); // std::panic::resume_unwind(payload) re-raises it
+    /// assert_eq!(payload.downcast_ref::<&str>(), Some(&"oops"));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn into_panic(self) -> Box<dyn Any + Send + 'static> {
         match self {
             JoinError::Panicked(payload) => payload,
@@ -358,6 +414,23 @@ async fn spawned<F: Future>(
 /// [`abort`](JoinHandle::abort) cancels it.
 ///
 /// It is not `Send`: it belongs to the loop's thread, like the task.
+///
+/// # Examples
+///
+/// ```
+/// use ioloop::{IOLoop, JoinHandle};
+///
+/// let ioloop = IOLoop::new()?;
+/// let answer = ioloop.run_sync(
+///     || async {
+///         let task: JoinHandle<u32> = IOLoop::current().spawn(async { 42 });
+///         task.await
+///     },
+///     None,
+/// )??;
+/// assert_eq!(answer, 42);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[must_use = "dropping a JoinHandle detaches the task; use .detach() to say so"]
 pub struct JoinHandle<T> {
     state: Rc<JoinState<T>>,
@@ -369,6 +442,19 @@ impl<T> JoinHandle<T> {
     /// Cancels the task: its future is dropped (now, or right after its
     /// current poll if it aborts itself), and awaiting this handle gives
     /// [`JoinError::Cancelled`]. A no-op if the task already finished.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ioloop::IOLoop;
+    ///
+    /// let ioloop = IOLoop::new()?;
+    /// let task = ioloop.spawn(std::future::pending::<()>());
+    /// task.abort(); // the future is dropped now
+    /// assert!(task.is_finished());
+    /// ioloop.run()?; // nothing left
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn abort(&self) {
         if self.state.finished.get() {
             return;
@@ -379,12 +465,41 @@ impl<T> JoinHandle<T> {
     }
 
     /// True once the task has finished (with output, panic or cancellation).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ioloop::IOLoop;
+    ///
+    /// let ioloop = IOLoop::new()?;
+    /// let task = ioloop.spawn(async { 1 });
+    /// assert!(!task.is_finished()); // first polled on the next iteration
+    /// ioloop.run()?;
+    /// assert!(task.is_finished());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn is_finished(&self) -> bool {
         self.state.finished.get()
     }
 
     /// Lets the task run on without a handle (the same as dropping it, but
     /// explicit).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::cell::Cell;
+    /// use std::rc::Rc;
+    /// use ioloop::IOLoop;
+    ///
+    /// let ioloop = IOLoop::new()?;
+    /// let done = Rc::new(Cell::new(false));
+    /// let d = done.clone();
+    /// ioloop.spawn(async move { d.set(true) }).detach(); // fire and forget
+    /// ioloop.run()?;
+    /// assert!(done.get());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn detach(self) {}
 }
 
@@ -484,7 +599,7 @@ impl IOLoop {
 
     /// Calls `callback(output)` on the loop once `future` completes, even
     /// if what completes it runs on another thread (Tornado's `add_future`,
-    /// rule F1). The callback runs as an ordinary callback, on the
+    /// rule [F1](crate::guide::rules#f1)). The callback runs as an ordinary callback, on the
     /// iteration after completion.
     ///
     /// # Examples
@@ -526,6 +641,20 @@ impl IOLoop {
     }
 
     /// The number of tasks on the loop that have not finished.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ioloop::IOLoop;
+    ///
+    /// let ioloop = IOLoop::new()?;
+    /// let task = ioloop.spawn(async {});
+    /// assert_eq!(ioloop.task_count(), 1);
+    /// ioloop.run()?;
+    /// assert_eq!(ioloop.task_count(), 0);
+    /// # drop(task);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn task_count(&self) -> usize {
         self.inner.tasks.borrow().len()
     }

@@ -51,6 +51,15 @@ impl LoopThread {
     /// # Errors
     ///
     /// An `io::Error` if the thread or the loop cannot be created.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let background = ioloop::LoopThread::spawn()?;
+    /// assert!(!background.remote().is_closed());
+    /// background.stop()?; // stops the loop and joins the thread
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn spawn() -> io::Result<LoopThread> {
         LoopThread::spawn_with("ioloop", |_| {})
     }
@@ -62,6 +71,23 @@ impl LoopThread {
     ///
     /// An `io::Error` if the thread or the loop cannot be created, or if
     /// `setup` panics (the panic message is in the error).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::mpsc;
+    /// use std::time::Duration;
+    /// use ioloop::LoopThread;
+    ///
+    /// let (tx, rx) = mpsc::channel();
+    /// let background = LoopThread::spawn_with("ticker", move |ioloop| {
+    ///     // On the new thread, before the loop starts.
+    ///     ioloop.call_later(Duration::from_millis(5), move || tx.send("tick").unwrap());
+    /// })?;
+    /// assert_eq!(rx.recv_timeout(Duration::from_secs(10))?, "tick");
+    /// background.stop()?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn spawn_with<F>(name: &str, setup: F) -> io::Result<LoopThread>
     where
         F: FnOnce(&IOLoop) + Send + 'static,
@@ -108,11 +134,38 @@ impl LoopThread {
     }
 
     /// The loop's remote handle.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ioloop::LoopThread;
+    ///
+    /// let background = LoopThread::spawn()?;
+    /// let remote = background.remote().clone(); // Send + Sync + Clone
+    /// std::thread::spawn(move || remote.add_callback(|| {})).join().unwrap();
+    /// background.stop()?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn remote(&self) -> &Remote {
         &self.remote
     }
 
     /// Runs `f` on the loop's thread: [`Remote::add_callback`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::mpsc;
+    /// use std::time::Duration;
+    /// use ioloop::{IOLoop, LoopThread};
+    ///
+    /// let background = LoopThread::spawn()?;
+    /// let (tx, rx) = mpsc::channel();
+    /// background.add_callback(move || tx.send(IOLoop::current().is_running()).unwrap());
+    /// assert!(rx.recv_timeout(Duration::from_secs(10))?);
+    /// background.stop()?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     #[track_caller]
     pub fn add_callback<F>(&self, f: F)
     where
@@ -132,6 +185,16 @@ impl LoopThread {
     ///
     /// Re-raises a panic that escaped the loop thread (the loop catches
     /// panics in callbacks, so only a bug in the loop itself gets here).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let background = ioloop::LoopThread::spawn()?;
+    /// let remote = background.remote().clone();
+    /// background.stop()?;
+    /// assert!(remote.is_closed(), "the thread closed its loop");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn stop(mut self) -> Result<(), Error> {
         self.remote.stop();
         let handle = self.handle.take().expect("joined only once");

@@ -27,6 +27,25 @@ struct SleepState {
 /// no timer work) and removed if the `Sleep` is dropped first. It completes
 /// no earlier than its deadline, on the loop it was made for (which must be
 /// the loop that polls it).
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use ioloop::{IOLoop, Sleep};
+///
+/// let ioloop = IOLoop::new()?;
+/// let started = ioloop.time();
+/// ioloop.run_sync(
+///     || {
+///         let nap: Sleep = IOLoop::current().sleep(Duration::from_millis(10));
+///         nap
+///     },
+///     None,
+/// )?;
+/// assert!(ioloop.time() - started >= 0.010);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[must_use = "futures do nothing unless polled"]
 pub struct Sleep {
     ioloop: IOLoop,
@@ -39,6 +58,21 @@ pub struct Sleep {
 
 impl Sleep {
     /// The deadline, as seconds on the [`IOLoop::time`] scale.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use ioloop::IOLoop;
+    ///
+    /// let ioloop = IOLoop::new()?;
+    /// let when = ioloop.time() + 30.0;
+    /// let nap = ioloop.sleep_until(when);
+    /// assert!((nap.deadline() - when).abs() < 1e-6);
+    /// let relative = ioloop.sleep(Duration::from_secs(5));
+    /// assert!(relative.deadline() >= ioloop.time() + 4.9);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn deadline(&self) -> f64 {
         deadline::ns_to_secs(self.deadline)
     }
@@ -104,11 +138,39 @@ impl fmt::Debug for Sleep {
 }
 
 /// The error of [`timeout`]: the deadline passed first.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use ioloop::{Elapsed, IOLoop};
+///
+/// let ioloop = IOLoop::new()?;
+/// let result = ioloop.run_sync(
+///     || ioloop::timeout(Duration::from_millis(5), std::future::pending::<()>()),
+///     None,
+/// )?;
+/// let elapsed: Elapsed = result.unwrap_err();
+/// assert_eq!(elapsed.to_string(), "deadline elapsed after 5ms");
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Elapsed(Duration);
 
 impl Elapsed {
     /// The timeout that passed.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use ioloop::IOLoop;
+    ///
+    /// let ioloop = IOLoop::new()?;
+    /// let err = ioloop.run_sync(|| ioloop::timeout(Duration::from_millis(5), std::future::pending::<()>()), None)?.unwrap_err();
+    /// assert_eq!(err.duration(), Duration::from_millis(5));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn duration(&self) -> Duration {
         self.0
     }
@@ -170,6 +232,29 @@ impl<F> fmt::Debug for Timeout<F> {
 
 /// A future that is pending once, waking itself: it lets every other
 /// queued callback and task run first. Made by [`yield_now`].
+///
+/// # Examples
+///
+/// ```
+/// use std::cell::RefCell;
+/// use std::rc::Rc;
+/// use ioloop::IOLoop;
+///
+/// let ioloop = IOLoop::new()?;
+/// let order = Rc::new(RefCell::new(Vec::new()));
+/// let o = order.clone();
+/// ioloop.run_sync(
+///     move || async move {
+///         let o2 = o.clone();
+///         IOLoop::current().add_callback(move || o2.borrow_mut().push("callback"));
+///         ioloop::yield_now().await; // the queued callback runs first
+///         o.borrow_mut().push("after yield");
+///     },
+///     None,
+/// )?;
+/// assert_eq!(*order.borrow(), ["callback", "after yield"]);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[must_use = "futures do nothing unless polled"]
 #[derive(Debug, Default)]
 pub struct YieldNow {
@@ -191,6 +276,20 @@ impl Future for YieldNow {
 
 impl IOLoop {
     /// A future that completes `duration` from now, on this loop.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use ioloop::IOLoop;
+    ///
+    /// let ioloop = IOLoop::new()?;
+    /// let started = ioloop.time();
+    /// let l = ioloop.clone();
+    /// ioloop.run_sync(move || l.sleep(Duration::from_millis(10)), None)?;
+    /// assert!(ioloop.time() - started >= 0.010);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     #[track_caller]
     pub fn sleep(&self, duration: Duration) -> Sleep {
         self.sleep_until(duration)
@@ -198,6 +297,20 @@ impl IOLoop {
 
     /// A future that completes at `deadline` (anything
     /// `Into<`[`Deadline`]`>`: relative or absolute), on this loop.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::{Duration, Instant};
+    /// use ioloop::IOLoop;
+    ///
+    /// let ioloop = IOLoop::new()?;
+    /// let at = Instant::now() + Duration::from_millis(10);
+    /// let l = ioloop.clone();
+    /// ioloop.run_sync(move || l.sleep_until(at), None)?;
+    /// assert!(Instant::now() >= at);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     #[track_caller]
     pub fn sleep_until(&self, deadline: impl Into<Deadline>) -> Sleep {
         Sleep {
@@ -209,6 +322,19 @@ impl IOLoop {
     }
 
     /// Limits `future` to `duration`; see [`Timeout`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use ioloop::IOLoop;
+    ///
+    /// let ioloop = IOLoop::new()?;
+    /// let l = ioloop.clone();
+    /// let quick = ioloop.run_sync(move || l.timeout(Duration::from_secs(10), async { 7 }), None)?;
+    /// assert_eq!(quick.unwrap(), 7); // finished in time
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     #[track_caller]
     pub fn timeout<F: Future>(&self, duration: Duration, future: F) -> Timeout<F> {
         Timeout {
@@ -240,6 +366,18 @@ pub fn sleep(duration: Duration) -> Sleep {
 }
 
 /// A future that completes at `deadline`, on the current loop.
+///
+/// # Examples
+///
+/// ```
+/// use ioloop::IOLoop;
+///
+/// let ioloop = IOLoop::new()?;
+/// let when = ioloop.time() + 0.010;
+/// ioloop.run_sync(move || ioloop::sleep_until(when), None)?;
+/// assert!(ioloop.time() >= when);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[track_caller]
 pub fn sleep_until(deadline: impl Into<Deadline>) -> Sleep {
     IOLoop::current().sleep_until(deadline)
@@ -269,6 +407,16 @@ pub fn timeout<F: Future>(duration: Duration, future: F) -> Timeout<F> {
 
 /// Yields to the loop once: every callback and task already queued runs
 /// before the caller continues.
+///
+/// # Examples
+///
+/// ```
+/// use ioloop::IOLoop;
+///
+/// let ioloop = IOLoop::new()?;
+/// ioloop.run_sync(|| async { ioloop::yield_now().await }, None)?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub fn yield_now() -> YieldNow {
     YieldNow::default()
 }

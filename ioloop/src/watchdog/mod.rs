@@ -586,6 +586,19 @@ impl IOLoop {
     }
 
     /// The blocking watchdog's threshold, `None` if it is off.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let ioloop = ioloop::IOLoop::new()?;
+    /// assert_eq!(ioloop.blocking_threshold(), None);
+    /// ioloop.set_blocking_log_threshold(Some(Duration::from_millis(200)))?;
+    /// assert_eq!(ioloop.blocking_threshold(), Some(Duration::from_millis(200)));
+    /// ioloop.set_blocking_log_threshold(None)?; // off again
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn blocking_threshold(&self) -> Option<Duration> {
         self.inner.watchdog.threshold.get()
     }
@@ -665,6 +678,17 @@ impl IOLoop {
     /// (by [`set_blocking_stack_signal`](IOLoop::set_blocking_stack_signal)
     /// or when a loop first enabled its watchdog); `None` before, when
     /// stack capture is off, or on platforms without it.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ioloop::IOLoop;
+    ///
+    /// // None until a watchdog is turned on or a signal chosen.
+    /// if let Some(signal) = IOLoop::blocking_stack_signal() {
+    ///     assert!(signal >= libc::SIGRTMIN() && signal <= libc::SIGRTMAX());
+    /// }
+    /// ```
     pub fn blocking_stack_signal() -> Option<c_int> {
         match stack_signal_state().signal {
             StackSignal::Chosen(signal) => Some(signal),
