@@ -14,8 +14,8 @@ use std::sync::{Arc, Mutex, PoisonError};
 use futures::channel::oneshot;
 use ioloop::{Executor, ThreadPool};
 
-use crate::bind::Family;
 use crate::error::context;
+use crate::socket::bind::Family;
 
 /// The future a [`Resolver`] returns: the addresses of a host, or an error
 /// naming it.

@@ -256,7 +256,7 @@ impl Conn<'_> {
                 // Between requests: hold no buffer memory. The buffers go
                 // to pools the next connection to need one takes from, so
                 // a busy connection costs no allocation per request.
-                crate::buffer::give_output_buffer(std::mem::take(&mut self.out));
+                crate::stream::buffer::give_output_buffer(std::mem::take(&mut self.out));
                 if self
                     .spare_head
                     .as_ref()
@@ -271,7 +271,7 @@ impl Conn<'_> {
             let waited = self.within(deadline, stream.read_more()).await;
             if idle {
                 self.shared.set_idle(self.key, false);
-                self.out = crate::buffer::take_output_buffer();
+                self.out = crate::stream::buffer::take_output_buffer();
             }
             match waited {
                 Ok(Ok(_)) => {}

@@ -15,7 +15,7 @@ use futures::Stream;
 use crate::PeerAddr;
 use crate::http::parse::{BodyDecoder, Field, HttpError, Limits, parse_head};
 use crate::http::{Method, Version};
-use crate::iostream::IOStream;
+use crate::stream::iostream::IOStream;
 
 /// An HTTP request, as a handler receives it: the request line, the
 /// headers and the peer's address at once, and the body as it arrives

@@ -17,7 +17,7 @@ use futures::io::{AsyncBufRead, AsyncRead, AsyncWrite};
 use socket2::SockRef;
 
 use super::{DIRECT_READ_MIN, Filled, IOStream, Inner, State, is_interrupted, is_would_block};
-use crate::buffer::ReadBuffer;
+use crate::stream::buffer::ReadBuffer;
 
 /// What [`IOStream::poll_input`] found.
 pub(super) enum Input {

@@ -9,10 +9,10 @@ use std::net::{SocketAddr, TcpListener};
 use std::pin::Pin;
 use std::rc::Rc;
 
-use crate::accept::{AcceptHandle, AcceptOptions, AnyListener, ExhaustedHook, PeerAddr};
-use crate::bind::{BindOptions, bind_reuse_port_sibling};
-use crate::iostream::{IOStream, StreamOptions};
-use crate::process::fork_processes;
+use crate::process::fork::fork_processes;
+use crate::socket::accept::{AcceptHandle, AcceptOptions, AnyListener, ExhaustedHook, PeerAddr};
+use crate::socket::bind::{BindOptions, bind_reuse_port_sibling};
+use crate::stream::iostream::{IOStream, StreamOptions};
 #[cfg(feature = "tls")]
 use crate::tls::{ServerTls, TlsRole};
 

@@ -20,9 +20,9 @@ use std::task::{Context, Poll, Waker};
 use ioloop::{Events, IOLoop};
 use socket2::{Domain, Protocol, SockAddr, SockRef, Socket, Type};
 
-use crate::accept;
-use crate::buffer::{ReadBuffer, WriteBuffer};
 use crate::error::{StreamClosedError, context};
+use crate::socket::accept;
+use crate::stream::buffer::{ReadBuffer, WriteBuffer};
 use crate::sys;
 
 mod futures_io;

@@ -9,9 +9,9 @@ use std::time::Duration;
 
 use futures::future::{self, Either};
 
-use crate::bind::Family;
-use crate::iostream::{IOStream, StreamOptions};
 use crate::resolver::{Resolver, ThreadedResolver};
+use crate::socket::bind::Family;
+use crate::stream::iostream::{IOStream, StreamOptions};
 #[cfg(feature = "tls")]
 use crate::tls::{ClientTls, TlsRole};
 
