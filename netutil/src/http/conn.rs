@@ -37,7 +37,7 @@ use ioloop::Sleep;
 use crate::http::parse::{BodyDecoder, Framing as RequestFraming, HttpError, Parsed, parse_head};
 use crate::http::request::{BodyState, BodyTimeouts, FailedBody, Request, RequestBody};
 use crate::http::response::{BodyKind, Pulled, Response};
-use crate::http::server::{Handler, Shared};
+use crate::http::server::{Handler, ServerState};
 use crate::http::wire::{self, Framing, LAST_CHUNK, RenderKey};
 use crate::http::{Method, Version};
 use crate::{IOStream, PeerAddr};
@@ -55,7 +55,7 @@ const COPY_BODY_MAX: usize = 16 * 1024;
 
 /// One connection's task.
 pub(crate) async fn serve<H: Handler>(
-    shared: Rc<Shared>,
+    shared: Rc<ServerState>,
     handler: Rc<H>,
     stream: IOStream,
     peer: PeerAddr,
@@ -105,7 +105,7 @@ pub(crate) async fn serve<H: Handler>(
 /// Removes a connection from the registry when its task ends, however it
 /// ends.
 struct Registered {
-    shared: Rc<Shared>,
+    shared: Rc<ServerState>,
     key: usize,
 }
 
@@ -116,7 +116,7 @@ impl Drop for Registered {
 }
 
 struct Conn<'a> {
-    shared: &'a Shared,
+    shared: &'a ServerState,
     stream: &'a IOStream,
     peer: Rc<PeerAddr>,
     key: usize,

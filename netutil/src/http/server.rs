@@ -156,10 +156,12 @@ pub(crate) const READ_CHUNK: usize = 64 * 1024;
 /// ```
 #[derive(Clone)]
 pub struct HTTPServer {
-    shared: Rc<Shared>,
+    shared: Rc<ServerState>,
 }
 
-pub(crate) struct Shared {
+/// What the server and its connections share: the options, the registry
+/// of open connections, the cached `Date` value and the shutdown state.
+pub(crate) struct ServerState {
     pub(crate) options: HTTPServerOptions,
     pub(crate) limits: Limits,
     /// The loop, fixed when the server starts accepting (after any fork).
@@ -168,7 +170,7 @@ pub(crate) struct Shared {
     pub(crate) date: RefCell<DateCache>,
     date_timer: Cell<Option<TimeoutHandle>>,
     /// Every open connection.
-    pub(crate) connections: RefCell<Slab<Entry>>,
+    pub(crate) connections: RefCell<Slab<OpenConnection>>,
     /// Numbers idle periods, so the oldest idle connection is the one with
     /// the smallest number.
     idle_clock: Cell<u64>,
@@ -183,7 +185,7 @@ pub(crate) struct Shared {
 }
 
 /// A connection in the registry.
-pub(crate) struct Entry {
+pub(crate) struct OpenConnection {
     pub(crate) stream: IOStream,
     /// 0 while a request is in progress; otherwise the idle period's
     /// number (a keep-alive connection waiting for its next request).
@@ -204,7 +206,7 @@ impl HTTPServer {
             .max_write_buffer_size(usize::MAX / 2)
             .half_close(true);
         let handler = Rc::new(handler);
-        let shared = Rc::new_cyclic(|weak: &Weak<Shared>| {
+        let shared = Rc::new_cyclic(|weak: &Weak<ServerState>| {
             let on_exhausted = weak.clone();
             let weak = weak.clone();
             let tcp = TCPServer::with_options(stream_options, move |stream, peer| {
@@ -223,7 +225,7 @@ impl HTTPServer {
                     shared.on_descriptors_exhausted();
                 }
             });
-            Shared {
+            ServerState {
                 limits: Limits {
                     max_header_bytes: options.max_header_bytes,
                     max_body_bytes: options.max_body_bytes,
@@ -443,7 +445,7 @@ impl HTTPServer {
     }
 }
 
-impl Shared {
+impl ServerState {
     pub(crate) fn ioloop(&self) -> IOLoop {
         self.ioloop.get().cloned().unwrap_or_else(IOLoop::current)
     }
@@ -455,7 +457,7 @@ impl Shared {
         {
             return None;
         }
-        Some(self.connections.borrow_mut().insert(Entry {
+        Some(self.connections.borrow_mut().insert(OpenConnection {
             stream: stream.clone(),
             idle_since: Cell::new(0),
         }))
@@ -547,7 +549,7 @@ impl fmt::Debug for HTTPServer {
 }
 
 /// Reformats the `Date` header once a second while the server lives.
-fn refresh_date(shared: Weak<Shared>) {
+fn refresh_date(shared: Weak<ServerState>) {
     let Some(strong) = shared.upgrade() else {
         return;
     };

@@ -40,15 +40,16 @@ impl Timer for LoopTimer {
         Box::pin(LoopSleep {
             deadline,
             remote: self.remote.clone(),
-            shared: Arc::new(Mutex::new(Shared::default())),
+            shared: Arc::new(Mutex::new(SleepState::default())),
             timeout: None,
             registered: false,
         })
     }
 }
 
+/// What a [`LoopSleep`] shares with the loop-thread timeout that ends it.
 #[derive(Default)]
-struct Shared {
+struct SleepState {
     fired: bool,
     waker: Option<Waker>,
 }
@@ -57,7 +58,7 @@ struct Shared {
 pub struct LoopSleep {
     deadline: Instant,
     remote: Remote,
-    shared: Arc<Mutex<Shared>>,
+    shared: Arc<Mutex<SleepState>>,
     /// The loop's timeout, when it was registered from the loop's thread
     /// (so that dropping the sleep there can remove it).
     timeout: Option<TimeoutHandle>,
@@ -78,7 +79,7 @@ fn local_loop(remote: &Remote) -> Option<IOLoop> {
     IOLoop::try_current().filter(|l| l.remote().same_loop(remote))
 }
 
-fn fire(shared: &Mutex<Shared>) {
+fn fire(shared: &Mutex<SleepState>) {
     let waker = {
         let mut shared = shared.lock().unwrap_or_else(|e| e.into_inner());
         shared.fired = true;

@@ -358,17 +358,18 @@ struct State {
 struct Queued {
     data: Vec<u8>,
     addr: Option<SocketAddr>,
-    slot: Rc<RefCell<Slot>>,
+    slot: Rc<RefCell<SendCompletion>>,
 }
 
+/// Where a queued datagram's send result goes, and the task waiting for it.
 #[derive(Default)]
-struct Slot {
+struct SendCompletion {
     result: Option<Result<usize, UdpError>>,
     waker: Option<Waker>,
 }
 
-impl Slot {
-    fn complete(slot: &RefCell<Slot>, result: Result<usize, UdpError>) {
+impl SendCompletion {
+    fn complete(slot: &RefCell<SendCompletion>, result: Result<usize, UdpError>) {
         let waker = {
             let mut slot = slot.borrow_mut();
             slot.result = Some(result);
@@ -649,7 +650,7 @@ impl Inner {
                     let addr = queued.addr.or(st.peer);
                     let result = result
                         .map_err(|err| UdpError::from_os(err, "send to", addr, queued.data.len()));
-                    Slot::complete(&queued.slot, result);
+                    SendCompletion::complete(&queued.slot, result);
                 }
             }
         }
@@ -738,7 +739,7 @@ impl Inner {
         self.has_callback.set(false);
         drop(self.callback.borrow_mut().take());
         for queued in queued {
-            Slot::complete(&queued.slot, Err(UdpError::Closed { fd: self.fd }));
+            SendCompletion::complete(&queued.slot, Err(UdpError::Closed { fd: self.fd }));
         }
         wake_all(&mut recv);
         wake_all(&mut room);
@@ -773,7 +774,7 @@ pub struct SendTo<'a> {
     data: &'a [u8],
     addr: Option<SocketAddr>,
     /// Where the result arrives once the datagram is queued.
-    slot: Option<Rc<RefCell<Slot>>>,
+    slot: Option<Rc<RefCell<SendCompletion>>>,
 }
 
 impl Future for SendTo<'_> {
@@ -819,7 +820,7 @@ impl Future for SendTo<'_> {
             push_waker(&mut st.room_wakers, cx.waker());
             return Poll::Pending;
         }
-        let slot = Rc::new(RefCell::new(Slot {
+        let slot = Rc::new(RefCell::new(SendCompletion {
             result: None,
             waker: Some(cx.waker().clone()),
         }));

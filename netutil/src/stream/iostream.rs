@@ -1528,7 +1528,9 @@ enum Check<T> {
     Fail(io::ErrorKind, String),
 }
 
-trait Request {
+/// One kind of read (`read_until`, `read_bytes`, ...): what it waits for
+/// in the read buffer.
+trait ReadRequest {
     type Output;
 
     /// Whether the buffer satisfies the read. `eof`: the stream closed by
@@ -1541,7 +1543,7 @@ trait Request {
         None
     }
 
-    /// `n` bytes were read into [`direct`](Request::direct)'s buffer.
+    /// `n` bytes were read into [`direct`](ReadRequest::direct)'s buffer.
     fn direct_done(&mut self, _n: usize) {}
 }
 
@@ -1579,7 +1581,7 @@ enum UntilOutput {
     Len(usize),
 }
 
-impl Request for Until<'_> {
+impl ReadRequest for Until<'_> {
     type Output = UntilOutput;
 
     fn check(&mut self, buf: &mut ReadBuffer, _eof: bool, limit: usize) -> Check<UntilOutput> {
@@ -1637,7 +1639,7 @@ struct Bytes {
     partial: bool,
 }
 
-impl Request for Bytes {
+impl ReadRequest for Bytes {
     type Output = Vec<u8>;
 
     fn check(&mut self, buf: &mut ReadBuffer, _eof: bool, limit: usize) -> Check<Vec<u8>> {
@@ -1661,7 +1663,7 @@ struct Into_<'a> {
     partial: bool,
 }
 
-impl Request for Into_<'_> {
+impl ReadRequest for Into_<'_> {
     type Output = usize;
 
     fn check(&mut self, buf: &mut ReadBuffer, _eof: bool, _limit: usize) -> Check<usize> {
@@ -1685,7 +1687,7 @@ impl Request for Into_<'_> {
 
 struct UntilClose;
 
-impl Request for UntilClose {
+impl ReadRequest for UntilClose {
     type Output = Vec<u8>;
 
     fn check(&mut self, buf: &mut ReadBuffer, eof: bool, limit: usize) -> Check<Vec<u8>> {
@@ -1704,7 +1706,7 @@ struct More {
     base: Option<usize>,
 }
 
-impl Request for More {
+impl ReadRequest for More {
     type Output = usize;
 
     fn check(&mut self, buf: &mut ReadBuffer, _eof: bool, limit: usize) -> Check<usize> {
@@ -1730,7 +1732,7 @@ struct ReadOp<'a, R> {
     done: bool,
 }
 
-impl<'a, R: Request> ReadOp<'a, R> {
+impl<'a, R: ReadRequest> ReadOp<'a, R> {
     fn new(stream: &'a IOStream, request: R) -> Self {
         ReadOp {
             stream,

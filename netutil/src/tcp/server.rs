@@ -16,7 +16,8 @@ use crate::stream::iostream::{IOStream, StreamOptions};
 #[cfg(feature = "tls")]
 use crate::tls::{ServerTls, TlsRole};
 
-type Handler = dyn Fn(IOStream, PeerAddr) -> Pin<Box<dyn Future<Output = ()>>>;
+/// The server's `handle_stream`: a task for each accepted connection.
+type StreamHandler = dyn Fn(IOStream, PeerAddr) -> Pin<Box<dyn Future<Output = ()>>>;
 
 /// Whether each worker gets listening sockets of its own beside the shared
 /// ones: only Linux spreads connections over an `SO_REUSEPORT` group.
@@ -76,7 +77,7 @@ pub struct TCPServer {
 }
 
 struct ServerInner {
-    handler: Rc<Handler>,
+    handler: Rc<StreamHandler>,
     stream_options: StreamOptions,
     accept_options: RefCell<AcceptOptions>,
     /// Accepting listeners.
@@ -112,7 +113,7 @@ impl TCPServer {
         F: Fn(IOStream, PeerAddr) -> Fut + 'static,
         Fut: Future<Output = ()> + 'static,
     {
-        let handler: Rc<Handler> =
+        let handler: Rc<StreamHandler> =
             Rc::new(move |stream, address| Box::pin(handle_stream(stream, address)));
         TCPServer {
             inner: Rc::new(ServerInner {
