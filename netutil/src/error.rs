@@ -50,22 +50,92 @@ impl StreamClosedError {
     }
 
     /// Why the stream closed: `None` for a local [`close`](crate::IOStream::close).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use netutil::IOStream;
+    /// let ioloop = ioloop::IOLoop::new()?;
+    /// let (a, b) = std::os::unix::net::UnixStream::pair()?;
+    /// ioloop.run_sync(|| async move {
+    ///     let (a, b) = (IOStream::new(a)?, IOStream::new(b)?);
+    ///     a.close(); // closed on this side: no cause
+    ///     let err = a.read_bytes(1, false).await.unwrap_err();
+    ///     assert!(netutil::StreamClosedError::find(&err).unwrap().cause().is_none());
+    ///     # let _ = b;
+    ///     Ok::<_, std::io::Error>(())
+    /// }, Some(std::time::Duration::from_secs(5)))??;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn cause(&self) -> Option<&io::Error> {
         self.cause.as_deref()
     }
 
     /// The OS error number of the cause, if it has one (looking through
     /// the context the cause may carry).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use netutil::IOStream;
+    /// let ioloop = ioloop::IOLoop::new()?;
+    /// let (a, b) = std::os::unix::net::UnixStream::pair()?;
+    /// ioloop.run_sync(|| async move {
+    ///     let (a, b) = (IOStream::new(a)?, IOStream::new(b)?);
+    ///     a.close();
+    ///     let err = a.write(b"x").await.unwrap_err();
+    ///     assert_eq!(netutil::StreamClosedError::find(&err).unwrap().raw_os_error(), None);
+    ///     # let _ = b;
+    ///     Ok::<_, std::io::Error>(())
+    /// }, Some(std::time::Duration::from_secs(5)))??;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn raw_os_error(&self) -> Option<i32> {
         ioloop::raw_os_error(self.cause.as_deref()?)
     }
 
     /// The descriptor the stream had (closed now; for messages only).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use netutil::IOStream;
+    /// let ioloop = ioloop::IOLoop::new()?;
+    /// let (a, b) = std::os::unix::net::UnixStream::pair()?;
+    /// ioloop.run_sync(|| async move {
+    ///     let (a, b) = (IOStream::new(a)?, IOStream::new(b)?);
+    ///     let fd = a.fd();
+    ///     a.close();
+    ///     let err = a.read_bytes(1, false).await.unwrap_err();
+    ///     assert_eq!(netutil::StreamClosedError::find(&err).unwrap().fd(), fd);
+    ///     # let _ = b;
+    ///     Ok::<_, std::io::Error>(())
+    /// }, Some(std::time::Duration::from_secs(5)))??;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn fd(&self) -> RawFd {
         self.fd
     }
 
     /// The `StreamClosedError` inside `err`, if it is one.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use netutil::IOStream;
+    /// let ioloop = ioloop::IOLoop::new()?;
+    /// let (a, b) = std::os::unix::net::UnixStream::pair()?;
+    /// ioloop.run_sync(|| async move {
+    ///     let (a, b) = (IOStream::new(a)?, IOStream::new(b)?);
+    ///     drop(b);
+    ///     let err = a.read_bytes(1, false).await.unwrap_err();
+    ///     assert!(netutil::StreamClosedError::find(&err).is_some());
+    ///     // Other errors are not stream-closed errors.
+    ///     assert!(netutil::StreamClosedError::find(&std::io::Error::other("x")).is_none());
+    ///     Ok::<_, std::io::Error>(())
+    /// }, Some(std::time::Duration::from_secs(5)))??;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn find(err: &io::Error) -> Option<&StreamClosedError> {
         err.get_ref()?.downcast_ref::<StreamClosedError>()
     }
