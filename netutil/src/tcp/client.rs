@@ -18,6 +18,14 @@ use crate::tls::{ClientTls, TlsRole};
 /// How long the addresses of the first family get before the other
 /// family's are tried in parallel (Tornado's `_INITIAL_CONNECT_TIMEOUT`,
 /// "Happy Eyeballs").
+///
+/// # Examples
+///
+/// ```
+/// // "localhost" may resolve to ::1 and 127.0.0.1: the second family is
+/// // tried this long after the first, unless the first fails sooner.
+/// assert_eq!(netutil::SECONDARY_FAMILY_DELAY.as_millis(), 300);
+/// ```
 pub const SECONDARY_FAMILY_DELAY: Duration = Duration::from_millis(300);
 
 /// Opens TCP connections by host name: resolves through a [`Resolver`]
@@ -58,11 +66,57 @@ impl Default for TCPClient {
 
 impl TCPClient {
     /// A client with the [`ThreadedResolver`] and default stream options.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use netutil::{IOStream, TCPClient, TCPServer};
+    ///
+    /// let ioloop = ioloop::IOLoop::new()?;
+    /// # let server = TCPServer::new(|stream: IOStream, _peer| async move {
+    /// #     if let Ok(line) = stream.read_until(b"\n", Some(1024)).await {
+    /// #         let _ = stream.write(&line).await;
+    /// #     }
+    /// # });
+    /// # let port = server.listen(0, Some("127.0.0.1"))?[0].port();
+    /// let client = TCPClient::new();
+    /// let reply = ioloop.run_sync(|| async move {
+    ///     let stream = client.connect("127.0.0.1", port).await?;
+    ///     stream.write(b"hi\n").await?;
+    ///     stream.read_until(b"\n", Some(64)).await
+    /// }, Some(std::time::Duration::from_secs(5)))??;
+    /// assert_eq!(reply, b"hi\n");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn new() -> TCPClient {
         TCPClient::with_resolver(ThreadedResolver::new())
     }
 
     /// A client resolving through `resolver`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use netutil::{IOStream, TCPClient, TCPServer};
+    ///
+    /// let ioloop = ioloop::IOLoop::new()?;
+    /// # let server = TCPServer::new(|stream: IOStream, _peer| async move {
+    /// #     if let Ok(line) = stream.read_until(b"\n", Some(1024)).await {
+    /// #         let _ = stream.write(&line).await;
+    /// #     }
+    /// # });
+    /// # let port = server.listen(0, Some("127.0.0.1"))?[0].port();
+    /// let resolver = netutil::OverrideResolver::new(netutil::ThreadedResolver::new())
+    ///     .host("echo.test", "127.0.0.1");
+    /// let client = TCPClient::with_resolver(resolver);
+    /// let reply = ioloop.run_sync(|| async move {
+    ///     let stream = client.connect("echo.test", port).await?;
+    ///     stream.write(b"hi\n").await?;
+    ///     stream.read_until(b"\n", Some(64)).await
+    /// }, Some(std::time::Duration::from_secs(5)))??;
+    /// assert_eq!(reply, b"hi\n");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn with_resolver(resolver: impl Resolver + 'static) -> TCPClient {
         TCPClient {
             resolver: Rc::new(resolver),
@@ -88,6 +142,28 @@ impl TCPClient {
     }
 
     /// Uses `options` for the streams it opens.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use netutil::{IOStream, TCPClient, TCPServer};
+    ///
+    /// let ioloop = ioloop::IOLoop::new()?;
+    /// # let server = TCPServer::new(|stream: IOStream, _peer| async move {
+    /// #     if let Ok(line) = stream.read_until(b"\n", Some(1024)).await {
+    /// #         let _ = stream.write(&line).await;
+    /// #     }
+    /// # });
+    /// # let port = server.listen(0, Some("127.0.0.1"))?[0].port();
+    /// let client = TCPClient::new().stream_options(netutil::StreamOptions::new().max_buffer_size(1 << 16));
+    /// let reply = ioloop.run_sync(|| async move {
+    ///     let stream = client.connect("127.0.0.1", port).await?;
+    ///     stream.write(b"hi\n").await?;
+    ///     stream.read_until(b"\n", Some(64)).await
+    /// }, Some(std::time::Duration::from_secs(5)))??;
+    /// assert_eq!(reply, b"hi\n");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn stream_options(mut self, options: StreamOptions) -> TCPClient {
         self.options = options;
         self
@@ -99,6 +175,28 @@ impl TCPClient {
     ///
     /// The resolver's error (naming the host), or the last connection
     /// error (naming the address).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use netutil::{IOStream, TCPClient, TCPServer};
+    ///
+    /// let ioloop = ioloop::IOLoop::new()?;
+    /// # let server = TCPServer::new(|stream: IOStream, _peer| async move {
+    /// #     if let Ok(line) = stream.read_until(b"\n", Some(1024)).await {
+    /// #         let _ = stream.write(&line).await;
+    /// #     }
+    /// # });
+    /// # let port = server.listen(0, Some("127.0.0.1"))?[0].port();
+    /// let client = TCPClient::new();
+    /// let reply = ioloop.run_sync(|| async move {
+    ///     let stream = client.connect("localhost", port).await?;
+    ///     stream.write(b"hi\n").await?;
+    ///     stream.read_until(b"\n", Some(64)).await
+    /// }, Some(std::time::Duration::from_secs(5)))??;
+    /// assert_eq!(reply, b"hi\n");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub async fn connect(&self, host: &str, port: u16) -> io::Result<IOStream> {
         self.connect_with(host, port, Family::Unspec, None).await
     }
@@ -109,6 +207,28 @@ impl TCPClient {
     /// # Errors
     ///
     /// As [`connect`](TCPClient::connect), and `TimedOut` naming the host.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use netutil::{IOStream, TCPClient, TCPServer};
+    ///
+    /// let ioloop = ioloop::IOLoop::new()?;
+    /// # let server = TCPServer::new(|stream: IOStream, _peer| async move {
+    /// #     if let Ok(line) = stream.read_until(b"\n", Some(1024)).await {
+    /// #         let _ = stream.write(&line).await;
+    /// #     }
+    /// # });
+    /// # let port = server.listen(0, Some("127.0.0.1"))?[0].port();
+    /// let client = TCPClient::new();
+    /// let reply = ioloop.run_sync(|| async move {
+    ///     let stream = client.connect_with("127.0.0.1", port, netutil::Family::Inet, Some(std::time::Duration::from_secs(2))).await?;
+    ///     stream.write(b"hi\n").await?;
+    ///     stream.read_until(b"\n", Some(64)).await
+    /// }, Some(std::time::Duration::from_secs(5)))??;
+    /// assert_eq!(reply, b"hi\n");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub async fn connect_with(
         &self,
         host: &str,

@@ -98,6 +98,27 @@ struct ServerInner {
 impl TCPServer {
     /// A server whose connections are handled by `handle_stream`, with
     /// the default [`StreamOptions`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use netutil::{IOStream, TCPServer};
+    ///
+    /// let ioloop = ioloop::IOLoop::new()?;
+    /// let server = TCPServer::new(|stream: IOStream, _peer| async move {
+    ///     if let Ok(line) = stream.read_until(b"\n", Some(1024)).await {
+    ///         let _ = stream.write(&line).await;
+    ///     }
+    /// });
+    /// let port = server.listen(0, Some("127.0.0.1"))?[0].port();
+    /// # let reply = ioloop.run_sync(|| async move {
+    /// #     let stream = netutil::TCPClient::new().connect("127.0.0.1", port).await?;
+    /// #     stream.write(b"hi\n").await?;
+    /// #     stream.read_until(b"\n", Some(64)).await
+    /// # }, Some(std::time::Duration::from_secs(5)))??;
+    /// # assert_eq!(reply, b"hi\n");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn new<F, Fut>(handle_stream: F) -> TCPServer
     where
         F: Fn(IOStream, PeerAddr) -> Fut + 'static,
@@ -108,6 +129,29 @@ impl TCPServer {
 
     /// A server whose streams get `options` (buffer limits; Tornado's
     /// `max_buffer_size` and `read_chunk_size` arguments).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use netutil::{IOStream, StreamOptions, TCPServer};
+    ///
+    /// let ioloop = ioloop::IOLoop::new()?;
+    /// // Each connection's stream buffers at most 64 KiB.
+    /// let options = StreamOptions::new().max_buffer_size(64 * 1024);
+    /// let server = TCPServer::with_options(options, |stream: IOStream, _peer| async move {
+    ///     if let Ok(line) = stream.read_until(b"\n", Some(1024)).await {
+    ///         let _ = stream.write(&line).await;
+    ///     }
+    /// });
+    /// let port = server.listen(0, Some("127.0.0.1"))?[0].port();
+    /// # let reply = ioloop.run_sync(|| async move {
+    /// #     let stream = netutil::TCPClient::new().connect("127.0.0.1", port).await?;
+    /// #     stream.write(b"hi\n").await?;
+    /// #     stream.read_until(b"\n", Some(64)).await
+    /// # }, Some(std::time::Duration::from_secs(5)))??;
+    /// # assert_eq!(reply, b"hi\n");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn with_options<F, Fut>(options: StreamOptions, handle_stream: F) -> TCPServer
     where
         F: Fn(IOStream, PeerAddr) -> Fut + 'static,
@@ -147,6 +191,28 @@ impl TCPServer {
 
     /// Sets the accept options (connections accepted per readiness event,
     /// the loop) for sockets added afterwards.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use netutil::{IOStream, TCPServer};
+    ///
+    /// let ioloop = ioloop::IOLoop::new()?;
+    /// let server = TCPServer::new(|stream: IOStream, _peer| async move {
+    ///     if let Ok(line) = stream.read_until(b"\n", Some(1024)).await {
+    ///         let _ = stream.write(&line).await;
+    ///     }
+    /// });
+    /// server.set_accept_options(netutil::AcceptOptions::new().max_accepts_per_event(32));
+    /// let port = server.listen(0, Some("127.0.0.1"))?[0].port();
+    /// # let reply = ioloop.run_sync(|| async move {
+    /// #     let stream = netutil::TCPClient::new().connect("127.0.0.1", port).await?;
+    /// #     stream.write(b"hi\n").await?;
+    /// #     stream.read_until(b"\n", Some(64)).await
+    /// # }, Some(std::time::Duration::from_secs(5)))??;
+    /// # assert_eq!(reply, b"hi\n");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn set_accept_options(&self, options: AcceptOptions) {
         *self.inner.accept_options.borrow_mut() = options;
     }
@@ -201,6 +267,29 @@ impl TCPServer {
     ///
     /// As [`bind_sockets`](crate::bind_sockets) and
     /// [`add_socket`](TCPServer::add_socket).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use netutil::{IOStream, TCPServer};
+    ///
+    /// let ioloop = ioloop::IOLoop::new()?;
+    /// let server = TCPServer::new(|stream: IOStream, _peer| async move {
+    ///     if let Ok(line) = stream.read_until(b"\n", Some(1024)).await {
+    ///         let _ = stream.write(&line).await;
+    ///     }
+    /// });
+    /// // Port 0: the kernel picks a free port; the bound addresses come back.
+    /// let addrs = server.listen(0, Some("127.0.0.1"))?;
+    /// let port = addrs[0].port();
+    /// # let reply = ioloop.run_sync(|| async move {
+    /// #     let stream = netutil::TCPClient::new().connect("127.0.0.1", port).await?;
+    /// #     stream.write(b"hi\n").await?;
+    /// #     stream.read_until(b"\n", Some(64)).await
+    /// # }, Some(std::time::Duration::from_secs(5)))??;
+    /// # assert_eq!(reply, b"hi\n");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn listen(&self, port: u16, address: Option<&str>) -> io::Result<Vec<SocketAddr>> {
         self.listen_with(port, address, &BindOptions::default())
     }
@@ -211,6 +300,28 @@ impl TCPServer {
     /// # Errors
     ///
     /// As [`listen`](TCPServer::listen).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use netutil::{IOStream, TCPServer};
+    ///
+    /// let ioloop = ioloop::IOLoop::new()?;
+    /// let server = TCPServer::new(|stream: IOStream, _peer| async move {
+    ///     if let Ok(line) = stream.read_until(b"\n", Some(1024)).await {
+    ///         let _ = stream.write(&line).await;
+    ///     }
+    /// });
+    /// let addrs = server.listen_with(0, Some("127.0.0.1"), &netutil::BindOptions::new().backlog(64))?;
+    /// let port = addrs[0].port();
+    /// # let reply = ioloop.run_sync(|| async move {
+    /// #     let stream = netutil::TCPClient::new().connect("127.0.0.1", port).await?;
+    /// #     stream.write(b"hi\n").await?;
+    /// #     stream.read_until(b"\n", Some(64)).await
+    /// # }, Some(std::time::Duration::from_secs(5)))??;
+    /// # assert_eq!(reply, b"hi\n");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn listen_with(
         &self,
         port: u16,
@@ -229,6 +340,29 @@ impl TCPServer {
     ///
     /// As [`add_socket`](TCPServer::add_socket); the sockets added before
     /// the failing one keep accepting.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use netutil::{IOStream, TCPServer};
+    ///
+    /// let ioloop = ioloop::IOLoop::new()?;
+    /// let server = TCPServer::new(|stream: IOStream, _peer| async move {
+    ///     if let Ok(line) = stream.read_until(b"\n", Some(1024)).await {
+    ///         let _ = stream.write(&line).await;
+    ///     }
+    /// });
+    /// let listeners = netutil::bind_sockets(0, Some("127.0.0.1"))?;
+    /// let port = listeners[0].local_addr()?.port();
+    /// server.add_sockets(listeners)?;
+    /// # let reply = ioloop.run_sync(|| async move {
+    /// #     let stream = netutil::TCPClient::new().connect("127.0.0.1", port).await?;
+    /// #     stream.write(b"hi\n").await?;
+    /// #     stream.read_until(b"\n", Some(64)).await
+    /// # }, Some(std::time::Duration::from_secs(5)))??;
+    /// # assert_eq!(reply, b"hi\n");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn add_sockets<L: Into<AnyListener>>(
         &self,
         listeners: impl IntoIterator<Item = L>,
@@ -245,6 +379,29 @@ impl TCPServer {
     ///
     /// An `io::Error` if the server was stopped, or if the listener cannot
     /// be registered with the loop.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use netutil::{IOStream, TCPServer};
+    ///
+    /// let ioloop = ioloop::IOLoop::new()?;
+    /// let server = TCPServer::new(|stream: IOStream, _peer| async move {
+    ///     if let Ok(line) = stream.read_until(b"\n", Some(1024)).await {
+    ///         let _ = stream.write(&line).await;
+    ///     }
+    /// });
+    /// let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+    /// let port = listener.local_addr()?.port();
+    /// server.add_socket(listener)?;
+    /// # let reply = ioloop.run_sync(|| async move {
+    /// #     let stream = netutil::TCPClient::new().connect("127.0.0.1", port).await?;
+    /// #     stream.write(b"hi\n").await?;
+    /// #     stream.read_until(b"\n", Some(64)).await
+    /// # }, Some(std::time::Duration::from_secs(5)))??;
+    /// # assert_eq!(reply, b"hi\n");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn add_socket(&self, listener: impl Into<AnyListener>) -> io::Result<()> {
         if self.inner.stopped.get() {
             return Err(io::Error::other("TCPServer: add_socket after stop"));
@@ -313,6 +470,28 @@ impl TCPServer {
     /// # Errors
     ///
     /// As [`bind_sockets`](crate::bind_sockets).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use netutil::{IOStream, TCPServer};
+    ///
+    /// let ioloop = ioloop::IOLoop::new()?;
+    /// let server = TCPServer::new(|stream: IOStream, _peer| async move {
+    ///     if let Ok(line) = stream.read_until(b"\n", Some(1024)).await {
+    ///         let _ = stream.write(&line).await;
+    ///     }
+    /// });
+    /// let port = server.bind(0, Some("127.0.0.1"))?[0].port();
+    /// server.start(1, None)?; // 1: accept in this process, no fork
+    /// # let reply = ioloop.run_sync(|| async move {
+    /// #     let stream = netutil::TCPClient::new().connect("127.0.0.1", port).await?;
+    /// #     stream.write(b"hi\n").await?;
+    /// #     stream.read_until(b"\n", Some(64)).await
+    /// # }, Some(std::time::Duration::from_secs(5)))??;
+    /// # assert_eq!(reply, b"hi\n");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn bind(&self, port: u16, address: Option<&str>) -> io::Result<Vec<SocketAddr>> {
         self.bind_with(port, address, &BindOptions::default())
     }
@@ -323,6 +502,29 @@ impl TCPServer {
     /// # Errors
     ///
     /// As [`bind_sockets`](crate::bind_sockets).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use netutil::{IOStream, TCPServer};
+    ///
+    /// let ioloop = ioloop::IOLoop::new()?;
+    /// let server = TCPServer::new(|stream: IOStream, _peer| async move {
+    ///     if let Ok(line) = stream.read_until(b"\n", Some(1024)).await {
+    ///         let _ = stream.write(&line).await;
+    ///     }
+    /// });
+    /// let options = netutil::BindOptions::new().backlog(64);
+    /// let port = server.bind_with(0, Some("127.0.0.1"), &options)?[0].port();
+    /// server.start(1, None)?;
+    /// # let reply = ioloop.run_sync(|| async move {
+    /// #     let stream = netutil::TCPClient::new().connect("127.0.0.1", port).await?;
+    /// #     stream.write(b"hi\n").await?;
+    /// #     stream.read_until(b"\n", Some(64)).await
+    /// # }, Some(std::time::Duration::from_secs(5)))??;
+    /// # assert_eq!(reply, b"hi\n");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn bind_with(
         &self,
         port: u16,
@@ -374,6 +576,29 @@ impl TCPServer {
     /// As [`fork_processes`] (a loop already exists, too many restarts),
     /// [`add_worker_sockets`](TCPServer::add_worker_sockets) (in a child)
     /// and [`add_socket`](TCPServer::add_socket).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use netutil::{IOStream, TCPServer};
+    ///
+    /// let ioloop = ioloop::IOLoop::new()?;
+    /// let server = TCPServer::new(|stream: IOStream, _peer| async move {
+    ///     if let Ok(line) = stream.read_until(b"\n", Some(1024)).await {
+    ///         let _ = stream.write(&line).await;
+    ///     }
+    /// });
+    /// let port = server.bind(0, Some("127.0.0.1"))?[0].port();
+    /// // 1: in this process; 0 or n > 1 would fork one worker per CPU or n.
+    /// server.start(1, None)?;
+    /// # let reply = ioloop.run_sync(|| async move {
+    /// #     let stream = netutil::TCPClient::new().connect("127.0.0.1", port).await?;
+    /// #     stream.write(b"hi\n").await?;
+    /// #     stream.read_until(b"\n", Some(64)).await
+    /// # }, Some(std::time::Duration::from_secs(5)))??;
+    /// # assert_eq!(reply, b"hi\n");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn start(&self, processes: usize, max_restarts: Option<usize>) -> io::Result<()> {
         if processes == 1 {
             let pending = std::mem::take(&mut *self.inner.pending.borrow_mut());
@@ -451,6 +676,25 @@ impl TCPServer {
     /// Stops accepting and closes the listening sockets; connections
     /// already accepted go on to their end (Tornado's `stop`). Idempotent,
     /// and safe from inside a handler.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use netutil::{IOStream, TCPServer};
+    ///
+    /// let ioloop = ioloop::IOLoop::new()?;
+    /// let server = TCPServer::new(|stream: IOStream, _peer| async move {
+    ///     if let Ok(line) = stream.read_until(b"\n", Some(1024)).await {
+    ///         let _ = stream.write(&line).await;
+    ///     }
+    /// });
+    /// server.listen(0, Some("127.0.0.1"))?;
+    /// server.stop(); // closes the listening sockets; open connections go on
+    /// assert!(server.is_stopped());
+    /// assert_eq!(server.listener_count(), 0);
+    ///
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn stop(&self) {
         if self.inner.stopped.replace(true) {
             return;
@@ -463,12 +707,49 @@ impl TCPServer {
     }
 
     /// True after [`stop`](TCPServer::stop).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use netutil::{IOStream, TCPServer};
+    ///
+    /// let ioloop = ioloop::IOLoop::new()?;
+    /// let server = TCPServer::new(|stream: IOStream, _peer| async move {
+    ///     if let Ok(line) = stream.read_until(b"\n", Some(1024)).await {
+    ///         let _ = stream.write(&line).await;
+    ///     }
+    /// });
+    /// server.listen(0, Some("127.0.0.1"))?;
+    /// assert!(!server.is_stopped());
+    /// server.stop();
+    /// assert!(server.is_stopped());
+    ///
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn is_stopped(&self) -> bool {
         self.inner.stopped.get()
     }
 
     /// True while any listener is paused by descriptor exhaustion (see
     /// [`add_accept_handler`](crate::add_accept_handler)).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use netutil::{IOStream, TCPServer};
+    ///
+    /// let ioloop = ioloop::IOLoop::new()?;
+    /// let server = TCPServer::new(|stream: IOStream, _peer| async move {
+    ///     if let Ok(line) = stream.read_until(b"\n", Some(1024)).await {
+    ///         let _ = stream.write(&line).await;
+    ///     }
+    /// });
+    /// server.listen(0, Some("127.0.0.1"))?;
+    /// // Paused only while the process is out of descriptors.
+    /// assert!(!server.is_paused());
+    ///
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn is_paused(&self) -> bool {
         self.inner
             .handles
@@ -478,6 +759,23 @@ impl TCPServer {
     }
 
     /// The number of listening sockets accepting.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use netutil::{IOStream, TCPServer};
+    ///
+    /// let ioloop = ioloop::IOLoop::new()?;
+    /// let server = TCPServer::new(|stream: IOStream, _peer| async move {
+    ///     if let Ok(line) = stream.read_until(b"\n", Some(1024)).await {
+    ///         let _ = stream.write(&line).await;
+    ///     }
+    /// });
+    /// server.listen(0, Some("127.0.0.1"))?;
+    /// assert_eq!(server.listener_count(), 1);
+    ///
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn listener_count(&self) -> usize {
         self.inner.handles.borrow().len()
     }
