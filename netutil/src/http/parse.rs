@@ -59,6 +59,14 @@ impl Default for Limits {
 pub(crate) const MAX_HEADERS: usize = 100;
 
 /// The HTTP version of a request.
+///
+/// # Examples
+///
+/// ```
+/// use netutil::http::Version;
+///
+/// assert_eq!(Version::Http11.as_str(), "HTTP/1.1");
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Version {
     /// HTTP/1.0.
@@ -69,6 +77,14 @@ pub enum Version {
 
 impl Version {
     /// `HTTP/1.0` or `HTTP/1.1`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use netutil::http::Version;
+    ///
+    /// assert_eq!(Version::Http10.as_str(), "HTTP/1.0");
+    /// ```
     pub fn as_str(self) -> &'static str {
         match self {
             Version::Http10 => "HTTP/1.0",
@@ -78,6 +94,21 @@ impl Version {
 }
 
 /// A request method.
+///
+/// # Examples
+///
+/// ```
+/// use netutil::http::{Method, Request, Response};
+///
+/// async fn handler(request: Request) -> Response {
+///     match request.method() {
+///         Method::Get | Method::Head => Response::text(200, "here it is"),
+///         Method::Post => Response::new(201),
+///         Method::Other(_) => Response::error(405, "method not allowed"),
+///     }
+/// }
+/// # let _ = handler;
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Method {
     /// `GET`.
@@ -101,6 +132,15 @@ impl Method {
     }
 
     /// The method's token.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use netutil::http::Method;
+    ///
+    /// assert_eq!(Method::Post.as_str(), "POST");
+    /// assert_eq!(Method::Other("PATCH".into()).as_str(), "PATCH");
+    /// ```
     pub fn as_str(&self) -> &str {
         match self {
             Method::Get => "GET",
