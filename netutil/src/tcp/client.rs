@@ -135,6 +135,50 @@ impl TCPClient {
     /// A rejected certificate or failed handshake is an `io::Error` holding
     /// a [`TlsError`](crate::tls::TlsError) that names the host and the
     /// reason.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use netutil::tls::{ClientTls, ServerTls};
+    ///
+    /// # let dir = std::env::temp_dir().join(format!("netutil-doc-{}-t2", std::process::id()));
+    /// # std::fs::create_dir_all(&dir)?;
+    /// # let made = rcgen::generate_simple_self_signed(vec!["localhost".into()])?;
+    /// # let (cert_pem, key_pem) = (dir.join("cert.pem"), dir.join("key.pem"));
+    /// # std::fs::write(&cert_pem, made.cert.pem())?;
+    /// # std::fs::write(&key_pem, made.signing_key.serialize_pem())?;
+    /// # // A TLS echo server with `server`, asked "hi" by a client with `client`:
+    /// # // the reply and the protocol agreed by ALPN.
+    /// # fn roundtrip(ioloop: &ioloop::IOLoop, server: netutil::tls::ServerTls, client: netutil::tls::ClientTls)
+    /// #     -> Result<(String, Option<Vec<u8>>), Box<dyn std::error::Error>> {
+    /// #     let tcp = netutil::TCPServer::new(|stream: netutil::IOStream, _| async move {
+    /// #         if let Ok(line) = stream.read_until(b"\n", Some(64)).await { let _ = stream.write(&line).await; }
+    /// #     });
+    /// #     tcp.set_tls(Some(server));
+    /// #     let port = tcp.listen(0, Some("127.0.0.1"))?[0].port();
+    /// #     let client = netutil::TCPClient::new().tls(client);
+    /// #     Ok(ioloop.run_sync(|| async move {
+    /// #         let stream = client.connect("localhost", port).await?;
+    /// #         stream.write(b"hi\n").await?;
+    /// #         let line = stream.read_until(b"\n", Some(64)).await?;
+    /// #         Ok::<_, std::io::Error>((String::from_utf8_lossy(&line).into_owned(), stream.alpn_protocol()))
+    /// #     }, Some(std::time::Duration::from_secs(10)))??)
+    /// # }
+    /// let ioloop = ioloop::IOLoop::new()?;
+    /// let tcp = netutil::TCPServer::new(|stream: netutil::IOStream, _| async move {
+    ///     let _ = stream.write(b"secret\n").await;
+    /// });
+    /// tcp.set_tls(Some(ServerTls::from_pem_files(&cert_pem, &key_pem)?));
+    /// let port = tcp.listen(0, Some("127.0.0.1"))?[0].port();
+    /// let client = netutil::TCPClient::new().tls(ClientTls::with_ca_file(&cert_pem)?);
+    /// let line = ioloop.run_sync(|| async move {
+    ///     let stream = client.connect("localhost", port).await?; // handshake done
+    ///     stream.read_until(b"\n", Some(64)).await
+    /// }, Some(std::time::Duration::from_secs(10)))??;
+    /// assert_eq!(line, b"secret\n");
+    /// # std::fs::remove_dir_all(&dir)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     #[cfg(feature = "tls")]
     pub fn tls(mut self, tls: ClientTls) -> TCPClient {
         self.tls = Some(tls);
