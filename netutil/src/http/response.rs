@@ -684,6 +684,27 @@ impl Channel {
 }
 
 /// Feeds a streamed [`Body`] (see [`Body::channel`]).
+///
+/// # Examples
+///
+/// ```
+/// use netutil::http::{Body, Request, Response};
+///
+/// async fn countdown(_request: Request) -> Response {
+///     let (mut sender, body) = Body::channel(1024);
+///     ioloop::IOLoop::current()
+///         .spawn(async move {
+///             for n in (1..=3).rev() {
+///                 if sender.send(format!("{n}\n")).await.is_err() {
+///                     return; // the client went away
+///                 }
+///             }
+///         }) // dropping the sender ends the body
+///         .detach();
+///     Response::text(200, body)
+/// }
+/// # let _ = countdown;
+/// ```
 pub struct BodySender {
     channel: Rc<RefCell<Channel>>,
 }

@@ -2447,6 +2447,22 @@ macro_rules! read_future {
 
 read_future!(
     /// The future of [`IOStream::read_until`]: the bytes through the delimiter.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use netutil::IOStream;
+    /// let ioloop = ioloop::IOLoop::new()?;
+    /// let (a, b) = std::os::unix::net::UnixStream::pair()?;
+    /// ioloop.run_sync(|| async move {
+    ///     let (a, b) = (IOStream::new(a)?, IOStream::new(b)?);
+    ///     a.write(b"a\nb").await?;
+    ///     let future: netutil::ReadUntil<'_> = b.read_until(b"\n", None);
+    ///     assert_eq!(future.await?, b"a\n");
+    ///     Ok::<_, std::io::Error>(())
+    /// }, Some(std::time::Duration::from_secs(5)))??;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     ReadUntil, Until<'a>, Vec<u8>, |v| match v {
         UntilOutput::Data(data) => data,
         UntilOutput::Len(_) => unreachable!("read_until takes its data"),
@@ -2454,6 +2470,22 @@ read_future!(
 );
 read_future!(
     /// The future of [`IOStream::fill_until`]: the buffered length through the delimiter.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use netutil::IOStream;
+    /// let ioloop = ioloop::IOLoop::new()?;
+    /// let (a, b) = std::os::unix::net::UnixStream::pair()?;
+    /// ioloop.run_sync(|| async move {
+    ///     let (a, b) = (IOStream::new(a)?, IOStream::new(b)?);
+    ///     a.write(b"a\nb").await?;
+    ///     let future: netutil::FillUntil<'_> = b.fill_until(b"\n", None);
+    ///     assert_eq!(future.await?, 2);
+    ///     Ok::<_, std::io::Error>(())
+    /// }, Some(std::time::Duration::from_secs(5)))??;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     FillUntil, Until<'a>, usize, |v| match v {
         UntilOutput::Len(n) => n,
         UntilOutput::Data(_) => unreachable!("fill_until consumes nothing"),
@@ -2461,18 +2493,82 @@ read_future!(
 );
 read_future!(
     /// The future of [`IOStream::read_bytes`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use netutil::IOStream;
+    /// let ioloop = ioloop::IOLoop::new()?;
+    /// let (a, b) = std::os::unix::net::UnixStream::pair()?;
+    /// ioloop.run_sync(|| async move {
+    ///     let (a, b) = (IOStream::new(a)?, IOStream::new(b)?);
+    ///     a.write(b"abc").await?;
+    ///     let future: netutil::ReadBytes<'_> = b.read_bytes(2, false);
+    ///     assert_eq!(future.await?, b"ab");
+    ///     Ok::<_, std::io::Error>(())
+    /// }, Some(std::time::Duration::from_secs(5)))??;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     ReadBytes, Bytes, Vec<u8>, |v| v
 );
 read_future!(
     /// The future of [`IOStream::read_into`]: the number of bytes read.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use netutil::IOStream;
+    /// let ioloop = ioloop::IOLoop::new()?;
+    /// let (a, b) = std::os::unix::net::UnixStream::pair()?;
+    /// ioloop.run_sync(|| async move {
+    ///     let (a, b) = (IOStream::new(a)?, IOStream::new(b)?);
+    ///     a.write(b"abc").await?; let mut buf = [0; 2];
+    ///     let future: netutil::ReadInto<'_> = b.read_into(&mut buf, false);
+    ///     assert_eq!(future.await?, 2);
+    ///     Ok::<_, std::io::Error>(())
+    /// }, Some(std::time::Duration::from_secs(5)))??;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     ReadInto, Into_<'a>, usize, |v| v
 );
 read_future!(
     /// The future of [`IOStream::read_until_close`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use netutil::IOStream;
+    /// let ioloop = ioloop::IOLoop::new()?;
+    /// let (a, b) = std::os::unix::net::UnixStream::pair()?;
+    /// ioloop.run_sync(|| async move {
+    ///     let (a, b) = (IOStream::new(a)?, IOStream::new(b)?);
+    ///     a.write(b"abc").await?; a.close();
+    ///     let future: netutil::ReadUntilClose<'_> = b.read_until_close();
+    ///     assert_eq!(future.await?, b"abc");
+    ///     Ok::<_, std::io::Error>(())
+    /// }, Some(std::time::Duration::from_secs(5)))??;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     ReadUntilClose, UntilClose, Vec<u8>, |v| v
 );
 read_future!(
     /// The future of [`IOStream::read_more`]: the number of bytes buffered.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use netutil::IOStream;
+    /// let ioloop = ioloop::IOLoop::new()?;
+    /// let (a, b) = std::os::unix::net::UnixStream::pair()?;
+    /// ioloop.run_sync(|| async move {
+    ///     let (a, b) = (IOStream::new(a)?, IOStream::new(b)?);
+    ///     a.write(b"abc").await?;
+    ///     let future: netutil::ReadMore<'_> = b.read_more();
+    ///     assert!(future.await? >= 1);
+    ///     Ok::<_, std::io::Error>(())
+    /// }, Some(std::time::Duration::from_secs(5)))??;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     ReadMore, More, usize, |v| v
 );
 

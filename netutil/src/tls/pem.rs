@@ -1,5 +1,26 @@
 //! Loading certificates and private keys from PEM files, with errors that
 //! name the file and what is wrong with it.
+//!
+//! # Examples
+//!
+//! ```
+//! use netutil::tls::{pem, rustls, ServerTls};
+//!
+//! # let dir = std::env::temp_dir().join(format!("netutil-doc-{}-pm", std::process::id()));
+//! # std::fs::create_dir_all(&dir)?;
+//! # let made = rcgen::generate_simple_self_signed(vec!["localhost".into()])?;
+//! # let (cert_pem, key_pem) = (dir.join("cert.pem"), dir.join("key.pem"));
+//! # std::fs::write(&cert_pem, made.cert.pem())?;
+//! # std::fs::write(&key_pem, made.signing_key.serialize_pem())?;
+//! // A hand-built rustls configuration from PEM files.
+//! let config = rustls::ServerConfig::builder()
+//!     .with_no_client_auth()
+//!     .with_single_cert(pem::load_certs(&cert_pem)?, pem::load_private_key(&key_pem)?)?;
+//! let tls = ServerTls::from_config(config);
+//! # let _ = tls;
+//! # std::fs::remove_dir_all(&dir)?;
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 
 use std::path::Path;
 
