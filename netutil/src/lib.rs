@@ -106,7 +106,6 @@ pub mod hyper;
 #[cfg(feature = "tls")]
 pub mod tls;
 
-pub use crate::error::StreamClosedError;
 pub use crate::process::fork::{DEFAULT_MAX_RESTARTS, fork_processes, task_id};
 pub use crate::process::subprocess::{
     CalledProcessError, Subprocess, SubprocessOptions, WaitForExit,
@@ -124,6 +123,7 @@ pub use crate::socket::bind::{
 pub use crate::socket::udp::{
     DEFAULT_MAX_SEND_QUEUE, RecvFrom, SendTo, UdpError, UdpOptions, UdpSocket,
 };
+pub use crate::stream::closed::StreamClosedError;
 pub use crate::stream::iostream::{
     AsyncIOStream, DEFAULT_MAX_BUFFER_SIZE, DEFAULT_MAX_WRITE_BUFFER_SIZE, DEFAULT_READ_CHUNK_SIZE,
     FillUntil, IOStream, ReadBytes, ReadInto, ReadMore, ReadUntil, ReadUntilClose, StreamOptions,

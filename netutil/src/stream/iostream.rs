@@ -20,9 +20,10 @@ use std::task::{Context, Poll, Waker};
 use ioloop::{Events, IOLoop};
 use socket2::{Domain, Protocol, SockAddr, SockRef, Socket, Type};
 
-use crate::error::{StreamClosedError, context};
+use crate::error::context;
 use crate::socket::accept;
 use crate::stream::buffer::{ReadBuffer, WriteBuffer};
+use crate::stream::closed::StreamClosedError;
 use crate::sys;
 
 mod futures_io;
