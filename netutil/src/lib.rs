@@ -89,19 +89,14 @@
 
 #![deny(unsafe_code)]
 
-mod accept;
-mod bind;
-mod buffer;
 mod error;
-mod iostream;
 mod process;
 mod resolver;
-mod subprocess;
+mod socket;
+mod stream;
 #[allow(unsafe_code)]
 mod sys;
-mod tcpclient;
-mod tcpserver;
-mod udp;
+mod tcp;
 
 pub mod guide;
 #[cfg(feature = "http")]
@@ -111,23 +106,29 @@ pub mod hyper;
 #[cfg(feature = "tls")]
 pub mod tls;
 
-pub use crate::accept::{
+pub use crate::process::fork::{DEFAULT_MAX_RESTARTS, fork_processes, task_id};
+pub use crate::process::subprocess::{
+    CalledProcessError, Subprocess, SubprocessOptions, WaitForExit,
+};
+pub use crate::resolver::{
+    OverrideResolver, RESOLVER_THREADS, ResolveFuture, Resolver, ThreadedResolver, is_valid_ip,
+};
+pub use crate::socket::accept::{
     AcceptHandle, AcceptOptions, AnyListener, DEFAULT_MAX_ACCEPTS_PER_EVENT, Listener, PAUSE_MAX,
     PAUSE_MIN, PeerAddr, add_accept_handler,
 };
-pub use crate::bind::{BindOptions, DEFAULT_BACKLOG, Family, bind_sockets, bind_unix_socket};
-pub use crate::error::StreamClosedError;
-pub use crate::iostream::{
+pub use crate::socket::bind::{
+    BindOptions, DEFAULT_BACKLOG, Family, bind_sockets, bind_unix_socket,
+};
+pub use crate::socket::udp::{
+    DEFAULT_MAX_SEND_QUEUE, RecvFrom, SendTo, UdpError, UdpOptions, UdpSocket,
+};
+pub use crate::stream::closed::StreamClosedError;
+pub use crate::stream::iostream::{
     AsyncIOStream, DEFAULT_MAX_BUFFER_SIZE, DEFAULT_MAX_WRITE_BUFFER_SIZE, DEFAULT_READ_CHUNK_SIZE,
     FillUntil, IOStream, ReadBytes, ReadInto, ReadMore, ReadUntil, ReadUntilClose, StreamOptions,
     Write,
 };
-pub use crate::process::{DEFAULT_MAX_RESTARTS, fork_processes, task_id};
-pub use crate::resolver::{
-    OverrideResolver, RESOLVER_THREADS, ResolveFuture, Resolver, ThreadedResolver, is_valid_ip,
-};
-pub use crate::subprocess::{CalledProcessError, Subprocess, SubprocessOptions, WaitForExit};
-pub use crate::tcpclient::{SECONDARY_FAMILY_DELAY, TCPClient};
-pub use crate::tcpserver::TCPServer;
-pub use crate::udp::{DEFAULT_MAX_SEND_QUEUE, RecvFrom, SendTo, UdpError, UdpOptions, UdpSocket};
+pub use crate::tcp::client::{SECONDARY_FAMILY_DELAY, TCPClient};
+pub use crate::tcp::server::TCPServer;
 pub use ioloop;

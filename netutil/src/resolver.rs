@@ -14,11 +14,23 @@ use std::sync::{Arc, Mutex, PoisonError};
 use futures::channel::oneshot;
 use ioloop::{Executor, ThreadPool};
 
-use crate::bind::Family;
 use crate::error::context;
+use crate::socket::bind::Family;
 
 /// The future a [`Resolver`] returns: the addresses of a host, or an error
 /// naming it.
+///
+/// # Examples
+///
+/// ```
+/// use netutil::{Family, ResolveFuture, Resolver, ThreadedResolver};
+///
+/// let ioloop = ioloop::IOLoop::new()?;
+/// let future: ResolveFuture = ThreadedResolver::new().resolve("127.0.0.1", 80, Family::Unspec);
+/// let addrs = ioloop.run_sync(|| future, Some(std::time::Duration::from_secs(5)))??;
+/// assert_eq!(addrs, ["127.0.0.1:80".parse()?]);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub type ResolveFuture = Pin<Box<dyn Future<Output = io::Result<Vec<SocketAddr>>>>>;
 
 /// Resolves host names to socket addresses without blocking the loop
@@ -45,6 +57,20 @@ pub trait Resolver {
     ///
     /// The future gives an `io::Error` naming the host if it cannot be
     /// resolved or has no address of `family`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use netutil::{Family, Resolver, ThreadedResolver};
+    ///
+    /// let ioloop = ioloop::IOLoop::new()?;
+    /// let addrs = ioloop.run_sync(
+    ///     || ThreadedResolver::new().resolve("localhost", 8080, Family::Inet),
+    ///     Some(std::time::Duration::from_secs(5)),
+    /// )??;
+    /// assert!(addrs.iter().all(|a| a.is_ipv4() && a.port() == 8080));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     fn resolve(&self, host: &str, port: u16, family: Family) -> ResolveFuture;
 }
 
@@ -56,6 +82,13 @@ impl<R: Resolver + ?Sized> Resolver for Rc<R> {
 
 /// The threads of [`ThreadedResolver`], shared by the whole process as
 /// Tornado's.
+///
+/// # Examples
+///
+/// ```
+/// // The default resolver's pool: lookups beyond this many wait their turn.
+/// assert!(netutil::RESOLVER_THREADS >= 1);
+/// ```
 pub const RESOLVER_THREADS: usize = 4;
 
 /// The default resolver: the system's blocking `getaddrinfo`, on a small
@@ -66,6 +99,16 @@ pub const RESOLVER_THREADS: usize = 4;
 ///
 /// Numeric addresses (`"127.0.0.1"`, `"::1"`, `"[::1]"`) are answered at
 /// once, without a thread. `getaddrinfo` is asked for stream sockets only.
+///
+/// # Examples
+///
+/// ```
+/// use netutil::{TCPClient, ThreadedResolver};
+///
+/// // What TCPClient::new() uses; pass it explicitly to share one pool.
+/// let client = TCPClient::with_resolver(ThreadedResolver::new());
+/// # let _ = client;
+/// ```
 #[derive(Debug, Clone, Default)]
 pub struct ThreadedResolver {
     _private: (),
@@ -73,6 +116,18 @@ pub struct ThreadedResolver {
 
 impl ThreadedResolver {
     /// The resolver (cheap: the pool is shared).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use netutil::{Family, Resolver, ThreadedResolver};
+    ///
+    /// let ioloop = ioloop::IOLoop::new()?;
+    /// let resolver = ThreadedResolver::new();
+    /// let addrs = ioloop.run_sync(|| resolver.resolve("::1", 443, Family::Unspec), None)??;
+    /// assert_eq!(addrs, ["[::1]:443".parse()?]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn new() -> ThreadedResolver {
         ThreadedResolver::default()
     }
@@ -205,6 +260,19 @@ pub struct OverrideResolver<R> {
 
 impl<R: Resolver> OverrideResolver<R> {
     /// No overrides yet; everything goes to `inner`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use netutil::{Family, OverrideResolver, Resolver, ThreadedResolver};
+    ///
+    /// let ioloop = ioloop::IOLoop::new()?;
+    /// let resolver = OverrideResolver::new(ThreadedResolver::new());
+    /// // No overrides: the inner resolver answers.
+    /// let addrs = ioloop.run_sync(|| resolver.resolve("127.0.0.1", 80, Family::Inet), None)??;
+    /// assert_eq!(addrs, ["127.0.0.1:80".parse()?]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn new(inner: R) -> OverrideResolver<R> {
         OverrideResolver {
             inner,
@@ -215,12 +283,37 @@ impl<R: Resolver> OverrideResolver<R> {
     }
 
     /// Resolves `host` (any port, any family) as `target`, keeping the port.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use netutil::{Family, OverrideResolver, Resolver, ThreadedResolver};
+    ///
+    /// let ioloop = ioloop::IOLoop::new()?;
+    /// let resolver = OverrideResolver::new(ThreadedResolver::new()).host("api.example.com", "127.0.0.1");
+    /// let addrs = ioloop.run_sync(|| resolver.resolve("api.example.com", 443, Family::Inet), None)??;
+    /// assert_eq!(addrs, ["127.0.0.1:443".parse()?]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn host(mut self, host: &str, target: &str) -> Self {
         self.by_host.insert(host.to_owned(), target.to_owned());
         self
     }
 
     /// Resolves `(host, port)` as `(target, target_port)`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use netutil::{Family, OverrideResolver, Resolver, ThreadedResolver};
+    ///
+    /// let ioloop = ioloop::IOLoop::new()?;
+    /// let resolver = OverrideResolver::new(ThreadedResolver::new())
+    ///     .host_port("api.example.com", 443, "127.0.0.1", 8443);
+    /// let addrs = ioloop.run_sync(|| resolver.resolve("api.example.com", 443, Family::Inet), None)??;
+    /// assert_eq!(addrs, ["127.0.0.1:8443".parse()?]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn host_port(mut self, host: &str, port: u16, target: &str, target_port: u16) -> Self {
         self.by_host_port
             .insert((host.to_owned(), port), (target.to_owned(), target_port));
@@ -228,6 +321,19 @@ impl<R: Resolver> OverrideResolver<R> {
     }
 
     /// Resolves `(host, port)` asked with `family` as `(target, target_port)`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use netutil::{Family, OverrideResolver, Resolver, ThreadedResolver};
+    ///
+    /// let ioloop = ioloop::IOLoop::new()?;
+    /// let resolver = OverrideResolver::new(ThreadedResolver::new())
+    ///     .host_port_family("api.example.com", 443, Family::Inet6, "::1", 8443);
+    /// let addrs = ioloop.run_sync(|| resolver.resolve("api.example.com", 443, Family::Inet6), None)??;
+    /// assert_eq!(addrs, ["[::1]:8443".parse()?]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn host_port_family(
         mut self,
         host: &str,

@@ -37,7 +37,7 @@ use ioloop::Sleep;
 use crate::http::parse::{BodyDecoder, Framing as RequestFraming, HttpError, Parsed, parse_head};
 use crate::http::request::{BodyState, BodyTimeouts, FailedBody, Request, RequestBody};
 use crate::http::response::{BodyKind, Pulled, Response};
-use crate::http::server::{Handler, Shared};
+use crate::http::server::{Handler, ServerState};
 use crate::http::wire::{self, Framing, LAST_CHUNK, RenderKey};
 use crate::http::{Method, Version};
 use crate::{IOStream, PeerAddr};
@@ -55,7 +55,7 @@ const COPY_BODY_MAX: usize = 16 * 1024;
 
 /// One connection's task.
 pub(crate) async fn serve<H: Handler>(
-    shared: Rc<Shared>,
+    shared: Rc<ServerState>,
     handler: Rc<H>,
     stream: IOStream,
     peer: PeerAddr,
@@ -105,7 +105,7 @@ pub(crate) async fn serve<H: Handler>(
 /// Removes a connection from the registry when its task ends, however it
 /// ends.
 struct Registered {
-    shared: Rc<Shared>,
+    shared: Rc<ServerState>,
     key: usize,
 }
 
@@ -116,7 +116,7 @@ impl Drop for Registered {
 }
 
 struct Conn<'a> {
-    shared: &'a Shared,
+    shared: &'a ServerState,
     stream: &'a IOStream,
     peer: Rc<PeerAddr>,
     key: usize,
@@ -256,7 +256,7 @@ impl Conn<'_> {
                 // Between requests: hold no buffer memory. The buffers go
                 // to pools the next connection to need one takes from, so
                 // a busy connection costs no allocation per request.
-                crate::buffer::give_output_buffer(std::mem::take(&mut self.out));
+                crate::stream::buffer::give_output_buffer(std::mem::take(&mut self.out));
                 if self
                     .spare_head
                     .as_ref()
@@ -271,7 +271,7 @@ impl Conn<'_> {
             let waited = self.within(deadline, stream.read_more()).await;
             if idle {
                 self.shared.set_idle(self.key, false);
-                self.out = crate::buffer::take_output_buffer();
+                self.out = crate::stream::buffer::take_output_buffer();
             }
             match waited {
                 Ok(Ok(_)) => {}

@@ -59,6 +59,14 @@ impl Default for Limits {
 pub(crate) const MAX_HEADERS: usize = 100;
 
 /// The HTTP version of a request.
+///
+/// # Examples
+///
+/// ```
+/// use netutil::http::Version;
+///
+/// assert_eq!(Version::Http11.as_str(), "HTTP/1.1");
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Version {
     /// HTTP/1.0.
@@ -69,6 +77,14 @@ pub enum Version {
 
 impl Version {
     /// `HTTP/1.0` or `HTTP/1.1`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use netutil::http::Version;
+    ///
+    /// assert_eq!(Version::Http10.as_str(), "HTTP/1.0");
+    /// ```
     pub fn as_str(self) -> &'static str {
         match self {
             Version::Http10 => "HTTP/1.0",
@@ -78,6 +94,21 @@ impl Version {
 }
 
 /// A request method.
+///
+/// # Examples
+///
+/// ```
+/// use netutil::http::{Method, Request, Response};
+///
+/// async fn handler(request: Request) -> Response {
+///     match request.method() {
+///         Method::Get | Method::Head => Response::text(200, "here it is"),
+///         Method::Post => Response::new(201),
+///         Method::Other(_) => Response::error(405, "method not allowed"),
+///     }
+/// }
+/// # let _ = handler;
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Method {
     /// `GET`.
@@ -101,6 +132,15 @@ impl Method {
     }
 
     /// The method's token.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use netutil::http::Method;
+    ///
+    /// assert_eq!(Method::Post.as_str(), "POST");
+    /// assert_eq!(Method::Other("PATCH".into()).as_str(), "PATCH");
+    /// ```
     pub fn as_str(&self) -> &str {
         match self {
             Method::Get => "GET",
@@ -594,7 +634,7 @@ fn parse_content_length(text: &[u8]) -> Result<u64, HttpError> {
 /// Decodes a request body as bytes arrive.
 #[derive(Debug)]
 pub(crate) struct BodyDecoder {
-    state: BodyState,
+    state: DecodeState,
     /// Decoded bytes so far. INVARIANT: at most `max_body`, since bytes
     /// that would pass it are refused, not counted.
     decoded: u64,
@@ -602,8 +642,9 @@ pub(crate) struct BodyDecoder {
     max_trailer: usize,
 }
 
+/// Where a [`BodyDecoder`] is in the body's framing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum BodyState {
+enum DecodeState {
     /// `remaining` bytes of a `Content-Length` body.
     Length {
         remaining: u64,
@@ -754,7 +795,7 @@ pub(crate) struct Decoded {
 
 const MAX_CHUNK_LINE: usize = 4096;
 
-const FIRST_SIZE_LINE: BodyState = BodyState::Size {
+const FIRST_SIZE_LINE: DecodeState = DecodeState::Size {
     size: 0,
     digits: 0,
     line: 0,
@@ -765,8 +806,8 @@ impl BodyDecoder {
     /// A decoder for `framing`, under `limits`.
     pub(crate) fn new(framing: Framing, limits: &Limits) -> BodyDecoder {
         let state = match framing {
-            Framing::Empty => BodyState::Done,
-            Framing::Length(n) => BodyState::Length { remaining: n },
+            Framing::Empty => DecodeState::Done,
+            Framing::Length(n) => DecodeState::Length { remaining: n },
             Framing::Chunked => FIRST_SIZE_LINE,
         };
         BodyDecoder {
@@ -779,7 +820,7 @@ impl BodyDecoder {
 
     /// True once the whole body has been decoded.
     pub(crate) fn is_done(&self) -> bool {
-        self.state == BodyState::Done
+        self.state == DecodeState::Done
     }
 
     /// Decodes what it can of `input`, appending body bytes to `out`.
@@ -793,20 +834,20 @@ impl BodyDecoder {
         let mut i = 0;
         while i < input.len() {
             match self.state {
-                BodyState::Done => break,
-                BodyState::Length { remaining } | BodyState::Data { remaining } => {
+                DecodeState::Done => break,
+                DecodeState::Length { remaining } | DecodeState::Data { remaining } => {
                     let take = remaining.min((input.len() - i) as u64) as usize;
                     self.push(&input[i..i + take], out)?;
                     i += take;
                     let left = remaining - take as u64;
                     self.state = match (self.state, left) {
-                        (BodyState::Length { .. }, 0) => BodyState::Done,
-                        (BodyState::Length { .. }, n) => BodyState::Length { remaining: n },
-                        (_, 0) => BodyState::DataCr,
-                        (_, n) => BodyState::Data { remaining: n },
+                        (DecodeState::Length { .. }, 0) => DecodeState::Done,
+                        (DecodeState::Length { .. }, n) => DecodeState::Length { remaining: n },
+                        (_, 0) => DecodeState::DataCr,
+                        (_, n) => DecodeState::Data { remaining: n },
                     };
                 }
-                BodyState::Size {
+                DecodeState::Size {
                     size,
                     digits,
                     line,
@@ -822,13 +863,13 @@ impl BodyDecoder {
                         if digits == 0 || !at.may_end() {
                             return Err(malformed);
                         }
-                        self.state = BodyState::SizeLf { size };
+                        self.state = DecodeState::SizeLf { size };
                     } else if at == SizeLine::Digits && b.is_ascii_hexdigit() {
                         if digits >= 16 {
                             return Err(HttpError::new(400, "chunk size overflows"));
                         }
                         let value = u64::from((b as char).to_digit(16).expect("hex digit"));
-                        self.state = BodyState::Size {
+                        self.state = DecodeState::Size {
                             size: size * 16 + value,
                             digits: digits + 1,
                             line: line + 1,
@@ -836,7 +877,7 @@ impl BodyDecoder {
                         };
                     } else {
                         let at = at.next(b).filter(|_| digits > 0).ok_or(malformed)?;
-                        self.state = BodyState::Size {
+                        self.state = DecodeState::Size {
                             size,
                             digits,
                             line: line + 1,
@@ -844,7 +885,7 @@ impl BodyDecoder {
                         };
                     }
                 }
-                BodyState::SizeLf { size } => {
+                DecodeState::SizeLf { size } => {
                     if input[i] != b'\n' {
                         return Err(HttpError::new(400, "malformed chunk size"));
                     }
@@ -854,29 +895,29 @@ impl BodyDecoder {
                         return Err(HttpError::new(413, "content too large"));
                     }
                     self.state = if size == 0 {
-                        BodyState::Trailer {
+                        DecodeState::Trailer {
                             at: TrailerLine::Start,
                             total: 0,
                         }
                     } else {
-                        BodyState::Data { remaining: size }
+                        DecodeState::Data { remaining: size }
                     };
                 }
-                BodyState::DataCr => {
+                DecodeState::DataCr => {
                     if input[i] != b'\r' {
                         return Err(HttpError::new(400, "malformed chunk"));
                     }
                     i += 1;
-                    self.state = BodyState::DataLf;
+                    self.state = DecodeState::DataLf;
                 }
-                BodyState::DataLf => {
+                DecodeState::DataLf => {
                     if input[i] != b'\n' {
                         return Err(HttpError::new(400, "malformed chunk"));
                     }
                     i += 1;
                     self.state = FIRST_SIZE_LINE;
                 }
-                BodyState::Trailer { at, total } => {
+                DecodeState::Trailer { at, total } => {
                     let b = input[i];
                     i += 1;
                     if total + 1 > self.max_trailer {
@@ -891,13 +932,13 @@ impl BodyDecoder {
                         (TrailerLine::Value, b'\r') => TrailerLine::Lf { last: false },
                         (TrailerLine::Value, _) if is_quotable(b) => TrailerLine::Value,
                         (TrailerLine::Lf { last: true }, b'\n') => {
-                            self.state = BodyState::Done;
+                            self.state = DecodeState::Done;
                             continue;
                         }
                         (TrailerLine::Lf { last: false }, b'\n') => TrailerLine::Start,
                         _ => return Err(HttpError::new(400, "malformed trailer")),
                     };
-                    self.state = BodyState::Trailer {
+                    self.state = DecodeState::Trailer {
                         at,
                         total: total + 1,
                     };

@@ -15,7 +15,7 @@ use futures::Stream;
 use crate::PeerAddr;
 use crate::http::parse::{BodyDecoder, Field, HttpError, Limits, parse_head};
 use crate::http::{Method, Version};
-use crate::iostream::IOStream;
+use crate::stream::iostream::IOStream;
 
 /// An HTTP request, as a handler receives it: the request line, the
 /// headers and the peer's address at once, and the body as it arrives
@@ -68,18 +68,99 @@ impl Request {
     }
 
     /// The method.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use netutil::http::{HTTPServer, HTTPServerOptions, Request, Response};
+    ///
+    /// let ioloop = ioloop::IOLoop::new()?;
+    /// let server = HTTPServer::new(
+    ///     |request: Request| async move { Response::text(200, request.method().as_str().to_owned()) },
+    ///     HTTPServerOptions::default(),
+    /// );
+    /// let addr = server.listen(0, Some("127.0.0.1"))?[0];
+    /// # // Sends `head` (and `body`) on a new connection; returns the response body.
+    /// # fn send(ioloop: &ioloop::IOLoop, addr: std::net::SocketAddr, head: &str, body: &str) -> Result<String, Box<dyn std::error::Error>> {
+    /// #     let request = format!("{head}Host: test\r\nConnection: close\r\nContent-Length: {}\r\n\r\n{body}", body.len());
+    /// #     let reply = ioloop.run_sync(|| async move {
+    /// #         let stream = netutil::IOStream::connect(addr).await?;
+    /// #         stream.write(request.as_bytes()).await?;
+    /// #         stream.read_until_close().await
+    /// #     }, Some(std::time::Duration::from_secs(5)))??;
+    /// #     let reply = String::from_utf8(reply)?;
+    /// #     Ok(reply.split_once("\r\n\r\n").map_or(String::new(), |(_, b)| b.to_owned()))
+    /// # }
+    /// let reply = send(&ioloop, addr, "DELETE /item/7 HTTP/1.1\r\n", "")?;
+    /// assert_eq!(reply, "DELETE");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn method(&self) -> &Method {
         &self.method
     }
 
     /// The request target as sent: the path and query (`/a/b?x=1`), or
     /// an absolute URL, or `*`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use netutil::http::{HTTPServer, HTTPServerOptions, Request, Response};
+    ///
+    /// let ioloop = ioloop::IOLoop::new()?;
+    /// let server = HTTPServer::new(
+    ///     |request: Request| async move { Response::text(200, request.target().to_owned()) },
+    ///     HTTPServerOptions::default(),
+    /// );
+    /// let addr = server.listen(0, Some("127.0.0.1"))?[0];
+    /// # // Sends `head` (and `body`) on a new connection; returns the response body.
+    /// # fn send(ioloop: &ioloop::IOLoop, addr: std::net::SocketAddr, head: &str, body: &str) -> Result<String, Box<dyn std::error::Error>> {
+    /// #     let request = format!("{head}Host: test\r\nConnection: close\r\nContent-Length: {}\r\n\r\n{body}", body.len());
+    /// #     let reply = ioloop.run_sync(|| async move {
+    /// #         let stream = netutil::IOStream::connect(addr).await?;
+    /// #         stream.write(request.as_bytes()).await?;
+    /// #         stream.read_until_close().await
+    /// #     }, Some(std::time::Duration::from_secs(5)))??;
+    /// #     let reply = String::from_utf8(reply)?;
+    /// #     Ok(reply.split_once("\r\n\r\n").map_or(String::new(), |(_, b)| b.to_owned()))
+    /// # }
+    /// let reply = send(&ioloop, addr, "GET /search?q=rust HTTP/1.1\r\n", "")?;
+    /// assert_eq!(reply, "/search?q=rust");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn target(&self) -> &str {
         // The parser accepts only visible ASCII in the target.
         std::str::from_utf8(&self.raw[self.target.clone()]).unwrap_or("")
     }
 
     /// The path part of the target (before `?`), not decoded.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use netutil::http::{HTTPServer, HTTPServerOptions, Request, Response};
+    ///
+    /// let ioloop = ioloop::IOLoop::new()?;
+    /// let server = HTTPServer::new(
+    ///     |request: Request| async move { Response::text(200, request.path().to_owned()) },
+    ///     HTTPServerOptions::default(),
+    /// );
+    /// let addr = server.listen(0, Some("127.0.0.1"))?[0];
+    /// # // Sends `head` (and `body`) on a new connection; returns the response body.
+    /// # fn send(ioloop: &ioloop::IOLoop, addr: std::net::SocketAddr, head: &str, body: &str) -> Result<String, Box<dyn std::error::Error>> {
+    /// #     let request = format!("{head}Host: test\r\nConnection: close\r\nContent-Length: {}\r\n\r\n{body}", body.len());
+    /// #     let reply = ioloop.run_sync(|| async move {
+    /// #         let stream = netutil::IOStream::connect(addr).await?;
+    /// #         stream.write(request.as_bytes()).await?;
+    /// #         stream.read_until_close().await
+    /// #     }, Some(std::time::Duration::from_secs(5)))??;
+    /// #     let reply = String::from_utf8(reply)?;
+    /// #     Ok(reply.split_once("\r\n\r\n").map_or(String::new(), |(_, b)| b.to_owned()))
+    /// # }
+    /// let reply = send(&ioloop, addr, "GET /search?q=rust HTTP/1.1\r\n", "")?;
+    /// assert_eq!(reply, "/search");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn path(&self) -> &str {
         let target = self.target();
         match memchr::memchr(b'?', target.as_bytes()) {
@@ -90,12 +171,66 @@ impl Request {
 
     /// The query part of the target (after `?`), not decoded; empty if
     /// there is none.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use netutil::http::{HTTPServer, HTTPServerOptions, Request, Response};
+    ///
+    /// let ioloop = ioloop::IOLoop::new()?;
+    /// let server = HTTPServer::new(
+    ///     |request: Request| async move { Response::text(200, request.query().to_owned()) },
+    ///     HTTPServerOptions::default(),
+    /// );
+    /// let addr = server.listen(0, Some("127.0.0.1"))?[0];
+    /// # // Sends `head` (and `body`) on a new connection; returns the response body.
+    /// # fn send(ioloop: &ioloop::IOLoop, addr: std::net::SocketAddr, head: &str, body: &str) -> Result<String, Box<dyn std::error::Error>> {
+    /// #     let request = format!("{head}Host: test\r\nConnection: close\r\nContent-Length: {}\r\n\r\n{body}", body.len());
+    /// #     let reply = ioloop.run_sync(|| async move {
+    /// #         let stream = netutil::IOStream::connect(addr).await?;
+    /// #         stream.write(request.as_bytes()).await?;
+    /// #         stream.read_until_close().await
+    /// #     }, Some(std::time::Duration::from_secs(5)))??;
+    /// #     let reply = String::from_utf8(reply)?;
+    /// #     Ok(reply.split_once("\r\n\r\n").map_or(String::new(), |(_, b)| b.to_owned()))
+    /// # }
+    /// let reply = send(&ioloop, addr, "GET /search?q=rust&page=2 HTTP/1.1\r\n", "")?;
+    /// assert_eq!(reply, "q=rust&page=2");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn query(&self) -> &str {
         self.target().split_once('?').map_or("", |(_, query)| query)
     }
 
     /// The query's parameters, percent-decoded (`+` is a space), in order,
     /// repeats kept (Tornado's `query_arguments`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use netutil::http::{HTTPServer, HTTPServerOptions, Request, Response};
+    ///
+    /// let ioloop = ioloop::IOLoop::new()?;
+    /// let server = HTTPServer::new(
+    ///     |request: Request| async move { Response::text(200, format!("{:?}", request.query_arguments())) },
+    ///     HTTPServerOptions::default(),
+    /// );
+    /// let addr = server.listen(0, Some("127.0.0.1"))?[0];
+    /// # // Sends `head` (and `body`) on a new connection; returns the response body.
+    /// # fn send(ioloop: &ioloop::IOLoop, addr: std::net::SocketAddr, head: &str, body: &str) -> Result<String, Box<dyn std::error::Error>> {
+    /// #     let request = format!("{head}Host: test\r\nConnection: close\r\nContent-Length: {}\r\n\r\n{body}", body.len());
+    /// #     let reply = ioloop.run_sync(|| async move {
+    /// #         let stream = netutil::IOStream::connect(addr).await?;
+    /// #         stream.write(request.as_bytes()).await?;
+    /// #         stream.read_until_close().await
+    /// #     }, Some(std::time::Duration::from_secs(5)))??;
+    /// #     let reply = String::from_utf8(reply)?;
+    /// #     Ok(reply.split_once("\r\n\r\n").map_or(String::new(), |(_, b)| b.to_owned()))
+    /// # }
+    /// let reply = send(&ioloop, addr, "GET /?tag=a&tag=b HTTP/1.1\r\n", "")?;
+    /// assert_eq!(reply, r#"[("tag", "a"), ("tag", "b")]"#);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn query_arguments(&self) -> Vec<(String, String)> {
         form_urlencoded::parse(self.query().as_bytes())
             .map(|(k, v)| (k.into_owned(), v.into_owned()))
@@ -104,6 +239,33 @@ impl Request {
 
     /// The first value of query parameter `name`, percent-decoded
     /// (Tornado's `get_query_argument`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use netutil::http::{HTTPServer, HTTPServerOptions, Request, Response};
+    ///
+    /// let ioloop = ioloop::IOLoop::new()?;
+    /// let server = HTTPServer::new(
+    ///     |request: Request| async move { Response::text(200, request.query_argument("name").unwrap_or_default()) },
+    ///     HTTPServerOptions::default(),
+    /// );
+    /// let addr = server.listen(0, Some("127.0.0.1"))?[0];
+    /// # // Sends `head` (and `body`) on a new connection; returns the response body.
+    /// # fn send(ioloop: &ioloop::IOLoop, addr: std::net::SocketAddr, head: &str, body: &str) -> Result<String, Box<dyn std::error::Error>> {
+    /// #     let request = format!("{head}Host: test\r\nConnection: close\r\nContent-Length: {}\r\n\r\n{body}", body.len());
+    /// #     let reply = ioloop.run_sync(|| async move {
+    /// #         let stream = netutil::IOStream::connect(addr).await?;
+    /// #         stream.write(request.as_bytes()).await?;
+    /// #         stream.read_until_close().await
+    /// #     }, Some(std::time::Duration::from_secs(5)))??;
+    /// #     let reply = String::from_utf8(reply)?;
+    /// #     Ok(reply.split_once("\r\n\r\n").map_or(String::new(), |(_, b)| b.to_owned()))
+    /// # }
+    /// let reply = send(&ioloop, addr, "GET /hello?name=J%C3%BCrgen HTTP/1.1\r\n", "")?;
+    /// assert_eq!(reply, "Jürgen"); // percent-decoded
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn query_argument(&self, name: &str) -> Option<String> {
         form_urlencoded::parse(self.query().as_bytes())
             .find(|(k, _)| k == name)
@@ -111,11 +273,65 @@ impl Request {
     }
 
     /// The protocol version.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use netutil::http::{HTTPServer, HTTPServerOptions, Request, Response};
+    ///
+    /// let ioloop = ioloop::IOLoop::new()?;
+    /// let server = HTTPServer::new(
+    ///     |request: Request| async move { Response::text(200, request.version().as_str()) },
+    ///     HTTPServerOptions::default(),
+    /// );
+    /// let addr = server.listen(0, Some("127.0.0.1"))?[0];
+    /// # // Sends `head` (and `body`) on a new connection; returns the response body.
+    /// # fn send(ioloop: &ioloop::IOLoop, addr: std::net::SocketAddr, head: &str, body: &str) -> Result<String, Box<dyn std::error::Error>> {
+    /// #     let request = format!("{head}Host: test\r\nConnection: close\r\nContent-Length: {}\r\n\r\n{body}", body.len());
+    /// #     let reply = ioloop.run_sync(|| async move {
+    /// #         let stream = netutil::IOStream::connect(addr).await?;
+    /// #         stream.write(request.as_bytes()).await?;
+    /// #         stream.read_until_close().await
+    /// #     }, Some(std::time::Duration::from_secs(5)))??;
+    /// #     let reply = String::from_utf8(reply)?;
+    /// #     Ok(reply.split_once("\r\n\r\n").map_or(String::new(), |(_, b)| b.to_owned()))
+    /// # }
+    /// let reply = send(&ioloop, addr, "GET / HTTP/1.0\r\n", "")?;
+    /// assert_eq!(reply, "HTTP/1.0");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn version(&self) -> Version {
         self.version
     }
 
     /// The header fields.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use netutil::http::{HTTPServer, HTTPServerOptions, Request, Response};
+    ///
+    /// let ioloop = ioloop::IOLoop::new()?;
+    /// let server = HTTPServer::new(
+    ///     |request: Request| async move { Response::text(200, request.headers().get("user-agent").unwrap_or("none").to_owned()) },
+    ///     HTTPServerOptions::default(),
+    /// );
+    /// let addr = server.listen(0, Some("127.0.0.1"))?[0];
+    /// # // Sends `head` (and `body`) on a new connection; returns the response body.
+    /// # fn send(ioloop: &ioloop::IOLoop, addr: std::net::SocketAddr, head: &str, body: &str) -> Result<String, Box<dyn std::error::Error>> {
+    /// #     let request = format!("{head}Host: test\r\nConnection: close\r\nContent-Length: {}\r\n\r\n{body}", body.len());
+    /// #     let reply = ioloop.run_sync(|| async move {
+    /// #         let stream = netutil::IOStream::connect(addr).await?;
+    /// #         stream.write(request.as_bytes()).await?;
+    /// #         stream.read_until_close().await
+    /// #     }, Some(std::time::Duration::from_secs(5)))??;
+    /// #     let reply = String::from_utf8(reply)?;
+    /// #     Ok(reply.split_once("\r\n\r\n").map_or(String::new(), |(_, b)| b.to_owned()))
+    /// # }
+    /// let reply = send(&ioloop, addr, "GET / HTTP/1.1\r\nUser-Agent: doc\r\n", "")?;
+    /// assert_eq!(reply, "doc"); // names are case-insensitive
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn headers(&self) -> HeaderView<'_> {
         HeaderView {
             raw: &self.raw,
@@ -124,16 +340,106 @@ impl Request {
     }
 
     /// The peer's address (IP and port, or a Unix socket's).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use netutil::http::{HTTPServer, HTTPServerOptions, Request, Response};
+    ///
+    /// let ioloop = ioloop::IOLoop::new()?;
+    /// let server = HTTPServer::new(
+    ///     |request: Request| async move { Response::text(200, request.peer().as_inet().map(|a| a.ip().to_string()).unwrap_or_default()) },
+    ///     HTTPServerOptions::default(),
+    /// );
+    /// let addr = server.listen(0, Some("127.0.0.1"))?[0];
+    /// # // Sends `head` (and `body`) on a new connection; returns the response body.
+    /// # fn send(ioloop: &ioloop::IOLoop, addr: std::net::SocketAddr, head: &str, body: &str) -> Result<String, Box<dyn std::error::Error>> {
+    /// #     let request = format!("{head}Host: test\r\nConnection: close\r\nContent-Length: {}\r\n\r\n{body}", body.len());
+    /// #     let reply = ioloop.run_sync(|| async move {
+    /// #         let stream = netutil::IOStream::connect(addr).await?;
+    /// #         stream.write(request.as_bytes()).await?;
+    /// #         stream.read_until_close().await
+    /// #     }, Some(std::time::Duration::from_secs(5)))??;
+    /// #     let reply = String::from_utf8(reply)?;
+    /// #     Ok(reply.split_once("\r\n\r\n").map_or(String::new(), |(_, b)| b.to_owned()))
+    /// # }
+    /// let reply = send(&ioloop, addr, "GET / HTTP/1.1\r\n", "")?;
+    /// assert_eq!(reply, "127.0.0.1");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn peer(&self) -> &PeerAddr {
         &self.peer
     }
 
     /// The body, to read as it arrives or whole.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use netutil::http::{HTTPServer, HTTPServerOptions, Request, Response};
+    ///
+    /// let ioloop = ioloop::IOLoop::new()?;
+    /// let server = HTTPServer::new(
+    ///     |mut request: Request| async move {
+    ///         match request.body().read_all().await {
+    ///             Ok(bytes) => Response::text(200, format!("{} bytes", bytes.len())),
+    ///             Err(err) => Response::error(400, &err.to_string()),
+    ///         }
+    ///     },
+    ///     HTTPServerOptions::default(),
+    /// );
+    /// let addr = server.listen(0, Some("127.0.0.1"))?[0];
+    /// # // Sends `head` (and `body`) on a new connection; returns the response body.
+    /// # fn send(ioloop: &ioloop::IOLoop, addr: std::net::SocketAddr, head: &str, body: &str) -> Result<String, Box<dyn std::error::Error>> {
+    /// #     let request = format!("{head}Host: test\r\nConnection: close\r\nContent-Length: {}\r\n\r\n{body}", body.len());
+    /// #     let reply = ioloop.run_sync(|| async move {
+    /// #         let stream = netutil::IOStream::connect(addr).await?;
+    /// #         stream.write(request.as_bytes()).await?;
+    /// #         stream.read_until_close().await
+    /// #     }, Some(std::time::Duration::from_secs(5)))??;
+    /// #     let reply = String::from_utf8(reply)?;
+    /// #     Ok(reply.split_once("\r\n\r\n").map_or(String::new(), |(_, b)| b.to_owned()))
+    /// # }
+    /// let reply = send(&ioloop, addr, "POST /upload HTTP/1.1\r\n", "hello")?;
+    /// assert_eq!(reply, "5 bytes");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn body(&mut self) -> &mut RequestBody {
         &mut self.body
     }
 
     /// Takes the body, leaving an empty one.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use netutil::http::{HTTPServer, HTTPServerOptions, Request, Response};
+    ///
+    /// let ioloop = ioloop::IOLoop::new()?;
+    /// let server = HTTPServer::new(
+    ///     |mut request: Request| async move {
+    ///         let mut body = request.take_body(); // own it, apart from the request
+    ///         let text = body.read_all().await.unwrap_or_default();
+    ///         Response::text(200, format!("{} said {}", request.path(), String::from_utf8_lossy(&text)))
+    ///     },
+    ///     HTTPServerOptions::default(),
+    /// );
+    /// let addr = server.listen(0, Some("127.0.0.1"))?[0];
+    /// # // Sends `head` (and `body`) on a new connection; returns the response body.
+    /// # fn send(ioloop: &ioloop::IOLoop, addr: std::net::SocketAddr, head: &str, body: &str) -> Result<String, Box<dyn std::error::Error>> {
+    /// #     let request = format!("{head}Host: test\r\nConnection: close\r\nContent-Length: {}\r\n\r\n{body}", body.len());
+    /// #     let reply = ioloop.run_sync(|| async move {
+    /// #         let stream = netutil::IOStream::connect(addr).await?;
+    /// #         stream.write(request.as_bytes()).await?;
+    /// #         stream.read_until_close().await
+    /// #     }, Some(std::time::Duration::from_secs(5)))??;
+    /// #     let reply = String::from_utf8(reply)?;
+    /// #     Ok(reply.split_once("\r\n\r\n").map_or(String::new(), |(_, b)| b.to_owned()))
+    /// # }
+    /// let reply = send(&ioloop, addr, "POST /echo HTTP/1.1\r\n", "hi")?;
+    /// assert_eq!(reply, "/echo said hi");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn take_body(&mut self) -> RequestBody {
         std::mem::replace(&mut self.body, RequestBody::empty())
     }
@@ -199,12 +505,66 @@ pub struct HeaderView<'a> {
 impl<'a> HeaderView<'a> {
     /// The value of the first field named `name` (any case), if any and if
     /// it is UTF-8 (see [`get_bytes`](HeaderView::get_bytes) for others).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use netutil::http::{HTTPServer, HTTPServerOptions, Request, Response};
+    ///
+    /// let ioloop = ioloop::IOLoop::new()?;
+    /// let server = HTTPServer::new(
+    ///     |request: Request| async move { Response::text(200, request.headers().get("x-token").unwrap_or("-").to_owned()) },
+    ///     HTTPServerOptions::default(),
+    /// );
+    /// let addr = server.listen(0, Some("127.0.0.1"))?[0];
+    /// # // Sends `head` (and `body`) on a new connection; returns the response body.
+    /// # fn send(ioloop: &ioloop::IOLoop, addr: std::net::SocketAddr, head: &str, body: &str) -> Result<String, Box<dyn std::error::Error>> {
+    /// #     let request = format!("{head}Host: test\r\nConnection: close\r\nContent-Length: {}\r\n\r\n{body}", body.len());
+    /// #     let reply = ioloop.run_sync(|| async move {
+    /// #         let stream = netutil::IOStream::connect(addr).await?;
+    /// #         stream.write(request.as_bytes()).await?;
+    /// #         stream.read_until_close().await
+    /// #     }, Some(std::time::Duration::from_secs(5)))??;
+    /// #     let reply = String::from_utf8(reply)?;
+    /// #     Ok(reply.split_once("\r\n\r\n").map_or(String::new(), |(_, b)| b.to_owned()))
+    /// # }
+    /// let reply = send(&ioloop, addr, "GET / HTTP/1.1\r\nX-Token: abc\r\n", "")?;
+    /// assert_eq!(reply, "abc");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn get(&self, name: &str) -> Option<&'a str> {
         self.get_bytes(name)
             .and_then(|v| std::str::from_utf8(v).ok())
     }
 
     /// The raw value of the first field named `name` (any case).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use netutil::http::{HTTPServer, HTTPServerOptions, Request, Response};
+    ///
+    /// let ioloop = ioloop::IOLoop::new()?;
+    /// let server = HTTPServer::new(
+    ///     |request: Request| async move { Response::text(200, request.headers().get_bytes("x-raw").unwrap_or(b"-").to_vec()) },
+    ///     HTTPServerOptions::default(),
+    /// );
+    /// let addr = server.listen(0, Some("127.0.0.1"))?[0];
+    /// # // Sends `head` (and `body`) on a new connection; returns the response body.
+    /// # fn send(ioloop: &ioloop::IOLoop, addr: std::net::SocketAddr, head: &str, body: &str) -> Result<String, Box<dyn std::error::Error>> {
+    /// #     let request = format!("{head}Host: test\r\nConnection: close\r\nContent-Length: {}\r\n\r\n{body}", body.len());
+    /// #     let reply = ioloop.run_sync(|| async move {
+    /// #         let stream = netutil::IOStream::connect(addr).await?;
+    /// #         stream.write(request.as_bytes()).await?;
+    /// #         stream.read_until_close().await
+    /// #     }, Some(std::time::Duration::from_secs(5)))??;
+    /// #     let reply = String::from_utf8(reply)?;
+    /// #     Ok(reply.split_once("\r\n\r\n").map_or(String::new(), |(_, b)| b.to_owned()))
+    /// # }
+    /// let reply = send(&ioloop, addr, "GET / HTTP/1.1\r\nX-Raw: abc\r\n", "")?;
+    /// assert_eq!(reply, "abc");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn get_bytes(&self, name: &str) -> Option<&'a [u8]> {
         self.iter_bytes()
             .find(|(n, _)| n.eq_ignore_ascii_case(name))
@@ -213,6 +573,33 @@ impl<'a> HeaderView<'a> {
 
     /// The values of every field named `name` (any case), in order; values
     /// that are not UTF-8 are skipped.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use netutil::http::{HTTPServer, HTTPServerOptions, Request, Response};
+    ///
+    /// let ioloop = ioloop::IOLoop::new()?;
+    /// let server = HTTPServer::new(
+    ///     |request: Request| async move { Response::text(200, request.headers().get_all("accept").collect::<Vec<_>>().join(",")) },
+    ///     HTTPServerOptions::default(),
+    /// );
+    /// let addr = server.listen(0, Some("127.0.0.1"))?[0];
+    /// # // Sends `head` (and `body`) on a new connection; returns the response body.
+    /// # fn send(ioloop: &ioloop::IOLoop, addr: std::net::SocketAddr, head: &str, body: &str) -> Result<String, Box<dyn std::error::Error>> {
+    /// #     let request = format!("{head}Host: test\r\nConnection: close\r\nContent-Length: {}\r\n\r\n{body}", body.len());
+    /// #     let reply = ioloop.run_sync(|| async move {
+    /// #         let stream = netutil::IOStream::connect(addr).await?;
+    /// #         stream.write(request.as_bytes()).await?;
+    /// #         stream.read_until_close().await
+    /// #     }, Some(std::time::Duration::from_secs(5)))??;
+    /// #     let reply = String::from_utf8(reply)?;
+    /// #     Ok(reply.split_once("\r\n\r\n").map_or(String::new(), |(_, b)| b.to_owned()))
+    /// # }
+    /// let reply = send(&ioloop, addr, "GET / HTTP/1.1\r\nAccept: a\r\nAccept: b\r\n", "")?;
+    /// assert_eq!(reply, "a,b");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn get_all(&self, name: &'a str) -> impl Iterator<Item = &'a str> + 'a {
         self.iter()
             .filter(move |(n, _)| n.eq_ignore_ascii_case(name))
@@ -220,18 +607,99 @@ impl<'a> HeaderView<'a> {
     }
 
     /// True if a field named `name` (any case) is present.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use netutil::http::{HTTPServer, HTTPServerOptions, Request, Response};
+    ///
+    /// let ioloop = ioloop::IOLoop::new()?;
+    /// let server = HTTPServer::new(
+    ///     |request: Request| async move { Response::text(200, request.headers().contains("cookie").to_string()) },
+    ///     HTTPServerOptions::default(),
+    /// );
+    /// let addr = server.listen(0, Some("127.0.0.1"))?[0];
+    /// # // Sends `head` (and `body`) on a new connection; returns the response body.
+    /// # fn send(ioloop: &ioloop::IOLoop, addr: std::net::SocketAddr, head: &str, body: &str) -> Result<String, Box<dyn std::error::Error>> {
+    /// #     let request = format!("{head}Host: test\r\nConnection: close\r\nContent-Length: {}\r\n\r\n{body}", body.len());
+    /// #     let reply = ioloop.run_sync(|| async move {
+    /// #         let stream = netutil::IOStream::connect(addr).await?;
+    /// #         stream.write(request.as_bytes()).await?;
+    /// #         stream.read_until_close().await
+    /// #     }, Some(std::time::Duration::from_secs(5)))??;
+    /// #     let reply = String::from_utf8(reply)?;
+    /// #     Ok(reply.split_once("\r\n\r\n").map_or(String::new(), |(_, b)| b.to_owned()))
+    /// # }
+    /// let reply = send(&ioloop, addr, "GET / HTTP/1.1\r\nCookie: x=1\r\n", "")?;
+    /// assert_eq!(reply, "true");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn contains(&self, name: &str) -> bool {
         self.get_bytes(name).is_some()
     }
 
     /// Every field as `(name, value)`, in order, as sent; values that are
     /// not UTF-8 are skipped.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use netutil::http::{HTTPServer, HTTPServerOptions, Request, Response};
+    ///
+    /// let ioloop = ioloop::IOLoop::new()?;
+    /// let server = HTTPServer::new(
+    ///     |request: Request| async move { Response::text(200, request.headers().iter().map(|(n, _)| n.to_ascii_lowercase()).collect::<Vec<_>>().join(",")) },
+    ///     HTTPServerOptions::default(),
+    /// );
+    /// let addr = server.listen(0, Some("127.0.0.1"))?[0];
+    /// # // Sends `head` (and `body`) on a new connection; returns the response body.
+    /// # fn send(ioloop: &ioloop::IOLoop, addr: std::net::SocketAddr, head: &str, body: &str) -> Result<String, Box<dyn std::error::Error>> {
+    /// #     let request = format!("{head}Host: test\r\nConnection: close\r\nContent-Length: {}\r\n\r\n{body}", body.len());
+    /// #     let reply = ioloop.run_sync(|| async move {
+    /// #         let stream = netutil::IOStream::connect(addr).await?;
+    /// #         stream.write(request.as_bytes()).await?;
+    /// #         stream.read_until_close().await
+    /// #     }, Some(std::time::Duration::from_secs(5)))??;
+    /// #     let reply = String::from_utf8(reply)?;
+    /// #     Ok(reply.split_once("\r\n\r\n").map_or(String::new(), |(_, b)| b.to_owned()))
+    /// # }
+    /// let reply = send(&ioloop, addr, "GET / HTTP/1.1\r\n", "")?;
+    /// assert_eq!(reply, "host,connection,content-length");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn iter(&self) -> impl Iterator<Item = (&'a str, &'a str)> + 'a {
         self.iter_bytes()
             .filter_map(|(n, v)| Some((n, std::str::from_utf8(v).ok()?)))
     }
 
     /// Every field as `(name, raw value)`, in order, as sent.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use netutil::http::{HTTPServer, HTTPServerOptions, Request, Response};
+    ///
+    /// let ioloop = ioloop::IOLoop::new()?;
+    /// let server = HTTPServer::new(
+    ///     |request: Request| async move { Response::text(200, request.headers().iter_bytes().map(|(_, v)| v.len()).sum::<usize>().to_string()) },
+    ///     HTTPServerOptions::default(),
+    /// );
+    /// let addr = server.listen(0, Some("127.0.0.1"))?[0];
+    /// # // Sends `head` (and `body`) on a new connection; returns the response body.
+    /// # fn send(ioloop: &ioloop::IOLoop, addr: std::net::SocketAddr, head: &str, body: &str) -> Result<String, Box<dyn std::error::Error>> {
+    /// #     let request = format!("{head}Host: test\r\nConnection: close\r\nContent-Length: {}\r\n\r\n{body}", body.len());
+    /// #     let reply = ioloop.run_sync(|| async move {
+    /// #         let stream = netutil::IOStream::connect(addr).await?;
+    /// #         stream.write(request.as_bytes()).await?;
+    /// #         stream.read_until_close().await
+    /// #     }, Some(std::time::Duration::from_secs(5)))??;
+    /// #     let reply = String::from_utf8(reply)?;
+    /// #     Ok(reply.split_once("\r\n\r\n").map_or(String::new(), |(_, b)| b.to_owned()))
+    /// # }
+    /// let reply = send(&ioloop, addr, "GET / HTTP/1.1\r\n", "")?;
+    /// assert_eq!(reply, "10"); // "test", "close", "0"
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn iter_bytes(&self) -> impl Iterator<Item = (&'a str, &'a [u8])> + 'a {
         let raw = self.raw;
         self.fields.iter().map(move |f| {
@@ -242,11 +710,65 @@ impl<'a> HeaderView<'a> {
     }
 
     /// The number of fields.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use netutil::http::{HTTPServer, HTTPServerOptions, Request, Response};
+    ///
+    /// let ioloop = ioloop::IOLoop::new()?;
+    /// let server = HTTPServer::new(
+    ///     |request: Request| async move { Response::text(200, request.headers().len().to_string()) },
+    ///     HTTPServerOptions::default(),
+    /// );
+    /// let addr = server.listen(0, Some("127.0.0.1"))?[0];
+    /// # // Sends `head` (and `body`) on a new connection; returns the response body.
+    /// # fn send(ioloop: &ioloop::IOLoop, addr: std::net::SocketAddr, head: &str, body: &str) -> Result<String, Box<dyn std::error::Error>> {
+    /// #     let request = format!("{head}Host: test\r\nConnection: close\r\nContent-Length: {}\r\n\r\n{body}", body.len());
+    /// #     let reply = ioloop.run_sync(|| async move {
+    /// #         let stream = netutil::IOStream::connect(addr).await?;
+    /// #         stream.write(request.as_bytes()).await?;
+    /// #         stream.read_until_close().await
+    /// #     }, Some(std::time::Duration::from_secs(5)))??;
+    /// #     let reply = String::from_utf8(reply)?;
+    /// #     Ok(reply.split_once("\r\n\r\n").map_or(String::new(), |(_, b)| b.to_owned()))
+    /// # }
+    /// let reply = send(&ioloop, addr, "GET / HTTP/1.1\r\nX-A: 1\r\n", "")?;
+    /// assert_eq!(reply, "4");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn len(&self) -> usize {
         self.fields.len()
     }
 
     /// True if there are no fields.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use netutil::http::{HTTPServer, HTTPServerOptions, Request, Response};
+    ///
+    /// let ioloop = ioloop::IOLoop::new()?;
+    /// let server = HTTPServer::new(
+    ///     |request: Request| async move { Response::text(200, request.headers().is_empty().to_string()) },
+    ///     HTTPServerOptions::default(),
+    /// );
+    /// let addr = server.listen(0, Some("127.0.0.1"))?[0];
+    /// # // Sends `head` (and `body`) on a new connection; returns the response body.
+    /// # fn send(ioloop: &ioloop::IOLoop, addr: std::net::SocketAddr, head: &str, body: &str) -> Result<String, Box<dyn std::error::Error>> {
+    /// #     let request = format!("{head}Host: test\r\nConnection: close\r\nContent-Length: {}\r\n\r\n{body}", body.len());
+    /// #     let reply = ioloop.run_sync(|| async move {
+    /// #         let stream = netutil::IOStream::connect(addr).await?;
+    /// #         stream.write(request.as_bytes()).await?;
+    /// #         stream.read_until_close().await
+    /// #     }, Some(std::time::Duration::from_secs(5)))??;
+    /// #     let reply = String::from_utf8(reply)?;
+    /// #     Ok(reply.split_once("\r\n\r\n").map_or(String::new(), |(_, b)| b.to_owned()))
+    /// # }
+    /// let reply = send(&ioloop, addr, "GET / HTTP/1.1\r\n", "")?;
+    /// assert_eq!(reply, "false");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn is_empty(&self) -> bool {
         self.fields.is_empty()
     }
@@ -264,6 +786,40 @@ impl fmt::Debug for HeaderView<'_> {
 }
 
 /// Why a request body could not be read.
+///
+/// # Examples
+///
+/// ```
+/// use netutil::http::{BodyError, HTTPServer, HTTPServerOptions, Request, Response};
+///
+/// let ioloop = ioloop::IOLoop::new()?;
+/// let server = HTTPServer::new(
+///     |mut request: Request| async move {
+///         match request.body().read_all().await {
+///             Ok(_) => Response::text(200, "ok"),
+///             // Too large: the server answers 413 itself, whatever this says.
+///             Err(BodyError::Invalid { status, .. }) => Response::new(status),
+///             Err(err) => Response::error(400, &err.to_string()),
+///         }
+///     },
+///     HTTPServerOptions::default(),
+/// );
+/// let addr = server.listen(0, Some("127.0.0.1"))?[0];
+/// # // Sends `head` (and `body`) on a new connection; returns the response body.
+/// # fn send(ioloop: &ioloop::IOLoop, addr: std::net::SocketAddr, head: &str, body: &str) -> Result<String, Box<dyn std::error::Error>> {
+/// #     let request = format!("{head}Host: test\r\nConnection: close\r\nContent-Length: {}\r\n\r\n{body}", body.len());
+/// #     let reply = ioloop.run_sync(|| async move {
+/// #         let stream = netutil::IOStream::connect(addr).await?;
+/// #         stream.write(request.as_bytes()).await?;
+/// #         stream.read_until_close().await
+/// #     }, Some(std::time::Duration::from_secs(5)))??;
+/// #     let reply = String::from_utf8(reply)?;
+/// #     Ok(reply.split_once("\r\n\r\n").map_or(String::new(), |(_, b)| b.to_owned()))
+/// # }
+/// let reply = send(&ioloop, addr, "POST / HTTP/1.1\r\n", "small")?;
+/// assert_eq!(reply, "ok");
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum BodyError {
@@ -461,6 +1017,15 @@ pub struct RequestBody {
 
 impl RequestBody {
     /// A body with no bytes.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use netutil::http::RequestBody;
+    ///
+    /// let body = RequestBody::empty();
+    /// assert!(body.is_complete());
+    /// ```
     pub fn empty() -> RequestBody {
         RequestBody {
             state: None,
@@ -479,6 +1044,38 @@ impl RequestBody {
 
     /// True if the whole body has been read (always, for a request
     /// without one).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use netutil::http::{HTTPServer, HTTPServerOptions, Request, Response};
+    ///
+    /// let ioloop = ioloop::IOLoop::new()?;
+    /// let server = HTTPServer::new(
+    ///     |mut request: Request| async move {
+    ///         let body = request.body();
+    ///         let before = body.is_complete();
+    ///         let _ = body.read_all().await;
+    ///         Response::text(200, format!("{before} {}", body.is_complete()))
+    ///     },
+    ///     HTTPServerOptions::default(),
+    /// );
+    /// let addr = server.listen(0, Some("127.0.0.1"))?[0];
+    /// # // Sends `head` (and `body`) on a new connection; returns the response body.
+    /// # fn send(ioloop: &ioloop::IOLoop, addr: std::net::SocketAddr, head: &str, body: &str) -> Result<String, Box<dyn std::error::Error>> {
+    /// #     let request = format!("{head}Host: test\r\nConnection: close\r\nContent-Length: {}\r\n\r\n{body}", body.len());
+    /// #     let reply = ioloop.run_sync(|| async move {
+    /// #         let stream = netutil::IOStream::connect(addr).await?;
+    /// #         stream.write(request.as_bytes()).await?;
+    /// #         stream.read_until_close().await
+    /// #     }, Some(std::time::Duration::from_secs(5)))??;
+    /// #     let reply = String::from_utf8(reply)?;
+    /// #     Ok(reply.split_once("\r\n\r\n").map_or(String::new(), |(_, b)| b.to_owned()))
+    /// # }
+    /// let reply = send(&ioloop, addr, "POST / HTTP/1.1\r\n", "data")?;
+    /// assert_eq!(reply, "false true");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn is_complete(&self) -> bool {
         self.state.as_ref().is_none_or(|s| s.borrow().is_done())
     }
@@ -490,6 +1087,40 @@ impl RequestBody {
     ///
     /// A [`BodyError`]: malformed or too large (the server answers 400 or
     /// 413 and closes), too slow, or the connection closed.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use netutil::http::{HTTPServer, HTTPServerOptions, Request, Response};
+    ///
+    /// let ioloop = ioloop::IOLoop::new()?;
+    /// let server = HTTPServer::new(
+    ///     |mut request: Request| async move {
+    ///         let mut total = 0;
+    ///         // Bytes as they arrive, without holding the whole body.
+    ///         while let Ok(Some(bytes)) = request.body().chunk().await {
+    ///             total += bytes.len();
+    ///         }
+    ///         Response::text(200, total.to_string())
+    ///     },
+    ///     HTTPServerOptions::default(),
+    /// );
+    /// let addr = server.listen(0, Some("127.0.0.1"))?[0];
+    /// # // Sends `head` (and `body`) on a new connection; returns the response body.
+    /// # fn send(ioloop: &ioloop::IOLoop, addr: std::net::SocketAddr, head: &str, body: &str) -> Result<String, Box<dyn std::error::Error>> {
+    /// #     let request = format!("{head}Host: test\r\nConnection: close\r\nContent-Length: {}\r\n\r\n{body}", body.len());
+    /// #     let reply = ioloop.run_sync(|| async move {
+    /// #         let stream = netutil::IOStream::connect(addr).await?;
+    /// #         stream.write(request.as_bytes()).await?;
+    /// #         stream.read_until_close().await
+    /// #     }, Some(std::time::Duration::from_secs(5)))??;
+    /// #     let reply = String::from_utf8(reply)?;
+    /// #     Ok(reply.split_once("\r\n\r\n").map_or(String::new(), |(_, b)| b.to_owned()))
+    /// # }
+    /// let reply = send(&ioloop, addr, "POST / HTTP/1.1\r\n", "hello world")?;
+    /// assert_eq!(reply, "11");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn chunk(&mut self) -> impl Future<Output = Result<Option<Vec<u8>>, BodyError>> + '_ {
         std::future::poll_fn(move |cx| self.poll_chunk(cx))
     }
@@ -499,6 +1130,36 @@ impl RequestBody {
     /// # Errors
     ///
     /// As [`chunk`](RequestBody::chunk).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use netutil::http::{HTTPServer, HTTPServerOptions, Request, Response};
+    ///
+    /// let ioloop = ioloop::IOLoop::new()?;
+    /// let server = HTTPServer::new(
+    ///     |mut request: Request| async move {
+    ///         let body = request.body().read_all().await.unwrap_or_default();
+    ///         Response::text(200, body.to_ascii_uppercase())
+    ///     },
+    ///     HTTPServerOptions::default(),
+    /// );
+    /// let addr = server.listen(0, Some("127.0.0.1"))?[0];
+    /// # // Sends `head` (and `body`) on a new connection; returns the response body.
+    /// # fn send(ioloop: &ioloop::IOLoop, addr: std::net::SocketAddr, head: &str, body: &str) -> Result<String, Box<dyn std::error::Error>> {
+    /// #     let request = format!("{head}Host: test\r\nConnection: close\r\nContent-Length: {}\r\n\r\n{body}", body.len());
+    /// #     let reply = ioloop.run_sync(|| async move {
+    /// #         let stream = netutil::IOStream::connect(addr).await?;
+    /// #         stream.write(request.as_bytes()).await?;
+    /// #         stream.read_until_close().await
+    /// #     }, Some(std::time::Duration::from_secs(5)))??;
+    /// #     let reply = String::from_utf8(reply)?;
+    /// #     Ok(reply.split_once("\r\n\r\n").map_or(String::new(), |(_, b)| b.to_owned()))
+    /// # }
+    /// let reply = send(&ioloop, addr, "POST / HTTP/1.1\r\n", "shout")?;
+    /// assert_eq!(reply, "SHOUT");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub async fn read_all(&mut self) -> Result<Vec<u8>, BodyError> {
         let mut body = Vec::new();
         while let Some(chunk) = self.chunk().await? {

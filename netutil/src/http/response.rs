@@ -52,6 +52,16 @@ pub struct Response {
 
 impl Response {
     /// A response with `status` and an empty body.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use netutil::http::Response;
+    ///
+    /// let response = Response::new(204);
+    /// assert_eq!(response.status(), 204);
+    /// assert_eq!(response.content_type(), None);
+    /// ```
     pub fn new(status: u16) -> Response {
         Response {
             status,
@@ -64,6 +74,15 @@ impl Response {
     }
 
     /// A `text/plain; charset=utf-8` response.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use netutil::http::Response;
+    ///
+    /// let response = Response::text(200, "hello\n");
+    /// assert_eq!(response.content_type(), Some("text/plain; charset=utf-8"));
+    /// ```
     pub fn text(status: u16, body: impl Into<Body>) -> Response {
         Response {
             content_type: Some(Cow::Borrowed("text/plain; charset=utf-8")),
@@ -73,28 +92,75 @@ impl Response {
     }
 
     /// A plain-text error response whose body is `status reason: detail`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use netutil::http::Response;
+    ///
+    /// let response = Response::error(404, "no such page");
+    /// assert_eq!(response.status(), 404);
+    /// ```
     pub fn error(status: u16, detail: &str) -> Response {
         let text = format!("{status} {}: {detail}\n", super::wire::reason(status));
         Response::text(status, text)
     }
 
     /// The status code.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use netutil::http::Response;
+    ///
+    /// assert_eq!(Response::text(201, "made").status(), 201);
+    /// ```
     pub fn status(&self) -> u16 {
         self.status
     }
 
     /// Sets the status code.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use netutil::http::Response;
+    ///
+    /// let mut response = Response::text(200, "moved");
+    /// response.set_status(301);
+    /// assert_eq!(response.status(), 301);
+    /// ```
     pub fn set_status(&mut self, status: u16) {
         self.status = status;
     }
 
     /// The header fields set so far (without `Content-Type`, see
     /// [`content_type`](Response::content_type)).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use netutil::http::Response;
+    ///
+    /// let response = Response::new(200).with_header("Cache-Control", "no-store")?;
+    /// assert!(response.headers().any(|(name, value)| name == "Cache-Control" && value == "no-store"));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn headers(&self) -> impl Iterator<Item = (&str, &str)> {
         self.headers.iter().map(|(n, v)| (n.as_ref(), v.as_ref()))
     }
 
     /// The `Content-Type`, if set.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use netutil::http::Response;
+    ///
+    /// let response = Response::new(200).with_header("Content-Type", "application/json")?;
+    /// assert_eq!(response.content_type(), Some("application/json"));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn content_type(&self) -> Option<&str> {
         self.content_type.as_deref()
     }
@@ -107,6 +173,18 @@ impl Response {
     /// control character (CR, LF, NUL, …), or the field is one the server
     /// owns (`Content-Length`, `Transfer-Encoding`, `Connection`, `Date`,
     /// `Upgrade`, `Keep-Alive`, `Trailer`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use netutil::http::{HeaderError, Response};
+    ///
+    /// let mut response = Response::new(200);
+    /// response.set_header("X-Frame-Options", "DENY")?;
+    /// // The server frames the response itself:
+    /// assert!(matches!(response.set_header("Content-Length", "5"), Err(HeaderError::Reserved(_))));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn set_header(
         &mut self,
         name: impl Into<Cow<'static, str>>,
@@ -132,6 +210,19 @@ impl Response {
     /// # Errors
     ///
     /// As [`set_header`](Response::set_header).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use netutil::http::Response;
+    ///
+    /// let response = Response::text(200, "{}")
+    ///     .with_header("Content-Type", "application/json")?
+    ///     .with_header("Cache-Control", "no-cache")?;
+    /// assert_eq!(response.content_type(), Some("application/json"));
+    /// assert_eq!(response.headers().count(), 1); // Cache-Control
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn with_header(
         mut self,
         name: impl Into<Cow<'static, str>>,
@@ -142,17 +233,63 @@ impl Response {
     }
 
     /// Replaces the body.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use netutil::http::Response;
+    ///
+    /// let response = Response::new(200).with_body(vec![1u8, 2, 3]);
+    /// # let _ = response;
+    /// ```
     pub fn with_body(mut self, body: impl Into<Body>) -> Response {
         self.body = body.into();
         self
     }
 
     /// Replaces the body.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use netutil::http::Response;
+    ///
+    /// let mut response = Response::new(200);
+    /// response.set_body(String::from("late body"));
+    /// # let _ = response;
+    /// ```
     pub fn set_body(&mut self, body: impl Into<Body>) {
         self.body = body.into();
     }
 
     /// Closes the connection after this response (`Connection: close`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use netutil::http::{HTTPServer, HTTPServerOptions, Request, Response};
+    ///
+    /// let ioloop = ioloop::IOLoop::new()?;
+    /// let server = HTTPServer::new(
+    ///     |_request: Request| async move { Response::text(200, "bye").close_connection() },
+    ///     HTTPServerOptions::default(),
+    /// );
+    /// let addr = server.listen(0, Some("127.0.0.1"))?[0];
+    /// # // Sends `head` (and `body`) on a new connection; returns the response body.
+    /// # fn send(ioloop: &ioloop::IOLoop, addr: std::net::SocketAddr, head: &str, body: &str) -> Result<String, Box<dyn std::error::Error>> {
+    /// #     let request = format!("{head}Host: test\r\nConnection: close\r\nContent-Length: {}\r\n\r\n{body}", body.len());
+    /// #     let reply = ioloop.run_sync(|| async move {
+    /// #         let stream = netutil::IOStream::connect(addr).await?;
+    /// #         stream.write(request.as_bytes()).await?;
+    /// #         stream.read_until_close().await
+    /// #     }, Some(std::time::Duration::from_secs(5)))??;
+    /// #     let reply = String::from_utf8(reply)?;
+    /// #     Ok(reply.split_once("\r\n\r\n").map_or(String::new(), |(_, b)| b.to_owned()))
+    /// # }
+    /// let reply = send(&ioloop, addr, "GET / HTTP/1.1\r\n", "")?;
+    /// assert_eq!(reply, "bye"); // and the server closes the connection
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn close_connection(mut self) -> Response {
         self.close = true;
         self
@@ -214,6 +351,15 @@ fn check_field(name: &str, value: &str) -> Result<(), HeaderError> {
 }
 
 /// A header field a response cannot carry.
+///
+/// # Examples
+///
+/// ```
+/// use netutil::http::{HeaderError, Response};
+///
+/// let err = Response::new(200).with_header("Bad Name", "x").unwrap_err();
+/// assert!(matches!(err, HeaderError::InvalidName(_)));
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum HeaderError {
@@ -256,6 +402,18 @@ impl std::error::Error for HeaderError {}
 /// the connection closes to HTTP/1.0 ones. [`Body::channel`] gives a
 /// stream that a handler (or a task it spawns) pushes into, with
 /// back-pressure and [`flush`](BodySender::flush).
+///
+/// # Examples
+///
+/// ```
+/// use netutil::http::{Body, Response};
+///
+/// // From text, bytes, or a stream of chunks.
+/// let body: Body = "hello".into();
+/// assert_eq!(body.len(), Some(5));
+/// let response = Response::new(200).with_body(body);
+/// # let _ = response;
+/// ```
 pub struct Body {
     pub(crate) kind: BodyKind,
 }
@@ -270,6 +428,14 @@ pub(crate) enum BodyKind {
 
 impl Body {
     /// No body.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use netutil::http::Body;
+    ///
+    /// assert!(Body::empty().is_empty());
+    /// ```
     pub fn empty() -> Body {
         Body {
             kind: BodyKind::Empty,
@@ -279,6 +445,36 @@ impl Body {
     /// A body of chunks from `stream`, pulled as the client reads. An
     /// error from the stream ends the response early: the connection is
     /// closed, so the client sees a truncated body, never a complete one.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use netutil::http::{Body, HTTPServer, HTTPServerOptions, Request, Response};
+    ///
+    /// let ioloop = ioloop::IOLoop::new()?;
+    /// let server = HTTPServer::new(
+    ///     |_request: Request| async move {
+    ///         let chunks = futures::stream::iter(["a", "b"].map(|s| Ok(s.as_bytes().to_vec())));
+    ///         Response::new(200).with_body(Body::stream(chunks))
+    ///     },
+    ///     HTTPServerOptions::default(),
+    /// );
+    /// let addr = server.listen(0, Some("127.0.0.1"))?[0];
+    /// # // Sends `head` (and `body`) on a new connection; returns the response body.
+    /// # fn send(ioloop: &ioloop::IOLoop, addr: std::net::SocketAddr, head: &str, body: &str) -> Result<String, Box<dyn std::error::Error>> {
+    /// #     let request = format!("{head}Host: test\r\nConnection: close\r\nContent-Length: {}\r\n\r\n{body}", body.len());
+    /// #     let reply = ioloop.run_sync(|| async move {
+    /// #         let stream = netutil::IOStream::connect(addr).await?;
+    /// #         stream.write(request.as_bytes()).await?;
+    /// #         stream.read_until_close().await
+    /// #     }, Some(std::time::Duration::from_secs(5)))??;
+    /// #     let reply = String::from_utf8(reply)?;
+    /// #     Ok(reply.split_once("\r\n\r\n").map_or(String::new(), |(_, b)| b.to_owned()))
+    /// # }
+    /// let reply = send(&ioloop, addr, "GET / HTTP/1.1\r\n", "")?;
+    /// assert_eq!(reply, "1\r\na\r\n1\r\nb\r\n0\r\n\r\n"); // chunked
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn stream(stream: impl Stream<Item = io::Result<Vec<u8>>> + 'static) -> Body {
         Body {
             kind: BodyKind::Stream(Box::pin(stream)),
@@ -336,6 +532,16 @@ impl Body {
     }
 
     /// The length in bytes, if it is a buffer.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use netutil::http::Body;
+    ///
+    /// assert_eq!(Body::from("four").len(), Some(4));
+    /// let (_sender, streamed) = Body::channel(1024);
+    /// assert_eq!(streamed.len(), None); // not known in advance
+    /// ```
     pub fn len(&self) -> Option<usize> {
         match &self.kind {
             BodyKind::Empty => Some(0),
@@ -346,6 +552,15 @@ impl Body {
     }
 
     /// True if the body is an empty buffer.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use netutil::http::Body;
+    ///
+    /// assert!(Body::from("").is_empty());
+    /// assert!(!Body::from("x").is_empty());
+    /// ```
     pub fn is_empty(&self) -> bool {
         self.len() == Some(0)
     }
@@ -469,11 +684,42 @@ impl Channel {
 }
 
 /// Feeds a streamed [`Body`] (see [`Body::channel`]).
+///
+/// # Examples
+///
+/// ```
+/// use netutil::http::{Body, Request, Response};
+///
+/// async fn countdown(_request: Request) -> Response {
+///     let (mut sender, body) = Body::channel(1024);
+///     ioloop::IOLoop::current()
+///         .spawn(async move {
+///             for n in (1..=3).rev() {
+///                 if sender.send(format!("{n}\n")).await.is_err() {
+///                     return; // the client went away
+///                 }
+///             }
+///         }) // dropping the sender ends the body
+///         .detach();
+///     Response::text(200, body)
+/// }
+/// # let _ = countdown;
+/// ```
 pub struct BodySender {
     channel: Rc<RefCell<Channel>>,
 }
 
 /// The response's connection is gone: nothing more will be sent.
+///
+/// # Examples
+///
+/// ```
+/// use netutil::http::ClientGone;
+///
+/// // What a send gives once the client has gone; it converts to io::Error.
+/// let err: std::io::Error = ClientGone.into();
+/// assert!(err.to_string().contains("client"));
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ClientGone;
 
@@ -499,6 +745,42 @@ impl BodySender {
     ///
     /// [`ClientGone`] if the connection closed (or the server dropped the
     /// body).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use netutil::http::{Body, HTTPServer, HTTPServerOptions, Request, Response};
+    ///
+    /// let ioloop = ioloop::IOLoop::new()?;
+    /// let server = HTTPServer::new(
+    ///     |_request: Request| async move {
+    ///         let (mut sender, body) = Body::channel(1024);
+    ///         ioloop::IOLoop::current()
+    ///             .spawn(async move {
+    ///                 let _ = sender.send("a").await; // waits while 1024 bytes are queued
+    ///                 let _ = sender.send("b").await;
+    ///             })
+    ///             .detach();
+    ///         Response::new(200).with_body(body)
+    ///     },
+    ///     HTTPServerOptions::default(),
+    /// );
+    /// let addr = server.listen(0, Some("127.0.0.1"))?[0];
+    /// # // Sends `head` (and `body`) on a new connection; returns the response body.
+    /// # fn send(ioloop: &ioloop::IOLoop, addr: std::net::SocketAddr, head: &str, body: &str) -> Result<String, Box<dyn std::error::Error>> {
+    /// #     let request = format!("{head}Host: test\r\nConnection: close\r\nContent-Length: {}\r\n\r\n{body}", body.len());
+    /// #     let reply = ioloop.run_sync(|| async move {
+    /// #         let stream = netutil::IOStream::connect(addr).await?;
+    /// #         stream.write(request.as_bytes()).await?;
+    /// #         stream.read_until_close().await
+    /// #     }, Some(std::time::Duration::from_secs(5)))??;
+    /// #     let reply = String::from_utf8(reply)?;
+    /// #     Ok(reply.split_once("\r\n\r\n").map_or(String::new(), |(_, b)| b.to_owned()))
+    /// # }
+    /// let reply = send(&ioloop, addr, "GET / HTTP/1.1\r\n", "")?;
+    /// assert_eq!(reply, "1\r\na\r\n1\r\nb\r\n0\r\n\r\n"); // chunked
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub async fn send(&mut self, chunk: impl Into<Vec<u8>>) -> Result<(), ClientGone> {
         let chunk = chunk.into();
         std::future::poll_fn(|cx| {
@@ -528,6 +810,43 @@ impl BodySender {
     /// # Errors
     ///
     /// [`ClientGone`] if the connection closed first.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use netutil::http::{Body, HTTPServer, HTTPServerOptions, Request, Response};
+    ///
+    /// let ioloop = ioloop::IOLoop::new()?;
+    /// let server = HTTPServer::new(
+    ///     |_request: Request| async move {
+    ///         let (mut sender, body) = Body::channel(1024);
+    ///         ioloop::IOLoop::current()
+    ///             .spawn(async move {
+    ///                 let _ = sender.send("a").await;
+    ///                 let _ = sender.flush().await; // until the bytes are with the kernel
+    ///                 let _ = sender.send("b").await;
+    ///             })
+    ///             .detach();
+    ///         Response::new(200).with_body(body)
+    ///     },
+    ///     HTTPServerOptions::default(),
+    /// );
+    /// let addr = server.listen(0, Some("127.0.0.1"))?[0];
+    /// # // Sends `head` (and `body`) on a new connection; returns the response body.
+    /// # fn send(ioloop: &ioloop::IOLoop, addr: std::net::SocketAddr, head: &str, body: &str) -> Result<String, Box<dyn std::error::Error>> {
+    /// #     let request = format!("{head}Host: test\r\nConnection: close\r\nContent-Length: {}\r\n\r\n{body}", body.len());
+    /// #     let reply = ioloop.run_sync(|| async move {
+    /// #         let stream = netutil::IOStream::connect(addr).await?;
+    /// #         stream.write(request.as_bytes()).await?;
+    /// #         stream.read_until_close().await
+    /// #     }, Some(std::time::Duration::from_secs(5)))??;
+    /// #     let reply = String::from_utf8(reply)?;
+    /// #     Ok(reply.split_once("\r\n\r\n").map_or(String::new(), |(_, b)| b.to_owned()))
+    /// # }
+    /// let reply = send(&ioloop, addr, "GET / HTTP/1.1\r\n", "")?;
+    /// assert_eq!(reply, "1\r\na\r\n1\r\nb\r\n0\r\n\r\n"); // chunked
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub async fn flush(&mut self) -> Result<(), ClientGone> {
         let target = {
             let mut ch = self.channel.borrow_mut();
@@ -553,9 +872,84 @@ impl BodySender {
     }
 
     /// Ends the body (as dropping the sender does).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use netutil::http::{Body, HTTPServer, HTTPServerOptions, Request, Response};
+    ///
+    /// let ioloop = ioloop::IOLoop::new()?;
+    /// let server = HTTPServer::new(
+    ///     |_request: Request| async move {
+    ///         let (mut sender, body) = Body::channel(1024);
+    ///         ioloop::IOLoop::current()
+    ///             .spawn(async move {
+    ///                 let _ = sender.send("a").await;
+    ///                 let _ = sender.send("b").await;
+    ///                 sender.finish(); // the body ends (as on drop)
+    ///             })
+    ///             .detach();
+    ///         Response::new(200).with_body(body)
+    ///     },
+    ///     HTTPServerOptions::default(),
+    /// );
+    /// let addr = server.listen(0, Some("127.0.0.1"))?[0];
+    /// # // Sends `head` (and `body`) on a new connection; returns the response body.
+    /// # fn send(ioloop: &ioloop::IOLoop, addr: std::net::SocketAddr, head: &str, body: &str) -> Result<String, Box<dyn std::error::Error>> {
+    /// #     let request = format!("{head}Host: test\r\nConnection: close\r\nContent-Length: {}\r\n\r\n{body}", body.len());
+    /// #     let reply = ioloop.run_sync(|| async move {
+    /// #         let stream = netutil::IOStream::connect(addr).await?;
+    /// #         stream.write(request.as_bytes()).await?;
+    /// #         stream.read_until_close().await
+    /// #     }, Some(std::time::Duration::from_secs(5)))??;
+    /// #     let reply = String::from_utf8(reply)?;
+    /// #     Ok(reply.split_once("\r\n\r\n").map_or(String::new(), |(_, b)| b.to_owned()))
+    /// # }
+    /// let reply = send(&ioloop, addr, "GET / HTTP/1.1\r\n", "")?;
+    /// assert_eq!(reply, "1\r\na\r\n1\r\nb\r\n0\r\n\r\n"); // chunked
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn finish(self) {}
 
     /// True if the server will take nothing more (the client is gone).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use netutil::http::{Body, HTTPServer, HTTPServerOptions, Request, Response};
+    ///
+    /// let ioloop = ioloop::IOLoop::new()?;
+    /// let server = HTTPServer::new(
+    ///     |_request: Request| async move {
+    ///         let (mut sender, body) = Body::channel(1024);
+    ///         ioloop::IOLoop::current()
+    ///             .spawn(async move {
+    ///                 if !sender.is_closed() {
+    ///                     let _ = sender.send("a").await;
+    ///                     let _ = sender.send("b").await;
+    ///                 }
+    ///             })
+    ///             .detach();
+    ///         Response::new(200).with_body(body)
+    ///     },
+    ///     HTTPServerOptions::default(),
+    /// );
+    /// let addr = server.listen(0, Some("127.0.0.1"))?[0];
+    /// # // Sends `head` (and `body`) on a new connection; returns the response body.
+    /// # fn send(ioloop: &ioloop::IOLoop, addr: std::net::SocketAddr, head: &str, body: &str) -> Result<String, Box<dyn std::error::Error>> {
+    /// #     let request = format!("{head}Host: test\r\nConnection: close\r\nContent-Length: {}\r\n\r\n{body}", body.len());
+    /// #     let reply = ioloop.run_sync(|| async move {
+    /// #         let stream = netutil::IOStream::connect(addr).await?;
+    /// #         stream.write(request.as_bytes()).await?;
+    /// #         stream.read_until_close().await
+    /// #     }, Some(std::time::Duration::from_secs(5)))??;
+    /// #     let reply = String::from_utf8(reply)?;
+    /// #     Ok(reply.split_once("\r\n\r\n").map_or(String::new(), |(_, b)| b.to_owned()))
+    /// # }
+    /// let reply = send(&ioloop, addr, "GET / HTTP/1.1\r\n", "")?;
+    /// assert_eq!(reply, "1\r\na\r\n1\r\nb\r\n0\r\n\r\n"); // chunked
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn is_closed(&self) -> bool {
         self.channel.borrow().receiver_gone
     }

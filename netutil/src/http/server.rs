@@ -34,6 +34,49 @@ use crate::{AnyListener, BindOptions, IOStream, StreamOptions, TCPServer};
 /// logged with the request line, and the loop and the other connections
 /// go on. If the client goes away first (the connection closes, or the
 /// client shuts down its sending side), the future is dropped.
+///
+/// # Examples
+///
+/// ```
+/// use std::future::Future;
+/// use std::pin::Pin;
+/// use netutil::http::{Handler, HTTPServer, HTTPServerOptions, Request, Response};
+///
+/// // A handler with state of its own (closures and async fns are handlers too).
+/// struct Hello {
+///     greeting: &'static str,
+/// }
+///
+/// impl Handler for Hello {
+///     type Future = Pin<Box<dyn Future<Output = Response>>>;
+///
+///     fn call(&self, _request: Request) -> Self::Future {
+///         let greeting = self.greeting;
+///         Box::pin(async move { Response::text(200, greeting) })
+///     }
+/// }
+///
+/// let ioloop = ioloop::IOLoop::new()?;
+/// let server = HTTPServer::new(
+///     Hello { greeting: "hi" },
+///     HTTPServerOptions::default(),
+/// );
+/// let addr = server.listen(0, Some("127.0.0.1"))?[0];
+/// # // Sends `head` (and `body`) on a new connection; returns the response body.
+/// # fn send(ioloop: &ioloop::IOLoop, addr: std::net::SocketAddr, head: &str, body: &str) -> Result<String, Box<dyn std::error::Error>> {
+/// #     let request = format!("{head}Host: test\r\nConnection: close\r\nContent-Length: {}\r\n\r\n{body}", body.len());
+/// #     let reply = ioloop.run_sync(|| async move {
+/// #         let stream = netutil::IOStream::connect(addr).await?;
+/// #         stream.write(request.as_bytes()).await?;
+/// #         stream.read_until_close().await
+/// #     }, Some(std::time::Duration::from_secs(5)))??;
+/// #     let reply = String::from_utf8(reply)?;
+/// #     Ok(reply.split_once("\r\n\r\n").map_or(String::new(), |(_, b)| b.to_owned()))
+/// # }
+/// let reply = send(&ioloop, addr, "GET / HTTP/1.1\r\n", "")?;
+/// assert_eq!(reply, "hi");
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub trait Handler: 'static {
     /// The future of one response.
     type Future: Future<Output = Response> + 'static;
@@ -156,10 +199,12 @@ pub(crate) const READ_CHUNK: usize = 64 * 1024;
 /// ```
 #[derive(Clone)]
 pub struct HTTPServer {
-    shared: Rc<Shared>,
+    shared: Rc<ServerState>,
 }
 
-pub(crate) struct Shared {
+/// What the server and its connections share: the options, the registry
+/// of open connections, the cached `Date` value and the shutdown state.
+pub(crate) struct ServerState {
     pub(crate) options: HTTPServerOptions,
     pub(crate) limits: Limits,
     /// The loop, fixed when the server starts accepting (after any fork).
@@ -168,7 +213,7 @@ pub(crate) struct Shared {
     pub(crate) date: RefCell<DateCache>,
     date_timer: Cell<Option<TimeoutHandle>>,
     /// Every open connection.
-    pub(crate) connections: RefCell<Slab<Entry>>,
+    pub(crate) connections: RefCell<Slab<OpenConnection>>,
     /// Numbers idle periods, so the oldest idle connection is the one with
     /// the smallest number.
     idle_clock: Cell<u64>,
@@ -183,7 +228,7 @@ pub(crate) struct Shared {
 }
 
 /// A connection in the registry.
-pub(crate) struct Entry {
+pub(crate) struct OpenConnection {
     pub(crate) stream: IOStream,
     /// 0 while a request is in progress; otherwise the idle period's
     /// number (a keep-alive connection waiting for its next request).
@@ -196,6 +241,35 @@ impl HTTPServer {
     /// [`add_sockets`](HTTPServer::add_sockets) or
     /// [`bind`](HTTPServer::bind) + [`start`](HTTPServer::start); the loop
     /// is the current one at that point.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use netutil::http::{HTTPServer, HTTPServerOptions, Request, Response};
+    ///
+    /// let ioloop = ioloop::IOLoop::new()?;
+    /// let server = HTTPServer::new(
+    ///     |request: Request| async move {
+    ///         Response::text(200, format!("hello {}", request.path()))
+    ///     },
+    ///     HTTPServerOptions::default(),
+    /// );
+    /// let addr = server.listen(0, Some("127.0.0.1"))?[0];
+    /// # // Sends `head` (and `body`) on a new connection; returns the response body.
+    /// # fn send(ioloop: &ioloop::IOLoop, addr: std::net::SocketAddr, head: &str, body: &str) -> Result<String, Box<dyn std::error::Error>> {
+    /// #     let request = format!("{head}Host: test\r\nConnection: close\r\nContent-Length: {}\r\n\r\n{body}", body.len());
+    /// #     let reply = ioloop.run_sync(|| async move {
+    /// #         let stream = netutil::IOStream::connect(addr).await?;
+    /// #         stream.write(request.as_bytes()).await?;
+    /// #         stream.read_until_close().await
+    /// #     }, Some(std::time::Duration::from_secs(5)))??;
+    /// #     let reply = String::from_utf8(reply)?;
+    /// #     Ok(reply.split_once("\r\n\r\n").map_or(String::new(), |(_, b)| b.to_owned()))
+    /// # }
+    /// let reply = send(&ioloop, addr, "GET /world HTTP/1.1\r\n", "")?;
+    /// assert_eq!(reply, "hello /world");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn new<H: Handler>(handler: H, options: HTTPServerOptions) -> HTTPServer {
         let stream_options = StreamOptions::new()
             .max_buffer_size(options.max_header_bytes + READ_CHUNK)
@@ -204,7 +278,7 @@ impl HTTPServer {
             .max_write_buffer_size(usize::MAX / 2)
             .half_close(true);
         let handler = Rc::new(handler);
-        let shared = Rc::new_cyclic(|weak: &Weak<Shared>| {
+        let shared = Rc::new_cyclic(|weak: &Weak<ServerState>| {
             let on_exhausted = weak.clone();
             let weak = weak.clone();
             let tcp = TCPServer::with_options(stream_options, move |stream, peer| {
@@ -223,7 +297,7 @@ impl HTTPServer {
                     shared.on_descriptors_exhausted();
                 }
             });
-            Shared {
+            ServerState {
                 limits: Limits {
                     max_header_bytes: options.max_header_bytes,
                     max_body_bytes: options.max_body_bytes,
@@ -279,6 +353,34 @@ impl HTTPServer {
     }
 
     /// The options.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use netutil::http::{HTTPServer, HTTPServerOptions, Request, Response};
+    ///
+    /// let ioloop = ioloop::IOLoop::new()?;
+    /// let server = HTTPServer::new(
+    ///     |_request: Request| async move { Response::text(200, "hello") },
+    ///     HTTPServerOptions::default(),
+    /// );
+    /// let addr = server.listen(0, Some("127.0.0.1"))?[0];
+    /// assert_eq!(server.options().max_header_bytes, HTTPServerOptions::default().max_header_bytes);
+    /// # // Sends `head` (and `body`) on a new connection; returns the response body.
+    /// # fn send(ioloop: &ioloop::IOLoop, addr: std::net::SocketAddr, head: &str, body: &str) -> Result<String, Box<dyn std::error::Error>> {
+    /// #     let request = format!("{head}Host: test\r\nConnection: close\r\nContent-Length: {}\r\n\r\n{body}", body.len());
+    /// #     let reply = ioloop.run_sync(|| async move {
+    /// #         let stream = netutil::IOStream::connect(addr).await?;
+    /// #         stream.write(request.as_bytes()).await?;
+    /// #         stream.read_until_close().await
+    /// #     }, Some(std::time::Duration::from_secs(5)))??;
+    /// #     let reply = String::from_utf8(reply)?;
+    /// #     Ok(reply.split_once("\r\n\r\n").map_or(String::new(), |(_, b)| b.to_owned()))
+    /// # }
+    /// let reply = send(&ioloop, addr, "GET / HTTP/1.1\r\n", "")?;
+    /// assert_eq!(reply, "hello");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn options(&self) -> &HTTPServerOptions {
         &self.shared.options
     }
@@ -290,6 +392,34 @@ impl HTTPServer {
     /// # Errors
     ///
     /// An `io::Error` naming the address if it cannot be bound.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use netutil::http::{HTTPServer, HTTPServerOptions, Request, Response};
+    ///
+    /// let ioloop = ioloop::IOLoop::new()?;
+    /// let server = HTTPServer::new(
+    ///     |_request: Request| async move { Response::text(200, "hello") },
+    ///     HTTPServerOptions::default(),
+    /// );
+    /// // Port 0: the kernel picks one; the bound addresses come back.
+    /// let addr = server.listen(0, Some("127.0.0.1"))?[0];
+    /// # // Sends `head` (and `body`) on a new connection; returns the response body.
+    /// # fn send(ioloop: &ioloop::IOLoop, addr: std::net::SocketAddr, head: &str, body: &str) -> Result<String, Box<dyn std::error::Error>> {
+    /// #     let request = format!("{head}Host: test\r\nConnection: close\r\nContent-Length: {}\r\n\r\n{body}", body.len());
+    /// #     let reply = ioloop.run_sync(|| async move {
+    /// #         let stream = netutil::IOStream::connect(addr).await?;
+    /// #         stream.write(request.as_bytes()).await?;
+    /// #         stream.read_until_close().await
+    /// #     }, Some(std::time::Duration::from_secs(5)))??;
+    /// #     let reply = String::from_utf8(reply)?;
+    /// #     Ok(reply.split_once("\r\n\r\n").map_or(String::new(), |(_, b)| b.to_owned()))
+    /// # }
+    /// let reply = send(&ioloop, addr, "GET / HTTP/1.1\r\n", "")?;
+    /// assert_eq!(reply, "hello");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn listen(&self, port: u16, address: Option<&str>) -> io::Result<Vec<SocketAddr>> {
         let addrs = self.shared.tcp.listen(port, address)?;
         self.activate();
@@ -303,6 +433,28 @@ impl HTTPServer {
     /// # Errors
     ///
     /// As [`bind_unix_socket`](crate::bind_unix_socket).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use netutil::http::{HTTPServer, HTTPServerOptions, Request, Response};
+    ///
+    /// let ioloop = ioloop::IOLoop::new()?;
+    /// let server = HTTPServer::new(
+    ///     |_request: Request| async move { Response::text(200, "hello") },
+    ///     HTTPServerOptions::default(),
+    /// );
+    /// let path = std::env::temp_dir().join(format!("netutil-doc-{}-h.sock", std::process::id()));
+    /// server.listen_unix(&path, 0o600)?;
+    /// let reply = ioloop.run_sync(|| async {
+    ///     let stream = netutil::IOStream::connect_unix(&path).await?;
+    ///     stream.write(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").await?;
+    ///     stream.read_until_close().await
+    /// }, Some(std::time::Duration::from_secs(5)))??;
+    /// assert!(reply.ends_with(b"\r\n\r\nhello"));
+    /// # std::fs::remove_file(&path)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn listen_unix(&self, path: impl AsRef<Path>, mode: u32) -> io::Result<()> {
         let listener = crate::bind_unix_socket(path, mode, crate::DEFAULT_BACKLOG)?;
         self.add_sockets([listener])
@@ -314,6 +466,35 @@ impl HTTPServer {
     /// # Errors
     ///
     /// An `io::Error` if a socket cannot be registered with the loop.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use netutil::http::{HTTPServer, HTTPServerOptions, Request, Response};
+    ///
+    /// let ioloop = ioloop::IOLoop::new()?;
+    /// let server = HTTPServer::new(
+    ///     |_request: Request| async move { Response::text(200, "hello") },
+    ///     HTTPServerOptions::default(),
+    /// );
+    /// let listeners = netutil::bind_sockets(0, Some("127.0.0.1"))?;
+    /// let addr = listeners[0].local_addr()?;
+    /// server.add_sockets(listeners)?;
+    /// # // Sends `head` (and `body`) on a new connection; returns the response body.
+    /// # fn send(ioloop: &ioloop::IOLoop, addr: std::net::SocketAddr, head: &str, body: &str) -> Result<String, Box<dyn std::error::Error>> {
+    /// #     let request = format!("{head}Host: test\r\nConnection: close\r\nContent-Length: {}\r\n\r\n{body}", body.len());
+    /// #     let reply = ioloop.run_sync(|| async move {
+    /// #         let stream = netutil::IOStream::connect(addr).await?;
+    /// #         stream.write(request.as_bytes()).await?;
+    /// #         stream.read_until_close().await
+    /// #     }, Some(std::time::Duration::from_secs(5)))??;
+    /// #     let reply = String::from_utf8(reply)?;
+    /// #     Ok(reply.split_once("\r\n\r\n").map_or(String::new(), |(_, b)| b.to_owned()))
+    /// # }
+    /// let reply = send(&ioloop, addr, "GET / HTTP/1.1\r\n", "")?;
+    /// assert_eq!(reply, "hello");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn add_sockets<L: Into<AnyListener>>(
         &self,
         listeners: impl IntoIterator<Item = L>,
@@ -332,6 +513,34 @@ impl HTTPServer {
     /// # Errors
     ///
     /// As [`bind_sockets`](crate::bind_sockets).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use netutil::http::{HTTPServer, HTTPServerOptions, Request, Response};
+    ///
+    /// let ioloop = ioloop::IOLoop::new()?;
+    /// let server = HTTPServer::new(
+    ///     |_request: Request| async move { Response::text(200, "hello") },
+    ///     HTTPServerOptions::default(),
+    /// );
+    /// let addr = server.bind(0, Some("127.0.0.1"))?[0];
+    /// server.start(1)?; // 1: in this process, no fork
+    /// # // Sends `head` (and `body`) on a new connection; returns the response body.
+    /// # fn send(ioloop: &ioloop::IOLoop, addr: std::net::SocketAddr, head: &str, body: &str) -> Result<String, Box<dyn std::error::Error>> {
+    /// #     let request = format!("{head}Host: test\r\nConnection: close\r\nContent-Length: {}\r\n\r\n{body}", body.len());
+    /// #     let reply = ioloop.run_sync(|| async move {
+    /// #         let stream = netutil::IOStream::connect(addr).await?;
+    /// #         stream.write(request.as_bytes()).await?;
+    /// #         stream.read_until_close().await
+    /// #     }, Some(std::time::Duration::from_secs(5)))??;
+    /// #     let reply = String::from_utf8(reply)?;
+    /// #     Ok(reply.split_once("\r\n\r\n").map_or(String::new(), |(_, b)| b.to_owned()))
+    /// # }
+    /// let reply = send(&ioloop, addr, "GET / HTTP/1.1\r\n", "")?;
+    /// assert_eq!(reply, "hello");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn bind(&self, port: u16, address: Option<&str>) -> io::Result<Vec<SocketAddr>> {
         self.shared.tcp.bind(port, address)
     }
@@ -341,6 +550,34 @@ impl HTTPServer {
     /// # Errors
     ///
     /// As [`bind_sockets`](crate::bind_sockets).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use netutil::http::{HTTPServer, HTTPServerOptions, Request, Response};
+    ///
+    /// let ioloop = ioloop::IOLoop::new()?;
+    /// let server = HTTPServer::new(
+    ///     |_request: Request| async move { Response::text(200, "hello") },
+    ///     HTTPServerOptions::default(),
+    /// );
+    /// let addr = server.bind_with(0, Some("127.0.0.1"), &netutil::BindOptions::new().backlog(64))?[0];
+    /// server.start(1)?;
+    /// # // Sends `head` (and `body`) on a new connection; returns the response body.
+    /// # fn send(ioloop: &ioloop::IOLoop, addr: std::net::SocketAddr, head: &str, body: &str) -> Result<String, Box<dyn std::error::Error>> {
+    /// #     let request = format!("{head}Host: test\r\nConnection: close\r\nContent-Length: {}\r\n\r\n{body}", body.len());
+    /// #     let reply = ioloop.run_sync(|| async move {
+    /// #         let stream = netutil::IOStream::connect(addr).await?;
+    /// #         stream.write(request.as_bytes()).await?;
+    /// #         stream.read_until_close().await
+    /// #     }, Some(std::time::Duration::from_secs(5)))??;
+    /// #     let reply = String::from_utf8(reply)?;
+    /// #     Ok(reply.split_once("\r\n\r\n").map_or(String::new(), |(_, b)| b.to_owned()))
+    /// # }
+    /// let reply = send(&ioloop, addr, "GET / HTTP/1.1\r\n", "")?;
+    /// assert_eq!(reply, "hello");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn bind_with(
         &self,
         port: u16,
@@ -359,6 +596,35 @@ impl HTTPServer {
     /// # Errors
     ///
     /// As [`TCPServer::start`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use netutil::http::{HTTPServer, HTTPServerOptions, Request, Response};
+    ///
+    /// let ioloop = ioloop::IOLoop::new()?;
+    /// let server = HTTPServer::new(
+    ///     |_request: Request| async move { Response::text(200, "hello") },
+    ///     HTTPServerOptions::default(),
+    /// );
+    /// let addr = server.bind(0, Some("127.0.0.1"))?[0];
+    /// // 1: in this process; 0 or n > 1 fork one worker per CPU or n.
+    /// server.start(1)?;
+    /// # // Sends `head` (and `body`) on a new connection; returns the response body.
+    /// # fn send(ioloop: &ioloop::IOLoop, addr: std::net::SocketAddr, head: &str, body: &str) -> Result<String, Box<dyn std::error::Error>> {
+    /// #     let request = format!("{head}Host: test\r\nConnection: close\r\nContent-Length: {}\r\n\r\n{body}", body.len());
+    /// #     let reply = ioloop.run_sync(|| async move {
+    /// #         let stream = netutil::IOStream::connect(addr).await?;
+    /// #         stream.write(request.as_bytes()).await?;
+    /// #         stream.read_until_close().await
+    /// #     }, Some(std::time::Duration::from_secs(5)))??;
+    /// #     let reply = String::from_utf8(reply)?;
+    /// #     Ok(reply.split_once("\r\n\r\n").map_or(String::new(), |(_, b)| b.to_owned()))
+    /// # }
+    /// let reply = send(&ioloop, addr, "GET / HTTP/1.1\r\n", "")?;
+    /// assert_eq!(reply, "hello");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn start(&self, processes: usize) -> io::Result<()> {
         self.shared.tcp.start(processes, None)?;
         self.activate();
@@ -368,11 +634,69 @@ impl HTTPServer {
     /// Stops accepting new connections and closes the listening sockets
     /// (Tornado's `stop`); open connections go on. See
     /// [`shutdown`](HTTPServer::shutdown) for a graceful stop.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use netutil::http::{HTTPServer, HTTPServerOptions, Request, Response};
+    ///
+    /// let ioloop = ioloop::IOLoop::new()?;
+    /// let server = HTTPServer::new(
+    ///     |_request: Request| async move { Response::text(200, "hello") },
+    ///     HTTPServerOptions::default(),
+    /// );
+    /// let addr = server.listen(0, Some("127.0.0.1"))?[0];
+    /// # // Sends `head` (and `body`) on a new connection; returns the response body.
+    /// # fn send(ioloop: &ioloop::IOLoop, addr: std::net::SocketAddr, head: &str, body: &str) -> Result<String, Box<dyn std::error::Error>> {
+    /// #     let request = format!("{head}Host: test\r\nConnection: close\r\nContent-Length: {}\r\n\r\n{body}", body.len());
+    /// #     let reply = ioloop.run_sync(|| async move {
+    /// #         let stream = netutil::IOStream::connect(addr).await?;
+    /// #         stream.write(request.as_bytes()).await?;
+    /// #         stream.read_until_close().await
+    /// #     }, Some(std::time::Duration::from_secs(5)))??;
+    /// #     let reply = String::from_utf8(reply)?;
+    /// #     Ok(reply.split_once("\r\n\r\n").map_or(String::new(), |(_, b)| b.to_owned()))
+    /// # }
+    /// let reply = send(&ioloop, addr, "GET / HTTP/1.1\r\n", "")?;
+    /// assert_eq!(reply, "hello");
+    /// server.stop(); // no new connections; open ones go on
+    /// assert!(std::net::TcpStream::connect(addr).is_err());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn stop(&self) {
         self.shared.tcp.stop();
     }
 
     /// The number of open connections.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use netutil::http::{HTTPServer, HTTPServerOptions, Request, Response};
+    ///
+    /// let ioloop = ioloop::IOLoop::new()?;
+    /// let server = HTTPServer::new(
+    ///     |_request: Request| async move { Response::text(200, "hello") },
+    ///     HTTPServerOptions::default(),
+    /// );
+    /// let addr = server.listen(0, Some("127.0.0.1"))?[0];
+    /// # // Sends `head` (and `body`) on a new connection; returns the response body.
+    /// # fn send(ioloop: &ioloop::IOLoop, addr: std::net::SocketAddr, head: &str, body: &str) -> Result<String, Box<dyn std::error::Error>> {
+    /// #     let request = format!("{head}Host: test\r\nConnection: close\r\nContent-Length: {}\r\n\r\n{body}", body.len());
+    /// #     let reply = ioloop.run_sync(|| async move {
+    /// #         let stream = netutil::IOStream::connect(addr).await?;
+    /// #         stream.write(request.as_bytes()).await?;
+    /// #         stream.read_until_close().await
+    /// #     }, Some(std::time::Duration::from_secs(5)))??;
+    /// #     let reply = String::from_utf8(reply)?;
+    /// #     Ok(reply.split_once("\r\n\r\n").map_or(String::new(), |(_, b)| b.to_owned()))
+    /// # }
+    /// let reply = send(&ioloop, addr, "GET / HTTP/1.1\r\n", "")?;
+    /// assert_eq!(reply, "hello");
+    /// // The request said `Connection: close`: nothing stays open.
+    /// assert_eq!(server.connections(), 0);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn connections(&self) -> usize {
         self.shared.connections.borrow().len()
     }
@@ -382,6 +706,36 @@ impl HTTPServer {
     /// every connection has ended or the grace period
     /// ([`HTTPServerOptions::shutdown_grace`]) has passed. Returns the
     /// number of connections still open at the end (0 for a clean stop).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use netutil::http::{HTTPServer, HTTPServerOptions, Request, Response};
+    ///
+    /// let ioloop = ioloop::IOLoop::new()?;
+    /// let server = HTTPServer::new(
+    ///     |_request: Request| async move { Response::text(200, "hello") },
+    ///     HTTPServerOptions::default(),
+    /// );
+    /// let addr = server.listen(0, Some("127.0.0.1"))?[0];
+    /// # // Sends `head` (and `body`) on a new connection; returns the response body.
+    /// # fn send(ioloop: &ioloop::IOLoop, addr: std::net::SocketAddr, head: &str, body: &str) -> Result<String, Box<dyn std::error::Error>> {
+    /// #     let request = format!("{head}Host: test\r\nConnection: close\r\nContent-Length: {}\r\n\r\n{body}", body.len());
+    /// #     let reply = ioloop.run_sync(|| async move {
+    /// #         let stream = netutil::IOStream::connect(addr).await?;
+    /// #         stream.write(request.as_bytes()).await?;
+    /// #         stream.read_until_close().await
+    /// #     }, Some(std::time::Duration::from_secs(5)))??;
+    /// #     let reply = String::from_utf8(reply)?;
+    /// #     Ok(reply.split_once("\r\n\r\n").map_or(String::new(), |(_, b)| b.to_owned()))
+    /// # }
+    /// let reply = send(&ioloop, addr, "GET / HTTP/1.1\r\n", "")?;
+    /// assert_eq!(reply, "hello");
+    /// let server2 = server.clone();
+    /// let left_open = ioloop.run_sync(|| server2.shutdown(), Some(std::time::Duration::from_secs(15)))?;
+    /// assert_eq!(left_open, 0); // a clean stop
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn shutdown(&self) -> impl Future<Output = usize> + 'static {
         let shared = Rc::clone(&self.shared);
         async move {
@@ -428,6 +782,35 @@ impl HTTPServer {
     /// first (the server does this itself when descriptors run out or
     /// [`HTTPServerOptions::max_connections`] is reached). Returns how many
     /// it closed.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use netutil::http::{HTTPServer, HTTPServerOptions, Request, Response};
+    ///
+    /// let ioloop = ioloop::IOLoop::new()?;
+    /// let server = HTTPServer::new(
+    ///     |_request: Request| async move { Response::text(200, "hello") },
+    ///     HTTPServerOptions::default(),
+    /// );
+    /// let addr = server.listen(0, Some("127.0.0.1"))?[0];
+    /// # // Sends `head` (and `body`) on a new connection; returns the response body.
+    /// # fn send(ioloop: &ioloop::IOLoop, addr: std::net::SocketAddr, head: &str, body: &str) -> Result<String, Box<dyn std::error::Error>> {
+    /// #     let request = format!("{head}Host: test\r\nConnection: close\r\nContent-Length: {}\r\n\r\n{body}", body.len());
+    /// #     let reply = ioloop.run_sync(|| async move {
+    /// #         let stream = netutil::IOStream::connect(addr).await?;
+    /// #         stream.write(request.as_bytes()).await?;
+    /// #         stream.read_until_close().await
+    /// #     }, Some(std::time::Duration::from_secs(5)))??;
+    /// #     let reply = String::from_utf8(reply)?;
+    /// #     Ok(reply.split_once("\r\n\r\n").map_or(String::new(), |(_, b)| b.to_owned()))
+    /// # }
+    /// let reply = send(&ioloop, addr, "GET / HTTP/1.1\r\n", "")?;
+    /// assert_eq!(reply, "hello");
+    /// // Nothing idle to close here; a server out of descriptors does this itself.
+    /// assert_eq!(server.close_idle_connections(10), 0);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn close_idle_connections(&self, count: usize) -> usize {
         self.shared.shed_idle(count)
     }
@@ -443,7 +826,7 @@ impl HTTPServer {
     }
 }
 
-impl Shared {
+impl ServerState {
     pub(crate) fn ioloop(&self) -> IOLoop {
         self.ioloop.get().cloned().unwrap_or_else(IOLoop::current)
     }
@@ -455,7 +838,7 @@ impl Shared {
         {
             return None;
         }
-        Some(self.connections.borrow_mut().insert(Entry {
+        Some(self.connections.borrow_mut().insert(OpenConnection {
             stream: stream.clone(),
             idle_since: Cell::new(0),
         }))
@@ -547,7 +930,7 @@ impl fmt::Debug for HTTPServer {
 }
 
 /// Reformats the `Date` header once a second while the server lives.
-fn refresh_date(shared: Weak<Shared>) {
+fn refresh_date(shared: Weak<ServerState>) {
     let Some(strong) = shared.upgrade() else {
         return;
     };

@@ -23,10 +23,35 @@ use crate::TCPClient;
 use crate::tls::{ClientTls, TlsRole};
 
 /// The default [`Request::timeout`]: 20 s, Tornado's `request_timeout`.
+///
+/// # Examples
+///
+/// ```
+/// use netutil::hyper::{DEFAULT_TIMEOUT, Request};
+///
+/// let patient = Request::get("http://127.0.0.1:8080/report").timeout(2 * DEFAULT_TIMEOUT);
+/// # let _ = patient;
+/// ```
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(20);
 /// The default [`Request::max_body_size`]: 16 MiB.
+///
+/// # Examples
+///
+/// ```
+/// use netutil::hyper::{DEFAULT_MAX_BODY_SIZE, Request};
+///
+/// let big = Request::get("http://127.0.0.1:8080/dump").max_body_size(4 * DEFAULT_MAX_BODY_SIZE);
+/// # let _ = big;
+/// ```
 pub const DEFAULT_MAX_BODY_SIZE: usize = 16 * 1024 * 1024;
 /// The most idle connections [`Client`] keeps per host.
+///
+/// # Examples
+///
+/// ```
+/// // The pool keeps at most this many idle connections to one host.
+/// assert!(netutil::hyper::MAX_IDLE_PER_HOST >= 1);
+/// ```
 pub const MAX_IDLE_PER_HOST: usize = 8;
 
 /// An HTTP request for [`Client::fetch`] (Tornado's `HTTPRequest`).
@@ -60,6 +85,34 @@ pub struct Request {
 
 impl Request {
     /// A request with `method` for `url`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use netutil::hyper::{Client, Request};
+    ///
+    /// # // A server on the loop that answers "<method> <path> <body>", sends a
+    /// # // header of its own, and redirects /old to /new.
+    /// # let ioloop = ioloop::IOLoop::new()?;
+    /// # let server = netutil::http::HTTPServer::new(
+    /// #     |mut request: netutil::http::Request| async move {
+    /// #         use netutil::http::Response;
+    /// #         if request.path() == "/old" {
+    /// #             return Response::new(302).with_header("Location", "/new").unwrap();
+    /// #         }
+    /// #         let body = request.body().read_all().await.unwrap_or_default();
+    /// #         let text = format!("{} {} {}", request.method().as_str(), request.path(), String::from_utf8_lossy(&body));
+    /// #         Response::text(200, text.trim_end().to_owned()).with_header("X-Served-By", "netutil").unwrap()
+    /// #     },
+    /// #     Default::default(),
+    /// # );
+    /// # let port = server.listen(0, Some("127.0.0.1"))?[0].port();
+    /// let url = format!("http://127.0.0.1:{port}/hello");
+    /// let request = Request::new(hyper::Method::PUT, &url).body("data");
+    /// let response = ioloop.run_sync(|| async { Client::new().fetch(request).await }, Some(std::time::Duration::from_secs(10)))??;
+    /// assert_eq!(response.body(), b"PUT /hello data");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn new(method: Method, url: impl Into<String>) -> Request {
         Request {
             method,
@@ -73,23 +126,134 @@ impl Request {
     }
 
     /// A `GET` of `url`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use netutil::hyper::{Client, Request};
+    ///
+    /// # // A server on the loop that answers "<method> <path> <body>", sends a
+    /// # // header of its own, and redirects /old to /new.
+    /// # let ioloop = ioloop::IOLoop::new()?;
+    /// # let server = netutil::http::HTTPServer::new(
+    /// #     |mut request: netutil::http::Request| async move {
+    /// #         use netutil::http::Response;
+    /// #         if request.path() == "/old" {
+    /// #             return Response::new(302).with_header("Location", "/new").unwrap();
+    /// #         }
+    /// #         let body = request.body().read_all().await.unwrap_or_default();
+    /// #         let text = format!("{} {} {}", request.method().as_str(), request.path(), String::from_utf8_lossy(&body));
+    /// #         Response::text(200, text.trim_end().to_owned()).with_header("X-Served-By", "netutil").unwrap()
+    /// #     },
+    /// #     Default::default(),
+    /// # );
+    /// # let port = server.listen(0, Some("127.0.0.1"))?[0].port();
+    /// let url = format!("http://127.0.0.1:{port}/hello");
+    /// let response = ioloop.run_sync(|| async { Client::new().fetch(Request::get(&url)).await }, Some(std::time::Duration::from_secs(10)))??;
+    /// assert_eq!(response.body(), b"GET /hello");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn get(url: impl Into<String>) -> Request {
         Request::new(Method::GET, url)
     }
 
     /// A `POST` of `body` to `url`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use netutil::hyper::{Client, Request};
+    ///
+    /// # // A server on the loop that answers "<method> <path> <body>", sends a
+    /// # // header of its own, and redirects /old to /new.
+    /// # let ioloop = ioloop::IOLoop::new()?;
+    /// # let server = netutil::http::HTTPServer::new(
+    /// #     |mut request: netutil::http::Request| async move {
+    /// #         use netutil::http::Response;
+    /// #         if request.path() == "/old" {
+    /// #             return Response::new(302).with_header("Location", "/new").unwrap();
+    /// #         }
+    /// #         let body = request.body().read_all().await.unwrap_or_default();
+    /// #         let text = format!("{} {} {}", request.method().as_str(), request.path(), String::from_utf8_lossy(&body));
+    /// #         Response::text(200, text.trim_end().to_owned()).with_header("X-Served-By", "netutil").unwrap()
+    /// #     },
+    /// #     Default::default(),
+    /// # );
+    /// # let port = server.listen(0, Some("127.0.0.1"))?[0].port();
+    /// let url = format!("http://127.0.0.1:{port}/hello");
+    /// let request = Request::post(&url, "name=value");
+    /// let response = ioloop.run_sync(|| async { Client::new().fetch(request).await }, Some(std::time::Duration::from_secs(10)))??;
+    /// assert_eq!(response.body(), b"POST /hello name=value");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn post(url: impl Into<String>, body: impl Into<Bytes>) -> Request {
         Request::new(Method::POST, url).body(body)
     }
 
     /// Adds a header (checked when the request is sent: an invalid name or
     /// value fails the fetch as a bad request).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use netutil::hyper::{Client, Request};
+    ///
+    /// # // A server on the loop that answers "<method> <path> <body>", sends a
+    /// # // header of its own, and redirects /old to /new.
+    /// # let ioloop = ioloop::IOLoop::new()?;
+    /// # let server = netutil::http::HTTPServer::new(
+    /// #     |mut request: netutil::http::Request| async move {
+    /// #         use netutil::http::Response;
+    /// #         if request.path() == "/old" {
+    /// #             return Response::new(302).with_header("Location", "/new").unwrap();
+    /// #         }
+    /// #         let body = request.body().read_all().await.unwrap_or_default();
+    /// #         let text = format!("{} {} {}", request.method().as_str(), request.path(), String::from_utf8_lossy(&body));
+    /// #         Response::text(200, text.trim_end().to_owned()).with_header("X-Served-By", "netutil").unwrap()
+    /// #     },
+    /// #     Default::default(),
+    /// # );
+    /// # let port = server.listen(0, Some("127.0.0.1"))?[0].port();
+    /// let url = format!("http://127.0.0.1:{port}/hello");
+    /// let request = Request::get(&url).header("accept", "text/plain");
+    /// let response = ioloop.run_sync(|| async { Client::new().fetch(request).await }, Some(std::time::Duration::from_secs(10)))??;
+    /// assert_eq!(response.status(), 200);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn header(mut self, name: impl Into<String>, value: impl Into<String>) -> Request {
         self.headers.push((name.into(), value.into()));
         self
     }
 
     /// The body, sent with a `Content-Length`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use netutil::hyper::{Client, Request};
+    ///
+    /// # // A server on the loop that answers "<method> <path> <body>", sends a
+    /// # // header of its own, and redirects /old to /new.
+    /// # let ioloop = ioloop::IOLoop::new()?;
+    /// # let server = netutil::http::HTTPServer::new(
+    /// #     |mut request: netutil::http::Request| async move {
+    /// #         use netutil::http::Response;
+    /// #         if request.path() == "/old" {
+    /// #             return Response::new(302).with_header("Location", "/new").unwrap();
+    /// #         }
+    /// #         let body = request.body().read_all().await.unwrap_or_default();
+    /// #         let text = format!("{} {} {}", request.method().as_str(), request.path(), String::from_utf8_lossy(&body));
+    /// #         Response::text(200, text.trim_end().to_owned()).with_header("X-Served-By", "netutil").unwrap()
+    /// #     },
+    /// #     Default::default(),
+    /// # );
+    /// # let port = server.listen(0, Some("127.0.0.1"))?[0].port();
+    /// let url = format!("http://127.0.0.1:{port}/hello");
+    /// let request = Request::new(hyper::Method::POST, &url).body(vec![b'x'; 3]);
+    /// let response = ioloop.run_sync(|| async { Client::new().fetch(request).await }, Some(std::time::Duration::from_secs(10)))??;
+    /// assert_eq!(response.body(), b"POST /hello xxx");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn body(mut self, body: impl Into<Bytes>) -> Request {
         self.body = body.into();
         self
@@ -98,6 +262,34 @@ impl Request {
     /// The time allowed for the whole fetch (connection, request,
     /// response and body, redirects included); [`DEFAULT_TIMEOUT`] unless
     /// set.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use netutil::hyper::{Client, Request};
+    ///
+    /// # // A server on the loop that answers "<method> <path> <body>", sends a
+    /// # // header of its own, and redirects /old to /new.
+    /// # let ioloop = ioloop::IOLoop::new()?;
+    /// # let server = netutil::http::HTTPServer::new(
+    /// #     |mut request: netutil::http::Request| async move {
+    /// #         use netutil::http::Response;
+    /// #         if request.path() == "/old" {
+    /// #             return Response::new(302).with_header("Location", "/new").unwrap();
+    /// #         }
+    /// #         let body = request.body().read_all().await.unwrap_or_default();
+    /// #         let text = format!("{} {} {}", request.method().as_str(), request.path(), String::from_utf8_lossy(&body));
+    /// #         Response::text(200, text.trim_end().to_owned()).with_header("X-Served-By", "netutil").unwrap()
+    /// #     },
+    /// #     Default::default(),
+    /// # );
+    /// # let port = server.listen(0, Some("127.0.0.1"))?[0].port();
+    /// let url = format!("http://127.0.0.1:{port}/hello");
+    /// let request = Request::get(&url).timeout(std::time::Duration::from_secs(5));
+    /// let response = ioloop.run_sync(|| async { Client::new().fetch(request).await }, Some(std::time::Duration::from_secs(10)))??;
+    /// assert_eq!(response.status(), 200);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn timeout(mut self, timeout: Duration) -> Request {
         self.timeout = timeout;
         self
@@ -106,6 +298,35 @@ impl Request {
     /// Follows up to `max` redirects (301, 302, 303, 307, 308); 0, the
     /// default, follows none. A 303, and a 301 or 302 answering a `POST`,
     /// is followed with a `GET` without a body, as browsers do.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use netutil::hyper::{Client, Request};
+    ///
+    /// # // A server on the loop that answers "<method> <path> <body>", sends a
+    /// # // header of its own, and redirects /old to /new.
+    /// # let ioloop = ioloop::IOLoop::new()?;
+    /// # let server = netutil::http::HTTPServer::new(
+    /// #     |mut request: netutil::http::Request| async move {
+    /// #         use netutil::http::Response;
+    /// #         if request.path() == "/old" {
+    /// #             return Response::new(302).with_header("Location", "/new").unwrap();
+    /// #         }
+    /// #         let body = request.body().read_all().await.unwrap_or_default();
+    /// #         let text = format!("{} {} {}", request.method().as_str(), request.path(), String::from_utf8_lossy(&body));
+    /// #         Response::text(200, text.trim_end().to_owned()).with_header("X-Served-By", "netutil").unwrap()
+    /// #     },
+    /// #     Default::default(),
+    /// # );
+    /// # let port = server.listen(0, Some("127.0.0.1"))?[0].port();
+    /// let url = format!("http://127.0.0.1:{port}/hello");
+    /// let request = Request::get(format!("http://127.0.0.1:{port}/old")).follow_redirects(3);
+    /// let response = ioloop.run_sync(|| async { Client::new().fetch(request).await }, Some(std::time::Duration::from_secs(10)))??;
+    /// assert_eq!(response.body(), b"GET /new");
+    /// assert!(response.url().ends_with("/new")); // where it ended up
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn follow_redirects(mut self, max: usize) -> Request {
         self.max_redirects = max;
         self
@@ -114,17 +335,61 @@ impl Request {
     /// The largest response body accepted, in bytes; a larger one fails
     /// the fetch with [`FetchErrorKind::BodyTooLarge`] and its connection
     /// is closed. [`DEFAULT_MAX_BODY_SIZE`] unless set.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use netutil::hyper::{Client, Request};
+    ///
+    /// # // A server on the loop that answers "<method> <path> <body>", sends a
+    /// # // header of its own, and redirects /old to /new.
+    /// # let ioloop = ioloop::IOLoop::new()?;
+    /// # let server = netutil::http::HTTPServer::new(
+    /// #     |mut request: netutil::http::Request| async move {
+    /// #         use netutil::http::Response;
+    /// #         if request.path() == "/old" {
+    /// #             return Response::new(302).with_header("Location", "/new").unwrap();
+    /// #         }
+    /// #         let body = request.body().read_all().await.unwrap_or_default();
+    /// #         let text = format!("{} {} {}", request.method().as_str(), request.path(), String::from_utf8_lossy(&body));
+    /// #         Response::text(200, text.trim_end().to_owned()).with_header("X-Served-By", "netutil").unwrap()
+    /// #     },
+    /// #     Default::default(),
+    /// # );
+    /// # let port = server.listen(0, Some("127.0.0.1"))?[0].port();
+    /// let url = format!("http://127.0.0.1:{port}/hello");
+    /// let request = Request::get(&url).max_body_size(4);
+    /// let err = ioloop.run_sync(|| async move { Client::new().fetch(request).await }, Some(std::time::Duration::from_secs(10)))?.unwrap_err();
+    /// assert!(matches!(err.kind(), netutil::hyper::FetchErrorKind::BodyTooLarge(4)));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn max_body_size(mut self, bytes: usize) -> Request {
         self.max_body_size = bytes;
         self
     }
 
     /// The method.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use netutil::hyper::Request;
+    ///
+    /// assert_eq!(Request::post("http://127.0.0.1/", "x").method(), hyper::Method::POST);
+    /// ```
     pub fn method(&self) -> &Method {
         &self.method
     }
 
     /// The URL.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use netutil::hyper::Request;
+    ///
+    /// assert_eq!(Request::get("http://127.0.0.1/a").url(), "http://127.0.0.1/a");
+    /// ```
     pub fn url(&self) -> &str {
         &self.url
     }
@@ -132,6 +397,33 @@ impl Request {
 
 /// A complete response (Tornado's `HTTPResponse`): status, headers and the
 /// whole body.
+///
+/// # Examples
+///
+/// ```
+/// use netutil::hyper::Response;
+///
+/// # // A server on the loop that answers "<method> <path> <body>", sends a
+/// # // header of its own, and redirects /old to /new.
+/// # let ioloop = ioloop::IOLoop::new()?;
+/// # let server = netutil::http::HTTPServer::new(
+/// #     |mut request: netutil::http::Request| async move {
+/// #         use netutil::http::Response;
+/// #         if request.path() == "/old" {
+/// #             return Response::new(302).with_header("Location", "/new").unwrap();
+/// #         }
+/// #         let body = request.body().read_all().await.unwrap_or_default();
+/// #         let text = format!("{} {} {}", request.method().as_str(), request.path(), String::from_utf8_lossy(&body));
+/// #         Response::text(200, text.trim_end().to_owned()).with_header("X-Served-By", "netutil").unwrap()
+/// #     },
+/// #     Default::default(),
+/// # );
+/// # let port = server.listen(0, Some("127.0.0.1"))?[0].port();
+/// let url = format!("http://127.0.0.1:{port}/hello");
+/// let response: Response = ioloop.run_sync(|| async { netutil::hyper::fetch(&url).await }, Some(std::time::Duration::from_secs(10)))??;
+/// assert_eq!((response.status(), response.body()), (hyper::StatusCode::OK, &b"GET /hello"[..]));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Clone, Debug)]
 pub struct Response {
     url: String,
@@ -143,11 +435,65 @@ pub struct Response {
 
 impl Response {
     /// The status code.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use netutil::hyper::Response;
+    ///
+    /// # // A server on the loop that answers "<method> <path> <body>", sends a
+    /// # // header of its own, and redirects /old to /new.
+    /// # let ioloop = ioloop::IOLoop::new()?;
+    /// # let server = netutil::http::HTTPServer::new(
+    /// #     |mut request: netutil::http::Request| async move {
+    /// #         use netutil::http::Response;
+    /// #         if request.path() == "/old" {
+    /// #             return Response::new(302).with_header("Location", "/new").unwrap();
+    /// #         }
+    /// #         let body = request.body().read_all().await.unwrap_or_default();
+    /// #         let text = format!("{} {} {}", request.method().as_str(), request.path(), String::from_utf8_lossy(&body));
+    /// #         Response::text(200, text.trim_end().to_owned()).with_header("X-Served-By", "netutil").unwrap()
+    /// #     },
+    /// #     Default::default(),
+    /// # );
+    /// # let port = server.listen(0, Some("127.0.0.1"))?[0].port();
+    /// let url = format!("http://127.0.0.1:{port}/hello");
+    /// let response = ioloop.run_sync(|| async { netutil::hyper::fetch(&url).await }, Some(std::time::Duration::from_secs(10)))??;
+    /// assert_eq!(response.status(), hyper::StatusCode::OK);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn status(&self) -> StatusCode {
         self.status
     }
 
     /// The status line, for example `HTTP/1.1 200 OK`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use netutil::hyper::Response;
+    ///
+    /// # // A server on the loop that answers "<method> <path> <body>", sends a
+    /// # // header of its own, and redirects /old to /new.
+    /// # let ioloop = ioloop::IOLoop::new()?;
+    /// # let server = netutil::http::HTTPServer::new(
+    /// #     |mut request: netutil::http::Request| async move {
+    /// #         use netutil::http::Response;
+    /// #         if request.path() == "/old" {
+    /// #             return Response::new(302).with_header("Location", "/new").unwrap();
+    /// #         }
+    /// #         let body = request.body().read_all().await.unwrap_or_default();
+    /// #         let text = format!("{} {} {}", request.method().as_str(), request.path(), String::from_utf8_lossy(&body));
+    /// #         Response::text(200, text.trim_end().to_owned()).with_header("X-Served-By", "netutil").unwrap()
+    /// #     },
+    /// #     Default::default(),
+    /// # );
+    /// # let port = server.listen(0, Some("127.0.0.1"))?[0].port();
+    /// let url = format!("http://127.0.0.1:{port}/hello");
+    /// let response = ioloop.run_sync(|| async { netutil::hyper::fetch(&url).await }, Some(std::time::Duration::from_secs(10)))??;
+    /// assert_eq!(response.status_line(), "HTTP/1.1 200 OK");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn status_line(&self) -> String {
         format!(
             "{:?} {} {}",
@@ -160,32 +506,185 @@ impl Response {
     }
 
     /// The protocol version of the response.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use netutil::hyper::Response;
+    ///
+    /// # // A server on the loop that answers "<method> <path> <body>", sends a
+    /// # // header of its own, and redirects /old to /new.
+    /// # let ioloop = ioloop::IOLoop::new()?;
+    /// # let server = netutil::http::HTTPServer::new(
+    /// #     |mut request: netutil::http::Request| async move {
+    /// #         use netutil::http::Response;
+    /// #         if request.path() == "/old" {
+    /// #             return Response::new(302).with_header("Location", "/new").unwrap();
+    /// #         }
+    /// #         let body = request.body().read_all().await.unwrap_or_default();
+    /// #         let text = format!("{} {} {}", request.method().as_str(), request.path(), String::from_utf8_lossy(&body));
+    /// #         Response::text(200, text.trim_end().to_owned()).with_header("X-Served-By", "netutil").unwrap()
+    /// #     },
+    /// #     Default::default(),
+    /// # );
+    /// # let port = server.listen(0, Some("127.0.0.1"))?[0].port();
+    /// let url = format!("http://127.0.0.1:{port}/hello");
+    /// let response = ioloop.run_sync(|| async { netutil::hyper::fetch(&url).await }, Some(std::time::Duration::from_secs(10)))??;
+    /// assert_eq!(response.version(), hyper::Version::HTTP_11);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn version(&self) -> Version {
         self.version
     }
 
     /// The headers.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use netutil::hyper::Response;
+    ///
+    /// # // A server on the loop that answers "<method> <path> <body>", sends a
+    /// # // header of its own, and redirects /old to /new.
+    /// # let ioloop = ioloop::IOLoop::new()?;
+    /// # let server = netutil::http::HTTPServer::new(
+    /// #     |mut request: netutil::http::Request| async move {
+    /// #         use netutil::http::Response;
+    /// #         if request.path() == "/old" {
+    /// #             return Response::new(302).with_header("Location", "/new").unwrap();
+    /// #         }
+    /// #         let body = request.body().read_all().await.unwrap_or_default();
+    /// #         let text = format!("{} {} {}", request.method().as_str(), request.path(), String::from_utf8_lossy(&body));
+    /// #         Response::text(200, text.trim_end().to_owned()).with_header("X-Served-By", "netutil").unwrap()
+    /// #     },
+    /// #     Default::default(),
+    /// # );
+    /// # let port = server.listen(0, Some("127.0.0.1"))?[0].port();
+    /// let url = format!("http://127.0.0.1:{port}/hello");
+    /// let response = ioloop.run_sync(|| async { netutil::hyper::fetch(&url).await }, Some(std::time::Duration::from_secs(10)))??;
+    /// assert_eq!(response.headers()["x-served-by"], "netutil");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn headers(&self) -> &HeaderMap {
         &self.headers
     }
 
     /// The body (decoded from chunked transfer coding if need be).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use netutil::hyper::Response;
+    ///
+    /// # // A server on the loop that answers "<method> <path> <body>", sends a
+    /// # // header of its own, and redirects /old to /new.
+    /// # let ioloop = ioloop::IOLoop::new()?;
+    /// # let server = netutil::http::HTTPServer::new(
+    /// #     |mut request: netutil::http::Request| async move {
+    /// #         use netutil::http::Response;
+    /// #         if request.path() == "/old" {
+    /// #             return Response::new(302).with_header("Location", "/new").unwrap();
+    /// #         }
+    /// #         let body = request.body().read_all().await.unwrap_or_default();
+    /// #         let text = format!("{} {} {}", request.method().as_str(), request.path(), String::from_utf8_lossy(&body));
+    /// #         Response::text(200, text.trim_end().to_owned()).with_header("X-Served-By", "netutil").unwrap()
+    /// #     },
+    /// #     Default::default(),
+    /// # );
+    /// # let port = server.listen(0, Some("127.0.0.1"))?[0].port();
+    /// let url = format!("http://127.0.0.1:{port}/hello");
+    /// let response = ioloop.run_sync(|| async { netutil::hyper::fetch(&url).await }, Some(std::time::Duration::from_secs(10)))??;
+    /// assert_eq!(response.body(), b"GET /hello");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn body(&self) -> &[u8] {
         &self.body
     }
 
     /// The body, owned.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use netutil::hyper::Response;
+    ///
+    /// # // A server on the loop that answers "<method> <path> <body>", sends a
+    /// # // header of its own, and redirects /old to /new.
+    /// # let ioloop = ioloop::IOLoop::new()?;
+    /// # let server = netutil::http::HTTPServer::new(
+    /// #     |mut request: netutil::http::Request| async move {
+    /// #         use netutil::http::Response;
+    /// #         if request.path() == "/old" {
+    /// #             return Response::new(302).with_header("Location", "/new").unwrap();
+    /// #         }
+    /// #         let body = request.body().read_all().await.unwrap_or_default();
+    /// #         let text = format!("{} {} {}", request.method().as_str(), request.path(), String::from_utf8_lossy(&body));
+    /// #         Response::text(200, text.trim_end().to_owned()).with_header("X-Served-By", "netutil").unwrap()
+    /// #     },
+    /// #     Default::default(),
+    /// # );
+    /// # let port = server.listen(0, Some("127.0.0.1"))?[0].port();
+    /// let url = format!("http://127.0.0.1:{port}/hello");
+    /// let response = ioloop.run_sync(|| async { netutil::hyper::fetch(&url).await }, Some(std::time::Duration::from_secs(10)))??;
+    /// let bytes: hyper::body::Bytes = response.into_body();
+    /// assert_eq!(&bytes[..], b"GET /hello");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn into_body(self) -> Bytes {
         self.body
     }
 
     /// The URL that answered: the request's, or the last redirect's.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use netutil::hyper::Response;
+    ///
+    /// # // A server on the loop that answers "<method> <path> <body>", sends a
+    /// # // header of its own, and redirects /old to /new.
+    /// # let ioloop = ioloop::IOLoop::new()?;
+    /// # let server = netutil::http::HTTPServer::new(
+    /// #     |mut request: netutil::http::Request| async move {
+    /// #         use netutil::http::Response;
+    /// #         if request.path() == "/old" {
+    /// #             return Response::new(302).with_header("Location", "/new").unwrap();
+    /// #         }
+    /// #         let body = request.body().read_all().await.unwrap_or_default();
+    /// #         let text = format!("{} {} {}", request.method().as_str(), request.path(), String::from_utf8_lossy(&body));
+    /// #         Response::text(200, text.trim_end().to_owned()).with_header("X-Served-By", "netutil").unwrap()
+    /// #     },
+    /// #     Default::default(),
+    /// # );
+    /// # let port = server.listen(0, Some("127.0.0.1"))?[0].port();
+    /// let url = format!("http://127.0.0.1:{port}/hello");
+    /// let response = ioloop.run_sync(|| async { netutil::hyper::fetch(&url).await }, Some(std::time::Duration::from_secs(10)))??;
+    /// assert_eq!(response.url(), url);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn url(&self) -> &str {
         &self.url
     }
 }
 
 /// Why a fetch failed: [`FetchError::kind`].
+///
+/// # Examples
+///
+/// ```
+/// use netutil::hyper::{fetch, FetchErrorKind};
+///
+/// let ioloop = ioloop::IOLoop::new()?;
+/// // A port nobody listens on.
+/// let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+/// let url = format!("http://127.0.0.1:{port}/");
+/// let err = ioloop.run_sync(|| fetch(&url), Some(std::time::Duration::from_secs(10)))?.unwrap_err();
+/// match err.kind() {
+///     FetchErrorKind::Connect(cause) => assert_eq!(cause.kind(), std::io::ErrorKind::ConnectionRefused),
+///     other => panic!("unexpected {other:?}"),
+/// }
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum FetchErrorKind {
@@ -211,6 +710,20 @@ pub enum FetchErrorKind {
 }
 
 /// A failed fetch, naming the method and URL.
+///
+/// # Examples
+///
+/// ```
+/// use netutil::hyper::{fetch, FetchErrorKind};
+///
+/// let ioloop = ioloop::IOLoop::new()?;
+/// // A port nobody listens on.
+/// let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+/// let url = format!("http://127.0.0.1:{port}/");
+/// let err = ioloop.run_sync(|| fetch(&url), Some(std::time::Duration::from_secs(10)))?.unwrap_err();
+/// assert!(err.to_string().contains(&url)); // names the URL
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug)]
 pub struct FetchError {
     method: Method,
@@ -228,22 +741,80 @@ impl FetchError {
     }
 
     /// What went wrong.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use netutil::hyper::{fetch, FetchErrorKind};
+    ///
+    /// let ioloop = ioloop::IOLoop::new()?;
+    /// // A port nobody listens on.
+    /// let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+    /// let url = format!("http://127.0.0.1:{port}/");
+    /// let err = ioloop.run_sync(|| fetch(&url), Some(std::time::Duration::from_secs(10)))?.unwrap_err();
+    /// assert!(matches!(err.kind(), FetchErrorKind::Connect(_)));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn kind(&self) -> &FetchErrorKind {
         &self.kind
     }
 
     /// The URL that failed (the last redirect's, if redirects were
     /// followed).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use netutil::hyper::{fetch, FetchErrorKind};
+    ///
+    /// let ioloop = ioloop::IOLoop::new()?;
+    /// // A port nobody listens on.
+    /// let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+    /// let url = format!("http://127.0.0.1:{port}/");
+    /// let err = ioloop.run_sync(|| fetch(&url), Some(std::time::Duration::from_secs(10)))?.unwrap_err();
+    /// assert_eq!(err.url(), url);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn url(&self) -> &str {
         &self.url
     }
 
     /// True for [`FetchErrorKind::Timeout`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use netutil::hyper::{Client, Request};
+    ///
+    /// let ioloop = ioloop::IOLoop::new()?;
+    /// // A server that accepts connections (in the kernel's backlog) and never answers.
+    /// let silent = std::net::TcpListener::bind("127.0.0.1:0")?;
+    /// let url = format!("http://{}/", silent.local_addr()?);
+    /// let request = Request::get(&url).timeout(Duration::from_millis(200));
+    /// let err = ioloop.run_sync(|| async move { Client::new().fetch(request).await }, Some(Duration::from_secs(10)))?.unwrap_err();
+    /// assert!(err.is_timeout());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn is_timeout(&self) -> bool {
         matches!(self.kind, FetchErrorKind::Timeout(_))
     }
 
     /// True for [`FetchErrorKind::Connect`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use netutil::hyper::{fetch, FetchErrorKind};
+    ///
+    /// let ioloop = ioloop::IOLoop::new()?;
+    /// // A port nobody listens on.
+    /// let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+    /// let url = format!("http://127.0.0.1:{port}/");
+    /// let err = ioloop.run_sync(|| fetch(&url), Some(std::time::Duration::from_secs(10)))?.unwrap_err();
+    /// assert!(err.is_connect());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn is_connect(&self) -> bool {
         matches!(self.kind, FetchErrorKind::Connect(_))
     }
@@ -302,6 +873,34 @@ impl From<FetchError> for io::Error {
 /// # Errors
 ///
 /// As [`Client::fetch`].
+///
+/// # Examples
+///
+/// ```
+/// use netutil::hyper::fetch;
+///
+/// # // A server on the loop that answers "<method> <path> <body>", sends a
+/// # // header of its own, and redirects /old to /new.
+/// # let ioloop = ioloop::IOLoop::new()?;
+/// # let server = netutil::http::HTTPServer::new(
+/// #     |mut request: netutil::http::Request| async move {
+/// #         use netutil::http::Response;
+/// #         if request.path() == "/old" {
+/// #             return Response::new(302).with_header("Location", "/new").unwrap();
+/// #         }
+/// #         let body = request.body().read_all().await.unwrap_or_default();
+/// #         let text = format!("{} {} {}", request.method().as_str(), request.path(), String::from_utf8_lossy(&body));
+/// #         Response::text(200, text.trim_end().to_owned()).with_header("X-Served-By", "netutil").unwrap()
+/// #     },
+/// #     Default::default(),
+/// # );
+/// # let port = server.listen(0, Some("127.0.0.1"))?[0].port();
+/// let url = format!("http://127.0.0.1:{port}/hello");
+/// let response = ioloop.run_sync(|| async { netutil::hyper::fetch(&url).await }, Some(std::time::Duration::from_secs(10)))??;
+/// assert_eq!(response.status(), 200);
+/// assert_eq!(response.body(), b"GET /hello");
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub async fn fetch(url: &str) -> Result<Response, FetchError> {
     Client::new().fetch(Request::get(url)).await
 }
@@ -439,12 +1038,75 @@ impl fmt::Debug for Client {
 
 impl Client {
     /// A client with a default [`TCPClient`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use netutil::hyper::{Client, Request};
+    ///
+    /// # // A server on the loop that answers "<method> <path> <body>", sends a
+    /// # // header of its own, and redirects /old to /new.
+    /// # let ioloop = ioloop::IOLoop::new()?;
+    /// # let server = netutil::http::HTTPServer::new(
+    /// #     |mut request: netutil::http::Request| async move {
+    /// #         use netutil::http::Response;
+    /// #         if request.path() == "/old" {
+    /// #             return Response::new(302).with_header("Location", "/new").unwrap();
+    /// #         }
+    /// #         let body = request.body().read_all().await.unwrap_or_default();
+    /// #         let text = format!("{} {} {}", request.method().as_str(), request.path(), String::from_utf8_lossy(&body));
+    /// #         Response::text(200, text.trim_end().to_owned()).with_header("X-Served-By", "netutil").unwrap()
+    /// #     },
+    /// #     Default::default(),
+    /// # );
+    /// # let port = server.listen(0, Some("127.0.0.1"))?[0].port();
+    /// let url = format!("http://127.0.0.1:{port}/hello");
+    /// let client = Client::new(); // one per loop: it keeps connections alive
+    /// let (a, b) = ioloop.run_sync(|| async {
+    ///     let a = client.fetch(Request::get(&url)).await?;
+    ///     let b = client.fetch(Request::post(&url, "again")).await?;
+    ///     Ok::<_, netutil::hyper::FetchError>((a, b))
+    /// }, Some(std::time::Duration::from_secs(10)))??;
+    /// assert_eq!((a.body(), b.body()), (&b"GET /hello"[..], &b"POST /hello again"[..]));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn new() -> Client {
         Client::with_tcp_client(TCPClient::new())
     }
 
     /// A client connecting through `tcp` (its resolver and stream
     /// options).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use netutil::hyper::{Client, Request};
+    ///
+    /// # // A server on the loop that answers "<method> <path> <body>", sends a
+    /// # // header of its own, and redirects /old to /new.
+    /// # let ioloop = ioloop::IOLoop::new()?;
+    /// # let server = netutil::http::HTTPServer::new(
+    /// #     |mut request: netutil::http::Request| async move {
+    /// #         use netutil::http::Response;
+    /// #         if request.path() == "/old" {
+    /// #             return Response::new(302).with_header("Location", "/new").unwrap();
+    /// #         }
+    /// #         let body = request.body().read_all().await.unwrap_or_default();
+    /// #         let text = format!("{} {} {}", request.method().as_str(), request.path(), String::from_utf8_lossy(&body));
+    /// #         Response::text(200, text.trim_end().to_owned()).with_header("X-Served-By", "netutil").unwrap()
+    /// #     },
+    /// #     Default::default(),
+    /// # );
+    /// # let port = server.listen(0, Some("127.0.0.1"))?[0].port();
+    /// let url = format!("http://127.0.0.1:{port}/hello");
+    /// let resolver = netutil::OverrideResolver::new(netutil::ThreadedResolver::new())
+    ///     .host("api.test", "127.0.0.1");
+    /// let client = Client::with_tcp_client(netutil::TCPClient::with_resolver(resolver));
+    /// let url = format!("http://api.test:{port}/hello");
+    /// let response = ioloop.run_sync(|| async { client.fetch(Request::get(&url)).await }, Some(std::time::Duration::from_secs(10)))??;
+    /// assert_eq!(response.body(), b"GET /hello");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn with_tcp_client(tcp: TCPClient) -> Client {
         Client {
             inner: Rc::new(ClientInner {
@@ -474,6 +1136,34 @@ impl Client {
     /// [`ClientTls::with_ca_file`] for a private authority) instead of the
     /// system's roots. The client speaks HTTP/1.1: a configuration's ALPN
     /// protocols, if any, must offer `http/1.1` only.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use netutil::hyper::Client;
+    /// use netutil::tls::ClientTls;
+    ///
+    /// # let dir = std::env::temp_dir().join(format!("netutil-doc-{}-h1", std::process::id()));
+    /// # std::fs::create_dir_all(&dir)?;
+    /// # let made = rcgen::generate_simple_self_signed(vec!["localhost".into()])?;
+    /// # let (cert_pem, key_pem) = (dir.join("cert.pem"), dir.join("key.pem"));
+    /// # std::fs::write(&cert_pem, made.cert.pem())?;
+    /// # std::fs::write(&key_pem, made.signing_key.serialize_pem())?;
+    /// let ioloop = ioloop::IOLoop::new()?;
+    /// let server = netutil::http::HTTPServer::new(
+    ///     |_request: netutil::http::Request| async { netutil::http::Response::text(200, "secure") },
+    ///     Default::default(),
+    /// );
+    /// server.set_tls(Some(netutil::tls::ServerTls::from_pem_files(&cert_pem, &key_pem)?));
+    /// let port = server.listen(0, Some("127.0.0.1"))?[0].port();
+    /// // Trust the server's private authority rather than the system's roots.
+    /// let client = Client::new().tls(ClientTls::with_ca_file(&cert_pem)?);
+    /// let url = format!("https://localhost:{port}/");
+    /// let response = ioloop.run_sync(|| async { client.fetch(netutil::hyper::Request::get(&url)).await }, Some(std::time::Duration::from_secs(10)))??;
+    /// assert_eq!(response.body(), b"secure");
+    /// # std::fs::remove_dir_all(&dir)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     #[cfg(feature = "tls")]
     pub fn tls(self, tls: ClientTls) -> Client {
         *self.inner.tls.borrow_mut() = Some(tls);
@@ -493,11 +1183,68 @@ impl Client {
     }
 
     /// The number of idle connections in the pool, all hosts together.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use netutil::hyper::{Client, Request};
+    ///
+    /// # // A server on the loop that answers "<method> <path> <body>", sends a
+    /// # // header of its own, and redirects /old to /new.
+    /// # let ioloop = ioloop::IOLoop::new()?;
+    /// # let server = netutil::http::HTTPServer::new(
+    /// #     |mut request: netutil::http::Request| async move {
+    /// #         use netutil::http::Response;
+    /// #         if request.path() == "/old" {
+    /// #             return Response::new(302).with_header("Location", "/new").unwrap();
+    /// #         }
+    /// #         let body = request.body().read_all().await.unwrap_or_default();
+    /// #         let text = format!("{} {} {}", request.method().as_str(), request.path(), String::from_utf8_lossy(&body));
+    /// #         Response::text(200, text.trim_end().to_owned()).with_header("X-Served-By", "netutil").unwrap()
+    /// #     },
+    /// #     Default::default(),
+    /// # );
+    /// # let port = server.listen(0, Some("127.0.0.1"))?[0].port();
+    /// let url = format!("http://127.0.0.1:{port}/hello");
+    /// let client = Client::new();
+    /// ioloop.run_sync(|| async { client.fetch(Request::get(&url)).await }, Some(std::time::Duration::from_secs(10)))??;
+    /// assert_eq!(client.idle_connections(), 1); // kept alive for the next fetch
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn idle_connections(&self) -> usize {
         self.inner.idle.borrow().len()
     }
 
     /// Closes every idle connection.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use netutil::hyper::{Client, Request};
+    ///
+    /// # // A server on the loop that answers "<method> <path> <body>", sends a
+    /// # // header of its own, and redirects /old to /new.
+    /// # let ioloop = ioloop::IOLoop::new()?;
+    /// # let server = netutil::http::HTTPServer::new(
+    /// #     |mut request: netutil::http::Request| async move {
+    /// #         use netutil::http::Response;
+    /// #         if request.path() == "/old" {
+    /// #             return Response::new(302).with_header("Location", "/new").unwrap();
+    /// #         }
+    /// #         let body = request.body().read_all().await.unwrap_or_default();
+    /// #         let text = format!("{} {} {}", request.method().as_str(), request.path(), String::from_utf8_lossy(&body));
+    /// #         Response::text(200, text.trim_end().to_owned()).with_header("X-Served-By", "netutil").unwrap()
+    /// #     },
+    /// #     Default::default(),
+    /// # );
+    /// # let port = server.listen(0, Some("127.0.0.1"))?[0].port();
+    /// let url = format!("http://127.0.0.1:{port}/hello");
+    /// let client = Client::new();
+    /// ioloop.run_sync(|| async { client.fetch(Request::get(&url)).await }, Some(std::time::Duration::from_secs(10)))??;
+    /// client.close_idle();
+    /// assert_eq!(client.idle_connections(), 0);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn close_idle(&self) {
         self.inner.idle.borrow_mut().clear();
     }
@@ -511,6 +1258,34 @@ impl Client {
     /// A [`FetchError`] naming the URL: a bad or unsupported URL, a
     /// connection or name resolution failure, the timeout, a body over the
     /// limit, too many redirects, or a protocol error.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use netutil::hyper::{Client, Request};
+    ///
+    /// # // A server on the loop that answers "<method> <path> <body>", sends a
+    /// # // header of its own, and redirects /old to /new.
+    /// # let ioloop = ioloop::IOLoop::new()?;
+    /// # let server = netutil::http::HTTPServer::new(
+    /// #     |mut request: netutil::http::Request| async move {
+    /// #         use netutil::http::Response;
+    /// #         if request.path() == "/old" {
+    /// #             return Response::new(302).with_header("Location", "/new").unwrap();
+    /// #         }
+    /// #         let body = request.body().read_all().await.unwrap_or_default();
+    /// #         let text = format!("{} {} {}", request.method().as_str(), request.path(), String::from_utf8_lossy(&body));
+    /// #         Response::text(200, text.trim_end().to_owned()).with_header("X-Served-By", "netutil").unwrap()
+    /// #     },
+    /// #     Default::default(),
+    /// # );
+    /// # let port = server.listen(0, Some("127.0.0.1"))?[0].port();
+    /// let url = format!("http://127.0.0.1:{port}/hello");
+    /// let client = Client::new();
+    /// let response = ioloop.run_sync(|| async { client.fetch(Request::get(&url)).await }, Some(std::time::Duration::from_secs(10)))??;
+    /// assert_eq!(response.status(), 200);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub async fn fetch(&self, request: Request) -> Result<Response, FetchError> {
         let limit = request.timeout;
         let mut current = request;

@@ -30,6 +30,34 @@ pub struct LoopExecutor {
 
 impl LoopExecutor {
     /// An executor spawning on `ioloop`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::convert::Infallible;
+    /// use http_body_util::Full;
+    /// use hyper::body::{Bytes, Incoming};
+    /// use netutil::{IOStream, TCPServer};
+    ///
+    /// async fn hello(_: hyper::Request<Incoming>) -> Result<hyper::Response<Full<Bytes>>, Infallible> {
+    ///     Ok(hyper::Response::new(Full::new(Bytes::from("Hello, World!"))))
+    /// }
+    ///
+    /// let ioloop = ioloop::IOLoop::new()?;
+    /// // What server_builder does: hyper's background tasks run on the loop.
+    /// let builder = hyper_util::server::conn::auto::Builder::new(netutil::hyper::LoopExecutor::new(&ioloop));
+    /// let server = TCPServer::new(move |stream: IOStream, _| {
+    ///     let builder = builder.clone();
+    ///     async move {
+    ///         let _ = builder.serve_connection(stream, hyper::service::service_fn(hello)).await;
+    ///     }
+    /// });
+    /// let port = server.listen(0, Some("127.0.0.1"))?[0].port();
+    /// let url = format!("http://127.0.0.1:{port}/");
+    /// let response = ioloop.run_sync(|| netutil::hyper::fetch(&url), Some(std::time::Duration::from_secs(10)))??;
+    /// assert_eq!(response.body(), b"Hello, World!");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn new(ioloop: &IOLoop) -> LoopExecutor {
         LoopExecutor {
             ioloop: ioloop.clone(),

@@ -69,6 +69,34 @@ use ioloop::IOLoop;
 
 /// hyper-util's automatic HTTP/1.1 and HTTP/2 server builder, with tasks
 /// spawned on the loop: what [`server_builder`] returns.
+///
+/// # Examples
+///
+/// ```
+/// use std::convert::Infallible;
+/// use http_body_util::Full;
+/// use hyper::body::{Bytes, Incoming};
+/// use netutil::{IOStream, TCPServer};
+///
+/// async fn hello(_: hyper::Request<Incoming>) -> Result<hyper::Response<Full<Bytes>>, Infallible> {
+///     Ok(hyper::Response::new(Full::new(Bytes::from("Hello, World!"))))
+/// }
+///
+/// let ioloop = ioloop::IOLoop::new()?;
+/// let mut builder: netutil::hyper::ServerBuilder = netutil::hyper::server_builder(&ioloop);
+/// builder.http1().keep_alive(true);
+/// let server = TCPServer::new(move |stream: IOStream, _| {
+///     let builder = builder.clone();
+///     async move {
+///         let _ = builder.serve_connection(stream, hyper::service::service_fn(hello)).await;
+///     }
+/// });
+/// let port = server.listen(0, Some("127.0.0.1"))?[0].port();
+/// let url = format!("http://127.0.0.1:{port}/");
+/// let response = ioloop.run_sync(|| netutil::hyper::fetch(&url), Some(std::time::Duration::from_secs(10)))??;
+/// assert_eq!(response.body(), b"Hello, World!");
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub type ServerBuilder = auto::Builder<LoopExecutor>;
 
 /// hyper-util's server builder for the loop: HTTP/1.1 and HTTP/2 with
@@ -80,6 +108,33 @@ pub type ServerBuilder = auto::Builder<LoopExecutor>;
 /// and HTTP/2 through [`http1`](auto::Builder::http1) and
 /// [`http2`](auto::Builder::http2). See the [module docs](self) for an
 /// example.
+///
+/// # Examples
+///
+/// ```
+/// use std::convert::Infallible;
+/// use http_body_util::Full;
+/// use hyper::body::{Bytes, Incoming};
+/// use netutil::{IOStream, TCPServer};
+///
+/// async fn hello(_: hyper::Request<Incoming>) -> Result<hyper::Response<Full<Bytes>>, Infallible> {
+///     Ok(hyper::Response::new(Full::new(Bytes::from("Hello, World!"))))
+/// }
+///
+/// let ioloop = ioloop::IOLoop::new()?;
+/// let builder = netutil::hyper::server_builder(&ioloop);
+/// let server = TCPServer::new(move |stream: IOStream, _| {
+///     let builder = builder.clone();
+///     async move {
+///         let _ = builder.serve_connection(stream, hyper::service::service_fn(hello)).await;
+///     }
+/// });
+/// let port = server.listen(0, Some("127.0.0.1"))?[0].port();
+/// let url = format!("http://127.0.0.1:{port}/");
+/// let response = ioloop.run_sync(|| netutil::hyper::fetch(&url), Some(std::time::Duration::from_secs(10)))??;
+/// assert_eq!(response.body(), b"Hello, World!");
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub fn server_builder(ioloop: &IOLoop) -> ServerBuilder {
     let mut builder = auto::Builder::new(LoopExecutor::new(ioloop));
     builder.http1().timer(LoopTimer::new(ioloop));

@@ -17,6 +17,21 @@ use ioloop::{IOLoop, Remote, TimeoutHandle};
 /// its timeout directly, one polled elsewhere through the remote queue.
 /// A deadline fires up to a millisecond late (the loop's poll has
 /// millisecond granularity), never early.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use hyper::rt::Timer;
+/// use netutil::hyper::LoopTimer;
+///
+/// let ioloop = ioloop::IOLoop::new()?;
+/// let timer = LoopTimer::new(&ioloop);
+/// let start = ioloop.time();
+/// ioloop.run_sync(|| timer.sleep(Duration::from_millis(20)), Some(Duration::from_secs(5)))?;
+/// assert!(ioloop.time() - start >= 0.020);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Clone, Debug)]
 pub struct LoopTimer {
     remote: Remote,
@@ -24,6 +39,35 @@ pub struct LoopTimer {
 
 impl LoopTimer {
     /// A timer on `ioloop`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::convert::Infallible;
+    /// use http_body_util::Full;
+    /// use hyper::body::{Bytes, Incoming};
+    /// use netutil::{IOStream, TCPServer};
+    ///
+    /// async fn hello(_: hyper::Request<Incoming>) -> Result<hyper::Response<Full<Bytes>>, Infallible> {
+    ///     Ok(hyper::Response::new(Full::new(Bytes::from("Hello, World!"))))
+    /// }
+    ///
+    /// let ioloop = ioloop::IOLoop::new()?;
+    /// let mut builder = netutil::hyper::server_builder(&ioloop);
+    /// // Header read timeouts on the loop's timers.
+    /// builder.http1().timer(netutil::hyper::LoopTimer::new(&ioloop)).header_read_timeout(std::time::Duration::from_secs(5));
+    /// let server = TCPServer::new(move |stream: IOStream, _| {
+    ///     let builder = builder.clone();
+    ///     async move {
+    ///         let _ = builder.serve_connection(stream, hyper::service::service_fn(hello)).await;
+    ///     }
+    /// });
+    /// let port = server.listen(0, Some("127.0.0.1"))?[0].port();
+    /// let url = format!("http://127.0.0.1:{port}/");
+    /// let response = ioloop.run_sync(|| netutil::hyper::fetch(&url), Some(std::time::Duration::from_secs(10)))??;
+    /// assert_eq!(response.body(), b"Hello, World!");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn new(ioloop: &IOLoop) -> LoopTimer {
         LoopTimer {
             remote: ioloop.remote(),
@@ -40,24 +84,39 @@ impl Timer for LoopTimer {
         Box::pin(LoopSleep {
             deadline,
             remote: self.remote.clone(),
-            shared: Arc::new(Mutex::new(Shared::default())),
+            shared: Arc::new(Mutex::new(SleepState::default())),
             timeout: None,
             registered: false,
         })
     }
 }
 
+/// What a [`LoopSleep`] shares with the loop-thread timeout that ends it.
 #[derive(Default)]
-struct Shared {
+struct SleepState {
     fired: bool,
     waker: Option<Waker>,
 }
 
 /// A sleep of [`LoopTimer`].
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use hyper::rt::Timer;
+/// use netutil::hyper::LoopTimer;
+///
+/// let ioloop = ioloop::IOLoop::new()?;
+/// // What hyper's timer gives: a LoopSleep, boxed.
+/// let sleep = LoopTimer::new(&ioloop).sleep(Duration::from_millis(5));
+/// ioloop.run_sync(|| sleep, Some(Duration::from_secs(5)))?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub struct LoopSleep {
     deadline: Instant,
     remote: Remote,
-    shared: Arc<Mutex<Shared>>,
+    shared: Arc<Mutex<SleepState>>,
     /// The loop's timeout, when it was registered from the loop's thread
     /// (so that dropping the sleep there can remove it).
     timeout: Option<TimeoutHandle>,
@@ -78,7 +137,7 @@ fn local_loop(remote: &Remote) -> Option<IOLoop> {
     IOLoop::try_current().filter(|l| l.remote().same_loop(remote))
 }
 
-fn fire(shared: &Mutex<Shared>) {
+fn fire(shared: &Mutex<SleepState>) {
     let waker = {
         let mut shared = shared.lock().unwrap_or_else(|e| e.into_inner());
         shared.fired = true;

@@ -65,12 +65,64 @@ pub enum TlsError {
 
 impl TlsError {
     /// The `TlsError` inside `err`, if it is one.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use netutil::tls::{ClientTls, ServerTls, TlsError};
+    ///
+    /// # let dir = std::env::temp_dir().join(format!("netutil-doc-{}-e1", std::process::id()));
+    /// # std::fs::create_dir_all(&dir)?;
+    /// # let made = rcgen::generate_simple_self_signed(vec!["localhost".into()])?;
+    /// # let (cert_pem, key_pem) = (dir.join("cert.pem"), dir.join("key.pem"));
+    /// # std::fs::write(&cert_pem, made.cert.pem())?;
+    /// # std::fs::write(&key_pem, made.signing_key.serialize_pem())?;
+    /// let ioloop = ioloop::IOLoop::new()?;
+    /// let server = netutil::TCPServer::new(|_stream: netutil::IOStream, _| async {});
+    /// server.set_tls(Some(ServerTls::from_pem_files(&cert_pem, &key_pem)?));
+    /// let port = server.listen(0, Some("127.0.0.1"))?[0].port();
+    /// // A client that trusts nobody: the server's certificate is rejected.
+    /// let client = netutil::TCPClient::new().tls(ClientTls::with_roots(netutil::tls::rustls::RootCertStore::empty()));
+    /// let err = ioloop
+    ///     .run_sync(|| async move { client.connect("localhost", port).await }, Some(std::time::Duration::from_secs(10)))?
+    ///     .unwrap_err();
+    /// let tls = TlsError::find(&err).expect("a handshake error");
+    /// assert!(matches!(tls, TlsError::Certificate { .. }));
+    /// # std::fs::remove_dir_all(&dir)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn find(err: &io::Error) -> Option<&TlsError> {
         err.get_ref()?.downcast_ref::<TlsError>()
     }
 
     /// The peer: the host name a client connected to, or the address a
     /// server accepted.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use netutil::tls::{ClientTls, ServerTls, TlsError};
+    ///
+    /// # let dir = std::env::temp_dir().join(format!("netutil-doc-{}-e2", std::process::id()));
+    /// # std::fs::create_dir_all(&dir)?;
+    /// # let made = rcgen::generate_simple_self_signed(vec!["localhost".into()])?;
+    /// # let (cert_pem, key_pem) = (dir.join("cert.pem"), dir.join("key.pem"));
+    /// # std::fs::write(&cert_pem, made.cert.pem())?;
+    /// # std::fs::write(&key_pem, made.signing_key.serialize_pem())?;
+    /// let ioloop = ioloop::IOLoop::new()?;
+    /// let server = netutil::TCPServer::new(|_stream: netutil::IOStream, _| async {});
+    /// server.set_tls(Some(ServerTls::from_pem_files(&cert_pem, &key_pem)?));
+    /// let port = server.listen(0, Some("127.0.0.1"))?[0].port();
+    /// // A client that trusts nobody: the server's certificate is rejected.
+    /// let client = netutil::TCPClient::new().tls(ClientTls::with_roots(netutil::tls::rustls::RootCertStore::empty()));
+    /// let err = ioloop
+    ///     .run_sync(|| async move { client.connect("localhost", port).await }, Some(std::time::Duration::from_secs(10)))?
+    ///     .unwrap_err();
+    /// let tls = TlsError::find(&err).expect("a handshake error");
+    /// assert_eq!(tls.peer(), "localhost");
+    /// # std::fs::remove_dir_all(&dir)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn peer(&self) -> &str {
         match self {
             TlsError::Certificate { peer, .. }
@@ -148,6 +200,16 @@ impl From<TlsError> for io::Error {
 /// [`ClientTls::with_ca_file`](crate::tls::ClientTls::with_ca_file) and the
 /// [`pem`](crate::tls::pem) loaders return it. It converts into an
 /// `io::Error` (`NotFound`, `InvalidData` or `InvalidInput`).
+///
+/// # Examples
+///
+/// ```
+/// use netutil::tls::{ServerTls, TlsConfigError};
+///
+/// let err = ServerTls::from_pem_files("/nonexistent/cert.pem", "/nonexistent/key.pem").unwrap_err();
+/// assert!(matches!(err, TlsConfigError::Read { .. }));
+/// assert!(err.to_string().contains("/nonexistent/cert.pem"));
+/// ```
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum TlsConfigError {

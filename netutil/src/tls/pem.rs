@@ -1,5 +1,26 @@
 //! Loading certificates and private keys from PEM files, with errors that
 //! name the file and what is wrong with it.
+//!
+//! # Examples
+//!
+//! ```
+//! use netutil::tls::{pem, rustls, ServerTls};
+//!
+//! # let dir = std::env::temp_dir().join(format!("netutil-doc-{}-pm", std::process::id()));
+//! # std::fs::create_dir_all(&dir)?;
+//! # let made = rcgen::generate_simple_self_signed(vec!["localhost".into()])?;
+//! # let (cert_pem, key_pem) = (dir.join("cert.pem"), dir.join("key.pem"));
+//! # std::fs::write(&cert_pem, made.cert.pem())?;
+//! # std::fs::write(&key_pem, made.signing_key.serialize_pem())?;
+//! // A hand-built rustls configuration from PEM files.
+//! let config = rustls::ServerConfig::builder()
+//!     .with_no_client_auth()
+//!     .with_single_cert(pem::load_certs(&cert_pem)?, pem::load_private_key(&key_pem)?)?;
+//! let tls = ServerTls::from_config(config);
+//! # let _ = tls;
+//! # std::fs::remove_dir_all(&dir)?;
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 
 use std::path::Path;
 
@@ -45,6 +66,21 @@ pub fn load_certs(path: impl AsRef<Path>) -> Result<Vec<CertificateDer<'static>>
 /// [`TlsConfigError::Read`] if the file cannot be read;
 /// [`TlsConfigError::NotPem`] if it is not PEM, is damaged, or holds no
 /// private key.
+///
+/// # Examples
+///
+/// ```
+/// # let dir = std::env::temp_dir().join(format!("netutil-doc-{}-p1", std::process::id()));
+/// # std::fs::create_dir_all(&dir)?;
+/// # let made = rcgen::generate_simple_self_signed(vec!["localhost".into()])?;
+/// # let (cert_pem, key_pem) = (dir.join("cert.pem"), dir.join("key.pem"));
+/// # std::fs::write(&cert_pem, made.cert.pem())?;
+/// # std::fs::write(&key_pem, made.signing_key.serialize_pem())?;
+/// let key = netutil::tls::pem::load_private_key(&key_pem)?;
+/// assert!(matches!(key, netutil::tls::rustls::pki_types::PrivateKeyDer::Pkcs8(_)));
+/// # std::fs::remove_dir_all(&dir)?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub fn load_private_key(path: impl AsRef<Path>) -> Result<PrivateKeyDer<'static>, TlsConfigError> {
     let path = path.as_ref();
     let data = read(path)?;
@@ -58,6 +94,21 @@ pub fn load_private_key(path: impl AsRef<Path>) -> Result<PrivateKeyDer<'static>
 ///
 /// As [`load_certs`]; [`TlsConfigError::Rejected`] if a certificate cannot
 /// be used as a trust anchor.
+///
+/// # Examples
+///
+/// ```
+/// # let dir = std::env::temp_dir().join(format!("netutil-doc-{}-p2", std::process::id()));
+/// # std::fs::create_dir_all(&dir)?;
+/// # let made = rcgen::generate_simple_self_signed(vec!["localhost".into()])?;
+/// # let (cert_pem, key_pem) = (dir.join("cert.pem"), dir.join("key.pem"));
+/// # std::fs::write(&cert_pem, made.cert.pem())?;
+/// # std::fs::write(&key_pem, made.signing_key.serialize_pem())?;
+/// let roots = netutil::tls::pem::load_roots(&cert_pem)?;
+/// assert_eq!(roots.len(), 1);
+/// # std::fs::remove_dir_all(&dir)?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub fn load_roots(path: impl AsRef<Path>) -> Result<RootCertStore, TlsConfigError> {
     let path = path.as_ref();
     let mut roots = RootCertStore::empty();

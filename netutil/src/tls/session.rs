@@ -14,7 +14,7 @@ use std::io::{self, IoSlice, Read, Write};
 
 use rustls::Connection;
 
-use crate::buffer::WriteBuffer;
+use crate::stream::buffer::WriteBuffer;
 
 /// What [`Session::read_plaintext`] found.
 pub(crate) enum Plaintext {

@@ -81,12 +81,42 @@ impl IOStream {
     }
 
     /// True on a TLS stream.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use netutil::IOStream;
+    /// let ioloop = ioloop::IOLoop::new()?;
+    /// let (a, b) = std::os::unix::net::UnixStream::pair()?;
+    /// ioloop.run_sync(|| async move {
+    ///     let (a, b) = (IOStream::new(a)?, IOStream::new(b)?);
+    ///     assert!(!a.is_tls()); // until `start_tls`
+    ///     # let _ = b;
+    ///     Ok::<_, std::io::Error>(())
+    /// }, Some(std::time::Duration::from_secs(5)))??;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn is_tls(&self) -> bool {
         self.with_tls(|_| ()).is_some()
     }
 
     /// The protocol agreed through ALPN (for example `b"http/1.1"`), on a
     /// TLS stream whose peers both offered it.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use netutil::IOStream;
+    /// let ioloop = ioloop::IOLoop::new()?;
+    /// let (a, b) = std::os::unix::net::UnixStream::pair()?;
+    /// ioloop.run_sync(|| async move {
+    ///     let (a, b) = (IOStream::new(a)?, IOStream::new(b)?);
+    ///     assert_eq!(a.alpn_protocol(), None); // not TLS, so no protocol agreed
+    ///     # let _ = b;
+    ///     Ok::<_, std::io::Error>(())
+    /// }, Some(std::time::Duration::from_secs(5)))??;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn alpn_protocol(&self) -> Option<Vec<u8>> {
         self.with_tls(|s| s.alpn_protocol().map(<[u8]>::to_vec))
             .flatten()
@@ -94,6 +124,21 @@ impl IOStream {
 
     /// The host name the client asked for through SNI, on the server side
     /// of a TLS stream.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use netutil::IOStream;
+    /// let ioloop = ioloop::IOLoop::new()?;
+    /// let (a, b) = std::os::unix::net::UnixStream::pair()?;
+    /// ioloop.run_sync(|| async move {
+    ///     let (a, b) = (IOStream::new(a)?, IOStream::new(b)?);
+    ///     assert_eq!(b.tls_server_name(), None); // plain stream
+    ///     # let _ = a;
+    ///     Ok::<_, std::io::Error>(())
+    /// }, Some(std::time::Duration::from_secs(5)))??;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn tls_server_name(&self) -> Option<String> {
         self.with_tls(|s| s.server_name().map(str::to_owned))
             .flatten()
@@ -101,6 +146,21 @@ impl IOStream {
 
     /// The TLS protocol version in use (`"TLSv1_3"`, `"TLSv1_2"`), on a TLS
     /// stream whose handshake completed.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use netutil::IOStream;
+    /// let ioloop = ioloop::IOLoop::new()?;
+    /// let (a, b) = std::os::unix::net::UnixStream::pair()?;
+    /// ioloop.run_sync(|| async move {
+    ///     let (a, b) = (IOStream::new(a)?, IOStream::new(b)?);
+    ///     assert_eq!(a.tls_version(), None); // plain stream
+    ///     # let _ = b;
+    ///     Ok::<_, std::io::Error>(())
+    /// }, Some(std::time::Duration::from_secs(5)))??;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn tls_version(&self) -> Option<String> {
         self.with_tls(|s| s.protocol_version().map(|v| format!("{v:?}")))
             .flatten()

@@ -17,7 +17,7 @@ use futures::io::{AsyncBufRead, AsyncRead, AsyncWrite};
 use socket2::SockRef;
 
 use super::{DIRECT_READ_MIN, Filled, IOStream, Inner, State, is_interrupted, is_would_block};
-use crate::buffer::ReadBuffer;
+use crate::stream::buffer::ReadBuffer;
 
 /// What [`IOStream::poll_input`] found.
 pub(super) enum Input {
@@ -345,17 +345,67 @@ pub struct AsyncIOStream {
 
 impl AsyncIOStream {
     /// Wraps `stream`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use netutil::IOStream;
+    /// let ioloop = ioloop::IOLoop::new()?;
+    /// let (a, b) = std::os::unix::net::UnixStream::pair()?;
+    /// ioloop.run_sync(|| async move {
+    ///     let (a, b) = (IOStream::new(a)?, IOStream::new(b)?);
+    ///     use futures::io::AsyncBufReadExt;
+    ///     a.write(b"one\ntwo\n").await?;
+    ///     let mut lines = netutil::AsyncIOStream::new(b).lines();
+    ///     use futures::StreamExt;
+    ///     assert_eq!(lines.next().await.unwrap()?, "one");
+    ///     Ok::<_, std::io::Error>(())
+    /// }, Some(std::time::Duration::from_secs(5)))??;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn new(stream: IOStream) -> AsyncIOStream {
         AsyncIOStream { stream, lent: None }
     }
 
     /// The stream.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use netutil::IOStream;
+    /// let ioloop = ioloop::IOLoop::new()?;
+    /// let (a, b) = std::os::unix::net::UnixStream::pair()?;
+    /// ioloop.run_sync(|| async move {
+    ///     let (a, b) = (IOStream::new(a)?, IOStream::new(b)?);
+    ///     let b = netutil::AsyncIOStream::new(b);
+    ///     assert!(!b.get_ref().closed());
+    ///     # let _ = a;
+    ///     Ok::<_, std::io::Error>(())
+    /// }, Some(std::time::Duration::from_secs(5)))??;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn get_ref(&self) -> &IOStream {
         &self.stream
     }
 
     /// The stream, with any bytes handed out and not consumed back in its
     /// buffer.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use netutil::IOStream;
+    /// let ioloop = ioloop::IOLoop::new()?;
+    /// let (a, b) = std::os::unix::net::UnixStream::pair()?;
+    /// ioloop.run_sync(|| async move {
+    ///     let (a, b) = (IOStream::new(a)?, IOStream::new(b)?);
+    ///     let b = netutil::AsyncIOStream::new(b).into_inner();
+    ///     a.write(b"x").await?;
+    ///     assert_eq!(b.read_bytes(1, false).await?, b"x");
+    ///     Ok::<_, std::io::Error>(())
+    /// }, Some(std::time::Duration::from_secs(5)))??;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn into_inner(mut self) -> IOStream {
         self.give_back();
         self.stream.clone()

@@ -13,6 +13,13 @@ use ioloop::IOLoop;
 use crate::sys::{self, Fork, SignalMask};
 
 /// The default `max_restarts` of [`fork_processes`]: Tornado's 100.
+///
+/// # Examples
+///
+/// ```
+/// // fork_processes(n, None) restarts crashed children at most this many times.
+/// assert_eq!(netutil::DEFAULT_MAX_RESTARTS, 100);
+/// ```
 pub const DEFAULT_MAX_RESTARTS: usize = 100;
 
 /// `usize::MAX` outside a forked child.
@@ -23,6 +30,13 @@ static FORKED: AtomicBool = AtomicBool::new(false);
 
 /// This process's task id, `0..n`, in a child of [`fork_processes`];
 /// `None` elsewhere (Tornado's `task_id()`).
+///
+/// # Examples
+///
+/// ```
+/// // None outside a child of fork_processes; Some(0..n) inside one.
+/// assert_eq!(netutil::task_id(), None);
+/// ```
 pub fn task_id() -> Option<usize> {
     match TASK_ID.load(Ordering::SeqCst) {
         usize::MAX => None,

@@ -9,14 +9,15 @@ use std::net::{SocketAddr, TcpListener};
 use std::pin::Pin;
 use std::rc::Rc;
 
-use crate::accept::{AcceptHandle, AcceptOptions, AnyListener, ExhaustedHook, PeerAddr};
-use crate::bind::{BindOptions, bind_reuse_port_sibling};
-use crate::iostream::{IOStream, StreamOptions};
-use crate::process::fork_processes;
+use crate::process::fork::fork_processes;
+use crate::socket::accept::{AcceptHandle, AcceptOptions, AnyListener, ExhaustedHook, PeerAddr};
+use crate::socket::bind::{BindOptions, bind_reuse_port_sibling};
+use crate::stream::iostream::{IOStream, StreamOptions};
 #[cfg(feature = "tls")]
 use crate::tls::{ServerTls, TlsRole};
 
-type Handler = dyn Fn(IOStream, PeerAddr) -> Pin<Box<dyn Future<Output = ()>>>;
+/// The server's `handle_stream`: a task for each accepted connection.
+type StreamHandler = dyn Fn(IOStream, PeerAddr) -> Pin<Box<dyn Future<Output = ()>>>;
 
 /// Whether each worker gets listening sockets of its own beside the shared
 /// ones: only Linux spreads connections over an `SO_REUSEPORT` group.
@@ -76,7 +77,7 @@ pub struct TCPServer {
 }
 
 struct ServerInner {
-    handler: Rc<Handler>,
+    handler: Rc<StreamHandler>,
     stream_options: StreamOptions,
     accept_options: RefCell<AcceptOptions>,
     /// Accepting listeners.
@@ -97,6 +98,27 @@ struct ServerInner {
 impl TCPServer {
     /// A server whose connections are handled by `handle_stream`, with
     /// the default [`StreamOptions`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use netutil::{IOStream, TCPServer};
+    ///
+    /// let ioloop = ioloop::IOLoop::new()?;
+    /// let server = TCPServer::new(|stream: IOStream, _peer| async move {
+    ///     if let Ok(line) = stream.read_until(b"\n", Some(1024)).await {
+    ///         let _ = stream.write(&line).await;
+    ///     }
+    /// });
+    /// let port = server.listen(0, Some("127.0.0.1"))?[0].port();
+    /// # let reply = ioloop.run_sync(|| async move {
+    /// #     let stream = netutil::TCPClient::new().connect("127.0.0.1", port).await?;
+    /// #     stream.write(b"hi\n").await?;
+    /// #     stream.read_until(b"\n", Some(64)).await
+    /// # }, Some(std::time::Duration::from_secs(5)))??;
+    /// # assert_eq!(reply, b"hi\n");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn new<F, Fut>(handle_stream: F) -> TCPServer
     where
         F: Fn(IOStream, PeerAddr) -> Fut + 'static,
@@ -107,12 +129,35 @@ impl TCPServer {
 
     /// A server whose streams get `options` (buffer limits; Tornado's
     /// `max_buffer_size` and `read_chunk_size` arguments).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use netutil::{IOStream, StreamOptions, TCPServer};
+    ///
+    /// let ioloop = ioloop::IOLoop::new()?;
+    /// // Each connection's stream buffers at most 64 KiB.
+    /// let options = StreamOptions::new().max_buffer_size(64 * 1024);
+    /// let server = TCPServer::with_options(options, |stream: IOStream, _peer| async move {
+    ///     if let Ok(line) = stream.read_until(b"\n", Some(1024)).await {
+    ///         let _ = stream.write(&line).await;
+    ///     }
+    /// });
+    /// let port = server.listen(0, Some("127.0.0.1"))?[0].port();
+    /// # let reply = ioloop.run_sync(|| async move {
+    /// #     let stream = netutil::TCPClient::new().connect("127.0.0.1", port).await?;
+    /// #     stream.write(b"hi\n").await?;
+    /// #     stream.read_until(b"\n", Some(64)).await
+    /// # }, Some(std::time::Duration::from_secs(5)))??;
+    /// # assert_eq!(reply, b"hi\n");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn with_options<F, Fut>(options: StreamOptions, handle_stream: F) -> TCPServer
     where
         F: Fn(IOStream, PeerAddr) -> Fut + 'static,
         Fut: Future<Output = ()> + 'static,
     {
-        let handler: Rc<Handler> =
+        let handler: Rc<StreamHandler> =
             Rc::new(move |stream, address| Box::pin(handle_stream(stream, address)));
         TCPServer {
             inner: Rc::new(ServerInner {
@@ -139,6 +184,43 @@ impl TCPServer {
     /// handler sees it: `handle_stream` gets only TLS streams whose
     /// handshake completed. A failed or timed-out handshake closes the
     /// connection and is logged at debug level with the peer's address.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use netutil::tls::{ClientTls, ServerTls};
+    ///
+    /// # let dir = std::env::temp_dir().join(format!("netutil-doc-{}-t1", std::process::id()));
+    /// # std::fs::create_dir_all(&dir)?;
+    /// # let made = rcgen::generate_simple_self_signed(vec!["localhost".into()])?;
+    /// # let (cert_pem, key_pem) = (dir.join("cert.pem"), dir.join("key.pem"));
+    /// # std::fs::write(&cert_pem, made.cert.pem())?;
+    /// # std::fs::write(&key_pem, made.signing_key.serialize_pem())?;
+    /// # // A TLS echo server with `server`, asked "hi" by a client with `client`:
+    /// # // the reply and the protocol agreed by ALPN.
+    /// # fn roundtrip(ioloop: &ioloop::IOLoop, server: netutil::tls::ServerTls, client: netutil::tls::ClientTls)
+    /// #     -> Result<(String, Option<Vec<u8>>), Box<dyn std::error::Error>> {
+    /// #     let tcp = netutil::TCPServer::new(|stream: netutil::IOStream, _| async move {
+    /// #         if let Ok(line) = stream.read_until(b"\n", Some(64)).await { let _ = stream.write(&line).await; }
+    /// #     });
+    /// #     tcp.set_tls(Some(server));
+    /// #     let port = tcp.listen(0, Some("127.0.0.1"))?[0].port();
+    /// #     let client = netutil::TCPClient::new().tls(client);
+    /// #     Ok(ioloop.run_sync(|| async move {
+    /// #         let stream = client.connect("localhost", port).await?;
+    /// #         stream.write(b"hi\n").await?;
+    /// #         let line = stream.read_until(b"\n", Some(64)).await?;
+    /// #         Ok::<_, std::io::Error>((String::from_utf8_lossy(&line).into_owned(), stream.alpn_protocol()))
+    /// #     }, Some(std::time::Duration::from_secs(10)))??)
+    /// # }
+    /// let ioloop = ioloop::IOLoop::new()?;
+    /// let server = ServerTls::from_pem_files(&cert_pem, &key_pem)?;
+    /// // (inside roundtrip) tcp_server.set_tls(Some(server)): handlers get TLS streams,
+    /// // handshake done.
+    /// assert_eq!(roundtrip(&ioloop, server, ClientTls::with_ca_file(&cert_pem)?)?.0, "hi\n");
+    /// # std::fs::remove_dir_all(&dir)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     #[cfg(feature = "tls")]
     pub fn set_tls(&self, tls: Option<ServerTls>) {
         *self.inner.tls.borrow_mut() = tls;
@@ -146,6 +228,28 @@ impl TCPServer {
 
     /// Sets the accept options (connections accepted per readiness event,
     /// the loop) for sockets added afterwards.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use netutil::{IOStream, TCPServer};
+    ///
+    /// let ioloop = ioloop::IOLoop::new()?;
+    /// let server = TCPServer::new(|stream: IOStream, _peer| async move {
+    ///     if let Ok(line) = stream.read_until(b"\n", Some(1024)).await {
+    ///         let _ = stream.write(&line).await;
+    ///     }
+    /// });
+    /// server.set_accept_options(netutil::AcceptOptions::new().max_accepts_per_event(32));
+    /// let port = server.listen(0, Some("127.0.0.1"))?[0].port();
+    /// # let reply = ioloop.run_sync(|| async move {
+    /// #     let stream = netutil::TCPClient::new().connect("127.0.0.1", port).await?;
+    /// #     stream.write(b"hi\n").await?;
+    /// #     stream.read_until(b"\n", Some(64)).await
+    /// # }, Some(std::time::Duration::from_secs(5)))??;
+    /// # assert_eq!(reply, b"hi\n");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn set_accept_options(&self, options: AcceptOptions) {
         *self.inner.accept_options.borrow_mut() = options;
     }
@@ -200,6 +304,29 @@ impl TCPServer {
     ///
     /// As [`bind_sockets`](crate::bind_sockets) and
     /// [`add_socket`](TCPServer::add_socket).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use netutil::{IOStream, TCPServer};
+    ///
+    /// let ioloop = ioloop::IOLoop::new()?;
+    /// let server = TCPServer::new(|stream: IOStream, _peer| async move {
+    ///     if let Ok(line) = stream.read_until(b"\n", Some(1024)).await {
+    ///         let _ = stream.write(&line).await;
+    ///     }
+    /// });
+    /// // Port 0: the kernel picks a free port; the bound addresses come back.
+    /// let addrs = server.listen(0, Some("127.0.0.1"))?;
+    /// let port = addrs[0].port();
+    /// # let reply = ioloop.run_sync(|| async move {
+    /// #     let stream = netutil::TCPClient::new().connect("127.0.0.1", port).await?;
+    /// #     stream.write(b"hi\n").await?;
+    /// #     stream.read_until(b"\n", Some(64)).await
+    /// # }, Some(std::time::Duration::from_secs(5)))??;
+    /// # assert_eq!(reply, b"hi\n");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn listen(&self, port: u16, address: Option<&str>) -> io::Result<Vec<SocketAddr>> {
         self.listen_with(port, address, &BindOptions::default())
     }
@@ -210,6 +337,28 @@ impl TCPServer {
     /// # Errors
     ///
     /// As [`listen`](TCPServer::listen).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use netutil::{IOStream, TCPServer};
+    ///
+    /// let ioloop = ioloop::IOLoop::new()?;
+    /// let server = TCPServer::new(|stream: IOStream, _peer| async move {
+    ///     if let Ok(line) = stream.read_until(b"\n", Some(1024)).await {
+    ///         let _ = stream.write(&line).await;
+    ///     }
+    /// });
+    /// let addrs = server.listen_with(0, Some("127.0.0.1"), &netutil::BindOptions::new().backlog(64))?;
+    /// let port = addrs[0].port();
+    /// # let reply = ioloop.run_sync(|| async move {
+    /// #     let stream = netutil::TCPClient::new().connect("127.0.0.1", port).await?;
+    /// #     stream.write(b"hi\n").await?;
+    /// #     stream.read_until(b"\n", Some(64)).await
+    /// # }, Some(std::time::Duration::from_secs(5)))??;
+    /// # assert_eq!(reply, b"hi\n");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn listen_with(
         &self,
         port: u16,
@@ -228,6 +377,29 @@ impl TCPServer {
     ///
     /// As [`add_socket`](TCPServer::add_socket); the sockets added before
     /// the failing one keep accepting.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use netutil::{IOStream, TCPServer};
+    ///
+    /// let ioloop = ioloop::IOLoop::new()?;
+    /// let server = TCPServer::new(|stream: IOStream, _peer| async move {
+    ///     if let Ok(line) = stream.read_until(b"\n", Some(1024)).await {
+    ///         let _ = stream.write(&line).await;
+    ///     }
+    /// });
+    /// let listeners = netutil::bind_sockets(0, Some("127.0.0.1"))?;
+    /// let port = listeners[0].local_addr()?.port();
+    /// server.add_sockets(listeners)?;
+    /// # let reply = ioloop.run_sync(|| async move {
+    /// #     let stream = netutil::TCPClient::new().connect("127.0.0.1", port).await?;
+    /// #     stream.write(b"hi\n").await?;
+    /// #     stream.read_until(b"\n", Some(64)).await
+    /// # }, Some(std::time::Duration::from_secs(5)))??;
+    /// # assert_eq!(reply, b"hi\n");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn add_sockets<L: Into<AnyListener>>(
         &self,
         listeners: impl IntoIterator<Item = L>,
@@ -244,6 +416,29 @@ impl TCPServer {
     ///
     /// An `io::Error` if the server was stopped, or if the listener cannot
     /// be registered with the loop.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use netutil::{IOStream, TCPServer};
+    ///
+    /// let ioloop = ioloop::IOLoop::new()?;
+    /// let server = TCPServer::new(|stream: IOStream, _peer| async move {
+    ///     if let Ok(line) = stream.read_until(b"\n", Some(1024)).await {
+    ///         let _ = stream.write(&line).await;
+    ///     }
+    /// });
+    /// let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+    /// let port = listener.local_addr()?.port();
+    /// server.add_socket(listener)?;
+    /// # let reply = ioloop.run_sync(|| async move {
+    /// #     let stream = netutil::TCPClient::new().connect("127.0.0.1", port).await?;
+    /// #     stream.write(b"hi\n").await?;
+    /// #     stream.read_until(b"\n", Some(64)).await
+    /// # }, Some(std::time::Duration::from_secs(5)))??;
+    /// # assert_eq!(reply, b"hi\n");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn add_socket(&self, listener: impl Into<AnyListener>) -> io::Result<()> {
         if self.inner.stopped.get() {
             return Err(io::Error::other("TCPServer: add_socket after stop"));
@@ -312,6 +507,28 @@ impl TCPServer {
     /// # Errors
     ///
     /// As [`bind_sockets`](crate::bind_sockets).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use netutil::{IOStream, TCPServer};
+    ///
+    /// let ioloop = ioloop::IOLoop::new()?;
+    /// let server = TCPServer::new(|stream: IOStream, _peer| async move {
+    ///     if let Ok(line) = stream.read_until(b"\n", Some(1024)).await {
+    ///         let _ = stream.write(&line).await;
+    ///     }
+    /// });
+    /// let port = server.bind(0, Some("127.0.0.1"))?[0].port();
+    /// server.start(1, None)?; // 1: accept in this process, no fork
+    /// # let reply = ioloop.run_sync(|| async move {
+    /// #     let stream = netutil::TCPClient::new().connect("127.0.0.1", port).await?;
+    /// #     stream.write(b"hi\n").await?;
+    /// #     stream.read_until(b"\n", Some(64)).await
+    /// # }, Some(std::time::Duration::from_secs(5)))??;
+    /// # assert_eq!(reply, b"hi\n");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn bind(&self, port: u16, address: Option<&str>) -> io::Result<Vec<SocketAddr>> {
         self.bind_with(port, address, &BindOptions::default())
     }
@@ -322,6 +539,29 @@ impl TCPServer {
     /// # Errors
     ///
     /// As [`bind_sockets`](crate::bind_sockets).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use netutil::{IOStream, TCPServer};
+    ///
+    /// let ioloop = ioloop::IOLoop::new()?;
+    /// let server = TCPServer::new(|stream: IOStream, _peer| async move {
+    ///     if let Ok(line) = stream.read_until(b"\n", Some(1024)).await {
+    ///         let _ = stream.write(&line).await;
+    ///     }
+    /// });
+    /// let options = netutil::BindOptions::new().backlog(64);
+    /// let port = server.bind_with(0, Some("127.0.0.1"), &options)?[0].port();
+    /// server.start(1, None)?;
+    /// # let reply = ioloop.run_sync(|| async move {
+    /// #     let stream = netutil::TCPClient::new().connect("127.0.0.1", port).await?;
+    /// #     stream.write(b"hi\n").await?;
+    /// #     stream.read_until(b"\n", Some(64)).await
+    /// # }, Some(std::time::Duration::from_secs(5)))??;
+    /// # assert_eq!(reply, b"hi\n");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn bind_with(
         &self,
         port: u16,
@@ -373,6 +613,29 @@ impl TCPServer {
     /// As [`fork_processes`] (a loop already exists, too many restarts),
     /// [`add_worker_sockets`](TCPServer::add_worker_sockets) (in a child)
     /// and [`add_socket`](TCPServer::add_socket).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use netutil::{IOStream, TCPServer};
+    ///
+    /// let ioloop = ioloop::IOLoop::new()?;
+    /// let server = TCPServer::new(|stream: IOStream, _peer| async move {
+    ///     if let Ok(line) = stream.read_until(b"\n", Some(1024)).await {
+    ///         let _ = stream.write(&line).await;
+    ///     }
+    /// });
+    /// let port = server.bind(0, Some("127.0.0.1"))?[0].port();
+    /// // 1: in this process; 0 or n > 1 would fork one worker per CPU or n.
+    /// server.start(1, None)?;
+    /// # let reply = ioloop.run_sync(|| async move {
+    /// #     let stream = netutil::TCPClient::new().connect("127.0.0.1", port).await?;
+    /// #     stream.write(b"hi\n").await?;
+    /// #     stream.read_until(b"\n", Some(64)).await
+    /// # }, Some(std::time::Duration::from_secs(5)))??;
+    /// # assert_eq!(reply, b"hi\n");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn start(&self, processes: usize, max_restarts: Option<usize>) -> io::Result<()> {
         if processes == 1 {
             let pending = std::mem::take(&mut *self.inner.pending.borrow_mut());
@@ -450,6 +713,25 @@ impl TCPServer {
     /// Stops accepting and closes the listening sockets; connections
     /// already accepted go on to their end (Tornado's `stop`). Idempotent,
     /// and safe from inside a handler.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use netutil::{IOStream, TCPServer};
+    ///
+    /// let ioloop = ioloop::IOLoop::new()?;
+    /// let server = TCPServer::new(|stream: IOStream, _peer| async move {
+    ///     if let Ok(line) = stream.read_until(b"\n", Some(1024)).await {
+    ///         let _ = stream.write(&line).await;
+    ///     }
+    /// });
+    /// server.listen(0, Some("127.0.0.1"))?;
+    /// server.stop(); // closes the listening sockets; open connections go on
+    /// assert!(server.is_stopped());
+    /// assert_eq!(server.listener_count(), 0);
+    ///
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn stop(&self) {
         if self.inner.stopped.replace(true) {
             return;
@@ -462,12 +744,49 @@ impl TCPServer {
     }
 
     /// True after [`stop`](TCPServer::stop).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use netutil::{IOStream, TCPServer};
+    ///
+    /// let ioloop = ioloop::IOLoop::new()?;
+    /// let server = TCPServer::new(|stream: IOStream, _peer| async move {
+    ///     if let Ok(line) = stream.read_until(b"\n", Some(1024)).await {
+    ///         let _ = stream.write(&line).await;
+    ///     }
+    /// });
+    /// server.listen(0, Some("127.0.0.1"))?;
+    /// assert!(!server.is_stopped());
+    /// server.stop();
+    /// assert!(server.is_stopped());
+    ///
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn is_stopped(&self) -> bool {
         self.inner.stopped.get()
     }
 
     /// True while any listener is paused by descriptor exhaustion (see
     /// [`add_accept_handler`](crate::add_accept_handler)).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use netutil::{IOStream, TCPServer};
+    ///
+    /// let ioloop = ioloop::IOLoop::new()?;
+    /// let server = TCPServer::new(|stream: IOStream, _peer| async move {
+    ///     if let Ok(line) = stream.read_until(b"\n", Some(1024)).await {
+    ///         let _ = stream.write(&line).await;
+    ///     }
+    /// });
+    /// server.listen(0, Some("127.0.0.1"))?;
+    /// // Paused only while the process is out of descriptors.
+    /// assert!(!server.is_paused());
+    ///
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn is_paused(&self) -> bool {
         self.inner
             .handles
@@ -477,6 +796,23 @@ impl TCPServer {
     }
 
     /// The number of listening sockets accepting.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use netutil::{IOStream, TCPServer};
+    ///
+    /// let ioloop = ioloop::IOLoop::new()?;
+    /// let server = TCPServer::new(|stream: IOStream, _peer| async move {
+    ///     if let Ok(line) = stream.read_until(b"\n", Some(1024)).await {
+    ///         let _ = stream.write(&line).await;
+    ///     }
+    /// });
+    /// server.listen(0, Some("127.0.0.1"))?;
+    /// assert_eq!(server.listener_count(), 1);
+    ///
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn listener_count(&self) -> usize {
         self.inner.handles.borrow().len()
     }

@@ -20,9 +20,10 @@ use std::task::{Context, Poll, Waker};
 use ioloop::{Events, IOLoop};
 use socket2::{Domain, Protocol, SockAddr, SockRef, Socket, Type};
 
-use crate::accept;
-use crate::buffer::{ReadBuffer, WriteBuffer};
-use crate::error::{StreamClosedError, context};
+use crate::error::context;
+use crate::socket::accept;
+use crate::stream::buffer::{ReadBuffer, WriteBuffer};
+use crate::stream::closed::StreamClosedError;
 use crate::sys;
 
 mod futures_io;
@@ -38,8 +39,27 @@ pub use futures_io::AsyncIOStream;
 /// delimiter has not come, a large `read_bytes`), so this is the largest
 /// message a read may ask for, and what a peer that never sends the
 /// delimiter can make a server hold per connection.
+///
+/// # Examples
+///
+/// ```
+/// use netutil::{DEFAULT_MAX_BUFFER_SIZE, StreamOptions};
+///
+/// // Allow messages twice as large as the default.
+/// let options = StreamOptions::new().max_buffer_size(2 * DEFAULT_MAX_BUFFER_SIZE);
+/// # let _ = options;
+/// ```
 pub const DEFAULT_MAX_BUFFER_SIZE: usize = 4 * 1024 * 1024;
 /// The default [`StreamOptions::read_chunk_size`]: 64 KiB, Tornado's.
+///
+/// # Examples
+///
+/// ```
+/// use netutil::{DEFAULT_READ_CHUNK_SIZE, StreamOptions};
+///
+/// let options = StreamOptions::new().read_chunk_size(DEFAULT_READ_CHUNK_SIZE / 4);
+/// # let _ = options;
+/// ```
 pub const DEFAULT_READ_CHUNK_SIZE: usize = 64 * 1024;
 /// The default [`StreamOptions::max_write_buffer_size`]: 1 MiB (Tornado's
 /// is unlimited).
@@ -47,6 +67,15 @@ pub const DEFAULT_READ_CHUNK_SIZE: usize = 64 * 1024;
 /// Writes that are awaited one at a time never meet it (a write into an
 /// empty buffer is always taken); it bounds what writes not awaited can
 /// pile up for a slow reader.
+///
+/// # Examples
+///
+/// ```
+/// use netutil::{DEFAULT_MAX_WRITE_BUFFER_SIZE, StreamOptions};
+///
+/// let options = StreamOptions::new().max_write_buffer_size(4 * DEFAULT_MAX_WRITE_BUFFER_SIZE);
+/// # let _ = options;
+/// ```
 pub const DEFAULT_MAX_WRITE_BUFFER_SIZE: usize = 1024 * 1024;
 
 /// A [`read_into`](IOStream::read_into) this large (or larger) with an empty
@@ -95,6 +124,19 @@ impl StreamOptions {
     /// The defaults: [`DEFAULT_MAX_BUFFER_SIZE`],
     /// [`DEFAULT_READ_CHUNK_SIZE`], [`DEFAULT_MAX_WRITE_BUFFER_SIZE`], the
     /// current loop.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use netutil::StreamOptions;
+    ///
+    /// let (a, _b) = std::os::unix::net::UnixStream::pair()?;
+    /// let ioloop = ioloop::IOLoop::new()?;
+    /// let stream = StreamOptions::new().max_buffer_size(64 * 1024).ioloop(&ioloop).build(a)?;
+    /// assert!(!stream.closed());
+    ///
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn new() -> StreamOptions {
         StreamOptions::default()
     }
@@ -102,12 +144,42 @@ impl StreamOptions {
     /// The most bytes the read buffer holds (at least 1; default
     /// [`DEFAULT_MAX_BUFFER_SIZE`]). A read that cannot complete within it
     /// fails, and closes the stream.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use netutil::StreamOptions;
+    ///
+    /// let ioloop = ioloop::IOLoop::new()?;
+    /// let (a, b) = std::os::unix::net::UnixStream::pair()?;
+    /// let err = ioloop.run_sync(|| async move {
+    ///     let a = StreamOptions::new().max_buffer_size(8).build(a)?;
+    ///     let b = StreamOptions::new().build(b)?;
+    ///     b.write(b"more than eight bytes, no newline").await?;
+    ///     a.read_until(b"\n", None).await // the buffer fills before the delimiter comes
+    /// }, Some(std::time::Duration::from_secs(5)))?.unwrap_err();
+    /// assert_eq!(err.kind(), std::io::ErrorKind::InvalidData);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn max_buffer_size(mut self, bytes: usize) -> StreamOptions {
         self.max_buffer_size = bytes.max(1);
         self
     }
 
     /// The most bytes one `read` system call asks for (at least 1).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use netutil::StreamOptions;
+    ///
+    /// let (a, _b) = std::os::unix::net::UnixStream::pair()?;
+    /// # let _ioloop = ioloop::IOLoop::new()?;
+    /// // Read from the kernel 16 KiB at a time.
+    /// let stream = StreamOptions::new().read_chunk_size(16 * 1024).build(a)?;
+    /// # let _ = stream;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn read_chunk_size(mut self, bytes: usize) -> StreamOptions {
         self.read_chunk_size = bytes.max(1);
         self
@@ -119,6 +191,19 @@ impl StreamOptions {
     /// but a write into an empty buffer is always taken, however large,
     /// so a writer that awaits each [`write`](IOStream::write) (the
     /// back-pressure way to write) never fails on it.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use netutil::StreamOptions;
+    ///
+    /// let (a, _b) = std::os::unix::net::UnixStream::pair()?;
+    /// # let _ioloop = ioloop::IOLoop::new()?;
+    /// // A write that would queue more than 256 KiB fails instead of buffering.
+    /// let stream = StreamOptions::new().max_write_buffer_size(256 * 1024).build(a)?;
+    /// # let _ = stream;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn max_write_buffer_size(mut self, bytes: usize) -> StreamOptions {
         self.max_write_buffer_size = bytes.max(1);
         self
@@ -133,12 +218,46 @@ impl StreamOptions {
     /// [`StreamClosedError`] whose cause is `UnexpectedEof`, while writes
     /// go on until [`close`](IOStream::close) or a write error. An error or
     /// full hang-up still closes the stream.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::io::{Read, Write};
+    /// use netutil::StreamOptions;
+    ///
+    /// let ioloop = ioloop::IOLoop::new()?;
+    /// let (a, mut b) = std::os::unix::net::UnixStream::pair()?;
+    /// b.write_all(b"question")?;
+    /// b.shutdown(std::net::Shutdown::Write)?; // end of file for `a`
+    /// ioloop.run_sync(|| async move {
+    ///     let a = StreamOptions::new().half_close(true).build(a)?;
+    ///     assert_eq!(a.read_bytes(8, false).await?, b"question");
+    ///     a.write(b"answer").await?; // still open for writing
+    ///     let mut answer = [0; 6];
+    ///     b.read_exact(&mut answer)?;
+    ///     assert_eq!(&answer, b"answer");
+    ///     Ok::<_, std::io::Error>(())
+    /// }, Some(std::time::Duration::from_secs(5)))??;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn half_close(mut self, half_close: bool) -> StreamOptions {
         self.half_close = half_close;
         self
     }
 
     /// The loop the stream runs on (default: [`IOLoop::current`]).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use netutil::StreamOptions;
+    ///
+    /// let ioloop = ioloop::IOLoop::new()?;
+    /// let (a, _b) = std::os::unix::net::UnixStream::pair()?;
+    /// let stream = StreamOptions::new().ioloop(&ioloop).build(a)?;
+    /// assert!(stream.ioloop().ptr_eq(&ioloop));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn ioloop(mut self, ioloop: &IOLoop) -> StreamOptions {
         self.ioloop = Some(ioloop.clone());
         self
@@ -150,6 +269,19 @@ impl StreamOptions {
     /// # Errors
     ///
     /// As [`IOStream::new`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use netutil::StreamOptions;
+    ///
+    /// # let _ioloop = ioloop::IOLoop::new()?;
+    /// // Any socket or pipe: here one end of a Unix socket pair.
+    /// let (a, _b) = std::os::unix::net::UnixStream::pair()?;
+    /// let stream = StreamOptions::new().build(a)?;
+    /// assert!(stream.fd() >= 0);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     #[track_caller]
     pub fn build(&self, fd: impl Into<OwnedFd>) -> io::Result<IOStream> {
         let fd = fd.into();
@@ -187,6 +319,22 @@ impl StreamOptions {
     /// # Errors
     ///
     /// As [`IOStream::connect`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use netutil::StreamOptions;
+    ///
+    /// let ioloop = ioloop::IOLoop::new()?;
+    /// let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+    /// let addr = listener.local_addr()?;
+    /// let stream = ioloop.run_sync(
+    ///     || async move { StreamOptions::new().max_buffer_size(1 << 16).connect(addr).await },
+    ///     Some(std::time::Duration::from_secs(5)),
+    /// )??;
+    /// assert_eq!(stream.peer_addr()?, addr);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub async fn connect(&self, addr: SocketAddr) -> io::Result<IOStream> {
         let socket = Socket::new(
             Domain::for_address(addr),
@@ -204,6 +352,24 @@ impl StreamOptions {
     /// # Errors
     ///
     /// As [`IOStream::connect_unix`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use netutil::StreamOptions;
+    ///
+    /// let path = std::env::temp_dir().join(format!("netutil-doc-{}.sock", std::process::id()));
+    /// # let _ = std::fs::remove_file(&path);
+    /// let _listener = std::os::unix::net::UnixListener::bind(&path)?;
+    /// let ioloop = ioloop::IOLoop::new()?;
+    /// let stream = ioloop.run_sync(
+    ///     || async { StreamOptions::new().connect_unix(&path).await },
+    ///     Some(std::time::Duration::from_secs(5)),
+    /// )??;
+    /// assert!(!stream.closed());
+    /// # std::fs::remove_file(&path)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub async fn connect_unix(&self, path: impl AsRef<Path>) -> io::Result<IOStream> {
         let path = path.as_ref();
         let shown = path.display();
@@ -832,6 +998,21 @@ impl IOStream {
     /// An `io::Error` naming the descriptor if it cannot be made
     /// non-blocking or registered with the loop (a regular file, for
     /// example).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use netutil::IOStream;
+    /// let ioloop = ioloop::IOLoop::new()?;
+    /// let (a, b) = std::os::unix::net::UnixStream::pair()?;
+    /// ioloop.run_sync(|| async move {
+    ///     let (a, b) = (IOStream::new(a)?, IOStream::new(b)?);
+    ///     a.write(b"ping\n").await?;
+    ///     assert_eq!(b.read_until(b"\n", Some(64)).await?, b"ping\n");
+    ///     Ok::<_, std::io::Error>(())
+    /// }, Some(std::time::Duration::from_secs(5)))??;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     #[track_caller]
     pub fn new(fd: impl Into<OwnedFd>) -> io::Result<IOStream> {
         StreamOptions::default().build(fd)
@@ -906,6 +1087,25 @@ impl IOStream {
     /// # Errors
     ///
     /// An `io::Error` naming the path.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use netutil::IOStream;
+    ///
+    /// let path = std::env::temp_dir().join(format!("netutil-doc-{}-c.sock", std::process::id()));
+    /// # let _ = std::fs::remove_file(&path);
+    /// let listener = std::os::unix::net::UnixListener::bind(&path)?;
+    /// let ioloop = ioloop::IOLoop::new()?;
+    /// ioloop.run_sync(|| async {
+    ///     let stream = IOStream::connect_unix(&path).await?;
+    ///     stream.write(b"hi").await?;
+    ///     let _peer = listener.accept()?;
+    ///     Ok::<_, std::io::Error>(())
+    /// }, Some(std::time::Duration::from_secs(5)))??;
+    /// # std::fs::remove_file(&path)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub async fn connect_unix(path: impl AsRef<Path>) -> io::Result<IOStream> {
         StreamOptions::default().connect_unix(path).await
     }
@@ -944,6 +1144,22 @@ impl IOStream {
     /// # Panics
     ///
     /// If `delimiter` is empty.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use netutil::IOStream;
+    /// let ioloop = ioloop::IOLoop::new()?;
+    /// let (a, b) = std::os::unix::net::UnixStream::pair()?;
+    /// ioloop.run_sync(|| async move {
+    ///     let (a, b) = (IOStream::new(a)?, IOStream::new(b)?);
+    ///     a.write(b"GET / HTTP/1.1\r\n\r\n").await?;
+    ///     let line = b.read_until(b"\r\n", Some(8192)).await?;
+    ///     assert_eq!(line, b"GET / HTTP/1.1\r\n");
+    ///     Ok::<_, std::io::Error>(())
+    /// }, Some(std::time::Duration::from_secs(5)))??;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn read_until<'a>(
         &'a self,
         delimiter: &'a [u8],
@@ -967,6 +1183,24 @@ impl IOStream {
     /// # Panics
     ///
     /// If `delimiter` is empty.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use netutil::IOStream;
+    /// let ioloop = ioloop::IOLoop::new()?;
+    /// let (a, b) = std::os::unix::net::UnixStream::pair()?;
+    /// ioloop.run_sync(|| async move {
+    ///     let (a, b) = (IOStream::new(a)?, IOStream::new(b)?);
+    ///     a.write(b"key: value\nrest").await?;
+    ///     let n = b.fill_until(b"\n", Some(1024)).await?;
+    ///     b.with_buffer(|buf| assert_eq!(&buf[..n], b"key: value\n"));
+    ///     b.consume(n);
+    ///     assert_eq!(b.read_bytes(4, false).await?, b"rest");
+    ///     Ok::<_, std::io::Error>(())
+    /// }, Some(std::time::Duration::from_secs(5)))??;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn fill_until<'a>(
         &'a self,
         delimiter: &'a [u8],
@@ -987,6 +1221,23 @@ impl IOStream {
     /// (closing the stream) if `n` exceeds
     /// [`StreamOptions::max_buffer_size`] without `partial`; `Other` if
     /// another read is in progress.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use netutil::IOStream;
+    /// let ioloop = ioloop::IOLoop::new()?;
+    /// let (a, b) = std::os::unix::net::UnixStream::pair()?;
+    /// ioloop.run_sync(|| async move {
+    ///     let (a, b) = (IOStream::new(a)?, IOStream::new(b)?);
+    ///     a.write(b"0123456789").await?;
+    ///     assert_eq!(b.read_bytes(4, false).await?, b"0123");
+    ///     // `partial`: whatever is there, up to 100 bytes.
+    ///     assert_eq!(b.read_bytes(100, true).await?, b"456789");
+    ///     Ok::<_, std::io::Error>(())
+    /// }, Some(std::time::Duration::from_secs(5)))??;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn read_bytes(&self, n: usize, partial: bool) -> ReadBytes<'_> {
         ReadBytes {
             op: ReadOp::new(self, Bytes { n, partial }),
@@ -1000,6 +1251,23 @@ impl IOStream {
     /// # Errors
     ///
     /// As [`read_bytes`](IOStream::read_bytes).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use netutil::IOStream;
+    /// let ioloop = ioloop::IOLoop::new()?;
+    /// let (a, b) = std::os::unix::net::UnixStream::pair()?;
+    /// ioloop.run_sync(|| async move {
+    ///     let (a, b) = (IOStream::new(a)?, IOStream::new(b)?);
+    ///     a.write(b"abcdef").await?;
+    ///     let mut buf = [0u8; 4];
+    ///     assert_eq!(b.read_into(&mut buf, false).await?, 4);
+    ///     assert_eq!(&buf, b"abcd");
+    ///     Ok::<_, std::io::Error>(())
+    /// }, Some(std::time::Duration::from_secs(5)))??;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn read_into<'a>(&'a self, buf: &'a mut [u8], partial: bool) -> ReadInto<'a> {
         ReadInto {
             op: ReadOp::new(
@@ -1021,6 +1289,22 @@ impl IOStream {
     /// A [`StreamClosedError`] if the stream closes for any reason but end
     /// of file (the data read so far stays buffered); `InvalidData` if the
     /// data exceeds [`StreamOptions::max_buffer_size`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use netutil::IOStream;
+    /// let ioloop = ioloop::IOLoop::new()?;
+    /// let (a, b) = std::os::unix::net::UnixStream::pair()?;
+    /// ioloop.run_sync(|| async move {
+    ///     let (a, b) = (IOStream::new(a)?, IOStream::new(b)?);
+    ///     a.write(b"all of it").await?;
+    ///     a.close();
+    ///     assert_eq!(b.read_until_close().await?, b"all of it");
+    ///     Ok::<_, std::io::Error>(())
+    /// }, Some(std::time::Duration::from_secs(5)))??;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn read_until_close(&self) -> ReadUntilClose<'_> {
         ReadUntilClose {
             op: ReadOp::new(self, UntilClose),
@@ -1035,6 +1319,23 @@ impl IOStream {
     ///
     /// A [`StreamClosedError`] if the stream closes first (end of file
     /// included); `InvalidData` (closing the stream) if the buffer is full.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use netutil::IOStream;
+    /// let ioloop = ioloop::IOLoop::new()?;
+    /// let (a, b) = std::os::unix::net::UnixStream::pair()?;
+    /// ioloop.run_sync(|| async move {
+    ///     let (a, b) = (IOStream::new(a)?, IOStream::new(b)?);
+    ///     a.write(b"abc").await?;
+    ///     let buffered = b.read_more().await?;
+    ///     assert!(buffered >= 1);
+    ///     b.with_buffer(|buf| assert!(b"abc".starts_with(buf)));
+    ///     Ok::<_, std::io::Error>(())
+    /// }, Some(std::time::Duration::from_secs(5)))??;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn read_more(&self) -> ReadMore<'_> {
         ReadMore {
             op: ReadOp::new(self, More { base: None }),
@@ -1046,6 +1347,24 @@ impl IOStream {
     /// # Panics
     ///
     /// If `f` calls a method of this stream.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use netutil::IOStream;
+    /// let ioloop = ioloop::IOLoop::new()?;
+    /// let (a, b) = std::os::unix::net::UnixStream::pair()?;
+    /// ioloop.run_sync(|| async move {
+    ///     let (a, b) = (IOStream::new(a)?, IOStream::new(b)?);
+    ///     a.write(b"3:abc").await?;
+    ///     b.fill_until(b":", None).await?;
+    ///     let len = b.with_buffer(|buf| buf[0] - b'0');
+    ///     b.consume(2);
+    ///     assert_eq!(b.read_bytes(len as usize, false).await?, b"abc");
+    ///     Ok::<_, std::io::Error>(())
+    /// }, Some(std::time::Duration::from_secs(5)))??;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn with_buffer<R>(&self, f: impl FnOnce(&[u8]) -> R) -> R {
         let st = self.inner.st.borrow();
         f(st.rbuf.data())
@@ -1058,11 +1377,45 @@ impl IOStream {
     /// # Panics
     ///
     /// If fewer than `n` bytes are buffered.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use netutil::IOStream;
+    /// let ioloop = ioloop::IOLoop::new()?;
+    /// let (a, b) = std::os::unix::net::UnixStream::pair()?;
+    /// ioloop.run_sync(|| async move {
+    ///     let (a, b) = (IOStream::new(a)?, IOStream::new(b)?);
+    ///     a.write(b"skip:keep").await?;
+    ///     let n = b.fill_until(b":", None).await?;
+    ///     b.consume(n); // drop "skip:" without copying it
+    ///     assert_eq!(b.read_bytes(4, false).await?, b"keep");
+    ///     Ok::<_, std::io::Error>(())
+    /// }, Some(std::time::Duration::from_secs(5)))??;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn consume(&self, n: usize) {
         self.inner.st.borrow_mut().rbuf.consume(n);
     }
 
     /// The number of bytes read from the descriptor and not yet consumed.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use netutil::IOStream;
+    /// let ioloop = ioloop::IOLoop::new()?;
+    /// let (a, b) = std::os::unix::net::UnixStream::pair()?;
+    /// ioloop.run_sync(|| async move {
+    ///     let (a, b) = (IOStream::new(a)?, IOStream::new(b)?);
+    ///     a.write(b"line\nmore").await?;
+    ///     let n = b.fill_until(b"\n", None).await?;
+    ///     assert!(b.buffered() >= n); // the line, and what came after it
+    ///     b.consume(n);
+    ///     Ok::<_, std::io::Error>(())
+    /// }, Some(std::time::Duration::from_secs(5)))??;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn buffered(&self) -> usize {
         self.inner.st.borrow().rbuf.len()
     }
@@ -1087,6 +1440,22 @@ impl IOStream {
     ///   written and the stream stays open;
     /// * a [`StreamClosedError`] if the stream is or becomes closed before
     ///   the data is flushed (a write error such as `EPIPE` closes it).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use netutil::IOStream;
+    /// let ioloop = ioloop::IOLoop::new()?;
+    /// let (a, b) = std::os::unix::net::UnixStream::pair()?;
+    /// ioloop.run_sync(|| async move {
+    ///     let (a, b) = (IOStream::new(a)?, IOStream::new(b)?);
+    ///     // Resolves once the data is handed to the kernel.
+    ///     a.write(b"hello").await?;
+    ///     assert_eq!(b.read_bytes(5, false).await?, b"hello");
+    ///     Ok::<_, std::io::Error>(())
+    /// }, Some(std::time::Duration::from_secs(5)))??;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn write(&self, data: &[u8]) -> Write<'_> {
         self.write_vectored(&[IoSlice::new(data)])
     }
@@ -1097,6 +1466,22 @@ impl IOStream {
     /// # Errors
     ///
     /// As [`write`](IOStream::write).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use netutil::IOStream;
+    /// let ioloop = ioloop::IOLoop::new()?;
+    /// let (a, b) = std::os::unix::net::UnixStream::pair()?;
+    /// ioloop.run_sync(|| async move {
+    ///     let (a, b) = (IOStream::new(a)?, IOStream::new(b)?);
+    ///     use std::io::IoSlice;
+    ///     a.write_vectored(&[IoSlice::new(b"head "), IoSlice::new(b"body")]).await?;
+    ///     assert_eq!(b.read_bytes(9, false).await?, b"head body");
+    ///     Ok::<_, std::io::Error>(())
+    /// }, Some(std::time::Duration::from_secs(5)))??;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn write_vectored(&self, bufs: &[IoSlice<'_>]) -> Write<'_> {
         Write {
             stream: self,
@@ -1192,11 +1577,45 @@ impl IOStream {
 
     /// True while written data waits in the buffer (Tornado's `writing`;
     /// on a TLS stream, encrypted data).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use netutil::IOStream;
+    /// let ioloop = ioloop::IOLoop::new()?;
+    /// let (a, b) = std::os::unix::net::UnixStream::pair()?;
+    /// ioloop.run_sync(|| async move {
+    ///     let (a, b) = (IOStream::new(a)?, IOStream::new(b)?);
+    ///     assert!(!a.writing());
+    ///     a.write(b"x").await?;
+    ///     assert!(!a.writing()); // all of it is with the kernel
+    ///     assert_eq!(b.read_bytes(1, false).await?, b"x");
+    ///     Ok::<_, std::io::Error>(())
+    /// }, Some(std::time::Duration::from_secs(5)))??;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn writing(&self) -> bool {
         !self.inner.st.borrow().wbuf.is_empty()
     }
 
     /// True while a read is in progress (Tornado's `reading`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use netutil::IOStream;
+    /// let ioloop = ioloop::IOLoop::new()?;
+    /// let (a, b) = std::os::unix::net::UnixStream::pair()?;
+    /// ioloop.run_sync(|| async move {
+    ///     let (a, b) = (IOStream::new(a)?, IOStream::new(b)?);
+    ///     assert!(!b.reading());
+    ///     a.write(b"x").await?;
+    ///     b.read_bytes(1, false).await?;
+    ///     assert!(!b.reading()); // the read has completed
+    ///     Ok::<_, std::io::Error>(())
+    /// }, Some(std::time::Duration::from_secs(5)))??;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn reading(&self) -> bool {
         self.inner.st.borrow().reading
     }
@@ -1210,6 +1629,23 @@ impl IOStream {
     ///
     /// A TLS stream first sends a `close_notify` alert, if no write is
     /// queued and the descriptor takes it at once.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use netutil::IOStream;
+    /// let ioloop = ioloop::IOLoop::new()?;
+    /// let (a, b) = std::os::unix::net::UnixStream::pair()?;
+    /// ioloop.run_sync(|| async move {
+    ///     let (a, b) = (IOStream::new(a)?, IOStream::new(b)?);
+    ///     a.close();
+    ///     assert!(a.closed());
+    ///     // The peer sees end of file.
+    ///     assert!(b.read_bytes(1, false).await.is_err());
+    ///     Ok::<_, std::io::Error>(())
+    /// }, Some(std::time::Duration::from_secs(5)))??;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn close(&self) {
         let mut st = self.inner.st.borrow_mut();
         #[cfg(feature = "tls")]
@@ -1224,6 +1660,22 @@ impl IOStream {
     }
 
     /// True once the stream is closed.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use netutil::IOStream;
+    /// let ioloop = ioloop::IOLoop::new()?;
+    /// let (a, b) = std::os::unix::net::UnixStream::pair()?;
+    /// ioloop.run_sync(|| async move {
+    ///     let (a, b) = (IOStream::new(a)?, IOStream::new(b)?);
+    ///     assert!(!a.closed());
+    ///     a.close();
+    ///     assert!(a.closed());
+    ///     Ok::<_, std::io::Error>(())
+    /// }, Some(std::time::Duration::from_secs(5)))??;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn closed(&self) -> bool {
         self.inner.st.borrow().closed.is_some()
     }
@@ -1231,6 +1683,23 @@ impl IOStream {
     /// Why the stream closed: `None` while open; otherwise the error its
     /// reads and writes now give (Tornado's `stream.error`, which is set
     /// only for errors).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use netutil::IOStream;
+    /// let ioloop = ioloop::IOLoop::new()?;
+    /// let (a, b) = std::os::unix::net::UnixStream::pair()?;
+    /// ioloop.run_sync(|| async move {
+    ///     let (a, b) = (IOStream::new(a)?, IOStream::new(b)?);
+    ///     drop(a); // the peer goes away
+    ///     let _ = b.read_bytes(1, false).await;
+    ///     let reason = b.close_reason().expect("closed");
+    ///     assert_eq!(reason.cause().unwrap().kind(), std::io::ErrorKind::UnexpectedEof);
+    ///     Ok::<_, std::io::Error>(())
+    /// }, Some(std::time::Duration::from_secs(5)))??;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn close_reason(&self) -> Option<StreamClosedError> {
         let st = self.inner.st.borrow();
         let cause = st.closed.clone()?;
@@ -1240,6 +1709,24 @@ impl IOStream {
     /// Runs `callback` (once, as a loop callback) when the stream closes;
     /// at once (on the next iteration) if it is closed already. Replaces a
     /// previous callback.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use netutil::IOStream;
+    /// let ioloop = ioloop::IOLoop::new()?;
+    /// let (a, b) = std::os::unix::net::UnixStream::pair()?;
+    /// ioloop.run_sync(|| async move {
+    ///     let (a, b) = (IOStream::new(a)?, IOStream::new(b)?);
+    ///     let (tx, rx) = futures::channel::oneshot::channel();
+    ///     b.set_close_callback(move || tx.send("closed").unwrap());
+    ///     a.close();
+    ///     let _ = b.read_bytes(1, false).await; // end of file closes `b`
+    ///     assert_eq!(rx.await.unwrap(), "closed"); // the callback ran on the loop
+    ///     Ok::<_, std::io::Error>(())
+    /// }, Some(std::time::Duration::from_secs(5)))??;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn set_close_callback(&self, callback: impl FnOnce() + 'static) {
         let mut st = self.inner.st.borrow_mut();
         if st.closed.is_some() {
@@ -1257,6 +1744,22 @@ impl IOStream {
     ///
     /// A [`StreamClosedError`] if closed; `ENOTSOCK` and the like for a
     /// descriptor that is not a TCP socket.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use netutil::IOStream;
+    /// let ioloop = ioloop::IOLoop::new()?;
+    /// let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+    /// let addr = listener.local_addr()?;
+    /// ioloop.run_sync(|| async move {
+    ///     let stream = IOStream::connect(addr).await?;
+    ///     let (_peer, _) = listener.accept()?;
+    ///     stream.set_nodelay(true)?; // send small writes at once (no Nagle)
+    ///     Ok::<_, std::io::Error>(())
+    /// }, Some(std::time::Duration::from_secs(5)))??;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn set_nodelay(&self, nodelay: bool) -> io::Result<()> {
         let st = self.inner.st.borrow();
         match &st.file {
@@ -1270,6 +1773,22 @@ impl IOStream {
     /// # Errors
     ///
     /// A [`StreamClosedError`] if closed; `InvalidInput` if not an IP socket.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use netutil::IOStream;
+    /// let ioloop = ioloop::IOLoop::new()?;
+    /// let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+    /// let addr = listener.local_addr()?;
+    /// ioloop.run_sync(|| async move {
+    ///     let stream = IOStream::connect(addr).await?;
+    ///     let (_peer, _) = listener.accept()?;
+    ///     assert_eq!(stream.local_addr()?.ip(), addr.ip());
+    ///     Ok::<_, std::io::Error>(())
+    /// }, Some(std::time::Duration::from_secs(5)))??;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
         self.sock_addr(|s| s.local_addr())
     }
@@ -1279,6 +1798,22 @@ impl IOStream {
     /// # Errors
     ///
     /// A [`StreamClosedError`] if closed; `InvalidInput` if not an IP socket.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use netutil::IOStream;
+    /// let ioloop = ioloop::IOLoop::new()?;
+    /// let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+    /// let addr = listener.local_addr()?;
+    /// ioloop.run_sync(|| async move {
+    ///     let stream = IOStream::connect(addr).await?;
+    ///     let (_peer, _) = listener.accept()?;
+    ///     assert_eq!(stream.peer_addr()?, addr);
+    ///     Ok::<_, std::io::Error>(())
+    /// }, Some(std::time::Duration::from_secs(5)))??;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn peer_addr(&self) -> io::Result<SocketAddr> {
         self.sock_addr(|s| s.peer_addr())
     }
@@ -1297,17 +1832,63 @@ impl IOStream {
     }
 
     /// The descriptor (closed once the stream is).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use netutil::IOStream;
+    /// let ioloop = ioloop::IOLoop::new()?;
+    /// let (a, b) = std::os::unix::net::UnixStream::pair()?;
+    /// ioloop.run_sync(|| async move {
+    ///     let (a, b) = (IOStream::new(a)?, IOStream::new(b)?);
+    ///     assert!(a.fd() >= 0);
+    ///     assert_ne!(a.fd(), b.fd());
+    ///     Ok::<_, std::io::Error>(())
+    /// }, Some(std::time::Duration::from_secs(5)))??;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn fd(&self) -> RawFd {
         self.inner.fd
     }
 
     /// The loop the stream runs on.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use netutil::IOStream;
+    /// let ioloop = ioloop::IOLoop::new()?;
+    /// let (a, b) = std::os::unix::net::UnixStream::pair()?;
+    /// ioloop.run_sync(|| async move {
+    ///     let (a, b) = (IOStream::new(a)?, IOStream::new(b)?);
+    ///     assert!(a.ioloop().ptr_eq(&ioloop::IOLoop::current()));
+    ///     Ok::<_, std::io::Error>(())
+    /// }, Some(std::time::Duration::from_secs(5)))??;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn ioloop(&self) -> &IOLoop {
         &self.inner.ioloop
     }
 
     /// The read buffer's current allocation in bytes (for memory
     /// accounting).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use netutil::IOStream;
+    /// let ioloop = ioloop::IOLoop::new()?;
+    /// let (a, b) = std::os::unix::net::UnixStream::pair()?;
+    /// ioloop.run_sync(|| async move {
+    ///     let (a, b) = (IOStream::new(a)?, IOStream::new(b)?);
+    ///     a.write(b"x").await?;
+    ///     b.read_bytes(1, false).await?;
+    ///     // An emptied buffer goes back to the pool between messages.
+    ///     assert!(b.read_buffer_capacity() <= netutil::DEFAULT_MAX_BUFFER_SIZE);
+    ///     Ok::<_, std::io::Error>(())
+    /// }, Some(std::time::Duration::from_secs(5)))??;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn read_buffer_capacity(&self) -> usize {
         self.inner.st.borrow().rbuf.capacity()
     }
@@ -1528,7 +2109,9 @@ enum Check<T> {
     Fail(io::ErrorKind, String),
 }
 
-trait Request {
+/// One kind of read (`read_until`, `read_bytes`, ...): what it waits for
+/// in the read buffer.
+trait ReadRequest {
     type Output;
 
     /// Whether the buffer satisfies the read. `eof`: the stream closed by
@@ -1541,7 +2124,7 @@ trait Request {
         None
     }
 
-    /// `n` bytes were read into [`direct`](Request::direct)'s buffer.
+    /// `n` bytes were read into [`direct`](ReadRequest::direct)'s buffer.
     fn direct_done(&mut self, _n: usize) {}
 }
 
@@ -1579,7 +2162,7 @@ enum UntilOutput {
     Len(usize),
 }
 
-impl Request for Until<'_> {
+impl ReadRequest for Until<'_> {
     type Output = UntilOutput;
 
     fn check(&mut self, buf: &mut ReadBuffer, _eof: bool, limit: usize) -> Check<UntilOutput> {
@@ -1637,7 +2220,7 @@ struct Bytes {
     partial: bool,
 }
 
-impl Request for Bytes {
+impl ReadRequest for Bytes {
     type Output = Vec<u8>;
 
     fn check(&mut self, buf: &mut ReadBuffer, _eof: bool, limit: usize) -> Check<Vec<u8>> {
@@ -1661,7 +2244,7 @@ struct Into_<'a> {
     partial: bool,
 }
 
-impl Request for Into_<'_> {
+impl ReadRequest for Into_<'_> {
     type Output = usize;
 
     fn check(&mut self, buf: &mut ReadBuffer, _eof: bool, _limit: usize) -> Check<usize> {
@@ -1685,7 +2268,7 @@ impl Request for Into_<'_> {
 
 struct UntilClose;
 
-impl Request for UntilClose {
+impl ReadRequest for UntilClose {
     type Output = Vec<u8>;
 
     fn check(&mut self, buf: &mut ReadBuffer, eof: bool, limit: usize) -> Check<Vec<u8>> {
@@ -1704,7 +2287,7 @@ struct More {
     base: Option<usize>,
 }
 
-impl Request for More {
+impl ReadRequest for More {
     type Output = usize;
 
     fn check(&mut self, buf: &mut ReadBuffer, _eof: bool, limit: usize) -> Check<usize> {
@@ -1730,7 +2313,7 @@ struct ReadOp<'a, R> {
     done: bool,
 }
 
-impl<'a, R: Request> ReadOp<'a, R> {
+impl<'a, R: ReadRequest> ReadOp<'a, R> {
     fn new(stream: &'a IOStream, request: R) -> Self {
         ReadOp {
             stream,
@@ -1865,6 +2448,22 @@ macro_rules! read_future {
 
 read_future!(
     /// The future of [`IOStream::read_until`]: the bytes through the delimiter.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use netutil::IOStream;
+    /// let ioloop = ioloop::IOLoop::new()?;
+    /// let (a, b) = std::os::unix::net::UnixStream::pair()?;
+    /// ioloop.run_sync(|| async move {
+    ///     let (a, b) = (IOStream::new(a)?, IOStream::new(b)?);
+    ///     a.write(b"a\nb").await?;
+    ///     let future: netutil::ReadUntil<'_> = b.read_until(b"\n", None);
+    ///     assert_eq!(future.await?, b"a\n");
+    ///     Ok::<_, std::io::Error>(())
+    /// }, Some(std::time::Duration::from_secs(5)))??;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     ReadUntil, Until<'a>, Vec<u8>, |v| match v {
         UntilOutput::Data(data) => data,
         UntilOutput::Len(_) => unreachable!("read_until takes its data"),
@@ -1872,6 +2471,22 @@ read_future!(
 );
 read_future!(
     /// The future of [`IOStream::fill_until`]: the buffered length through the delimiter.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use netutil::IOStream;
+    /// let ioloop = ioloop::IOLoop::new()?;
+    /// let (a, b) = std::os::unix::net::UnixStream::pair()?;
+    /// ioloop.run_sync(|| async move {
+    ///     let (a, b) = (IOStream::new(a)?, IOStream::new(b)?);
+    ///     a.write(b"a\nb").await?;
+    ///     let future: netutil::FillUntil<'_> = b.fill_until(b"\n", None);
+    ///     assert_eq!(future.await?, 2);
+    ///     Ok::<_, std::io::Error>(())
+    /// }, Some(std::time::Duration::from_secs(5)))??;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     FillUntil, Until<'a>, usize, |v| match v {
         UntilOutput::Len(n) => n,
         UntilOutput::Data(_) => unreachable!("fill_until consumes nothing"),
@@ -1879,18 +2494,82 @@ read_future!(
 );
 read_future!(
     /// The future of [`IOStream::read_bytes`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use netutil::IOStream;
+    /// let ioloop = ioloop::IOLoop::new()?;
+    /// let (a, b) = std::os::unix::net::UnixStream::pair()?;
+    /// ioloop.run_sync(|| async move {
+    ///     let (a, b) = (IOStream::new(a)?, IOStream::new(b)?);
+    ///     a.write(b"abc").await?;
+    ///     let future: netutil::ReadBytes<'_> = b.read_bytes(2, false);
+    ///     assert_eq!(future.await?, b"ab");
+    ///     Ok::<_, std::io::Error>(())
+    /// }, Some(std::time::Duration::from_secs(5)))??;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     ReadBytes, Bytes, Vec<u8>, |v| v
 );
 read_future!(
     /// The future of [`IOStream::read_into`]: the number of bytes read.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use netutil::IOStream;
+    /// let ioloop = ioloop::IOLoop::new()?;
+    /// let (a, b) = std::os::unix::net::UnixStream::pair()?;
+    /// ioloop.run_sync(|| async move {
+    ///     let (a, b) = (IOStream::new(a)?, IOStream::new(b)?);
+    ///     a.write(b"abc").await?; let mut buf = [0; 2];
+    ///     let future: netutil::ReadInto<'_> = b.read_into(&mut buf, false);
+    ///     assert_eq!(future.await?, 2);
+    ///     Ok::<_, std::io::Error>(())
+    /// }, Some(std::time::Duration::from_secs(5)))??;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     ReadInto, Into_<'a>, usize, |v| v
 );
 read_future!(
     /// The future of [`IOStream::read_until_close`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use netutil::IOStream;
+    /// let ioloop = ioloop::IOLoop::new()?;
+    /// let (a, b) = std::os::unix::net::UnixStream::pair()?;
+    /// ioloop.run_sync(|| async move {
+    ///     let (a, b) = (IOStream::new(a)?, IOStream::new(b)?);
+    ///     a.write(b"abc").await?; a.close();
+    ///     let future: netutil::ReadUntilClose<'_> = b.read_until_close();
+    ///     assert_eq!(future.await?, b"abc");
+    ///     Ok::<_, std::io::Error>(())
+    /// }, Some(std::time::Duration::from_secs(5)))??;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     ReadUntilClose, UntilClose, Vec<u8>, |v| v
 );
 read_future!(
     /// The future of [`IOStream::read_more`]: the number of bytes buffered.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use netutil::IOStream;
+    /// let ioloop = ioloop::IOLoop::new()?;
+    /// let (a, b) = std::os::unix::net::UnixStream::pair()?;
+    /// ioloop.run_sync(|| async move {
+    ///     let (a, b) = (IOStream::new(a)?, IOStream::new(b)?);
+    ///     a.write(b"abc").await?;
+    ///     let future: netutil::ReadMore<'_> = b.read_more();
+    ///     assert!(future.await? >= 1);
+    ///     Ok::<_, std::io::Error>(())
+    /// }, Some(std::time::Duration::from_secs(5)))??;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     ReadMore, More, usize, |v| v
 );
 
@@ -1900,6 +2579,22 @@ read_future!(
 /// The write itself does not depend on this future: dropping it does not
 /// cancel anything. To fire and forget, drop it explicitly
 /// (`drop(stream.write(data))`; clippy flags `let _ =` on a future).
+///
+/// # Examples
+///
+/// ```
+/// # use netutil::IOStream;
+/// let ioloop = ioloop::IOLoop::new()?;
+/// let (a, b) = std::os::unix::net::UnixStream::pair()?;
+/// ioloop.run_sync(|| async move {
+///     let (a, b) = (IOStream::new(a)?, IOStream::new(b)?);
+///     let future: netutil::Write<'_> = a.write(b"ab");
+///     future.await?;
+///     assert_eq!(b.read_bytes(2, false).await?, b"ab");
+///     Ok::<_, std::io::Error>(())
+/// }, Some(std::time::Duration::from_secs(5)))??;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[must_use = "await the write to wait until the kernel has the bytes (back-pressure) and to see its error; drop(..) it to say you do not"]
 pub struct Write<'a> {
     stream: &'a IOStream,

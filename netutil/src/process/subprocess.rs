@@ -50,6 +50,19 @@ pub struct SubprocessOptions {
 impl SubprocessOptions {
     /// The defaults: the current loop, the default [`StreamOptions`], no
     /// kill on drop.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::process::{Command, Stdio};
+    /// use netutil::SubprocessOptions;
+    ///
+    /// let ioloop = ioloop::IOLoop::new()?;
+    /// let child = SubprocessOptions::new().spawn(&mut Command::new("true"))?;
+    /// let status = ioloop.run_sync(|| child.wait_for_exit(), Some(std::time::Duration::from_secs(5)))??;
+    /// assert!(status.success());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn new() -> SubprocessOptions {
         SubprocessOptions::default()
     }
@@ -57,6 +70,19 @@ impl SubprocessOptions {
     /// The loop that watches the child and runs its streams (default:
     /// [`IOLoop::current`]). It overrides the loop of
     /// [`stream_options`](SubprocessOptions::stream_options).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::process::{Command, Stdio};
+    /// use netutil::SubprocessOptions;
+    ///
+    /// let ioloop = ioloop::IOLoop::new()?;
+    /// let child = SubprocessOptions::new().ioloop(&ioloop).spawn(&mut Command::new("true"))?;
+    /// let status = ioloop.run_sync(|| child.wait_for_exit(), Some(std::time::Duration::from_secs(5)))??;
+    /// assert!(status.success());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn ioloop(mut self, ioloop: &IOLoop) -> SubprocessOptions {
         self.ioloop = Some(ioloop.clone());
         self
@@ -65,6 +91,24 @@ impl SubprocessOptions {
     /// The options of the piped streams: buffer limits
     /// ([`StreamOptions::max_buffer_size`] bounds what
     /// [`read_until_close`](IOStream::read_until_close) collects).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::process::{Command, Stdio};
+    /// use netutil::{StreamOptions, SubprocessOptions};
+    ///
+    /// let ioloop = ioloop::IOLoop::new()?;
+    /// let child = SubprocessOptions::new()
+    ///     .stream_options(StreamOptions::new().max_buffer_size(1024))
+    ///     .spawn(Command::new("echo").arg("hi").stdout(Stdio::piped()))?;
+    /// let out = ioloop.run_sync(
+    ///     || async { child.stdout().unwrap().read_until_close().await },
+    ///     Some(std::time::Duration::from_secs(5)),
+    /// )??;
+    /// assert_eq!(out, b"hi\n");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn stream_options(mut self, options: StreamOptions) -> SubprocessOptions {
         self.stream_options = options;
         self
@@ -73,6 +117,19 @@ impl SubprocessOptions {
     /// Whether dropping the [`Subprocess`] sends `SIGKILL` to a child that
     /// has not exited yet (default false: it runs on, and the loop still
     /// reaps it when it exits). As tokio's `Command::kill_on_drop`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::process::{Command, Stdio};
+    /// use netutil::SubprocessOptions;
+    ///
+    /// let ioloop = ioloop::IOLoop::new()?;
+    /// let child = SubprocessOptions::new().kill_on_drop(true).spawn(&mut Command::new("sleep").arg("60"))?;
+    /// drop(child); // killed, and reaped by the loop
+    /// ioloop.run()?; // returns once it is reaped
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn kill_on_drop(mut self, kill_on_drop: bool) -> SubprocessOptions {
         self.kill_on_drop = kill_on_drop;
         self
@@ -84,6 +141,19 @@ impl SubprocessOptions {
     /// # Errors
     ///
     /// As [`Subprocess::spawn`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::process::{Command, Stdio};
+    /// use netutil::SubprocessOptions;
+    ///
+    /// let ioloop = ioloop::IOLoop::new()?;
+    /// let child = SubprocessOptions::new().spawn(Command::new("sh").args(["-c", "exit 2"]))?;
+    /// let status = ioloop.run_sync(|| child.wait_for_exit(), Some(std::time::Duration::from_secs(5)))??;
+    /// assert_eq!(status.code(), Some(2));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     #[track_caller]
     pub fn spawn(&self, command: &mut Command) -> io::Result<Subprocess> {
         let program = command.get_program().to_string_lossy().into_owned();
@@ -379,13 +449,40 @@ impl Subprocess {
     ///
     /// # Examples
     ///
-    /// See [`Subprocess`].
+    /// ```
+    /// use std::process::{Command, Stdio};
+    /// use netutil::Subprocess;
+    ///
+    /// let ioloop = ioloop::IOLoop::new()?;
+    /// let child = Subprocess::spawn(Command::new("tr").arg("a-z").arg("A-Z").stdin(Stdio::piped()).stdout(Stdio::piped()))?;
+    /// let out = ioloop.run_sync(|| async {
+    ///     let stdin = child.stdin().unwrap();
+    ///     stdin.write(b"hello\n").await?;
+    ///     stdin.close(); // end of file for `tr`
+    ///     child.stdout().unwrap().read_until_close().await
+    /// }, Some(std::time::Duration::from_secs(5)))??;
+    /// assert_eq!(out, b"HELLO\n");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     #[track_caller]
     pub fn spawn(command: &mut Command) -> io::Result<Subprocess> {
         SubprocessOptions::new().spawn(command)
     }
 
     /// The child's process id.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::process::{Command, Stdio};
+    /// use netutil::Subprocess;
+    ///
+    /// let ioloop = ioloop::IOLoop::new()?;
+    /// let child = Subprocess::spawn(&mut Command::new("true"))?;
+    /// assert!(child.pid() > 0);
+    /// # ioloop.run_sync(|| child.wait_for_exit(), Some(std::time::Duration::from_secs(5)))??;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn pid(&self) -> u32 {
         self.exit.pid
     }
@@ -394,6 +491,23 @@ impl Subprocess {
     ///
     /// [`close`](IOStream::close) it to send end of file (after awaiting
     /// the last write: closing drops unsent data).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::process::{Command, Stdio};
+    /// use netutil::Subprocess;
+    ///
+    /// let ioloop = ioloop::IOLoop::new()?;
+    /// let child = Subprocess::spawn(Command::new("cat").stdin(Stdio::piped()).stdout(Stdio::piped()))?;
+    /// let out = ioloop.run_sync(|| async {
+    ///     child.stdin().unwrap().write(b"echo").await?;
+    ///     child.stdin().unwrap().close();
+    ///     child.stdout().unwrap().read_until_close().await
+    /// }, Some(std::time::Duration::from_secs(5)))??;
+    /// assert_eq!(out, b"echo");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn stdin(&self) -> Option<&IOStream> {
         self.stdin.as_ref()
     }
@@ -401,12 +515,45 @@ impl Subprocess {
     /// The stream reading the child's stdout, if `command` piped it. It
     /// reaches end of file when the child (and any process it passed the
     /// pipe to) closes it, normally on exit.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::process::{Command, Stdio};
+    /// use netutil::Subprocess;
+    ///
+    /// let ioloop = ioloop::IOLoop::new()?;
+    /// let child = Subprocess::spawn(Command::new("echo").arg("out").stdout(Stdio::piped()))?;
+    /// let line = ioloop.run_sync(
+    ///     || async { child.stdout().unwrap().read_until(b"\n", Some(64)).await },
+    ///     Some(std::time::Duration::from_secs(5)),
+    /// )??;
+    /// assert_eq!(line, b"out\n");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn stdout(&self) -> Option<&IOStream> {
         self.stdout.as_ref()
     }
 
     /// The stream reading the child's stderr, if `command` piped it; as
     /// [`stdout`](Subprocess::stdout).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::process::{Command, Stdio};
+    /// use netutil::Subprocess;
+    ///
+    /// let ioloop = ioloop::IOLoop::new()?;
+    /// let child = Subprocess::spawn(Command::new("sh").args(["-c", "echo oops >&2"]).stderr(Stdio::piped()))?;
+    /// let err = ioloop.run_sync(
+    ///     || async { child.stderr().unwrap().read_until_close().await },
+    ///     Some(std::time::Duration::from_secs(5)),
+    /// )??;
+    /// assert_eq!(err, b"oops\n");
+    /// assert!(child.stdout().is_none()); // not piped
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn stderr(&self) -> Option<&IOStream> {
         self.stderr.as_ref()
     }
@@ -658,6 +805,21 @@ impl fmt::Debug for Subprocess {
 
 /// The future of [`Subprocess::wait_for_exit`] and
 /// [`Subprocess::wait_for_exit_checked`]: the child's exit status.
+///
+/// # Examples
+///
+/// ```
+/// use std::process::{Command, Stdio};
+/// use netutil::Subprocess;
+///
+/// let ioloop = ioloop::IOLoop::new()?;
+/// let child = Subprocess::spawn(&mut Command::new("true"))?;
+/// let future: netutil::WaitForExit = child.wait_for_exit();
+/// drop(child); // the future does not borrow the Subprocess
+/// let status = ioloop.run_sync(|| future, Some(std::time::Duration::from_secs(5)))??;
+/// assert!(status.success());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[must_use = "futures do nothing unless awaited"]
 pub struct WaitForExit {
     exit: Rc<Exit>,
@@ -702,7 +864,20 @@ impl fmt::Debug for WaitForExit {
 ///
 /// # Examples
 ///
-/// See [`Subprocess::wait_for_exit_checked`].
+/// ```
+/// use std::process::{Command, Stdio};
+/// use netutil::Subprocess;
+///
+/// let ioloop = ioloop::IOLoop::new()?;
+/// let child = Subprocess::spawn(Command::new("sh").args(["-c", "exit 4"]))?;
+/// let pid = child.pid();
+/// let err = ioloop
+///     .run_sync(|| child.wait_for_exit_checked(), Some(std::time::Duration::from_secs(5)))?
+///     .unwrap_err();
+/// let failed = netutil::CalledProcessError::find(&err).expect("a non-zero exit");
+/// assert_eq!(failed.status().code(), Some(4));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone)]
 pub struct CalledProcessError {
     program: String,
@@ -713,21 +888,90 @@ pub struct CalledProcessError {
 impl CalledProcessError {
     /// The exit status: `code()` for an exit, `signal()` for a death by
     /// signal (Tornado's `returncode`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::process::{Command, Stdio};
+    /// use netutil::Subprocess;
+    ///
+    /// let ioloop = ioloop::IOLoop::new()?;
+    /// let child = Subprocess::spawn(Command::new("sh").args(["-c", "exit 4"]))?;
+    /// let pid = child.pid();
+    /// let err = ioloop
+    ///     .run_sync(|| child.wait_for_exit_checked(), Some(std::time::Duration::from_secs(5)))?
+    ///     .unwrap_err();
+    /// let failed = netutil::CalledProcessError::find(&err).expect("a non-zero exit");
+    /// assert_eq!(failed.status().code(), Some(4));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn status(&self) -> ExitStatus {
         self.status
     }
 
     /// The child's process id.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::process::{Command, Stdio};
+    /// use netutil::Subprocess;
+    ///
+    /// let ioloop = ioloop::IOLoop::new()?;
+    /// let child = Subprocess::spawn(Command::new("sh").args(["-c", "exit 4"]))?;
+    /// let pid = child.pid();
+    /// let err = ioloop
+    ///     .run_sync(|| child.wait_for_exit_checked(), Some(std::time::Duration::from_secs(5)))?
+    ///     .unwrap_err();
+    /// let failed = netutil::CalledProcessError::find(&err).expect("a non-zero exit");
+    /// assert_eq!(failed.pid(), pid);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn pid(&self) -> u32 {
         self.pid
     }
 
     /// The program, as given to the `Command`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::process::{Command, Stdio};
+    /// use netutil::Subprocess;
+    ///
+    /// let ioloop = ioloop::IOLoop::new()?;
+    /// let child = Subprocess::spawn(Command::new("sh").args(["-c", "exit 4"]))?;
+    /// let pid = child.pid();
+    /// let err = ioloop
+    ///     .run_sync(|| child.wait_for_exit_checked(), Some(std::time::Duration::from_secs(5)))?
+    ///     .unwrap_err();
+    /// let failed = netutil::CalledProcessError::find(&err).expect("a non-zero exit");
+    /// assert_eq!(failed.program(), "sh");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn program(&self) -> &str {
         &self.program
     }
 
     /// The `CalledProcessError` inside `err`, if it is one.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::process::{Command, Stdio};
+    /// use netutil::Subprocess;
+    ///
+    /// let ioloop = ioloop::IOLoop::new()?;
+    /// let child = Subprocess::spawn(Command::new("sh").args(["-c", "exit 4"]))?;
+    /// let pid = child.pid();
+    /// let err = ioloop
+    ///     .run_sync(|| child.wait_for_exit_checked(), Some(std::time::Duration::from_secs(5)))?
+    ///     .unwrap_err();
+    /// let failed = netutil::CalledProcessError::find(&err).expect("a non-zero exit");
+    /// # let _ = failed;
+    /// assert!(netutil::CalledProcessError::find(&std::io::Error::other("x")).is_none());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn find(err: &io::Error) -> Option<&CalledProcessError> {
         err.get_ref()?.downcast_ref::<CalledProcessError>()
     }

@@ -17,10 +17,30 @@ use crate::error::context;
 /// The default listen backlog: the kernel's queue of connections not yet
 /// accepted. Tornado's is 128; Linux has allowed 4096 since 5.4 (and clamps
 /// larger values to `net.core.somaxconn`).
+///
+/// # Examples
+///
+/// ```
+/// use netutil::{BindOptions, DEFAULT_BACKLOG};
+///
+/// let listeners = BindOptions::new().backlog(DEFAULT_BACKLOG / 2).bind(0, Some("127.0.0.1"))?;
+/// assert_eq!(listeners.len(), 1);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub const DEFAULT_BACKLOG: i32 = 1024;
 
 /// An address family, as Tornado's `family` argument (`AF_UNSPEC`,
 /// `AF_INET`, `AF_INET6`).
+///
+/// # Examples
+///
+/// ```
+/// use netutil::{BindOptions, Family};
+///
+/// let listeners = BindOptions::new().family(Family::Inet).bind(0, Some("localhost"))?;
+/// assert!(listeners.iter().all(|l| l.local_addr().unwrap().is_ipv4()));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 #[non_exhaustive]
 pub enum Family {
@@ -35,6 +55,18 @@ pub enum Family {
 
 impl Family {
     /// True if `addr` belongs to this family.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use netutil::Family;
+    ///
+    /// let v4 = "127.0.0.1:80".parse()?;
+    /// assert!(Family::Inet.matches(&v4));
+    /// assert!(!Family::Inet6.matches(&v4));
+    /// assert!(Family::Unspec.matches(&v4));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn matches(self, addr: &SocketAddr) -> bool {
         match self {
             Family::Unspec => true,
@@ -77,17 +109,48 @@ impl Default for BindOptions {
 
 impl BindOptions {
     /// The defaults: every family, [`DEFAULT_BACKLOG`], no `SO_REUSEPORT`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use netutil::BindOptions;
+    ///
+    /// let listeners = BindOptions::new().bind(0, Some("127.0.0.1"))?;
+    /// assert_ne!(listeners[0].local_addr()?.port(), 0);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn new() -> BindOptions {
         BindOptions::default()
     }
 
     /// Restricts the sockets to one family.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use netutil::{BindOptions, Family};
+    ///
+    /// // Only IPv4, even where "localhost" also resolves to ::1.
+    /// let listeners = BindOptions::new().family(Family::Inet).bind(0, Some("localhost"))?;
+    /// assert!(listeners[0].local_addr()?.is_ipv4());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn family(mut self, family: Family) -> BindOptions {
         self.family = family;
         self
     }
 
     /// The listen backlog (at least 1).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use netutil::BindOptions;
+    ///
+    /// let listeners = BindOptions::new().backlog(16).bind(0, Some("127.0.0.1"))?;
+    /// # assert_eq!(listeners.len(), 1);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn backlog(mut self, backlog: i32) -> BindOptions {
         self.backlog = backlog.max(1);
         self
@@ -95,6 +158,20 @@ impl BindOptions {
 
     /// Sets `SO_REUSEPORT`, so several sockets (in several processes) can
     /// listen on one port and the kernel spreads connections among them.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use netutil::BindOptions;
+    ///
+    /// // Two sockets on one port: the kernel spreads connections over them.
+    /// let options = BindOptions::new().reuse_port(true);
+    /// let first = options.bind(0, Some("127.0.0.1"))?;
+    /// let port = first[0].local_addr()?.port();
+    /// let second = options.bind(port, Some("127.0.0.1"))?;
+    /// assert_eq!(second[0].local_addr()?.port(), port);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn reuse_port(mut self, reuse_port: bool) -> BindOptions {
         self.reuse_port = reuse_port;
         self
@@ -111,6 +188,17 @@ impl BindOptions {
     ///
     /// As [`bind_sockets`]; and `Unsupported` for `reuse_port` on a
     /// platform without `SO_REUSEPORT`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use netutil::BindOptions;
+    ///
+    /// // No address: every family's wildcard address (0.0.0.0 and [::]).
+    /// let listeners = BindOptions::new().bind(0, None)?;
+    /// assert!(!listeners.is_empty());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn bind(&self, port: u16, address: Option<&str>) -> io::Result<Vec<TcpListener>> {
         if self.reuse_port && !REUSE_PORT_SUPPORTED {
             return Err(io::Error::new(

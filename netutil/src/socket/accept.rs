@@ -45,17 +45,56 @@ use crate::sys;
 
 /// How many connections one readiness event accepts at most, by default
 /// (Tornado's fixed 128), so other work runs between batches.
+///
+/// # Examples
+///
+/// ```
+/// use netutil::{AcceptOptions, DEFAULT_MAX_ACCEPTS_PER_EVENT};
+///
+/// // Accept fewer connections per wakeup, to let other handlers run sooner.
+/// let options = AcceptOptions::new().max_accepts_per_event(DEFAULT_MAX_ACCEPTS_PER_EVENT / 4);
+/// # let _ = options;
+/// ```
 pub const DEFAULT_MAX_ACCEPTS_PER_EVENT: usize = 128;
 
 /// The first retry delay after descriptor exhaustion.
+///
+/// # Examples
+///
+/// ```
+/// // An accept handler out of descriptors retries after PAUSE_MIN at first,
+/// // doubling up to PAUSE_MAX.
+/// assert!(netutil::PAUSE_MIN < netutil::PAUSE_MAX);
+/// ```
 pub const PAUSE_MIN: Duration = Duration::from_millis(100);
 
 /// The longest retry delay after descriptor exhaustion.
+///
+/// # Examples
+///
+/// ```
+/// assert_eq!(netutil::PAUSE_MAX, std::time::Duration::from_secs(1));
+/// ```
 pub const PAUSE_MAX: Duration = Duration::from_secs(1);
 
 /// A listening socket that [`add_accept_handler`] can accept on.
 ///
 /// Implemented for [`TcpListener`], [`UnixListener`] and [`AnyListener`].
+///
+/// # Examples
+///
+/// ```
+/// use std::os::unix::net::{UnixListener, UnixStream};
+/// use netutil::Listener;
+///
+/// let path = std::env::temp_dir().join(format!("netutil-doc-{}-l.sock", std::process::id()));
+/// # let _ = std::fs::remove_file(&path);
+/// let listener = UnixListener::bind(&path)?;
+/// let _client = UnixStream::connect(&path)?;
+/// let (_stream, _addr) = listener.accept_connection()?;
+/// # std::fs::remove_file(&path)?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub trait Listener: AsFd + 'static {
     /// The accepted connection.
     type Stream: 'static;
@@ -68,6 +107,18 @@ pub trait Listener: AsFd + 'static {
     /// # Errors
     ///
     /// The OS error (`WouldBlock` when no connection is waiting).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use netutil::Listener;
+    ///
+    /// let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+    /// let client = std::net::TcpStream::connect(listener.local_addr()?)?;
+    /// let (_stream, peer) = listener.accept_connection()?;
+    /// assert_eq!(peer, client.local_addr()?);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     fn accept_connection(&self) -> io::Result<(Self::Stream, Self::Addr)>;
 }
 
@@ -102,6 +153,16 @@ impl Listener for UnixListener {
 
 /// A TCP or a Unix listening socket: what a
 /// [`TCPServer`](crate::TCPServer) accepts on.
+///
+/// # Examples
+///
+/// ```
+/// use netutil::AnyListener;
+///
+/// let tcp: AnyListener = std::net::TcpListener::bind("127.0.0.1:0")?.into();
+/// assert!(matches!(tcp, AnyListener::Tcp(_)));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug)]
 pub enum AnyListener {
     /// A TCP listener.
@@ -124,6 +185,17 @@ impl From<UnixListener> for AnyListener {
 
 impl AnyListener {
     /// The local address, for messages (`"127.0.0.1:8888"` or the path).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use netutil::AnyListener;
+    ///
+    /// let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+    /// let port = listener.local_addr()?.port();
+    /// assert_eq!(AnyListener::from(listener).local_addr_string(), format!("127.0.0.1:{port}"));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn local_addr_string(&self) -> String {
         match self {
             AnyListener::Tcp(l) => l
@@ -146,6 +218,19 @@ impl AsFd for AnyListener {
 }
 
 /// The address of a peer: IP, or Unix.
+///
+/// # Examples
+///
+/// ```
+/// use netutil::{AnyListener, Listener, PeerAddr};
+///
+/// let listener = AnyListener::from(std::net::TcpListener::bind("127.0.0.1:0")?);
+/// # let AnyListener::Tcp(l) = &listener else { unreachable!() };
+/// let _client = std::net::TcpStream::connect(l.local_addr()?)?;
+/// let (_fd, peer) = listener.accept_connection()?;
+/// assert!(matches!(peer, PeerAddr::Inet(_)));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone)]
 pub enum PeerAddr {
     /// An IPv4 or IPv6 peer.
@@ -156,6 +241,16 @@ pub enum PeerAddr {
 
 impl PeerAddr {
     /// The IP address and port, for an IP peer.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use netutil::PeerAddr;
+    ///
+    /// let peer = PeerAddr::Inet("127.0.0.1:5000".parse()?);
+    /// assert_eq!(peer.as_inet(), Some("127.0.0.1:5000".parse()?));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn as_inet(&self) -> Option<SocketAddr> {
         match self {
             PeerAddr::Inet(addr) => Some(*addr),
@@ -196,6 +291,31 @@ impl Listener for AnyListener {
 pub(crate) type ExhaustedHook = Rc<dyn Fn()>;
 
 /// Options of [`add_accept_handler`]; see [`AcceptOptions::add`].
+///
+/// # Examples
+///
+/// ```
+/// use std::net::TcpStream;
+/// use netutil::AcceptOptions;
+///
+/// let ioloop = ioloop::IOLoop::new()?;
+/// let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+/// let _client = TcpStream::connect(listener.local_addr()?)?;
+/// let accepted = std::rc::Rc::new(std::cell::Cell::new(0));
+/// let (count, stop) = (accepted.clone(), ioloop.clone());
+/// let handle = AcceptOptions::new()
+///     .max_accepts_per_event(16)
+///     .add(listener, move |_conn: TcpStream, _peer| {
+///         count.set(count.get() + 1);
+///         stop.stop();
+///     })?;
+/// # let stop = ioloop.clone();
+/// # ioloop.call_later(std::time::Duration::from_secs(5), move || stop.stop());
+/// ioloop.start()?;
+/// assert_eq!(accepted.get(), 1);
+/// handle.remove();
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Clone)]
 pub struct AcceptOptions {
     max_accepts_per_event: usize,
@@ -225,6 +345,18 @@ impl fmt::Debug for AcceptOptions {
 
 impl AcceptOptions {
     /// The defaults: [`DEFAULT_MAX_ACCEPTS_PER_EVENT`], the current loop.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use netutil::AcceptOptions;
+    ///
+    /// let _ioloop = ioloop::IOLoop::new()?;
+    /// let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+    /// let handle = AcceptOptions::new().add(listener, |_conn: std::net::TcpStream, _peer| {})?;
+    /// assert!(!handle.is_removed());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn new() -> AcceptOptions {
         AcceptOptions::default()
     }
@@ -232,12 +364,41 @@ impl AcceptOptions {
     /// How many connections one readiness event accepts at most (at least
     /// 1), independent of the listen backlog (Tornado PR #3062). Further
     /// connections are accepted on the next iteration, after other work.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use netutil::AcceptOptions;
+    ///
+    /// # let _ioloop = ioloop::IOLoop::new()?;
+    /// let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+    /// // At most 8 accepts per readiness event; the rest wait for the next turn.
+    /// let handle = AcceptOptions::new()
+    ///     .max_accepts_per_event(8)
+    ///     .add(listener, |_conn: std::net::TcpStream, _peer| {})?;
+    /// # handle.remove();
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn max_accepts_per_event(mut self, n: usize) -> AcceptOptions {
         self.max_accepts_per_event = n.max(1);
         self
     }
 
     /// The loop to accept on (default: [`IOLoop::current`]).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use netutil::AcceptOptions;
+    ///
+    /// let ioloop = ioloop::IOLoop::new()?;
+    /// let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+    /// let handle = AcceptOptions::new()
+    ///     .ioloop(&ioloop)
+    ///     .add(listener, |_conn: std::net::TcpStream, _peer| {})?;
+    /// # handle.remove();
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn ioloop(mut self, ioloop: &IOLoop) -> AcceptOptions {
         self.ioloop = Some(ioloop.clone());
         self
@@ -288,6 +449,32 @@ impl AcceptOptions {
     /// # Errors
     ///
     /// As [`add_accept_handler`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::os::unix::net::{UnixListener, UnixStream};
+    /// use netutil::AcceptOptions;
+    ///
+    /// let ioloop = ioloop::IOLoop::new()?;
+    /// let path = std::env::temp_dir().join(format!("netutil-doc-{}-a.sock", std::process::id()));
+    /// # let _ = std::fs::remove_file(&path);
+    /// let listener = UnixListener::bind(&path)?;
+    /// let _client = UnixStream::connect(&path)?;
+    /// let accepted = std::rc::Rc::new(std::cell::Cell::new(false));
+    /// let (flag, stop) = (accepted.clone(), ioloop.clone());
+    /// let handle = AcceptOptions::new().add(listener, move |_conn: UnixStream, _addr| {
+    ///     flag.set(true);
+    ///     stop.stop();
+    /// })?;
+    /// # let stop = ioloop.clone();
+    /// # ioloop.call_later(std::time::Duration::from_secs(5), move || stop.stop());
+    /// ioloop.start()?; // returns once the connection is accepted
+    /// assert!(accepted.get());
+    /// handle.remove();
+    /// # std::fs::remove_file(&path)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     #[track_caller]
     pub fn add<L, F>(&self, listener: L, callback: F) -> io::Result<AcceptHandle>
     where
@@ -372,6 +559,8 @@ impl AcceptOptions {
 ///     l.stop();
 /// })?;
 /// let client = TcpStream::connect(addr)?;
+/// # let stop = ioloop.clone();
+/// # let guard = ioloop.call_later(std::time::Duration::from_secs(5), move || stop.stop());
 /// ioloop.start()?;
 /// handle.remove(); // closes the listener
 /// # drop(client);
@@ -390,6 +579,20 @@ where
 ///
 /// Dropping the handle leaves the handler running; call
 /// [`remove`](AcceptHandle::remove) to stop accepting.
+///
+/// # Examples
+///
+/// ```
+/// use netutil::add_accept_handler;
+///
+/// let _ioloop = ioloop::IOLoop::new()?;
+/// let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+/// let handle = add_accept_handler(listener, |_conn: std::net::TcpStream, _peer| {})?;
+/// # let _ = &handle;
+/// // Dropping the handle leaves the handler running; remove() stops it.
+/// handle.remove();
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub struct AcceptHandle {
     state: Rc<dyn AcceptControl>,
 }
@@ -397,21 +600,73 @@ pub struct AcceptHandle {
 impl AcceptHandle {
     /// Stops accepting and closes the listener. Idempotent, and safe from
     /// inside the accept callback: no `accept` follows it.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use netutil::add_accept_handler;
+    ///
+    /// let _ioloop = ioloop::IOLoop::new()?;
+    /// let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+    /// let handle = add_accept_handler(listener, |_conn: std::net::TcpStream, _peer| {})?;
+    /// handle.remove(); // closes the listener
+    /// assert!(handle.is_removed());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn remove(&self) {
         self.state.remove();
     }
 
     /// True after [`remove`](AcceptHandle::remove).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use netutil::add_accept_handler;
+    ///
+    /// let _ioloop = ioloop::IOLoop::new()?;
+    /// let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+    /// let handle = add_accept_handler(listener, |_conn: std::net::TcpStream, _peer| {})?;
+    /// assert!(!handle.is_removed());
+    /// handle.remove();
+    /// assert!(handle.is_removed());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn is_removed(&self) -> bool {
         self.state.is_removed()
     }
 
     /// True while accepting is paused after descriptor exhaustion.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use netutil::add_accept_handler;
+    ///
+    /// let _ioloop = ioloop::IOLoop::new()?;
+    /// let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+    /// let handle = add_accept_handler(listener, |_conn: std::net::TcpStream, _peer| {})?;
+    /// // Paused only while the process is out of descriptors.
+    /// assert!(!handle.is_paused());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn is_paused(&self) -> bool {
         self.state.is_paused()
     }
 
     /// The listener's descriptor (closed after removal).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use netutil::add_accept_handler;
+    ///
+    /// let _ioloop = ioloop::IOLoop::new()?;
+    /// let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+    /// let handle = add_accept_handler(listener, |_conn: std::net::TcpStream, _peer| {})?;
+    /// assert!(handle.fd() >= 0);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn fd(&self) -> RawFd {
         self.state.fd()
     }

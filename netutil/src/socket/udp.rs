@@ -20,6 +20,19 @@ use socket2::{Domain, Protocol, Socket, Type};
 use crate::error::context;
 
 /// The default [`UdpOptions::max_send_queue`]: 256 datagrams.
+///
+/// # Examples
+///
+/// ```
+/// use netutil::{DEFAULT_MAX_SEND_QUEUE, UdpOptions};
+///
+/// # let _ioloop = ioloop::IOLoop::new()?;
+/// let socket = UdpOptions::new()
+///     .max_send_queue(2 * DEFAULT_MAX_SEND_QUEUE)
+///     .bind("127.0.0.1:0".parse()?)?;
+/// # let _ = socket;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub const DEFAULT_MAX_SEND_QUEUE: usize = 256;
 
 /// The most datagrams a receive callback is given in one turn of the loop
@@ -35,6 +48,22 @@ const MAX_DATAGRAM: usize = 65_535;
 /// It converts into an `io::Error` of the same [`kind`](UdpError::kind),
 /// from which [`UdpError::find`] gets it back; its message says the OS's
 /// reason once and it has no separate [`source`](StdError::source).
+///
+/// # Examples
+///
+/// ```
+/// use netutil::UdpSocket;
+///
+/// let ioloop = ioloop::IOLoop::new()?;
+/// ioloop.run_sync(|| async move {
+///     let socket = UdpSocket::bind("127.0.0.1:0".parse().unwrap())?;
+///     socket.close();
+///     let err = socket.send_to(b"x", "127.0.0.1:9".parse().unwrap()).await.unwrap_err();
+///     assert!(matches!(err, netutil::UdpError::Closed { .. }));
+///     Ok::<_, std::io::Error>(())
+/// }, Some(std::time::Duration::from_secs(5)))??;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum UdpError {
@@ -86,6 +115,22 @@ impl UdpError {
     }
 
     /// The OS error number, if the error came from the OS.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use netutil::UdpSocket;
+    ///
+    /// let ioloop = ioloop::IOLoop::new()?;
+    /// ioloop.run_sync(|| async move {
+    ///     let socket = UdpSocket::bind("127.0.0.1:0".parse().unwrap())?;
+    ///     socket.close();
+    ///     let err = socket.send_to(b"x", "127.0.0.1:9".parse().unwrap()).await.unwrap_err();
+    ///     assert_eq!(err.raw_os_error(), None); // closed here, not by the OS
+    ///     Ok::<_, std::io::Error>(())
+    /// }, Some(std::time::Duration::from_secs(5)))??;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn raw_os_error(&self) -> Option<i32> {
         match self {
             UdpError::ConnectionRefused { .. } => Some(libc::ECONNREFUSED),
@@ -97,6 +142,22 @@ impl UdpError {
 
     /// The `io::ErrorKind` of the error (the OS error's, or `NotConnected`
     /// for [`Closed`](UdpError::Closed)).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use netutil::UdpSocket;
+    ///
+    /// let ioloop = ioloop::IOLoop::new()?;
+    /// ioloop.run_sync(|| async move {
+    ///     let socket = UdpSocket::bind("127.0.0.1:0".parse().unwrap())?;
+    ///     socket.close();
+    ///     let err = socket.send_to(b"x", "127.0.0.1:9".parse().unwrap()).await.unwrap_err();
+    ///     assert_eq!(err.kind(), std::io::ErrorKind::NotConnected);
+    ///     Ok::<_, std::io::Error>(())
+    /// }, Some(std::time::Duration::from_secs(5)))??;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn kind(&self) -> io::ErrorKind {
         match self {
             UdpError::Closed { .. } => io::ErrorKind::NotConnected,
@@ -106,6 +167,16 @@ impl UdpError {
     }
 
     /// The `UdpError` inside `err`, if it is one.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use netutil::UdpError;
+    ///
+    /// let err: std::io::Error = UdpError::Closed { fd: 7 }.into();
+    /// assert!(matches!(UdpError::find(&err), Some(UdpError::Closed { fd: 7 })));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn find(err: &io::Error) -> Option<&UdpError> {
         err.get_ref()?.downcast_ref::<UdpError>()
     }
@@ -187,11 +258,33 @@ impl Default for UdpOptions {
 impl UdpOptions {
     /// The defaults: no reuse options, the system's `IPV6_V6ONLY`, no
     /// broadcast, [`DEFAULT_MAX_SEND_QUEUE`], the current loop.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use netutil::UdpOptions;
+    ///
+    /// # let _ioloop = ioloop::IOLoop::new()?;
+    /// let socket = UdpOptions::new().bind("127.0.0.1:0".parse()?)?;
+    /// assert_ne!(socket.local_addr()?.port(), 0);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn new() -> UdpOptions {
         UdpOptions::default()
     }
 
     /// Sets `SO_REUSEADDR` before binding.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use netutil::UdpOptions;
+    ///
+    /// # let _ioloop = ioloop::IOLoop::new()?;
+    /// let socket = UdpOptions::new().reuse_address(true).bind("127.0.0.1:0".parse()?)?;
+    /// # let _ = socket;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn reuse_address(mut self, reuse: bool) -> UdpOptions {
         self.reuse_address = reuse;
         self
@@ -199,18 +292,56 @@ impl UdpOptions {
 
     /// Sets `SO_REUSEPORT` before binding (several sockets share the port;
     /// the kernel spreads datagrams between them).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use netutil::UdpOptions;
+    ///
+    /// # let _ioloop = ioloop::IOLoop::new()?;
+    /// let options = UdpOptions::new().reuse_port(true);
+    /// let first = options.bind("127.0.0.1:0".parse()?)?;
+    /// let second = options.bind(first.local_addr()?)?; // the same port
+    /// assert_eq!(first.local_addr()?, second.local_addr()?);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn reuse_port(mut self, reuse: bool) -> UdpOptions {
         self.reuse_port = reuse;
         self
     }
 
     /// Sets `IPV6_V6ONLY` on an IPv6 socket (default: the system's).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use netutil::UdpOptions;
+    ///
+    /// # let _ioloop = ioloop::IOLoop::new()?;
+    /// // [::] without IPv4-mapped addresses: an IPv4 socket may share the port.
+    /// # if std::net::UdpSocket::bind("[::1]:0").is_ok() {
+    /// let socket = UdpOptions::new().only_v6(true).bind("[::]:0".parse()?)?;
+    /// # let _ = socket; }
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn only_v6(mut self, only_v6: bool) -> UdpOptions {
         self.only_v6 = Some(only_v6);
         self
     }
 
     /// Sets `SO_BROADCAST`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use netutil::UdpOptions;
+    ///
+    /// # let _ioloop = ioloop::IOLoop::new()?;
+    /// // Allowed to send to broadcast addresses such as 255.255.255.255.
+    /// let socket = UdpOptions::new().broadcast(true).bind("0.0.0.0:0".parse()?)?;
+    /// # let _ = socket;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn broadcast(mut self, broadcast: bool) -> UdpOptions {
         self.broadcast = broadcast;
         self
@@ -219,12 +350,35 @@ impl UdpOptions {
     /// The most datagrams waiting for the kernel to take them (at least
     /// 1). A send that finds the queue full waits for room: this is the
     /// back-pressure of a [`UdpSocket`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use netutil::UdpOptions;
+    ///
+    /// # let _ioloop = ioloop::IOLoop::new()?;
+    /// // At most 16 datagrams wait for the kernel; more fail at once.
+    /// let socket = UdpOptions::new().max_send_queue(16).bind("127.0.0.1:0".parse()?)?;
+    /// assert_eq!(socket.send_queue_len(), 0);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn max_send_queue(mut self, datagrams: usize) -> UdpOptions {
         self.max_send_queue = datagrams.max(1);
         self
     }
 
     /// The loop the socket runs on (default: [`IOLoop::current`]).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use netutil::UdpOptions;
+    ///
+    /// let ioloop = ioloop::IOLoop::new()?;
+    /// let socket = UdpOptions::new().ioloop(&ioloop).bind("127.0.0.1:0".parse()?)?;
+    /// assert!(socket.ioloop().ptr_eq(&ioloop));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn ioloop(mut self, ioloop: &IOLoop) -> UdpOptions {
         self.ioloop = Some(ioloop.clone());
         self
@@ -237,6 +391,17 @@ impl UdpOptions {
     ///
     /// An `io::Error` naming the address: in use, not available, and so
     /// on.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use netutil::UdpOptions;
+    ///
+    /// # let _ioloop = ioloop::IOLoop::new()?;
+    /// let socket = UdpOptions::new().bind("127.0.0.1:0".parse()?)?;
+    /// assert!(socket.local_addr()?.ip().is_loopback());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn bind(&self, addr: SocketAddr) -> io::Result<UdpSocket> {
         let named = |err: io::Error, what: &str| context(err, format_args!("{what} udp {addr}"));
         let socket = Socket::new(
@@ -358,17 +523,18 @@ struct State {
 struct Queued {
     data: Vec<u8>,
     addr: Option<SocketAddr>,
-    slot: Rc<RefCell<Slot>>,
+    slot: Rc<RefCell<SendCompletion>>,
 }
 
+/// Where a queued datagram's send result goes, and the task waiting for it.
 #[derive(Default)]
-struct Slot {
+struct SendCompletion {
     result: Option<Result<usize, UdpError>>,
     waker: Option<Waker>,
 }
 
-impl Slot {
-    fn complete(slot: &RefCell<Slot>, result: Result<usize, UdpError>) {
+impl SendCompletion {
+    fn complete(slot: &RefCell<SendCompletion>, result: Result<usize, UdpError>) {
         let waker = {
             let mut slot = slot.borrow_mut();
             slot.result = Some(result);
@@ -399,6 +565,25 @@ impl UdpSocket {
     /// # Errors
     ///
     /// As [`UdpOptions::bind`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use netutil::UdpSocket;
+    ///
+    /// let ioloop = ioloop::IOLoop::new()?;
+    /// let a = UdpSocket::bind("127.0.0.1:0".parse()?)?;
+    /// let b = UdpSocket::bind("127.0.0.1:0".parse()?)?;
+    /// let b_addr = b.local_addr()?;
+    /// ioloop.run_sync(|| async move {
+    ///     a.send_to(b"ping", b_addr).await?;
+    ///     let mut buf = [0; 64];
+    ///     let (n, from) = b.recv_from(&mut buf).await?;
+    ///     assert_eq!((&buf[..n], from), (&b"ping"[..], a.local_addr()?));
+    ///     Ok::<_, std::io::Error>(())
+    /// }, Some(std::time::Duration::from_secs(5)))??;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn bind(addr: SocketAddr) -> io::Result<UdpSocket> {
         UdpOptions::default().bind(addr)
     }
@@ -446,6 +631,26 @@ impl UdpSocket {
     /// # Errors
     ///
     /// An `io::Error` naming the peer.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use netutil::UdpSocket;
+    ///
+    /// let ioloop = ioloop::IOLoop::new()?;
+    /// let a = UdpSocket::bind("127.0.0.1:0".parse()?)?;
+    /// let b = UdpSocket::bind("127.0.0.1:0".parse()?)?;
+    /// let b_addr = b.local_addr()?;
+    /// ioloop.run_sync(|| async move {
+    ///     a.connect(b_addr)?;
+    ///     a.send(b"to the peer").await?;
+    ///     let mut buf = [0; 64];
+    ///     let n = b.recv_from(&mut buf).await?.0;
+    ///     assert_eq!(&buf[..n], b"to the peer");
+    ///     Ok::<_, std::io::Error>(())
+    /// }, Some(std::time::Duration::from_secs(5)))??;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn connect(&self, peer: SocketAddr) -> io::Result<()> {
         let mut st = self.inner.st.borrow_mut();
         let fd = self.inner.fd;
@@ -468,6 +673,24 @@ impl UdpSocket {
     /// [`UdpError::MessageTooLarge`], [`UdpError::ConnectionRefused`] (a
     /// connected socket), [`UdpError::Closed`], or another
     /// [`UdpError::Io`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use netutil::UdpSocket;
+    ///
+    /// let ioloop = ioloop::IOLoop::new()?;
+    /// let a = UdpSocket::bind("127.0.0.1:0".parse()?)?;
+    /// let b = UdpSocket::bind("127.0.0.1:0".parse()?)?;
+    /// let b_addr = b.local_addr()?;
+    /// ioloop.run_sync(|| async move {
+    ///     let sent = a.send_to(b"hello", b_addr).await?;
+    ///     assert_eq!(sent, 5);
+    ///     # let mut buf = [0; 8]; b.recv_from(&mut buf).await?;
+    ///     Ok::<_, std::io::Error>(())
+    /// }, Some(std::time::Duration::from_secs(5)))??;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn send_to<'a>(&'a self, data: &'a [u8], addr: SocketAddr) -> SendTo<'a> {
         SendTo {
             socket: self,
@@ -484,6 +707,24 @@ impl UdpSocket {
     ///
     /// As [`send_to`](UdpSocket::send_to); `NotConnected` (an
     /// [`UdpError::Io`]) if the socket is not connected.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use netutil::UdpSocket;
+    ///
+    /// let ioloop = ioloop::IOLoop::new()?;
+    /// let a = UdpSocket::bind("127.0.0.1:0".parse()?)?;
+    /// let b = UdpSocket::bind("127.0.0.1:0".parse()?)?;
+    /// let b_addr = b.local_addr()?;
+    /// ioloop.run_sync(|| async move {
+    ///     a.connect(b_addr)?;
+    ///     assert_eq!(a.send(b"hello").await?, 5);
+    ///     # let mut buf = [0; 8]; b.recv_from(&mut buf).await?;
+    ///     Ok::<_, std::io::Error>(())
+    /// }, Some(std::time::Duration::from_secs(5)))??;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn send<'a>(&'a self, data: &'a [u8]) -> SendTo<'a> {
         SendTo {
             socket: self,
@@ -495,6 +736,24 @@ impl UdpSocket {
 
     /// Sends `data` to `addr` (or to the connected peer if `addr` is
     /// `None`) and calls `callback` with the result, from the loop.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use netutil::UdpSocket;
+    ///
+    /// let ioloop = ioloop::IOLoop::new()?;
+    /// let a = UdpSocket::bind("127.0.0.1:0".parse()?)?;
+    /// let b = UdpSocket::bind("127.0.0.1:0".parse()?)?;
+    /// let b_addr = b.local_addr()?;
+    /// let (tx, rx) = futures::channel::oneshot::channel();
+    /// a.send_to_then(b"hello".to_vec(), Some(b_addr), move |result| {
+    ///     let _ = tx.send(result);
+    /// });
+    /// let sent = ioloop.run_sync(|| rx, Some(std::time::Duration::from_secs(5)))??;
+    /// assert_eq!(sent?, 5);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn send_to_then(
         &self,
         data: Vec<u8>,
@@ -525,6 +784,25 @@ impl UdpSocket {
     /// [`UdpError::ConnectionRefused`] (a connected socket whose peer
     /// does not listen), [`UdpError::Closed`], or another
     /// [`UdpError::Io`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use netutil::UdpSocket;
+    ///
+    /// let ioloop = ioloop::IOLoop::new()?;
+    /// let a = UdpSocket::bind("127.0.0.1:0".parse()?)?;
+    /// let b = UdpSocket::bind("127.0.0.1:0".parse()?)?;
+    /// let b_addr = b.local_addr()?;
+    /// ioloop.run_sync(|| async move {
+    ///     a.send_to(b"hi", b_addr).await?;
+    ///     let mut buf = [0; 1500];
+    ///     let (n, from) = b.recv_from(&mut buf).await?;
+    ///     assert_eq!((n, from), (2, a.local_addr()?));
+    ///     Ok::<_, std::io::Error>(())
+    /// }, Some(std::time::Duration::from_secs(5)))??;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn recv_from<'a>(&'a self, buf: &'a mut [u8]) -> RecvFrom<'a> {
         RecvFrom { socket: self, buf }
     }
@@ -535,6 +813,25 @@ impl UdpSocket {
     /// # Errors
     ///
     /// As [`recv_from`](UdpSocket::recv_from).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use netutil::UdpSocket;
+    ///
+    /// let ioloop = ioloop::IOLoop::new()?;
+    /// let a = UdpSocket::bind("127.0.0.1:0".parse()?)?;
+    /// let b = UdpSocket::bind("127.0.0.1:0".parse()?)?;
+    /// let b_addr = b.local_addr()?;
+    /// ioloop.run_sync(|| async move {
+    ///     b.connect(a.local_addr()?)?; // receive from `a` only
+    ///     a.send_to(b"hi", b_addr).await?;
+    ///     let mut buf = [0; 1500];
+    ///     assert_eq!(b.recv(&mut buf).await?, 2);
+    ///     Ok::<_, std::io::Error>(())
+    /// }, Some(std::time::Duration::from_secs(5)))??;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub async fn recv(&self, buf: &mut [u8]) -> Result<usize, UdpError> {
         self.recv_from(buf).await.map(|(n, _)| n)
     }
@@ -544,6 +841,31 @@ impl UdpSocket {
     /// or [`close`](UdpSocket::close): asyncio's `datagram_received` and
     /// `error_received`. The callback may send on the socket. While it is
     /// set, do not also await [`recv_from`](UdpSocket::recv_from).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use netutil::UdpSocket;
+    ///
+    /// let ioloop = ioloop::IOLoop::new()?;
+    /// let a = UdpSocket::bind("127.0.0.1:0".parse()?)?;
+    /// let b = UdpSocket::bind("127.0.0.1:0".parse()?)?;
+    /// let b_addr = b.local_addr()?;
+    /// let received = std::rc::Rc::new(std::cell::RefCell::new(Vec::new()));
+    /// let (seen, stop) = (received.clone(), ioloop.clone());
+    /// b.set_recv_callback(move |datagram| {
+    ///     if let Ok((data, _from)) = datagram {
+    ///         seen.borrow_mut().extend_from_slice(data);
+    ///     }
+    ///     stop.stop();
+    /// });
+    /// ioloop.spawn(async move { a.send_to(b"ping", b_addr).await.unwrap(); }).detach();
+    /// # let stop = ioloop.clone();
+    /// # ioloop.call_later(std::time::Duration::from_secs(5), move || stop.stop());
+    /// ioloop.start()?; // until the datagram arrives
+    /// assert_eq!(*received.borrow(), b"ping");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn set_recv_callback(
         &self,
         callback: impl FnMut(Result<(&[u8], SocketAddr), UdpError>) + 'static,
@@ -560,6 +882,26 @@ impl UdpSocket {
     }
 
     /// Stops calling the receive callback.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use netutil::UdpSocket;
+    ///
+    /// let ioloop = ioloop::IOLoop::new()?;
+    /// let a = UdpSocket::bind("127.0.0.1:0".parse()?)?;
+    /// let b = UdpSocket::bind("127.0.0.1:0".parse()?)?;
+    /// let b_addr = b.local_addr()?;
+    /// b.set_recv_callback(|_datagram| {});
+    /// b.clear_recv_callback(); // datagrams wait for recv_from again
+    /// ioloop.run_sync(|| async move {
+    ///     a.send_to(b"x", b_addr).await?;
+    ///     let mut buf = [0; 8];
+    ///     assert_eq!(b.recv_from(&mut buf).await?.0, 1);
+    ///     Ok::<_, std::io::Error>(())
+    /// }, Some(std::time::Duration::from_secs(5)))??;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn clear_recv_callback(&self) {
         self.inner.has_callback.set(false);
         drop(self.inner.callback.borrow_mut().take());
@@ -568,11 +910,42 @@ impl UdpSocket {
     /// Closes the socket now: it leaves the loop, queued datagrams are
     /// dropped and their sends fail with [`UdpError::Closed`], as do
     /// waiting receives. Idempotent.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use netutil::UdpSocket;
+    ///
+    /// let ioloop = ioloop::IOLoop::new()?;
+    /// let a = UdpSocket::bind("127.0.0.1:0".parse()?)?;
+    /// let b = UdpSocket::bind("127.0.0.1:0".parse()?)?;
+    /// let b_addr = b.local_addr()?;
+    /// b.close();
+    /// assert!(b.closed());
+    /// # let _ = a;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn close(&self) {
         self.inner.close();
     }
 
     /// Whether the socket is closed.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use netutil::UdpSocket;
+    ///
+    /// let ioloop = ioloop::IOLoop::new()?;
+    /// let a = UdpSocket::bind("127.0.0.1:0".parse()?)?;
+    /// let b = UdpSocket::bind("127.0.0.1:0".parse()?)?;
+    /// let b_addr = b.local_addr()?;
+    /// assert!(!b.closed());
+    /// b.close();
+    /// assert!(b.closed());
+    /// # let _ = a;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn closed(&self) -> bool {
         self.inner.st.borrow().socket.is_none()
     }
@@ -582,6 +955,21 @@ impl UdpSocket {
     /// # Errors
     ///
     /// `NotConnected` once closed, or the OS error.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use netutil::UdpSocket;
+    ///
+    /// let ioloop = ioloop::IOLoop::new()?;
+    /// let a = UdpSocket::bind("127.0.0.1:0".parse()?)?;
+    /// let b = UdpSocket::bind("127.0.0.1:0".parse()?)?;
+    /// let b_addr = b.local_addr()?;
+    /// assert_eq!(b_addr.ip(), std::net::Ipv4Addr::LOCALHOST);
+    /// assert_ne!(b_addr.port(), 0);
+    /// # let _ = a;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
         let st = self.inner.st.borrow();
         let fd = self.inner.fd;
@@ -592,21 +980,78 @@ impl UdpSocket {
     }
 
     /// The connected peer, if [`connect`](UdpSocket::connect) was called.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use netutil::UdpSocket;
+    ///
+    /// let ioloop = ioloop::IOLoop::new()?;
+    /// let a = UdpSocket::bind("127.0.0.1:0".parse()?)?;
+    /// let b = UdpSocket::bind("127.0.0.1:0".parse()?)?;
+    /// let b_addr = b.local_addr()?;
+    /// assert_eq!(a.peer_addr(), None);
+    /// a.connect(b_addr)?;
+    /// assert_eq!(a.peer_addr(), Some(b_addr));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn peer_addr(&self) -> Option<SocketAddr> {
         self.inner.st.borrow().peer
     }
 
     /// The number of datagrams waiting in the send queue.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use netutil::UdpSocket;
+    ///
+    /// let ioloop = ioloop::IOLoop::new()?;
+    /// let a = UdpSocket::bind("127.0.0.1:0".parse()?)?;
+    /// let b = UdpSocket::bind("127.0.0.1:0".parse()?)?;
+    /// let b_addr = b.local_addr()?;
+    /// // Datagrams the kernel has not taken yet: none on an idle socket.
+    /// assert_eq!(a.send_queue_len(), 0);
+    /// # let _ = b;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn send_queue_len(&self) -> usize {
         self.inner.st.borrow().queue.len()
     }
 
     /// The socket's descriptor (closed after [`close`](UdpSocket::close)).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use netutil::UdpSocket;
+    ///
+    /// let ioloop = ioloop::IOLoop::new()?;
+    /// let a = UdpSocket::bind("127.0.0.1:0".parse()?)?;
+    /// let b = UdpSocket::bind("127.0.0.1:0".parse()?)?;
+    /// let b_addr = b.local_addr()?;
+    /// assert_ne!(a.fd(), b.fd());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn fd(&self) -> RawFd {
         self.inner.fd
     }
 
     /// The loop the socket runs on.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use netutil::UdpSocket;
+    ///
+    /// let ioloop = ioloop::IOLoop::new()?;
+    /// let a = UdpSocket::bind("127.0.0.1:0".parse()?)?;
+    /// let b = UdpSocket::bind("127.0.0.1:0".parse()?)?;
+    /// let b_addr = b.local_addr()?;
+    /// assert!(a.ioloop().ptr_eq(&ioloop));
+    /// # let _ = b;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn ioloop(&self) -> &IOLoop {
         &self.inner.ioloop
     }
@@ -649,7 +1094,7 @@ impl Inner {
                     let addr = queued.addr.or(st.peer);
                     let result = result
                         .map_err(|err| UdpError::from_os(err, "send to", addr, queued.data.len()));
-                    Slot::complete(&queued.slot, result);
+                    SendCompletion::complete(&queued.slot, result);
                 }
             }
         }
@@ -738,7 +1183,7 @@ impl Inner {
         self.has_callback.set(false);
         drop(self.callback.borrow_mut().take());
         for queued in queued {
-            Slot::complete(&queued.slot, Err(UdpError::Closed { fd: self.fd }));
+            SendCompletion::complete(&queued.slot, Err(UdpError::Closed { fd: self.fd }));
         }
         wake_all(&mut recv);
         wake_all(&mut room);
@@ -767,13 +1212,30 @@ impl fmt::Debug for UdpSocket {
 
 /// The future of [`UdpSocket::send_to`] and [`UdpSocket::send`]: the
 /// bytes sent, once the kernel has taken the datagram.
+///
+/// # Examples
+///
+/// ```
+/// use netutil::UdpSocket;
+///
+/// let ioloop = ioloop::IOLoop::new()?;
+/// let a = UdpSocket::bind("127.0.0.1:0".parse()?)?;
+/// let b = UdpSocket::bind("127.0.0.1:0".parse()?)?;
+/// let b_addr = b.local_addr()?;
+/// ioloop.run_sync(|| async move {
+///     let future: netutil::SendTo<'_> = a.send_to(b"x", b_addr);
+///     assert_eq!(future.await?, 1);
+///     Ok::<_, std::io::Error>(())
+/// }, Some(std::time::Duration::from_secs(5)))??;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[must_use = "futures do nothing unless polled"]
 pub struct SendTo<'a> {
     socket: &'a UdpSocket,
     data: &'a [u8],
     addr: Option<SocketAddr>,
     /// Where the result arrives once the datagram is queued.
-    slot: Option<Rc<RefCell<Slot>>>,
+    slot: Option<Rc<RefCell<SendCompletion>>>,
 }
 
 impl Future for SendTo<'_> {
@@ -819,7 +1281,7 @@ impl Future for SendTo<'_> {
             push_waker(&mut st.room_wakers, cx.waker());
             return Poll::Pending;
         }
-        let slot = Rc::new(RefCell::new(Slot {
+        let slot = Rc::new(RefCell::new(SendCompletion {
             result: None,
             waker: Some(cx.waker().clone()),
         }));
@@ -846,6 +1308,25 @@ impl fmt::Debug for SendTo<'_> {
 
 /// The future of [`UdpSocket::recv_from`]: a datagram's length and
 /// sender.
+///
+/// # Examples
+///
+/// ```
+/// use netutil::UdpSocket;
+///
+/// let ioloop = ioloop::IOLoop::new()?;
+/// let a = UdpSocket::bind("127.0.0.1:0".parse()?)?;
+/// let b = UdpSocket::bind("127.0.0.1:0".parse()?)?;
+/// let b_addr = b.local_addr()?;
+/// ioloop.run_sync(|| async move {
+///     a.send_to(b"x", b_addr).await?;
+///     let mut buf = [0; 8];
+///     let future: netutil::RecvFrom<'_> = b.recv_from(&mut buf);
+///     assert_eq!(future.await?.0, 1);
+///     Ok::<_, std::io::Error>(())
+/// }, Some(std::time::Duration::from_secs(5)))??;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[must_use = "futures do nothing unless polled"]
 pub struct RecvFrom<'a> {
     socket: &'a UdpSocket,
