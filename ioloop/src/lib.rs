@@ -138,41 +138,22 @@
 
 #![deny(unsafe_code)]
 
-mod current;
-mod deadline;
+mod core;
 mod error;
-mod events;
-mod exception;
-mod executor;
-mod handlers;
-mod ioloop;
-mod poller;
-mod readiness;
-mod remote;
-mod remote_task;
-mod run;
-mod run_sync;
 mod signals;
 #[allow(unsafe_code)]
 mod sys;
-mod task;
-mod thread;
-mod time;
-mod timers;
+mod tasks;
+mod watchers;
 
-// Seed parity (issue 9): what libev, asyncio and evergreen loops offer.
-mod batching;
-mod features;
-mod feed;
-mod fork;
-mod handle;
-mod hooks;
-mod introspect;
-mod periodic;
-mod process;
-mod refs;
-mod run_modes;
-mod suspend;
+use crate::core::{
+    current, deadline, events, exception, handlers, introspect, ioloop, poller, remote, run, timers,
+};
+use crate::tasks::{executor, readiness, remote_task, run_sync, task, thread, time};
+use crate::watchers::children as process;
+use crate::watchers::{
+    batching, features, feed, fork, handle, hooks, periodic, refs, run_modes, suspend,
+};
 
 pub mod guide;
 pub mod watchdog;
