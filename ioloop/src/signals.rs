@@ -25,8 +25,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use libc::c_int;
 use signal_hook::SigId;
 
-use crate::ioloop::{Callback, Runnable};
-use crate::refs::{KeepAlive, RefFlag};
+use crate::core::ioloop::{Callback, Runnable};
+use crate::watchers::refs::{KeepAlive, RefFlag};
 use crate::{Error, Events, IOLoop, sys, watchdog};
 
 /// A handler added with [`IOLoop::add_signal_handler`], for

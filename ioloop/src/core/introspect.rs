@@ -5,7 +5,7 @@
 use std::cell::Cell;
 
 use crate::IOLoop;
-use crate::deadline;
+use crate::core::deadline;
 
 /// A loop's iteration count and cached time. Loop thread only.
 #[derive(Debug)]

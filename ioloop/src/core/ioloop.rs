@@ -1,7 +1,7 @@
 //! The [`IOLoop`] type: its state and its public API.
 //!
 //! One iteration (the order of Tornado's `PollIOLoop.start`, DESIGN §3) lives
-//! in [`run`](crate::run); this file holds what callers use to put work on
+//! in [`run`](crate::core::run); this file holds what callers use to put work on
 //! the loop and to manage its lifecycle.
 
 use std::cell::{Cell, RefCell};
@@ -15,16 +15,17 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
 use std::time::Duration;
 
-use crate::deadline::{self, Deadline};
+use crate::core::current;
+use crate::core::deadline::{self, Deadline};
+use crate::core::exception::{self, CallbackKind, CallbackPanic};
+use crate::core::handlers::{self, HandlerTable, WAKER_TOKEN};
+use crate::core::poller::{PollerKind, Trigger};
+use crate::core::remote::{Remote, RemoteItem, Shared};
+use crate::core::timers::{TimerHeap, TimerKey};
 use crate::error::fd_error;
-use crate::exception::{self, CallbackKind, CallbackPanic};
-use crate::executor::Executor;
-use crate::handlers::{self, HandlerTable, WAKER_TOKEN};
-use crate::poller::{PollerKind, Trigger};
-use crate::remote::{Remote, RemoteItem, Shared};
-use crate::task::{TaskId, TaskTable};
-use crate::timers::{TimerHeap, TimerKey};
-use crate::{Error, Events, current};
+use crate::tasks::executor::Executor;
+use crate::tasks::task::{TaskId, TaskTable};
+use crate::{Error, Events};
 
 /// A callback, timeout or remote callback waiting to run, with the place it
 /// was registered (for panic reports).
@@ -90,27 +91,27 @@ pub(crate) struct Inner {
     pub(crate) closed: Cell<bool>,
     pub(crate) event_capacity: usize,
     /// The poll buffers, kept between runs (`None` while a run has them).
-    pub(crate) run_state: RefCell<Option<crate::run::RunState>>,
+    pub(crate) run_state: RefCell<Option<crate::core::run::RunState>>,
     // ----- seed parity (issue 9): the state of one feature file each -----
     /// Which of the optional features below are in use (`features.rs`).
-    pub(crate) features: crate::features::Features,
+    pub(crate) features: crate::watchers::features::Features,
     /// Prepare, check and idle hooks (`hooks.rs`).
-    pub(crate) hooks: crate::hooks::Hooks,
+    pub(crate) hooks: crate::watchers::hooks::Hooks,
     /// Referenced watchers outside the handler table and the timer heap
     /// (`refs.rs`).
-    pub(crate) keep_alive: crate::refs::KeepAlive,
+    pub(crate) keep_alive: crate::watchers::refs::KeepAlive,
     /// Iteration count and cached loop time (`introspect.rs`).
-    pub(crate) stats: crate::introspect::LoopStats,
+    pub(crate) stats: crate::core::introspect::LoopStats,
     /// `io_interval` and `timeout_interval` (`batching.rs`).
-    pub(crate) batching: crate::batching::Batching,
+    pub(crate) batching: crate::watchers::batching::Batching,
     /// When the loop was suspended (`suspend.rs`).
-    pub(crate) suspension: crate::suspend::Suspension,
+    pub(crate) suspension: crate::watchers::suspend::Suspension,
     /// Running periodic callbacks, rescheduled on resume (`periodic.rs`).
-    pub(crate) periodics: crate::periodic::Periodics,
+    pub(crate) periodics: crate::watchers::periodic::Periodics,
     /// Events fed with `feed_fd_event` (`feed.rs`).
-    pub(crate) fed: crate::feed::FedEvents,
+    pub(crate) fed: crate::watchers::feed::FedEvents,
     /// Child exit watchers (`process.rs`).
-    pub(crate) children: crate::process::Children,
+    pub(crate) children: crate::watchers::children::Children,
     /// The process that created the loop (`fork.rs`).
     pub(crate) owner_pid: Cell<u32>,
     /// Cancelled `call_soon` callbacks still in `queue` (`handle.rs`).
@@ -367,7 +368,7 @@ impl Builder {
                 running: Cell::new(false),
                 closed: Cell::new(false),
                 event_capacity: self.event_capacity,
-                run_state: RefCell::new(Some(crate::run::RunState::new(self.event_capacity))),
+                run_state: RefCell::new(Some(crate::core::run::RunState::new(self.event_capacity))),
                 // Seed parity (issue 9).
                 features: Default::default(),
                 hooks: Default::default(),
@@ -974,7 +975,7 @@ impl IOLoop {
     /// * [`Error::Io`] if polling fails with anything but `EINTR` (which is
     ///   a wakeup, rule O5).
     pub fn start(&self) -> Result<(), Error> {
-        crate::run::run(self, None)
+        crate::core::run::run(self, None)
     }
 
     /// Stops the loop: [`start`](IOLoop::start) returns at the end of the
@@ -1037,9 +1038,9 @@ impl IOLoop {
             .inner
             .hooks
             .drain(&self.inner.keep_alive, &self.inner.features);
-        crate::feed::clear(&self.inner);
+        crate::watchers::feed::clear(&self.inner);
         self.inner.children.clear();
-        let poll = poll.filter(|_| crate::fork::same_process(self));
+        let poll = poll.filter(|_| crate::watchers::fork::same_process(self));
         let mut keep = Vec::new();
         // Dropped in order, outside every borrow: user Drop code may call
         // back into the (now closed) loop.

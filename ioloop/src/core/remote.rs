@@ -22,7 +22,7 @@ use std::fmt;
 use std::panic::Location;
 use std::sync::{Arc, Mutex, PoisonError};
 
-use crate::task::TaskId;
+use crate::tasks::task::TaskId;
 
 mod mailbox;
 mod sync;
@@ -206,7 +206,7 @@ impl Remote {
     /// The process-wide instance's remote handle, if the instance exists
     /// (see [`IOLoop::instance`](crate::IOLoop::instance)).
     pub fn instance() -> Option<Remote> {
-        crate::current::instance_remote()
+        crate::core::current::instance_remote()
     }
 
     /// True if both handles refer to the same loop.

@@ -36,16 +36,17 @@ use std::time::Duration;
 
 use mio::Token;
 
-use crate::deadline;
-use crate::exception::CallbackKind;
-use crate::features::Features;
-use crate::handlers::{self, WAKER_TOKEN};
-use crate::hooks::HookKind;
-use crate::ioloop::Runnable;
-use crate::poller;
-use crate::task::{self, TaskId};
-use crate::timers::TimerKey;
-use crate::{Error, Events, IOLoop, current};
+use crate::core::current;
+use crate::core::deadline;
+use crate::core::exception::CallbackKind;
+use crate::core::handlers::{self, WAKER_TOKEN};
+use crate::core::ioloop::Runnable;
+use crate::core::poller;
+use crate::core::timers::TimerKey;
+use crate::tasks::task::{self, TaskId};
+use crate::watchers::features::Features;
+use crate::watchers::hooks::HookKind;
+use crate::{Error, Events, IOLoop};
 
 /// Buffers reused across iterations, so a steady loop does not allocate.
 ///
@@ -133,7 +134,7 @@ fn may_run(ioloop: &IOLoop) -> Result<bool, Error> {
     }
     // A forked child without reset_after_fork, and a suspended loop,
     // refuse to run.
-    crate::fork::check(ioloop)?;
+    crate::watchers::fork::check(ioloop)?;
     if ioloop.is_suspended() {
         return Err(Error::Suspended);
     }
@@ -245,7 +246,7 @@ fn iteration(
     // feature bits are read once here for the whole poll phase.
     let features = inner.features.get();
     let special = until != Until::Stopped || features & Features::SUSPENDED != 0;
-    if special && crate::run_modes::leave_before_poll(ioloop, until) {
+    if special && crate::watchers::run_modes::leave_before_poll(ioloop, until) {
         return Ok(false);
     }
 
@@ -307,7 +308,7 @@ fn poll_phase(
     // 6a. Prepare hooks, just before polling. `features` is 0
     // unless the loop uses hooks or fed events: the busy path's one test.
     let fed = if features & Features::PREPARE != 0 {
-        crate::hooks::run(ioloop, HookKind::Prepare);
+        crate::watchers::hooks::run(ioloop, HookKind::Prepare);
         inner.features.has(Features::FED) // a hook may have fed one
     } else {
         features & Features::FED != 0
@@ -325,7 +326,7 @@ fn poll_phase(
     // that would block; `run_once(Wait)` blocks only for referenced work.
     let would_block = timeout != Some(Duration::ZERO);
     let (timeout, idle) = if would_block {
-        crate::batching::blocking_timeout(ioloop, timeout, mode == PollMode::Once)
+        crate::watchers::batching::blocking_timeout(ioloop, timeout, mode == PollMode::Once)
     } else {
         (timeout, false)
     };
@@ -356,7 +357,7 @@ fn poll_phase(
 
     // 7a. Fed events, as if the poller had reported them.
     if inner.features.has(Features::FED) {
-        crate::feed::take_into(inner, &mut state.ready);
+        crate::watchers::feed::take_into(inner, &mut state.ready);
     }
 
     // 7. Dispatch.
@@ -368,10 +369,10 @@ fn poll_phase(
     // 8, 9. Check hooks; idle hooks if the loop would have slept
     // and nothing came up.
     if inner.features.has(Features::CHECK) {
-        crate::hooks::run(ioloop, HookKind::Check);
+        crate::watchers::hooks::run(ioloop, HookKind::Check);
     }
-    if idle && state.ready.is_empty() && crate::hooks::idle_now(ioloop) {
-        crate::hooks::run(ioloop, HookKind::Idle);
+    if idle && state.ready.is_empty() && crate::watchers::hooks::idle_now(ioloop) {
+        crate::watchers::hooks::run(ioloop, HookKind::Idle);
     }
     Ok(())
 }

@@ -24,8 +24,10 @@ use std::time::{Duration, Instant};
 
 use futures::channel::oneshot;
 
-use crate::remote::Shared;
-use crate::{IOLoop, JoinError, JoinHandle, Remote, current, exception};
+use crate::core::current;
+use crate::core::exception;
+use crate::core::remote::Shared;
+use crate::{IOLoop, JoinError, JoinHandle, Remote};
 
 type Outcome<T> = Result<T, RemoteSpawnError>;
 

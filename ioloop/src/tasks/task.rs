@@ -2,7 +2,7 @@
 //! [`JoinHandle`].
 //!
 //! A task is a boxed future in the loop's task table. Waking it queues a
-//! [`Runnable::Task`](crate::ioloop::Runnable) in the same first-in,
+//! [`Runnable::Task`](crate::core::ioloop::Runnable) in the same first-in,
 //! first-out queue as callbacks, so tasks obey the callback rules: a task
 //! woken during an iteration is polled on the next one (rule C2).
 //!
@@ -27,10 +27,11 @@ use std::task::{Context, Poll, Wake, Waker};
 use futures::FutureExt;
 use slab::Slab;
 
-use crate::exception::{self, CallbackKind, CallbackPanic};
-use crate::ioloop::Runnable;
-use crate::remote::{RemoteItem, Shared};
-use crate::{IOLoop, WeakIOLoop, current};
+use crate::core::current;
+use crate::core::exception::{self, CallbackKind, CallbackPanic};
+use crate::core::ioloop::Runnable;
+use crate::core::remote::{RemoteItem, Shared};
+use crate::{IOLoop, WeakIOLoop};
 
 /// Names a task: a slot in the task table and the generation it had, so a
 /// wake for a finished task whose slot was reused is ignored. The slot

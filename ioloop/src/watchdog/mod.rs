@@ -213,7 +213,7 @@ use std::time::Duration;
 
 use libc::c_int;
 
-use crate::exception::CallbackKind;
+use crate::core::exception::CallbackKind;
 use crate::signals::signal_name;
 use crate::sys::{self, SigId};
 use crate::{Error, IOLoop};

@@ -417,7 +417,7 @@ mod tests {
     use std::panic::Location;
 
     use super::*;
-    use crate::exception::CallbackKind;
+    use crate::core::exception::CallbackKind;
 
     fn watched(slot: &Arc<Slot>, threshold: Duration, now: Instant) -> Watched {
         let watch = Watch {

@@ -6,8 +6,10 @@
 use std::cell::Cell;
 use std::time::Duration;
 
-use crate::features::Features;
-use crate::{IOLoop, deadline, refs};
+use crate::IOLoop;
+use crate::core::deadline;
+use crate::watchers::features::Features;
+use crate::watchers::refs;
 
 /// A loop's batching intervals, in nanoseconds (0: off, the default).
 #[derive(Debug, Default)]

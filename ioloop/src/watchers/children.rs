@@ -17,7 +17,7 @@ use std::os::fd::{AsRawFd, RawFd};
 use std::panic::Location;
 use std::process::ExitStatus;
 
-use crate::poller::Trigger;
+use crate::core::poller::Trigger;
 use crate::sys::process as sys;
 use crate::{Events, IOLoop};
 

@@ -6,8 +6,8 @@ use std::os::fd::RawFd;
 
 use mio::Token;
 
-use crate::features::Features;
-use crate::ioloop::Inner;
+use crate::core::ioloop::Inner;
+use crate::watchers::features::Features;
 use crate::{Events, IOLoop};
 
 /// Events fed and not yet dispatched, by registration token.

@@ -11,7 +11,7 @@
 //! per iteration), and the child must call `reset_after_fork`, which gives
 //! the loop a poller of its own.
 
-use crate::handlers::WAKER_TOKEN;
+use crate::core::handlers::WAKER_TOKEN;
 use crate::{Error, IOLoop};
 
 /// True if this process created `ioloop` (or reset it after a fork).
@@ -110,7 +110,7 @@ impl IOLoop {
         for fd in gone {
             drop(self.remove_handler(fd));
         }
-        crate::process::forget_after_fork(self);
+        crate::watchers::children::forget_after_fork(self);
         // The signal self-pipe and its signal-hook actions are the parent's.
         inner.signals.reset_after_fork(self)?;
         Ok(())

@@ -13,7 +13,8 @@ use std::panic::Location;
 use std::rc::Rc;
 use std::time::Duration;
 
-use crate::{Deadline, IOLoop, TimeoutHandle, WeakIOLoop, deadline};
+use crate::core::deadline;
+use crate::{Deadline, IOLoop, TimeoutHandle, WeakIOLoop};
 
 /// What a [`Handle`] and the queued callback share.
 struct SoonCell<F> {

@@ -14,9 +14,9 @@ use std::fmt;
 use std::panic::Location;
 use std::rc::Rc;
 
-use crate::exception::CallbackKind;
-use crate::features::Features;
-use crate::refs::{KeepAlive, RefFlag};
+use crate::core::exception::CallbackKind;
+use crate::watchers::features::Features;
+use crate::watchers::refs::{KeepAlive, RefFlag};
 use crate::{IOLoop, WeakIOLoop};
 
 /// Which phase of the iteration a hook runs in.

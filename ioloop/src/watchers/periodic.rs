@@ -14,8 +14,9 @@ use chrono::TimeDelta;
 use futures::FutureExt;
 use slab::Slab;
 
-use crate::exception::{CallbackKind, CallbackPanic};
-use crate::{IOLoop, TimeoutHandle, WeakIOLoop, deadline};
+use crate::core::deadline;
+use crate::core::exception::{CallbackKind, CallbackPanic};
+use crate::{IOLoop, TimeoutHandle, WeakIOLoop};
 
 /// The period of a [`PeriodicCallback`]: a [`Duration`] or a
 /// [`chrono::TimeDelta`] (Tornado takes milliseconds or a `timedelta`).

@@ -18,8 +18,8 @@
 use std::cell::Cell;
 use std::os::fd::RawFd;
 
-use crate::features::Features;
-use crate::ioloop::Inner;
+use crate::core::ioloop::Inner;
+use crate::watchers::features::Features;
 use crate::{IOLoop, TimeoutHandle};
 
 /// The number of active, referenced watchers that are neither handlers nor

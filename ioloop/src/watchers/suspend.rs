@@ -4,8 +4,9 @@
 
 use std::cell::Cell;
 
-use crate::features::Features;
-use crate::{IOLoop, deadline};
+use crate::IOLoop;
+use crate::core::deadline;
+use crate::watchers::features::Features;
 
 /// When the loop was suspended, in nanoseconds on the loop clock.
 /// INVARIANT: the loop's `Features::SUSPENDED` bit is set iff `since` is
@@ -92,7 +93,7 @@ impl IOLoop {
             .borrow_mut()
             .shift(now.saturating_sub(since));
         self.inner.stats.observe_time(now);
-        crate::periodic::reschedule_all(self, now);
+        crate::watchers::periodic::reschedule_all(self, now);
     }
 
     /// True between [`suspend`](IOLoop::suspend) and
