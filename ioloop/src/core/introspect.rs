@@ -131,7 +131,7 @@ impl IOLoop {
         if inner.closed.get() {
             return 0;
         }
-        let queued = inner.queue.borrow().len() + inner.shared.queued();
+        let queued = inner.queue.borrow().len() + inner.remote.queued();
         queued.saturating_sub(inner.cancelled_soon.get())
     }
 

@@ -20,7 +20,7 @@ use crate::core::deadline::{self, Deadline};
 use crate::core::exception::{self, CallbackKind, CallbackPanic};
 use crate::core::handlers::{self, HandlerTable, WAKER_TOKEN};
 use crate::core::poller::{PollerKind, Trigger};
-use crate::core::remote::{Remote, RemoteItem, Shared};
+use crate::core::remote::{Remote, RemoteItem, RemoteQueue};
 use crate::core::timers::{TimerHeap, TimerKey};
 use crate::error::fd_error;
 use crate::tasks::executor::Executor;
@@ -68,7 +68,8 @@ static OPEN_LOOPS: AtomicUsize = AtomicUsize::new(0);
 /// or a user value's `Drop` runs.
 pub(crate) struct Inner {
     pub(crate) id: u32,
-    pub(crate) shared: Arc<Shared>,
+    /// The remote queue: what other threads post, and their stop requests.
+    pub(crate) remote: Arc<RemoteQueue>,
     /// `None` once closed.
     pub(crate) poll: RefCell<Option<mio::Poll>>,
     /// How descriptors are registered with `poll`.
@@ -138,7 +139,7 @@ impl Inner {
     /// about 15% slower.
     #[inline(always)]
     pub(crate) fn push_local(&self, runnable: Runnable) {
-        if self.shared.has_pending() {
+        if self.remote.has_pending() {
             self.take_remote();
         }
         self.queue.borrow_mut().push_back(runnable);
@@ -151,7 +152,7 @@ impl Inner {
     #[inline(never)]
     pub(crate) fn take_remote(&self) {
         let mut taken = self.remote_taken.borrow_mut();
-        self.shared.take_pending(&mut taken);
+        self.remote.take_pending(&mut taken);
         self.queue
             .borrow_mut()
             .extend(taken.drain(..).map(Runnable::from));
@@ -354,7 +355,7 @@ impl Builder {
         let ioloop = IOLoop {
             inner: Rc::new(Inner {
                 id: NEXT_LOOP_ID.fetch_add(1, Ordering::Relaxed),
-                shared: Arc::new(Shared::new(waker)),
+                remote: Arc::new(RemoteQueue::new(waker)),
                 poll: RefCell::new(Some(poll)),
                 poller,
                 max_poll_skips: self.max_poll_skips,
@@ -537,7 +538,7 @@ impl IOLoop {
     /// A handle for other threads: see [`Remote`].
     pub fn remote(&self) -> Remote {
         Remote {
-            shared: Arc::clone(&self.inner.shared),
+            queue: Arc::clone(&self.inner.remote),
         }
     }
 
@@ -984,7 +985,7 @@ impl IOLoop {
     /// next `start()` returns at once (rule L2). From another thread, use
     /// [`Remote::stop`].
     pub fn stop(&self) {
-        self.inner.shared.request_stop();
+        self.inner.remote.request_stop();
     }
 
     /// True while [`start`](IOLoop::start) runs.
@@ -1026,7 +1027,7 @@ impl IOLoop {
         OPEN_LOOPS.fetch_sub(1, Ordering::SeqCst);
         self.inner.watchdog.disable();
         self.inner.signals.close(self);
-        let leftovers = self.inner.shared.close();
+        let leftovers = self.inner.remote.close();
         let callbacks = std::mem::take(&mut *self.inner.queue.borrow_mut());
         let tasks = self.inner.tasks.borrow_mut().drain();
         let timers = self.inner.timers.borrow_mut().drain();
@@ -1357,7 +1358,7 @@ impl Drop for Inner {
             OPEN_LOOPS.fetch_sub(1, Ordering::SeqCst);
             // Remotes outlive the loop: close their door, so later posts
             // are refused, and drop what they queued and the eventfd now.
-            drop(self.shared.close());
+            drop(self.remote.close());
         }
     }
 }

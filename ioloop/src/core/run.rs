@@ -63,25 +63,25 @@ pub(crate) struct RunState {
 }
 
 /// Marks the loop running and current; undoes both on drop.
-struct Running<'a> {
+struct RunScope<'a> {
     ioloop: &'a IOLoop,
     previous: Option<IOLoop>,
 }
 
-impl<'a> Running<'a> {
-    fn enter(ioloop: &'a IOLoop) -> Running<'a> {
+impl<'a> RunScope<'a> {
+    fn enter(ioloop: &'a IOLoop) -> RunScope<'a> {
         ioloop.inner.running.set(true);
         let previous = current::replace(Some(ioloop.clone()));
-        Running { ioloop, previous }
+        RunScope { ioloop, previous }
     }
 }
 
-impl Drop for Running<'_> {
+impl Drop for RunScope<'_> {
     fn drop(&mut self) {
         let inner = &self.ioloop.inner;
         inner.watchdog.idle();
         inner.running.set(false);
-        inner.shared.take_stop_request();
+        inner.remote.take_stop_request();
         let ours = current::replace(self.previous.take());
         drop(ours);
     }
@@ -138,7 +138,7 @@ fn may_run(ioloop: &IOLoop) -> Result<bool, Error> {
     if ioloop.is_suspended() {
         return Err(Error::Suspended);
     }
-    Ok(!inner.shared.take_stop_request())
+    Ok(!inner.remote.take_stop_request())
 }
 
 /// `run_once`: one iteration, cut at the poll (see the module docs).
@@ -146,7 +146,7 @@ pub(crate) fn run_once(ioloop: &IOLoop, wait: bool) -> Result<(), Error> {
     if !may_run(ioloop)? {
         return Ok(());
     }
-    let _running = Running::enter(ioloop);
+    let _running = RunScope::enter(ioloop);
     let mut lent = Lent::take(ioloop);
     let state = lent.get();
     let mode = if wait {
@@ -170,7 +170,7 @@ pub(crate) fn run_until(
         // stop() before start(): return at once, running nothing.
         return Ok(());
     }
-    let _running = Running::enter(ioloop);
+    let _running = RunScope::enter(ioloop);
     let mut lent = Lent::take(ioloop);
     let state = lent.get();
     while iteration(ioloop, state, &mut main, until)? {}
@@ -237,7 +237,7 @@ fn iteration(
     let inner = &*ioloop.inner;
 
     // 5. Stop here, before polling.
-    if inner.shared.stop_requested() {
+    if inner.remote.stop_requested() {
         return Ok(false);
     }
 
@@ -260,7 +260,7 @@ fn callbacks_and_timeouts(ioloop: &IOLoop, state: &mut RunState, main: &mut Opti
     let inner = &*ioloop.inner;
 
     // 1. Callbacks sent from other threads were queued before this phase.
-    if inner.shared.has_pending() {
+    if inner.remote.has_pending() {
         inner.take_remote();
     }
     let ncallbacks = inner.queue.borrow().len();
@@ -316,7 +316,7 @@ fn poll_phase(
 
     // 6. Poll.
     let busy = mode == PollMode::NoWait || fed;
-    let timeout = if busy || !inner.queue.borrow().is_empty() || inner.shared.has_pending() {
+    let timeout = if busy || !inner.queue.borrow().is_empty() || inner.remote.has_pending() {
         Some(Duration::ZERO)
     } else {
         let next = inner.timers.borrow_mut().next_deadline();
@@ -396,7 +396,7 @@ fn poll(ioloop: &IOLoop, state: &mut RunState, mut timeout: Option<Duration>) ->
     // Waiting is not blocking: the watchdog never reports a polling loop.
     inner.watchdog.idle();
     let parks = timeout != Some(Duration::ZERO);
-    if parks && !inner.shared.park() {
+    if parks && !inner.remote.park() {
         timeout = Some(Duration::ZERO);
     }
     let result = match inner.poll.borrow_mut().as_mut() {
@@ -404,7 +404,7 @@ fn poll(ioloop: &IOLoop, state: &mut RunState, mut timeout: Option<Duration>) ->
         None => Err(io::Error::from(Error::Closed)),
     };
     if parks {
-        inner.shared.unpark();
+        inner.remote.unpark();
     }
     state.ready.clear();
     match result {

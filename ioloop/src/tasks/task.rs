@@ -30,7 +30,7 @@ use slab::Slab;
 use crate::core::current;
 use crate::core::exception::{self, CallbackKind, CallbackPanic};
 use crate::core::ioloop::Runnable;
-use crate::core::remote::{RemoteItem, Shared};
+use crate::core::remote::{RemoteItem, RemoteQueue};
 use crate::{IOLoop, WeakIOLoop};
 
 /// Names a task: a slot in the task table and the generation it had, so a
@@ -63,7 +63,7 @@ impl TaskId {
 
 /// The `Send + Sync` part of a task: what its `Waker` holds.
 pub(crate) struct TaskWaker {
-    shared: Arc<Shared>,
+    remote: Arc<RemoteQueue>,
     loop_id: u32,
     id: TaskId,
     /// True while the task is queued (or finished): further wakes are no-ops.
@@ -73,7 +73,7 @@ pub(crate) struct TaskWaker {
 impl TaskWaker {
     pub(crate) fn new(ioloop: &IOLoop, id: TaskId, scheduled: bool) -> Arc<TaskWaker> {
         Arc::new(TaskWaker {
-            shared: Arc::clone(&ioloop.inner.shared),
+            remote: Arc::clone(&ioloop.inner.remote),
             loop_id: ioloop.inner.id,
             id,
             scheduled: AtomicBool::new(scheduled),
@@ -96,7 +96,7 @@ impl TaskWaker {
         if !queued_locally {
             // Another thread, or the loop is not current here: the remote
             // queue (dropped silently if the loop is closed).
-            let _ = self.shared.push(RemoteItem::Wake(self.id));
+            let _ = self.remote.push(RemoteItem::Wake(self.id));
         }
     }
 }

@@ -105,7 +105,7 @@ impl IOLoop {
         // instance is the parent's.
         let old = inner.poll.borrow_mut().replace(poll);
         drop(old);
-        inner.shared.replace_waker(waker);
+        inner.remote.replace_waker(waker);
         inner.owner_pid.set(std::process::id());
         for fd in gone {
             drop(self.remove_handler(fd));

@@ -146,8 +146,8 @@ pub(crate) fn idle_now(ioloop: &IOLoop) -> bool {
     inner.features.has(Features::IDLE)
         && !inner.features.has(Features::FED)
         && inner.queue.borrow().is_empty()
-        && !inner.shared.has_pending()
-        && !inner.shared.stop_requested()
+        && !inner.remote.has_pending()
+        && !inner.remote.stop_requested()
 }
 
 /// A prepare, check or idle hook on a loop, returned by

@@ -101,7 +101,7 @@ impl RefFlag {
 /// True if something referenced is left: see [`IOLoop::is_alive`].
 pub(crate) fn alive(inner: &Inner) -> bool {
     !inner.queue.borrow().is_empty()
-        || inner.shared.has_pending()
+        || inner.remote.has_pending()
         || inner.features.has(Features::FED)
         || inner.tasks.borrow().len() > 0
         || inner.keep_alive.get() > 0
