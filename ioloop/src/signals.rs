@@ -158,7 +158,7 @@ impl LoopSignals {
             ioloop.remove_handler(read.as_raw_fd());
         }
         for signal in &state.signals {
-            signal.unregister(&ioloop.inner.keep_alive);
+            signal.unregister(ioloop.inner.watchers.keep_alive());
         }
         drop(state); // user handlers' Drop runs outside the borrow
     }
@@ -307,7 +307,7 @@ impl IOLoop {
             removed: Cell::new(false),
             keep: RefFlag::default(),
         });
-        handler.keep.activate(&self.inner.keep_alive);
+        handler.keep.activate(self.inner.watchers.keep_alive());
         signal.handlers.push(handler);
         Ok(SignalHandle {
             loop_id: self.inner.id,
@@ -353,7 +353,7 @@ impl IOLoop {
             };
             let removed = signal.handlers.remove(at);
             removed.removed.set(true);
-            removed.keep.deactivate(&self.inner.keep_alive);
+            removed.keep.deactivate(self.inner.watchers.keep_alive());
             let emptied = signal
                 .handlers
                 .is_empty()
@@ -361,7 +361,7 @@ impl IOLoop {
             (removed, emptied)
         };
         if let Some(signal) = &emptied {
-            signal.unregister(&self.inner.keep_alive);
+            signal.unregister(self.inner.watchers.keep_alive());
         }
         drop(removed); // the user's handler, outside the borrow
         true
@@ -381,7 +381,7 @@ impl IOLoop {
         };
         match removed {
             Some(signal) => {
-                signal.unregister(&self.inner.keep_alive);
+                signal.unregister(self.inner.watchers.keep_alive());
                 drop(signal); // the user's handlers, outside the borrow
                 true
             }
@@ -420,7 +420,9 @@ impl IOLoop {
             .find(|h| h.id == handle.id);
         match handler {
             Some(handler) => {
-                handler.keep.set(&self.inner.keep_alive, referenced);
+                handler
+                    .keep
+                    .set(self.inner.watchers.keep_alive(), referenced);
                 true
             }
             None => false,

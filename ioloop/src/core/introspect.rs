@@ -132,7 +132,7 @@ impl IOLoop {
             return 0;
         }
         let queued = inner.queue.borrow().len() + inner.remote.queued();
-        queued.saturating_sub(inner.cancelled_soon.get())
+        queued.saturating_sub(inner.watchers.cancelled_soon())
     }
 
     /// The cached loop time, in seconds on the [`time`](IOLoop::time)

@@ -25,6 +25,7 @@ use crate::core::timers::{TimerHeap, TimerKey};
 use crate::error::fd_error;
 use crate::tasks::executor::Executor;
 use crate::tasks::task::{TaskId, TaskTable};
+use crate::watchers::Watchers;
 use crate::{Error, Events};
 
 /// A callback, timeout or remote callback waiting to run, with the place it
@@ -93,31 +94,11 @@ pub(crate) struct Inner {
     pub(crate) event_capacity: usize,
     /// The poll buffers, kept between runs (`None` while a run has them).
     pub(crate) run_state: RefCell<Option<crate::core::run::RunState>>,
-    // ----- seed parity (issue 9): the state of one feature file each -----
-    /// Which of the optional features below are in use (`features.rs`).
-    pub(crate) features: crate::watchers::features::Features,
-    /// Prepare, check and idle hooks (`hooks.rs`).
-    pub(crate) hooks: crate::watchers::hooks::Hooks,
-    /// Referenced watchers outside the handler table and the timer heap
-    /// (`refs.rs`).
-    pub(crate) keep_alive: crate::watchers::refs::KeepAlive,
-    /// Iteration count and cached loop time (`introspect.rs`).
+    /// Iteration count and cached loop time (`introspect`).
     pub(crate) stats: crate::core::introspect::LoopStats,
-    /// `io_interval` and `timeout_interval` (`batching.rs`).
-    pub(crate) batching: crate::watchers::batching::Batching,
-    /// When the loop was suspended (`suspend.rs`).
-    pub(crate) suspension: crate::watchers::suspend::Suspension,
-    /// Running periodic callbacks, rescheduled on resume (`periodic.rs`).
-    pub(crate) periodics: crate::watchers::periodic::Periodics,
-    /// Events fed with `feed_fd_event` (`feed.rs`).
-    pub(crate) fed: crate::watchers::feed::FedEvents,
-    /// Child exit watchers (`process.rs`).
-    pub(crate) children: crate::watchers::children::Children,
-    /// The process that created the loop (`fork.rs`).
-    pub(crate) owner_pid: Cell<u32>,
-    /// Cancelled `call_soon` callbacks still in `queue` (`handle.rs`).
-    pub(crate) cancelled_soon: Cell<usize>,
-    // ----- end of seed parity state -----
+    /// The optional watchers' state: the core reaches it only through the
+    /// hook points in `crate::watchers`.
+    pub(crate) watchers: Watchers,
     exception_handler: RefCell<Option<ExceptionHandler>>,
     /// Owned descriptors of handlers still registered at `close(false)`:
     /// kept open until the loop is dropped.
@@ -156,6 +137,52 @@ impl Inner {
         self.queue
             .borrow_mut()
             .extend(taken.drain(..).map(Runnable::from));
+    }
+
+    /// True if nothing is queued, from this thread or another, and no stop
+    /// is requested: the loop would sleep in its next poll.
+    pub(crate) fn nothing_queued(&self) -> bool {
+        self.queue.borrow().is_empty()
+            && !self.remote.has_pending()
+            && !self.remote.stop_requested()
+    }
+
+    /// True if the core holds referenced work: queued callbacks (from this
+    /// thread or another), tasks, referenced handlers or timeouts. The
+    /// core's half of [`IOLoop::is_alive`].
+    pub(crate) fn has_referenced_work(&self) -> bool {
+        !self.queue.borrow().is_empty()
+            || self.remote.has_pending()
+            || self.tasks.borrow().len() > 0
+            || self.handlers.borrow().referenced() > 0
+            || self.timers.borrow().referenced() > 0
+    }
+
+    /// Gives the loop a new poller and waker (after `fork()`, where the old
+    /// epoll instance is the parent's), with every handler registered
+    /// again. Returns the descriptors that could not be registered; their
+    /// handlers are still in the table, for the caller to remove.
+    pub(crate) fn replace_poller(&self) -> Result<Vec<RawFd>, Error> {
+        let poll = mio::Poll::new()?;
+        let waker = mio::Waker::new(poll.registry(), WAKER_TOKEN)?;
+        let registrations = self.handlers.borrow().registrations();
+        let mut gone = Vec::new();
+        for (fd, token, interest, trigger) in registrations {
+            let result = self.poller.register(&poll, fd, token, interest, trigger);
+            if let Err(err) = result {
+                log::warn!(
+                    target: "ioloop",
+                    "reset_after_fork: fd {fd} cannot be registered again ({err}); removing its handler"
+                );
+                gone.push(fd);
+            }
+        }
+        // The old poller is closed, never changed: in a child its epoll
+        // instance is the parent's.
+        let old = self.poll.borrow_mut().replace(poll);
+        drop(old);
+        self.remote.replace_waker(waker);
+        Ok(gone)
     }
 }
 
@@ -371,17 +398,8 @@ impl Builder {
                 event_capacity: self.event_capacity,
                 run_state: RefCell::new(Some(crate::core::run::RunState::new(self.event_capacity))),
                 // Seed parity (issue 9).
-                features: Default::default(),
-                hooks: Default::default(),
-                keep_alive: Default::default(),
                 stats: Default::default(),
-                batching: Default::default(),
-                suspension: Default::default(),
-                periodics: Default::default(),
-                fed: Default::default(),
-                children: Default::default(),
-                owner_pid: Cell::new(std::process::id()),
-                cancelled_soon: Cell::new(0),
+                watchers: Watchers::new(),
                 exception_handler: RefCell::new(None),
                 retained_fds: RefCell::default(),
                 watchdog: crate::watchdog::LoopWatchdog::new(),
@@ -1033,15 +1051,10 @@ impl IOLoop {
         let timers = self.inner.timers.borrow_mut().drain();
         let registrations = self.inner.handlers.borrow_mut().drain();
         let poll = self.inner.poll.borrow_mut().take();
-        // Seed parity (issue 9): hooks, fed events and child watchers go
-        // too; in a forked child the epoll set is the parent's: leave it be.
-        let hooks = self
-            .inner
-            .hooks
-            .drain(&self.inner.keep_alive, &self.inner.features);
-        crate::watchers::feed::clear(&self.inner);
-        self.inner.children.clear();
-        let poll = poll.filter(|_| crate::watchers::fork::same_process(self));
+        // The watchers go too; in a forked child the epoll set is the
+        // parent's: leave it be.
+        let hooks = crate::watchers::close(self);
+        let poll = poll.filter(|_| crate::watchers::same_process(self));
         let mut keep = Vec::new();
         // Dropped in order, outside every borrow: user Drop code may call
         // back into the (now closed) loop.

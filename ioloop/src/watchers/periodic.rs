@@ -249,6 +249,7 @@ impl fmt::Debug for Periodics {
 pub(crate) fn reschedule_all(ioloop: &IOLoop, now: u64) {
     let states: Vec<Rc<State>> = ioloop
         .inner
+        .watchers
         .periodics
         .running
         .borrow()
@@ -460,6 +461,7 @@ impl PeriodicCallback {
         state.schedule_next(ioloop, now);
         let key = ioloop
             .inner
+            .watchers
             .periodics
             .running
             .borrow_mut()
@@ -479,7 +481,13 @@ impl PeriodicCallback {
         if let Some(ioloop) = state.ioloop() {
             state.cancel_timeout(&ioloop);
             if let Some(key) = state.registered.take() {
-                let removed = ioloop.inner.periodics.running.borrow_mut().try_remove(key);
+                let removed = ioloop
+                    .inner
+                    .watchers
+                    .periodics
+                    .running
+                    .borrow_mut()
+                    .try_remove(key);
                 drop(removed);
             }
         }

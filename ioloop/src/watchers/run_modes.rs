@@ -25,8 +25,8 @@ pub enum RunMode {
 #[inline]
 pub(crate) fn leave_before_poll(ioloop: &IOLoop, until: Until) -> bool {
     let inner = &ioloop.inner;
-    inner.features.has(Features::SUSPENDED)
-        || (until == Until::NothingReferenced && !refs::alive(inner))
+    inner.watchers.features.has(Features::SUSPENDED)
+        || (until == Until::NothingReferenced && !refs::alive(ioloop))
 }
 
 impl IOLoop {

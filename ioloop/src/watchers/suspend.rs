@@ -61,8 +61,8 @@ impl IOLoop {
             return;
         }
         let now = deadline::now_ns();
-        self.inner.suspension.since.set(Some(now));
-        self.inner.features.set(Features::SUSPENDED, true);
+        self.inner.watchers.suspension.since.set(Some(now));
+        self.inner.watchers.features.set(Features::SUSPENDED, true);
         self.inner.stats.observe_time(now);
     }
 
@@ -83,10 +83,10 @@ impl IOLoop {
     /// Moving the timeouts is `O(n)` in the number of pending timeouts
     /// (adding the same amount to every deadline keeps the heap's order).
     pub fn resume(&self) {
-        let Some(since) = self.inner.suspension.since.take() else {
+        let Some(since) = self.inner.watchers.suspension.since.take() else {
             return;
         };
-        self.inner.features.set(Features::SUSPENDED, false);
+        self.inner.watchers.features.set(Features::SUSPENDED, false);
         let now = deadline::now_ns();
         self.inner
             .timers
@@ -99,6 +99,6 @@ impl IOLoop {
     /// True between [`suspend`](IOLoop::suspend) and
     /// [`resume`](IOLoop::resume).
     pub fn is_suspended(&self) -> bool {
-        self.inner.features.has(Features::SUSPENDED)
+        self.inner.watchers.features.has(Features::SUSPENDED)
     }
 }
