@@ -26,7 +26,7 @@ use libc::c_int;
 use signal_hook::SigId;
 
 use crate::core::ioloop::{Callback, Runnable};
-use crate::watchers::refs::{KeepAlive, RefFlag};
+use crate::watchers::{KeepAlive, RefFlag};
 use crate::{Error, Events, IOLoop, sys, watchdog};
 
 /// A handler added with [`IOLoop::add_signal_handler`], for

@@ -1,8 +1,8 @@
 //! The [`IOLoop`] type: its state and its public API.
 //!
-//! One iteration (the order of Tornado's `PollIOLoop.start`, DESIGN §3) lives
-//! in [`run`](crate::core::run); this file holds what callers use to put work on
-//! the loop and to manage its lifecycle.
+//! One iteration (in the order of Tornado's `PollIOLoop.start`) lives in
+//! [`run`](crate::core::run); this file holds what callers use to put work
+//! on the loop and to manage its lifecycle.
 
 use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
@@ -68,6 +68,8 @@ static OPEN_LOOPS: AtomicUsize = AtomicUsize::new(0);
 /// callback) is its own `RefCell`, and no borrow is held while user code
 /// or a user value's `Drop` runs.
 pub(crate) struct Inner {
+    /// Unique in the process: a timeout handle or a signal handle from
+    /// another loop is recognised, and ignored.
     pub(crate) id: u32,
     /// The remote queue: what other threads post, and their stop requests.
     pub(crate) remote: Arc<RemoteQueue>,

@@ -51,7 +51,7 @@ use crate::core::ioloop::{Inner, Runnable};
 use crate::core::poller;
 use crate::core::timers::TimerKey;
 use crate::tasks::task::{self, TaskId};
-use crate::watchers::{self, features::InUse};
+use crate::watchers::{self, InUse};
 use crate::{Error, Events, IOLoop};
 
 /// Buffers reused across iterations, so a steady loop does not allocate.

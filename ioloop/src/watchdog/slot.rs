@@ -40,9 +40,9 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use crate::Events;
+use crate::HookKind;
 use crate::core::exception::CallbackKind;
 use crate::sys::{self, AtomicSite, TryLock};
-use crate::watchers::hooks::HookKind;
 
 /// The deepest stack a capture records, in frames.
 pub(crate) const MAX_FRAMES: usize = 128;

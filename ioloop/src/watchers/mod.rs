@@ -46,7 +46,10 @@ use mio::Token;
 use crate::core::run::Until;
 use crate::{Error, Events, IOLoop};
 
-use self::features::{Features, InUse};
+pub(crate) use self::features::InUse;
+pub(crate) use self::refs::{KeepAlive, RefFlag};
+
+use self::features::Features;
 
 /// The state of every watcher of one loop: the one field the core's
 /// [`Inner`](crate::core::ioloop::Inner) holds for them all. Loop thread
@@ -100,7 +103,7 @@ impl Watchers {
 
     /// The count of referenced watchers kept outside the handler table and
     /// the timer heap, for the signal handlers' reference flags.
-    pub(crate) fn keep_alive(&self) -> &refs::KeepAlive {
+    pub(crate) fn keep_alive(&self) -> &KeepAlive {
         &self.keep_alive
     }
 
