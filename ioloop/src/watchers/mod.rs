@@ -18,12 +18,14 @@
 //!
 //! The core holds one [`Watchers`] value and knows nothing of what is in
 //! it. One iteration calls the hook points below, each named after where
-//! it sits in [`run`](crate::core::run); every one but the first starts
-//! with a test of the [`InUse`] bits the iteration read once, so a loop
-//! that uses no watcher pays one load and one branch for all of them, with
-//! no call, borrow or allocation. The watchers in turn use the core through
-//! its own methods (add a callback, a timeout, a handler) and never set its
-//! fields.
+//! it sits in [`run`](crate::core::run). The iteration reads the
+//! [`InUse`] bits once; on the busy path (callbacks queued, the poll
+//! skipped) a loop that uses no watcher pays that one load and a few tests
+//! of the byte for all of them: no call, borrow or allocation. The hook points after a
+//! real poll re-read the bit they need, and `blocking_timeout` is reached
+//! only by a poll about to sleep. The watchers in turn use the core
+//! through its methods and those of its tables (the handler table, the
+//! timer heap), never by setting a field of the loop's state.
 
 pub(crate) mod batching;
 pub(crate) mod children;
