@@ -3,7 +3,7 @@
 //!
 //! An iteration is one sequence of named phases, in Tornado's order
 //! (`PollIOLoop.start`), with the hook points where libev-style watchers
-//! come in (see [`watchers`](crate::watchers)):
+//! come in (see [`watchers`]):
 //!
 //! 1. [`run_ready_work`]: what was ready when the iteration began.
 //!    * [`take_remote_callbacks`]: callbacks other threads posted join the
