@@ -18,21 +18,25 @@
 //! 2. The stop check: a `stop()` ends the run here, before the poll; so
 //!    does the hook point `leave_before_poll` (`run` with nothing
 //!    referenced left, a loop suspended by one of its callbacks).
-//! 3. [`poll_and_dispatch`]: waiting for I/O.
+//! 3. [`poll_and_dispatch`]: waiting for I/O, in named steps.
 //!    * hook point `before_poll`: prepare hooks;
-//!    * [`plan_poll`]: the poll timeout: 0 if callbacks are queued, else
-//!      until the next deadline, else until woken; a poll that would block
-//!      goes through the hook point `blocking_timeout` (idle hooks, the
-//!      batching intervals);
-//!    * [`poll_for_io`]: the poll, or none while callbacks keep the loop
-//!      busy (see [`Builder::max_poll_skips`](crate::Builder::max_poll_skips));
+//!    * plan the poll: the timeout is 0 if callbacks are queued, else until
+//!      the next deadline, else none (until woken); a poll that would
+//!      block goes through the hook point `blocking_timeout` (idle hooks,
+//!      the batching intervals);
+//!    * poll for I/O, or skip the poll while callbacks keep the loop busy
+//!      (see [`Builder::max_poll_skips`](crate::Builder::max_poll_skips));
 //!      `EINTR` is a wakeup, any other poll error ends the run with that
 //!      error; the iteration count and the cached loop time move on;
-//!    * hook point `after_poll`: fed events join the ready list;
-//!    * [`dispatch_ready`]: the handlers of the ready descriptors run, each
-//!      at most once;
+//!    * dispatch: the hook point `after_poll` adds fed events to the ready
+//!      list, then the handlers of the ready descriptors run, each at most
+//!      once;
 //!    * hook point `after_dispatch`: check hooks, then idle hooks if the
 //!      loop would have slept and nothing came up.
+//!
+//!    These steps stay one function: split into functions, the compiler
+//!    kept fewer values in registers across the callback loop, and the
+//!    callback chain benchmark ran about 5% slower.
 //!
 //! `run_once` runs the same cycle cut at the poll: phase 3, then phase 1,
 //! so what wakes its poll (a due timeout, a callback from another thread)
@@ -324,40 +328,13 @@ fn poll_and_dispatch(
     mode: PollMode,
     in_use: InUse,
 ) -> Result<(), Error> {
-    let fed = watchers::before_poll(ioloop, in_use);
-    let plan = plan_poll(ioloop, mode, fed);
-    let polled = poll_for_io(ioloop, state, mode, &plan)?;
-    ioloop.inner.stats.end_poll_phase(polled); // iteration count, loop time
-    if !polled {
-        if in_use.none() {
-            return Ok(()); // the busy path: nothing to dispatch, no hook
-        }
-        state.ready.clear(); // what an earlier poll left
-    }
-    watchers::after_poll(ioloop, &mut state.ready);
-    dispatch_ready(ioloop, state);
-    watchers::after_dispatch(ioloop, plan.idle, state.ready.is_empty());
-    Ok(())
-}
-
-/// How the coming poll may wait.
-struct PollPlan {
-    /// The poll timeout; `None` blocks until an event or a wakeup.
-    timeout: Option<Duration>,
-    /// Work is queued for the next iteration: the poll does not wait, and
-    /// may be skipped.
-    busy: bool,
-    /// The idle hooks may run after the poll (the loop would have slept).
-    idle: bool,
-}
-
-/// The poll timeout: 0 if the poll must not wait (`run_once(NoWait)`, fed
-/// events, callbacks queued here or by another thread), else until the
-/// next deadline, else none; a poll that would block goes through the
-/// watchers' `blocking_timeout`.
-#[inline(always)]
-fn plan_poll(ioloop: &IOLoop, mode: PollMode, fed: bool) -> PollPlan {
     let inner = &*ioloop.inner;
+    let fed = watchers::before_poll(ioloop, in_use);
+
+    // Plan the poll: no wait if the poll must not block (`run_once(NoWait)`,
+    // fed events, callbacks queued here or by another thread), else until
+    // the next deadline, else until woken; a poll that would block goes
+    // through the watchers (idle hooks, batching intervals).
     let must_not_wait = mode == PollMode::NoWait || fed;
     let timeout = if must_not_wait || !inner.queue.borrow().is_empty() || inner.remote.has_pending()
     {
@@ -366,54 +343,47 @@ fn plan_poll(ioloop: &IOLoop, mode: PollMode, fed: bool) -> PollPlan {
         let next = inner.timers.borrow_mut().next_deadline();
         next.map(|deadline| Duration::from_nanos(deadline.saturating_sub(deadline::now_ns())))
     };
-    if timeout == Some(Duration::ZERO) {
-        return PollPlan {
-            timeout,
-            busy: true,
-            idle: false,
-        };
-    }
-    let (timeout, idle) = watchers::blocking_timeout(ioloop, timeout, mode == PollMode::Once);
-    PollPlan {
-        timeout,
-        busy: false,
-        idle,
-    }
-}
+    let busy = timeout == Some(Duration::ZERO);
+    let (timeout, idle) = if busy {
+        (timeout, false)
+    } else {
+        watchers::blocking_timeout(ioloop, timeout, mode == PollMode::Once)
+    };
 
-/// Polls as `plan` says, filling `state.ready`; returns false if the poll
-/// was skipped. A busy loop (work queued for the next iteration) polls for
-/// I/O only every `max_poll_skips + 1` iterations inside `start` and `run`,
-/// and never when no descriptor is registered (remote callbacks and stop
-/// requests are seen through atomics, not the poller).
-#[inline(always)]
-fn poll_for_io(
-    ioloop: &IOLoop,
-    state: &mut RunState,
-    mode: PollMode,
-    plan: &PollPlan,
-) -> Result<bool, Error> {
-    let inner = &*ioloop.inner;
-    if plan.busy {
+    // Poll for I/O, or not: a busy loop (work queued for the next
+    // iteration) polls only every `max_poll_skips + 1` iterations inside
+    // `start` and `run`, and never when no descriptor is registered (remote
+    // callbacks and stop requests are seen through atomics, not the
+    // poller). Then the iteration count and the cached loop time move on.
+    let mut polled = true;
+    if busy {
         let no_fds = inner.handlers.borrow().len() == 0;
         if no_fds || (mode == PollMode::Loop && state.poll_skips < inner.max_poll_skips) {
             state.poll_skips = state.poll_skips.saturating_add(1);
-            return Ok(false);
+            polled = false;
         }
     }
-    state.poll_skips = 0;
-    poll(ioloop, state, plan.timeout)?;
-    Ok(true)
-}
+    if polled {
+        state.poll_skips = 0;
+        poll(ioloop, state, timeout)?;
+    }
+    inner.stats.end_poll_phase(polled);
+    if !polled {
+        if in_use.none() {
+            return Ok(()); // the busy path: nothing to dispatch, no hook
+        }
+        state.ready.clear(); // what an earlier poll left
+    }
 
-/// Calls the handler of each ready registration, in the order the poller
-/// reported them.
-#[inline(always)]
-fn dispatch_ready(ioloop: &IOLoop, state: &RunState) {
+    // Dispatch: fed events join the ready list, then the handler of each
+    // ready registration runs, in the order the poller reported them.
+    watchers::after_poll(ioloop, &mut state.ready);
     for i in 0..state.ready.len() {
         let (token, events) = state.ready[i];
         dispatch(ioloop, token, events);
     }
+    watchers::after_dispatch(ioloop, idle, state.ready.is_empty());
+    Ok(())
 }
 
 /// Polls `run_sync`'s future, unless the wake is for an earlier `run_sync`.
