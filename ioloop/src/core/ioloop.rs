@@ -399,7 +399,6 @@ impl Builder {
                 closed: Cell::new(false),
                 event_capacity: self.event_capacity,
                 run_state: RefCell::new(Some(crate::core::run::RunState::new(self.event_capacity))),
-                // Seed parity (issue 9).
                 stats: Default::default(),
                 watchers: Watchers::new(),
                 exception_handler: RefCell::new(None),

@@ -20,7 +20,7 @@
 //!
 //! # Design
 //!
-//! Two layers (DESIGN §8):
+//! Two layers:
 //!
 //! * **Always available, no signals.** Before every callback, timeout,
 //!   handler and task poll, the loop thread publishes in atomics a sequence
