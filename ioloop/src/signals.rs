@@ -52,11 +52,11 @@ impl SignalHandle {
 /// A loop's signal handlers. Loop thread only.
 #[derive(Default)]
 pub(crate) struct LoopSignals {
-    state: RefCell<State>,
+    state: RefCell<SignalsState>,
 }
 
 #[derive(Default)]
-struct State {
+struct SignalsState {
     /// The self-pipe, made on first use: the read end (registered with the
     /// loop as a borrowed fd) and the write end (cloned for each signal's
     /// signal-hook action, which owns and closes its clone).
