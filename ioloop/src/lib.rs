@@ -140,63 +140,37 @@
 
 #![deny(unsafe_code)]
 
-mod current;
-mod deadline;
+mod core;
 mod error;
-mod events;
-mod exception;
-mod executor;
-mod handlers;
-mod ioloop;
-mod poller;
-mod readiness;
-mod remote;
-mod remote_task;
-mod run;
-mod run_sync;
 mod signals;
 #[allow(unsafe_code)]
 mod sys;
-mod task;
-mod thread;
-mod time;
-mod timers;
-
-// Seed parity (issue 9): what libev, asyncio and evergreen loops offer.
-mod batching;
-mod features;
-mod feed;
-mod fork;
-mod handle;
-mod hooks;
-mod introspect;
-mod periodic;
-mod process;
-mod refs;
-mod run_modes;
-mod suspend;
+mod tasks;
+mod watchers;
 
 pub mod guide;
 pub mod watchdog;
 
-pub use crate::deadline::{Deadline, InvalidDeadline};
+pub use crate::core::deadline::{Deadline, InvalidDeadline};
+pub use crate::core::events::Events;
+pub use crate::core::exception::{CallbackKind, CallbackPanic};
+pub use crate::core::ioloop::{Builder, IOLoop, MakeCurrent, TimeoutHandle, WeakIOLoop};
+pub use crate::core::poller::{POLLER_ENV, PollerKind};
+pub use crate::core::remote::{Rejected, Remote};
 pub use crate::error::{ContextError, Error, raw_os_error};
-pub use crate::events::Events;
-pub use crate::exception::{CallbackKind, CallbackPanic};
-pub use crate::executor::{Executor, ExecutorFuture, ThreadPool};
-pub use crate::ioloop::{Builder, IOLoop, MakeCurrent, TimeoutHandle, WeakIOLoop};
-pub use crate::poller::{POLLER_ENV, PollerKind};
-pub use crate::readiness::Ready;
-pub use crate::remote::{Rejected, Remote};
-pub use crate::remote_task::{RemoteJoinHandle, RemoteSpawnError, WaitTimedOut};
-pub use crate::run_sync::RunSyncError;
 pub use crate::signals::SignalHandle;
-pub use crate::task::{JoinError, JoinHandle};
-pub use crate::thread::LoopThread;
-pub use crate::time::{Elapsed, Sleep, Timeout, YieldNow, sleep, sleep_until, timeout, yield_now};
+pub use crate::tasks::executor::{Executor, ExecutorFuture, ThreadPool};
+pub use crate::tasks::readiness::Ready;
+pub use crate::tasks::remote_task::{RemoteJoinHandle, RemoteSpawnError, WaitTimedOut};
+pub use crate::tasks::run_sync::RunSyncError;
+pub use crate::tasks::task::{JoinError, JoinHandle};
+pub use crate::tasks::thread::LoopThread;
+pub use crate::tasks::time::{
+    Elapsed, Sleep, Timeout, YieldNow, sleep, sleep_until, timeout, yield_now,
+};
 pub use crate::watchdog::{BlockingAction, BlockingReport, StackCapture, StackFrame};
 
-pub use crate::handle::{Handle, TimerHandle};
-pub use crate::hooks::{Hook, HookKind};
-pub use crate::periodic::{InvalidPeriod, Period, PeriodicCallback};
-pub use crate::run_modes::RunMode;
+pub use crate::watchers::handle::{Handle, TimerHandle};
+pub use crate::watchers::hooks::{Hook, HookKind};
+pub use crate::watchers::periodic::{InvalidPeriod, Period, PeriodicCallback};
+pub use crate::watchers::run_modes::RunMode;

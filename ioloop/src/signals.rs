@@ -25,8 +25,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use libc::c_int;
 use signal_hook::SigId;
 
-use crate::ioloop::{Callback, Runnable};
-use crate::refs::{KeepAlive, RefFlag};
+use crate::core::ioloop::{Callback, Runnable};
+use crate::watchers::{KeepAlive, RefFlag};
 use crate::{Error, Events, IOLoop, sys, watchdog};
 
 /// A handler added with [`IOLoop::add_signal_handler`], for
@@ -75,11 +75,11 @@ impl SignalHandle {
 /// A loop's signal handlers. Loop thread only.
 #[derive(Default)]
 pub(crate) struct LoopSignals {
-    state: RefCell<State>,
+    state: RefCell<SignalsState>,
 }
 
 #[derive(Default)]
-struct State {
+struct SignalsState {
     /// The self-pipe, made on first use: the read end (registered with the
     /// loop as a borrowed fd) and the write end (cloned for each signal's
     /// signal-hook action, which owns and closes its clone).
@@ -181,7 +181,7 @@ impl LoopSignals {
             ioloop.remove_handler(read.as_raw_fd());
         }
         for signal in &state.signals {
-            signal.unregister(&ioloop.inner.keep_alive);
+            signal.unregister(ioloop.inner.watchers.keep_alive());
         }
         drop(state); // user handlers' Drop runs outside the borrow
     }
@@ -330,7 +330,7 @@ impl IOLoop {
             removed: Cell::new(false),
             keep: RefFlag::default(),
         });
-        handler.keep.activate(&self.inner.keep_alive);
+        handler.keep.activate(self.inner.watchers.keep_alive());
         signal.handlers.push(handler);
         Ok(SignalHandle {
             loop_id: self.inner.id,
@@ -376,7 +376,7 @@ impl IOLoop {
             };
             let removed = signal.handlers.remove(at);
             removed.removed.set(true);
-            removed.keep.deactivate(&self.inner.keep_alive);
+            removed.keep.deactivate(self.inner.watchers.keep_alive());
             let emptied = signal
                 .handlers
                 .is_empty()
@@ -384,7 +384,7 @@ impl IOLoop {
             (removed, emptied)
         };
         if let Some(signal) = &emptied {
-            signal.unregister(&self.inner.keep_alive);
+            signal.unregister(self.inner.watchers.keep_alive());
         }
         drop(removed); // the user's handler, outside the borrow
         true
@@ -415,7 +415,7 @@ impl IOLoop {
         };
         match removed {
             Some(signal) => {
-                signal.unregister(&self.inner.keep_alive);
+                signal.unregister(self.inner.watchers.keep_alive());
                 drop(signal); // the user's handlers, outside the borrow
                 true
             }
@@ -454,7 +454,9 @@ impl IOLoop {
             .find(|h| h.id == handle.id);
         match handler {
             Some(handler) => {
-                handler.keep.set(&self.inner.keep_alive, referenced);
+                handler
+                    .keep
+                    .set(self.inner.watchers.keep_alive(), referenced);
                 true
             }
             None => false,

@@ -11,7 +11,7 @@ use std::sync::Arc;
 use libc::c_int;
 pub(crate) use signal_hook_registry::SigId;
 
-use crate::watchdog::slot::Slot;
+use crate::watchdog::slot::WatchdogSlot;
 
 /// The watchdog captures stacks here (its layer B): the walk is
 /// implemented for x86_64.
@@ -41,7 +41,7 @@ pub(crate) fn signal_thread(tid: Tid, signal: c_int) -> io::Result<()> {
     // joined, the reason it is used here). If `tid` was reused by a new
     // thread of this process, that thread runs the action, which serves
     // nothing: a loop thread clears its slot's tid when it ends, so no slot
-    // names the new thread, and `Slot::serve` ignores a thread its slot
+    // names the new thread, and `WatchdogSlot::serve` ignores a thread its slot
     // does not name.
     let rc = unsafe { libc::syscall(libc::SYS_tgkill, libc::getpid(), tid, signal) };
     if rc == -1 {
@@ -94,13 +94,13 @@ pub(crate) fn blocked_on_this_thread(signal: c_int) -> bool {
 /// capture requests made on `slot`. The registry chains any handler that
 /// was installed before it and runs every action registered for `signal`,
 /// so other users of the signal keep working.
-pub(crate) fn register_stack_capture(signal: c_int, slot: Arc<Slot>) -> io::Result<SigId> {
+pub(crate) fn register_stack_capture(signal: c_int, slot: Arc<WatchdogSlot>) -> io::Result<SigId> {
     let action = move |info: &libc::siginfo_t| on_capture_signal(&slot, info);
     // SAFETY: register_sigaction requires an action that is
     // async-signal-safe and never panics. `on_capture_signal` calls into the
     // C library only for `__errno_location` (the address of a thread-local,
     // to save and restore errno) and `syscall(SYS_gettid)` (a trap into the
-    // kernel), then runs `Slot::serve`, which uses atomics and a lock it
+    // kernel), then runs `WatchdogSlot::serve`, which uses atomics and a lock it
     // only tries on memory allocated beforehand, and `unwind::walk`: no
     // allocation, no lock waited for, nothing of libgcc, no I/O, and every
     // memory read either in tables copied beforehand or checked to be within
@@ -122,7 +122,7 @@ pub(crate) fn unregister(id: SigId) -> bool {
 /// The signal action: records the interrupted thread's return addresses
 /// into `slot` if a capture was requested for this thread and its current
 /// callback. Runs in signal context.
-fn on_capture_signal(slot: &Slot, info: &libc::siginfo_t) {
+fn on_capture_signal(slot: &WatchdogSlot, info: &libc::siginfo_t) {
     let errno = Errno::save();
     slot.serve(gettid(), |walker, stack, record| {
         super::unwind::walk(info, walker, stack, record)

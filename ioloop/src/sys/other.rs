@@ -8,7 +8,7 @@ use std::sync::Arc;
 use libc::c_int;
 pub(crate) use signal_hook_registry::SigId;
 
-use crate::watchdog::slot::Slot;
+use crate::watchdog::slot::WatchdogSlot;
 
 /// No stack capture on this platform.
 pub(crate) const STACK_CAPTURE: bool = false;
@@ -79,7 +79,10 @@ impl Walker {
     pub(crate) fn prepare(&mut self, _modules: &Arc<Modules>) {}
 }
 
-pub(crate) fn register_stack_capture(_signal: c_int, _slot: Arc<Slot>) -> io::Result<SigId> {
+pub(crate) fn register_stack_capture(
+    _signal: c_int,
+    _slot: Arc<WatchdogSlot>,
+) -> io::Result<SigId> {
     Err(io::ErrorKind::Unsupported.into())
 }
 

@@ -20,7 +20,7 @@
 //!
 //! # Design
 //!
-//! Two layers (DESIGN §8):
+//! Two layers:
 //!
 //! * **Always available, no signals.** Before every callback, timeout,
 //!   handler and task poll, the loop thread publishes in atomics a sequence
@@ -213,14 +213,14 @@ use std::time::Duration;
 
 use libc::c_int;
 
-use crate::exception::CallbackKind;
+use crate::core::exception::CallbackKind;
 use crate::signals::signal_name;
 use crate::sys::{self, SigId};
 use crate::{Error, IOLoop};
 
 pub use action::BlockingAction;
 pub use report::{BlockingReport, StackCapture, StackFrame};
-use slot::Slot;
+use slot::WatchdogSlot;
 
 /// The `log` target of the watchdog's records.
 pub(crate) const LOG_TARGET: &str = "ioloop::watchdog";
@@ -236,7 +236,7 @@ pub(crate) struct LoopWatchdog {
     /// thread; read on every callback.
     on: Cell<bool>,
     threshold: Cell<Option<Duration>>,
-    slot: Arc<Slot>,
+    slot: Arc<WatchdogSlot>,
     /// The stack capture's signal action for this loop, while installed,
     /// and the process that installed it.
     capture: Cell<Option<(SigId, u32)>>,
@@ -247,7 +247,7 @@ impl LoopWatchdog {
         LoopWatchdog {
             on: Cell::new(false),
             threshold: Cell::new(None),
-            slot: Arc::new(Slot::new()),
+            slot: Arc::new(WatchdogSlot::new()),
             capture: Cell::new(None),
         }
     }
@@ -346,7 +346,7 @@ thread_local! {
     static THIS_THREADS_SLOTS: ThreadSlots = const { ThreadSlots(RefCell::new(Vec::new())) };
 }
 
-struct ThreadSlots(RefCell<Vec<Weak<Slot>>>);
+struct ThreadSlots(RefCell<Vec<Weak<WatchdogSlot>>>);
 
 impl Drop for ThreadSlots {
     fn drop(&mut self) {
@@ -363,7 +363,7 @@ impl Drop for ThreadSlots {
 /// Clears `slot`'s thread id when the calling thread ends, so that a new
 /// thread given the same id by the kernel is never served a capture (its
 /// stack is not the one whose bounds the slot holds).
-fn forget_tid_when_this_thread_ends(slot: &Arc<Slot>) {
+fn forget_tid_when_this_thread_ends(slot: &Arc<WatchdogSlot>) {
     // During the thread's own teardown there is nothing left to register.
     let _ = THIS_THREADS_SLOTS.try_with(|slots| {
         let mut slots = slots.0.borrow_mut();

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::exception::CallbackKind;
+use crate::core::exception::CallbackKind;
 
 /// A loop blocked by one callback, timeout or handler for longer than the
 /// threshold, as the blocking watchdog saw it while the loop was blocked:

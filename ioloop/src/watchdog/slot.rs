@@ -1,21 +1,21 @@
-//! [`Slot`]: what one loop shares with the watchdog thread.
+//! [`WatchdogSlot`]: what one loop shares with the watchdog thread.
 //!
 //! Three parties touch a slot:
 //!
 //! * the **loop thread** publishes, before every callback, a sequence
 //!   number, the callback's kind and where it was registered
-//!   ([`begin`](Slot::begin)): two plain stores (three for a handler), no
+//!   ([`begin`](WatchdogSlot::begin)): two plain stores (three for a handler), no
 //!   read-modify-write, no clock. The callback counts as running until the
-//!   next `begin`, or until the loop marks itself [`idle`](Slot::idle)
+//!   next `begin`, or until the loop marks itself [`idle`](WatchdogSlot::idle)
 //!   before it polls and when `start` returns: between two callbacks of an
 //!   iteration, the loop's own few instructions count towards the first.
 //!   (A second store after each callback cost as much again on the
 //!   callback-chain benchmark.)
-//! * the **watchdog thread** reads that ([`running`](Slot::running)) and,
+//! * the **watchdog thread** reads that ([`running`](WatchdogSlot::running)) and,
 //!   when a callback has run too long, requests a stack capture
-//!   ([`request`](Slot::request), [`collect`](Slot::collect));
+//!   ([`request`](WatchdogSlot::request), [`collect`](WatchdogSlot::collect));
 //! * the **signal action**, on the loop thread in signal context, serves
-//!   the request ([`serve`](Slot::serve)) with atomics, a lock it only
+//!   the request ([`serve`](WatchdogSlot::serve)) with atomics, a lock it only
 //!   tries, and the stack walk.
 //!
 //! # The capture protocol
@@ -40,8 +40,8 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use crate::Events;
-use crate::exception::CallbackKind;
-use crate::hooks::HookKind;
+use crate::HookKind;
+use crate::core::exception::CallbackKind;
 use crate::sys::{self, AtomicSite, TryLock};
 
 /// The deepest stack a capture records, in frames.
@@ -57,9 +57,9 @@ const STATE_BITS: u32 = 3;
 const STATE_MASK: u64 = (1 << STATE_BITS) - 1;
 
 /// What one loop shares with the watchdog thread and the signal action.
-pub(crate) struct Slot {
-    /// INVARIANT: odd from a callback's [`begin`](Slot::begin) until the
-    /// next `begin` or [`idle`](Slot::idle), even while idle. Only the loop
+pub(crate) struct WatchdogSlot {
+    /// INVARIANT: odd from a callback's [`begin`](WatchdogSlot::begin) until the
+    /// next `begin` or [`idle`](WatchdogSlot::idle), even while idle. Only the loop
     /// thread writes it, and it only grows: `begin` moves it to a new odd
     /// value (never one used before), `idle` from odd to even.
     seq: AtomicU64,
@@ -143,7 +143,7 @@ impl Skipped {
 
 /// A callback the loop thread is running, as the watchdog saw it.
 #[derive(Clone, Copy, Debug)]
-pub(crate) struct Running {
+pub(crate) struct RunningCallback {
     pub(crate) seq: u64,
     pub(crate) site: &'static Location<'static>,
     pub(crate) kind: Option<CallbackKind>,
@@ -167,9 +167,9 @@ pub(crate) enum Captured {
     Unfinished,
 }
 
-impl Slot {
-    pub(crate) fn new() -> Slot {
-        Slot {
+impl WatchdogSlot {
+    pub(crate) fn new() -> WatchdogSlot {
+        WatchdogSlot {
             seq: AtomicU64::new(0),
             site: AtomicSite::new(),
             handler: AtomicU64::new(0),
@@ -238,7 +238,7 @@ impl Slot {
     /// its sequence number, two stores rather than a seqlock's three): the
     /// watchdog only trusts a snapshot of a callback it later still sees
     /// running.
-    pub(crate) fn running(&self) -> Option<Running> {
+    pub(crate) fn running(&self) -> Option<RunningCallback> {
         let seq = self.seq.load(Ordering::Acquire);
         if seq & 1 == 0 {
             return None;
@@ -251,7 +251,7 @@ impl Slot {
         if self.seq.load(Ordering::Relaxed) != seq {
             return None;
         }
-        Some(Running {
+        Some(RunningCallback {
             seq,
             site,
             kind: decode(tag, handler),
@@ -276,7 +276,7 @@ impl Slot {
     }
 
     /// Asks for the stack of the callback `seq`; returns the ticket to pass
-    /// to [`collect`](Slot::collect), or `None` while an earlier capture
+    /// to [`collect`](WatchdogSlot::collect), or `None` while an earlier capture
     /// that the watchdog stopped waiting for is still under way. The caller
     /// then signals the loop thread.
     pub(crate) fn request(&self, seq: u64) -> Option<u64> {
@@ -503,7 +503,7 @@ mod tests {
 
     #[test]
     fn begin_and_end_publish_what_runs() {
-        let slot = Slot::new();
+        let slot = WatchdogSlot::new();
         assert!(slot.running().is_none());
         let site = Location::caller();
         slot.begin(CallbackKind::Timeout, site);
@@ -524,8 +524,8 @@ mod tests {
     }
 
     /// A slot for thread 42 with a callback running, and stack bounds.
-    fn running_slot() -> (Slot, u64) {
-        let slot = Slot::new();
+    fn running_slot() -> (WatchdogSlot, u64) {
+        let slot = WatchdogSlot::new();
         slot.set_tid(42);
         slot.set_stack(Some(0x1000..0x2000));
         slot.begin(CallbackKind::Callback, Location::caller());

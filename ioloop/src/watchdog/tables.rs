@@ -19,7 +19,7 @@ use crate::watchdog::LOG_TARGET;
 const FRESH_WITHIN: Duration = Duration::from_millis(50);
 
 /// The latest unwind tables, and the helper's progress.
-struct State {
+struct TablesState {
     /// Bumped by each request for fresh tables.
     wanted: u64,
     /// The last request the helper has answered.
@@ -29,14 +29,14 @@ struct State {
 
 /// The unwind tables of one process, refreshed by their own thread.
 pub(crate) struct Tables {
-    state: Mutex<State>,
+    state: Mutex<TablesState>,
     changed: Condvar,
 }
 
 impl Tables {
     pub(crate) const fn new() -> Tables {
         Tables {
-            state: Mutex::new(State {
+            state: Mutex::new(TablesState {
                 wanted: 0,
                 answered: 0,
                 modules: None,
@@ -45,7 +45,7 @@ impl Tables {
         }
     }
 
-    fn state(&self) -> MutexGuard<'_, State> {
+    fn state(&self) -> MutexGuard<'_, TablesState> {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 

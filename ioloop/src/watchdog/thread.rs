@@ -31,7 +31,7 @@ use crate::sys::{self, PerProcess, Tid};
 use crate::watchdog::LOG_TARGET;
 use crate::watchdog::action::BlockingAction;
 use crate::watchdog::report::{BlockingReport, StackCapture, StackFrame};
-use crate::watchdog::slot::{Captured, Running, Slot};
+use crate::watchdog::slot::{Captured, RunningCallback, WatchdogSlot};
 use crate::watchdog::symbolize::Symbolizer;
 use crate::watchdog::tables::Tables;
 
@@ -48,7 +48,7 @@ const MIN_PERIOD: Duration = Duration::from_millis(1);
 /// One loop's watchdog settings, registered by its thread.
 #[derive(Clone)]
 pub(crate) struct Watch {
-    pub(crate) slot: Arc<Slot>,
+    pub(crate) slot: Arc<WatchdogSlot>,
     pub(crate) threshold: Duration,
     pub(crate) action: BlockingAction,
     pub(crate) thread_name: Option<String>,
@@ -67,13 +67,13 @@ struct Registry {
 
 /// This process's registry, the condition its thread waits on, and its
 /// unwind tables.
-struct Shared {
+struct ProcessWatchdog {
     registry: Mutex<Registry>,
     changed: Condvar,
     tables: Tables,
 }
 
-static SHARED: PerProcess<Shared> = PerProcess::new(|| Shared {
+static PROCESS_WATCHDOG: PerProcess<ProcessWatchdog> = PerProcess::new(|| ProcessWatchdog {
     registry: Mutex::new(Registry {
         watches: Vec::new(),
         generation: 0,
@@ -83,9 +83,9 @@ static SHARED: PerProcess<Shared> = PerProcess::new(|| Shared {
     tables: Tables::new(),
 });
 
-fn registry(shared: &Shared) -> MutexGuard<'_, Registry> {
+fn registry(watchdog: &ProcessWatchdog) -> MutexGuard<'_, Registry> {
     // No user code runs under this lock; a poisoned one is still consistent.
-    shared
+    watchdog
         .registry
         .lock()
         .unwrap_or_else(PoisonError::into_inner)
@@ -94,12 +94,12 @@ fn registry(shared: &Shared) -> MutexGuard<'_, Registry> {
 /// Starts (or updates) watching a loop, starting the watchdog thread on
 /// first use.
 pub(crate) fn watch(watch: Watch) -> io::Result<()> {
-    let shared = SHARED.get();
-    let mut registry = registry(shared);
+    let watchdog = PROCESS_WATCHDOG.get();
+    let mut registry = registry(watchdog);
     if !registry.started {
         thread::Builder::new()
             .name("ioloop-watchdog".to_owned())
-            .spawn(move || run(shared))?;
+            .spawn(move || run(watchdog))?;
         registry.started = true;
     }
     registry
@@ -107,21 +107,21 @@ pub(crate) fn watch(watch: Watch) -> io::Result<()> {
         .retain(|w| !Arc::ptr_eq(&w.slot, &watch.slot));
     registry.watches.push(watch);
     registry.generation += 1;
-    shared.changed.notify_all();
+    watchdog.changed.notify_all();
     Ok(())
 }
 
 /// Stops watching a loop. A report under way for it is dropped.
-pub(crate) fn unwatch(slot: &Arc<Slot>) {
-    let shared = SHARED.get();
-    let mut registry = registry(shared);
+pub(crate) fn unwatch(slot: &Arc<WatchdogSlot>) {
+    let watchdog = PROCESS_WATCHDOG.get();
+    let mut registry = registry(watchdog);
     registry.watches.retain(|w| !Arc::ptr_eq(&w.slot, slot));
     registry.generation += 1;
-    shared.changed.notify_all();
+    watchdog.changed.notify_all();
 }
 
-fn is_watched(slot: &Arc<Slot>) -> bool {
-    registry(SHARED.get())
+fn is_watched(slot: &Arc<WatchdogSlot>) -> bool {
+    registry(PROCESS_WATCHDOG.get())
         .watches
         .iter()
         .any(|w| Arc::ptr_eq(&w.slot, slot))
@@ -143,7 +143,7 @@ struct Watched {
     /// nothing is reported about it; so the snapshot of a first sighting
     /// is right whenever a report uses it, while one taken at the report's
     /// own look need not be.
-    first_read: Option<Running>,
+    first_read: Option<RunningCallback>,
     /// When `seen` was first seen running.
     first_seen: Instant,
     /// The last look that found `seen` still running.
@@ -154,7 +154,7 @@ struct Watched {
     /// then twice the running time at the previous report.
     next_due: Duration,
     /// What was reported about, to say when it returns.
-    reported: Option<Running>,
+    reported: Option<RunningCallback>,
 }
 
 impl Watched {
@@ -191,7 +191,7 @@ impl Watched {
     }
 
     /// One look at the loop: returns what to report, if anything.
-    fn look(&mut self, now: Instant) -> Option<(Running, Duration, u32)> {
+    fn look(&mut self, now: Instant) -> Option<(RunningCallback, Duration, u32)> {
         self.next_look = now + self.period;
         let running = self.watch.slot.running();
         if let Some(latest) = running.filter(|run| run.seq == self.seen) {
@@ -229,7 +229,7 @@ impl Watched {
     /// Captures the stack, builds the report and runs the action.
     fn report(
         &self,
-        run: Running,
+        run: RunningCallback,
         blocked: Duration,
         number: u32,
         tables: &Tables,
@@ -341,19 +341,19 @@ fn program() -> Arc<str> {
         .clone()
 }
 
-/// The watchdog thread's body, serving the loops of `shared`.
-fn run(shared: &'static Shared) {
+/// The watchdog thread's body, serving the loops of `watchdog`.
+fn run(watchdog: &'static ProcessWatchdog) {
     // Loads the symbol tables at once, so that later reports are quickly
     // symbolised; reports are logged without waiting for it.
     let symbols = Symbolizer::start();
     let mut watched: Vec<Watched> = Vec::new();
     if sys::STACK_CAPTURE {
-        shared.tables.start();
+        watchdog.tables.start();
     }
     let mut generation = u64::MAX;
     loop {
         {
-            let mut registry = registry(shared);
+            let mut registry = registry(watchdog);
             loop {
                 let now = Instant::now();
                 if registry.generation != generation {
@@ -361,7 +361,7 @@ fn run(shared: &'static Shared) {
                     sync(&mut watched, &registry.watches, now);
                 }
                 let Some(next) = watched.iter().map(|w| w.next_look).min() else {
-                    registry = shared
+                    registry = watchdog
                         .changed
                         .wait(registry)
                         .unwrap_or_else(PoisonError::into_inner);
@@ -370,7 +370,7 @@ fn run(shared: &'static Shared) {
                 if next <= now {
                     break;
                 }
-                registry = shared
+                registry = watchdog
                     .changed
                     .wait_timeout(registry, next - now)
                     .unwrap_or_else(PoisonError::into_inner)
@@ -386,7 +386,7 @@ fn run(shared: &'static Shared) {
             if let Some((run, blocked, number)) = w.look(now) {
                 // A bug here must not end the watchdog for every loop.
                 let reported = panic::catch_unwind(AssertUnwindSafe(|| {
-                    w.report(run, blocked, number, &shared.tables, &symbols)
+                    w.report(run, blocked, number, &watchdog.tables, &symbols)
                 }));
                 if reported.is_err() {
                     log::error!(target: LOG_TARGET, "the blocking watchdog failed to report a blocked loop");
@@ -417,9 +417,9 @@ mod tests {
     use std::panic::Location;
 
     use super::*;
-    use crate::exception::CallbackKind;
+    use crate::core::exception::CallbackKind;
 
-    fn watched(slot: &Arc<Slot>, threshold: Duration, now: Instant) -> Watched {
+    fn watched(slot: &Arc<WatchdogSlot>, threshold: Duration, now: Instant) -> Watched {
         let watch = Watch {
             slot: slot.clone(),
             threshold,
@@ -433,7 +433,7 @@ mod tests {
 
     #[test]
     fn reports_at_the_threshold_then_each_time_the_running_time_doubles() {
-        let slot = Arc::new(Slot::new());
+        let slot = Arc::new(WatchdogSlot::new());
         let t = Duration::from_millis(100);
         let start = Instant::now();
         slot.begin(CallbackKind::Callback, Location::caller());
@@ -457,7 +457,7 @@ mod tests {
 
     #[test]
     fn a_report_names_the_site_read_at_the_first_sighting() {
-        let slot = Arc::new(Slot::new());
+        let slot = Arc::new(WatchdogSlot::new());
         let t = Duration::from_millis(100);
         let start = Instant::now();
         let first = Location::caller();

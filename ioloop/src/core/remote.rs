@@ -1,6 +1,6 @@
 //! The one door into a loop from other threads: [`Remote`].
 //!
-//! A `Remote` shares [`Shared`] with its loop: a [`Mailbox`] of callbacks
+//! A `Remote` shares [`RemoteQueue`] with its loop: a [`Mailbox`] of callbacks
 //! and task wakes under a short lock, a stop request, and the loop's
 //! eventfd (`mio::Waker`).
 //!
@@ -22,7 +22,7 @@ use std::fmt;
 use std::panic::Location;
 use std::sync::{Arc, Mutex, PoisonError};
 
-use crate::task::TaskId;
+use crate::tasks::task::TaskId;
 
 mod mailbox;
 mod sync;
@@ -44,8 +44,9 @@ pub(crate) enum RemoteItem {
     Wake(TaskId),
 }
 
-/// The state a loop shares with its [`Remote`] handles.
-pub(crate) type Shared = Mailbox<RemoteItem, EventfdWaker>;
+/// The remote queue: what a loop shares with its [`Remote`] handles (the
+/// callbacks and wakes they post, a stop request, the loop's eventfd).
+pub(crate) type RemoteQueue = Mailbox<RemoteItem, EventfdWaker>;
 
 /// The loop's eventfd, as a [`Wake`] for the mailbox.
 pub(crate) struct EventfdWaker {
@@ -75,8 +76,8 @@ impl EventfdWaker {
     }
 }
 
-impl Shared {
-    pub(crate) fn new(waker: mio::Waker) -> Shared {
+impl RemoteQueue {
+    pub(crate) fn new(waker: mio::Waker) -> RemoteQueue {
         Mailbox::with_waker(EventfdWaker {
             waker: Mutex::new(Some(waker)),
         })
@@ -131,7 +132,7 @@ impl Shared {
 /// ```
 #[derive(Clone)]
 pub struct Remote {
-    pub(crate) shared: Arc<Shared>,
+    pub(crate) queue: Arc<RemoteQueue>,
 }
 
 impl Remote {
@@ -183,7 +184,7 @@ impl Remote {
         F: FnOnce() + Send + 'static,
     {
         let site = Location::caller();
-        if let Err(rejected) = self.shared.push(RemoteItem::Callback(RemoteCallback {
+        if let Err(rejected) = self.queue.push(RemoteItem::Callback(RemoteCallback {
             f: Box::new(f),
             site,
         })) {
@@ -218,7 +219,7 @@ impl Remote {
     where
         F: FnOnce() + Send + 'static,
     {
-        if self.shared.is_closed() {
+        if self.queue.is_closed() {
             return Err(Rejected(f));
         }
         // Between the check and the push the loop may close or be dropped;
@@ -245,7 +246,7 @@ impl Remote {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn stop(&self) {
-        self.shared.request_stop();
+        self.queue.request_stop();
     }
 
     /// True once the loop has been closed, or dropped (the last
@@ -266,7 +267,7 @@ impl Remote {
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn is_closed(&self) -> bool {
-        self.shared.is_closed()
+        self.queue.is_closed()
     }
 
     /// The process-wide instance's remote handle, if the instance exists
@@ -284,7 +285,7 @@ impl Remote {
     /// # IOLoop::clear_instance();
     /// ```
     pub fn instance() -> Option<Remote> {
-        crate::current::instance_remote()
+        crate::core::current::instance_remote()
     }
 
     /// True if both handles refer to the same loop.
@@ -300,14 +301,14 @@ impl Remote {
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn same_loop(&self, other: &Remote) -> bool {
-        Arc::ptr_eq(&self.shared, &other.shared)
+        Arc::ptr_eq(&self.queue, &other.queue)
     }
 }
 
 impl fmt::Debug for Remote {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Remote")
-            .field("loop", &Arc::as_ptr(&self.shared))
+            .field("loop", &Arc::as_ptr(&self.queue))
             .field("closed", &self.is_closed())
             .finish()
     }
@@ -400,9 +401,9 @@ mod tests {
     }
 
     /// Waits (bounded) until the loop on another thread is parked in poll.
-    fn wait_until_parked(shared: &Shared) {
+    fn wait_until_parked(queue: &RemoteQueue) {
         let deadline = Instant::now() + Duration::from_secs(10);
-        while !shared.is_parked() {
+        while !queue.is_parked() {
             assert!(Instant::now() < deadline, "the loop never went to sleep");
             std::thread::sleep(Duration::from_millis(1));
         }
@@ -424,7 +425,7 @@ mod tests {
             ioloop.start().unwrap();
         });
         let remote: Remote = remote_rx.recv_timeout(Duration::from_secs(10)).unwrap();
-        wait_until_parked(&remote.shared);
+        wait_until_parked(&remote.queue);
 
         let (ran_tx, ran_rx) = mpsc::channel();
         let a = ran_tx.clone();
@@ -432,7 +433,7 @@ mod tests {
             f: Box::new(move || a.send('a').unwrap()),
             site: Location::caller(),
         });
-        assert!(remote.shared.enqueue(stalled).is_ok());
+        assert!(remote.queue.enqueue(stalled).is_ok());
         let b = remote.clone();
         std::thread::spawn(move || b.add_callback(move || ran_tx.send('b').unwrap()))
             .join()

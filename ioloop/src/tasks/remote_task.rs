@@ -24,8 +24,10 @@ use std::time::{Duration, Instant};
 
 use futures::channel::oneshot;
 
-use crate::remote::Shared;
-use crate::{IOLoop, JoinError, JoinHandle, Remote, current, exception};
+use crate::core::current;
+use crate::core::exception;
+use crate::core::remote::RemoteQueue;
+use crate::{IOLoop, JoinError, JoinHandle, Remote};
 
 type Outcome<T> = Result<T, RemoteSpawnError>;
 
@@ -104,12 +106,12 @@ impl Remote {
         let site = Location::caller();
         let (result_tx, result_rx) = oneshot::channel();
         let (cancel_tx, cancel_rx) = oneshot::channel();
-        let shared = Arc::clone(&self.shared);
-        self.add_callback(move || start(&shared, factory, cancel_rx, result_tx, site));
+        let remote = Arc::clone(&self.queue);
+        self.add_callback(move || start(&remote, factory, cancel_rx, result_tx, site));
         RemoteJoinHandle {
             result: result_rx,
             cancel: Some(cancel_tx),
-            shared: Arc::clone(&self.shared),
+            remote: Arc::clone(&self.queue),
             done: false,
         }
     }
@@ -118,7 +120,7 @@ impl Remote {
 /// On the loop's thread: spawns the future and its relay, unless the
 /// handle was cancelled first.
 fn start<F, Fut>(
-    shared: &Arc<Shared>,
+    remote: &Arc<RemoteQueue>,
     factory: F,
     mut cancel: oneshot::Receiver<()>,
     result: oneshot::Sender<Outcome<Fut::Output>>,
@@ -130,7 +132,7 @@ fn start<F, Fut>(
 {
     // Remote callbacks run only inside a run of their loop, which makes it
     // current; without it, `result` is dropped and the handle says closed.
-    let Some(ioloop) = loop_of(shared) else {
+    let Some(ioloop) = loop_of(remote) else {
         return;
     };
     if let Ok(Some(())) = cancel.try_recv() {
@@ -142,9 +144,9 @@ fn start<F, Fut>(
     ioloop.spawn_at(relay(task, cancel, result), site).detach();
 }
 
-/// The loop on this thread whose shared state is `shared`, if it is current.
-fn loop_of(shared: &Arc<Shared>) -> Option<IOLoop> {
-    current::get().filter(|l| Arc::ptr_eq(&l.inner.shared, shared))
+/// The loop on this thread whose remote queue is `remote`, if it is current.
+fn loop_of(remote: &Arc<RemoteQueue>) -> Option<IOLoop> {
+    current::get().filter(|l| Arc::ptr_eq(&l.inner.remote, remote))
 }
 
 /// Awaits `task` and sends its outcome; aborts it if the handle cancels.
@@ -426,8 +428,8 @@ pub struct RemoteJoinHandle<T> {
     result: oneshot::Receiver<Outcome<T>>,
     /// `None` once cancelled.
     cancel: Option<oneshot::Sender<()>>,
-    /// The loop's shared state, to recognise its thread.
-    shared: Arc<Shared>,
+    /// The loop's remote queue, to recognise its thread.
+    remote: Arc<RemoteQueue>,
     /// INVARIANT: true once the outcome was handed out; the receiver is
     /// then spent and must not be read again.
     done: bool,
@@ -540,7 +542,7 @@ impl<T> RemoteJoinHandle<T> {
     /// `deadline` (`None`: no deadline). `None` if the deadline passed.
     fn block(&mut self, deadline: Option<Instant>) -> Option<Outcome<T>> {
         assert!(
-            !current::get().is_some_and(|l| Arc::ptr_eq(&l.inner.shared, &self.shared)),
+            !current::get().is_some_and(|l| Arc::ptr_eq(&l.inner.remote, &self.remote)),
             "a RemoteJoinHandle cannot be waited on by blocking the thread of the loop \
              that runs its future; await it instead"
         );
@@ -604,7 +606,7 @@ impl<T> Future for RemoteJoinHandle<T> {
 impl<T> fmt::Debug for RemoteJoinHandle<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("RemoteJoinHandle")
-            .field("loop", &Arc::as_ptr(&self.shared))
+            .field("loop", &Arc::as_ptr(&self.remote))
             .field("cancelled", &self.cancel.is_none())
             .field("done", &self.done)
             .finish()

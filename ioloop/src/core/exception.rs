@@ -7,7 +7,7 @@ use std::os::fd::RawFd;
 use std::panic::Location;
 
 use crate::Events;
-use crate::hooks::HookKind;
+use crate::HookKind;
 
 /// What kind of work panicked.
 ///

@@ -4,8 +4,9 @@
 
 use std::cell::Cell;
 
-use crate::features::Features;
-use crate::{IOLoop, deadline};
+use crate::IOLoop;
+use crate::core::deadline;
+use crate::watchers::features::Features;
 
 /// When the loop was suspended, in nanoseconds on the loop clock.
 /// INVARIANT: the loop's `Features::SUSPENDED` bit is set iff `since` is
@@ -60,8 +61,8 @@ impl IOLoop {
             return;
         }
         let now = deadline::now_ns();
-        self.inner.suspension.since.set(Some(now));
-        self.inner.features.set(Features::SUSPENDED, true);
+        self.inner.watchers.suspension.since.set(Some(now));
+        self.inner.watchers.features.set(Features::SUSPENDED, true);
         self.inner.stats.observe_time(now);
     }
 
@@ -93,17 +94,17 @@ impl IOLoop {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn resume(&self) {
-        let Some(since) = self.inner.suspension.since.take() else {
+        let Some(since) = self.inner.watchers.suspension.since.take() else {
             return;
         };
-        self.inner.features.set(Features::SUSPENDED, false);
+        self.inner.watchers.features.set(Features::SUSPENDED, false);
         let now = deadline::now_ns();
         self.inner
             .timers
             .borrow_mut()
             .shift(now.saturating_sub(since));
         self.inner.stats.observe_time(now);
-        crate::periodic::reschedule_all(self, now);
+        crate::watchers::periodic::reschedule_all(self, now);
     }
 
     /// True between [`suspend`](IOLoop::suspend) and
@@ -121,6 +122,6 @@ impl IOLoop {
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn is_suspended(&self) -> bool {
-        self.inner.features.has(Features::SUSPENDED)
+        self.inner.watchers.features.has(Features::SUSPENDED)
     }
 }

@@ -11,17 +11,16 @@
 //! per iteration), and the child must call `reset_after_fork`, which gives
 //! the loop a poller of its own.
 
-use crate::handlers::WAKER_TOKEN;
 use crate::{Error, IOLoop};
 
 /// True if this process created `ioloop` (or reset it after a fork).
 pub(crate) fn same_process(ioloop: &IOLoop) -> bool {
-    ioloop.inner.owner_pid.get() == std::process::id()
+    ioloop.inner.watchers.owner_pid.get() == std::process::id()
 }
 
 /// [`Error::Forked`] if this process did not create `ioloop`.
 pub(crate) fn check(ioloop: &IOLoop) -> Result<(), Error> {
-    let created_in = ioloop.inner.owner_pid.get();
+    let created_in = ioloop.inner.watchers.owner_pid.get();
     let now_in = std::process::id();
     if created_in == now_in {
         Ok(())
@@ -87,30 +86,12 @@ impl IOLoop {
         if inner.closed.get() {
             return Err(Error::Closed);
         }
-        let poll = mio::Poll::new()?;
-        let waker = mio::Waker::new(poll.registry(), WAKER_TOKEN)?;
-        let registrations = inner.handlers.borrow().registrations();
-        let mut gone = Vec::new();
-        for (fd, token, interest, trigger) in registrations {
-            let result = inner.poller.register(&poll, fd, token, interest, trigger);
-            if let Err(err) = result {
-                log::warn!(
-                    target: "ioloop",
-                    "reset_after_fork: fd {fd} cannot be registered again ({err}); removing its handler"
-                );
-                gone.push(fd);
-            }
-        }
-        // The old poller is closed, never changed: in a child its epoll
-        // instance is the parent's.
-        let old = inner.poll.borrow_mut().replace(poll);
-        drop(old);
-        inner.shared.replace_waker(waker);
-        inner.owner_pid.set(std::process::id());
+        let gone = inner.replace_poller()?;
+        inner.watchers.owner_pid.set(std::process::id());
         for fd in gone {
             drop(self.remove_handler(fd));
         }
-        crate::process::forget_after_fork(self);
+        crate::watchers::children::forget_after_fork(self);
         // The signal self-pipe and its signal-hook actions are the parent's.
         inner.signals.reset_after_fork(self)?;
         Ok(())

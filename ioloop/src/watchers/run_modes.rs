@@ -2,9 +2,10 @@
 //! nothing referenced is left), [`IOLoop::run_forever`] (until `stop()`)
 //! and [`IOLoop::run_once`] (one iteration, waiting or not).
 
-use crate::features::Features;
-use crate::run::{self, Until};
-use crate::{Error, IOLoop, refs};
+use crate::core::run::{self, Until};
+use crate::watchers::features::Features;
+use crate::watchers::refs;
+use crate::{Error, IOLoop};
 
 /// How [`IOLoop::run_once`] may wait: libev's `EVRUN_ONCE` and
 /// `EVRUN_NOWAIT`, libuv's `UV_RUN_ONCE` and `UV_RUN_NOWAIT`.
@@ -37,8 +38,8 @@ pub enum RunMode {
 #[inline]
 pub(crate) fn leave_before_poll(ioloop: &IOLoop, until: Until) -> bool {
     let inner = &ioloop.inner;
-    inner.features.has(Features::SUSPENDED)
-        || (until == Until::NothingReferenced && !refs::alive(inner))
+    inner.watchers.features.has(Features::SUSPENDED)
+        || (until == Until::NothingReferenced && !refs::alive(ioloop))
 }
 
 impl IOLoop {

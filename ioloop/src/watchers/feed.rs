@@ -6,8 +6,8 @@ use std::os::fd::RawFd;
 
 use mio::Token;
 
-use crate::features::Features;
-use crate::ioloop::Inner;
+use crate::watchers::Watchers;
+use crate::watchers::features::Features;
 use crate::{Events, IOLoop};
 
 /// Events fed and not yet dispatched, by registration token.
@@ -19,23 +19,23 @@ pub(crate) struct FedEvents {
 }
 
 /// Drops the fed events (at `close`).
-pub(crate) fn clear(inner: &Inner) {
-    inner.fed.events.borrow_mut().clear();
-    inner.features.set(Features::FED, false);
+pub(crate) fn clear(watchers: &Watchers) {
+    watchers.fed.events.borrow_mut().clear();
+    watchers.features.set(Features::FED, false);
 }
 
 /// Moves the fed events into the poll's ready list; an event for a
 /// registration the poller also reported is merged into it, so each
 /// handler is still called at most once per dispatch.
-pub(crate) fn take_into(inner: &Inner, ready: &mut Vec<(Token, Events)>) {
-    let mut fed = inner.fed.events.borrow_mut();
+pub(crate) fn take_into(watchers: &Watchers, ready: &mut Vec<(Token, Events)>) {
+    let mut fed = watchers.fed.events.borrow_mut();
     for (token, events) in fed.drain(..) {
         match ready.iter_mut().find(|(t, _)| *t == token) {
             Some((_, seen)) => *seen |= events,
             None => ready.push((token, events)),
         }
     }
-    inner.features.set(Features::FED, false);
+    watchers.features.set(Features::FED, false);
 }
 
 impl IOLoop {
@@ -90,8 +90,13 @@ impl IOLoop {
                 None => return false,
             }
         };
-        self.inner.fed.events.borrow_mut().push((token, events));
-        self.inner.features.set(Features::FED, true);
+        self.inner
+            .watchers
+            .fed
+            .events
+            .borrow_mut()
+            .push((token, events));
+        self.inner.watchers.features.set(Features::FED, true);
         true
     }
 }

@@ -11,7 +11,7 @@ use std::pin::Pin;
 use std::rc::Rc;
 use std::task::{Context, Poll, Waker};
 
-use crate::poller::Trigger;
+use crate::core::poller::Trigger;
 use crate::{Events, IOLoop};
 
 #[derive(Default)]

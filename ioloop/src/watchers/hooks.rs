@@ -14,9 +14,9 @@ use std::fmt;
 use std::panic::Location;
 use std::rc::Rc;
 
-use crate::exception::CallbackKind;
-use crate::features::Features;
-use crate::refs::{KeepAlive, RefFlag};
+use crate::core::exception::CallbackKind;
+use crate::watchers::features::Features;
+use crate::watchers::refs::{KeepAlive, RefFlag};
 use crate::{IOLoop, WeakIOLoop};
 
 /// Which phase of the iteration a hook runs in.
@@ -71,7 +71,8 @@ impl fmt::Display for HookKind {
     }
 }
 
-type HookFn = Box<dyn FnMut(&Hook)>;
+/// A hook's callback.
+pub(crate) type HookFn = Box<dyn FnMut(&Hook)>;
 
 struct HookState {
     kind: HookKind,
@@ -130,7 +131,7 @@ impl Hooks {
 /// Runs a snapshot of the hooks of `kind`, each under the loop's panic
 /// guard.
 pub(crate) fn run(ioloop: &IOLoop, kind: HookKind) {
-    let hooks = &ioloop.inner.hooks;
+    let hooks = &ioloop.inner.watchers.hooks;
     let mut snapshot = std::mem::take(&mut *hooks.scratch.borrow_mut());
     snapshot.extend(hooks.lists[kind.index()].borrow().iter().cloned());
     for hook in &snapshot {
@@ -155,11 +156,9 @@ pub(crate) fn run(ioloop: &IOLoop, kind: HookKind) {
 /// another, and no stop request (the loop would have slept).
 pub(crate) fn idle_now(ioloop: &IOLoop) -> bool {
     let inner = &ioloop.inner;
-    inner.features.has(Features::IDLE)
-        && !inner.features.has(Features::FED)
-        && inner.queue.borrow().is_empty()
-        && !inner.shared.has_pending()
-        && !inner.shared.stop_requested()
+    inner.watchers.features.has(Features::IDLE)
+        && !inner.watchers.features.has(Features::FED)
+        && inner.nothing_queued()
 }
 
 /// A prepare, check or idle hook on a loop, returned by
@@ -218,8 +217,12 @@ impl Hook {
         let Some(ioloop) = state.ioloop.upgrade() else {
             return false;
         };
-        ioloop.inner.hooks.remove(state, &ioloop.inner.features);
-        state.flag.deactivate(&ioloop.inner.keep_alive);
+        ioloop
+            .inner
+            .watchers
+            .hooks
+            .remove(state, &ioloop.inner.watchers.features);
+        state.flag.deactivate(&ioloop.inner.watchers.keep_alive);
         let f = state.f.take(); // `None` if it is running: dropped by `run`
         drop(f);
         true
@@ -273,7 +276,9 @@ impl Hook {
     /// ```
     pub fn set_ref(&self, referenced: bool) {
         if let Some(ioloop) = self.state.ioloop.upgrade() {
-            self.state.flag.set(&ioloop.inner.keep_alive, referenced);
+            self.state
+                .flag
+                .set(&ioloop.inner.watchers.keep_alive, referenced);
         }
     }
 
@@ -318,8 +323,11 @@ impl IOLoop {
             }),
         };
         if !self.inner.closed.get() {
-            hook.state.flag.activate(&self.inner.keep_alive);
-            self.inner.hooks.add(hook.clone(), &self.inner.features);
+            hook.state.flag.activate(&self.inner.watchers.keep_alive);
+            self.inner
+                .watchers
+                .hooks
+                .add(hook.clone(), &self.inner.watchers.features);
         } else {
             drop(hook.state.f.take());
         }

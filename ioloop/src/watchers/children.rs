@@ -17,7 +17,7 @@ use std::os::fd::{AsRawFd, RawFd};
 use std::panic::Location;
 use std::process::ExitStatus;
 
-use crate::poller::Trigger;
+use crate::core::poller::Trigger;
 use crate::sys::process as sys;
 use crate::{Events, IOLoop};
 
@@ -53,6 +53,7 @@ fn pid_error(pid: u32, err: io::Error) -> io::Error {
 pub(crate) fn forget_after_fork(ioloop: &IOLoop) {
     let fds: Vec<RawFd> = ioloop
         .inner
+        .watchers
         .children
         .by_pid
         .borrow_mut()
@@ -115,7 +116,7 @@ impl IOLoop {
         F: FnOnce(ExitStatus) + 'static,
     {
         let site = Location::caller();
-        if self.inner.children.fd(pid).is_some() {
+        if self.inner.watchers.children.fd(pid).is_some() {
             return Err(io::Error::new(
                 io::ErrorKind::AlreadyExists,
                 format!("add_child_handler pid {pid}: already watched"),
@@ -139,7 +140,13 @@ impl IOLoop {
                     None
                 }
             };
-            ioloop.inner.children.by_pid.borrow_mut().remove(&pid);
+            ioloop
+                .inner
+                .watchers
+                .children
+                .by_pid
+                .borrow_mut()
+                .remove(&pid);
             drop(ioloop.remove_handler(fd));
             if let (Some(status), Some(callback)) = (status, callback.take()) {
                 ioloop.add_callback_at(site, move || callback(status));
@@ -154,7 +161,12 @@ impl IOLoop {
             Some(pidfd),
             site,
         )?;
-        self.inner.children.by_pid.borrow_mut().insert(pid, fd);
+        self.inner
+            .watchers
+            .children
+            .by_pid
+            .borrow_mut()
+            .insert(pid, fd);
         Ok(())
     }
 
@@ -179,7 +191,13 @@ impl IOLoop {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn remove_child_handler(&self, pid: u32) -> bool {
-        let fd = self.inner.children.by_pid.borrow_mut().remove(&pid);
+        let fd = self
+            .inner
+            .watchers
+            .children
+            .by_pid
+            .borrow_mut()
+            .remove(&pid);
         match fd {
             Some(fd) => {
                 drop(self.remove_handler(fd));
@@ -211,6 +229,7 @@ impl IOLoop {
     /// ```
     pub fn set_child_ref(&self, pid: u32, referenced: bool) -> bool {
         self.inner
+            .watchers
             .children
             .fd(pid)
             .is_some_and(|fd| self.set_handler_ref(fd, referenced))

@@ -17,7 +17,7 @@
 //! * **portable** (every other platform, and Linux on request): descriptors
 //!   go through mio's registry, which is edge-triggered everywhere, and the
 //!   loop re-arms level-triggered ones after each dispatch (see
-//!   [`handlers`](crate::handlers)).
+//!   [`handlers`](crate::core::handlers)).
 
 use std::fmt;
 use std::io;

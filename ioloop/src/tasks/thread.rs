@@ -121,7 +121,7 @@ impl LoopThread {
             // The sender was dropped without a message: `setup` panicked.
             Err(_) => {
                 let message = match handle.join() {
-                    Err(payload) => crate::exception::payload_message(&*payload)
+                    Err(payload) => crate::core::exception::payload_message(&*payload)
                         .unwrap_or("(non-string payload)")
                         .to_owned(),
                     Ok(_) => "(no message)".to_owned(),

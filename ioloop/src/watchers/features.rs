@@ -20,10 +20,10 @@ impl Features {
     /// The loop is suspended.
     pub(crate) const SUSPENDED: u8 = 16;
 
-    /// All the bits.
-    #[inline]
-    pub(crate) fn get(&self) -> u8 {
-        self.0.get()
+    /// The bits as they are now.
+    #[inline(always)]
+    pub(crate) fn in_use(&self) -> InUse {
+        InUse(self.0.get())
     }
 
     /// True if any of `bits` is set.
@@ -36,5 +36,23 @@ impl Features {
     pub(crate) fn set(&self, bits: u8, on: bool) {
         let old = self.0.get();
         self.0.set(if on { old | bits } else { old & !bits });
+    }
+}
+
+/// The feature bits as an iteration read them, once, before its poll.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct InUse(u8);
+
+impl InUse {
+    /// True if no watcher is in use: the busy path's one test.
+    #[inline(always)]
+    pub(crate) fn none(self) -> bool {
+        self.0 == 0
+    }
+
+    /// True if any of `bits` was set.
+    #[inline(always)]
+    pub(crate) fn has(self, bits: u8) -> bool {
+        self.0 & bits != 0
     }
 }

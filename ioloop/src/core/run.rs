@@ -1,51 +1,62 @@
-//! One iteration of the loop, and `start`.
+//! One iteration of the loop, and the ways in: `start`, `run_sync`, `run`
+//! and `run_once`.
 //!
-//! The order is Tornado's (`PollIOLoop.start`):
+//! An iteration is one sequence of named phases, in Tornado's order
+//! (`PollIOLoop.start`), with the hook points where libev-style watchers
+//! come in (see [`watchers`]):
 //!
-//! 1. remote callbacks join the local queue; the queue's length is noted;
-//! 2. the timeouts due now are collected (time sampled once, before
-//!    anything runs, so a timeout added during the iteration waits for the
-//!    next one even if already due);
-//! 3. the noted callbacks run, first in, first out (those added meanwhile
-//!    wait);
-//! 4. the collected timeouts run, unless removed meanwhile;
-//! 5. a stop request ends `start` here;
-//! 6. poll: timeout 0 if callbacks are queued, else until the next
-//!    deadline, else until woken; `EINTR` is a wakeup, any other poll
-//!    error ends the run with that error;
-//! 7. the handlers of the ready descriptors run, each at most once.
+//! 1. [`run_ready_work`]: what was ready when the iteration began.
+//!    * [`take_remote_callbacks`]: callbacks other threads posted join the
+//!      local queue, and the queue's length is noted;
+//!    * [`collect_due_timeouts`]: the timeouts due now are collected (the
+//!      time is read once, before anything runs, so a timeout added
+//!      during the iteration waits for the next one even if already due);
+//!    * [`run_queued_callbacks`]: the noted callbacks and woken tasks run,
+//!      first in, first out (those added meanwhile wait);
+//!    * [`run_due_timeouts`]: the collected timeouts run, unless removed
+//!      meanwhile.
+//! 2. The stop check: a `stop()` ends the run here, before the poll; so
+//!    does the hook point `leave_before_poll` (`run` with nothing
+//!    referenced left, a loop suspended by one of its callbacks).
+//! 3. [`poll_and_dispatch`]: waiting for I/O, in named steps.
+//!    * hook point `before_poll`: prepare hooks;
+//!    * plan the poll: the timeout is 0 if callbacks are queued, else until
+//!      the next deadline, else none (until woken); a poll that would
+//!      block goes through the hook point `blocking_timeout` (idle hooks,
+//!      the batching intervals);
+//!    * poll for I/O, or skip the poll while callbacks keep the loop busy
+//!      (see [`Builder::max_poll_skips`](crate::Builder::max_poll_skips));
+//!      `EINTR` is a wakeup, any other poll error ends the run with that
+//!      error; the iteration count and the cached loop time move on;
+//!    * dispatch: the hook point `after_poll` adds fed events to the ready
+//!      list, then the handlers of the ready descriptors run, each at most
+//!      once;
+//!    * hook point `after_dispatch`: check hooks, then idle hooks if the
+//!      loop would have slept and nothing came up.
 //!
-//! What libev, libuv and asyncio loops add, at commented points:
+//!    These steps stay one function: split into functions, the compiler
+//!    kept fewer values in registers across the callback loop, and the
+//!    callback chain benchmark ran about 5% slower.
 //!
-//! * (5b) `run` (not `start`) also ends at the stop check when nothing
-//!   referenced is left, and a loop suspended by one of its callbacks ends
-//!   there too;
-//! * (6a) prepare hooks, just before the poll timeout is computed;
-//! * (6b) idle hooks and the `io_interval`/`timeout_interval` settings
-//!   change a poll that would block; `iteration` counts the poll phase;
-//! * (7a) fed events (`feed_fd_event`) join the ready list;
-//! * (8) check hooks, then (9) idle hooks if the loop would have slept
-//!   and nothing is ready or queued.
-//!
-//! `run_once` runs the same cycle cut at the poll: steps 6 to 9, then 1 to
-//! 4, so what wakes its poll (a due timeout, a callback from another
-//! thread) is handled before it returns.
+//! `run_once` runs the same cycle cut at the poll: phase 3, then phase 1,
+//! so what wakes its poll (a due timeout, a callback from another thread)
+//! is handled before it returns.
 
 use std::io;
 use std::time::Duration;
 
 use mio::Token;
 
-use crate::deadline;
-use crate::exception::CallbackKind;
-use crate::features::Features;
-use crate::handlers::{self, WAKER_TOKEN};
-use crate::hooks::HookKind;
-use crate::ioloop::Runnable;
-use crate::poller;
-use crate::task::{self, TaskId};
-use crate::timers::TimerKey;
-use crate::{Error, Events, IOLoop, current};
+use crate::core::current;
+use crate::core::deadline;
+use crate::core::exception::CallbackKind;
+use crate::core::handlers::{self, WAKER_TOKEN};
+use crate::core::ioloop::{Inner, Runnable};
+use crate::core::poller;
+use crate::core::timers::TimerKey;
+use crate::tasks::task::{self, TaskId};
+use crate::watchers::{self, InUse};
+use crate::{Error, Events, IOLoop};
 
 /// Buffers reused across iterations, so a steady loop does not allocate.
 ///
@@ -62,25 +73,25 @@ pub(crate) struct RunState {
 }
 
 /// Marks the loop running and current; undoes both on drop.
-struct Running<'a> {
+struct RunScope<'a> {
     ioloop: &'a IOLoop,
     previous: Option<IOLoop>,
 }
 
-impl<'a> Running<'a> {
-    fn enter(ioloop: &'a IOLoop) -> Running<'a> {
+impl<'a> RunScope<'a> {
+    fn enter(ioloop: &'a IOLoop) -> RunScope<'a> {
         ioloop.inner.running.set(true);
         let previous = current::replace(Some(ioloop.clone()));
-        Running { ioloop, previous }
+        RunScope { ioloop, previous }
     }
 }
 
-impl Drop for Running<'_> {
+impl Drop for RunScope<'_> {
     fn drop(&mut self) {
         let inner = &self.ioloop.inner;
         inner.watchdog.idle();
         inner.running.set(false);
-        inner.shared.take_stop_request();
+        inner.remote.take_stop_request();
         let ours = current::replace(self.previous.take());
         drop(ours);
     }
@@ -131,13 +142,8 @@ fn may_run(ioloop: &IOLoop) -> Result<bool, Error> {
     if inner.closed.get() {
         return Err(Error::Closed);
     }
-    // A forked child without reset_after_fork, and a suspended loop,
-    // refuse to run.
-    crate::fork::check(ioloop)?;
-    if ioloop.is_suspended() {
-        return Err(Error::Suspended);
-    }
-    Ok(!inner.shared.take_stop_request())
+    watchers::before_run(ioloop)?;
+    Ok(!inner.remote.take_stop_request())
 }
 
 /// `run_once`: one iteration, cut at the poll (see the module docs).
@@ -145,7 +151,7 @@ pub(crate) fn run_once(ioloop: &IOLoop, wait: bool) -> Result<(), Error> {
     if !may_run(ioloop)? {
         return Ok(());
     }
-    let _running = Running::enter(ioloop);
+    let _running = RunScope::enter(ioloop);
     let mut lent = Lent::take(ioloop);
     let state = lent.get();
     let mode = if wait {
@@ -153,8 +159,8 @@ pub(crate) fn run_once(ioloop: &IOLoop, wait: bool) -> Result<(), Error> {
     } else {
         PollMode::NoWait
     };
-    poll_phase(ioloop, state, mode, ioloop.inner.features.get())?;
-    callbacks_and_timeouts(ioloop, state, &mut None);
+    poll_and_dispatch(ioloop, state, mode, ioloop.inner.watchers.in_use())?;
+    run_ready_work(ioloop, state, &mut None);
     Ok(())
 }
 
@@ -169,7 +175,7 @@ pub(crate) fn run_until(
         // stop() before start(): return at once, running nothing.
         return Ok(());
     }
-    let _running = Running::enter(ioloop);
+    let _running = RunScope::enter(ioloop);
     let mut lent = Lent::take(ioloop);
     let state = lent.get();
     while iteration(ioloop, state, &mut main, until)? {}
@@ -225,53 +231,68 @@ impl Drop for Lent<'_> {
     }
 }
 
-/// Runs one iteration; returns false when the loop must stop.
+/// Runs one iteration (see the module docs); returns false when the run
+/// must end.
 fn iteration(
     ioloop: &IOLoop,
     state: &mut RunState,
     main: &mut Option<Main<'_>>,
     until: Until,
 ) -> Result<bool, Error> {
-    callbacks_and_timeouts(ioloop, state, main);
+    run_ready_work(ioloop, state, main);
+
+    // The stop check, before polling. The watchers in use are read once
+    // here for the whole poll phase.
     let inner = &*ioloop.inner;
-
-    // 5. Stop here, before polling.
-    if inner.shared.stop_requested() {
+    if inner.remote.stop_requested() {
+        return Ok(false);
+    }
+    let in_use = inner.watchers.in_use();
+    if watchers::leave_before_poll(ioloop, until, in_use) {
         return Ok(false);
     }
 
-    // 5b. `run` ends when nothing referenced is left; a loop
-    // suspended by one of its callbacks is not running any more. The
-    // feature bits are read once here for the whole poll phase.
-    let features = inner.features.get();
-    let special = until != Until::Stopped || features & Features::SUSPENDED != 0;
-    if special && crate::run_modes::leave_before_poll(ioloop, until) {
-        return Ok(false);
-    }
-
-    poll_phase(ioloop, state, PollMode::Loop, features)?;
+    poll_and_dispatch(ioloop, state, PollMode::Loop, in_use)?;
     Ok(true)
 }
 
-/// Steps 1 to 4: the queued callbacks, then the due timeouts.
+/// Phase 1: the callbacks queued and the timeouts due when it began.
 #[inline(always)]
-fn callbacks_and_timeouts(ioloop: &IOLoop, state: &mut RunState, main: &mut Option<Main<'_>>) {
+fn run_ready_work(ioloop: &IOLoop, state: &mut RunState, main: &mut Option<Main<'_>>) {
     let inner = &*ioloop.inner;
+    let ncallbacks = take_remote_callbacks(inner);
+    collect_due_timeouts(inner, state);
+    run_queued_callbacks(ioloop, ncallbacks, main);
+    run_due_timeouts(ioloop, state);
+}
 
-    // 1. Callbacks sent from other threads were queued before this phase.
-    if inner.shared.has_pending() {
+/// Moves what other threads posted to the back of the local queue (it was
+/// posted before this phase began), and returns how many callbacks and
+/// woken tasks the queue holds now: this phase runs those and no more.
+#[inline(always)]
+fn take_remote_callbacks(inner: &Inner) -> usize {
+    if inner.remote.has_pending() {
         inner.take_remote();
     }
-    let ncallbacks = inner.queue.borrow().len();
+    inner.queue.borrow().len()
+}
 
-    // 2. Collect the due timeouts before anything runs.
+/// Collects the timeouts due now into `state.due`, before anything runs,
+/// and caches the time read as the loop time.
+#[inline(always)]
+fn collect_due_timeouts(inner: &Inner, state: &mut RunState) {
     if inner.timers.borrow().pending() > 0 {
         let now = deadline::now_ns();
-        inner.stats.observe_time(now); // the cached loop time
+        inner.stats.observe_time(now);
         inner.timers.borrow_mut().pop_due(now, &mut state.due);
     }
+}
 
-    // 3. The callbacks (and woken tasks) queued before this phase.
+/// Runs the first `ncallbacks` entries of the queue, first in, first out:
+/// callbacks, woken tasks, and `run_sync`'s future when it is woken.
+#[inline(always)]
+fn run_queued_callbacks(ioloop: &IOLoop, ncallbacks: usize, main: &mut Option<Main<'_>>) {
+    let inner = &*ioloop.inner;
     for _ in 0..ncallbacks {
         let next = inner.queue.borrow_mut().pop_front();
         match next {
@@ -283,8 +304,13 @@ fn callbacks_and_timeouts(ioloop: &IOLoop, state: &mut RunState, main: &mut Opti
             None => break,
         }
     }
+}
 
-    // 4. The due timeouts, unless removed meanwhile.
+/// Runs the timeouts [`collect_due_timeouts`] collected, in (deadline,
+/// insertion) order, skipping those removed meanwhile.
+#[inline(always)]
+fn run_due_timeouts(ioloop: &IOLoop, state: &mut RunState) {
+    let inner = &*ioloop.inner;
     for key in state.due.drain(..) {
         let timeout = inner.timers.borrow_mut().take_due(key);
         if let Some(t) = timeout {
@@ -293,49 +319,44 @@ fn callbacks_and_timeouts(ioloop: &IOLoop, state: &mut RunState, main: &mut Opti
     }
 }
 
-/// Steps 6 to 9: prepare hooks, poll, dispatch, check and idle hooks.
-/// `features` are the loop's feature bits, read just before.
+/// Phase 3: prepare hooks, poll, dispatch, check and idle hooks. `in_use`
+/// are the watchers in use, read just before.
 #[inline(always)]
-fn poll_phase(
+fn poll_and_dispatch(
     ioloop: &IOLoop,
     state: &mut RunState,
     mode: PollMode,
-    features: u8,
+    in_use: InUse,
 ) -> Result<(), Error> {
     let inner = &*ioloop.inner;
+    let fed = watchers::before_poll(ioloop, in_use);
 
-    // 6a. Prepare hooks, just before polling. `features` is 0
-    // unless the loop uses hooks or fed events: the busy path's one test.
-    let fed = if features & Features::PREPARE != 0 {
-        crate::hooks::run(ioloop, HookKind::Prepare);
-        inner.features.has(Features::FED) // a hook may have fed one
-    } else {
-        features & Features::FED != 0
-    };
-
-    // 6. Poll.
-    let busy = mode == PollMode::NoWait || fed;
-    let timeout = if busy || !inner.queue.borrow().is_empty() || inner.shared.has_pending() {
+    // Plan the poll: no wait if the poll must not block (`run_once(NoWait)`,
+    // fed events, callbacks queued here or by another thread), else until
+    // the next deadline, else until woken; a poll that would block goes
+    // through the watchers (idle hooks, batching intervals).
+    let must_not_wait = mode == PollMode::NoWait || fed;
+    let timeout = if must_not_wait || !inner.queue.borrow().is_empty() || inner.remote.has_pending()
+    {
         Some(Duration::ZERO)
     } else {
         let next = inner.timers.borrow_mut().next_deadline();
         next.map(|deadline| Duration::from_nanos(deadline.saturating_sub(deadline::now_ns())))
     };
-    // 6b. Idle hooks and the batching intervals change a poll
-    // that would block; `run_once(Wait)` blocks only for referenced work.
-    let would_block = timeout != Some(Duration::ZERO);
-    let (timeout, idle) = if would_block {
-        crate::batching::blocking_timeout(ioloop, timeout, mode == PollMode::Once)
-    } else {
+    let busy = timeout == Some(Duration::ZERO);
+    let (timeout, idle) = if busy {
         (timeout, false)
+    } else {
+        watchers::blocking_timeout(ioloop, timeout, mode == PollMode::Once)
     };
+
+    // Poll for I/O, or not: a busy loop (work queued for the next
+    // iteration) polls only every `max_poll_skips + 1` iterations inside
+    // `start` and `run`, and never when no descriptor is registered (remote
+    // callbacks and stop requests are seen through atomics, not the
+    // poller). Then the iteration count and the cached loop time move on.
     let mut polled = true;
-    if !would_block {
-        // Busy: work is queued for the next iteration. Polling for I/O
-        // without blocking is only needed every max_poll_skips + 1
-        // iterations (Builder::max_poll_skips),
-        // and never when no descriptor is registered (remote callbacks and
-        // stop requests are seen through atomics, not the poller).
+    if busy {
         let no_fds = inner.handlers.borrow().len() == 0;
         if no_fds || (mode == PollMode::Loop && state.poll_skips < inner.max_poll_skips) {
             state.poll_skips = state.poll_skips.saturating_add(1);
@@ -346,33 +367,22 @@ fn poll_phase(
         state.poll_skips = 0;
         poll(ioloop, state, timeout)?;
     }
-    inner.stats.end_poll_phase(polled); // iteration count, loop time
+    inner.stats.end_poll_phase(polled);
     if !polled {
-        if features == 0 {
+        if in_use.none() {
             return Ok(()); // the busy path: nothing to dispatch, no hook
         }
         state.ready.clear(); // what an earlier poll left
     }
 
-    // 7a. Fed events, as if the poller had reported them.
-    if inner.features.has(Features::FED) {
-        crate::feed::take_into(inner, &mut state.ready);
-    }
-
-    // 7. Dispatch.
+    // Dispatch: fed events join the ready list, then the handler of each
+    // ready registration runs, in the order the poller reported them.
+    watchers::after_poll(ioloop, &mut state.ready);
     for i in 0..state.ready.len() {
         let (token, events) = state.ready[i];
         dispatch(ioloop, token, events);
     }
-
-    // 8, 9. Check hooks; idle hooks if the loop would have slept
-    // and nothing came up.
-    if inner.features.has(Features::CHECK) {
-        crate::hooks::run(ioloop, HookKind::Check);
-    }
-    if idle && state.ready.is_empty() && crate::hooks::idle_now(ioloop) {
-        crate::hooks::run(ioloop, HookKind::Idle);
-    }
+    watchers::after_dispatch(ioloop, idle, state.ready.is_empty());
     Ok(())
 }
 
@@ -395,7 +405,7 @@ fn poll(ioloop: &IOLoop, state: &mut RunState, mut timeout: Option<Duration>) ->
     // Waiting is not blocking: the watchdog never reports a polling loop.
     inner.watchdog.idle();
     let parks = timeout != Some(Duration::ZERO);
-    if parks && !inner.shared.park() {
+    if parks && !inner.remote.park() {
         timeout = Some(Duration::ZERO);
     }
     let result = match inner.poll.borrow_mut().as_mut() {
@@ -403,7 +413,7 @@ fn poll(ioloop: &IOLoop, state: &mut RunState, mut timeout: Option<Duration>) ->
         None => Err(io::Error::from(Error::Closed)),
     };
     if parks {
-        inner.shared.unpark();
+        inner.remote.unpark();
     }
     state.ready.clear();
     match result {

@@ -13,7 +13,8 @@ use std::panic::Location;
 use std::rc::Rc;
 use std::time::Duration;
 
-use crate::{Deadline, IOLoop, TimeoutHandle, WeakIOLoop, deadline};
+use crate::core::deadline;
+use crate::{Deadline, IOLoop, TimeoutHandle, WeakIOLoop};
 
 /// What a [`Handle`] and the queued callback share.
 struct SoonCell<F> {
@@ -38,7 +39,7 @@ impl<F> SoonControl for SoonCell<F> {
         };
         self.cancelled.set(true);
         if let Some(ioloop) = self.ioloop.upgrade() {
-            let n = &ioloop.inner.cancelled_soon;
+            let n = &ioloop.inner.watchers.cancelled_soon;
             n.set(n.get() + 1);
         }
         drop(f); // its captures go now, outside the borrow
@@ -66,7 +67,7 @@ impl<F: FnOnce()> Runner<F> {
             None if self.0.cancelled.get() => {
                 // This queue entry no longer counts as cancelled-in-queue.
                 if let Some(ioloop) = self.0.ioloop.upgrade() {
-                    let n = &ioloop.inner.cancelled_soon;
+                    let n = &ioloop.inner.watchers.cancelled_soon;
                     n.set(n.get().saturating_sub(1));
                 }
             }

@@ -10,7 +10,7 @@ use std::rc::Rc;
 use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
-use crate::deadline::{self, Deadline};
+use crate::core::deadline::{self, Deadline};
 use crate::{IOLoop, TimeoutHandle};
 
 /// What a pending [`Sleep`] and its loop timeout share.

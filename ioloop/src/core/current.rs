@@ -23,7 +23,7 @@ use crate::{Error, IOLoop, Remote};
 
 /// The thread's current loop, and which loop `IOLoop::current` created
 /// here, if one.
-struct Slot {
+struct CurrentLoop {
     ioloop: Option<IOLoop>,
     /// The id of the loop `IOLoop::current` created on this thread, kept
     /// while that loop may still be current (a run of another loop hands
@@ -31,7 +31,7 @@ struct Slot {
     implicit: Option<u32>,
 }
 
-impl Slot {
+impl CurrentLoop {
     fn holds_implicit(&self) -> bool {
         self.ioloop
             .as_ref()
@@ -39,7 +39,7 @@ impl Slot {
     }
 }
 
-impl Drop for Slot {
+impl Drop for CurrentLoop {
     /// The thread is exiting: an implicit loop still current here can never
     /// run again (an `IOLoop` is not `Send`).
     fn drop(&mut self) {
@@ -52,8 +52,8 @@ impl Drop for Slot {
 }
 
 thread_local! {
-    static CURRENT: RefCell<Slot> = const {
-        RefCell::new(Slot { ioloop: None, implicit: None })
+    static CURRENT: RefCell<CurrentLoop> = const {
+        RefCell::new(CurrentLoop { ioloop: None, implicit: None })
     };
     static INSTANCE_HOME: RefCell<Option<IOLoop>> = const { RefCell::new(None) };
 }

@@ -12,9 +12,9 @@ use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
-use crate::ioloop::Runnable;
-use crate::run::{self, Main};
-use crate::task::{TaskId, TaskWaker};
+use crate::core::ioloop::Runnable;
+use crate::core::run::{self, Main};
+use crate::tasks::task::{TaskId, TaskWaker};
 use crate::{Error, IOLoop};
 
 /// Why [`IOLoop::run_sync`] returned no output.

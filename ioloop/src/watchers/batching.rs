@@ -6,8 +6,10 @@
 use std::cell::Cell;
 use std::time::Duration;
 
-use crate::features::Features;
-use crate::{IOLoop, deadline, refs};
+use crate::IOLoop;
+use crate::core::deadline;
+use crate::watchers::features::Features;
+use crate::watchers::refs;
 
 /// A loop's batching intervals, in nanoseconds (0: off, the default).
 #[derive(Debug, Default)]
@@ -36,13 +38,16 @@ pub(crate) fn blocking_timeout(
     once: bool,
 ) -> (Option<Duration>, bool) {
     let inner = &ioloop.inner;
-    if inner.features.has(Features::IDLE) {
+    if inner.watchers.features.has(Features::IDLE) {
         return (Some(Duration::ZERO), true);
     }
-    if once && !refs::alive(inner) {
+    if once && !refs::alive(ioloop) {
         return (Some(Duration::ZERO), false);
     }
-    let (io_ns, timeout_ns) = (inner.batching.io_ns.get(), inner.batching.timeout_ns.get());
+    let (io_ns, timeout_ns) = (
+        inner.watchers.batching.io_ns.get(),
+        inner.watchers.batching.timeout_ns.get(),
+    );
     if io_ns == 0 && timeout_ns == 0 {
         return (timeout, false);
     }
@@ -96,7 +101,7 @@ impl IOLoop {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn set_io_interval(&self, interval: Duration) {
-        self.inner.batching.io_ns.set(nanos(interval));
+        self.inner.watchers.batching.io_ns.set(nanos(interval));
     }
 
     /// The interval set by [`set_io_interval`](IOLoop::set_io_interval).
@@ -111,7 +116,7 @@ impl IOLoop {
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn io_interval(&self) -> Duration {
-        Duration::from_nanos(self.inner.batching.io_ns.get())
+        Duration::from_nanos(self.inner.watchers.batching.io_ns.get())
     }
 
     /// Makes a poll that waits for a timeout wait at least `interval`, so
@@ -150,7 +155,7 @@ impl IOLoop {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn set_timeout_interval(&self, interval: Duration) {
-        self.inner.batching.timeout_ns.set(nanos(interval));
+        self.inner.watchers.batching.timeout_ns.set(nanos(interval));
     }
 
     /// The interval set by [`set_timeout_interval`](IOLoop::set_timeout_interval).
@@ -166,6 +171,6 @@ impl IOLoop {
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn timeout_interval(&self) -> Duration {
-        Duration::from_nanos(self.inner.batching.timeout_ns.get())
+        Duration::from_nanos(self.inner.watchers.batching.timeout_ns.get())
     }
 }

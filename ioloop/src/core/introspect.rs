@@ -5,7 +5,7 @@
 use std::cell::Cell;
 
 use crate::IOLoop;
-use crate::deadline;
+use crate::core::deadline;
 
 /// A loop's iteration count and cached time. Loop thread only.
 #[derive(Debug)]
@@ -148,8 +148,8 @@ impl IOLoop {
         if inner.closed.get() {
             return 0;
         }
-        let queued = inner.queue.borrow().len() + inner.shared.queued();
-        queued.saturating_sub(inner.cancelled_soon.get())
+        let queued = inner.queue.borrow().len() + inner.remote.queued();
+        queued.saturating_sub(inner.watchers.cancelled_soon())
     }
 
     /// The cached loop time, in seconds on the [`time`](IOLoop::time)

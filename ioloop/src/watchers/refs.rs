@@ -18,8 +18,6 @@
 use std::cell::Cell;
 use std::os::fd::RawFd;
 
-use crate::features::Features;
-use crate::ioloop::Inner;
 use crate::{IOLoop, TimeoutHandle};
 
 /// The number of active, referenced watchers that are neither handlers nor
@@ -99,14 +97,9 @@ impl RefFlag {
 }
 
 /// True if something referenced is left: see [`IOLoop::is_alive`].
-pub(crate) fn alive(inner: &Inner) -> bool {
-    !inner.queue.borrow().is_empty()
-        || inner.shared.has_pending()
-        || inner.features.has(Features::FED)
-        || inner.tasks.borrow().len() > 0
-        || inner.keep_alive.get() > 0
-        || inner.handlers.borrow().referenced() > 0
-        || inner.timers.borrow().referenced() > 0
+pub(crate) fn alive(ioloop: &IOLoop) -> bool {
+    let inner = &ioloop.inner;
+    inner.has_referenced_work() || crate::watchers::alive(&inner.watchers)
 }
 
 impl IOLoop {
@@ -155,7 +148,7 @@ impl IOLoop {
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn is_alive(&self) -> bool {
-        alive(&self.inner)
+        alive(self)
     }
 
     /// Marks `fd`'s handler as keeping [`run`](IOLoop::run) going (the

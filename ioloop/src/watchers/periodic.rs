@@ -14,8 +14,9 @@ use chrono::TimeDelta;
 use futures::FutureExt;
 use slab::Slab;
 
-use crate::exception::{CallbackKind, CallbackPanic};
-use crate::{IOLoop, TimeoutHandle, WeakIOLoop, deadline};
+use crate::core::deadline;
+use crate::core::exception::{CallbackKind, CallbackPanic};
+use crate::{IOLoop, TimeoutHandle, WeakIOLoop};
 
 /// The period of a [`PeriodicCallback`]: a [`Duration`] or a
 /// [`chrono::TimeDelta`] (Tornado takes milliseconds or a `timedelta`).
@@ -92,7 +93,7 @@ impl std::error::Error for InvalidPeriod {}
 type SyncFn = Box<dyn FnMut()>;
 type AsyncFn = Box<dyn FnMut() -> Pin<Box<dyn Future<Output = ()>>>>;
 
-enum Callback {
+enum PeriodicFn {
     Sync(SyncFn),
     Async(AsyncFn),
 }
@@ -125,9 +126,9 @@ fn jittered(period: u64, jitter: f64, unit: f64) -> u64 {
     (spread as u64).max(1)
 }
 
-struct State {
+struct PeriodicState {
     /// `None` while a call is in progress.
-    callback: RefCell<Option<Callback>>,
+    callback: RefCell<Option<PeriodicFn>>,
     period_ns: u64,
     jitter: Cell<f64>,
     rng: Cell<u64>,
@@ -146,7 +147,7 @@ struct State {
     registered: Cell<Option<usize>>,
 }
 
-impl State {
+impl PeriodicState {
     fn ioloop(&self) -> Option<IOLoop> {
         self.ioloop.borrow().as_ref().and_then(WeakIOLoop::upgrade)
     }
@@ -189,12 +190,12 @@ impl State {
             return;
         };
         let started = match &mut callback {
-            Callback::Sync(f) => {
+            PeriodicFn::Sync(f) => {
                 let result = panic::catch_unwind(AssertUnwindSafe(f));
                 self.report(&ioloop, result.err());
                 None
             }
-            Callback::Async(f) => match panic::catch_unwind(AssertUnwindSafe(f)) {
+            PeriodicFn::Async(f) => match panic::catch_unwind(AssertUnwindSafe(f)) {
                 Ok(future) => Some(future),
                 Err(payload) => {
                     self.report(&ioloop, Some(payload));
@@ -253,7 +254,7 @@ impl State {
 /// only.
 #[derive(Default)]
 pub(crate) struct Periodics {
-    running: RefCell<Slab<Weak<State>>>,
+    running: RefCell<Slab<Weak<PeriodicState>>>,
 }
 
 impl fmt::Debug for Periodics {
@@ -268,8 +269,9 @@ impl fmt::Debug for Periodics {
 /// `now`, on a fresh grid (`IOLoop::resume`). A call in progress (an async
 /// callback being awaited) schedules its successor itself.
 pub(crate) fn reschedule_all(ioloop: &IOLoop, now: u64) {
-    let states: Vec<Rc<State>> = ioloop
+    let states: Vec<Rc<PeriodicState>> = ioloop
         .inner
+        .watchers
         .periodics
         .running
         .borrow()
@@ -353,12 +355,12 @@ pub(crate) fn reschedule_all(ioloop: &IOLoop, now: u64) {
 /// ```
 #[derive(Clone)]
 pub struct PeriodicCallback {
-    state: Rc<State>,
+    state: Rc<PeriodicState>,
 }
 
 impl PeriodicCallback {
     fn with_callback(
-        callback: Callback,
+        callback: PeriodicFn,
         period: Period,
         site: &'static Location<'static>,
     ) -> Result<PeriodicCallback, InvalidPeriod> {
@@ -371,7 +373,7 @@ impl PeriodicCallback {
             .finish()
             | 1;
         Ok(PeriodicCallback {
-            state: Rc::new(State {
+            state: Rc::new(PeriodicState {
                 callback: RefCell::new(Some(callback)),
                 period_ns,
                 jitter: Cell::new(0.0),
@@ -413,7 +415,7 @@ impl PeriodicCallback {
     where
         F: FnMut() + 'static,
     {
-        let callback = Callback::Sync(Box::new(callback));
+        let callback = PeriodicFn::Sync(Box::new(callback));
         PeriodicCallback::with_callback(callback, period.into(), Location::caller())
     }
 
@@ -454,7 +456,7 @@ impl PeriodicCallback {
         Fut: Future<Output = ()> + 'static,
     {
         let boxed: AsyncFn = Box::new(move || Box::pin(callback()));
-        PeriodicCallback::with_callback(Callback::Async(boxed), period.into(), Location::caller())
+        PeriodicCallback::with_callback(PeriodicFn::Async(boxed), period.into(), Location::caller())
     }
 
     /// Spreads each period at random over `period * (1 ± jitter / 2)`
@@ -537,6 +539,7 @@ impl PeriodicCallback {
         state.schedule_next(ioloop, now);
         let key = ioloop
             .inner
+            .watchers
             .periodics
             .running
             .borrow_mut()
@@ -575,7 +578,13 @@ impl PeriodicCallback {
         if let Some(ioloop) = state.ioloop() {
             state.cancel_timeout(&ioloop);
             if let Some(key) = state.registered.take() {
-                let removed = ioloop.inner.periodics.running.borrow_mut().try_remove(key);
+                let removed = ioloop
+                    .inner
+                    .watchers
+                    .periodics
+                    .running
+                    .borrow_mut()
+                    .try_remove(key);
                 drop(removed);
             }
         }

@@ -2,7 +2,7 @@
 //! [`JoinHandle`].
 //!
 //! A task is a boxed future in the loop's task table. Waking it queues a
-//! [`Runnable::Task`](crate::ioloop::Runnable) in the same first-in,
+//! [`Runnable::Task`](crate::core::ioloop::Runnable) in the same first-in,
 //! first-out queue as callbacks, so tasks obey the callback rules: a task
 //! woken during an iteration is polled on the next one (rule [C2](crate::guide::rules#c2)).
 //!
@@ -27,10 +27,11 @@ use std::task::{Context, Poll, Wake, Waker};
 use futures::FutureExt;
 use slab::Slab;
 
-use crate::exception::{self, CallbackKind, CallbackPanic};
-use crate::ioloop::Runnable;
-use crate::remote::{RemoteItem, Shared};
-use crate::{IOLoop, WeakIOLoop, current};
+use crate::core::current;
+use crate::core::exception::{self, CallbackKind, CallbackPanic};
+use crate::core::ioloop::Runnable;
+use crate::core::remote::{RemoteItem, RemoteQueue};
+use crate::{IOLoop, WeakIOLoop};
 
 /// Names a task: a slot in the task table and the generation it had, so a
 /// wake for a finished task whose slot was reused is ignored. The slot
@@ -62,7 +63,7 @@ impl TaskId {
 
 /// The `Send + Sync` part of a task: what its `Waker` holds.
 pub(crate) struct TaskWaker {
-    shared: Arc<Shared>,
+    remote: Arc<RemoteQueue>,
     loop_id: u32,
     id: TaskId,
     /// True while the task is queued (or finished): further wakes are no-ops.
@@ -72,7 +73,7 @@ pub(crate) struct TaskWaker {
 impl TaskWaker {
     pub(crate) fn new(ioloop: &IOLoop, id: TaskId, scheduled: bool) -> Arc<TaskWaker> {
         Arc::new(TaskWaker {
-            shared: Arc::clone(&ioloop.inner.shared),
+            remote: Arc::clone(&ioloop.inner.remote),
             loop_id: ioloop.inner.id,
             id,
             scheduled: AtomicBool::new(scheduled),
@@ -95,7 +96,7 @@ impl TaskWaker {
         if !queued_locally {
             // Another thread, or the loop is not current here: the remote
             // queue (dropped silently if the loop is closed).
-            let _ = self.shared.push(RemoteItem::Wake(self.id));
+            let _ = self.remote.push(RemoteItem::Wake(self.id));
         }
     }
 }

@@ -1,8 +1,8 @@
 //! The [`IOLoop`] type: its state and its public API.
 //!
-//! One iteration (the order of Tornado's `PollIOLoop.start`, DESIGN §3) lives
-//! in [`run`](crate::run); this file holds what callers use to put work on
-//! the loop and to manage its lifecycle.
+//! One iteration (in the order of Tornado's `PollIOLoop.start`) lives in
+//! [`run`](crate::core::run); this file holds what callers use to put work
+//! on the loop and to manage its lifecycle.
 
 use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
@@ -15,16 +15,18 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
 use std::time::Duration;
 
-use crate::deadline::{self, Deadline};
+use crate::core::current;
+use crate::core::deadline::{self, Deadline};
+use crate::core::exception::{self, CallbackKind, CallbackPanic};
+use crate::core::handlers::{self, HandlerTable, WAKER_TOKEN};
+use crate::core::poller::{PollerKind, Trigger};
+use crate::core::remote::{Remote, RemoteItem, RemoteQueue};
+use crate::core::timers::{TimerHeap, TimerKey};
 use crate::error::fd_error;
-use crate::exception::{self, CallbackKind, CallbackPanic};
-use crate::executor::Executor;
-use crate::handlers::{self, HandlerTable, WAKER_TOKEN};
-use crate::poller::{PollerKind, Trigger};
-use crate::remote::{Remote, RemoteItem, Shared};
-use crate::task::{TaskId, TaskTable};
-use crate::timers::{TimerHeap, TimerKey};
-use crate::{Error, Events, current};
+use crate::tasks::executor::Executor;
+use crate::tasks::task::{TaskId, TaskTable};
+use crate::watchers::Watchers;
+use crate::{Error, Events};
 
 /// A callback, timeout or remote callback waiting to run, with the place it
 /// was registered (for panic reports).
@@ -66,8 +68,11 @@ static OPEN_LOOPS: AtomicUsize = AtomicUsize::new(0);
 /// callback) is its own `RefCell`, and no borrow is held while user code
 /// or a user value's `Drop` runs.
 pub(crate) struct Inner {
+    /// Unique in the process: a timeout handle or a signal handle from
+    /// another loop is recognised, and ignored.
     pub(crate) id: u32,
-    pub(crate) shared: Arc<Shared>,
+    /// The remote queue: what other threads post, and their stop requests.
+    pub(crate) remote: Arc<RemoteQueue>,
     /// `None` once closed.
     pub(crate) poll: RefCell<Option<mio::Poll>>,
     /// How descriptors are registered with `poll`.
@@ -90,32 +95,12 @@ pub(crate) struct Inner {
     pub(crate) closed: Cell<bool>,
     pub(crate) event_capacity: usize,
     /// The poll buffers, kept between runs (`None` while a run has them).
-    pub(crate) run_state: RefCell<Option<crate::run::RunState>>,
-    // ----- seed parity (issue 9): the state of one feature file each -----
-    /// Which of the optional features below are in use (`features.rs`).
-    pub(crate) features: crate::features::Features,
-    /// Prepare, check and idle hooks (`hooks.rs`).
-    pub(crate) hooks: crate::hooks::Hooks,
-    /// Referenced watchers outside the handler table and the timer heap
-    /// (`refs.rs`).
-    pub(crate) keep_alive: crate::refs::KeepAlive,
-    /// Iteration count and cached loop time (`introspect.rs`).
-    pub(crate) stats: crate::introspect::LoopStats,
-    /// `io_interval` and `timeout_interval` (`batching.rs`).
-    pub(crate) batching: crate::batching::Batching,
-    /// When the loop was suspended (`suspend.rs`).
-    pub(crate) suspension: crate::suspend::Suspension,
-    /// Running periodic callbacks, rescheduled on resume (`periodic.rs`).
-    pub(crate) periodics: crate::periodic::Periodics,
-    /// Events fed with `feed_fd_event` (`feed.rs`).
-    pub(crate) fed: crate::feed::FedEvents,
-    /// Child exit watchers (`process.rs`).
-    pub(crate) children: crate::process::Children,
-    /// The process that created the loop (`fork.rs`).
-    pub(crate) owner_pid: Cell<u32>,
-    /// Cancelled `call_soon` callbacks still in `queue` (`handle.rs`).
-    pub(crate) cancelled_soon: Cell<usize>,
-    // ----- end of seed parity state -----
+    pub(crate) run_state: RefCell<Option<crate::core::run::RunState>>,
+    /// Iteration count and cached loop time (`introspect`).
+    pub(crate) stats: crate::core::introspect::LoopStats,
+    /// The optional watchers' state: the core reaches it only through the
+    /// hook points in `crate::watchers`.
+    pub(crate) watchers: Watchers,
     exception_handler: RefCell<Option<ExceptionHandler>>,
     /// Owned descriptors of handlers still registered at `close(false)`:
     /// kept open until the loop is dropped.
@@ -137,7 +122,7 @@ impl Inner {
     /// about 15% slower.
     #[inline(always)]
     pub(crate) fn push_local(&self, runnable: Runnable) {
-        if self.shared.has_pending() {
+        if self.remote.has_pending() {
             self.take_remote();
         }
         self.queue.borrow_mut().push_back(runnable);
@@ -150,10 +135,56 @@ impl Inner {
     #[inline(never)]
     pub(crate) fn take_remote(&self) {
         let mut taken = self.remote_taken.borrow_mut();
-        self.shared.take_pending(&mut taken);
+        self.remote.take_pending(&mut taken);
         self.queue
             .borrow_mut()
             .extend(taken.drain(..).map(Runnable::from));
+    }
+
+    /// True if nothing is queued, from this thread or another, and no stop
+    /// is requested: the loop would sleep in its next poll.
+    pub(crate) fn nothing_queued(&self) -> bool {
+        self.queue.borrow().is_empty()
+            && !self.remote.has_pending()
+            && !self.remote.stop_requested()
+    }
+
+    /// True if the core holds referenced work: queued callbacks (from this
+    /// thread or another), tasks, referenced handlers or timeouts. The
+    /// core's half of [`IOLoop::is_alive`].
+    pub(crate) fn has_referenced_work(&self) -> bool {
+        !self.queue.borrow().is_empty()
+            || self.remote.has_pending()
+            || self.tasks.borrow().len() > 0
+            || self.handlers.borrow().referenced() > 0
+            || self.timers.borrow().referenced() > 0
+    }
+
+    /// Gives the loop a new poller and waker (after `fork()`, where the old
+    /// epoll instance is the parent's), with every handler registered
+    /// again. Returns the descriptors that could not be registered; their
+    /// handlers are still in the table, for the caller to remove.
+    pub(crate) fn replace_poller(&self) -> Result<Vec<RawFd>, Error> {
+        let poll = mio::Poll::new()?;
+        let waker = mio::Waker::new(poll.registry(), WAKER_TOKEN)?;
+        let registrations = self.handlers.borrow().registrations();
+        let mut gone = Vec::new();
+        for (fd, token, interest, trigger) in registrations {
+            let result = self.poller.register(&poll, fd, token, interest, trigger);
+            if let Err(err) = result {
+                log::warn!(
+                    target: "ioloop",
+                    "reset_after_fork: fd {fd} cannot be registered again ({err}); removing its handler"
+                );
+                gone.push(fd);
+            }
+        }
+        // The old poller is closed, never changed: in a child its epoll
+        // instance is the parent's.
+        let old = self.poll.borrow_mut().replace(poll);
+        drop(old);
+        self.remote.replace_waker(waker);
+        Ok(gone)
     }
 }
 
@@ -479,7 +510,7 @@ impl Builder {
         let ioloop = IOLoop {
             inner: Rc::new(Inner {
                 id: NEXT_LOOP_ID.fetch_add(1, Ordering::Relaxed),
-                shared: Arc::new(Shared::new(waker)),
+                remote: Arc::new(RemoteQueue::new(waker)),
                 poll: RefCell::new(Some(poll)),
                 poller,
                 max_poll_skips: self.max_poll_skips,
@@ -493,19 +524,9 @@ impl Builder {
                 running: Cell::new(false),
                 closed: Cell::new(false),
                 event_capacity: self.event_capacity,
-                run_state: RefCell::new(Some(crate::run::RunState::new(self.event_capacity))),
-                // Seed parity (issue 9).
-                features: Default::default(),
-                hooks: Default::default(),
-                keep_alive: Default::default(),
+                run_state: RefCell::new(Some(crate::core::run::RunState::new(self.event_capacity))),
                 stats: Default::default(),
-                batching: Default::default(),
-                suspension: Default::default(),
-                periodics: Default::default(),
-                fed: Default::default(),
-                children: Default::default(),
-                owner_pid: Cell::new(std::process::id()),
-                cancelled_soon: Cell::new(0),
+                watchers: Watchers::new(),
                 exception_handler: RefCell::new(None),
                 retained_fds: RefCell::default(),
                 watchdog: crate::watchdog::LoopWatchdog::new(),
@@ -755,7 +776,7 @@ impl IOLoop {
     /// ```
     pub fn remote(&self) -> Remote {
         Remote {
-            shared: Arc::clone(&self.inner.shared),
+            queue: Arc::clone(&self.inner.remote),
         }
     }
 
@@ -1395,7 +1416,7 @@ impl IOLoop {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn start(&self) -> Result<(), Error> {
-        crate::run::run(self, None)
+        crate::core::run::run(self, None)
     }
 
     /// Stops the loop: [`start`](IOLoop::start) returns at the end of the
@@ -1416,7 +1437,7 @@ impl IOLoop {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn stop(&self) {
-        self.inner.shared.request_stop();
+        self.inner.remote.request_stop();
     }
 
     /// True while [`start`](IOLoop::start) runs.
@@ -1501,21 +1522,16 @@ impl IOLoop {
         OPEN_LOOPS.fetch_sub(1, Ordering::SeqCst);
         self.inner.watchdog.disable();
         self.inner.signals.close(self);
-        let leftovers = self.inner.shared.close();
+        let leftovers = self.inner.remote.close();
         let callbacks = std::mem::take(&mut *self.inner.queue.borrow_mut());
         let tasks = self.inner.tasks.borrow_mut().drain();
         let timers = self.inner.timers.borrow_mut().drain();
         let registrations = self.inner.handlers.borrow_mut().drain();
         let poll = self.inner.poll.borrow_mut().take();
-        // Seed parity (issue 9): hooks, fed events and child watchers go
-        // too; in a forked child the epoll set is the parent's: leave it be.
-        let hooks = self
-            .inner
-            .hooks
-            .drain(&self.inner.keep_alive, &self.inner.features);
-        crate::feed::clear(&self.inner);
-        self.inner.children.clear();
-        let poll = poll.filter(|_| crate::fork::same_process(self));
+        // The watchers go too; in a forked child the epoll set is the
+        // parent's: leave it be.
+        let hooks = crate::watchers::close(self);
+        let poll = poll.filter(|_| crate::watchers::same_process(self));
         let mut keep = Vec::new();
         // Dropped in order, outside every borrow: user Drop code may call
         // back into the (now closed) loop.
@@ -1966,7 +1982,7 @@ impl Drop for Inner {
             OPEN_LOOPS.fetch_sub(1, Ordering::SeqCst);
             // Remotes outlive the loop: close their door, so later posts
             // are refused, and drop what they queued and the eventfd now.
-            drop(self.shared.close());
+            drop(self.remote.close());
         }
     }
 }

@@ -3,7 +3,7 @@
 //! Tornado's contract: a handler that leaves data unread, or keeps `WRITE`
 //! interest on a writable socket, is called again on the next iteration.
 //! With the native poller on Linux registrations are natively
-//! level-triggered (see [`poller`](crate::poller)) and the kernel keeps the
+//! level-triggered (see [`poller`](crate::core::poller)) and the kernel keeps the
 //! contract. Where the poller is edge-triggered (mio's registry: the
 //! portable poller, and every platform but Linux), the loop keeps it
 //! by re-arming a descriptor with a `MOD` after its handler returns (the
@@ -31,7 +31,7 @@ use mio::Token;
 use slab::Slab;
 
 use crate::Events;
-use crate::poller::Trigger;
+use crate::core::poller::Trigger;
 
 /// A registered handler.
 pub(crate) type HandlerFn = Box<dyn FnMut(RawFd, Events)>;

@@ -114,7 +114,7 @@ impl Place {
     }
 }
 
-struct Slot<T> {
+struct TimerSlot<T> {
     generation: u32,
     value: Option<T>,
     /// False for a timeout that does not keep `IOLoop::run` going; reset to
@@ -136,7 +136,7 @@ pub(crate) struct TimerHeap<T> {
     /// INVARIANT: for every index `i`,
     /// `slots[stage[i].slot].place == Place::Staged(i)`.
     stage: Vec<HeapEntry>,
-    slots: Vec<Slot<T>>,
+    slots: Vec<TimerSlot<T>>,
     /// Head of the free list threaded through `Place::Free`.
     free: u32,
     next_seq: u32,
@@ -192,7 +192,7 @@ impl<T> TimerHeap<T> {
         } else {
             let slot = u32::try_from(self.slots.len()).expect("more than 2^32 timeouts");
             assert!(slot < Place::VALUE, "more than 2^30 timeouts");
-            self.slots.push(Slot {
+            self.slots.push(TimerSlot {
                 generation: 0,
                 value: Some(value),
                 referenced: true,
