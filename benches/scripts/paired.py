@@ -13,6 +13,12 @@ Pairing A with the B run next to it keeps the ratio meaningful when a
 shared machine's speed drifts: the ratio printed is the median of the
 per-pair ratios A/B, beside each side's minimum, median and maximum.
 
+An implementation may be given as BINARY:IMPL to run another build of
+`micro`, for example one built from an older commit, against this one:
+
+    cp target/release/micro /tmp/micro-old    # at the older commit
+    python3 benches/scripts/paired.py callbacks_chain_2M /tmp/micro-old:ioloop ioloop 20
+
 With REPEAT=K each process runs the workload K times and reports the
 median (`micro GROUP IMPL K`): the steady state without one-time set-up
 (the blocking watchdog's thread and unwinder warm-up); the process CPU
@@ -29,7 +35,9 @@ MICRO = os.path.join(ROOT, "target", "release", "micro")
 
 
 def run(group, impl, cpus):
-    cmd = ["taskset", "-c", cpus, MICRO, group, impl, os.environ.get("REPEAT", "1")]
+    binary, _, impl = impl.rpartition(":")
+    binary = binary or MICRO
+    cmd = ["taskset", "-c", cpus, binary, group, impl, os.environ.get("REPEAT", "1")]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
     out = proc.stdout.read().decode()
     _, status, usage = os.wait4(proc.pid, 0)
@@ -50,7 +58,7 @@ def main():
     group, a, b = sys.argv[1:4]
     runs = int(sys.argv[4]) if len(sys.argv) > 4 else 10
     cpus = sys.argv[5] if len(sys.argv) > 5 else "0"
-    if not os.access(MICRO, os.X_OK):
+    if ":" not in a + b and not os.access(MICRO, os.X_OK):
         sys.exit(f"{MICRO} is missing: cargo build --release -p benches --features peers --bin micro")
     run(group, a, cpus)
     run(group, b, cpus)
