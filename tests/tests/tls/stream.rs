@@ -433,3 +433,38 @@ fn a_tls_stream_reads_plaintext_through_async_read_into_a_large_buffer() {
     .unwrap();
     assert_eq!(got, b"THROUGH THE TRAITS\n");
 }
+
+/// The `futures-io` traits over TLS, as crates use them: the server is
+/// `futures::io::copy` from each connection to itself, the client writes
+/// lines, closes its sending side, and reads the echo back through
+/// `AsyncBufReadExt::lines` to the end.
+#[test]
+fn copy_and_lines_over_tls() {
+    use futures::{AsyncBufReadExt, AsyncWriteExt, TryStreamExt};
+    let expected: Vec<String> = (0..20_000)
+        .map(|i| format!("line {i} {}", "x".repeat(i % 97)))
+        .collect();
+    let sent = expected.clone();
+    let got = run(|| async move {
+        let (_server, port) = serve(|stream: IOStream| async move {
+            assert!(stream.is_tls());
+            let (mut from, mut to) = (stream.clone(), stream);
+            if futures::io::copy(&mut from, &mut to).await.is_ok() {
+                let _ = AsyncWriteExt::close(&mut to).await;
+            }
+        });
+        let mut stream = client().connect("localhost", port).await?;
+        let reader = netutil::AsyncIOStream::new(stream.clone());
+        let read = ioloop::IOLoop::current()
+            .spawn(async move { reader.lines().try_collect::<Vec<String>>().await });
+        for line in &sent {
+            stream.write_all(line.as_bytes()).await?;
+            stream.write_all(b"\n").await?;
+        }
+        AsyncWriteExt::close(&mut stream).await?;
+        read.await.expect("reader task")
+    })
+    .expect("echo over TLS");
+    assert_eq!(got.len(), expected.len());
+    assert!(got == expected, "lines differ");
+}
