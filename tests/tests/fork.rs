@@ -177,6 +177,20 @@ fn main() {
     let (second, second_got) = collecting_loop(d, 6);
     let signals_seen = count_sigusr1(&ioloop);
 
+    // A timeout the parent's loop is waiting for across the fork: the poll
+    // armed its wake-up for it (one byte makes the poll return at once).
+    // The child's loop must wake up on its own, never through the
+    // parent's.
+    let due = Duration::from_secs(4);
+    let deadline = ioloop.time() + due.as_secs_f64();
+    let fired_at = Rc::new(Cell::new(None::<f64>));
+    let (f, l) = (fired_at.clone(), ioloop.clone());
+    ioloop.call_later(due, move || f.set(Some(l.time())));
+    (&a).write_all(b"x").unwrap();
+    ioloop.run_once(RunMode::Wait).unwrap();
+    assert_eq!(&*got.borrow(), b"x");
+    got.borrow_mut().clear();
+
     let pid = sys::fork();
     if pid == 0 {
         let code = child(parent, &ioloop, &got, &a, &second, &signals_seen);
@@ -218,6 +232,19 @@ fn main() {
     signal_hook::low_level::raise(libc::SIGUSR1).unwrap();
     assert!(run_bounded(&ioloop));
     assert_eq!(signals_seen.get(), 1);
+
+    // The timeout armed before the fork runs on time, whatever the child's
+    // loop waited for.
+    let started = std::time::Instant::now();
+    while fired_at.get().is_none() && started.elapsed() < Duration::from_secs(20) {
+        ioloop.run_once(RunMode::Wait).unwrap();
+    }
+    let fired = fired_at.get().expect("the parent's timeout never ran");
+    assert!(
+        fired >= deadline && fired - deadline < 1.5,
+        "the parent's timeout ran {:.3} s after its deadline",
+        fired - deadline
+    );
     println!("fork: all checks passed (child {pid} and parent {parent})");
 }
 
@@ -240,12 +267,26 @@ mod sys {
         unsafe { libc::_exit(code) }
     }
 
-    /// Waits for `pid` and returns its exit code (-1 if killed).
+    /// Waits up to 30 s for `pid` and returns its exit code (-1 if
+    /// killed); a child still running then is killed and fails the test.
     pub(crate) fn wait_exit_code(pid: libc::pid_t) -> i32 {
+        let started = std::time::Instant::now();
         let mut status = 0;
-        // SAFETY: `status` is a valid, writable int; `pid` is our child.
-        let r = unsafe { libc::waitpid(pid, &mut status, 0) };
-        assert_eq!(r, pid, "waitpid: {}", std::io::Error::last_os_error());
+        loop {
+            // SAFETY: `status` is a valid, writable int; `pid` is our child.
+            let r = unsafe { libc::waitpid(pid, &mut status, libc::WNOHANG) };
+            assert!(r >= 0, "waitpid: {}", std::io::Error::last_os_error());
+            if r == pid {
+                break;
+            }
+            if started.elapsed() > std::time::Duration::from_secs(30) {
+                // SAFETY: kill takes no pointers; `pid` is our own child,
+                // not yet reaped.
+                unsafe { libc::kill(pid, libc::SIGKILL) };
+                panic!("the child {pid} was still running after 30 s");
+            }
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
         if libc::WIFEXITED(status) {
             libc::WEXITSTATUS(status)
         } else {

@@ -75,6 +75,9 @@ pub(crate) struct Inner {
     pub(crate) remote: Arc<RemoteQueue>,
     /// `None` once closed.
     pub(crate) poll: RefCell<Option<mio::Poll>>,
+    /// What wakes a poll at a deadline without a timeout of its own
+    /// (`wait_timer`).
+    pub(crate) wait_timer: crate::core::wait_timer::WaitTimer,
     /// How descriptors are registered with `poll`.
     pub(crate) poller: PollerKind,
     /// Busy iterations in a row that may skip the non-blocking poll.
@@ -180,7 +183,9 @@ impl Inner {
             }
         }
         // The old poller is closed, never changed: in a child its epoll
-        // instance is the parent's.
+        // instance is the parent's, and so is the timerfd registered with
+        // it (a new one is made for the new poller on its first wait).
+        self.wait_timer.reset();
         let old = self.poll.borrow_mut().replace(poll);
         drop(old);
         self.remote.replace_waker(waker);
@@ -525,6 +530,7 @@ impl Builder {
                 closed: Cell::new(false),
                 event_capacity: self.event_capacity,
                 run_state: RefCell::new(Some(crate::core::run::RunState::new(self.event_capacity))),
+                wait_timer: Default::default(),
                 stats: Default::default(),
                 watchers: Watchers::new(),
                 exception_handler: RefCell::new(None),
@@ -1528,6 +1534,7 @@ impl IOLoop {
         let timers = self.inner.timers.borrow_mut().drain();
         let registrations = self.inner.handlers.borrow_mut().drain();
         let poll = self.inner.poll.borrow_mut().take();
+        self.inner.wait_timer.reset();
         // The watchers go too; in a forked child the epoll set is the
         // parent's: leave it be.
         let hooks = crate::watchers::close(self);

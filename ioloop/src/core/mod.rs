@@ -26,3 +26,4 @@ pub(crate) mod poller;
 pub(crate) mod remote;
 pub(crate) mod run;
 pub(crate) mod timers;
+pub(crate) mod wait_timer;

@@ -54,6 +54,7 @@ use crate::core::handlers::{self, WAKER_TOKEN};
 use crate::core::ioloop::{Inner, Runnable};
 use crate::core::poller;
 use crate::core::timers::TimerKey;
+use crate::core::wait_timer::WAIT_TIMER_TOKEN;
 use crate::tasks::task::{self, TaskId};
 use crate::watchers::{self, InUse};
 use crate::{Error, Events, IOLoop};
@@ -409,7 +410,17 @@ fn poll(ioloop: &IOLoop, state: &mut RunState, mut timeout: Option<Duration>) ->
         timeout = Some(Duration::ZERO);
     }
     let result = match inner.poll.borrow_mut().as_mut() {
-        Some(poll) => poll.poll(&mut state.events, timeout),
+        Some(poll) => {
+            // A wait for a deadline: the loop's timerfd wakes it, so the
+            // kernel arms no timer for this one wait.
+            if let Some(wait) = timeout
+                && !wait.is_zero()
+                && inner.wait_timer.cover(poll, wait)
+            {
+                timeout = None;
+            }
+            poll.poll(&mut state.events, timeout)
+        }
         None => Err(io::Error::from(Error::Closed)),
     };
     if parks {
@@ -426,7 +437,7 @@ fn poll(ioloop: &IOLoop, state: &mut RunState, mut timeout: Option<Duration>) ->
         state
             .events
             .iter()
-            .filter(|event| event.token() != WAKER_TOKEN)
+            .filter(|event| event.token() != WAKER_TOKEN && event.token() != WAIT_TIMER_TOKEN)
             .map(|event| (event.token(), handlers::events_from_mio(event))),
     );
     Ok(())

@@ -5,8 +5,10 @@
 use std::io;
 use std::mem;
 use std::ops::RangeInclusive;
+use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
 use std::ptr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use libc::c_int;
 pub(crate) use signal_hook_registry::SigId;
@@ -187,4 +189,44 @@ pub(crate) fn monotonic_ns() -> u64 {
     (ts.tv_sec as u64)
         .wrapping_mul(1_000_000_000)
         .wrapping_add(ts.tv_nsec as u64)
+}
+
+/// A new `CLOCK_MONOTONIC` timerfd, non-blocking and close-on-exec.
+pub(crate) fn timerfd() -> io::Result<OwnedFd> {
+    // SAFETY: timerfd_create takes no pointers; a non-negative result is a
+    // new descriptor that nothing else owns.
+    let fd = unsafe {
+        libc::timerfd_create(
+            libc::CLOCK_MONOTONIC,
+            libc::TFD_NONBLOCK | libc::TFD_CLOEXEC,
+        )
+    };
+    if fd < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: `fd` was just returned by timerfd_create and is owned here.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+/// Arms the timerfd `fd` to expire once, `delay` from now (at least 1 ns:
+/// a zero `it_value` would disarm it).
+pub(crate) fn timerfd_arm(fd: BorrowedFd<'_>, delay: Duration) -> io::Result<()> {
+    let delay = delay.max(Duration::from_nanos(1));
+    let spec = libc::itimerspec {
+        it_interval: libc::timespec {
+            tv_sec: 0,
+            tv_nsec: 0,
+        },
+        it_value: libc::timespec {
+            tv_sec: libc::time_t::try_from(delay.as_secs()).unwrap_or(libc::time_t::MAX),
+            tv_nsec: delay.subsec_nanos() as libc::c_long,
+        },
+    };
+    // SAFETY: `fd` is a live descriptor borrowed for the call; `spec` is a
+    // valid itimerspec on this frame and the old value is not asked for.
+    let rc = unsafe { libc::timerfd_settime(fd.as_raw_fd(), 0, &spec, std::ptr::null_mut()) };
+    if rc < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
 }

@@ -3,7 +3,9 @@
 
 use std::io;
 use std::ops::RangeInclusive;
+use std::os::fd::{BorrowedFd, OwnedFd};
 use std::sync::Arc;
+use std::time::Duration;
 
 use libc::c_int;
 pub(crate) use signal_hook_registry::SigId;
@@ -98,4 +100,14 @@ pub(crate) fn monotonic_ns() -> u64 {
     static BASE: OnceLock<Instant> = OnceLock::new();
     let since = Instant::now().saturating_duration_since(*BASE.get_or_init(Instant::now));
     u64::try_from(since.as_nanos()).unwrap_or(u64::MAX)
+}
+
+/// Timerfds are Linux's: the poll waits with its own timeout elsewhere.
+pub(crate) fn timerfd() -> io::Result<OwnedFd> {
+    Err(io::Error::from(io::ErrorKind::Unsupported))
+}
+
+/// Never called: [`timerfd`] fails off Linux.
+pub(crate) fn timerfd_arm(_fd: BorrowedFd<'_>, _delay: Duration) -> io::Result<()> {
+    Err(io::Error::from(io::ErrorKind::Unsupported))
 }

@@ -323,3 +323,88 @@ fn dropping_a_removed_timeout_may_use_the_loop() {
     ioloop.remove_timeout(h);
     util::run(&ioloop);
 }
+
+/// Waits up to 10 s for the loop's answer on `rx`; without one, stops the
+/// loop through `remote` (its own timeouts may be what is broken) and
+/// gives `None`.
+fn answer_or_stop<T: Send + 'static>(
+    remote: ioloop::Remote,
+    rx: std::sync::mpsc::Receiver<T>,
+) -> Option<T> {
+    match rx.recv_timeout(util::LIMIT) {
+        Ok(answer) => Some(answer),
+        Err(_) => {
+            remote.add_callback(|| IOLoop::current().stop());
+            None
+        }
+    }
+}
+
+/// A timeout added by another thread while the loop waits for a much later
+/// one fires at its own time: the wait is cut short for it.
+#[test]
+fn a_timeout_added_during_a_long_wait_fires_at_its_own_time() {
+    let ioloop = TestLoop::new();
+    // The loop blocks waiting for this one.
+    ioloop.call_later(Duration::from_secs(60), || {});
+    let (tx, rx) = std::sync::mpsc::channel::<f64>();
+    let watch = util::PollWatch::this_thread();
+    let remote = ioloop.remote();
+    let helper = std::thread::spawn(move || {
+        watch.wait_until_blocked();
+        remote.add_callback(move || {
+            let l = IOLoop::current();
+            let added = l.time();
+            let ll = l.clone();
+            l.call_later(Duration::from_millis(50), move || {
+                let _ = tx.send(ll.time() - added);
+                ll.stop();
+            });
+        });
+        answer_or_stop(remote, rx)
+    });
+    ioloop.start().expect("start");
+    let waited = helper
+        .join()
+        .expect("helper thread")
+        .expect("the 50 ms timeout did not run within 10 s");
+    assert!(waited >= 0.05, "ran {waited} s after it was added");
+}
+
+/// When the timeout a wait was for is removed, the loop wakes at most once
+/// too early for nothing, runs nothing early, and waits again for the next
+/// one, which runs on time.
+#[test]
+fn a_removed_timeout_leaves_the_next_one_on_time() {
+    let ioloop = TestLoop::new();
+    let start = ioloop.time();
+    let log = Log::default();
+    let g = log.clone();
+    // Long enough that the other thread removes it before it is due.
+    let first = ioloop.call_later(Duration::from_millis(500), move || {
+        g.push("removed one ran")
+    });
+    let (tx, rx) = std::sync::mpsc::channel::<f64>();
+    let (g, l) = (log.clone(), ioloop.clone());
+    ioloop.call_later(Duration::from_millis(800), move || {
+        let _ = tx.send(l.time() - start);
+        g.push("second");
+        l.stop();
+    });
+    let watch = util::PollWatch::this_thread();
+    let remote = ioloop.remote();
+    let helper = std::thread::spawn(move || {
+        watch.wait_until_blocked();
+        remote.add_callback(move || {
+            IOLoop::current().remove_timeout(first);
+        });
+        answer_or_stop(remote, rx)
+    });
+    ioloop.start().expect("start");
+    let ran_after = helper
+        .join()
+        .expect("helper thread")
+        .expect("the second timeout did not run within 10 s");
+    assert_eq!(log.entries(), ["second"]);
+    assert!(ran_after >= 0.8, "ran after {ran_after} s");
+}
