@@ -209,7 +209,7 @@ impl Inner {
 /// | for | methods |
 /// |---|---|
 /// | the loop | [`new`](IOLoop::new), [`builder`](IOLoop::builder), [`current`](IOLoop::current), [`instance`](IOLoop::instance), [`make_current`](IOLoop::make_current), [`clear_current`](IOLoop::clear_current), [`install`](IOLoop::install), [`clear_instance`](IOLoop::clear_instance), [`initialized`](IOLoop::initialized) |
-/// | I/O | [`add_handler`](IOLoop::add_handler), [`update_handler`](IOLoop::update_handler), [`remove_handler`](IOLoop::remove_handler), with [`IOLoop::READ`], [`IOLoop::WRITE`], [`IOLoop::ERROR`] ([`Events`](crate::Events)) |
+/// | I/O | [`add_handler`](IOLoop::add_handler), [`update_handler`](IOLoop::update_handler), [`remove_handler`](IOLoop::remove_handler), with [`IOLoop::READ`], [`IOLoop::WRITE`], [`IOLoop::ERROR`] ([`Events`]) |
 /// | time | [`add_timeout`](IOLoop::add_timeout), [`call_later`](IOLoop::call_later), [`call_at`](IOLoop::call_at), [`remove_timeout`](IOLoop::remove_timeout), [`time`](IOLoop::time) |
 /// | callbacks | [`add_callback`](IOLoop::add_callback) (from other threads: [`remote`](IOLoop::remote)`().add_callback`), [`spawn_callback`](IOLoop::spawn_callback) (Tornado 6's alias of `add_callback`) |
 /// | futures | [`spawn`](IOLoop::spawn), [`add_future`](IOLoop::add_future), [`run_sync`](IOLoop::run_sync), [`run_in_executor`](IOLoop::run_in_executor) |
@@ -223,7 +223,7 @@ impl Inner {
 /// [`call_later_handle`](IOLoop::call_later_handle) and
 /// [`call_at_handle`](IOLoop::call_at_handle) return a handle with
 /// `cancel()` ([`add_timeout_handle`](IOLoop::add_timeout_handle) does so
-/// for any [`Deadline`](crate::Deadline)); [`run_forever`](IOLoop::run_forever)
+/// for any [`Deadline`]); [`run_forever`](IOLoop::run_forever)
 /// is `start`; [`is_running`](IOLoop::is_running),
 /// [`is_closed`](IOLoop::is_closed),
 /// [`set_default_executor`](IOLoop::set_default_executor),
