@@ -28,9 +28,13 @@ fn l10_close_frees_the_loops_own_fds_even_with_remotes_alive() {
         .build()
         .unwrap();
     let remote = ioloop.remote();
-    assert_eq!(open_fds(), before + 2, "an epoll fd and an eventfd");
+    assert_eq!(
+        open_fds(),
+        before + 3,
+        "an epoll fd, an eventfd and a timerfd"
+    );
     ioloop.close(false).unwrap();
-    assert_eq!(open_fds(), before, "both closed, though a Remote is alive");
+    assert_eq!(open_fds(), before, "all closed, though a Remote is alive");
     remote.add_callback(|| unreachable!("the loop is closed"));
     assert!(remote.is_closed());
 }
@@ -52,7 +56,7 @@ fn l11_close_all_fds_returns_the_fd_count_to_its_baseline() {
             .add_handler_owned(b, Events::WRITE, |_, _| {})
             .unwrap();
     }
-    assert_eq!(open_fds(), before + 22);
+    assert_eq!(open_fds(), before + 23);
     ioloop.close(true).unwrap();
     assert_eq!(open_fds(), before);
 }

@@ -41,11 +41,6 @@ fn cancelled_fetch_closes_its_connection() {
         hung_up.send(eof).unwrap();
     });
     let ioloop = IOLoop::new().expect("loop");
-    // The loop's own descriptors first, among them the timer a long wait
-    // is woken by on Linux.
-    ioloop
-        .run_sync(|| ioloop::sleep(Duration::from_millis(100)), Some(LIMIT))
-        .expect("warm-up");
     let before = open_fds();
     let after = ioloop
         .run_sync(

@@ -184,8 +184,9 @@ impl Inner {
         }
         // The old poller is closed, never changed: in a child its epoll
         // instance is the parent's, and so is the timerfd registered with
-        // it (a new one is made for the new poller on its first wait).
-        self.wait_timer.reset();
+        // it (closed here, and replaced by one registered with the new
+        // poller).
+        self.wait_timer.replace(&poll);
         let old = self.poll.borrow_mut().replace(poll);
         drop(old);
         self.remote.replace_waker(waker);
@@ -514,6 +515,7 @@ impl Builder {
         };
         let poll = mio::Poll::new()?;
         let waker = mio::Waker::new(poll.registry(), WAKER_TOKEN)?;
+        let wait_timer = crate::core::wait_timer::WaitTimer::new(&poll);
         OPEN_LOOPS.fetch_add(1, Ordering::SeqCst);
         let ioloop = IOLoop {
             inner: Rc::new(Inner {
@@ -533,7 +535,7 @@ impl Builder {
                 closed: Cell::new(false),
                 event_capacity: self.event_capacity,
                 run_state: RefCell::new(Some(crate::core::run::RunState::new(self.event_capacity))),
-                wait_timer: Default::default(),
+                wait_timer,
                 stats: Default::default(),
                 watchers: Watchers::new(),
                 exception_handler: RefCell::new(None),
@@ -1537,7 +1539,7 @@ impl IOLoop {
         let timers = self.inner.timers.borrow_mut().drain();
         let registrations = self.inner.handlers.borrow_mut().drain();
         let poll = self.inner.poll.borrow_mut().take();
-        self.inner.wait_timer.reset();
+        self.inner.wait_timer.close();
         // The watchers go too; in a forked child the epoll set is the
         // parent's: leave it be.
         let hooks = crate::watchers::close(self);

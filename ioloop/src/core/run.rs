@@ -415,7 +415,7 @@ fn poll(ioloop: &IOLoop, state: &mut RunState, mut timeout: Option<Duration>) ->
             // kernel arms no timer for this one wait.
             if let Some(wait) = timeout
                 && !wait.is_zero()
-                && inner.wait_timer.cover(poll, wait)
+                && inner.wait_timer.cover(wait)
             {
                 timeout = None;
             }

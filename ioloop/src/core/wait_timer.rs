@@ -14,8 +14,11 @@
 //! once at the old point, finds nothing due and waits again, like any
 //! other early wake-up.
 //!
-//! Where timerfds are missing, or one cannot be made (the descriptor
-//! limit), the poll takes the timeout as before.
+//! The timerfd is made with the loop's poller (a loop holds three
+//! descriptors on Linux: the poller, its waker and this timer), and made
+//! again with a new poller after a fork. Where timerfds are missing, or
+//! one cannot be made (the descriptor limit), the poll takes the timeout
+//! as before.
 
 use std::cell::RefCell;
 use std::io;
@@ -45,17 +48,14 @@ const MIN_ARMED_WAIT: Duration = Duration::from_millis(50);
 /// never dispatched.
 pub(crate) const WAIT_TIMER_TOKEN: Token = Token(usize::MAX - 1);
 
-/// A loop's timerfd, made on the first poll that waits for a deadline.
-#[derive(Debug, Default)]
+/// A loop's timerfd, registered with its poller.
+#[derive(Debug)]
 pub(crate) struct WaitTimer {
     state: RefCell<State>,
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug)]
 enum State {
-    /// Not made yet, or given up with its poller.
-    #[default]
-    Unmade,
     /// Registered with the current poller.
     Ready {
         fd: OwnedFd,
@@ -63,25 +63,31 @@ enum State {
         /// arming.
         armed_at: Option<u64>,
     },
-    /// Timerfds are not available here: polls take their timeouts.
+    /// No timerfd (not available here, none could be made, or the poller
+    /// is closed): polls take their timeouts.
     Unavailable,
 }
 
 impl WaitTimer {
-    /// True if the timerfd will wake a poll (on `poll`, with no timeout)
+    /// A timerfd registered with `poll`, or none if it cannot be made.
+    pub(crate) fn new(poll: &mio::Poll) -> WaitTimer {
+        let state = match make(poll) {
+            Ok(fd) => State::Ready { fd, armed_at: None },
+            Err(err) => {
+                log::debug!(target: "ioloop", "no timerfd, polls take their timeouts: {err}");
+                State::Unavailable
+            }
+        };
+        WaitTimer {
+            state: RefCell::new(state),
+        }
+    }
+
+    /// True if the timerfd will wake a poll (with no timeout)
     /// no later than `timeout` from now; false if the poll must take the
     /// timeout itself.
-    pub(crate) fn cover(&self, poll: &mio::Poll, timeout: Duration) -> bool {
+    pub(crate) fn cover(&self, timeout: Duration) -> bool {
         let mut state = self.state.borrow_mut();
-        if let State::Unmade = *state {
-            *state = match make(poll) {
-                Ok(fd) => State::Ready { fd, armed_at: None },
-                Err(err) => {
-                    log::debug!(target: "ioloop", "no timerfd, polls take their timeouts: {err}");
-                    State::Unavailable
-                }
-            };
-        }
         let State::Ready { fd, armed_at } = &mut *state else {
             return false;
         };
@@ -108,13 +114,17 @@ impl WaitTimer {
         }
     }
 
-    /// Forgets the timerfd (closing it): the poller it is registered with
-    /// is being replaced, or closed. The next wait makes a new one.
-    pub(crate) fn reset(&self) {
-        let mut state = self.state.borrow_mut();
-        if let State::Ready { .. } = *state {
-            *state = State::Unmade;
-        }
+    /// Closes the timerfd and makes one registered with `poll`, the
+    /// loop's new poller (in a child after a fork, the old timerfd is the
+    /// parent's as much as the child's: it is closed, never armed).
+    pub(crate) fn replace(&self, poll: &mio::Poll) {
+        let new = WaitTimer::new(poll);
+        *self.state.borrow_mut() = new.state.into_inner();
+    }
+
+    /// Closes the timerfd with the loop's poller.
+    pub(crate) fn close(&self) {
+        *self.state.borrow_mut() = State::Unavailable;
     }
 }
 
