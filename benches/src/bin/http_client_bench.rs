@@ -95,8 +95,6 @@ fn ours(url: &str, n: usize) -> Result<Duration> {
 }
 
 fn tokio_hyper(url: &str, n: usize) -> Result<Duration> {
-    use http_body_util::{BodyExt, Empty};
-    use hyper::body::Bytes;
     use hyper_util::rt::TokioIo;
     let uri: hyper::Uri = url.parse()?;
     let authority = uri.authority().ok_or("no host")?.clone();
@@ -109,28 +107,39 @@ fn tokio_hyper(url: &str, n: usize) -> Result<Duration> {
         let (mut sender, connection) =
             hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
         tokio::spawn(connection);
-        let cpu0 = cpu_time();
-        for _ in 0..n {
-            sender.ready().await?;
-            let request = hyper::Request::get(uri.path())
-                .header(hyper::header::HOST, authority.as_str())
-                .body(Empty::<Bytes>::new())?;
-            let response = sender.send_request(request).await?;
-            if response.status() != 200 {
-                return Err(format!("status {}", response.status()).into());
-            }
-            response.into_body().collect().await?;
-        }
-        Ok(cpu_time() - cpu0)
+        sequential_gets(&mut sender, &uri, &authority, n).await
     })
+}
+
+/// `n` sequential `GET`s of `uri` on one hyper connection, each status
+/// checked and each body read; the CPU time they took. The same code for
+/// hyper on tokio and hyper on our loop.
+async fn sequential_gets(
+    sender: &mut hyper::client::conn::http1::SendRequest<http_body_util::Empty<hyper::body::Bytes>>,
+    uri: &hyper::Uri,
+    authority: &hyper::http::uri::Authority,
+    n: usize,
+) -> Result<Duration> {
+    use http_body_util::{BodyExt, Empty};
+    let cpu0 = cpu_time();
+    for _ in 0..n {
+        sender.ready().await?;
+        let request = hyper::Request::get(uri.path())
+            .header(hyper::header::HOST, authority.as_str())
+            .body(Empty::new())?;
+        let response = sender.send_request(request).await?;
+        if response.status() != 200 {
+            return Err(format!("status {}", response.status()).into());
+        }
+        response.into_body().collect().await?;
+    }
+    Ok(cpu_time() - cpu0)
 }
 
 /// hyper's own client connection on our loop, driven as `tokio_hyper`
 /// drives it: what the loop costs hyper, without our client's pool, URL
 /// parsing and timeout.
 fn ioloop_hyper(url: &str, n: usize) -> Result<Duration> {
-    use http_body_util::{BodyExt, Empty};
-    use hyper::body::Bytes;
     let uri: hyper::Uri = url.parse()?;
     let authority = uri.authority().ok_or("no host")?.clone();
     let addr: std::net::SocketAddr = authority.as_str().parse()?;
@@ -141,19 +150,7 @@ fn ioloop_hyper(url: &str, n: usize) -> Result<Duration> {
             stream.set_nodelay(true)?;
             let (mut sender, connection) = hyper::client::conn::http1::handshake(stream).await?;
             ioloop::IOLoop::current().spawn(connection).detach();
-            let cpu0 = cpu_time();
-            for _ in 0..n {
-                sender.ready().await?;
-                let request = hyper::Request::get(uri.path())
-                    .header(hyper::header::HOST, authority.as_str())
-                    .body(Empty::<Bytes>::new())?;
-                let response = sender.send_request(request).await?;
-                if response.status() != 200 {
-                    return Err(format!("status {}", response.status()).into());
-                }
-                response.into_body().collect().await?;
-            }
-            Ok::<Duration, Box<dyn std::error::Error>>(cpu_time() - cpu0)
+            sequential_gets(&mut sender, &uri, &authority, n).await
         },
         Some(Duration::from_secs(600)),
     )?

@@ -53,17 +53,14 @@ impl Deadlines {
     /// the timeout passes.
     pub(super) fn timeout<F: Future>(self: &Rc<Self>, limit: Duration, future: F) -> Timed<'_, F> {
         let ioloop = IOLoop::current();
-        let (row, sleep) = match self.insert(&ioloop, limit) {
-            Some(key) => (
-                Some(RowGuard {
-                    deadlines: self,
-                    key,
-                }),
-                None,
-            ),
-            None => (None, Some(ioloop.sleep(limit))),
+        let deadline = match self.insert(&ioloop, limit) {
+            Some(key) => Deadline::Row(RowGuard {
+                deadlines: self,
+                key,
+            }),
+            None => Deadline::Own(ioloop.sleep(limit)),
         };
-        Timed { row, sleep, future }
+        Timed { deadline, future }
     }
 
     /// A row for a fetch on `ioloop` timing out `limit` from now, and the
@@ -164,11 +161,18 @@ pin_project_lite::pin_project! {
     /// `future` with its row in the table (the row goes when this does),
     /// or with a timeout of its own on a loop the table does not serve.
     pub(super) struct Timed<'a, F> {
-        row: Option<RowGuard<'a>>,
-        sleep: Option<ioloop::Sleep>,
+        deadline: Deadline<'a>,
         #[pin]
         future: F,
     }
+}
+
+/// What times a fetch out.
+enum Deadline<'a> {
+    /// Its row in the client's table.
+    Row(RowGuard<'a>),
+    /// A timeout of its own, on a loop the table does not serve.
+    Own(ioloop::Sleep),
 }
 
 /// Removes a fetch's row when the fetch ends, however it ends.
@@ -188,7 +192,7 @@ impl<F: Future> Future for Timed<'_, F> {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.project();
-        if let Some(RowGuard { deadlines, key }) = this.row
+        if let Deadline::Row(RowGuard { deadlines, key }) = this.deadline
             && deadlines.state.borrow().fetches[*key].expired
         {
             return Poll::Ready(Err(()));
@@ -196,15 +200,9 @@ impl<F: Future> Future for Timed<'_, F> {
         if let Poll::Ready(output) = this.future.poll(cx) {
             return Poll::Ready(Ok(output));
         }
-        let Some(RowGuard { deadlines, key }) = this.row else {
-            let sleep = this
-                .sleep
-                .as_mut()
-                .expect("a timed future has a row or a sleep");
-            return match Pin::new(sleep).poll(cx) {
-                Poll::Ready(()) => Poll::Ready(Err(())),
-                Poll::Pending => Poll::Pending,
-            };
+        let (deadlines, key) = match this.deadline {
+            Deadline::Row(RowGuard { deadlines, key }) => (deadlines, key),
+            Deadline::Own(sleep) => return Pin::new(sleep).poll(cx).map(|()| Err(())),
         };
         let mut state = deadlines.state.borrow_mut();
         let row = &mut state.fetches[*key];
