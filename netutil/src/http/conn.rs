@@ -361,11 +361,10 @@ impl Conn<'_> {
                 },
                 received: 0,
                 waited: Duration::ZERO,
+                ioloop: shared.ioloop(),
+                wait: None,
             }));
-            (
-                RequestBody::streaming(Rc::clone(&state), shared.ioloop()),
-                Some(state),
-            )
+            (RequestBody::streaming(Rc::clone(&state)), Some(state))
         };
         let method_is_head = method == Method::Head;
         let request = Request::new(
@@ -541,7 +540,7 @@ impl Conn<'_> {
             meta.keep_alive && !response.close && !body_forgone && !self.shared.shutting_down.get();
         let keep_alive = self.write_response(response, &meta, keep_alive).await?;
         if keep_alive && let Some(state) = unread.cloned() {
-            let mut rest = RequestBody::streaming(state, self.shared.ioloop());
+            let mut rest = RequestBody::streaming(state);
             loop {
                 match rest.chunk().await {
                     Ok(Some(_)) => {}

@@ -333,7 +333,7 @@ pub(crate) fn parse_head<'a>(
                 if host {
                     return Err(HttpError::new(400, "duplicate host header"));
                 }
-                if !is_valid_host(trim_ows(header.value)) {
+                if !is_valid_host(header.value) {
                     return Err(HttpError::new(400, "malformed host header"));
                 }
                 host = true;
@@ -576,10 +576,9 @@ fn is_valid_host(value: &[u8]) -> bool {
         // The reg-name: unreserved and sub-delims bytes, and `%` HEXDIG HEXDIG.
         let mut i = 0;
         loop {
-            i += value[i..]
-                .iter()
-                .position(|&b| !is_unreserved_or_sub_delim(b))
-                .unwrap_or(value.len() - i);
+            while i < value.len() && is_unreserved_or_sub_delim(value[i]) {
+                i += 1;
+            }
             match value.get(i..i + 3) {
                 Some([b'%', hi, lo]) if hi.is_ascii_hexdigit() && lo.is_ascii_hexdigit() => i += 3,
                 _ => break i,

@@ -38,6 +38,8 @@ pub struct Request {
     raw: Rc<Vec<u8>>,
     method: Method,
     target: std::ops::Range<usize>,
+    /// Where the path ends in `raw` (at the `?`, or the target's end).
+    path_end: usize,
     version: Version,
     headers: Headers,
     peer: Rc<PeerAddr>,
@@ -54,10 +56,15 @@ impl Request {
         peer: Rc<PeerAddr>,
         body: RequestBody,
     ) -> Request {
+        let path_end = raw[target.clone()]
+            .iter()
+            .position(|&b| b == b'?')
+            .map_or(target.end, |at| target.start + at);
         Request {
             raw,
             method,
             target,
+            path_end,
             version,
             headers: Headers {
                 fields: std::cell::OnceCell::new(),
@@ -162,11 +169,8 @@ impl Request {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn path(&self) -> &str {
-        let target = self.target();
-        match memchr::memchr(b'?', target.as_bytes()) {
-            Some(end) => &target[..end],
-            None => target,
-        }
+        // The parser accepts only visible ASCII in the target.
+        std::str::from_utf8(&self.raw[self.target.start..self.path_end]).unwrap_or("")
     }
 
     /// The query part of the target (after `?`), not decoded; empty if
@@ -911,6 +915,12 @@ pub(crate) struct BodyState {
     pub(crate) received: u64,
     /// Time spent waiting for the client so far.
     pub(crate) waited: Duration,
+    /// The loop, for deadlines.
+    pub(crate) ioloop: ioloop::IOLoop,
+    /// A wait in progress: its deadline timer and when it started. Kept
+    /// here, not in the reader, so a reader dropped mid-wait leaves the
+    /// time it waited counted for the next one.
+    pub(crate) wait: Option<(Pin<Box<ioloop::Sleep>>, Instant)>,
 }
 
 /// How a body failed.
@@ -1009,10 +1019,6 @@ impl BodyState {
 /// ```
 pub struct RequestBody {
     state: Option<Rc<RefCell<BodyState>>>,
-    /// The loop, for deadlines.
-    ioloop: Option<ioloop::IOLoop>,
-    /// A wait in progress: its deadline timer and when it started.
-    wait: Option<(Pin<Box<ioloop::Sleep>>, Instant, Duration)>,
 }
 
 impl RequestBody {
@@ -1027,19 +1033,11 @@ impl RequestBody {
     /// assert!(body.is_complete());
     /// ```
     pub fn empty() -> RequestBody {
-        RequestBody {
-            state: None,
-            ioloop: None,
-            wait: None,
-        }
+        RequestBody { state: None }
     }
 
-    pub(crate) fn streaming(state: Rc<RefCell<BodyState>>, ioloop: ioloop::IOLoop) -> RequestBody {
-        RequestBody {
-            state: Some(state),
-            ioloop: Some(ioloop),
-            wait: None,
-        }
+    pub(crate) fn streaming(state: Rc<RefCell<BodyState>>) -> RequestBody {
+        RequestBody { state: Some(state) }
     }
 
     /// True if the whole body has been read (always, for a request
@@ -1177,6 +1175,7 @@ impl RequestBody {
             return Poll::Ready(Ok(None));
         };
         let mut st = state.borrow_mut();
+        let st = &mut *st;
         loop {
             if let Some(FailedBody::Invalid(e)) = st.failed {
                 return Poll::Ready(Err(BodyError::Invalid {
@@ -1185,17 +1184,17 @@ impl RequestBody {
                 }));
             }
             if st.is_done() {
-                self.wait = None;
+                st.wait = None;
                 return Poll::Ready(Ok(None));
             }
             let mut out = Vec::new();
             st.decode_buffered(&mut out)?;
             if !out.is_empty() {
-                self.wait = None;
+                st.wait = None;
                 return Poll::Ready(Ok(Some(out)));
             }
             if st.is_done() {
-                self.wait = None;
+                st.wait = None;
                 return Poll::Ready(Ok(None));
             }
             if st.continue_pending {
@@ -1206,7 +1205,7 @@ impl RequestBody {
                 drop(st.stream.write(b"HTTP/1.1 100 Continue\r\n\r\n"));
             }
             // Wait for more input, under the body's deadlines.
-            if self.wait.is_none() {
+            if st.wait.is_none() {
                 let limit = match st.next_wait() {
                     Ok(limit) => limit,
                     Err(err) => {
@@ -1214,31 +1213,30 @@ impl RequestBody {
                         return Poll::Ready(Err(err));
                     }
                 };
-                let ioloop = self.ioloop.as_ref().expect("a streaming body has a loop");
                 let now = Instant::now();
-                self.wait = Some((Box::pin(ioloop.sleep_until(now + limit)), now, limit));
+                st.wait = Some((Box::pin(st.ioloop.sleep_until(now + limit)), now));
             }
             match st.stream.poll_fill(cx) {
                 Poll::Ready(Ok(_)) => {
-                    let (_, started, _) = self.wait.take().expect("waiting");
+                    let (_, started) = st.wait.take().expect("waiting");
                     st.waited += started.elapsed();
                     continue;
                 }
                 Poll::Ready(Err(err)) => {
-                    self.wait = None;
+                    st.wait = None;
                     st.failed = Some(FailedBody::Gone);
                     return Poll::Ready(Err(BodyError::Closed(err)));
                 }
                 Poll::Pending => {}
             }
-            let (sleep, started, _) = self.wait.as_mut().expect("waiting");
+            let (sleep, started) = st.wait.as_mut().expect("waiting");
             if sleep.as_mut().poll(cx).is_pending() {
                 return Poll::Pending;
             }
             // The deadline passed; input that arrived while the loop was
             // busy still counts.
             st.waited += started.elapsed();
-            self.wait = None;
+            st.wait = None;
             if st.stream.read_now() > 0 {
                 continue;
             }
