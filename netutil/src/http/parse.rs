@@ -32,7 +32,6 @@
 //! longer than `max_body_bytes` is 413, and a chunk that would take the body
 //! past it is 413 as soon as its size line is complete.
 
-use std::borrow::Cow;
 use std::fmt;
 use std::mem::MaybeUninit;
 use std::net::Ipv6Addr;
@@ -163,14 +162,13 @@ pub(crate) enum Framing {
 }
 
 /// A parsed request line and the headers the server acts on. Its strings
-/// borrow from the read buffer; [`into_owned`](RequestHead::into_owned)
-/// detaches it (needed only while a body is read).
+/// borrow from the read buffer.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct RequestHead<'a> {
     /// The method.
     pub(crate) method: Method,
     /// The request target as sent (path and query).
-    pub(crate) target: Cow<'a, str>,
+    pub(crate) target: &'a str,
     /// The version.
     pub(crate) version: Version,
     /// Whether the connection stays open after the response: HTTP/1.1
@@ -182,7 +180,7 @@ pub(crate) struct RequestHead<'a> {
     /// `Expect: 100-continue` was sent (HTTP/1.1).
     pub(crate) expect_continue: bool,
     /// The `Content-Type` header, if any.
-    pub(crate) content_type: Option<Cow<'a, str>>,
+    pub(crate) content_type: Option<&'a str>,
 }
 
 #[cfg(test)]
@@ -191,7 +189,7 @@ impl RequestHead<'_> {
     pub(crate) fn path(&self) -> &str {
         match self.target.as_bytes().iter().position(|&b| b == b'?') {
             Some(end) => &self.target[..end],
-            None => &self.target,
+            None => self.target,
         }
     }
 
@@ -378,7 +376,7 @@ pub(crate) fn parse_head<'a>(
             12 if name.eq_ignore_ascii_case("content-type") => {
                 let value = std::str::from_utf8(header.value)
                     .map_err(|_| HttpError::new(400, "malformed header value"))?;
-                content_type = Some(Cow::Borrowed(value));
+                content_type = Some(value);
             }
             _ => {}
         }
@@ -417,7 +415,7 @@ pub(crate) fn parse_head<'a>(
     };
     let head = RequestHead {
         method,
-        target: Cow::Borrowed(target),
+        target,
         version,
         keep_alive,
         framing,
@@ -1673,7 +1671,7 @@ mod tests {
         assert!(h.keep_alive);
         assert_eq!(h.content_type, None);
         let h = head("POST / HTTP/1.1\r\nHost: a\r\nContent-Type: text/plain\r\n\r\n");
-        assert_eq!(h.content_type.as_deref(), Some("text/plain"));
+        assert_eq!(h.content_type, Some("text/plain"));
     }
 
     #[test]
