@@ -1643,7 +1643,7 @@ mod tests {
         let client = Client::new();
         let fetch = client.fetch(Request::get("http://127.0.0.1:1/"));
         let size = std::mem::size_of_val(&fetch);
-        assert!(size <= 1024, "the fetch future takes {size} bytes");
+        assert!(size <= 896, "the fetch future takes {size} bytes");
     }
 
     #[test]
