@@ -5,7 +5,11 @@
 # tokio's current_thread runtime, and reqwest's
 # blocking client (benches/src/bin/http_client_bench.rs).
 #
-# Usage: [ROUNDS=7] [N=10000] [PORT=18095] benches/scripts/http_client_side_by_side.sh
+# Usage: [ROUNDS=7] [N=10000] [PORT=18095] [BEFORE=path/to/http_client_bench] benches/scripts/http_client_side_by_side.sh
+#
+# BEFORE adds another build's client (an older commit's
+# target/release/http_client_bench), run as `ours-before` in each round,
+# to compare two builds in the same run.
 #
 # The server is pinned to core 0, each client to core 1; clients are
 # interleaved round by round, so drift on a shared machine hits them
@@ -25,6 +29,9 @@ trap 'kill "$SPID" 2>/dev/null || true; wait "$SPID" 2>/dev/null || true; rm -f 
 for _ in $(seq 1 100); do (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null && break; sleep 0.1; done
 URL="http://127.0.0.1:$PORT/"
 for round in $(seq 1 "$ROUNDS"); do
+    if [ -n "${BEFORE:-}" ]; then
+        timeout 120 taskset -c 1 "$BEFORE" ours "$URL" "$N" | sed 's/^ours:/ours-before:/'
+    fi
     for client in ours hyper-ioloop tokio reqwest; do
         timeout 120 taskset -c 1 "$ROOT/target/release/http_client_bench" "$client" "$URL" "$N"
     done

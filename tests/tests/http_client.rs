@@ -1,7 +1,8 @@
 //! `netutil::hyper::Client` against the HTTP/1.1 server of
 //! `httpserver-example` on the same loop: keep-alive reuse, chunked
-//! responses, redirects, body limits, a timeout, a refused port, a name
-//! that does not resolve (a cancelled fetch is in `http_client_cancel`).
+//! responses, redirects (and a timeout over them), body limits, a timeout,
+//! a refused port, a name that does not resolve, a pooled connection the
+//! server closed (a cancelled fetch is in `http_client_cancel`).
 
 use std::io;
 use std::net::{Ipv4Addr, SocketAddr, TcpListener};
@@ -363,4 +364,104 @@ fn a_client_used_on_a_second_loop_still_times_out() {
         "gave up only after {elapsed:?}"
     );
     first.close(true).unwrap();
+}
+
+#[test]
+fn a_timeout_covers_the_redirects_too() {
+    // Each hop answers after 600 ms, well within the timeout; the two of
+    // them do not fit in it.
+    const TIMEOUT: Duration = Duration::from_millis(1000);
+    let ioloop = IOLoop::new().expect("loop");
+    let server = HTTPServer::new(
+        |request: netutil::http::Request| async move {
+            let n: u32 = request
+                .path()
+                .trim_start_matches("/slow/")
+                .parse()
+                .unwrap_or(0);
+            IOLoop::current().sleep(Duration::from_millis(600)).await;
+            if n == 0 {
+                ServerResponse::text(200, "arrived")
+            } else {
+                ServerResponse::text(302, "")
+                    .with_header("Location", format!("/slow/{}", n - 1))
+                    .expect("a valid header")
+            }
+        },
+        HTTPServerOptions::default(),
+    );
+    let addr = server.listen(0, Some("127.0.0.1")).expect("listen")[0];
+    let first = format!("http://{addr}/slow/1");
+    let (err, elapsed) = ioloop
+        .run_sync(
+            || async {
+                let start = Instant::now();
+                let err = Client::new()
+                    .fetch(Request::get(&first).follow_redirects(1).timeout(TIMEOUT))
+                    .await
+                    .expect_err("times out");
+                (err, start.elapsed())
+            },
+            Some(LIMIT),
+        )
+        .expect("run_sync");
+    assert!(err.is_timeout(), "{err}");
+    // It timed out on the redirect, not on the first request.
+    assert!(err.url().ends_with("/slow/0"), "{err}");
+    assert!(elapsed >= TIMEOUT, "gave up after {elapsed:?}");
+    assert!(
+        elapsed < Duration::from_secs(5),
+        "gave up only after {elapsed:?}"
+    );
+}
+
+#[test]
+fn a_pooled_connection_closed_without_an_answer_is_retried_on_a_new_one() {
+    use std::io::{Read, Write};
+    // A server that answers the first request, closes its connection on
+    // the second without a word, and answers on a second connection.
+    let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let server = std::thread::spawn(move || -> io::Result<usize> {
+        let read_request = |stream: &mut std::net::TcpStream| -> io::Result<()> {
+            stream.set_read_timeout(Some(LIMIT))?;
+            let mut seen = Vec::new();
+            let mut buf = [0u8; 1024];
+            while !seen.windows(4).any(|w| w == b"\r\n\r\n") {
+                let n = stream.read(&mut buf)?;
+                if n == 0 {
+                    return Err(io::ErrorKind::UnexpectedEof.into());
+                }
+                seen.extend_from_slice(&buf[..n]);
+            }
+            Ok(())
+        };
+        let (mut first, _) = listener.accept()?;
+        read_request(&mut first)?;
+        first.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nfirst")?;
+        read_request(&mut first)?;
+        drop(first);
+        let (mut second, _) = listener.accept()?;
+        read_request(&mut second)?;
+        second.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\nsecond")?;
+        Ok(2)
+    });
+    let ioloop = IOLoop::new().expect("loop");
+    let url = format!("http://{addr}/");
+    let (a, b) = ioloop
+        .run_sync(
+            || async {
+                let client = Client::new();
+                let a = client.fetch(Request::get(&url)).await.expect("first");
+                assert_eq!(client.idle_connections(), 1);
+                let b = client.fetch(Request::get(&url)).await;
+                (a, b)
+            },
+            Some(LIMIT),
+        )
+        .expect("run_sync");
+    assert_eq!(a.body(), b"first");
+    let b = b.expect("retried on a new connection");
+    assert_eq!(b.body(), b"second");
+    assert_eq!(server.join().expect("server thread").expect("server"), 2);
 }

@@ -49,18 +49,17 @@ struct Row {
 }
 
 impl Deadlines {
-    /// `future` with a timeout of `limit`: it resolves to `Err(())` once
-    /// the timeout passes.
-    pub(super) fn timeout<F: Future>(self: &Rc<Self>, limit: Duration, future: F) -> Timed<'_, F> {
+    /// A deadline `limit` from now, for the futures of one fetch
+    /// ([`Deadline::run`]).
+    pub(super) fn start(self: &Rc<Self>, limit: Duration) -> Deadline<'_> {
         let ioloop = IOLoop::current();
-        let deadline = match self.insert(&ioloop, limit) {
+        match self.insert(&ioloop, limit) {
             Some(key) => Deadline::Row(RowGuard {
                 deadlines: self,
                 key,
             }),
             None => Deadline::Own(ioloop.sleep(limit)),
-        };
-        Timed { deadline, future }
+        }
     }
 
     /// A row for a fetch on `ioloop` timing out `limit` from now, and the
@@ -157,26 +156,28 @@ fn arm(deadlines: &Rc<Deadlines>, ioloop: &IOLoop, at: f64) -> TimeoutHandle {
     handle
 }
 
-pin_project_lite::pin_project! {
-    /// `future` with its row in the table (the row goes when this does),
-    /// or with a timeout of its own on a loop the table does not serve.
-    pub(super) struct Timed<'a, F> {
-        deadline: Deadline<'a>,
-        #[pin]
-        future: F,
-    }
-}
-
-/// What times a fetch out.
-enum Deadline<'a> {
+/// What times a fetch out: one deadline for all the futures it runs (the
+/// request, then each redirect's).
+pub(super) enum Deadline<'a> {
     /// Its row in the client's table.
     Row(RowGuard<'a>),
     /// A timeout of its own, on a loop the table does not serve.
     Own(ioloop::Sleep),
 }
 
+impl<'a> Deadline<'a> {
+    /// `future` under this deadline: it resolves to `Err(())` once the
+    /// deadline has passed.
+    pub(super) fn run<F: Future>(&mut self, future: F) -> Timed<'_, 'a, F> {
+        Timed {
+            deadline: self,
+            future,
+        }
+    }
+}
+
 /// Removes a fetch's row when the fetch ends, however it ends.
-struct RowGuard<'a> {
+pub(super) struct RowGuard<'a> {
     deadlines: &'a Rc<Deadlines>,
     key: usize,
 }
@@ -187,12 +188,22 @@ impl Drop for RowGuard<'_> {
     }
 }
 
-impl<F: Future> Future for Timed<'_, F> {
+pin_project_lite::pin_project! {
+    /// `future` under a [`Deadline`], which the caller keeps: the next
+    /// future it runs has what time is left.
+    pub(super) struct Timed<'d, 'a, F> {
+        deadline: &'d mut Deadline<'a>,
+        #[pin]
+        future: F,
+    }
+}
+
+impl<F: Future> Future for Timed<'_, '_, F> {
     type Output = Result<F::Output, ()>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.project();
-        if let Deadline::Row(RowGuard { deadlines, key }) = this.deadline
+        if let Deadline::Row(RowGuard { deadlines, key }) = &**this.deadline
             && deadlines.state.borrow().fetches[*key].expired
         {
             return Poll::Ready(Err(()));
@@ -200,7 +211,7 @@ impl<F: Future> Future for Timed<'_, F> {
         if let Poll::Ready(output) = this.future.poll(cx) {
             return Poll::Ready(Ok(output));
         }
-        let (deadlines, key) = match this.deadline {
+        let (deadlines, key) = match &mut **this.deadline {
             Deadline::Row(RowGuard { deadlines, key }) => (deadlines, key),
             Deadline::Own(sleep) => return Pin::new(sleep).poll(cx).map(|()| Err(())),
         };
