@@ -216,28 +216,37 @@ fn bad_urls_and_unsupported_schemes() {
     ));
 }
 
-#[test]
-fn redirects_are_off_by_default_and_followed_on_request() {
-    let ioloop = IOLoop::new().expect("loop");
-    // `/hop/N` redirects to `/hop/N-1`; `/hop/0` answers.
+/// A server on the current thread's loop where `{prefix}N` redirects to
+/// `{prefix}N-1` and `{prefix}0` answers `arrived`, each after `delay`.
+fn redirect_chain(prefix: &'static str, delay: Duration) -> (HTTPServer, SocketAddr) {
     let server = HTTPServer::new(
-        |request: netutil::http::Request| async move {
+        move |request: netutil::http::Request| async move {
             let n: u32 = request
                 .path()
-                .trim_start_matches("/hop/")
+                .trim_start_matches(prefix)
                 .parse()
                 .unwrap_or(0);
+            if !delay.is_zero() {
+                IOLoop::current().sleep(delay).await;
+            }
             if n == 0 {
                 ServerResponse::text(200, "arrived")
             } else {
                 ServerResponse::text(302, "")
-                    .with_header("Location", format!("/hop/{}", n - 1))
+                    .with_header("Location", format!("{prefix}{}", n - 1))
                     .expect("a valid header")
             }
         },
         HTTPServerOptions::default(),
     );
     let addr = server.listen(0, Some("127.0.0.1")).expect("listen")[0];
+    (server, addr)
+}
+
+#[test]
+fn redirects_are_off_by_default_and_followed_on_request() {
+    let ioloop = IOLoop::new().expect("loop");
+    let (_server, addr) = redirect_chain("/hop/", Duration::ZERO);
     let (unfollowed, followed, too_many) = ioloop
         .run_sync(
             || async move {
@@ -374,25 +383,7 @@ fn a_timeout_covers_the_redirects_too() {
     // them do not fit in it.
     const TIMEOUT: Duration = Duration::from_millis(1000);
     let ioloop = IOLoop::new().expect("loop");
-    let server = HTTPServer::new(
-        |request: netutil::http::Request| async move {
-            let n: u32 = request
-                .path()
-                .trim_start_matches("/slow/")
-                .parse()
-                .unwrap_or(0);
-            IOLoop::current().sleep(Duration::from_millis(600)).await;
-            if n == 0 {
-                ServerResponse::text(200, "arrived")
-            } else {
-                ServerResponse::text(302, "")
-                    .with_header("Location", format!("/slow/{}", n - 1))
-                    .expect("a valid header")
-            }
-        },
-        HTTPServerOptions::default(),
-    );
-    let addr = server.listen(0, Some("127.0.0.1")).expect("listen")[0];
+    let (_server, addr) = redirect_chain("/slow/", Duration::from_millis(600));
     let first = format!("http://{addr}/slow/1");
     let (err, elapsed) = ioloop
         .run_sync(
