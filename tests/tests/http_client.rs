@@ -325,17 +325,25 @@ fn concurrent_timeouts_expire_each_at_its_own_deadline() {
     );
 }
 
-#[test]
-fn a_client_keeps_no_loop_running_after_its_fetches() {
-    let ioloop = IOLoop::new().expect("loop");
-    let client = Client::new();
+/// `client` fetches [`refused_url`] on `ioloop`.
+fn fetch_refused(
+    ioloop: &IOLoop,
+    client: &Client,
+) -> Result<netutil::hyper::Response, netutil::hyper::FetchError> {
     let c = client.clone();
-    let refused = ioloop
+    ioloop
         .run_sync(
             || async move { c.fetch(Request::get(refused_url())).await },
             Some(LIMIT),
         )
-        .expect("run_sync");
+        .expect("run_sync")
+}
+
+#[test]
+fn a_client_keeps_no_loop_running_after_its_fetches() {
+    let ioloop = IOLoop::new().expect("loop");
+    let client = Client::new();
+    let refused = fetch_refused(&ioloop, &client);
     assert!(refused.expect_err("refused").is_connect());
     // The fetch's 20 s timeout is still armed for the client, but it is
     // not a reason to keep running.
@@ -355,13 +363,7 @@ fn a_client_used_on_a_second_loop_still_times_out() {
     const TIMEOUT: Duration = Duration::from_millis(300);
     let first = IOLoop::new().expect("loop");
     let client = Client::new();
-    let c = client.clone();
-    let refused = first
-        .run_sync(
-            || async move { c.fetch(Request::get(refused_url())).await },
-            Some(LIMIT),
-        )
-        .expect("run_sync");
+    let refused = fetch_refused(&first, &client);
     assert!(refused.is_err());
     // The first loop is still alive; the second one runs the next fetch.
     let (err, elapsed) = with_server(|_, addr| async move {

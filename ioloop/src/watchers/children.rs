@@ -35,6 +35,14 @@ impl Children {
     fn fd(&self, pid: u32) -> Option<RawFd> {
         self.by_pid.borrow().get(&pid).copied()
     }
+
+    fn insert(&self, pid: u32, fd: RawFd) {
+        self.by_pid.borrow_mut().insert(pid, fd);
+    }
+
+    fn remove(&self, pid: u32) -> Option<RawFd> {
+        self.by_pid.borrow_mut().remove(&pid)
+    }
 }
 
 fn pid_error(pid: u32, err: io::Error) -> io::Error {
@@ -140,13 +148,7 @@ impl IOLoop {
                     None
                 }
             };
-            ioloop
-                .inner
-                .watchers
-                .children
-                .by_pid
-                .borrow_mut()
-                .remove(&pid);
+            ioloop.inner.watchers.children.remove(pid);
             drop(ioloop.remove_handler(fd));
             if let (Some(status), Some(callback)) = (status, callback.take()) {
                 ioloop.add_callback_at(site, move || callback(status));
@@ -161,12 +163,7 @@ impl IOLoop {
             Some(pidfd),
             site,
         )?;
-        self.inner
-            .watchers
-            .children
-            .by_pid
-            .borrow_mut()
-            .insert(pid, fd);
+        self.inner.watchers.children.insert(pid, fd);
         Ok(())
     }
 
@@ -191,13 +188,7 @@ impl IOLoop {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn remove_child_handler(&self, pid: u32) -> bool {
-        let fd = self
-            .inner
-            .watchers
-            .children
-            .by_pid
-            .borrow_mut()
-            .remove(&pid);
+        let fd = self.inner.watchers.children.remove(pid);
         match fd {
             Some(fd) => {
                 drop(self.remove_handler(fd));

@@ -329,16 +329,23 @@ impl BindOptions {
                 .set_only_v6(true)
                 .map_err(|err| named(err, "IPV6_V6ONLY on"))?;
         }
-        socket
-            .set_nonblocking(true)
-            .map_err(|err| named(err, "O_NONBLOCK on"))?;
-        socket
-            .bind(&addr.into())
-            .map_err(|err| named(err, "bind"))?;
-        socket
-            .listen(self.backlog)
-            .map_err(|err| named(err, "listen on"))
+        listen_at(socket, addr, self.backlog)
     }
+}
+
+/// Makes `socket` non-blocking, binds it to `addr` and listens with
+/// `backlog`; errors name the step and the address.
+fn listen_at(socket: &Socket, addr: SocketAddr, backlog: i32) -> io::Result<()> {
+    let named = |err: io::Error, what: &str| context(err, format_args!("{what} {addr}"));
+    socket
+        .set_nonblocking(true)
+        .map_err(|err| named(err, "O_NONBLOCK on"))?;
+    socket
+        .bind(&addr.into())
+        .map_err(|err| named(err, "bind"))?;
+    socket
+        .listen(backlog)
+        .map_err(|err| named(err, "listen on"))
 }
 
 /// Binds and listens on a new socket at `listener`'s address, beside it
@@ -390,15 +397,7 @@ pub(crate) fn bind_reuse_port_sibling(
             .set_only_v6(only_v6)
             .map_err(|err| named(err, "IPV6_V6ONLY on"))?;
     }
-    socket
-        .set_nonblocking(true)
-        .map_err(|err| named(err, "O_NONBLOCK on"))?;
-    socket
-        .bind(&addr.into())
-        .map_err(|err| named(err, "bind"))?;
-    socket
-        .listen(backlog.max(1))
-        .map_err(|err| named(err, "listen on"))?;
+    listen_at(&socket, addr, backlog.max(1))?;
     Ok(socket.into())
 }
 

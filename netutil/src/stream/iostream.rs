@@ -596,6 +596,11 @@ fn eof_error() -> io::Error {
     )
 }
 
+/// The error of a read on stream `fd` after its peer closed its side.
+fn eof_closed(fd: RawFd) -> io::Error {
+    StreamClosedError::new(fd, Some(Arc::new(eof_error()))).into_io()
+}
+
 fn is_interrupted(err: &io::Error) -> bool {
     err.kind() == io::ErrorKind::Interrupted
 }
@@ -1946,11 +1951,7 @@ impl IOStream {
                 return Poll::Ready(Err(inner.closed_error(st)));
             }
             if st.eof {
-                return Poll::Ready(Err(StreamClosedError::new(
-                    inner.fd,
-                    Some(Arc::new(eof_error())),
-                )
-                .into_io()));
+                return Poll::Ready(Err(eof_closed(inner.fd)));
             }
             if !st.readable {
                 st.read_waker = Some(cx.waker().clone());
@@ -2036,11 +2037,7 @@ impl IOStream {
                 return Poll::Ready(Ok(()));
             }
             if st.eof {
-                return Poll::Ready(Err(StreamClosedError::new(
-                    inner.fd,
-                    Some(Arc::new(eof_error())),
-                )
-                .into_io()));
+                return Poll::Ready(Err(eof_closed(inner.fd)));
             }
             if !st.readable {
                 st.read_waker = Some(cx.waker().clone());
@@ -2372,11 +2369,7 @@ impl<'a, R: ReadRequest> ReadOp<'a, R> {
             }
             if st.eof {
                 // Half-closed: the peer sends nothing more.
-                return Poll::Ready(Err(StreamClosedError::new(
-                    inner.fd,
-                    Some(Arc::new(eof_error())),
-                )
-                .into_io()));
+                return Poll::Ready(Err(eof_closed(inner.fd)));
             }
             if !st.readable {
                 match &st.read_waker {
