@@ -7,7 +7,8 @@
 #        [OURS_CMD='...'] benches/scripts/http_side_by_side.sh [server | name='command' ...]
 #
 # Servers by name: ioloop (ours), mio, hyper, may_minihttp, uvloop, nginx
-# (the default set), tornado; or any `name='command'`, run by `sh -c` from
+# (the default set), tornado, mio_httparse (raw mio parsing with httparse:
+# the floor of any server on httparse); or any `name='command'`, run by `sh -c` from
 # the repository root with its port in $PORT. OURS_CMD is our server's
 # command, by default `target/release/httpserver-example --port "$PORT"`
 # (built first); set it to measure another build or another server.
@@ -17,7 +18,9 @@
 # keep-alive then 16-deep pipelining, server CPU from /proc), servers
 # interleaved so that drift on a shared machine hits them all alike. Then
 # it prints the medians, and requests per server CPU-second as a ratio to
-# the raw mio server (or to the server named by REF). A peer that is not built is left out, with a note.
+# the raw mio server (or to the server named by REF): the ratio of the
+# medians, and the median of each round's ratio, which is the steadier of
+# the two when the machine's speed changes between rounds. A peer that is not built is left out, with a note.
 # Traffic goes to 127.0.0.1 only; every server is killed by its PID and
 # bounded by `timeout`.
 set -euo pipefail
@@ -39,6 +42,7 @@ fi
 declare -A CMD=(
     [ioloop]="$OURS_CMD"
     [mio]="$PEERS_DIR/rust/target/release/mio_server"
+    [mio_httparse]="$PEERS_DIR/rust/target/release/mio_httparse_server"
     [hyper]="$PEERS_DIR/rust/target/release/hyper_server"
     [may_minihttp]="$PEERS_DIR/may/target/release/may_peer"
     [uvloop]="$PEERS_DIR/venv/bin/python $PEERS_SRC/python/uvloop_server.py"
@@ -48,6 +52,7 @@ declare -A CMD=(
 # What each peer needs to exist before it can run.
 declare -A NEEDS=(
     [mio]="$PEERS_DIR/rust/target/release/mio_server"
+    [mio_httparse]="$PEERS_DIR/rust/target/release/mio_httparse_server"
     [hyper]="$PEERS_DIR/rust/target/release/hyper_server"
     [may_minihttp]="$PEERS_DIR/may/target/release/may_peer"
     [uvloop]="$PEERS_DIR/venv/bin/python"
@@ -72,6 +77,7 @@ done
 mkdir -p "$OUT"
 : >"$OUT/runs.txt"
 for round in $(seq 1 "$ROUNDS"); do
+    echo "# round $round" >>"$OUT/runs.txt"
     for name in "${SERVERS[@]}"; do
         (cd "$ROOT" && LOGDIR="$OUT/logs/round$round" NAME=$name \
             "$PEERS_SRC/http_bench.sh" sh -c "exec ${CMD[$name]}") | tee -a "$OUT/runs.txt" \
@@ -84,7 +90,12 @@ REF="${REF:-mio}" python3 - "$OUT/runs.txt" <<'PY'
 import os, statistics as st, sys
 from collections import defaultdict
 rps, eff, cpu = defaultdict(list), defaultdict(list), defaultdict(list)
+by_round = defaultdict(dict)  # (name, mode) -> {round: req per CPU-s}
+round_no = 0
 for line in open(sys.argv[1]):
+    if line.startswith("# round "):
+        round_no = int(line.split()[2])
+        continue
     p = line.split()
     if len(p) < 5 or ":" not in p[0] or not p[4].startswith("cpu="):
         continue
@@ -96,11 +107,12 @@ for line in open(sys.argv[1]):
     rps[key].append(r); cpu[key].append(c)
     if c > 0:
         eff[key].append(r / (c / 100))
+        by_round[key][round_no] = r / (c / 100)
 modes = sorted({m for _, m in rps}, key=lambda m: (m != "plain", m))
 print()
 REF = os.environ["REF"]
-print(f"| mode | server | req/s (median) | server CPU % | req per server CPU-s | × {REF} | runs |")
-print("|---|---|---:|---:|---:|---:|---:|")
+print(f"| mode | server | req/s (median) | server CPU % | req per server CPU-s | × {REF} | × {REF}, median of rounds | runs |")
+print("|---|---|---:|---:|---:|---:|---:|---:|")
 for mode in modes:
     ref = eff.get((REF, mode))
     names = sorted({n for n, m in rps if m == mode}, key=lambda n: -st.median(eff[(n, mode)] or [0]))
@@ -108,5 +120,10 @@ for mode in modes:
         k = (n, mode)
         e = st.median(eff[k]) if eff[k] else 0
         ratio = f"{e / st.median(ref):.2f}" if ref and e else "NA"
-        print(f"| {mode} | {n} | {st.median(rps[k]):,.0f} | {st.median(cpu[k]):.0f} | {e:,.0f} | {ratio} | {len(rps[k])} |")
+        # Each round's ratio compares runs minutes apart, so drift in the
+        # machine's speed between rounds cancels out.
+        mine, theirs = by_round[k], by_round.get((REF, mode), {})
+        paired = [mine[r] / theirs[r] for r in mine if r in theirs]
+        per_round = f"{st.median(paired):.2f}" if paired else "NA"
+        print(f"| {mode} | {n} | {st.median(rps[k]):,.0f} | {st.median(cpu[k]):.0f} | {e:,.0f} | {ratio} | {per_round} | {len(rps[k])} |")
 PY
