@@ -14,7 +14,9 @@
 //! 3. wait for more input under a deadline: the **header timeout** from
 //!    the first byte of a request head (or the connection's start), so a
 //!    head trickled byte by byte gets 408; or the **idle timeout** between
-//!    requests, during which the connection holds no buffer memory.
+//!    requests, during which the connection holds no buffer memory once
+//!    it has waited 100 ms (a busy client's next request comes sooner, and
+//!    finds its buffers still there).
 //!
 //! Writes that cannot finish at once must make progress within the idle
 //! timeout (a slow reader is served however long its response takes). A
@@ -26,7 +28,7 @@ use std::cell::RefCell;
 use std::future::Future;
 use std::io;
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::pin::{Pin, pin};
+use std::pin::Pin;
 use std::rc::Rc;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
@@ -48,6 +50,10 @@ const RECYCLED_HEAD_MAX: usize = 4096;
 /// The largest request head copy an idle connection keeps (a typical
 /// head's; larger ones are freed while the connection waits).
 const IDLE_HEAD_MAX: usize = 256;
+
+/// How long a keep-alive connection waiting for its next request keeps
+/// its buffers before giving them back.
+const IDLE_BUFFER_HOLD: Duration = Duration::from_millis(100);
 
 /// Bodies up to this size are copied into the output buffer; larger ones
 /// are written from the handler's buffer.
@@ -252,27 +258,12 @@ impl Conn<'_> {
             // A keep-alive connection between requests (not one yet to
             // send its first, which the header timeout bounds).
             let idle = buffered == 0 && head_started.is_none();
-            if idle {
-                // Between requests: hold no buffer memory. The buffers go
-                // to pools the next connection to need one takes from, so
-                // a busy connection costs no allocation per request.
-                crate::stream::buffer::give_output_buffer(std::mem::take(&mut self.out));
-                if self
-                    .spare_head
-                    .as_ref()
-                    .is_some_and(|raw| raw.capacity() > IDLE_HEAD_MAX)
-                {
-                    self.spare_head = None;
-                }
-                self.stream.release_buffers();
-                self.shared.set_idle(self.key, true);
-            }
-            let stream = self.stream;
-            let waited = self.within(deadline, stream.read_more()).await;
-            if idle {
-                self.shared.set_idle(self.key, false);
-                self.out = crate::stream::buffer::take_output_buffer();
-            }
+            let waited = if idle {
+                self.wait_idle(now, deadline).await
+            } else {
+                let stream = self.stream;
+                self.within(deadline, stream.read_more()).await
+            };
             match waited {
                 Ok(Ok(_)) => {}
                 Ok(Err(err)) => {
@@ -301,6 +292,42 @@ impl Conn<'_> {
                 }
             }
         }
+    }
+
+    /// Waits for the next request on a keep-alive connection, until
+    /// `deadline`. The connection keeps its buffers for
+    /// [`IDLE_BUFFER_HOLD`], within which a busy client's next request
+    /// comes, and then gives them to the pools the next connection to need
+    /// one takes from: an idle connection holds no buffer memory, and a
+    /// busy one neither allocates nor returns buffers per request.
+    async fn wait_idle(
+        &mut self,
+        now: Instant,
+        deadline: Instant,
+    ) -> Result<io::Result<usize>, TimedOut> {
+        let stream = self.stream;
+        self.shared.set_idle(self.key, true);
+        let hold = now + IDLE_BUFFER_HOLD;
+        if hold < deadline {
+            let waited = self.within(hold, stream.read_more()).await;
+            if waited.is_ok() {
+                self.shared.set_idle(self.key, false);
+                return waited;
+            }
+        }
+        crate::stream::buffer::give_output_buffer(std::mem::take(&mut self.out));
+        if self
+            .spare_head
+            .as_ref()
+            .is_some_and(|raw| raw.capacity() > IDLE_HEAD_MAX)
+        {
+            self.spare_head = None;
+        }
+        stream.release_buffers();
+        let waited = self.within(deadline, stream.read_more()).await;
+        self.shared.set_idle(self.key, false);
+        self.out = crate::stream::buffer::take_output_buffer();
+        waited
     }
 
     /// Parses the request at the start of the read buffer.
@@ -907,36 +934,37 @@ impl Conn<'_> {
         self.finish().await
     }
 
-    /// Runs `future` until `deadline`, on the connection's timer.
-    async fn within<F: Future>(
+    /// Runs `future` until `deadline`, on the connection's timer. (A plain
+    /// function returning a `poll_fn`, not an `async fn`, so that waiting
+    /// adds no state machine of its own to the connection's.)
+    fn within<F: Future + Unpin>(
         &mut self,
         deadline: Instant,
-        future: F,
-    ) -> Result<F::Output, TimedOut> {
-        let mut future = pin!(future);
+        mut future: F,
+    ) -> impl Future<Output = Result<F::Output, TimedOut>> {
         let ioloop = self.shared.ioloop();
-        std::future::poll_fn(|cx| {
-            if let Poll::Ready(output) = future.as_mut().poll(cx) {
+        let timer = &mut self.timer;
+        std::future::poll_fn(move |cx| {
+            if let Poll::Ready(output) = Pin::new(&mut future).poll(cx) {
                 return Poll::Ready(Ok(output));
             }
             loop {
-                if !matches!(&self.timer, Some((at, _)) if *at <= deadline) {
+                if !matches!(&*timer, Some((at, _)) if *at <= deadline) {
                     let sleep = ioloop.sleep_until(deadline);
-                    self.timer = Some((deadline, Box::pin(sleep)));
+                    *timer = Some((deadline, Box::pin(sleep)));
                 }
-                let (at, sleep) = self.timer.as_mut().expect("armed above");
+                let (at, sleep) = timer.as_mut().expect("armed above");
                 match sleep.as_mut().poll(cx) {
                     Poll::Pending => return Poll::Pending,
                     Poll::Ready(()) if *at >= deadline => {
-                        self.timer = None;
+                        *timer = None;
                         return Poll::Ready(Err(TimedOut));
                     }
                     // It fired for an earlier deadline: re-arm for this one.
-                    Poll::Ready(()) => self.timer = None,
+                    Poll::Ready(()) => *timer = None,
                 }
             }
         })
-        .await
     }
 
     /// The access log line.
