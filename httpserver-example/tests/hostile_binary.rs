@@ -221,8 +221,8 @@ fn an_idle_connection_after_a_large_echo_gives_its_memory_back() {
     let body: Vec<u8> = (0..LEN).map(|i| (i % 251) as u8).collect();
     echo(&mut conn, &body);
     // Idle now (kept alive): the server gives the connection's buffers
-    // back once it has waited a moment for the next request. Wait for
-    // that, up to a generous bound.
+    // back as it starts waiting for the next request, just after writing
+    // the response. Wait for that, up to a generous bound.
     let started = Instant::now();
     let mut after = server.rss();
     while after.saturating_sub(before) >= 2 * MIB && started.elapsed() < Duration::from_secs(5) {
@@ -241,6 +241,47 @@ fn an_idle_connection_after_a_large_echo_gives_its_memory_back() {
     );
     // The connection is still usable.
     echo(&mut conn, b"again");
+}
+
+#[test]
+fn idle_keep_alive_connections_give_their_buffers_back() {
+    // A quick burst of connections that each make one request and stay
+    // open. Each gives its buffers back as it goes idle, for the next one
+    // to take, so what the server keeps per idle connection is its
+    // bookkeeping (under 4 KiB), not a read buffer and an output buffer
+    // (4 KiB each, both written to; freed memory is not given back to the
+    // system, so buffers held at once count even after they are freed).
+    const CONNS: u64 = 400;
+    const PER_CONNECTION_MAX: u64 = 6 * 1024;
+    let server = ServerProcess::with_args(&[]);
+    let request = b"GET / HTTP/1.1\r\nHost: t\r\n\r\n";
+    let mut warm = server.connect();
+    warm.write_all(request).unwrap();
+    read_sized_response(&mut warm).expect("the warm-up response");
+    let before = server.rss();
+    let mut idle = Vec::new();
+    for _ in 0..CONNS {
+        let mut conn = server.connect();
+        conn.write_all(request).unwrap();
+        read_sized_response(&mut conn).expect("a response");
+        idle.push(conn);
+    }
+    let per_connection = || server.rss().saturating_sub(before) / CONNS;
+    let started = Instant::now();
+    let mut held = per_connection();
+    while held > PER_CONNECTION_MAX && started.elapsed() < Duration::from_secs(5) {
+        std::thread::sleep(Duration::from_millis(20));
+        held = per_connection();
+    }
+    assert!(
+        held <= PER_CONNECTION_MAX,
+        "{CONNS} idle keep-alive connections cost {held} bytes each after 5 s \
+         (at most {PER_CONNECTION_MAX} expected)"
+    );
+    // They are still open and served.
+    let conn = &mut idle[0];
+    conn.write_all(request).unwrap();
+    read_sized_response(conn).expect("a response after idling");
 }
 
 #[test]

@@ -14,9 +14,7 @@
 //! 3. wait for more input under a deadline: the **header timeout** from
 //!    the first byte of a request head (or the connection's start), so a
 //!    head trickled byte by byte gets 408; or the **idle timeout** between
-//!    requests, during which the connection holds no buffer memory once
-//!    it has waited 100 ms (a busy client's next request comes sooner, and
-//!    finds its buffers still there).
+//!    requests, during which the connection holds no buffer memory.
 //!
 //! Writes that cannot finish at once must make progress within the idle
 //! timeout (a slow reader is served however long its response takes). A
@@ -50,10 +48,6 @@ const RECYCLED_HEAD_MAX: usize = 4096;
 /// The largest request head copy an idle connection keeps (a typical
 /// head's; larger ones are freed while the connection waits).
 const IDLE_HEAD_MAX: usize = 256;
-
-/// How long a keep-alive connection waiting for its next request keeps
-/// its buffers before giving them back.
-const IDLE_BUFFER_HOLD: Duration = Duration::from_millis(100);
 
 /// Bodies up to this size are copied into the output buffer; larger ones
 /// are written from the handler's buffer.
@@ -258,12 +252,27 @@ impl Conn<'_> {
             // A keep-alive connection between requests (not one yet to
             // send its first, which the header timeout bounds).
             let idle = buffered == 0 && head_started.is_none();
-            let waited = if idle {
-                self.wait_idle(now, deadline).await
-            } else {
-                let stream = self.stream;
-                self.within(deadline, stream.read_more()).await
-            };
+            if idle {
+                // Between requests: hold no buffer memory. The buffers go
+                // to pools the next connection to need one takes from, so
+                // a busy connection costs no allocation per request.
+                crate::stream::buffer::give_output_buffer(std::mem::take(&mut self.out));
+                if self
+                    .spare_head
+                    .as_ref()
+                    .is_some_and(|raw| raw.capacity() > IDLE_HEAD_MAX)
+                {
+                    self.spare_head = None;
+                }
+                self.stream.release_buffers();
+                self.shared.set_idle(self.key, true);
+            }
+            let stream = self.stream;
+            let waited = self.within(deadline, stream.read_more()).await;
+            if idle {
+                self.shared.set_idle(self.key, false);
+                self.out = crate::stream::buffer::take_output_buffer();
+            }
             match waited {
                 Ok(Ok(_)) => {}
                 Ok(Err(err)) => {
@@ -292,42 +301,6 @@ impl Conn<'_> {
                 }
             }
         }
-    }
-
-    /// Waits for the next request on a keep-alive connection, until
-    /// `deadline`. The connection keeps its buffers for
-    /// [`IDLE_BUFFER_HOLD`], within which a busy client's next request
-    /// comes, and then gives them to the pools the next connection to need
-    /// one takes from: an idle connection holds no buffer memory, and a
-    /// busy one neither allocates nor returns buffers per request.
-    async fn wait_idle(
-        &mut self,
-        now: Instant,
-        deadline: Instant,
-    ) -> Result<io::Result<usize>, TimedOut> {
-        let stream = self.stream;
-        self.shared.set_idle(self.key, true);
-        let hold = now + IDLE_BUFFER_HOLD;
-        if hold < deadline {
-            let waited = self.within(hold, stream.read_more()).await;
-            if waited.is_ok() {
-                self.shared.set_idle(self.key, false);
-                return waited;
-            }
-        }
-        crate::stream::buffer::give_output_buffer(std::mem::take(&mut self.out));
-        if self
-            .spare_head
-            .as_ref()
-            .is_some_and(|raw| raw.capacity() > IDLE_HEAD_MAX)
-        {
-            self.spare_head = None;
-        }
-        stream.release_buffers();
-        let waited = self.within(deadline, stream.read_more()).await;
-        self.shared.set_idle(self.key, false);
-        self.out = crate::stream::buffer::take_output_buffer();
-        waited
     }
 
     /// Parses the request at the start of the read buffer.

@@ -49,7 +49,7 @@
 //!   handler asks; responses are rendered at most
 //!   [`max_write_ahead`](HTTPServerOptions::max_write_ahead) bytes ahead of
 //!   what the client reads, so a pipelined burst is answered as it is
-//!   read; a keep-alive connection idle for 100 ms holds no buffer; connections are
+//!   read; an idle keep-alive connection holds no buffer; connections are
 //!   capped ([`max_connections`](HTTPServerOptions::max_connections)), and
 //!   when descriptors run out the idle ones are closed, oldest first.
 //! * **Hold a connection.** A head must arrive within the
