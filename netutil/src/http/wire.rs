@@ -304,6 +304,169 @@ mod tests {
         );
     }
 
+    const TYPE_A: &str = "text/plain";
+    const TYPE_B: &str = "text/html";
+    const BODY_A: &[u8] = b"a";
+    const BODY_B: &[u8] = b"b";
+
+    fn key() -> RenderKey {
+        RenderKey {
+            status: 200,
+            content_type: Some(TYPE_A),
+            body: BODY_A,
+            keep_alive: true,
+            http10: false,
+            head: false,
+        }
+    }
+
+    /// Renders `key` through `cache`, counting the renders.
+    fn render(cache: &mut DateCache, key: RenderKey, tag: &[u8], renders: &mut u32) -> Vec<u8> {
+        cache
+            .rendered(key, |_, out| {
+                *renders += 1;
+                out.extend_from_slice(tag);
+            })
+            .to_vec()
+    }
+
+    #[test]
+    fn a_rendered_response_is_reused_only_for_the_same_key() {
+        let mut cache = DateCache::new(Utc.with_ymd_and_hms(2026, 1, 2, 3, 4, 5).unwrap());
+        let mut renders = 0;
+        assert_eq!(render(&mut cache, key(), b"first", &mut renders), b"first");
+        assert_eq!(render(&mut cache, key(), b"again", &mut renders), b"first");
+        assert_eq!(renders, 1);
+        // Each field alone makes another response.
+        let others = [
+            RenderKey {
+                status: 404,
+                ..key()
+            },
+            RenderKey {
+                content_type: Some(TYPE_B),
+                ..key()
+            },
+            RenderKey {
+                content_type: None,
+                ..key()
+            },
+            RenderKey {
+                body: BODY_B,
+                ..key()
+            },
+            RenderKey {
+                keep_alive: false,
+                ..key()
+            },
+            RenderKey {
+                http10: true,
+                ..key()
+            },
+            RenderKey {
+                head: true,
+                ..key()
+            },
+        ];
+        for (i, other) in others.into_iter().enumerate() {
+            assert!(other != key(), "{other:?}");
+            let tag = format!("other {i}");
+            assert_eq!(
+                render(&mut cache, other, tag.as_bytes(), &mut renders),
+                tag.as_bytes()
+            );
+        }
+        assert_eq!(renders, 8);
+        let none = RenderKey {
+            content_type: None,
+            ..key()
+        };
+        assert!(none == none);
+        // A new second renders afresh.
+        cache.update(Utc.with_ymd_and_hms(2026, 1, 2, 3, 4, 6).unwrap());
+        assert_eq!(
+            render(&mut cache, key(), b"next second", &mut renders),
+            b"next second"
+        );
+    }
+
+    #[test]
+    fn the_render_cache_keeps_the_newest_responses() {
+        let mut cache = DateCache::new(Utc.with_ymd_and_hms(2026, 1, 2, 3, 4, 5).unwrap());
+        let mut renders = 0;
+        let keys: Vec<RenderKey> = (0..=MAX_RENDERED as u16)
+            .map(|i| RenderKey {
+                status: 200 + i,
+                ..key()
+            })
+            .collect();
+        for (i, k) in keys.iter().enumerate() {
+            let tag = format!("{i}");
+            assert_eq!(
+                render(&mut cache, *k, tag.as_bytes(), &mut renders),
+                tag.as_bytes()
+            );
+        }
+        assert_eq!(cache.rendered.len(), MAX_RENDERED);
+        // The newest are still there; the oldest went first.
+        let last = MAX_RENDERED.to_string();
+        assert_eq!(
+            render(&mut cache, keys[MAX_RENDERED], b"x", &mut renders),
+            last.as_bytes()
+        );
+        assert_eq!(render(&mut cache, keys[1], b"x", &mut renders), b"1");
+        assert_eq!(
+            render(&mut cache, keys[0], b"renewed", &mut renders),
+            b"renewed"
+        );
+    }
+
+    #[test]
+    fn informational_204_and_304_responses_have_no_body() {
+        for status in [100, 101, 103, 199, 204, 304] {
+            assert!(bodiless(status), "{status}");
+        }
+        for status in [99, 200, 201, 203, 205, 303, 305, 404, 500] {
+            assert!(!bodiless(status), "{status}");
+        }
+    }
+
+    #[test]
+    fn every_status_the_server_knows_has_its_own_reason_phrase() {
+        let known = [
+            100, 101, 200, 201, 202, 203, 204, 205, 206, 300, 301, 302, 303, 304, 307, 308, 400,
+            401, 402, 403, 404, 405, 406, 407, 408, 409, 410, 411, 412, 413, 414, 415, 416, 417,
+            421, 422, 425, 426, 428, 429, 431, 451, 500, 501, 502, 503, 504, 505,
+        ];
+        let mut seen = std::collections::HashSet::new();
+        for status in known {
+            let phrase = reason(status);
+            assert!(!phrase.is_empty(), "{status} has no reason phrase");
+            assert!(
+                seen.insert(phrase),
+                "{status} repeats the phrase {phrase:?}"
+            );
+        }
+        assert_eq!(reason(404), "Not Found");
+        assert_eq!(reason(599), "");
+    }
+
+    #[test]
+    fn an_error_response_is_complete_and_closes() {
+        let date = DateCache::new(Utc.with_ymd_and_hms(2026, 1, 2, 3, 4, 5).unwrap());
+        let mut out = Vec::new();
+        write_error(&mut out, 400, "malformed request", &date);
+        let text = String::from_utf8(out).unwrap();
+        let (head, body) = text.split_once("\r\n\r\n").unwrap();
+        assert!(head.starts_with("HTTP/1.1 400 Bad Request\r\n"), "{head}");
+        assert!(head.contains("\r\nConnection: close"), "{head}");
+        assert!(!body.is_empty(), "{text:?}");
+        assert!(
+            head.contains(&format!("\r\nContent-Length: {}", body.len())),
+            "{text:?}"
+        );
+    }
+
     #[test]
     fn chunk_heads_are_hex() {
         for (len, text) in [
