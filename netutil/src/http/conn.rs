@@ -540,6 +540,9 @@ impl Conn<'_> {
             meta.keep_alive && !response.close && !body_forgone && !self.shared.shutting_down.get();
         let keep_alive = self.write_response(response, &meta, keep_alive).await?;
         if keep_alive && let Some(state) = unread.cloned() {
+            // The response goes out first: a client may wait for it before
+            // it sends the body (or the rest of it).
+            self.push_out()?;
             let mut rest = RequestBody::streaming(state);
             loop {
                 match rest.chunk().await {

@@ -138,3 +138,37 @@ fn a_delay_does_not_block_other_connections() {
     );
     assert_eq!(read_response(&mut slow, "GET").unwrap().text(), "done");
 }
+
+#[test]
+fn a_body_the_handler_leaves_unread_is_skipped_before_the_next_request() {
+    // The handler answers from the head alone; the server reads and drops
+    // the body before it parses the next request on the connection.
+    let server = TestServer::start_with(netutil::http::HTTPServerOptions::default(), || {
+        |request: netutil::http::Request| {
+            let path = request.path().to_owned();
+            async move { netutil::http::Response::text(200, path) }
+        }
+    });
+    let mut conn = server.connect();
+    // A length-delimited body sent only after its response has arrived;
+    // the body looks like a request, which must not be answered.
+    conn.write_all(b"POST /first HTTP/1.1\r\nHost: t\r\nContent-Length: 33\r\n\r\n")
+        .unwrap();
+    let first = read_response(&mut conn, "POST").unwrap();
+    assert_eq!((first.status, first.text().as_str()), (200, "/first"));
+    conn.write_all(b"GET /inside HTTP/1.1\r\nHost: t\r\n\r\n")
+        .unwrap();
+    // A chunked body sent with its head, the next request right behind it.
+    conn.write_all(
+        b"GET /second HTTP/1.1\r\nHost: t\r\n\r\n\
+          POST /third HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n\
+          5\r\nhello\r\n0\r\n\r\n\
+          GET /fourth HTTP/1.1\r\nHost: t\r\n\r\n",
+    )
+    .unwrap();
+    let mut buf = Vec::new();
+    for (method, path) in [("GET", "/second"), ("POST", "/third"), ("GET", "/fourth")] {
+        let r = read_response_buffered(&mut conn, method, &mut buf).unwrap();
+        assert_eq!((r.status, r.text().as_str()), (200, path));
+    }
+}

@@ -1133,6 +1133,13 @@ fn a_graceful_shutdown_finishes_requests_in_flight_and_closes_idle_ones() {
     started
         .recv_timeout(WAIT)
         .expect("the slow handler started");
+    // Part of a request: not idle, so it is answered.
+    let mut partial = server.connect();
+    partial.write_all(b"GET /partial HTTP/1.1\r\nHo").unwrap();
+    crate::util::wait_until_server_read(&partial);
+    wait_until("the server has all three connections", || {
+        server.connections() == 3
+    });
 
     let (done_tx, done) = mpsc::channel();
     server.with_server(move |s| {
@@ -1147,6 +1154,10 @@ fn a_graceful_shutdown_finishes_requests_in_flight_and_closes_idle_ones() {
         closed_by_server(&mut idle),
         "the idle connection stays open"
     );
+    partial.write_all(b"st: t\r\n\r\n").unwrap();
+    let response = read_response(&mut partial, "GET").expect("the partial request's response");
+    assert_eq!((response.status, response.text().as_str()), (200, "done"));
+    assert_eq!(response.header("connection"), Some("close"));
     assert!(
         done.try_recv().is_err(),
         "the shutdown completed with a request in flight"
