@@ -140,3 +140,27 @@ fn a_client_that_never_reads_its_responses_is_closed() {
     assert!(closed, "the server kept a non-reading client open");
     server.assert_healthy();
 }
+
+#[test]
+fn a_client_that_stops_reading_a_large_response_is_closed() {
+    // One 16 MiB response, read by nobody: once the kernel's buffers are
+    // full the write makes no progress, and after the idle timeout of no
+    // progress the server closes the connection.
+    let server = TestServer::start_with(quick(), || {
+        |_request: netutil::http::Request| async {
+            netutil::http::Response::text(200, vec![b'x'; 16 << 20])
+        }
+    });
+    let mut conn = server.connect();
+    conn.write_all(b"GET / HTTP/1.1\r\nHost: t\r\n\r\n")
+        .unwrap();
+    let started = Instant::now();
+    while server.connections() > 0 {
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "a client that reads nothing held the connection for 10 s (idle timeout 300 ms)"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    server.assert_healthy();
+}
