@@ -142,17 +142,28 @@ fn a_client_that_never_reads_its_responses_is_closed() {
 }
 
 #[test]
-fn a_client_that_stops_reading_a_large_response_is_closed() {
-    // One 16 MiB response, read by nobody: once the kernel's buffers are
-    // full the write makes no progress, and after the idle timeout of no
-    // progress the server closes the connection.
+fn a_client_that_stops_reading_an_endless_response_is_closed() {
+    // `/endless` never ends, and this client reads none of it: once the
+    // kernel's buffers are full the writes make no progress, and after the
+    // idle timeout of no progress the server closes the connection.
     let server = TestServer::start_with(quick(), || {
-        |_request: netutil::http::Request| async {
-            netutil::http::Response::text(200, vec![b'x'; 16 << 20])
+        |request: netutil::http::Request| async move {
+            if request.path() != "/endless" {
+                return netutil::http::Response::text(200, "Hello, World!");
+            }
+            let chunks = futures::stream::repeat_with(|| Ok(vec![b'x'; 64 * 1024]));
+            netutil::http::Response::text(200, netutil::http::Body::stream(chunks))
         }
     });
-    let mut conn = server.connect();
-    conn.write_all(b"GET / HTTP/1.1\r\nHost: t\r\n\r\n")
+    // A small, fixed receive buffer, so the kernel soon stops taking data
+    // (one that grows takes tens of megabytes first).
+    let socket = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+    socket.set_recv_buffer_size(64 * 1024).unwrap();
+    socket.connect(&server.addr.into()).unwrap();
+    let mut conn: std::net::TcpStream = socket.into();
+    conn.set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    conn.write_all(b"GET /endless HTTP/1.1\r\nHost: t\r\n\r\n")
         .unwrap();
     let started = Instant::now();
     while server.connections() > 0 {
@@ -162,5 +173,16 @@ fn a_client_that_stops_reading_a_large_response_is_closed() {
         );
         std::thread::sleep(Duration::from_millis(20));
     }
+    // What the kernel holds still arrives, then the end.
+    let mut received = 0;
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        match conn.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => received += n,
+            Err(err) => panic!("after {received} bytes: {err}"),
+        }
+    }
+    assert!(received > 64 * 1024, "only {received} bytes arrived");
     server.assert_healthy();
 }
