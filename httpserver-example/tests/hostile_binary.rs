@@ -24,6 +24,19 @@ impl ServerProcess {
         rss_of(self.child.id()).expect("the server is running")
     }
 
+    /// The resident memory once `settled` holds for it, polled for up to
+    /// 5 s (memory is given back just after a response is written); the
+    /// last reading if it never does.
+    fn rss_once(&self, settled: impl Fn(u64) -> bool) -> u64 {
+        let started = Instant::now();
+        let mut rss = self.rss();
+        while !settled(rss) && started.elapsed() < Duration::from_secs(5) {
+            std::thread::sleep(Duration::from_millis(20));
+            rss = self.rss();
+        }
+        rss
+    }
+
     /// Connects with read and write timeouts.
     fn connect(&self) -> TcpStream {
         let conn = TcpStream::connect(self.addr).expect("connect");
@@ -222,13 +235,8 @@ fn an_idle_connection_after_a_large_echo_gives_its_memory_back() {
     echo(&mut conn, &body);
     // Idle now (kept alive): the server gives the connection's buffers
     // back as it starts waiting for the next request, just after writing
-    // the response. Wait for that, up to a generous bound.
-    let started = Instant::now();
-    let mut after = server.rss();
-    while after.saturating_sub(before) >= 2 * MIB && started.elapsed() < Duration::from_secs(5) {
-        std::thread::sleep(Duration::from_millis(20));
-        after = server.rss();
-    }
+    // the response.
+    let after = server.rss_once(|rss| rss.saturating_sub(before) < 2 * MIB);
     watch.assert_within("the 8 MiB echo");
     let grown = after.saturating_sub(before);
     assert!(
@@ -266,13 +274,8 @@ fn idle_keep_alive_connections_give_their_buffers_back() {
         read_sized_response(&mut conn).expect("a response");
         idle.push(conn);
     }
-    let per_connection = || server.rss().saturating_sub(before) / CONNS;
-    let started = Instant::now();
-    let mut held = per_connection();
-    while held > PER_CONNECTION_MAX && started.elapsed() < Duration::from_secs(5) {
-        std::thread::sleep(Duration::from_millis(20));
-        held = per_connection();
-    }
+    let per_connection = |rss: u64| rss.saturating_sub(before) / CONNS;
+    let held = per_connection(server.rss_once(|rss| per_connection(rss) <= PER_CONNECTION_MAX));
     assert!(
         held <= PER_CONNECTION_MAX,
         "{CONNS} idle keep-alive connections cost {held} bytes each after 5 s \
